@@ -1,0 +1,34 @@
+# x0tta6bl4: `make up` runs the stack, `make test` runs every test. Both install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help deps up test typecheck lint unit docs bench
+
+help:
+	@echo "make up    - install what is missing, then run nats-server and every service (Ctrl-C stops)"
+	@echo "make test  - install what is missing, then typecheck, lint and run every test"
+	@echo "make docs  - regenerate docs/asyncapi.yaml from the contracts"
+	@echo "make bench - run bun run bench:loop (writes bench/results/loop.json)"
+
+deps:
+	@scripts/bootstrap.sh
+
+up: deps
+	bun run up
+
+test: deps typecheck lint unit
+
+typecheck:
+	bun run typecheck
+
+lint:
+	bun run lint
+
+unit:
+	bun test --timeout 60000
+
+docs: deps
+	bun run docs:asyncapi
+
+bench: deps
+	bun run bench:loop

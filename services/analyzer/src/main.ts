@@ -1,0 +1,118 @@
+// Analyzer (A of MAPE-K): telemetry in, incident states out.
+
+import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
+import { type Anomaly, Buckets, contracts, ensureStreams, openBucket, runService } from "@x0/shared";
+import { Counter, Gauge } from "prom-client";
+import { z } from "zod";
+import pkg from "../package.json" with { type: "json" };
+import { type BaselineSnapshot, DEFAULT_DETECTOR_OPTIONS as D, Detector } from "./detect/detector.ts";
+
+const positive = z.coerce.number().positive();
+const count = z.coerce.number().int().min(1);
+
+await runService({
+  name: "analyzer",
+  version: pkg.version,
+  httpPort: 9102,
+  config: {
+    /** EWMA smoothing factor per sample (0 < alpha <= 1). */
+    X0_ANALYZER_ALPHA: positive.max(1).default(D.alpha),
+    /** Breach threshold in standard deviations. */
+    X0_ANALYZER_Z_THRESHOLD: positive.default(D.zThreshold),
+    X0_ANALYZER_WARMUP_SAMPLES: count.default(D.warmupSamples),
+    X0_ANALYZER_RESOLVE_AFTER: count.default(D.resolveAfter),
+    X0_ANALYZER_STDDEV_FLOOR_RATIO: z.coerce.number().min(0).default(D.stddevFloorRatio),
+    X0_ANALYZER_STDDEV_FLOOR_ABS: z.coerce.number().min(0).default(D.stddevFloorAbs),
+    X0_ANALYZER_UPDATE_EVERY_MS: count.default(D.updateEveryMs),
+    X0_ANALYZER_SILENCE_INTERVALS: count.default(D.silenceIntervals),
+    /** How often baselines are saved to the x0_baselines bucket. */
+    X0_ANALYZER_BASELINE_SAVE_MS: count.default(10_000),
+  },
+  async start({ config, bus, nc, logger, metrics, counters, track, onStop }) {
+    await ensureStreams(nc);
+    const baselines = await openBucket(nc, Buckets.baselines);
+    const baselineKey = `analyzer.${config.X0_NODE}`;
+    const detector = new Detector({
+      alpha: config.X0_ANALYZER_ALPHA,
+      zThreshold: config.X0_ANALYZER_Z_THRESHOLD,
+      warmupSamples: config.X0_ANALYZER_WARMUP_SAMPLES,
+      resolveAfter: config.X0_ANALYZER_RESOLVE_AFTER,
+      stddevFloorRatio: config.X0_ANALYZER_STDDEV_FLOOR_RATIO,
+      stddevFloorAbs: config.X0_ANALYZER_STDDEV_FLOOR_ABS,
+      updateEveryMs: config.X0_ANALYZER_UPDATE_EVERY_MS,
+      silenceIntervals: config.X0_ANALYZER_SILENCE_INTERVALS,
+    });
+    const saved = await baselines.get(baselineKey);
+    if (saved?.value.length) {
+      const snapshot = saved.json<BaselineSnapshot>();
+      detector.restore(snapshot);
+      logger.info("baselines restored", { nodes: Object.keys(snapshot).length });
+    }
+
+    const anomaliesTotal = new Counter({
+      name: "x0_anomalies_total",
+      help: "Incident states published, by kind and state.",
+      labelNames: ["kind", "state"],
+      registers: [metrics.registry],
+    });
+    new Gauge({
+      name: "x0_analyzer_open_incidents",
+      help: "Incidents open now.",
+      registers: [metrics.registry],
+      collect() {
+        this.set(detector.openIncidents);
+      },
+    });
+    counters.telemetry_samples = 0;
+    counters.anomalies = 0;
+
+    // Each incident is one trace: later states continue the trace of the opened state.
+    const incidentTraces = new Map<string, Context>();
+    // One publisher at a time keeps the states of an incident in order, also across NATS outages.
+    let outbox: Promise<unknown> = Promise.resolve();
+    const publish = (anomaly: Anomaly, parent: Context) => {
+      const traceParent = incidentTraces.get(anomaly.incident_id) ?? parent;
+      outbox = outbox.then(async () => {
+        const { trace } = await bus.publishDurable(contracts.anomaly, anomaly.node, anomaly, {
+          msgID: `anomaly:${anomaly.incident_id}:${anomaly.update}`,
+          parent: traceParent,
+        });
+        if (anomaly.state === "opened") incidentTraces.set(anomaly.incident_id, trace);
+        if (anomaly.state === "resolved") incidentTraces.delete(anomaly.incident_id);
+        anomaliesTotal.inc({ kind: anomaly.kind, state: anomaly.state });
+        counters.anomalies = (counters.anomalies ?? 0) + 1;
+        logger.info("anomaly", {
+          incident_id: anomaly.incident_id,
+          state: anomaly.state,
+          kind: anomaly.kind,
+          node: anomaly.node,
+          interface: anomaly.interface,
+        });
+      });
+      return outbox;
+    };
+
+    track(
+      bus.subscribe(contracts.telemetry, (sample, delivery) => {
+        counters.telemetry_samples = (counters.telemetry_samples ?? 0) + 1;
+        for (const anomaly of detector.ingest(sample, Date.now())) void publish(anomaly, delivery.trace);
+      }),
+    );
+
+    const silenceTimer = setInterval(() => {
+      for (const anomaly of detector.checkSilence(Date.now())) void publish(anomaly, ROOT_CONTEXT);
+    }, 1000);
+    const saveBaselines = async () => {
+      await baselines.put(baselineKey, JSON.stringify(detector.snapshot()));
+    };
+    const saveTimer = setInterval(() => {
+      saveBaselines().catch((error) => logger.warn("cannot save baselines", { error }));
+    }, config.X0_ANALYZER_BASELINE_SAVE_MS);
+    onStop(async () => {
+      clearInterval(silenceTimer);
+      clearInterval(saveTimer);
+      await outbox;
+      await saveBaselines().catch((error) => logger.warn("cannot save baselines at stop", { error }));
+    });
+  },
+});

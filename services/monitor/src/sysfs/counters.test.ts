@@ -1,0 +1,49 @@
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { COUNTER_NAMES, readInterfaces, SysfsError, selectInterfaces } from "./counters.ts";
+
+function fakeSysfs(interfaces: Record<string, { operstate: string; base: number }>): string {
+  const root = mkdtempSync(join(tmpdir(), "x0-sysfs-"));
+  for (const [name, { operstate, base }] of Object.entries(interfaces)) {
+    mkdirSync(join(root, name, "statistics"), { recursive: true });
+    writeFileSync(join(root, name, "operstate"), `${operstate}\n`);
+    for (const [i, counter] of COUNTER_NAMES.entries()) writeFileSync(join(root, name, "statistics", counter), `${base + i}\n`);
+  }
+  return root;
+}
+
+describe("sysfs counters", () => {
+  test("sysfs counters - reads operstate and every counter, skipping lo by default", () => {
+    const root = fakeSysfs({ lo: { operstate: "unknown", base: 0 }, eth0: { operstate: "up", base: 100 }, wlan0: { operstate: "down", base: 7 } });
+    const samples = readInterfaces(root);
+    expect(samples.map((s) => s.name)).toEqual(["eth0", "wlan0"]);
+    expect(samples[0]).toEqual({
+      name: "eth0",
+      operstate: "up",
+      counters: { rx_bytes: 100, tx_bytes: 101, rx_packets: 102, tx_packets: 103, rx_errors: 104, tx_errors: 105, rx_dropped: 106, tx_dropped: 107 },
+    });
+    expect(samples[1]?.operstate).toBe("down");
+  });
+
+  test("sysfs counters - a named list selects exactly those interfaces", () => {
+    expect(selectInterfaces(["eth0", "lo", "wlan0"], ["lo", "wlan0", "missing"])).toEqual(["lo", "wlan0"]);
+  });
+
+  test("sysfs counters - an unknown operstate reads as unknown", () => {
+    const root = fakeSysfs({ eth0: { operstate: "weird", base: 1 } });
+    expect(readInterfaces(root)[0]?.operstate).toBe("unknown");
+  });
+
+  test("sysfs counters - a missing root is a SysfsError naming it", () => {
+    expect(() => readInterfaces("/nonexistent/x0")).toThrow(SysfsError);
+    expect(() => readInterfaces("/nonexistent/x0")).toThrow(/\/nonexistent\/x0/);
+  });
+
+  test("sysfs counters - the host's real /sys/class/net reads", () => {
+    const samples = readInterfaces("/sys/class/net", ["lo"]);
+    expect(samples).toHaveLength(1);
+    expect(samples[0]?.counters.rx_bytes).toBeGreaterThanOrEqual(0);
+  });
+});

@@ -1,0 +1,25 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { Parser } from "@asyncapi/parser";
+import { renderAsyncApi } from "./asyncapi.ts";
+
+const committed = join(import.meta.dir, "..", "..", "..", "docs", "asyncapi.yaml");
+
+describe("asyncapi", () => {
+  test("asyncapi - the generated document is valid AsyncAPI 3 with no errors", async () => {
+    const { document, diagnostics } = await new Parser().parse(renderAsyncApi());
+    const errors = diagnostics.filter((diagnostic) => diagnostic.severity === 0);
+    expect(errors.map((error) => `${error.path.join(".")}: ${error.message}`)).toEqual([]);
+    expect(document?.version()).toBe("3.0.0");
+    const addresses =
+      document
+        ?.channels()
+        .all()
+        .map((channel) => channel.address()) ?? [];
+    expect(addresses.sort()).toEqual(["x0.action.{node}", "x0.anomaly.{node}", "x0.dlq.{service}", "x0.plan.{node}", "x0.telemetry.{node}"]);
+  });
+
+  test("asyncapi - docs/asyncapi.yaml is up to date (run `bun run docs:asyncapi`)", async () => {
+    expect(await Bun.file(committed).text()).toBe(renderAsyncApi());
+  });
+});

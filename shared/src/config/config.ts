@@ -1,0 +1,117 @@
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ConfigError } from "../errors.ts";
+
+/** The environment variable that names an optional YAML/JSON config file. */
+export const CONFIG_FILE_VARIABLE = "X0_CONFIG_FILE";
+
+/** A config schema: an object whose keys are the environment variable names. */
+export type ConfigShape = z.ZodRawShape;
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  /** Environment to read; defaults to `process.env`. */
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Reads a service's configuration: the optional file named by `X0_CONFIG_FILE`
+ * (keys are the variable names), overridden by the environment, validated by zod.
+ * Throws {@link ConfigError} naming the first bad variable and what it expects.
+ *
+ * @example
+ * const cfg = loadConfig({ X0_NODE: z.string() });
+ */
+export function loadConfig<Shape extends ConfigShape>(shape: Shape, { env = process.env }: LoadConfigOptions = {}): z.infer<z.ZodObject<Shape>> {
+  const fromFile = readConfigFile(env[CONFIG_FILE_VARIABLE]);
+  const input: Record<string, unknown> = {};
+  for (const key of Object.keys(shape)) {
+    const fromEnv = env[key];
+    // An empty variable counts as unset, as shells and compose files often leave them.
+    const value = fromEnv !== undefined && fromEnv !== "" ? fromEnv : fromFile[key];
+    if (value !== undefined) input[key] = typeof value === "number" || typeof value === "boolean" ? String(value) : value;
+  }
+  const result = z.object(shape).safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const variable = String(issue?.path[0] ?? "(unknown)");
+    const given = input[variable];
+    const shown = given === undefined ? "it is not set" : `got ${JSON.stringify(given)}`;
+    throw new ConfigError(variable, `${issue?.message ?? "invalid"} (${shown})`, { cause: result.error });
+  }
+  return result.data;
+}
+
+function readConfigFile(path: string | undefined): Record<string, unknown> {
+  if (path === undefined || path === "") return {};
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(CONFIG_FILE_VARIABLE, `cannot read config file ${path}`, { cause: error });
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text); // YAML is a superset of JSON, so one parser reads both
+  } catch (error) {
+    throw new ConfigError(CONFIG_FILE_VARIABLE, `config file ${path} is not valid YAML/JSON`, { cause: error });
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new ConfigError(CONFIG_FILE_VARIABLE, `config file ${path} must hold a mapping of variable names to values`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** A NATS subject token: letters, digits, '-' and '_' (no dots, wildcards or spaces). */
+export const tokenSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "expected 1-64 of [A-Za-z0-9_-]");
+
+/** A TCP port, from a string. */
+export const portSchema = z.coerce.number().int().min(0).max(65535);
+
+/** A boolean from "true"/"false"/"1"/"0". */
+export const boolSchema = z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1");
+
+/** The settings every service shares; service schemas spread this in. */
+export const baseConfigShape = {
+  /** Comma-separated NATS server URLs. */
+  X0_NATS_SERVERS: z
+    .string()
+    .default("nats://127.0.0.1:4222")
+    .transform((value) =>
+      value
+        .split(",")
+        .map((server) => server.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.string().min(1)).min(1, "expected at least one server URL")),
+  /** This node's id: the last token of the node's subjects. */
+  X0_NODE: tokenSchema.default(defaultNodeId()),
+  /** This process's instance name, used in the NATS connection name. */
+  X0_INSTANCE: tokenSchema.default(`${defaultNodeId()}-${process.pid}`),
+  /** Port of the /healthz, /readyz, /metrics and /status server (0 = any free port). */
+  X0_HTTP_PORT: portSchema.default(0),
+  /** Address the HTTP server binds to. */
+  X0_HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+  /** Minimum log level. */
+  X0_LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** CA bundle for TLS to NATS (PEM file); enables TLS when set. */
+  X0_NATS_TLS_CA: z.string().optional(),
+  /** Client certificate for mTLS to NATS (PEM file). */
+  X0_NATS_TLS_CERT: z.string().optional(),
+  /** Client key for mTLS to NATS (PEM file). */
+  X0_NATS_TLS_KEY: z.string().optional(),
+  /** OTLP/HTTP traces endpoint; nothing is exported when unset. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+} satisfies ConfigShape;
+
+/** The parsed base settings. */
+export type BaseConfig = z.infer<z.ZodObject<typeof baseConfigShape>>;
+
+function defaultNodeId(): string {
+  const host = process.env.HOSTNAME ?? hostname();
+  const token = host.replace(/[^A-Za-z0-9_-]/g, "-").slice(0, 64);
+  return token === "" ? "node" : token;
+}

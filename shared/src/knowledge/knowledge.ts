@@ -1,0 +1,68 @@
+import { type JetStreamManager, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS } from "../contracts/subjects.ts";
+import { NatsSetupError } from "../errors.ts";
+
+/** KV buckets of the knowledge base (the K of MAPE-K). */
+export const Buckets = {
+  /** Node and link facts: `node.<id>` → interfaces and capabilities. */
+  topology: "x0_topology",
+  /** Analyzer baselines per series, so a restart keeps what was learnt. */
+  baselines: "x0_baselines",
+  /** Executor outcomes per plan id: the record behind exactly-once execution. */
+  outcomes: "x0_outcomes",
+} as const;
+/** A bucket name. */
+export type Bucket = (typeof Buckets)[keyof typeof Buckets];
+
+/** Retention limits of the streams. */
+export interface StreamLimits {
+  maxAgeMs: number;
+  maxBytes: number;
+}
+
+/** Defaults: a week of events, at most 1 GiB. */
+export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxAgeMs: 7 * 24 * 3600_000, maxBytes: 1024 ** 3 };
+
+const DUPLICATE_WINDOW_NS = 2 * 60 * 1e9;
+
+/** Creates (or updates to the wanted config) X0_EVENTS and X0_DLQ; safe to call from every service. */
+export async function ensureStreams(nc: NatsConnection, limits: StreamLimits = DEFAULT_STREAM_LIMITS): Promise<JetStreamManager> {
+  const jsm = await jetstreamManager(nc);
+  for (const [name, subjects] of [
+    [EVENTS_STREAM, EVENTS_SUBJECTS],
+    [DLQ_STREAM, DLQ_SUBJECTS],
+  ] as const) {
+    const config = {
+      name,
+      subjects: [...subjects],
+      storage: StorageType.File,
+      retention: RetentionPolicy.Limits,
+      max_age: limits.maxAgeMs * 1e6,
+      max_bytes: limits.maxBytes,
+      // Publishers set Nats-Msg-Id; retries within this window are stored once.
+      duplicate_window: DUPLICATE_WINDOW_NS,
+    };
+    try {
+      await jsm.streams.add(config);
+    } catch (addError) {
+      // Already there (perhaps from another service with the same config): align limits.
+      try {
+        await jsm.streams.update(name, config);
+      } catch (updateError) {
+        throw new NatsSetupError(`cannot create or update stream ${name}`, { cause: new AggregateError([addError, updateError]) });
+      }
+    }
+  }
+  return jsm;
+}
+
+/** Opens a knowledge bucket, creating it when absent (file storage, one history entry). */
+export async function openBucket(nc: NatsConnection, bucket: Bucket): Promise<KV> {
+  try {
+    return await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File });
+  } catch (error) {
+    throw new NatsSetupError(`cannot open KV bucket ${bucket}`, { cause: error });
+  }
+}

@@ -1,0 +1,41 @@
+// Public surface of @x0/shared. Services import from here only.
+export type { BaseConfig, ConfigShape, LoadConfigOptions } from "./config/config.ts";
+export { baseConfigShape, boolSchema, CONFIG_FILE_VARIABLE, loadConfig, portSchema, tokenSchema } from "./config/config.ts";
+export type { Delivery, Endpoint, Handler, Live } from "./contracts/bus.ts";
+export { Bus, HandlerError, RequestError } from "./contracts/bus.ts";
+export {
+  ActionResult,
+  ActionType,
+  Anomaly,
+  AnomalyKind,
+  AnomalyState,
+  type CounterName,
+  DeadLetter,
+  EpochMillis,
+  InterfaceCounters,
+  InterfaceSample,
+  NodeId,
+  OperState,
+  Plan,
+  PlannedAction,
+  ResultStatus,
+  Severity,
+  StepStatus,
+  Telemetry,
+} from "./contracts/schemas.ts";
+export type { Contract, Contracts, MessageOf } from "./contracts/subjects.ts";
+export { contracts, DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS, SUBJECT_ROOT, subjectOf, tokenOf } from "./contracts/subjects.ts";
+export { ConfigError, ContractViolation, InvalidSubjectToken, NatsSetupError, X0Error } from "./errors.ts";
+export type { Bucket, StreamLimits } from "./knowledge/knowledge.ts";
+export { Buckets, DEFAULT_STREAM_LIMITS, ensureStreams, openBucket } from "./knowledge/knowledge.ts";
+export type { ConnectOptions } from "./nats/connect.ts";
+export { connectNats } from "./nats/connect.ts";
+export type { LogFields, Logger, LoggerOptions } from "./observability/logger.ts";
+export { createLogger, LogLevel, RateLimiter } from "./observability/logger.ts";
+export type { ServiceMetrics } from "./observability/metrics.ts";
+export { createServiceMetrics, METRIC_PREFIX } from "./observability/metrics.ts";
+export { Attr, MESSAGING_SYSTEM_NATS } from "./observability/semconv.ts";
+export type { Tracing, TracingOptions } from "./observability/tracing.ts";
+export { createTracing, extractTraceContext, injectTraceContext, traceIdOf } from "./observability/tracing.ts";
+export type { RunningService, RunOptions, Runtime, ServiceDefinition } from "./service/runtime.ts";
+export { EXIT_CONFIG, runService } from "./service/runtime.ts";

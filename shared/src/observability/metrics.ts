@@ -1,0 +1,67 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Every metric name starts with this. */
+export const METRIC_PREFIX = "x0_";
+
+/** The metrics every service has, plus its registry for service-specific ones. */
+export interface ServiceMetrics {
+  registry: Registry;
+  /** Messages received and accepted by contract validation, by subject template. */
+  messagesReceived: Counter<"subject">;
+  /** Messages published, by subject template. */
+  messagesPublished: Counter<"subject">;
+  /** Messages that failed validation and went to the dead-letter subject. */
+  deadLetters: Counter<"subject">;
+  /** Handler failures (validated messages whose processing threw). */
+  handlerErrors: Counter<"subject">;
+  /** 1 when the service is ready (NATS connected and subscriptions live). */
+  ready: Gauge;
+  /** Time spent in each message handler. */
+  handlerDuration: Histogram<"subject">;
+}
+
+/** Creates a registry with default process metrics and the shared service metrics. */
+export function createServiceMetrics(service: string): ServiceMetrics {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  collectDefaultMetrics({ register: registry, prefix: METRIC_PREFIX });
+  return {
+    registry,
+    messagesReceived: new Counter({
+      name: `${METRIC_PREFIX}messages_received_total`,
+      help: "Messages received that passed contract validation, by subject template.",
+      labelNames: ["subject"],
+      registers: [registry],
+    }),
+    messagesPublished: new Counter({
+      name: `${METRIC_PREFIX}messages_published_total`,
+      help: "Messages published, by subject template.",
+      labelNames: ["subject"],
+      registers: [registry],
+    }),
+    deadLetters: new Counter({
+      name: `${METRIC_PREFIX}dlq_messages_total`,
+      help: "Messages that failed contract validation and were sent to the dead-letter subject, by original subject template.",
+      labelNames: ["subject"],
+      registers: [registry],
+    }),
+    handlerErrors: new Counter({
+      name: `${METRIC_PREFIX}handler_errors_total`,
+      help: "Valid messages whose handler threw, by subject template.",
+      labelNames: ["subject"],
+      registers: [registry],
+    }),
+    ready: new Gauge({
+      name: `${METRIC_PREFIX}ready`,
+      help: "1 when the service is ready: NATS connected and all subscriptions live.",
+      registers: [registry],
+    }),
+    handlerDuration: new Histogram({
+      name: `${METRIC_PREFIX}handler_duration_seconds`,
+      help: "Time spent handling one message, by subject template.",
+      labelNames: ["subject"],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,191 @@
+import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { Tracer } from "@opentelemetry/api";
+import type { SpanExporter } from "@opentelemetry/sdk-trace";
+import type { z } from "zod";
+import { type BaseConfig, baseConfigShape, type ConfigShape, loadConfig, portSchema } from "../config/config.ts";
+import { Bus, type Live } from "../contracts/bus.ts";
+import { ConfigError } from "../errors.ts";
+import { connectNats } from "../nats/connect.ts";
+import { createLogger, type Logger } from "../observability/logger.ts";
+import { createServiceMetrics, type ServiceMetrics } from "../observability/metrics.ts";
+import { createTracing, type Tracing } from "../observability/tracing.ts";
+
+/** Exit code of a service whose configuration is invalid (sysexits EX_CONFIG). */
+export const EXIT_CONFIG = 78;
+
+/** What a service's `start` gets: its config and the wired-up plumbing. */
+export interface Runtime<Config> {
+  config: Config & BaseConfig;
+  logger: Logger;
+  metrics: ServiceMetrics;
+  tracer: Tracer;
+  nc: NatsConnection;
+  bus: Bus;
+  /** The JetStream manager (created on first use). */
+  jsm(): Promise<JetStreamManager>;
+  /** Registers a subscription or consumer that must be live for the service to be ready. */
+  track(live: Live): void;
+  /** Registers work to do at shutdown, after subscriptions drained and before NATS closes. */
+  onStop(stop: () => void | Promise<void>): void;
+  /** Loop counters shown by /status and `x0 status`. */
+  counters: Record<string, number>;
+}
+
+/** The declaration of a service: its name, version, config schema and start hook. */
+export interface ServiceDefinition<Shape extends ConfigShape> {
+  name: string;
+  version: string;
+  /** Service-specific config (keys are environment variable names); base settings are added. */
+  config: Shape;
+  /** Default HTTP port of this service. */
+  httpPort: number;
+  /** Wires handlers; resolves when the service is ready to work. */
+  start(runtime: Runtime<z.infer<z.ZodObject<Shape>>>): Promise<void>;
+}
+
+/** Options that tests use to run a service in-process. */
+export interface RunOptions {
+  env?: Record<string, string | undefined>;
+  /** Extra span exporter (e.g. in-memory). */
+  exporter?: SpanExporter;
+  /** Install SIGTERM/SIGINT handlers that stop and exit (default true). */
+  handleSignals?: boolean;
+}
+
+/** A running service. */
+export interface RunningService {
+  readonly port: number;
+  isReady(): boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs a service: config (exits with {@link EXIT_CONFIG} naming the variable when invalid),
+ * logs, metrics, tracing, NATS, /healthz /readyz /metrics /status, and a clean drain on SIGTERM/SIGINT.
+ */
+export async function runService<Shape extends ConfigShape>(
+  definition: ServiceDefinition<Shape>,
+  { env = process.env, exporter, handleSignals = true }: RunOptions = {},
+): Promise<RunningService> {
+  let config: z.infer<z.ZodObject<Shape>> & BaseConfig;
+  try {
+    config = loadConfig({ ...baseConfigShape, X0_HTTP_PORT: portSchema.default(definition.httpPort), ...definition.config }, { env }) as typeof config;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`x0-${definition.name}: ${error.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw error;
+  }
+  const logger = createLogger({ service: definition.name, node: config.X0_NODE, level: config.X0_LOG_LEVEL });
+  const metrics = createServiceMetrics(definition.name);
+  const tracing: Tracing = createTracing({
+    service: definition.name,
+    version: definition.version,
+    instance: config.X0_INSTANCE,
+    node: config.X0_NODE,
+    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    exporter,
+  });
+
+  const lives: Live[] = [];
+  const stops: (() => void | Promise<void>)[] = [];
+  const counters: Record<string, number> = {};
+  const startedAt = Date.now();
+  let connected = false;
+  let started = false;
+  let stopping = false;
+  const isReady = () => started && !stopping && connected && lives.every((live) => live.isLive());
+
+  const server = Bun.serve({
+    hostname: config.X0_HTTP_HOST,
+    port: config.X0_HTTP_PORT,
+    fetch: async (request) => {
+      const { pathname } = new URL(request.url);
+      switch (pathname) {
+        case "/healthz":
+          return Response.json({ status: "ok" });
+        case "/readyz": {
+          const ready = isReady();
+          metrics.ready.set(ready ? 1 : 0);
+          const notLive = lives.filter((live) => !live.isLive()).map((live) => live.name);
+          return Response.json({ ready, nats: connected, not_live: notLive }, { status: ready ? 200 : 503 });
+        }
+        case "/metrics":
+          metrics.ready.set(isReady() ? 1 : 0);
+          return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
+        case "/status": {
+          const deadLetters = (await metrics.deadLetters.get()).values.reduce((sum, value) => sum + value.value, 0);
+          return Response.json({
+            service: definition.name,
+            version: definition.version,
+            node: config.X0_NODE,
+            instance: config.X0_INSTANCE,
+            ready: isReady(),
+            nats: { connected, server: connected ? nc.getServer() : null },
+            started_at: new Date(startedAt).toISOString(),
+            counters: { ...counters, dlq: deadLetters },
+          });
+        }
+        default:
+          return new Response("not found\n", { status: 404 });
+      }
+    },
+  });
+  logger.info("http listening", { port: server.port, host: config.X0_HTTP_HOST });
+
+  const nc = await connectNats({
+    servers: config.X0_NATS_SERVERS,
+    service: definition.name,
+    instance: config.X0_INSTANCE,
+    tls: { caFile: config.X0_NATS_TLS_CA, certFile: config.X0_NATS_TLS_CERT, keyFile: config.X0_NATS_TLS_KEY },
+    logger,
+    onConnectionChange: (isConnected) => {
+      connected = isConnected;
+      metrics.ready.set(isReady() ? 1 : 0);
+    },
+  });
+  const bus = new Bus({ nc, service: definition.name, logger, metrics, tracing });
+  let jsmPromise: Promise<JetStreamManager> | undefined;
+  const runtime: Runtime<z.infer<z.ZodObject<Shape>>> = {
+    config,
+    logger,
+    metrics,
+    tracer: tracing.tracer,
+    nc,
+    bus,
+    jsm: () => {
+      jsmPromise ??= jetstreamManager(nc);
+      return jsmPromise;
+    },
+    track: (live) => lives.push(live),
+    onStop: (stop) => stops.push(stop),
+    counters,
+  };
+
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info("stopping");
+    for (const live of lives) await live.stop().catch((error) => logger.error("stop failed", { name: live.name, error }));
+    for (const hook of stops) await Promise.resolve(hook()).catch((error) => logger.error("stop hook failed", { error }));
+    await nc.drain().catch((error) => logger.error("nats drain failed", { error }));
+    await tracing.shutdown().catch((error) => logger.error("tracing shutdown failed", { error }));
+    server.stop(true);
+    logger.info("stopped");
+  };
+  if (handleSignals) {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      process.once(signal, () => {
+        void stop().then(() => process.exit(0));
+      });
+    }
+  }
+
+  await definition.start(runtime);
+  started = true;
+  metrics.ready.set(isReady() ? 1 : 0);
+  logger.info("ready", { version: definition.version });
+  return { port: server.port ?? config.X0_HTTP_PORT, isReady, stop };
+}

@@ -1,0 +1,151 @@
+// Test helpers: real nats-server and real service processes on free ports.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+
+/** The repository root. */
+export const REPO_ROOT = join(import.meta.dir, "..", "..", "..");
+
+/** A TCP port that was free a moment ago. */
+export function freePort(): number {
+  const listener = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const { port } = listener;
+  listener.stop(true);
+  return port;
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000, everyMs = 25): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await Bun.sleep(everyMs);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** A nats-server process under test. */
+export interface NatsServer {
+  readonly url: string;
+  readonly port: number;
+  readonly storeDir: string;
+  /** Stops the server (SIGTERM by default; SIGKILL simulates a crash). */
+  stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
+  /** Starts it again on the same port and store. */
+  start(): Promise<void>;
+  /** Stops it and removes its store. */
+  dispose(): Promise<void>;
+}
+
+/** Starts nats-server with JetStream on free ports, its store in a fresh temp folder. */
+export async function startNatsServer({ bin = process.env.NATS_SERVER_BIN ?? "nats-server" } = {}): Promise<NatsServer> {
+  const port = freePort();
+  const monitorPort = freePort();
+  const storeDir = mkdtempSync(join(tmpdir(), "x0-nats-"));
+  let process_: Subprocess | undefined;
+  const start = async () => {
+    process_ = Bun.spawn([bin, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort), "-js", "-sd", storeDir], {
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    await waitFor(`nats-server on ${port}`, () => httpOk(`http://127.0.0.1:${monitorPort}/healthz`), 15_000);
+  };
+  const stop = async (signal: "SIGTERM" | "SIGKILL" = "SIGTERM") => {
+    if (!process_) return;
+    process_.kill(signal);
+    await process_.exited;
+    process_ = undefined;
+  };
+  await start();
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    storeDir,
+    stop,
+    start,
+    dispose: async () => {
+      await stop("SIGKILL");
+      rmSync(storeDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A service process under test. */
+export interface ServiceProcess {
+  readonly name: string;
+  readonly port: number;
+  readonly process: Subprocess<"ignore", "pipe", "pipe">;
+  /** Lines written to stdout and stderr so far. */
+  readonly output: string[];
+  readonly exited: Promise<number>;
+  ready(): Promise<boolean>;
+  waitReady(timeoutMs?: number): Promise<void>;
+  stop(): Promise<number>;
+}
+
+/** Starts `services/<name>/src/main.ts` as its own Bun process with `env` on top of a minimal environment. */
+export function startServiceProcess(name: string, env: Record<string, string>): ServiceProcess {
+  const port = env.X0_HTTP_PORT ? Number(env.X0_HTTP_PORT) : freePort();
+  const child = Bun.spawn([process.execPath, join(REPO_ROOT, "services", name, "src", "main.ts")], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", X0_HTTP_PORT: String(port), ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const output: string[] = [];
+  for (const stream of [child.stdout, child.stderr]) {
+    void (async () => {
+      const decoder = new TextDecoder();
+      let rest = "";
+      for await (const chunk of stream) {
+        rest += decoder.decode(chunk, { stream: true });
+        const lines = rest.split("\n");
+        rest = lines.pop() ?? "";
+        output.push(...lines);
+      }
+      if (rest) output.push(rest);
+    })();
+  }
+  const ready = () => httpOk(`http://127.0.0.1:${port}/readyz`);
+  return {
+    name,
+    port,
+    process: child,
+    output,
+    exited: child.exited,
+    ready,
+    waitReady: async (timeoutMs = 20_000) => {
+      try {
+        await waitFor(
+          `${name} ready`,
+          async () => {
+            if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${output.join("\n")}`);
+            return ready();
+          },
+          timeoutMs,
+          50,
+        );
+      } catch (error) {
+        throw new Error(`${(error as Error).message}\n--- ${name} output ---\n${output.slice(-40).join("\n")}`);
+      }
+    },
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      const code = await child.exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}

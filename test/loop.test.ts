@@ -1,0 +1,160 @@
+// The walking MAPE-K loop across real processes: monitor → analyzer → planner → executor over a real nats-server.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { ActionResult, Anomaly, DeadLetter, DLQ_STREAM, Plan } from "@x0/shared";
+import { type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
+import { Recorder, testClient } from "./helpers.ts";
+
+const NODE = "lab1";
+const COUNTERS = ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_errors", "tx_errors", "rx_dropped", "tx_dropped"];
+
+/** A fake /sys/class/net with one interface whose counters the test moves. */
+function fakeSysfs(): { root: string; set(counter: string, value: number): void } {
+  const root = mkdtempSync(join(tmpdir(), "x0-loop-sysfs-"));
+  mkdirSync(join(root, "mesh0", "statistics"), { recursive: true });
+  writeFileSync(join(root, "mesh0", "operstate"), "up\n");
+  for (const counter of COUNTERS) writeFileSync(join(root, "mesh0", "statistics", counter), "0\n");
+  return { root, set: (counter, value) => writeFileSync(join(root, "mesh0", "statistics", counter), `${value}\n`) };
+}
+
+let nats: NatsServer;
+let nc: NatsConnection;
+let recorder: Recorder;
+let sysfs: ReturnType<typeof fakeSysfs>;
+const services: ServiceProcess[] = [];
+
+beforeAll(async () => {
+  nats = await startNatsServer();
+  sysfs = fakeSysfs();
+  const common = { X0_NATS_SERVERS: nats.url, X0_NODE: NODE, X0_LOG_LEVEL: "warn" };
+  services.push(
+    startServiceProcess("monitor", { ...common, X0_MONITOR_INTERVAL_MS: "50", X0_MONITOR_SYSFS_NET: sysfs.root }),
+    startServiceProcess("analyzer", { ...common, X0_ANALYZER_WARMUP_SAMPLES: "5", X0_ANALYZER_SILENCE_INTERVALS: "1000" }),
+    startServiceProcess("planner", common),
+    startServiceProcess("executor", common),
+  );
+  await Promise.all(services.map((service) => service.waitReady()));
+  nc = await testClient(nats.url);
+  recorder = new Recorder(nc);
+  for (const subject of ["x0.anomaly.>", "x0.plan.>", "x0.action.>", "x0.dlq.>"]) await recorder.watch(subject);
+});
+
+afterAll(async () => {
+  await nc?.close();
+  await Promise.all(services.map((service) => service.stop()));
+  await nats?.dispose();
+  rmSync(sysfs.root, { recursive: true, force: true });
+});
+
+const service = (name: string) => services.find((s) => s.name === name) as ServiceProcess;
+
+describe("loop", () => {
+  test("loop - a telemetry breach leads to anomaly, plan and dry-run result in one trace with one incident id", async () => {
+    // Let the analyzer learn a quiet baseline (warm-up 5 samples at 50 ms), then errors jump.
+    await Bun.sleep(600);
+    sysfs.set("rx_errors", 5000);
+    await waitFor("action result", () => recorder.on("x0.action.").length > 0, 10_000);
+
+    const anomalies = recorder.on(`x0.anomaly.${NODE}`).map((m) => ({ ...m, body: Anomaly.parse(m.body) }));
+    const opened = anomalies.find((m) => m.body.state === "opened");
+    expect(opened?.body.kind).toBe("link_degraded");
+    expect(opened?.body.interface).toBe("mesh0");
+    expect(opened?.body.metric).toBe("rx_errors_per_s");
+    const plans = recorder.on(`x0.plan.${NODE}`).map((m) => ({ ...m, body: Plan.parse(m.body) }));
+    expect(plans).toHaveLength(1);
+    const [plan] = plans;
+    const results = recorder.on(`x0.action.${NODE}`).map((m) => ({ ...m, body: ActionResult.parse(m.body) }));
+    expect(results).toHaveLength(1);
+    const [result] = results;
+
+    const incidentId = opened?.body.incident_id;
+    expect(plan?.body.incident_id).toBe(incidentId as string);
+    expect(result?.body.incident_id).toBe(incidentId as string);
+    expect(result?.body.plan_id).toBe(plan?.body.plan_id as string);
+    expect(plan?.body.rule).toBe("degraded-link-cost");
+    // Dry-run is honest: nothing was applied, so nothing is called success.
+    expect(result?.body.status).toBe("dry_run");
+    expect(result?.body.steps.map((step) => step.status)).toEqual(["would_apply"]);
+
+    // One incident is one trace, from the monitor's telemetry to the executor's result.
+    expect(opened?.traceId).toMatch(/^[0-9a-f]{32}$/);
+    expect(plan?.traceId).toBe(opened?.traceId as string);
+    expect(result?.traceId).toBe(opened?.traceId as string);
+  }, 30_000);
+
+  test("loop - the incident resolves when the errors stop, in the same trace", async () => {
+    // rx_errors stays at 5000, so its rate drops back to 0: three normal samples resolve it.
+    await waitFor("resolved", () => recorder.on(`x0.anomaly.${NODE}`).some((m) => m.body.state === "resolved"), 10_000);
+    const states = recorder.on(`x0.anomaly.${NODE}`);
+    const resolved = states.find((m) => m.body.state === "resolved");
+    const opened = states.find((m) => m.body.state === "opened");
+    expect(resolved?.body.incident_id).toBe(opened?.body.incident_id as string);
+    expect(resolved?.traceId).toBe(opened?.traceId as string);
+  }, 30_000);
+
+  test("loop - invalid telemetry goes to x0.dlq.analyzer with its reason and the analyzer stays ready", async () => {
+    const invalid = { v: 1, node: NODE, ts: -5, seq: 0, interval_ms: 50, source: "sysfs", ebpf: false, interfaces: [] };
+    nc.publish(`x0.telemetry.${NODE}`, JSON.stringify(invalid));
+    nc.publish(`x0.telemetry.${NODE}`, "{not json");
+    await waitFor("two dead letters", () => recorder.on("x0.dlq.analyzer").length >= 2, 5000);
+    const letters = recorder.on("x0.dlq.analyzer").map((m) => DeadLetter.parse(m.body));
+    const schemaLetter = letters.find((letter) => letter.payload === JSON.stringify(invalid));
+    expect(schemaLetter?.subject).toBe(`x0.telemetry.${NODE}`);
+    expect(schemaLetter?.service).toBe("analyzer");
+    expect(schemaLetter?.error).toContain("ts");
+    const jsonLetter = letters.find((letter) => letter.payload === "{not json");
+    expect(jsonLetter?.error).toContain("invalid JSON");
+    expect(await service("analyzer").ready()).toBe(true);
+    // Dead letters are kept in the X0_DLQ stream too.
+    const jsm = await jetstreamManager(nc);
+    await waitFor("X0_DLQ holds them", async () => (await jsm.streams.info(DLQ_STREAM)).state.messages >= 2, 5000);
+    const metrics = await (await fetch(`http://127.0.0.1:${service("analyzer").port}/metrics`)).text();
+    expect(metrics).toContain('x0_dlq_messages_total{subject="x0.telemetry.{node}",service="analyzer"} 2');
+  });
+
+  test("loop - an invalid anomaly in the stream is dead-lettered by the planner, which keeps planning", async () => {
+    const js = (await import("@nats-io/jetstream")).jetstream(nc);
+    await js.publish(`x0.anomaly.${NODE}`, JSON.stringify({ v: 1, state: "exploded" }));
+    await waitFor("planner dead letter", () => recorder.on("x0.dlq.planner").length === 1, 5000);
+    expect(DeadLetter.parse(recorder.on("x0.dlq.planner")[0]?.body).error).toContain("incident_id");
+    expect(await service("planner").ready()).toBe(true);
+    // The consumer is not stuck on the bad message: a valid anomaly still becomes a plan.
+    const plansBefore = recorder.on("x0.plan.").length;
+    const anomaly: Anomaly = {
+      v: 1,
+      incident_id: crypto.randomUUID(),
+      state: "opened",
+      update: 0,
+      kind: "link_down",
+      severity: "critical",
+      node: NODE,
+      interface: "mesh1",
+      metric: "operstate",
+      observed: 0,
+      baseline_mean: 1,
+      baseline_stddev: 0,
+      score: 1e9,
+      opened_at: Date.now(),
+      ts: Date.now(),
+    };
+    await js.publish(`x0.anomaly.${NODE}`, JSON.stringify(anomaly));
+    await waitFor("plan after the bad message", () => recorder.on("x0.plan.").length > plansBefore, 5000);
+  });
+
+  test("loop - each service reports its loop counters on /status", async () => {
+    type Status = { ready: boolean; node: string; counters: Record<string, number> };
+    const status = async (name: string) => (await (await fetch(`http://127.0.0.1:${service(name).port}/status`)).json()) as Status;
+    const analyzer = await status("analyzer");
+    expect(analyzer.ready).toBe(true);
+    expect(analyzer.node).toBe(NODE);
+    expect(analyzer.counters.anomalies).toBeGreaterThanOrEqual(2);
+    expect(analyzer.counters.dlq).toBe(2);
+    expect((await status("planner")).counters.plans).toBeGreaterThanOrEqual(2);
+    expect((await status("executor")).counters.actions).toBeGreaterThanOrEqual(2);
+    expect((await status("monitor")).counters.telemetry_published).toBeGreaterThan(10);
+  });
+});
