@@ -14,7 +14,7 @@ deps:
 	@scripts/bootstrap.sh
 
 up: deps
-	bun run up
+	bun cli/src/up.ts
 
 test: deps typecheck lint unit
 

@@ -70,7 +70,8 @@ try {
   const analyzer = startServiceProcess("analyzer", { ...common, X0_ANALYZER_WARMUP_SAMPLES: String(WARMUP), X0_ANALYZER_SILENCE_INTERVALS: "1000000" });
   services.push(analyzer, startServiceProcess("planner", common), startServiceProcess("executor", { ...common, X0_EXECUTOR_SCOPE: "all" }));
   await Promise.all(services.map((service) => service.waitReady()));
-  const analyzed = async () => ((await (await fetch(`http://127.0.0.1:${analyzer.port}/status`)).json()) as { counters: { telemetry_samples: number } }).counters.telemetry_samples;
+  const analyzed = async () =>
+    ((await (await fetch(`http://127.0.0.1:${analyzer.port}/status`)).json()) as { counters: { telemetry_samples: number } }).counters.telemetry_samples;
   const ingestTotal = INGEST_NODES * INGEST_SAMPLES_PER_NODE;
   const encoded = Array.from({ length: INGEST_SAMPLES_PER_NODE }, (_, i) =>
     Array.from({ length: INGEST_NODES }, (_, n) => new TextEncoder().encode(JSON.stringify(sample(`ingest${n}`, i)))),
@@ -114,7 +115,9 @@ try {
     const start = performance.now();
     publisher.publish(`x0.telemetry.${node}`, breach);
     const timeout = Bun.sleep(10_000).then(() => Number.NaN);
-    const [anomalyAt, planAt, actionAt] = await Promise.all((["anomaly", "plan", "action"] as const).map((kind) => Promise.race([arrivals[kind].promise, timeout])));
+    const [anomalyAt, planAt, actionAt] = await Promise.all(
+      (["anomaly", "plan", "action"] as const).map((kind) => Promise.race([arrivals[kind].promise, timeout])),
+    );
     for (const subscription of subscriptions) subscription.unsubscribe();
     if (actionAt === undefined || Number.isNaN(actionAt)) throw new Error(`no result for incident ${incident} within 10 s`);
     if (incident < LOOP_WARMUP_INCIDENTS) continue;
@@ -125,7 +128,10 @@ try {
   }
   const sorted = [...latencies].sort((a, b) => a - b);
   if (process.env.X0_BENCH_DEBUG) {
-    const worst = latencies.map((total, i) => ({ i, total, a: phases.analyze[i], p: phases.plan[i], e: phases.execute[i] })).sort((x, y) => y.total - x.total).slice(0, 12);
+    const worst = latencies
+      .map((total, i) => ({ i, total, a: phases.analyze[i], p: phases.plan[i], e: phases.execute[i] }))
+      .sort((x, y) => y.total - x.total)
+      .slice(0, 12);
     console.error(JSON.stringify(worst.map((w) => [w.i, w.total, w.a, w.p, w.e].map((v) => Math.round((v as number) * 100) / 100))));
   }
   const loop = {

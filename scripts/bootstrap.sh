@@ -4,9 +4,9 @@
 set -euo pipefail
 
 BUN_VERSION="$(sed -n 's/.*"packageManager": *"bun@\([0-9.]*\)".*/\1/p' "$(dirname "$0")/../package.json")"
-APT_PACKAGES=(nats-server clang llvm libbpf-dev bpftool iproute2)
+APT_PACKAGES=(nats-server clang llvm libbpf-dev bpftool iproute2 openssl)
 # The command each package provides, to tell whether it is there.
-declare -A PROVIDES=([nats-server]=nats-server [clang]=clang [llvm]=llvm-strip [libbpf-dev]=/usr/include/bpf/libbpf.h [bpftool]=bpftool [iproute2]=ip)
+declare -A PROVIDES=([nats-server]=nats-server [clang]=clang [llvm]=llvm-strip [libbpf-dev]=/usr/include/bpf/libbpf.h [bpftool]=bpftool [iproute2]=ip [openssl]=openssl)
 
 say() { printf 'bootstrap: %s\n' "$*"; }
 have() { if [[ "$1" == /* ]]; then [[ -e "$1" ]]; else command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; fi; }

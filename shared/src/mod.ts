@@ -1,6 +1,6 @@
 // Public surface of @x0/shared. Services import from here only.
 export type { BaseConfig, ConfigShape, LoadConfigOptions } from "./config/config.ts";
-export { baseConfigShape, boolSchema, CONFIG_FILE_VARIABLE, loadConfig, portSchema, tokenSchema } from "./config/config.ts";
+export { baseConfigShape, boolSchema, CONFIG_FILE_VARIABLE, commaListSchema, loadConfig, portSchema, tokenSchema } from "./config/config.ts";
 export type { Delivery, Endpoint, Handler, Live } from "./contracts/bus.ts";
 export { Bus, HandlerError, RequestError } from "./contracts/bus.ts";
 export {

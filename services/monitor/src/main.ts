@@ -1,5 +1,5 @@
 // Monitor (M of MAPE-K): samples this node's interfaces and publishes telemetry.
-import { Buckets, contracts, openBucket, runService, type Telemetry } from "@x0/shared";
+import { Buckets, commaListSchema, contracts, openBucket, runService, type Telemetry } from "@x0/shared";
 import { Counter } from "prom-client";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
@@ -13,15 +13,7 @@ await runService({
     /** Sampling interval in milliseconds. */
     X0_MONITOR_INTERVAL_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
     /** Comma-separated interfaces to watch; empty = every interface but lo. */
-    X0_MONITOR_INTERFACES: z
-      .string()
-      .default("")
-      .transform((list) =>
-        list
-          .split(",")
-          .map((name) => name.trim())
-          .filter(Boolean),
-      ),
+    X0_MONITOR_INTERFACES: commaListSchema.default([]),
     /** Where interface counters are read from. */
     X0_MONITOR_SYSFS_NET: z.string().min(1).default("/sys/class/net"),
   },

@@ -74,19 +74,18 @@ export const portSchema = z.coerce.number().int().min(0).max(65535);
 /** A boolean from "true"/"false"/"1"/"0". */
 export const boolSchema = z.enum(["true", "false", "1", "0"]).transform((value) => value === "true" || value === "1");
 
+/** A comma-separated list of non-empty, trimmed items (empty string: empty list). */
+export const commaListSchema = z.string().transform((list) =>
+  list
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean),
+);
+
 /** The settings every service shares; service schemas spread this in. */
 export const baseConfigShape = {
   /** Comma-separated NATS server URLs. */
-  X0_NATS_SERVERS: z
-    .string()
-    .default("nats://127.0.0.1:4222")
-    .transform((value) =>
-      value
-        .split(",")
-        .map((server) => server.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().min(1)).min(1, "expected at least one server URL")),
+  X0_NATS_SERVERS: commaListSchema.default(["nats://127.0.0.1:4222"]).pipe(z.array(z.string().min(1)).min(1, "expected at least one server URL")),
   /** This node's id: the last token of the node's subjects. */
   X0_NODE: tokenSchema.default(defaultNodeId()),
   /** This process's instance name, used in the NATS connection name. */

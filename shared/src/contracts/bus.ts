@@ -288,24 +288,27 @@ export class Bus {
   }
 
   #startProducer(contract: Contract, subject: string, data: Uint8Array, parent: Context): { span: Span; ctx: Context; headers: MsgHdrs } {
-    const span = startSpan(
-      this.#tracing,
-      `send ${contract.template}`,
-      {
-        kind: SpanKind.PRODUCER,
-        attributes: {
-          [Attr.messagingSystem]: MESSAGING_SYSTEM_NATS,
-          [Attr.messagingOperationType]: "send",
-          [Attr.messagingOperationName]: "send",
-          [Attr.messagingDestinationName]: subject,
-          [Attr.messagingDestinationTemplate]: contract.template,
-          [Attr.messagingBodySize]: data.byteLength,
-        },
-      },
-      parent,
-    );
+    const span = this.#messagingSpan("send", contract, subject, data.byteLength, parent);
     const ctx = trace.setSpan(parent, span);
     return { span, ctx, headers: injectTraceContext(ctx) };
+  }
+
+  /** A PRODUCER (`send`) or CONSUMER (`process`) span named after the subject template, per the messaging conventions. */
+  #messagingSpan(operation: "send" | "process", contract: Contract, subject: string, bodySize: number, parent: Context): Span {
+    // Attributes are built only when a span will be recorded (the hot path often has no exporter).
+    const attributes = this.#tracing.recording
+      ? {
+          [Attr.messagingSystem]: MESSAGING_SYSTEM_NATS,
+          [Attr.messagingOperationType]: operation,
+          [Attr.messagingOperationName]: operation,
+          [Attr.messagingDestinationName]: subject,
+          [Attr.messagingDestinationTemplate]: contract.template,
+          [Attr.messagingBodySize]: bodySize,
+          ...(operation === "process" ? { [Attr.messagingConsumerGroup]: this.service } : {}),
+        }
+      : undefined;
+    const kind = operation === "send" ? SpanKind.PRODUCER : SpanKind.CONSUMER;
+    return startSpan(this.#tracing, `${operation} ${contract.template}`, { kind, attributes }, parent);
   }
 
   async #deliverJs<C extends Contract>(contract: C, msg: JsMsg, handler: Handler<C>): Promise<void> {
@@ -343,23 +346,7 @@ export class Bus {
     }
     perSubject.received.inc();
     const parent = extractTraceContext(headers);
-    const span = startSpan(
-      this.#tracing,
-      `process ${contract.template}`,
-      {
-        kind: SpanKind.CONSUMER,
-        attributes: {
-          [Attr.messagingSystem]: MESSAGING_SYSTEM_NATS,
-          [Attr.messagingOperationType]: "process",
-          [Attr.messagingOperationName]: "process",
-          [Attr.messagingDestinationName]: subject,
-          [Attr.messagingDestinationTemplate]: contract.template,
-          [Attr.messagingConsumerGroup]: this.service,
-          [Attr.messagingBodySize]: data.byteLength,
-        },
-      },
-      parent,
-    );
+    const span = this.#messagingSpan("process", contract, subject, data.byteLength, parent);
     const ctx = trace.setSpan(parent, span);
     const timer = perSubject.duration.startTimer();
     try {

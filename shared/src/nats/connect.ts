@@ -13,6 +13,8 @@ export interface ConnectOptions {
   onConnectionChange?: (connected: boolean) => void;
   /** How long to keep trying the first connection before giving up, ms (default: forever). */
   firstConnectTimeoutMs?: number;
+  /** Stops the first-connection retries (e.g. on shutdown). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -27,12 +29,14 @@ export async function connectNats({
   logger,
   onConnectionChange,
   firstConnectTimeoutMs,
+  signal,
 }: ConnectOptions): Promise<NatsConnection> {
   const tlsOptions: TlsOptions | undefined =
     tls && (tls.caFile || tls.certFile) ? { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile } : undefined;
   const started = Date.now();
   let attempt = 0;
   for (;;) {
+    if (signal?.aborted) throw new NatsSetupError("connecting to NATS was aborted");
     try {
       const nc = await connect({
         servers,
@@ -43,6 +47,8 @@ export async function connectNats({
         reconnectJitterTLS: 1000,
         waitOnFirstConnect: false,
         pingInterval: 10_000,
+        // A refused TLS handshake can leave the attempt hanging; give up on it and try again.
+        timeout: 3000,
         tls: tlsOptions,
       });
       watchStatus(nc, logger, onConnectionChange);
@@ -51,6 +57,7 @@ export async function connectNats({
       return nc;
     } catch (error) {
       attempt += 1;
+      if (signal?.aborted) throw new NatsSetupError("connecting to NATS was aborted", { cause: error });
       if (firstConnectTimeoutMs !== undefined && Date.now() - started > firstConnectTimeoutMs) {
         throw new NatsSetupError(`cannot connect to NATS at ${servers.join(",")}`, { cause: error });
       }

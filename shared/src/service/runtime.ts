@@ -5,7 +5,7 @@ import type { SpanExporter } from "@opentelemetry/sdk-trace";
 import type { z } from "zod";
 import { type BaseConfig, baseConfigShape, type ConfigShape, loadConfig, portSchema } from "../config/config.ts";
 import { Bus, type Live } from "../contracts/bus.ts";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, X0Error } from "../errors.ts";
 import { connectNats } from "../nats/connect.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { createServiceMetrics, type ServiceMetrics } from "../observability/metrics.ts";
@@ -96,6 +96,7 @@ export async function runService<Shape extends ConfigShape>(
   let connected = false;
   let started = false;
   let stopping = false;
+  let natsServer: () => string | null = () => null;
   const isReady = () => started && !stopping && connected && lives.every((live) => live.isLive());
 
   const server = Bun.serve({
@@ -123,7 +124,7 @@ export async function runService<Shape extends ConfigShape>(
             node: config.X0_NODE,
             instance: config.X0_INSTANCE,
             ready: isReady(),
-            nats: { connected, server: connected ? nc.getServer() : null },
+            nats: { connected, server: connected ? natsServer() : null },
             started_at: new Date(startedAt).toISOString(),
             counters: { ...counters, dlq: deadLetters },
           });
@@ -135,17 +136,46 @@ export async function runService<Shape extends ConfigShape>(
   });
   logger.info("http listening", { port: server.port, host: config.X0_HTTP_HOST });
 
-  const nc = await connectNats({
-    servers: config.X0_NATS_SERVERS,
-    service: definition.name,
-    instance: config.X0_INSTANCE,
-    tls: { caFile: config.X0_NATS_TLS_CA, certFile: config.X0_NATS_TLS_CERT, keyFile: config.X0_NATS_TLS_KEY },
-    logger,
-    onConnectionChange: (isConnected) => {
-      connected = isConnected;
-      metrics.ready.set(isReady() ? 1 : 0);
-    },
-  });
+  // Signals are handled from here on, so a service still waiting for NATS also stops cleanly.
+  const connecting = new AbortController();
+  let stopHooks: (() => Promise<void>) | undefined;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    connecting.abort();
+    logger.info("stopping");
+    await stopHooks?.();
+    await tracing.shutdown().catch((error) => logger.error("tracing shutdown failed", { error }));
+    server.stop(true);
+    logger.info("stopped");
+  };
+  if (handleSignals) {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      process.once(signal, () => {
+        void stop().then(() => process.exit(0));
+      });
+    }
+  }
+
+  let nc: NatsConnection;
+  try {
+    nc = await connectNats({
+      servers: config.X0_NATS_SERVERS,
+      service: definition.name,
+      instance: config.X0_INSTANCE,
+      tls: { caFile: config.X0_NATS_TLS_CA, certFile: config.X0_NATS_TLS_CERT, keyFile: config.X0_NATS_TLS_KEY },
+      logger,
+      signal: connecting.signal,
+      onConnectionChange: (isConnected) => {
+        connected = isConnected;
+        metrics.ready.set(isReady() ? 1 : 0);
+      },
+    });
+  } catch (error) {
+    if (stopping) return { port: server.port ?? config.X0_HTTP_PORT, isReady, stop };
+    throw error;
+  }
+  natsServer = () => nc.getServer();
   const bus = new Bus({ nc, service: definition.name, logger, metrics, tracing });
   let jsmPromise: Promise<JetStreamManager> | undefined;
   const runtime: Runtime<z.infer<z.ZodObject<Shape>>> = {
@@ -160,30 +190,21 @@ export async function runService<Shape extends ConfigShape>(
       return jsmPromise;
     },
     track: (live) => lives.push(live),
-    onStop: (stop) => stops.push(stop),
+    onStop: (hook) => stops.push(hook),
     counters,
   };
-
-  const stop = async () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info("stopping");
+  stopHooks = async () => {
     for (const live of lives) await live.stop().catch((error) => logger.error("stop failed", { name: live.name, error }));
     for (const hook of stops) await Promise.resolve(hook()).catch((error) => logger.error("stop hook failed", { error }));
     await nc.drain().catch((error) => logger.error("nats drain failed", { error }));
-    await tracing.shutdown().catch((error) => logger.error("tracing shutdown failed", { error }));
-    server.stop(true);
-    logger.info("stopped");
   };
-  if (handleSignals) {
-    for (const signal of ["SIGTERM", "SIGINT"] as const) {
-      process.once(signal, () => {
-        void stop().then(() => process.exit(0));
-      });
-    }
-  }
 
-  await definition.start(runtime);
+  try {
+    await definition.start(runtime);
+  } catch (error) {
+    logger.error("start failed", { error });
+    throw new X0Error(`x0-${definition.name} failed to start`, { cause: error });
+  }
   started = true;
   metrics.ready.set(isReady() ? 1 : 0);
   logger.info("ready", { version: definition.version });

@@ -1,5 +1,5 @@
 // Test helpers: real nats-server and real service processes on free ports.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
@@ -47,14 +47,31 @@ export interface NatsServer {
   dispose(): Promise<void>;
 }
 
+/** TLS settings of a test nats-server (PEM files); `verify` requires client certificates (mTLS). */
+export interface TestTls {
+  certFile: string;
+  keyFile: string;
+  caFile: string;
+  verify: boolean;
+}
+
 /** Starts nats-server with JetStream on free ports, its store in a fresh temp folder. */
-export async function startNatsServer({ bin = process.env.NATS_SERVER_BIN ?? "nats-server" } = {}): Promise<NatsServer> {
+export async function startNatsServer({ bin = process.env.NATS_SERVER_BIN ?? "nats-server", tls }: { bin?: string; tls?: TestTls } = {}): Promise<NatsServer> {
   const port = freePort();
   const monitorPort = freePort();
   const storeDir = mkdtempSync(join(tmpdir(), "x0-nats-"));
+  const args = [bin, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort), "-js", "-sd", storeDir];
+  if (tls) {
+    const config = join(storeDir, "tls.conf");
+    writeFileSync(
+      config,
+      `tls {\n  cert_file: ${JSON.stringify(tls.certFile)}\n  key_file: ${JSON.stringify(tls.keyFile)}\n  ca_file: ${JSON.stringify(tls.caFile)}\n  verify: ${tls.verify}\n}\n`,
+    );
+    args.push("-c", config);
+  }
   let process_: Subprocess | undefined;
   const start = async () => {
-    process_ = Bun.spawn([bin, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort), "-js", "-sd", storeDir], {
+    process_ = Bun.spawn(args, {
       stdout: "ignore",
       stderr: "ignore",
     });
@@ -78,6 +95,21 @@ export async function startNatsServer({ bin = process.env.NATS_SERVER_BIN ?? "na
       rmSync(storeDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Appends each line of `stream` to `into` as it arrives (in the background). */
+export function collectLines(stream: ReadableStream<Uint8Array>, into: string[]): void {
+  void (async () => {
+    const decoder = new TextDecoder();
+    let rest = "";
+    for await (const chunk of stream) {
+      rest += decoder.decode(chunk, { stream: true });
+      const lines = rest.split("\n");
+      rest = lines.pop() ?? "";
+      into.push(...lines);
+    }
+    if (rest) into.push(rest);
+  })();
 }
 
 /** A service process under test. */
@@ -104,19 +136,8 @@ export function startServiceProcess(name: string, env: Record<string, string>): 
     stderr: "pipe",
   });
   const output: string[] = [];
-  for (const stream of [child.stdout, child.stderr]) {
-    void (async () => {
-      const decoder = new TextDecoder();
-      let rest = "";
-      for await (const chunk of stream) {
-        rest += decoder.decode(chunk, { stream: true });
-        const lines = rest.split("\n");
-        rest = lines.pop() ?? "";
-        output.push(...lines);
-      }
-      if (rest) output.push(rest);
-    })();
-  }
+  collectLines(child.stdout, output);
+  collectLines(child.stderr, output);
   const ready = () => httpOk(`http://127.0.0.1:${port}/readyz`);
   return {
     name,

@@ -235,7 +235,14 @@ export class Detector {
     const emit = (open: OpenIncident, state: Anomaly["state"]) =>
       this.#state(open, state, sample.node, name, `${counter}_per_s`, rate, baseline.mean, baseline.stddev(floor), score, sample.ts);
     if (!incident) {
-      const opened: OpenIncident = { id: this.#newId(), kind: KIND_OF_COUNTER[counter], openedAt: sample.ts, update: 0, lastEmittedAt: sample.ts, normalStreak: 0 };
+      const opened: OpenIncident = {
+        id: this.#newId(),
+        kind: KIND_OF_COUNTER[counter],
+        openedAt: sample.ts,
+        update: 0,
+        lastEmittedAt: sample.ts,
+        normalStreak: 0,
+      };
       iface.incidents[counter] = opened;
       return emit(opened, "opened");
     }

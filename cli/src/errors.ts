@@ -1,0 +1,22 @@
+import { X0Error } from "@x0/shared";
+
+/** The command line is invalid; the message says why. Commands exit with {@link EXIT_USAGE}. */
+export class UsageError extends X0Error {}
+
+/** `--lab` was given: the self-healing lab is not part of this version. */
+export class LabUnavailableError extends UsageError {}
+
+/** The stack file (`.x0/stack.json`) cannot be read, parsed or written. */
+export class StackFileError extends X0Error {}
+
+/** The stack cannot start: a port is taken, nats-server failed, or another `up` runs. */
+export class StackStartError extends X0Error {}
+
+/** Services need more HTTP ports than remain above the base port. */
+export class PortAssignmentError extends X0Error {}
+
+/** A line on the reaper's stdin is not a command it knows. */
+export class ReaperProtocolError extends X0Error {}
+
+/** Exit code of a command-line usage error (sysexits EX_USAGE is 64; CLIs conventionally use 2). */
+export const EXIT_USAGE = 2;

@@ -1,0 +1,77 @@
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { z } from "zod";
+import { StackFileError } from "./errors.ts";
+
+/** What `.x0/stack.json` holds: how to reach the running stack, written by `up` and read by `x0 status`. */
+export const StackFile = z.object({
+  /** The `up` process that owns the stack. */
+  pid: z.number().int(),
+  nats: z.object({
+    url: z.string().min(1),
+    /** nats-server's monitoring port; null when `up` did not start the server and does not know it. */
+    monitorPort: z.number().int().nullable(),
+    /** null when `up` reuses a server it did not start. */
+    pid: z.number().int().nullable(),
+  }),
+  services: z.array(
+    z.object({
+      name: z.string().min(1),
+      port: z.number().int(),
+      /** null while the service is down between restarts. */
+      pid: z.number().int().nullable(),
+    }),
+  ),
+  started_at: z.string(),
+});
+/** The parsed stack file. */
+export type StackFile = z.infer<typeof StackFile>;
+
+/** Reads the stack file; undefined when there is none. */
+export function readStackFile(path: string): StackFile | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new StackFileError(`cannot read ${path}`, { cause: error });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new StackFileError(`${path} is not valid JSON`, { cause: error });
+  }
+  const parsed = StackFile.safeParse(json);
+  if (!parsed.success) throw new StackFileError(`${path} does not describe a stack: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+  return parsed.data;
+}
+
+/** Writes the stack file atomically (a reader never sees half of it). */
+export function writeStackFile(path: string, stack: StackFile): void {
+  const temporary = `${path}.${process.pid}.tmp`;
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(temporary, `${JSON.stringify(stack, null, 2)}\n`);
+    renameSync(temporary, path);
+  } catch (error) {
+    throw new StackFileError(`cannot write ${path}`, { cause: error });
+  }
+}
+
+/** Removes the stack file if it belongs to the `up` process `ownerPid` (a newer `up` may own it by now). */
+export function removeStackFile(path: string, ownerPid: number): boolean {
+  let owner: number;
+  try {
+    const stack = readStackFile(path);
+    if (stack === undefined) return false;
+    owner = stack.pid;
+  } catch (error) {
+    if (!(error instanceof StackFileError)) throw error;
+    // An unreadable file cannot name another owner; it is ours to clear.
+    owner = ownerPid;
+  }
+  if (owner !== ownerPid) return false;
+  rmSync(path, { force: true });
+  return true;
+}

@@ -1,0 +1,351 @@
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, EXIT_CONFIG } from "@x0/shared";
+import type { Subprocess } from "bun";
+import { EXIT_USAGE, LabUnavailableError, StackFileError, StackStartError, UsageError } from "../errors.ts";
+import { REPO_ROOT, stackFileOf, stateDirOf } from "../paths.ts";
+import { isProcessAlive } from "../processes.ts";
+import { describeError } from "../report-error.ts";
+import { readStackFile, removeStackFile, type StackFile, writeStackFile } from "../stack-file.ts";
+import { probeService } from "../status/probe.ts";
+import { parseUpArgs, UP_USAGE, type UpOptions } from "./args.ts";
+import { externalNatsServers, loadUpConfig, serviceEnvironment, type UpConfig } from "./config.ts";
+import { discoverServices } from "./discover.ts";
+import { Prefixer, shouldUseColour } from "./log-prefix.ts";
+import { natsServerArgv, probePort } from "./nats.ts";
+import { assignPorts, isPortFree } from "./ports.ts";
+import { waitUntilOk } from "./readiness.ts";
+import { encodeReaperCommand, type ReaperCommand, type ReaperPhase } from "./reaper-protocol.ts";
+import { renderStartupTable, startupVerdict } from "./summary.ts";
+import { Supervisor } from "./supervisor.ts";
+
+/** Signals within this time of the first are the same Ctrl-C delivered twice. */
+const SECOND_SIGNAL_GRACE_MS = 1000;
+
+/** How long a process gets between SIGTERM and SIGKILL. */
+const STOP_GRACE_MS = 10_000;
+/** How long each service gets to answer /readyz with 200. */
+const READY_TIMEOUT_MS = 30_000;
+/** How long nats-server gets to answer its /healthz. */
+const NATS_READY_TIMEOUT_MS = 15_000;
+
+/** Runs `bun run up` until Ctrl-C or SIGTERM and returns the exit code (0 after a clean stop). */
+export async function runUp(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
+  let options: UpOptions;
+  let config: UpConfig;
+  try {
+    options = parseUpArgs(argv);
+    if (options.help) {
+      process.stdout.write(`${UP_USAGE}\n`);
+      return 0;
+    }
+    config = loadUpConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`up: ${describeError(error)}\n`);
+      return EXIT_CONFIG;
+    }
+    if (error instanceof UsageError) {
+      const hint = error instanceof LabUnavailableError ? "" : '\nRun "bun run up --help" for usage.';
+      process.stderr.write(`up: ${describeError(error)}${hint}\n`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+  return new UpStack(options, config, env).run();
+}
+
+/** A service `up` runs. */
+interface RunningService {
+  port: number;
+  supervisor: Supervisor;
+}
+
+/** One run of `up`: plans, starts, watches and stops the stack. */
+class UpStack {
+  readonly #stateDir: string;
+  readonly #stackFile: string;
+  readonly #colour: boolean;
+  #prefixer: Prefixer;
+  readonly #services = new Map<string, RunningService>();
+  #nats: Supervisor | undefined;
+  #natsUrl = "";
+  #natsMonitorPort: number | null = null;
+  #reaper: Subprocess<"pipe", "ignore", "inherit"> | undefined;
+  readonly #stop = new AbortController();
+  readonly #startedAt = new Date().toISOString();
+  #stackWritten = false;
+
+  constructor(
+    private readonly options: UpOptions,
+    private readonly config: UpConfig,
+    private readonly env: Record<string, string | undefined>,
+  ) {
+    this.#stateDir = stateDirOf(env);
+    this.#stackFile = stackFileOf(this.#stateDir);
+    this.#colour = shouldUseColour(env, process.stdout.isTTY);
+    this.#prefixer = new Prefixer(["up", "nats"], this.#colour);
+  }
+
+  async run(): Promise<number> {
+    let ports: Map<string, number>;
+    try {
+      ports = this.#plan();
+    } catch (error) {
+      process.stderr.write(`up: ${describeError(error)}\n`);
+      return error instanceof UsageError ? EXIT_USAGE : 1;
+    }
+    this.#prefixer = new Prefixer(["up", "nats", ...ports.keys()], this.#colour);
+    this.#installSignalHandlers();
+    let exitCode = 0;
+    try {
+      mkdirSync(this.#stateDir, { recursive: true });
+      this.#startReaper();
+      await this.#startNats();
+      if (!this.#stop.signal.aborted) {
+        this.#writeStack();
+        for (const [name, port] of ports) this.#startService(name, port);
+        await this.#reportReadiness();
+      }
+      await this.#stopRequested();
+    } catch (error) {
+      this.#sayError(`cannot run the stack: ${describeError(error)}`);
+      exitCode = 1;
+    }
+    await this.#shutdown();
+    return exitCode;
+  }
+
+  /** Picks the services and their ports; throws before anything starts when that is impossible. */
+  #plan(): Map<string, number> {
+    const discovered = discoverServices(join(REPO_ROOT, "services"));
+    const selected = this.options.only ?? discovered;
+    const unknown = selected.filter((name) => !discovered.includes(name));
+    if (unknown.length > 0) throw new UsageError(`--only: no such service: ${unknown.join(", ")} (services: ${discovered.join(", ")})`);
+    const previous = this.#readPreviousStack();
+    if (previous !== undefined && previous.pid !== process.pid && isProcessAlive(previous.pid)) {
+      throw new StackStartError(`another up (pid ${previous.pid}) runs this stack (${this.#stackFile}); stop it first or set X0_STATE_DIR`);
+    }
+    // Ports are assigned over every discovered service so that --only does not move them.
+    const all = assignPorts(discovered, this.config.X0_HTTP_PORT_BASE, isPortFree);
+    const ports = new Map([...all].filter(([name]) => selected.includes(name)));
+    const busy = [...ports].filter(([, port]) => !isPortFree(port));
+    if (busy.length > 0) {
+      const list = busy.map(([name, port]) => `${port} (${name})`).join(", ");
+      throw new StackStartError(`HTTP port already in use: ${list}; stop what holds it, use --only, or set X0_HTTP_PORT_BASE`);
+    }
+    return ports;
+  }
+
+  /** The stack file a previous up left, if readable; an unreadable one is reported and will be overwritten. */
+  #readPreviousStack(): StackFile | undefined {
+    try {
+      return readStackFile(this.#stackFile);
+    } catch (error) {
+      if (!(error instanceof StackFileError)) throw error;
+      this.#sayError(`ignoring the previous stack file: ${describeError(error)}`);
+      return undefined;
+    }
+  }
+
+  #installSignalHandlers(): void {
+    let firstSignalAt = 0;
+    for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+      process.on(signal, () => {
+        if (!this.#stop.signal.aborted) {
+          firstSignalAt = Date.now();
+          this.#say(`${signal} received: stopping the stack (again to kill at once)`);
+          this.#stop.abort();
+          return;
+        }
+        // One Ctrl-C can arrive twice (from the terminal and forwarded by make or `bun run`): only a later one counts.
+        if (Date.now() - firstSignalAt < SECOND_SIGNAL_GRACE_MS) return;
+        this.#sayError(`${signal} received again: killing everything now`);
+        this.#killAll();
+        process.exit(1);
+      });
+    }
+    // Last resort when up ends some other way: nothing it started outlives it.
+    process.on("exit", () => this.#killAll());
+  }
+
+  #stopRequested(): Promise<void> {
+    const { signal } = this.#stop;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
+  }
+
+  /** Starts the reaper, which stops what up started if up dies without doing so. */
+  #startReaper(): void {
+    this.#reaper = Bun.spawn([process.execPath, join(import.meta.dir, "reaper.ts"), String(process.pid), this.#stackFile], {
+      cwd: REPO_ROOT,
+      stdin: "pipe",
+      stdout: "ignore",
+      stderr: "inherit",
+      detached: true,
+    });
+  }
+
+  #tellReaper(command: ReaperCommand): void {
+    const reaper = this.#reaper;
+    if (reaper === undefined) return;
+    try {
+      reaper.stdin.write(encodeReaperCommand(command));
+      void Promise.resolve(reaper.stdin.flush()).catch((error: unknown) => this.#reaperLost(error));
+    } catch (error) {
+      this.#reaperLost(error);
+    }
+  }
+
+  #reaperLost(error: unknown): void {
+    this.#reaper = undefined;
+    this.#sayError(`the reaper is gone (${describeError(error)}); if up is killed abruptly now, its processes may outlive it`);
+  }
+
+  async #closeReaper(): Promise<void> {
+    const reaper = this.#reaper;
+    if (reaper === undefined) return;
+    this.#reaper = undefined;
+    await reaper.stdin.end();
+    const exited = await Promise.race([reaper.exited.then(() => true), Bun.sleep(STOP_GRACE_MS).then(() => false)]);
+    if (!exited) {
+      this.#sayError(`the reaper (pid ${reaper.pid}) did not exit; killing it`);
+      reaper.kill("SIGKILL");
+      await reaper.exited;
+    }
+  }
+
+  async #startNats(): Promise<void> {
+    const { config } = this;
+    if (!this.options.startNats) {
+      this.#natsUrl = externalNatsServers(config);
+      this.#say(`--no-nats: not starting nats-server; services use ${this.#natsUrl}`);
+      return;
+    }
+    const port = config.X0_NATS_PORT;
+    this.#natsUrl = `nats://127.0.0.1:${port}`;
+    const probe = await probePort("127.0.0.1", port);
+    if (probe.kind === "nats") {
+      if (!probe.info.jetstream) {
+        throw new StackStartError(
+          `the NATS server on 127.0.0.1:${port} runs without JetStream, which the services need; restart it with -js or set X0_NATS_PORT`,
+        );
+      }
+      const version = probe.info.version === undefined ? "" : ` ${probe.info.version}`;
+      this.#say(`reusing the NATS server${version} already on 127.0.0.1:${port} (not started by up, so left running at exit)`);
+      return;
+    }
+    if (probe.kind === "other") throw new StackStartError(`port ${port} is taken by something that is not NATS; free it or set X0_NATS_PORT`);
+    const monitorPort = config.X0_NATS_MONITOR_PORT;
+    if (!isPortFree(monitorPort)) throw new StackStartError(`NATS monitoring port ${monitorPort} is already in use; free it or set X0_NATS_MONITOR_PORT`);
+    const storeDir = join(this.#stateDir, "nats");
+    mkdirSync(storeDir, { recursive: true });
+    // nats-server shuts down cleanly on INT and TERM alike, but exits 0 only on INT.
+    const nats = this.#supervise("nats", natsServerArgv(config.NATS_SERVER_BIN, port, monitorPort, storeDir), this.env, "nats", "SIGINT");
+    try {
+      nats.start();
+    } catch (error) {
+      throw new StackStartError(`cannot start ${config.NATS_SERVER_BIN} (set NATS_SERVER_BIN to its path)`, { cause: error });
+    }
+    this.#nats = nats;
+    this.#natsMonitorPort = monitorPort;
+    this.#say(`nats-server started (pid ${nats.pid}): ${this.#natsUrl}, monitoring on ${monitorPort}, JetStream store ${storeDir}`);
+    const healthy = await waitUntilOk(`http://127.0.0.1:${monitorPort}/healthz`, { timeoutMs: NATS_READY_TIMEOUT_MS, signal: this.#stop.signal });
+    if (!healthy && !this.#stop.signal.aborted) {
+      throw new StackStartError(`nats-server did not become healthy within ${NATS_READY_TIMEOUT_MS / 1000} s; see its output above`);
+    }
+  }
+
+  #startService(name: string, port: number): void {
+    const env = serviceEnvironment(this.env, { natsServers: this.#natsUrl, httpPort: port, node: this.config.X0_NODE });
+    const supervisor = this.#supervise(name, [process.execPath, join("services", name, "src", "main.ts")], env, "service");
+    this.#services.set(name, { port, supervisor });
+    try {
+      supervisor.start();
+    } catch (error) {
+      throw new StackStartError(`cannot start ${name}`, { cause: error });
+    }
+    this.#say(`${name} started (pid ${supervisor.pid}) on http://127.0.0.1:${port}`);
+  }
+
+  #supervise(name: string, argv: string[], env: Record<string, string | undefined>, phase: ReaperPhase, stopSignal?: NodeJS.Signals): Supervisor {
+    return new Supervisor({
+      name,
+      stopSignal,
+      argv,
+      cwd: REPO_ROOT,
+      env,
+      onLine: (stream, line) => {
+        const text = `${this.#prefixer.line(name, line)}\n`;
+        if (stream === "stdout") process.stdout.write(text);
+        else process.stderr.write(text);
+      },
+      log: (message) => this.#say(message),
+      onStart: (pid) => {
+        this.#tellReaper({ kind: "watch", pid, phase });
+        this.#writeStack();
+      },
+      onExit: (pid) => {
+        this.#tellReaper({ kind: "release", pid });
+        this.#writeStack();
+      },
+    });
+  }
+
+  /** Writes .x0/stack.json (once the stack has a NATS URL; kept current on every restart). */
+  #writeStack(): void {
+    if (this.#natsUrl === "" || this.#stop.signal.aborted) return;
+    const stack: StackFile = {
+      pid: process.pid,
+      nats: { url: this.#natsUrl, monitorPort: this.#natsMonitorPort, pid: this.#nats?.pid ?? null },
+      services: [...this.#services].map(([name, { port, supervisor }]) => ({ name, port, pid: supervisor.pid })),
+      started_at: this.#startedAt,
+    };
+    try {
+      writeStackFile(this.#stackFile, stack);
+      this.#stackWritten = true;
+    } catch (error) {
+      this.#sayError(`${describeError(error)}; x0 status may not find the stack`);
+    }
+  }
+
+  /** Waits for every service's /readyz, then prints the startup table. */
+  async #reportReadiness(): Promise<void> {
+    const services = [...this.#services];
+    await Promise.all(
+      services.map(([, { port, supervisor }]) =>
+        waitUntilOk(`http://127.0.0.1:${port}/readyz`, { timeoutMs: READY_TIMEOUT_MS, signal: this.#stop.signal, hopeless: () => supervisor.gaveUp }),
+      ),
+    );
+    if (this.#stop.signal.aborted) return;
+    const started = await Promise.all(
+      services.map(async ([name, { port, supervisor }]) => ({ name, port, pid: supervisor.pid, probe: await probeService(`http://127.0.0.1:${port}`) })),
+    );
+    if (this.#stop.signal.aborted) return;
+    process.stdout.write(`\n${renderStartupTable(started)}\n\n${startupVerdict(started, this.#natsUrl)}\n\n`);
+  }
+
+  /** Stops the services (TERM, KILL after the grace time), then NATS, then clears the stack file. */
+  async #shutdown(): Promise<void> {
+    this.#stop.abort();
+    await Promise.all([...this.#services.values()].map(({ supervisor }) => supervisor.stop(STOP_GRACE_MS)));
+    await this.#nats?.stop(STOP_GRACE_MS);
+    if (this.#stackWritten) removeStackFile(this.#stackFile, process.pid);
+    await this.#closeReaper();
+    this.#say("stopped");
+  }
+
+  #killAll(): void {
+    for (const { supervisor } of this.#services.values()) supervisor.kill();
+    this.#nats?.kill();
+    if (this.#stackWritten) removeStackFile(this.#stackFile, process.pid);
+  }
+
+  #say(message: string): void {
+    process.stdout.write(`${this.#prefixer.line("up", message)}\n`);
+  }
+
+  #sayError(message: string): void {
+    process.stderr.write(`${this.#prefixer.line("up", message)}\n`);
+  }
+}
