@@ -53,5 +53,22 @@ if ! $bun_ok; then
 fi
 
 cd "$(dirname "$0")/.."
+
+# promtool checks the alert rules. Debian ships it only inside the prometheus package, whose
+# install would also start a Prometheus server, so the binary is unpacked into .x0/bin instead.
+if ! have promtool && [[ ! -x .x0/bin/promtool ]]; then
+  say "unpacking promtool from Debian's prometheus package into .x0/bin"
+  unpack="$(mktemp -d)"
+  chmod 755 "$unpack" # apt's download sandbox user must be able to write there
+  download() { (cd "$unpack" && apt-get download prometheus >/dev/null 2>&1); }
+  if ! download; then
+    if is_root; then apt-get update -qq && download; else say "cannot download prometheus (for promtool); run: sudo apt-get update"; exit 1; fi
+  fi
+  dpkg-deb -x "$unpack"/prometheus_*.deb "$unpack/root"
+  mkdir -p .x0/bin
+  cp "$unpack/root/usr/bin/promtool" .x0/bin/promtool
+  rm -rf "$unpack"
+fi
+
 bun install --frozen-lockfile >/dev/null
 say "ready: bun $(bun --version), $(nats-server --version), $(clang --version | head -n1)"

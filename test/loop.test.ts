@@ -94,6 +94,10 @@ describe("loop", () => {
     const opened = states.find((m) => m.body.state === "opened");
     expect(resolved?.body.incident_id).toBe(opened?.body.incident_id as string);
     expect(resolved?.traceId).toBe(opened?.traceId as string);
+    // Time to detect and time to repair were recorded once each for this incident.
+    const metrics = await (await fetch(`http://127.0.0.1:${service("analyzer").port}/metrics`)).text();
+    expect(metrics).toMatch(/^x0_mttd_seconds_count\{[^}]*kind="link_degraded"[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^x0_mttr_seconds_count\{[^}]*kind="link_degraded"[^}]*\} 1$/m);
   }, 30_000);
 
   test("loop - invalid telemetry goes to x0.dlq.analyzer with its reason and the analyzer stays ready", async () => {

@@ -2,7 +2,7 @@
 
 import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
 import { type Anomaly, Buckets, contracts, ensureStreams, openBucket, runService } from "@x0/shared";
-import { Counter, Gauge } from "prom-client";
+import { Counter, Gauge, Histogram } from "prom-client";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
 import { type BaselineSnapshot, DEFAULT_DETECTOR_OPTIONS as D, Detector } from "./detect/detector.ts";
@@ -55,6 +55,22 @@ await runService({
       labelNames: ["kind", "state"],
       registers: [metrics.registry],
     });
+    // Buckets from 10 ms (eBPF-speed detection) to 10 min (slow repairs).
+    const timeBuckets = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600];
+    const mttd = new Histogram({
+      name: "x0_mttd_seconds",
+      help: "Time to detect: from the start of the sampling interval in which a fault appeared (for silence: the last sample heard) to its incident being published; an upper bound.",
+      labelNames: ["kind"],
+      buckets: timeBuckets,
+      registers: [metrics.registry],
+    });
+    const mttr = new Histogram({
+      name: "x0_mttr_seconds",
+      help: "Time to repair: from an incident being opened to it being resolved.",
+      labelNames: ["kind"],
+      buckets: timeBuckets,
+      registers: [metrics.registry],
+    });
     new Gauge({
       name: "x0_analyzer_open_incidents",
       help: "Incidents open now.",
@@ -70,7 +86,8 @@ await runService({
     const incidentTraces = new Map<string, Context>();
     // One publisher at a time keeps the states of an incident in order, also across NATS outages.
     let outbox: Promise<unknown> = Promise.resolve();
-    const publish = (anomaly: Anomaly, parent: Context) => {
+    /** Publishes one incident state in order; `onsetAt` is the earliest time the fault can have begun (opened states). */
+    const publish = (anomaly: Anomaly, parent: Context, onsetAt?: number) => {
       const traceParent = incidentTraces.get(anomaly.incident_id) ?? parent;
       outbox = outbox.then(async () => {
         const { trace } = await bus.publishDurable(contracts.anomaly, anomaly.node, anomaly, {
@@ -80,6 +97,8 @@ await runService({
         if (anomaly.state === "opened") incidentTraces.set(anomaly.incident_id, trace);
         if (anomaly.state === "resolved") incidentTraces.delete(anomaly.incident_id);
         anomaliesTotal.inc({ kind: anomaly.kind, state: anomaly.state });
+        if (anomaly.state === "opened" && onsetAt !== undefined) mttd.observe({ kind: anomaly.kind }, Math.max(0, Date.now() - onsetAt) / 1000);
+        if (anomaly.state === "resolved") mttr.observe({ kind: anomaly.kind }, Math.max(0, anomaly.ts - anomaly.opened_at) / 1000);
         counters.anomalies = (counters.anomalies ?? 0) + 1;
         logger.info("anomaly", {
           incident_id: anomaly.incident_id,
@@ -95,12 +114,15 @@ await runService({
     track(
       bus.subscribe(contracts.telemetry, (sample, delivery) => {
         counters.telemetry_samples = (counters.telemetry_samples ?? 0) + 1;
-        for (const anomaly of detector.ingest(sample, Date.now())) void publish(anomaly, delivery.trace);
+        // A fault seen in this sample began at most one interval before it was taken.
+        for (const anomaly of detector.ingest(sample, Date.now())) void publish(anomaly, delivery.trace, sample.ts - sample.interval_ms);
       }),
     );
 
     const silenceTimer = setInterval(() => {
-      for (const anomaly of detector.checkSilence(Date.now())) void publish(anomaly, ROOT_CONTEXT);
+      const now = Date.now();
+      // A silent node may have failed right after its last sample: observed is that silence.
+      for (const anomaly of detector.checkSilence(now)) void publish(anomaly, ROOT_CONTEXT, now - anomaly.observed);
     }, 1000);
     const saveBaselines = async () => {
       await baselines.put(baselineKey, JSON.stringify(detector.snapshot()));
