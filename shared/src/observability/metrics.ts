@@ -65,3 +65,22 @@ export function createServiceMetrics(service: string): ServiceMetrics {
     }),
   };
 }
+
+/** One metric as listed in the catalogue (docs/metrics.md). */
+export interface CatalogueEntry {
+  name: string;
+  type: string;
+  help: string;
+  labels: string[];
+}
+
+/** Name, type, help and label names (with the default `service` label) of every metric in `registry`, sorted by name. */
+export async function metricsCatalogue(registry: Registry): Promise<CatalogueEntry[]> {
+  const entries: CatalogueEntry[] = [];
+  for (const { name, help, type } of await registry.getMetricsAsJSON()) {
+    // prom-client keeps the declared label names on the metric object.
+    const declared = (registry.getSingleMetric(name) as { labelNames?: string[] } | undefined)?.labelNames ?? [];
+    entries.push({ name, type: String(type), help, labels: [...new Set([...declared, "service"])].sort() });
+  }
+  return entries.sort((a, b) => a.name.localeCompare(b.name));
+}

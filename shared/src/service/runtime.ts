@@ -8,7 +8,7 @@ import { Bus, type Live } from "../contracts/bus.ts";
 import { ConfigError, X0Error } from "../errors.ts";
 import { connectNats } from "../nats/connect.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
-import { createServiceMetrics, type ServiceMetrics } from "../observability/metrics.ts";
+import { createServiceMetrics, metricsCatalogue, type ServiceMetrics } from "../observability/metrics.ts";
 import { createTracing, type Tracing } from "../observability/tracing.ts";
 
 /** Exit code of a service whose configuration is invalid (sysexits EX_CONFIG). */
@@ -116,6 +116,8 @@ export async function runService<Shape extends ConfigShape>(
         case "/metrics":
           metrics.ready.set(isReady() ? 1 : 0);
           return new Response(await metrics.registry.metrics(), { headers: { "content-type": metrics.registry.contentType } });
+        case "/metrics/catalogue":
+          return Response.json(await metricsCatalogue(metrics.registry));
         case "/status": {
           const deadLetters = (await metrics.deadLetters.get()).values.reduce((sum, value) => sum + value.value, 0);
           return Response.json({
