@@ -3,76 +3,17 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type NatsServer, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
+import { type NatsServer, REPO_ROOT, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
 
 let dir: string;
 let nats: NatsServer;
 
-/** Runs openssl with fixed arguments (no shell). */
-async function openssl(...args: string[]): Promise<void> {
-  const child = Bun.spawn(["openssl", ...args], { cwd: dir, stdout: "ignore", stderr: "pipe" });
-  if ((await child.exited) !== 0) throw new Error(`openssl ${args[0]} failed: ${await new Response(child.stderr).text()}`);
-}
-
-/** A test CA and a leaf signed by it, with the SANs given. */
-async function leaf(name: string, san: string, usage: string): Promise<void> {
-  await openssl(
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.csr`,
-    "-subj",
-    `/CN=${name}`,
-  );
-  const ext = join(dir, `${name}.ext`);
-  await Bun.write(ext, `subjectAltName=${san}\nextendedKeyUsage=${usage}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n`);
-  await openssl(
-    "x509",
-    "-req",
-    "-in",
-    `${name}.csr`,
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "1",
-    "-out",
-    `${name}.crt`,
-    "-extfile",
-    ext,
-  );
-}
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "x0-tls-"));
-  await openssl(
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:P-256",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=x0 test CA",
-  );
-  await leaf("server", "IP:127.0.0.1,DNS:localhost", "serverAuth");
-  await leaf("client", "URI:spiffe://x0tta6bl4.mesh/x0/analyzer", "clientAuth");
-  nats = await startNatsServer({ tls: { certFile: join(dir, "server.crt"), keyFile: join(dir, "server.key"), caFile: join(dir, "ca.crt"), verify: true } });
+  // The development PKI that docker-compose uses: CA, NATS server certificate, one client certificate per service.
+  const script = Bun.spawn(["sh", join(REPO_ROOT, "ops", "certs", "dev-certs.sh"), dir], { stdout: "ignore", stderr: "pipe" });
+  if ((await script.exited) !== 0) throw new Error(`dev-certs.sh failed: ${await new Response(script.stderr).text()}`);
+  nats = await startNatsServer({ tls: { certFile: join(dir, "nats.crt"), keyFile: join(dir, "nats.key"), caFile: join(dir, "ca.crt"), verify: true } });
 }, 30_000);
 
 afterAll(async () => {
@@ -85,8 +26,8 @@ describe("tls", () => {
     const analyzer = startServiceProcess("analyzer", {
       X0_NATS_SERVERS: `tls://127.0.0.1:${nats.port}`,
       X0_NATS_TLS_CA: join(dir, "ca.crt"),
-      X0_NATS_TLS_CERT: join(dir, "client.crt"),
-      X0_NATS_TLS_KEY: join(dir, "client.key"),
+      X0_NATS_TLS_CERT: join(dir, "analyzer.crt"),
+      X0_NATS_TLS_KEY: join(dir, "analyzer.key"),
       X0_LOG_LEVEL: "warn",
     });
     try {

@@ -1,6 +1,6 @@
 // Public surface of @x0/shared. Services import from here only.
-export type { BaseConfig, ConfigShape, LoadConfigOptions } from "./config/config.ts";
-export { baseConfigShape, boolSchema, CONFIG_FILE_VARIABLE, commaListSchema, loadConfig, portSchema, tokenSchema } from "./config/config.ts";
+export type { BaseConfig, ConfigShape, ConfigVariable, LoadConfigOptions } from "./config/config.ts";
+export { baseConfigShape, boolSchema, CONFIG_FILE_VARIABLE, commaListSchema, describeConfig, loadConfig, portSchema, tokenSchema } from "./config/config.ts";
 export type { Delivery, Endpoint, Handler, Live } from "./contracts/bus.ts";
 export { Bus, HandlerError, RequestError } from "./contracts/bus.ts";
 export {
@@ -38,4 +38,4 @@ export { Attr, MESSAGING_SYSTEM_NATS } from "./observability/semconv.ts";
 export type { Tracing, TracingOptions } from "./observability/tracing.ts";
 export { createTracing, extractTraceContext, injectTraceContext, traceIdOf } from "./observability/tracing.ts";
 export type { RunningService, RunOptions, Runtime, ServiceDefinition } from "./service/runtime.ts";
-export { EXIT_CONFIG, runService } from "./service/runtime.ts";
+export { EXIT_CONFIG, PRINT_CONFIG_FLAG, runService } from "./service/runtime.ts";

@@ -9,7 +9,13 @@ interface K8sObject {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace?: string };
-  spec?: Record<string, unknown>;
+  spec: {
+    replicas?: number;
+    selector?: { matchLabels: Record<string, string> };
+    podSelector?: Record<string, unknown>;
+    template?: { spec: { containers: Container[]; hostNetwork?: boolean; tolerations?: unknown[] } };
+  };
+  data?: Record<string, string>;
 }
 
 interface Container {
@@ -27,7 +33,7 @@ const OVERLAYS = ["dev", "prod"];
 async function render(overlay: string): Promise<K8sObject[]> {
   const { code, stdout, stderr } = await run([toolPath("kubectl"), "kustomize", join(REPO_ROOT, "k8s", "overlays", overlay)]);
   if (code !== 0) throw new Error(`kubectl kustomize ${overlay} failed: ${stderr}`);
-  return parseAllDocuments(stdout).map((document) => document.toJSON() as K8sObject);
+  return parseAllDocuments(stdout).map((document) => ({ spec: {}, ...(document.toJSON() as Omit<K8sObject, "spec">) }) as K8sObject);
 }
 
 /** The kubernetes-models class for an object's apiVersion and kind. */
@@ -43,7 +49,8 @@ async function modelOf(object: K8sObject): Promise<new (data: unknown) => { vali
   return model;
 }
 
-const containersOf = (object: K8sObject) => ((object.spec?.template as { spec: { containers: Container[] } }).spec.containers ?? []) as Container[];
+const containersOf = (object: K8sObject): Container[] => object.spec.template?.spec.containers ?? [];
+const appOf = (object: K8sObject) => object.spec.selector?.matchLabels["app.kubernetes.io/name"];
 
 describe("k8s", () => {
   for (const overlay of OVERLAYS) {
@@ -73,37 +80,37 @@ describe("k8s", () => {
           expect(Object.keys(container.resources?.limits ?? {}).sort(), where).toEqual(["cpu", "memory"]);
         }
       }
-      const pdbs = named("PodDisruptionBudget").map((pdb) => (pdb.spec?.selector as { matchLabels: Record<string, string> }).matchLabels["app.kubernetes.io/name"]);
-      const monitored = named("ServiceMonitor").map((monitor) => (monitor.spec?.selector as { matchLabels: Record<string, string> }).matchLabels["app.kubernetes.io/name"]);
+      const pdbs = named("PodDisruptionBudget").map(appOf);
+      const monitored = named("ServiceMonitor").map(appOf);
       for (const deployment of named("Deployment")) {
-        const app = (deployment.spec?.selector as { matchLabels: Record<string, string> }).matchLabels["app.kubernetes.io/name"];
-        expect(pdbs).toContain(app);
-        expect(monitored).toContain(app);
+        expect(pdbs).toContain(appOf(deployment));
+        expect(monitored).toContain(appOf(deployment));
         for (const container of containersOf(deployment)) expect(container.readinessProbe?.httpGet?.path).toBe("/readyz");
       }
-      expect(named("NetworkPolicy").some((policy) => JSON.stringify(policy.spec?.podSelector) === "{}")).toBe(true);
+      expect(named("NetworkPolicy").some((policy) => JSON.stringify(policy.spec.podSelector) === "{}")).toBe(true);
     }, 30_000);
   }
 
   test("k8s - the node agent DaemonSet has the host network, eBPF capabilities, bpffs and tolerations", async () => {
     const daemonSet = (await render("prod")).find((object) => object.kind === "DaemonSet") as K8sObject;
-    const spec = (daemonSet.spec?.template as { spec: { hostNetwork: boolean; tolerations: unknown[] } }).spec;
-    expect(spec.hostNetwork).toBe(true);
-    expect(spec.tolerations.length).toBeGreaterThan(0);
+    expect(daemonSet.spec.template?.spec.hostNetwork).toBe(true);
+    expect(daemonSet.spec.template?.spec.tolerations?.length).toBeGreaterThan(0);
     const monitor = containersOf(daemonSet).find((container) => container.name === "monitor") as Container;
     expect(monitor.securityContext?.capabilities?.add).toEqual(expect.arrayContaining(["BPF", "PERFMON", "NET_ADMIN"]));
     expect(monitor.volumeMounts?.map((mount) => mount.mountPath)).toContain("/sys/fs/bpf");
-    expect(containersOf(daemonSet).map((container) => container.name).sort()).toEqual(["executor", "monitor"]);
+    expect(
+      containersOf(daemonSet)
+        .map((container) => container.name)
+        .sort(),
+    ).toEqual(["executor", "monitor"]);
   }, 30_000);
 
   test("k8s - prod runs NATS as a 3-replica JetStream cluster with mTLS", async () => {
     const objects = await render("prod");
     const nats = objects.find((object) => object.kind === "StatefulSet" && object.metadata.name === "x0-nats") as K8sObject;
-    expect(nats.spec?.replicas).toBe(3);
-    const config = objects.find((object) => object.kind === "ConfigMap" && object.metadata.name.startsWith("x0-nats-config")) as K8sObject & {
-      data: Record<string, string>;
-    };
-    const conf = config.data["nats.conf"] ?? "";
+    expect(nats.spec.replicas).toBe(3);
+    const config = objects.find((object) => object.kind === "ConfigMap" && object.metadata.name.startsWith("x0-nats-config"));
+    const conf = config?.data?.["nats.conf"] ?? "";
     expect(conf).toContain("jetstream");
     expect(conf).toContain("verify: true");
     expect(conf.match(/nats:\/\/x0-nats-\d\.x0-nats-headless:6222/g)).toHaveLength(3);

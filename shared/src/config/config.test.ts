@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError } from "../errors.ts";
-import { baseConfigShape, loadConfig } from "./config.ts";
+import { baseConfigShape, describeConfig, loadConfig } from "./config.ts";
 
 const shape = { X0_COUNT: z.coerce.number().int().min(1).default(3), X0_NAME: z.string().min(1) };
 
@@ -58,5 +58,15 @@ describe("config", () => {
     expect(base.X0_NATS_SERVERS).toEqual(["nats://a:4222", "nats://b:4222"]);
     expect(() => loadConfig(baseConfigShape, { env: { X0_NODE: "a.b" } })).toThrow(/X0_NODE/);
     expect(() => loadConfig(baseConfigShape, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: "not a url" } })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
+  });
+
+  test("config - describeConfig lists each variable, whether it is required and its default", () => {
+    expect(describeConfig(shape)).toEqual([
+      { name: "X0_COUNT", required: false, default: 3 },
+      { name: "X0_NAME", required: true },
+    ]);
+    const base = describeConfig(baseConfigShape);
+    expect(base.find((variable) => variable.name === "X0_NODE")).toEqual({ name: "X0_NODE", required: false });
+    expect(base.find((variable) => variable.name === "X0_NATS_SERVERS")?.default).toEqual(["nats://127.0.0.1:4222"]);
   });
 });

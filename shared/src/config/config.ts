@@ -44,6 +44,28 @@ export function loadConfig<Shape extends ConfigShape>(shape: Shape, { env = proc
   return result.data;
 }
 
+/** One configuration variable as listed by `--print-config`. */
+export interface ConfigVariable {
+  name: string;
+  /** Whether the service refuses to start without it. */
+  required: boolean;
+  /** The default, when there is one and it does not depend on the machine. */
+  default?: unknown;
+}
+
+/** The variables of a config shape, with whether each is required and its default. */
+export function describeConfig(shape: ConfigShape): ConfigVariable[] {
+  return Object.entries(shape).map(([name, schema]) => {
+    const result = (schema as z.ZodType).safeParse(undefined);
+    // Defaults built from the machine (hostname, pid) are not part of the contract.
+    const machineDependent = name === "X0_NODE" || name === "X0_INSTANCE";
+    const variable: ConfigVariable = { name, required: !result.success };
+    const printable = (value: unknown) => value === null || typeof value !== "object" || (Array.isArray(value) && value.every((item) => typeof item !== "object"));
+    if (result.success && result.data !== undefined && !machineDependent && printable(result.data)) variable.default = result.data;
+    return variable;
+  });
+}
+
 function readConfigFile(path: string | undefined): Record<string, unknown> {
   if (path === undefined || path === "") return {};
   let text: string;

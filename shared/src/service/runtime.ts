@@ -3,13 +3,16 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import type { Tracer } from "@opentelemetry/api";
 import type { SpanExporter } from "@opentelemetry/sdk-trace";
 import type { z } from "zod";
-import { type BaseConfig, baseConfigShape, type ConfigShape, loadConfig, portSchema } from "../config/config.ts";
+import { type BaseConfig, baseConfigShape, type ConfigShape, describeConfig, loadConfig, portSchema } from "../config/config.ts";
 import { Bus, type Live } from "../contracts/bus.ts";
 import { ConfigError, X0Error } from "../errors.ts";
 import { connectNats } from "../nats/connect.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { createServiceMetrics, metricsCatalogue, type ServiceMetrics } from "../observability/metrics.ts";
 import { createTracing, type Tracing } from "../observability/tracing.ts";
+
+/** A service run with this flag prints its configuration variables as JSON and exits. */
+export const PRINT_CONFIG_FLAG = "--print-config";
 
 /** Exit code of a service whose configuration is invalid (sysexits EX_CONFIG). */
 export const EXIT_CONFIG = 78;
@@ -51,6 +54,8 @@ export interface RunOptions {
   exporter?: SpanExporter;
   /** Install SIGTERM/SIGINT handlers that stop and exit (default true). */
   handleSignals?: boolean;
+  /** Command-line arguments (default process.argv). */
+  argv?: string[];
 }
 
 /** A running service. */
@@ -66,11 +71,16 @@ export interface RunningService {
  */
 export async function runService<Shape extends ConfigShape>(
   definition: ServiceDefinition<Shape>,
-  { env = process.env, exporter, handleSignals = true }: RunOptions = {},
+  { env = process.env, exporter, handleSignals = true, argv = process.argv }: RunOptions = {},
 ): Promise<RunningService> {
+  const shape = { ...baseConfigShape, X0_HTTP_PORT: portSchema.default(definition.httpPort), ...definition.config };
+  if (argv.includes(PRINT_CONFIG_FLAG)) {
+    process.stdout.write(`${JSON.stringify(describeConfig(shape), null, 2)}\n`);
+    process.exit(0);
+  }
   let config: z.infer<z.ZodObject<Shape>> & BaseConfig;
   try {
-    config = loadConfig({ ...baseConfigShape, X0_HTTP_PORT: portSchema.default(definition.httpPort), ...definition.config }, { env }) as typeof config;
+    config = loadConfig(shape, { env }) as typeof config;
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`x0-${definition.name}: ${error.message}\n`);

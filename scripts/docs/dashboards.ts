@@ -1,0 +1,208 @@
+// Grafana dashboards as code: `bun run docs:dashboards` writes ops/grafana/dashboards/*.json.
+import { join } from "node:path";
+import { REPO_ROOT } from "@x0/shared/testing";
+
+/** Where the provisioned dashboard files live. */
+export const DASHBOARDS_DIR = join(REPO_ROOT, "ops", "grafana", "dashboards");
+/** The Prometheus data source uid (ops/grafana/provisioning/datasources). */
+export const PROMETHEUS_UID = "x0-prometheus";
+
+type PanelKind = "timeseries" | "stat" | "barchart" | "heatmap";
+
+interface PanelSpec {
+  title: string;
+  description: string;
+  kind: PanelKind;
+  /** PromQL queries with their legends. */
+  queries: { expr: string; legend: string }[];
+  unit?: string;
+  /** Width in grid units (24 per row). */
+  width?: number;
+  stacked?: boolean;
+}
+
+/** Lays panels out left to right, 8 units high, wrapping at 24 units. */
+function panels(specs: PanelSpec[]): object[] {
+  let x = 0;
+  let y = 0;
+  return specs.map((spec, index) => {
+    const w = spec.width ?? 12;
+    if (x + w > 24) {
+      x = 0;
+      y += 8;
+    }
+    const panel = {
+      id: index + 1,
+      type: spec.kind,
+      title: spec.title,
+      description: spec.description,
+      gridPos: { x, y, w, h: 8 },
+      datasource: { type: "prometheus", uid: PROMETHEUS_UID },
+      targets: spec.queries.map((query, i) => ({
+        refId: String.fromCharCode(65 + i),
+        datasource: { type: "prometheus", uid: PROMETHEUS_UID },
+        expr: query.expr,
+        legendFormat: query.legend,
+        ...(spec.kind === "heatmap" ? { format: "heatmap" } : {}),
+      })),
+      fieldConfig: {
+        defaults: { unit: spec.unit ?? "short", ...(spec.stacked ? { custom: { stacking: { mode: "normal" } } } : {}) },
+        overrides: [],
+      },
+      options: spec.kind === "stat" ? { reduceOptions: { calcs: ["lastNotNull"] }, colorMode: "background" } : {},
+    };
+    x += w;
+    return panel;
+  });
+}
+
+function dashboard(uid: string, title: string, description: string, specs: PanelSpec[]): object {
+  return {
+    uid,
+    title,
+    description,
+    tags: ["x0tta6bl4"],
+    editable: false,
+    schemaVersion: 39,
+    version: 1,
+    refresh: "10s",
+    time: { from: "now-1h", to: "now" },
+    templating: { list: [] },
+    panels: panels(specs),
+  };
+}
+
+const quantile = (q: number, metric: string, by: string) => `histogram_quantile(${q}, sum by (le, ${by}) (rate(${metric}_bucket[5m])))`;
+
+/** Every dashboard, by file name. */
+export function buildDashboards(): Record<string, object> {
+  return {
+    "mesh.json": dashboard("x0-mesh", "x0tta6bl4 / Mesh", "Nodes, incidents and how fast the loop detects and repairs them.", [
+      {
+        title: "Nodes reporting",
+        description: "Monitors that published telemetry in the last minute.",
+        kind: "stat",
+        width: 6,
+        queries: [{ expr: "count(rate(x0_monitor_samples_total[1m]) > 0)", legend: "nodes" }],
+      },
+      {
+        title: "Open incidents",
+        description: "Incidents opened and not yet resolved.",
+        kind: "stat",
+        width: 6,
+        queries: [{ expr: "sum(x0_analyzer_open_incidents)", legend: "open" }],
+      },
+      {
+        title: "Incident timeline",
+        description: "Incident states published per minute, by kind and state.",
+        kind: "timeseries",
+        stacked: true,
+        queries: [{ expr: "sum by (kind, state) (increase(x0_anomalies_total[1m]))", legend: "{{kind}} {{state}}" }],
+      },
+      {
+        title: "Time to detect (p50, p90)",
+        description: "From the sampling interval in which a fault appeared to its incident being published.",
+        kind: "timeseries",
+        unit: "s",
+        queries: [
+          { expr: quantile(0.5, "x0_mttd_seconds", "kind"), legend: "p50 {{kind}}" },
+          { expr: quantile(0.9, "x0_mttd_seconds", "kind"), legend: "p90 {{kind}}" },
+        ],
+      },
+      {
+        title: "Time to repair (p50, p90)",
+        description: "From an incident being opened to it being resolved. Alert X0MttrAboveTarget fires above 30 s at p90.",
+        kind: "timeseries",
+        unit: "s",
+        queries: [
+          { expr: quantile(0.5, "x0_mttr_seconds", "kind"), legend: "p50 {{kind}}" },
+          { expr: quantile(0.9, "x0_mttr_seconds", "kind"), legend: "p90 {{kind}}" },
+        ],
+      },
+      {
+        title: "Time to repair distribution",
+        description: "How long incidents took to resolve, as a heatmap over time.",
+        kind: "heatmap",
+        queries: [{ expr: "sum by (le) (increase(x0_mttr_seconds_bucket[5m]))", legend: "{{le}}" }],
+      },
+      {
+        title: "Plans",
+        description: "Plans per 5 minutes, by policy rule and approval.",
+        kind: "timeseries",
+        stacked: true,
+        queries: [{ expr: "sum by (rule, approval) (increase(x0_plans_total[5m]))", legend: "{{rule}} ({{approval}})" }],
+      },
+      {
+        title: "Plan results",
+        description: "Executor results per 5 minutes by status; dry_run means nothing was changed.",
+        kind: "timeseries",
+        stacked: true,
+        queries: [{ expr: "sum by (status) (increase(x0_actions_total[5m]))", legend: "{{status}}" }],
+      },
+    ]),
+    "services.json": dashboard("x0-services", "x0tta6bl4 / Services", "Readiness, throughput, errors and dead letters of every service.", [
+      {
+        title: "Ready",
+        description: "1 when NATS is connected and every subscription is live.",
+        kind: "stat",
+        width: 24,
+        queries: [{ expr: "min by (service) (x0_ready)", legend: "{{service}}" }],
+      },
+      {
+        title: "Messages received",
+        description: "Valid messages received per second, by service and subject template.",
+        kind: "timeseries",
+        unit: "reqps",
+        queries: [{ expr: "sum by (service, subject) (rate(x0_messages_received_total[1m]))", legend: "{{service}} {{subject}}" }],
+      },
+      {
+        title: "Messages published",
+        description: "Messages published per second, by service and subject template.",
+        kind: "timeseries",
+        unit: "reqps",
+        queries: [{ expr: "sum by (service, subject) (rate(x0_messages_published_total[1m]))", legend: "{{service}} {{subject}}" }],
+      },
+      {
+        title: "Dead letters",
+        description: "Invalid messages sent to x0.dlq.<service> per 5 minutes. Alert X0DeadLettersRising fires when they keep coming.",
+        kind: "timeseries",
+        queries: [{ expr: "sum by (service, subject) (increase(x0_dlq_messages_total[5m]))", legend: "{{service}} {{subject}}" }],
+      },
+      {
+        title: "Handler errors",
+        description: "Valid messages whose handler failed (retried by JetStream), per second.",
+        kind: "timeseries",
+        unit: "reqps",
+        queries: [{ expr: "sum by (service, subject) (rate(x0_handler_errors_total[5m]))", legend: "{{service}} {{subject}}" }],
+      },
+      {
+        title: "Handler latency p99",
+        description: "99th percentile time to handle one message.",
+        kind: "timeseries",
+        unit: "s",
+        queries: [{ expr: quantile(0.99, "x0_handler_duration_seconds", "service, subject"), legend: "{{service}} {{subject}}" }],
+      },
+      {
+        title: "CPU",
+        description: "CPU time per second used by each service process.",
+        kind: "timeseries",
+        unit: "percentunit",
+        queries: [{ expr: "sum by (service) (rate(x0_process_cpu_seconds_total[1m]))", legend: "{{service}}" }],
+      },
+      {
+        title: "Memory",
+        description: "Resident memory of each service process.",
+        kind: "timeseries",
+        unit: "bytes",
+        queries: [{ expr: "sum by (service) (x0_process_resident_memory_bytes)", legend: "{{service}}" }],
+      },
+    ]),
+  };
+}
+
+if (import.meta.main) {
+  for (const [file, content] of Object.entries(buildDashboards())) {
+    await Bun.write(join(DASHBOARDS_DIR, file), `${JSON.stringify(content, null, 2)}\n`);
+  }
+  process.stdout.write(`wrote ${Object.keys(buildDashboards()).join(", ")} in ${DASHBOARDS_DIR}\n`);
+}
