@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { REPO_ROOT } from "@x0/shared/testing";
 import { parseAllDocuments } from "yaml";
+import { z } from "zod";
 import { run, toolPath } from "./tools.ts";
 
 interface K8sObject {
@@ -36,8 +37,53 @@ async function render(overlay: string): Promise<K8sObject[]> {
   return parseAllDocuments(stdout).map((document) => ({ spec: {}, ...(document.toJSON() as Omit<K8sObject, "spec">) }) as K8sObject);
 }
 
+const selector = z.object({ matchLabels: z.record(z.string(), z.string()) }).strict();
+/**
+ * ClusterSPIFFEID (spire-controller-manager, spire.spiffe.io/v1alpha1) has no kubernetes-models package:
+ * this schema follows the fields of its documented spec (docs/clusterspiffeid-crd.md in spiffe/spire-controller-manager).
+ */
+const ClusterSPIFFEID = z
+  .object({
+    apiVersion: z.literal("spire.spiffe.io/v1alpha1"),
+    kind: z.literal("ClusterSPIFFEID"),
+    metadata: z.object({ name: z.string().regex(/^[a-z0-9-]+$/), labels: z.record(z.string(), z.string()).optional() }).strict(),
+    spec: z
+      .object({
+        spiffeIDTemplate: z.string().startsWith("spiffe://"),
+        podSelector: selector.optional(),
+        namespaceSelector: selector.optional(),
+        dnsNameTemplates: z.array(z.string()).optional(),
+        workloadSelectorTemplates: z.array(z.string().regex(/^k8s:[a-z-]+:.+$/)).optional(),
+        ttl: z
+          .string()
+          .regex(/^\d+(s|m|h)$/)
+          .optional(),
+        jwtTtl: z
+          .string()
+          .regex(/^\d+(s|m|h)$/)
+          .optional(),
+        federatesWith: z.array(z.string()).optional(),
+        admin: z.boolean().optional(),
+        downstream: z.boolean().optional(),
+        autoPopulateDNSNames: z.boolean().optional(),
+        fallback: z.boolean().optional(),
+      })
+      .strict(),
+  })
+  .strict();
+
+const CLUSTER_SCOPED = new Set(["Namespace", "ClusterSPIFFEID"]);
+
 /** The kubernetes-models class for an object's apiVersion and kind. */
 async function modelOf(object: K8sObject): Promise<new (data: unknown) => { validate(): void }> {
+  if (object.kind === "ClusterSPIFFEID") {
+    return class {
+      constructor(private readonly data: unknown) {}
+      validate(): void {
+        ClusterSPIFFEID.parse(this.data);
+      }
+    };
+  }
   const [group, version] = object.apiVersion.includes("/") ? object.apiVersion.split("/") : ["", object.apiVersion];
   const module =
     group === "monitoring.coreos.com"
@@ -64,7 +110,8 @@ describe("k8s", () => {
         } catch (error) {
           throw new Error(`${overlay}: ${object.kind}/${object.metadata.name}: ${(error as Error).message}`, { cause: error });
         }
-        if (object.kind !== "Namespace") expect(object.metadata.namespace).toBe("x0");
+        if (CLUSTER_SCOPED.has(object.kind)) expect(object.metadata.namespace).toBeUndefined();
+        else expect(object.metadata.namespace).toBe("x0");
       }
     }, 30_000);
 
@@ -114,5 +161,27 @@ describe("k8s", () => {
     expect(conf).toContain("jetstream");
     expect(conf).toContain("verify: true");
     expect(conf.match(/nats:\/\/x0-nats-\d\.x0-nats-headless:6222/g)).toHaveLength(3);
+  }, 30_000);
+
+  test("k8s - every workload container has a SPIRE registration with its x0 SPIFFE ID", async () => {
+    const objects = await render("prod");
+    const entries = objects.filter((object) => object.kind === "ClusterSPIFFEID").map((object) => ClusterSPIFFEID.parse(object).spec);
+    const workloads = objects.filter((object) => object.kind === "Deployment" || object.kind === "DaemonSet");
+    let checked = 0;
+    for (const workload of workloads) {
+      for (const container of containersOf(workload)) {
+        const matching = entries.filter(
+          (entry) =>
+            entry.podSelector?.matchLabels["app.kubernetes.io/name"] === appOf(workload) &&
+            (workload.kind === "Deployment" || entry.workloadSelectorTemplates?.includes(`k8s:container-name:${container.name}`)),
+        );
+        expect(
+          matching.map((entry) => entry.spiffeIDTemplate.replace(/\/\{\{ \.PodSpec\.NodeName \}\}$/, "")),
+          container.name,
+        ).toEqual([`spiffe://{{ .TrustDomain }}/x0/${container.name}`]);
+        checked += 1;
+      }
+    }
+    expect(checked).toBe(4);
   }, 30_000);
 });
