@@ -1,4 +1,8 @@
 // Cross-service test helpers: collect messages of the x0 subjects from a test client.
+
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { connect, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { traceIdOf } from "@x0/shared";
 
@@ -34,4 +38,19 @@ export class Recorder {
 /** Connects a plain test client. */
 export function testClient(url: string): Promise<NatsConnection> {
   return connect({ servers: url, name: "test", maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+}
+
+const COUNTERS = ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_errors", "tx_errors", "rx_dropped", "tx_dropped"];
+
+/** A fake /sys/class/net with one interface `mesh0` whose counters the test moves (for the monitor's sysfs source). */
+export function fakeSysfs(): { root: string; set(counter: string, value: number): void; remove(): void } {
+  const root = mkdtempSync(join(tmpdir(), "x0-sysfs-"));
+  mkdirSync(join(root, "mesh0", "statistics"), { recursive: true });
+  writeFileSync(join(root, "mesh0", "operstate"), "up\n");
+  for (const counter of COUNTERS) writeFileSync(join(root, "mesh0", "statistics", counter), "0\n");
+  return {
+    root,
+    set: (counter, value) => writeFileSync(join(root, "mesh0", "statistics", counter), `${value}\n`),
+    remove: () => rmSync(root, { recursive: true, force: true }),
+  };
 }

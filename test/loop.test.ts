@@ -1,26 +1,12 @@
 // The walking MAPE-K loop across real processes: monitor → analyzer → planner → executor over a real nats-server.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ActionResult, Anomaly, DeadLetter, DLQ_STREAM, Plan } from "@x0/shared";
 import { type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
-import { Recorder, testClient } from "./helpers.ts";
+import { fakeSysfs, Recorder, testClient } from "./helpers.ts";
 
 const NODE = "lab1";
-const COUNTERS = ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_errors", "tx_errors", "rx_dropped", "tx_dropped"];
-
-/** A fake /sys/class/net with one interface whose counters the test moves. */
-function fakeSysfs(): { root: string; set(counter: string, value: number): void } {
-  const root = mkdtempSync(join(tmpdir(), "x0-loop-sysfs-"));
-  mkdirSync(join(root, "mesh0", "statistics"), { recursive: true });
-  writeFileSync(join(root, "mesh0", "operstate"), "up\n");
-  for (const counter of COUNTERS) writeFileSync(join(root, "mesh0", "statistics", counter), "0\n");
-  return { root, set: (counter, value) => writeFileSync(join(root, "mesh0", "statistics", counter), `${value}\n`) };
-}
-
 let nats: NatsServer;
 let nc: NatsConnection;
 let recorder: Recorder;
@@ -47,7 +33,7 @@ afterAll(async () => {
   await nc?.close();
   await Promise.all(services.map((service) => service.stop()));
   await nats?.dispose();
-  rmSync(sysfs.root, { recursive: true, force: true });
+  sysfs?.remove();
 });
 
 const service = (name: string) => services.find((s) => s.name === name) as ServiceProcess;

@@ -1,14 +1,10 @@
 // One incident is one trace across the four MAPE-K processes, exported over OTLP/HTTP to a collector held in memory.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { freePort, type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
-import { Recorder, testClient } from "./helpers.ts";
+import { fakeSysfs, Recorder, testClient } from "./helpers.ts";
 
 const NODE = "trace1";
-const COUNTERS = ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_errors", "tx_errors", "rx_dropped", "tx_dropped"];
 
 /** A span as received in OTLP/JSON, with the service that sent it. */
 interface ReceivedSpan {
@@ -26,7 +22,7 @@ const CONSUMER = 5;
 
 let nats: NatsServer;
 let nc: NatsConnection;
-let sysfs: string;
+let sysfs: ReturnType<typeof fakeSysfs>;
 let collector: ReturnType<typeof Bun.serve>;
 const spans: ReceivedSpan[] = [];
 const services: ServiceProcess[] = [];
@@ -55,13 +51,10 @@ beforeAll(async () => {
       return Response.json({});
     },
   });
-  sysfs = mkdtempSync(join(tmpdir(), "x0-trace-sysfs-"));
-  mkdirSync(join(sysfs, "mesh0", "statistics"), { recursive: true });
-  writeFileSync(join(sysfs, "mesh0", "operstate"), "up\n");
-  for (const counter of COUNTERS) writeFileSync(join(sysfs, "mesh0", "statistics", counter), "0\n");
+  sysfs = fakeSysfs();
   const common = { X0_NATS_SERVERS: nats.url, X0_NODE: NODE, X0_LOG_LEVEL: "warn", OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}` };
   services.push(
-    startServiceProcess("monitor", { ...common, X0_MONITOR_INTERVAL_MS: "50", X0_MONITOR_SYSFS_NET: sysfs }),
+    startServiceProcess("monitor", { ...common, X0_MONITOR_INTERVAL_MS: "50", X0_MONITOR_SYSFS_NET: sysfs.root }),
     startServiceProcess("analyzer", { ...common, X0_ANALYZER_WARMUP_SAMPLES: "5", X0_ANALYZER_SILENCE_INTERVALS: "1000" }),
     startServiceProcess("planner", common),
     startServiceProcess("executor", common),
@@ -75,7 +68,7 @@ afterAll(async () => {
   await Promise.all(services.map((service) => service.stop()));
   collector?.stop(true);
   await nats?.dispose();
-  rmSync(sysfs, { recursive: true, force: true });
+  sysfs?.remove();
 });
 
 describe("tracing", () => {
@@ -83,7 +76,7 @@ describe("tracing", () => {
     const recorder = new Recorder(nc);
     await recorder.watch(`x0.action.${NODE}`);
     await Bun.sleep(600);
-    writeFileSync(join(sysfs, "mesh0", "statistics", "rx_errors"), "5000\n");
+    sysfs.set("rx_errors", 5000);
     await waitFor("action result", () => recorder.messages.length > 0, 10_000);
     const traceId = recorder.messages[0]?.traceId as string;
     // Stopping the services flushes their batched spans to the collector.
