@@ -2,21 +2,25 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps up test typecheck lint unit docs bench
+.PHONY: help deps bpf up test typecheck lint unit docs bench
 
 help:
 	@echo "make up    - install what is missing, then run nats-server and every service (Ctrl-C stops)"
 	@echo "make test  - install what is missing, then typecheck, lint and run every test"
 	@echo "make docs  - regenerate docs/asyncapi.yaml from the contracts"
 	@echo "make bench - run bun run bench:loop (writes bench/results/loop.json)"
+	@echo "make bpf   - compile bpf/*.bpf.c (CO-RE, vmlinux.h from this kernel's BTF) and the monitor's libbpf shim"
 
 deps:
 	@scripts/bootstrap.sh
 
-up: deps
+bpf: deps
+	$(MAKE) -C bpf
+
+up: deps bpf
 	bun cli/src/up.ts
 
-test: deps typecheck lint unit
+test: deps bpf typecheck lint unit
 
 typecheck:
 	bun run typecheck

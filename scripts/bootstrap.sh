@@ -4,9 +4,9 @@
 set -euo pipefail
 
 BUN_VERSION="$(sed -n 's/.*"packageManager": *"bun@\([0-9.]*\)".*/\1/p' "$(dirname "$0")/../package.json")"
-APT_PACKAGES=(nats-server clang llvm libbpf-dev bpftool iproute2 openssl python3)
+APT_PACKAGES=(nats-server clang llvm libbpf-dev bpftool iproute2 openssl python3 procps)
 # The command each package provides, to tell whether it is there.
-declare -A PROVIDES=([nats-server]=nats-server [clang]=clang [llvm]=llvm-strip [libbpf-dev]=/usr/include/bpf/libbpf.h [bpftool]=bpftool [iproute2]=ip [openssl]=openssl [python3]=python3)
+declare -A PROVIDES=([nats-server]=nats-server [clang]=clang [llvm]=llvm-strip [libbpf-dev]=/usr/include/bpf/libbpf.h [bpftool]=bpftool [iproute2]=ip [openssl]=openssl [python3]=python3 [procps]=sysctl)
 
 say() { printf 'bootstrap: %s\n' "$*"; }
 have() { if [[ "$1" == /* ]]; then [[ -e "$1" ]]; else command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; fi; }
@@ -84,4 +84,9 @@ if ! { have kubectl && kustomize_ok kubectl; } && ! { [[ -x .x0/bin/kubectl ]] &
 fi
 
 bun install --frozen-lockfile >/dev/null
+# The monitor's eBPF data plane pins maps in bpffs and attaches tracepoints through tracefs (it also mounts them itself).
+if is_root; then
+  grep -qs ' /sys/fs/bpf bpf ' /proc/mounts || mount -t bpf bpf /sys/fs/bpf || say "cannot mount bpffs at /sys/fs/bpf"
+  grep -qs ' /sys/kernel/tracing tracefs ' /proc/mounts || mount -t tracefs tracefs /sys/kernel/tracing || say "cannot mount tracefs at /sys/kernel/tracing"
+fi
 say "ready: bun $(bun --version), $(nats-server --version), $(clang --version | head -n1)"

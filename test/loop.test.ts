@@ -18,7 +18,7 @@ beforeAll(async () => {
   sysfs = fakeSysfs();
   const common = { X0_NATS_SERVERS: nats.url, X0_NODE: NODE, X0_LOG_LEVEL: "warn" };
   services.push(
-    startServiceProcess("monitor", { ...common, X0_MONITOR_INTERVAL_MS: "50", X0_MONITOR_SYSFS_NET: sysfs.root }),
+    startServiceProcess("monitor", { ...common, X0_MONITOR_INTERVAL_MS: "50", X0_MONITOR_SYSFS_NET: sysfs.root, X0_MONITOR_EBPF: "off" }),
     startServiceProcess("analyzer", { ...common, X0_ANALYZER_WARMUP_SAMPLES: "5", X0_ANALYZER_SILENCE_INTERVALS: "1000" }),
     startServiceProcess("planner", common),
     startServiceProcess("executor", common),

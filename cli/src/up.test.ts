@@ -34,6 +34,8 @@ const env: Record<string, string | undefined> = {
   X0_NODE: "up-test",
   X0_NATS_SERVERS: undefined,
   NO_COLOR: "1",
+  // This test is about the supervisor: keep the monitor off the host's data path.
+  X0_MONITOR_EBPF: "off",
 };
 
 const output: string[] = [];

@@ -21,7 +21,7 @@ function isolatedEnv(service: string, scratch: string): Record<string, string> {
   if (service === "monitor") {
     // An empty fake sysfs: the monitor registers its metrics without touching real interfaces.
     mkdirSync(join(scratch, "sysfs"), { recursive: true });
-    return { X0_MONITOR_SYSFS_NET: join(scratch, "sysfs") };
+    return { X0_MONITOR_SYSFS_NET: join(scratch, "sysfs"), X0_MONITOR_EBPF: "off" };
   }
   return {};
 }

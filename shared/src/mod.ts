@@ -9,22 +9,36 @@ export {
   Anomaly,
   AnomalyKind,
   AnomalyState,
+  BatmanSample,
   type CounterName,
+  DataplaneEvent,
   DeadLetter,
+  DropSample,
+  EbpfState,
   EpochMillis,
   InterfaceCounters,
+  InterfaceRates,
   InterfaceSample,
+  MacAddress,
+  MessageSignature,
+  NeighbourSample,
   NodeId,
   OperState,
   Plan,
   PlannedAction,
+  ProbeSample,
   ResultStatus,
+  RetransmitSample,
   Severity,
+  SignatureAlg,
   StepStatus,
   Telemetry,
+  XdpMode,
+  XdpSample,
 } from "./contracts/schemas.ts";
 export type { Contract, Contracts, MessageOf } from "./contracts/subjects.ts";
 export { contracts, DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS, SUBJECT_ROOT, subjectOf, tokenOf } from "./contracts/subjects.ts";
+export * from "./crypto/mod.ts";
 export { ConfigError, ContractViolation, InvalidSubjectToken, NatsSetupError, X0Error } from "./errors.ts";
 export type { Bucket, StreamLimits } from "./knowledge/knowledge.ts";
 export { Buckets, DEFAULT_STREAM_LIMITS, ensureStreams, openBucket } from "./knowledge/knowledge.ts";

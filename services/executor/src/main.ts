@@ -1,15 +1,30 @@
 // Executor (E of MAPE-K): plans in, honest results out. This version only dry-runs.
-import { type ActionResult, Buckets, boolSchema, contracts, ensureStreams, openBucket, runService } from "@x0/shared";
+import {
+  type ActionResult,
+  Buckets,
+  boolSchema,
+  commaListSchema,
+  contracts,
+  cryptoConfigShape,
+  ensureStreams,
+  openBucket,
+  openControlPlaneCrypto,
+  runService,
+} from "@x0/shared";
 import { Counter } from "prom-client";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
 import { dryRun } from "./dryrun/dry-run.ts";
+import { checkPlan } from "./verify/verify-plan.ts";
 
 await runService({
   name: "executor",
   version: pkg.version,
   httpPort: 9104,
   config: {
+    ...cryptoConfigShape,
+    /** Services whose keys may sign plans (comma-separated). */
+    X0_EXECUTOR_PLAN_SIGNERS: z.string().default("planner").pipe(commaListSchema),
     /** Dry-run records what would be done and changes nothing. No real actuators exist yet, so it must stay true. */
     X0_EXECUTOR_DRY_RUN: z
       .string()
@@ -19,9 +34,19 @@ await runService({
     /** `node`: run plans for this node only (one executor per node); `all`: for every node. */
     X0_EXECUTOR_SCOPE: z.enum(["node", "all"]).default("node"),
   },
-  async start({ config, bus, nc, jsm, logger, metrics, counters, track }) {
+  async start({ config, bus, nc, jsm, logger, metrics, counters, track, onStop }) {
     await ensureStreams(nc);
     const outcomes = await openBucket(nc, Buckets.outcomes);
+    // Plans are verified and results signed in-process (no round trip to the crypto service).
+    const signing = await openControlPlaneCrypto({ service: "executor", config, nc, logger });
+    onStop(() => signing.stop());
+    const rejectionsTotal = new Counter({
+      name: "x0_plan_rejections_total",
+      help: "Plans rejected by signature verification (and sent to the dead-letter subject), by reason.",
+      labelNames: ["reason"],
+      registers: [metrics.registry],
+    });
+    counters.plans_rejected = 0;
     const resultsTotal = new Counter({
       name: "x0_actions_total",
       help: "Plan results published, by status.",
@@ -34,14 +59,23 @@ await runService({
       await bus.consume(
         contracts.plan,
         async (plan, delivery) => {
+          const reject = (reason: string, detail: string) => {
+            rejectionsTotal.inc({ reason });
+            counters.plans_rejected = (counters.plans_rejected ?? 0) + 1;
+            bus.deadLetter(delivery.subject, contracts.plan.template, delivery.data, delivery.headers, `plan rejected: ${reason}: ${detail}`);
+          };
+          const verdict = await checkPlan(signing.verifier, delivery, config.X0_EXECUTOR_PLAN_SIGNERS);
+          if (!verdict.ok) return reject(verdict.reason, verdict.detail);
           // The outcome is recorded (create: only if absent) before the result is published:
           // a redelivered plan republishes the recorded result (deduplicated by its id) instead of running again.
-          let result = dryRun(plan);
+          let result: ActionResult = signing.sign("action", dryRun(plan));
           try {
             await outcomes.create(plan.plan_id, JSON.stringify(result));
           } catch (createError) {
             const recorded = await outcomes.get(plan.plan_id);
             if (!recorded?.value.length) throw createError;
+            // The same plan as a new stream message (not a redelivery) is a replay, even after a restart emptied the nonce memory.
+            if (!delivery.redelivered) return reject("replayed", `plan ${plan.plan_id} was already executed`);
             result = recorded.json<ActionResult>();
             logger.info("plan already executed; republishing its result", { plan_id: plan.plan_id });
           }

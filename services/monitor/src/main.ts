@@ -1,78 +1,161 @@
-// Monitor (M of MAPE-K): samples this node's interfaces and publishes telemetry.
-import { Buckets, commaListSchema, contracts, openBucket, runService, type Telemetry } from "@x0/shared";
-import { Counter } from "prom-client";
+// Monitor (M of MAPE-K): samples this node's interfaces and its eBPF data plane and publishes telemetry.
+import { join } from "node:path";
+import { Buckets, commaListSchema, contracts, openBucket, runService } from "@x0/shared";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
+import { PEER_PATTERN, Prober, parsePeer } from "./probes/prober.ts";
+import { startBatman } from "./sample/batman.ts";
+import { startEbpf } from "./sample/ebpf.ts";
+import { Sampler } from "./sample/sampler.ts";
 import { readInterfaces } from "./sysfs/counters.ts";
+import { createMonitorMetrics } from "./telemetry/metrics.ts";
+import { DEFAULT_PIN_ROOT } from "./xdp/pins.ts";
+import { xdpSelection } from "./xdp/selection.ts";
+
+const ms = (min: number, fallback: number) => z.coerce.number().int().min(min).max(3_600_000).default(fallback);
+const peerList = commaListSchema.refine((peers) => peers.every((peer) => PEER_PATTERN.test(peer)), "each peer must be <ipv4>[:<port>]");
 
 await runService({
   name: "monitor",
   version: pkg.version,
   httpPort: 9101,
   config: {
-    /** Sampling interval in milliseconds. */
-    X0_MONITOR_INTERVAL_MS: z.coerce.number().int().min(10).max(3_600_000).default(1000),
+    /** Sampling (telemetry) interval in milliseconds. */
+    X0_MONITOR_INTERVAL_MS: ms(10, 100),
     /** Comma-separated interfaces to watch; empty = every interface but lo. */
     X0_MONITOR_INTERFACES: commaListSchema.default([]),
+    /**
+     * Interfaces that get the XDP program: a comma list, or `*` for every watched interface.
+     * Default: the X0_MONITOR_INTERFACES list when one is given, none otherwise, so the monitor
+     * never attaches to a host's uplink unless told to (the mesh interfaces are the operator's choice).
+     */
+    X0_MONITOR_XDP_INTERFACES: z.string().optional(),
     /** Where interface counters are read from. */
     X0_MONITOR_SYSFS_NET: z.string().min(1).default("/sys/class/net"),
+    /** `auto`: use eBPF when privileges and BTF allow; `off`: sysfs counters only. */
+    X0_MONITOR_EBPF: z.enum(["auto", "off"]).default("auto"),
+    /** XDP attach mode: native (driver) then generic (`auto`), or only one. */
+    X0_MONITOR_XDP_MODE: z.enum(["auto", "native", "generic"]).default("auto"),
+    /** Folder of the objects `make bpf` builds. */
+    X0_MONITOR_BPF_DIR: z
+      .string()
+      .min(1)
+      .default(join(import.meta.dir, "..", "..", "..", "bpf", "build")),
+    /** bpffs folder for pinned maps: `<root>/<iface>/{neighbours,totals,deny,fault}`. */
+    X0_MONITOR_BPF_PIN_ROOT: z.string().min(1).default(DEFAULT_PIN_ROOT),
+    /** Neighbours reported per interface in telemetry (most recently active first). */
+    X0_MONITOR_MAX_NEIGHBOURS: z.coerce.number().int().min(1).max(1024).default(256),
+    /** Distinct neighbour label values in metrics; later neighbours are counted as "other". */
+    X0_MONITOR_METRIC_NEIGHBOURS: z.coerce.number().int().min(0).max(1024).default(64),
+    /** A neighbour whose last frame is older than this is not alive (unless it answers hellos). */
+    X0_MONITOR_LIVENESS_MS: ms(10, 1000),
+    /** Comma-separated hello peers, `<ipv4>[:<port>]`. */
+    X0_MONITOR_PROBE_PEERS: peerList.default([]),
+    /** UDP port hellos are sent from and answered on (0: any free port; answering needs a fixed one). */
+    X0_MONITOR_PROBE_PORT: z.coerce.number().int().min(0).max(65535).default(7471),
+    /** Hello interval. */
+    X0_MONITOR_PROBE_INTERVAL_MS: ms(20, 100),
+    /** A hello unanswered for this long is lost. */
+    X0_MONITOR_PROBE_TIMEOUT_MS: ms(1, 500),
+    /** Resolved hellos per peer that loss and mean RTT are computed over. */
+    X0_MONITOR_PROBE_WINDOW: z.coerce.number().int().min(1).max(10_000).default(50),
+    /** batman-adv mesh interface: a name, `auto` (detect) or `off`. */
+    X0_MONITOR_BATMAN_INTERFACE: z.string().min(1).max(15).default("auto"),
+    /** How often batctl is read. */
+    X0_MONITOR_BATMAN_INTERVAL_MS: ms(100, 1000),
+    /** The batctl executable. */
+    X0_MONITOR_BATCTL: z.string().min(1).default("batctl"),
   },
-  async start({ config, bus, nc, logger, metrics, counters, onStop }) {
+  async start({ config, bus, nc, logger, metrics, counters, details, onStop }) {
     const node = config.X0_NODE;
     const topology = await openBucket(nc, Buckets.topology);
-    const samplesTotal = new Counter({
-      name: "x0_monitor_samples_total",
-      help: "Telemetry samples published.",
-      registers: [metrics.registry],
+    const m = createMonitorMetrics(metrics.registry, { maxNeighbourLabels: config.X0_MONITOR_METRIC_NEIGHBOURS });
+    // Stop hooks run in order: sampling stops before the sources it reads are closed.
+    let timer: ReturnType<typeof setInterval> | undefined;
+    onStop(() => clearInterval(timer));
+    const ebpf = startEbpf({
+      enabled: config.X0_MONITOR_EBPF === "auto",
+      bpfDir: config.X0_MONITOR_BPF_DIR,
+      pinRoot: config.X0_MONITOR_BPF_PIN_ROOT,
+      mode: config.X0_MONITOR_XDP_MODE,
+      intervalMs: config.X0_MONITOR_INTERVAL_MS,
+      logger,
+      metrics: m,
     });
-    const sampleErrors = new Counter({
-      name: "x0_monitor_sample_errors_total",
-      help: "Sampling rounds that failed to read interface counters.",
-      registers: [metrics.registry],
+    onStop(() => ebpf.close());
+    let prober: Prober | undefined;
+    const peers = config.X0_MONITOR_PROBE_PEERS.map((peer) => parsePeer(peer, config.X0_MONITOR_PROBE_PORT || 7471));
+    try {
+      prober = await Prober.start({
+        peers,
+        port: config.X0_MONITOR_PROBE_PORT,
+        intervalMs: config.X0_MONITOR_PROBE_INTERVAL_MS,
+        timeoutMs: config.X0_MONITOR_PROBE_TIMEOUT_MS,
+        window: config.X0_MONITOR_PROBE_WINDOW,
+        onSendError: (peer, error) => logger.debug("hello not sent", { peer, error }),
+      });
+      onStop(() => prober?.close());
+    } catch (error) {
+      // Without peers, answering others is a courtesy: a taken port is reported, not fatal.
+      if (peers.length > 0) throw error;
+      logger.warn("hello responder off: cannot bind X0_MONITOR_PROBE_PORT", { port: config.X0_MONITOR_PROBE_PORT, error });
+    }
+    const batman = startBatman({
+      meshInterface: config.X0_MONITOR_BATMAN_INTERFACE,
+      batctl: config.X0_MONITOR_BATCTL,
+      intervalMs: config.X0_MONITOR_BATMAN_INTERVAL_MS,
+      logger,
+    });
+    onStop(() => batman.stop());
+
+    const sampler = new Sampler({
+      node,
+      intervalMs: config.X0_MONITOR_INTERVAL_MS,
+      readInterfaces: () => readInterfaces(config.X0_MONITOR_SYSFS_NET, config.X0_MONITOR_INTERFACES),
+      ebpfState: () => ebpf.state(),
+      lib: ebpf.lib,
+      dataplane: ebpf.dataplane,
+      trace: ebpf.trace,
+      probes: prober && peers.length > 0 ? () => prober.stats() : undefined,
+      batman: batman.latest,
+      metrics: m,
+      maxNeighbours: config.X0_MONITOR_MAX_NEIGHBOURS,
+      livenessMs: config.X0_MONITOR_LIVENESS_MS,
+      xdpInterfaces: xdpSelection(config.X0_MONITOR_XDP_INTERFACES, config.X0_MONITOR_INTERFACES),
+      onEvent: (event) => logger.info(`dataplane ${event.type}`, { interface: event.iface, mac: event.neighbour.mac, ipv4: event.neighbour.ipv4 }),
     });
     counters.telemetry_published = 0;
-    let seq = 0;
     let knownInterfaces = "";
 
-    const sample = () => {
-      let interfaces: Telemetry["interfaces"];
+    const tick = () => {
+      const started = performance.now();
+      let telemetry: ReturnType<Sampler["sample"]>;
       try {
-        interfaces = readInterfaces(config.X0_MONITOR_SYSFS_NET, config.X0_MONITOR_INTERFACES);
+        telemetry = sampler.sample();
       } catch (error) {
-        sampleErrors.inc();
+        m.sampleErrors.inc();
         logger.error("sampling failed", { error });
         return;
       }
-      const telemetry: Telemetry = {
-        v: 1,
-        node,
-        ts: Date.now(),
-        seq: seq++,
-        interval_ms: config.X0_MONITOR_INTERVAL_MS,
-        source: "sysfs",
-        ebpf: false,
-        interfaces,
-      };
       bus.publish(contracts.telemetry, node, telemetry);
-      samplesTotal.inc();
+      m.publishDuration.observe((performance.now() - started) / 1000);
+      m.samples.inc();
       counters.telemetry_published = (counters.telemetry_published ?? 0) + 1;
+      counters.ebpf = telemetry.ebpf ? 1 : 0;
+      details.ebpf = telemetry.ebpf_state;
+      details.xdp = Object.fromEntries(telemetry.interfaces.map((i) => [i.name, i.xdp ? { mode: i.xdp.mode, error: i.xdp.error } : { mode: "off" }]));
       // The node's interface list is knowledge the planner uses; write it when it changes.
-      const names = interfaces.map((iface) => iface.name).join(",");
-      if (names !== knownInterfaces) {
-        knownInterfaces = names;
-        topology
-          .put(
-            `node.${node}`,
-            JSON.stringify({ node, interfaces: interfaces.map(({ name, operstate }) => ({ name, operstate })), ebpf: false, updated_at: Date.now() }),
-          )
-          .catch((error) => {
-            knownInterfaces = "";
-            logger.warn("cannot update topology", { error });
-          });
+      const interfaces = telemetry.interfaces.map(({ name, operstate, xdp }) => ({ name, operstate, xdp: xdp?.mode ?? "off" }));
+      const key = JSON.stringify(interfaces);
+      if (key !== knownInterfaces) {
+        knownInterfaces = key;
+        topology.put(`node.${node}`, JSON.stringify({ node, interfaces, ebpf: telemetry.ebpf, updated_at: Date.now() })).catch((error) => {
+          knownInterfaces = "";
+          logger.warn("cannot update topology", { error });
+        });
       }
     };
-    sample();
-    const timer = setInterval(sample, config.X0_MONITOR_INTERVAL_MS);
-    onStop(() => clearInterval(timer));
+    tick();
+    timer = setInterval(tick, config.X0_MONITOR_INTERVAL_MS);
   },
 });

@@ -1,6 +1,6 @@
 // Planner (P of MAPE-K): incident states in, plans out, as the policy file says.
 import { join } from "node:path";
-import { contracts, ensureStreams, runService } from "@x0/shared";
+import { contracts, cryptoConfigShape, ensureStreams, openControlPlaneCrypto, runService } from "@x0/shared";
 import { Counter } from "prom-client";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
@@ -14,6 +14,7 @@ await runService({
   version: pkg.version,
   httpPort: 9103,
   config: {
+    ...cryptoConfigShape,
     /** Policy file (YAML or JSON); validated at start. */
     X0_PLANNER_POLICY: z
       .string()
@@ -27,8 +28,11 @@ await runService({
         }
       }),
   },
-  async start({ config, bus, nc, jsm, logger, metrics, counters, track }) {
+  async start({ config, bus, nc, jsm, logger, metrics, counters, track, onStop }) {
     await ensureStreams(nc);
+    // Plans are signed in-process with the planner's own key (no round trip to the crypto service).
+    const signing = await openControlPlaneCrypto({ service: "planner", config, nc, logger });
+    onStop(() => signing.stop());
     const policy = config.X0_PLANNER_POLICY;
     logger.info("policy loaded", { rules: policy.rules.map((rule) => rule.name) });
     const processedTotal = new Counter({
@@ -63,8 +67,10 @@ await runService({
             duplicatesTotal.inc();
             return;
           }
-          const plan = decide(policy, anomaly);
-          if (plan) {
+          const decided = decide(policy, anomaly);
+          if (decided) {
+            // Signed once, before the publish loop: a retried publish carries the same bytes and is stored once.
+            const plan = signing.sign("plan", decided);
             await bus.publishDurable(contracts.plan, plan.node, plan, { msgID: `plan:${key}`, parent: delivery.trace });
             plansTotal.inc({ rule: plan.rule, approval: plan.approval });
             counters.plans = (counters.plans ?? 0) + 1;

@@ -60,7 +60,8 @@ export function describeConfig(shape: ConfigShape): ConfigVariable[] {
     // Defaults built from the machine (hostname, pid) are not part of the contract.
     const machineDependent = name === "X0_NODE" || name === "X0_INSTANCE";
     const variable: ConfigVariable = { name, required: !result.success };
-    const printable = (value: unknown) => value === null || typeof value !== "object" || (Array.isArray(value) && value.every((item) => typeof item !== "object"));
+    const printable = (value: unknown) =>
+      value === null || typeof value !== "object" || (Array.isArray(value) && value.every((item) => typeof item !== "object"));
     if (result.success && result.data !== undefined && !machineDependent && printable(result.data)) variable.default = result.data;
     return variable;
   });

@@ -16,6 +16,8 @@ export interface Delivery {
   /** The variable token of the subject (node id or service). */
   token: string;
   headers: MsgHdrs | undefined;
+  /** The payload as received (for signature checks over unknown fields, and for dead-lettering it whole). */
+  data: Uint8Array;
   /** Trace context of the CONSUMER span: pass it as `parent` to what this message causes. */
   trace: Context;
   /** True when JetStream delivers this message again. */
@@ -350,7 +352,7 @@ export class Bus {
     const ctx = trace.setSpan(parent, span);
     const timer = perSubject.duration.startTimer();
     try {
-      await context.with(ctx, () => handler(checked.data as MessageOf<C>, { subject, token, headers, trace: ctx, redelivered }));
+      await context.with(ctx, () => handler(checked.data as MessageOf<C>, { subject, token, headers, data, trace: ctx, redelivered }));
       return "ok";
     } catch (error) {
       this.#metrics.handlerErrors.inc({ subject: contract.template });

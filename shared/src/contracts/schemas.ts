@@ -34,14 +34,134 @@ export const InterfaceCounters = z
 /** Names of the interface counters. */
 export type CounterName = keyof z.infer<typeof InterfaceCounters>;
 
+const PerSecond = z.number().nonnegative();
+
+/** Per-second rates of the interface counters over the last interval. */
+export const InterfaceRates = z
+  .object(Object.fromEntries(Object.keys(InterfaceCounters.shape).map((name) => [name, PerSecond])) as Record<CounterName, typeof PerSecond>)
+  .describe("Per-second rate of each counter over the last interval.");
+
+/** A lower-case MAC address. */
+export const MacAddress = z.string().regex(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, "MAC address must be six lower-case hex pairs separated by ':'");
+
+/** How the monitor's XDP program is attached to an interface. */
+export const XdpMode = z.enum(["native", "generic", "off"]).describe("native: driver mode; generic: skb mode; off: not attached.");
+
+/** The XDP program's counters of one interface (received frames only; XDP does not see transmits). */
+export const XdpSample = z.object({
+  mode: XdpMode,
+  error: z.string().max(1024).optional().describe("Why the program is not attached, when mode is off."),
+  packets: Count.describe("Frames seen since the pinned maps were created."),
+  bytes: Count,
+  passed: Count,
+  dropped_deny: Count.describe("Frames dropped because their neighbour is in the deny map (quarantine)."),
+  dropped_fault: Count.describe("Frames dropped by fault injection."),
+  packets_delta: Count,
+  bytes_delta: Count,
+  dropped_delta: Count,
+  packets_per_s: PerSecond,
+  bytes_per_s: PerSecond,
+  dropped_per_s: PerSecond,
+});
+
+/** One neighbour seen by XDP on an interface: a source MAC and IPv4 source. */
+export const NeighbourSample = z.object({
+  mac: MacAddress,
+  ipv4: z.ipv4().nullable().describe("IPv4 source of its frames; null for its non-IPv4 frames (ARP, IPv6, batman-adv)."),
+  packets: Count.describe("Cumulative frames received from it, dropped ones included."),
+  bytes: Count,
+  dropped: Count.describe("Cumulative frames from it dropped by deny or fault injection."),
+  packets_delta: Count,
+  bytes_delta: Count,
+  dropped_delta: Count,
+  packets_per_s: PerSecond,
+  bytes_per_s: PerSecond,
+  dropped_per_s: PerSecond,
+  last_seen_ts: EpochMillis.describe("When its last frame arrived."),
+  alive: z.boolean().describe("Counter-based liveness: a frame arrived within the liveness window, or a hello was answered."),
+  denied: z.boolean(),
+  fault_probability: z.number().min(0).max(1).describe("Probability that XDP drops one of its frames (fault injection)."),
+  rtt_ms: z.number().nonnegative().optional().describe("Hello round-trip time, when it is a probed peer."),
+  loss: z.number().min(0).max(1).optional().describe("Hello loss over the probe window, when it is a probed peer."),
+  tq: z.number().int().min(0).max(255).optional().describe("batman-adv transmit quality towards this neighbour as an originator."),
+});
+/** A neighbour sample. */
+export type NeighbourSample = z.infer<typeof NeighbourSample>;
+
 /** One interface's state and counters at sampling time. */
 export const InterfaceSample = z.object({
   name: z.string().min(1).max(15).describe("Interface name (IFNAMSIZ - 1 characters at most)."),
   operstate: OperState,
   counters: InterfaceCounters,
+  deltas: InterfaceCounters.optional().describe("Counter increases since the previous sample (absent in the first)."),
+  rates: InterfaceRates.optional(),
+  xdp: XdpSample.optional().describe("The eBPF data plane on this interface; absent when eBPF is off on the node."),
+  neighbours: z.array(NeighbourSample).max(1024).optional().describe("Neighbours seen by XDP, most recently active first (capped)."),
 });
 /** An interface sample. */
 export type InterfaceSample = z.infer<typeof InterfaceSample>;
+
+/** Why the eBPF data plane is or is not running on the node. */
+export const EbpfState = z.object({
+  available: z.boolean().describe("Privileges, BTF, libbpf and objects are all present."),
+  missing: z.array(z.string().max(256)).max(16).describe("What is missing, e.g. CAP_BPF (or CAP_SYS_ADMIN), CAP_NET_ADMIN, kernel BTF."),
+  tracepoints: z.boolean().describe("Whether the tracepoint programs are attached."),
+  error: z.string().max(1024).optional().describe("Why loading failed, when it was tried and failed."),
+});
+/** The eBPF state of a node. */
+export type EbpfState = z.infer<typeof EbpfState>;
+
+const CounterSample = { count: Count, delta: Count, per_s: PerSecond };
+
+/** TCP retransmits towards one destination. */
+export const RetransmitSample = z.object({ destination: z.string().max(45).describe("IPv4 or IPv6 address."), ...CounterSample });
+
+/** Kernel skb drops for one reason. */
+export const DropSample = z.object({ reason: z.string().max(64).describe("SKB_DROP_REASON_* name without the prefix."), ...CounterSample });
+
+/** Hello probes (UDP, BFD-like) to one peer. */
+export const ProbeSample = z.object({
+  peer: z.string().max(64).describe("host:port of the peer."),
+  sent: Count.describe("Hellos sent since the monitor started."),
+  received: Count.describe("Replies received since the monitor started."),
+  loss: z.number().min(0).max(1).describe("Share of unanswered hellos over the probe window."),
+  rtt_ms: z.number().nonnegative().nullable().describe("Latest round-trip time; null when none in the window was answered."),
+  rtt_avg_ms: z.number().nonnegative().nullable().describe("Mean round-trip time over the probe window."),
+});
+/** A probe sample. */
+export type ProbeSample = z.infer<typeof ProbeSample>;
+
+/** batman-adv routing state (from batctl's JSON output). */
+export const BatmanSample = z.object({
+  mesh_interface: z.string().min(1).max(15),
+  originators: z
+    .array(
+      z.object({
+        originator: MacAddress,
+        next_hop: MacAddress,
+        interface: z.string().max(15).describe("Outgoing hard interface."),
+        tq: z.number().int().min(0).max(255),
+        last_seen_ms: Count,
+        best: z.boolean(),
+      }),
+    )
+    .max(1024),
+  neighbours: z.array(z.object({ neighbour: MacAddress, interface: z.string().max(15), last_seen_ms: Count })).max(1024),
+  error: z.string().max(1024).optional().describe("Why batctl could not be read this interval."),
+});
+/** A batman-adv sample. */
+export type BatmanSample = z.infer<typeof BatmanSample>;
+
+/** A data-plane event from the BPF ring buffer. */
+export const DataplaneEvent = z.object({
+  type: z.enum(["new_neighbour", "deny_hit"]),
+  interface: z.string().min(1).max(15),
+  mac: MacAddress,
+  ipv4: z.ipv4().nullable(),
+  ts: EpochMillis,
+});
+/** A data-plane event. */
+export type DataplaneEvent = z.infer<typeof DataplaneEvent>;
 
 /** `x0.telemetry.<node>`: one monitor sample of a node's interfaces. */
 export const Telemetry = z
@@ -54,6 +174,12 @@ export const Telemetry = z
     source: z.enum(["sysfs", "ebpf"]).describe("Where the counters come from."),
     ebpf: z.boolean().describe("Whether the eBPF data plane is attached on this node."),
     interfaces: z.array(InterfaceSample).max(1024),
+    ebpf_state: EbpfState.optional(),
+    retransmits: z.array(RetransmitSample).max(256).optional().describe("TCP retransmits by destination (tracepoint tcp:tcp_retransmit_skb)."),
+    drops: z.array(DropSample).max(256).optional().describe("Kernel skb drops by reason (tracepoint skb:kfree_skb)."),
+    probes: z.array(ProbeSample).max(256).optional().describe("Hello probes to the configured neighbours."),
+    batman: BatmanSample.optional(),
+    events: z.array(DataplaneEvent).max(256).optional().describe("Data-plane events of the last interval, from the BPF ring buffer."),
   })
   .describe("Interface counters of one node, published every interval by the monitor.");
 /** A telemetry message. */
@@ -109,6 +235,31 @@ export const PlannedAction = z.object({
 /** A planned action. */
 export type PlannedAction = z.infer<typeof PlannedAction>;
 
+/** Signature algorithms of control-plane messages: ML-DSA-65 alone, or hybrid with Ed25519 (both must verify). */
+export const SignatureAlg = z.enum(["ML-DSA-65", "ML-DSA-65+Ed25519"]);
+/** A signature algorithm. */
+export type SignatureAlg = z.infer<typeof SignatureAlg>;
+
+/** A signature over the canonical encoding (sorted-key JSON) of the message with this object minus `value` fields. */
+export const MessageSignature = z
+  .object({
+    key_id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,96}$/)
+      .describe("Id of the signing key in the x0_keyring KV bucket (`<service>-<fingerprint>`)."),
+    alg: SignatureAlg,
+    nonce: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{22}$/)
+      .describe("16 random bytes, base64url: with signed_at, it makes a replayed message detectable."),
+    signed_at: EpochMillis.describe("When the message was signed; verifiers accept it only within a time window."),
+    value: z.string().max(8192).describe("ML-DSA-65 signature, base64."),
+    value_ed25519: z.string().max(128).optional().describe("Ed25519 signature, base64; present (and required) when alg is ML-DSA-65+Ed25519."),
+  })
+  .describe("Signature of the producing service; see shared/src/crypto/signing.ts.");
+/** A message signature. */
+export type MessageSignature = z.infer<typeof MessageSignature>;
+
 /** `x0.plan.<node>`: what the planner decided for one incident state. */
 export const Plan = z
   .object({
@@ -121,6 +272,7 @@ export const Plan = z
     approval: z.enum(["auto", "manual"]).describe("auto: the executor may run it; manual: it waits for approval."),
     actions: z.array(PlannedAction).max(64),
     created_at: EpochMillis,
+    signature: MessageSignature.optional().describe("The planner's signature; the executor rejects plans without a valid one."),
   })
   .describe("A plan of actions for the node's executor.");
 /** A plan message. */
@@ -156,6 +308,7 @@ export const ActionResult = z
       .max(64),
     started_at: EpochMillis,
     finished_at: EpochMillis,
+    signature: MessageSignature.optional().describe("The executor's signature over the result."),
   })
   .describe("The result of executing (or, in dry-run, of not executing) one plan.");
 /** An action result message. */

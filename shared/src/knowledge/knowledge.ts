@@ -12,6 +12,8 @@ export const Buckets = {
   baselines: "x0_baselines",
   /** Executor outcomes per plan id: the record behind exactly-once execution. */
   outcomes: "x0_outcomes",
+  /** Signing public keys with validity windows, revocations and rotation orders (see shared/src/crypto/keyring.ts). */
+  keyring: "x0_keyring",
 } as const;
 /** A bucket name. */
 export type Bucket = (typeof Buckets)[keyof typeof Buckets];

@@ -33,6 +33,8 @@ export interface Runtime<Config> {
   onStop(stop: () => void | Promise<void>): void;
   /** Loop counters shown by /status and `x0 status`. */
   counters: Record<string, number>;
+  /** Service-specific state shown under `details` in /status (e.g. the monitor's eBPF attach modes). */
+  details: Record<string, unknown>;
 }
 
 /** The declaration of a service: its name, version, config schema and start hook. */
@@ -102,6 +104,7 @@ export async function runService<Shape extends ConfigShape>(
   const lives: Live[] = [];
   const stops: (() => void | Promise<void>)[] = [];
   const counters: Record<string, number> = {};
+  const details: Record<string, unknown> = {};
   const startedAt = Date.now();
   let connected = false;
   let started = false;
@@ -139,6 +142,7 @@ export async function runService<Shape extends ConfigShape>(
             nats: { connected, server: connected ? natsServer() : null },
             started_at: new Date(startedAt).toISOString(),
             counters: { ...counters, dlq: deadLetters },
+            details,
           });
         }
         default:
@@ -204,6 +208,7 @@ export async function runService<Shape extends ConfigShape>(
     track: (live) => lives.push(live),
     onStop: (hook) => stops.push(hook),
     counters,
+    details,
   };
   stopHooks = async () => {
     for (const live of lives) await live.stop().catch((error) => logger.error("stop failed", { name: live.name, error }));

@@ -1,0 +1,190 @@
+// Crypto benchmark: ops/s of every operation on every backend present (liboqs when OQS_LIB is set, native, noble),
+// the in-process helper against the raw backend call, the NATS round trip of sign/verify through the crypto
+// service, and the latency signing + verifying one plan adds to the loop. Writes bench/results/crypto.json.
+
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import {
+  createLiboqsBackend,
+  createNativeBackend,
+  createNobleBackend,
+  createXWing,
+  MessageVerifier,
+  openEnvelope,
+  type Plan,
+  type PqBackend,
+  sealEnvelope,
+  signedBytes,
+  signMessage,
+  toBase64,
+  type VerifyingKey,
+} from "@x0/shared";
+import { startNatsServer, startServiceProcess } from "@x0/shared/testing";
+
+const RUN_MS = Number(process.env.X0_BENCH_RUN_MS ?? 1500);
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] as number;
+}
+
+/** Runs `op` for RUN_MS (after a short warm-up) and returns operations per second. */
+async function opsPerSecond(op: () => unknown): Promise<number> {
+  for (let i = 0; i < 20; i++) await op();
+  let count = 0;
+  const start = performance.now();
+  let elapsed = 0;
+  while (elapsed < RUN_MS) {
+    for (let i = 0; i < 10; i++) await op();
+    count += 10;
+    elapsed = performance.now() - start;
+  }
+  return Math.round((count / elapsed) * 1000);
+}
+
+/** Latencies of `count` runs of `op`, in ms: p50, p99, max. */
+async function latency(count: number, op: () => unknown): Promise<{ n: number; p50_ms: number; p99_ms: number; max_ms: number }> {
+  for (let i = 0; i < 50; i++) await op();
+  const times: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const start = performance.now();
+    await op();
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  const round = (x: number) => Number(x.toFixed(4));
+  return { n: count, p50_ms: round(percentile(times, 50)), p99_ms: round(percentile(times, 99)), max_ms: round(times.at(-1) ?? 0) };
+}
+
+const plan: Plan = {
+  v: 1,
+  plan_id: crypto.randomUUID(),
+  incident_id: crypto.randomUUID(),
+  node: "bench",
+  kind: "link_degraded",
+  rule: "degraded-link-cost",
+  approval: "auto",
+  actions: [{ type: "raise_link_cost", params: { interface: "mesh0", cost: 10 }, reason: "rx_errors_per_s 5000 is 40 deviations above its baseline" }],
+  created_at: Date.now(),
+};
+
+const backends: PqBackend[] = [];
+if (process.env.OQS_LIB) backends.push(createLiboqsBackend(process.env.OQS_LIB));
+else process.stderr.write("bench:crypto: OQS_LIB not set, liboqs not measured\n");
+backends.push(createNativeBackend(), createNobleBackend());
+
+const operations: Record<string, Record<string, number>> = {};
+const message = new TextEncoder().encode(JSON.stringify(plan));
+for (const backend of backends) {
+  const xwing = createXWing(backend);
+  const kem = await backend.kemKeypair();
+  const enc = await backend.kemEncaps(kem.publicKey);
+  const sig = backend.sigKeypair();
+  const signature = backend.sigSign(sig.secretKey, message);
+  const hybrid = await xwing.keypair();
+  const henc = await xwing.encaps(hybrid.publicKey);
+  const envelope = await sealEnvelope(backend, kem.publicKey, message, "bench");
+  const results: Record<string, number> = {};
+  const ops: [string, () => unknown][] = [
+    ["kem.keypair", () => backend.kemKeypair()],
+    ["kem.encaps", () => backend.kemEncaps(kem.publicKey)],
+    ["kem.decaps", () => backend.kemDecaps(kem.secretKey, enc.ciphertext)],
+    ["sig.keypair", () => backend.sigKeypair()],
+    ["sig.sign", () => backend.sigSign(sig.secretKey, message)],
+    ["sig.verify", () => backend.sigVerify(sig.publicKey, message, signature)],
+    ["hybrid.keypair", () => xwing.keypair()],
+    ["hybrid.encaps", () => xwing.encaps(hybrid.publicKey)],
+    ["hybrid.decaps", () => xwing.decaps(hybrid.secretKey, henc.ciphertext)],
+    ["envelope.seal", () => sealEnvelope(backend, kem.publicKey, message, "bench")],
+    ["envelope.open", () => openEnvelope(backend, kem, envelope)],
+  ];
+  for (const [name, op] of ops) {
+    results[name] = await opsPerSecond(op);
+    process.stderr.write(`${backend.name} ${name}: ${results[name]} ops/s\n`);
+  }
+  operations[`${backend.name} (${backend.version})`] = results;
+}
+
+// In-process helper (canonical encoding + signature metadata + nonce/replay bookkeeping) against the raw backend call.
+const native = createNativeBackend();
+const pair = native.sigKeypair();
+const key = { keyId: "bench-0000000000000000", alg: "ML-DSA-65" as const, mldsaSecret: pair.secretKey };
+const verifying: VerifyingKey = {
+  keyId: key.keyId,
+  service: "planner",
+  alg: "ML-DSA-65",
+  mldsaPublic: pair.publicKey,
+  notBefore: 0,
+  notAfter: Date.now() + 3_600_000,
+};
+const verifier = new MessageVerifier({ backend: native, keys: { get: () => verifying } });
+const signed = signMessage(native, "plan", plan, key);
+const bytes = signedBytes("plan", signed, signed.signature);
+const rawSignature = Buffer.from(signed.signature.value, "base64");
+const helper = {
+  raw_sign_ops_per_s: await opsPerSecond(() => native.sigSign(key.mldsaSecret, bytes)),
+  helper_sign_ops_per_s: await opsPerSecond(() => signMessage(native, "plan", plan, key)),
+  raw_verify_ops_per_s: await opsPerSecond(() => native.sigVerify(pair.publicKey, bytes, rawSignature)),
+  // Redelivered: the same plan is verified again without tripping the replay check.
+  helper_verify_ops_per_s: await opsPerSecond(() => verifier.verify("plan", signed, { redelivered: true })),
+};
+const signRatio = helper.raw_sign_ops_per_s / helper.helper_sign_ops_per_s;
+const verifyRatio = helper.raw_verify_ops_per_s / helper.helper_verify_ops_per_s;
+
+// Signing plus verifying one plan (what the planner and executor add per plan), with the native backend.
+const planLatency = await latency(2000, async () => {
+  const fresh = signMessage(native, "plan", { ...plan, plan_id: crypto.randomUUID() }, key);
+  const verdict = await verifier.verify("plan", JSON.parse(JSON.stringify(fresh)));
+  if (!verdict.ok) throw new Error(`bench plan rejected: ${verdict.reason}`);
+});
+
+// NATS round trip of sign and verify through a real crypto service process.
+const nats = await startNatsServer();
+const keyDir = mkdtempSync(join(tmpdir(), "x0-bench-keys-"));
+const service = startServiceProcess("crypto", {
+  X0_NATS_SERVERS: nats.url,
+  X0_LOG_LEVEL: "warn",
+  X0_KEK: toBase64(crypto.getRandomValues(new Uint8Array(32))),
+  X0_KEY_DIR: keyDir,
+  X0_CRYPTO_BACKEND: "native",
+});
+let roundTrip: Record<string, unknown>;
+try {
+  await service.waitReady();
+  const nc = await connect({ servers: nats.url, name: "bench-crypto" });
+  const request = async (endpoint: string, body: unknown) =>
+    (await nc.request(`x0.crypto.${endpoint}`, JSON.stringify(body), { timeout: 5000 })).json<Record<string, string | boolean>>();
+  const remote = (await request("sig.keypair", {})) as { public_key: string; secret_key: string };
+  const payload = toBase64(bytes);
+  const remoteSig = (await request("sig.sign", { secret_key: remote.secret_key, message: payload })).signature as string;
+  roundTrip = {
+    sign: await latency(1000, () => request("sig.sign", { secret_key: remote.secret_key, message: payload })),
+    verify: await latency(1000, () => request("sig.verify", { public_key: remote.public_key, message: payload, signature: remoteSig })),
+  };
+  await nc.close();
+} finally {
+  await service.stop();
+  await nats.dispose();
+  rmSync(keyDir, { recursive: true, force: true });
+}
+
+const natsVersion = (await Bun.$`nats-server --version`.text()).trim();
+const results = {
+  measured_at: new Date().toISOString(),
+  command: "bun run bench:crypto",
+  machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model, bun: Bun.version, nats_server: natsVersion },
+  run_ms_per_operation: RUN_MS,
+  ops_per_s: operations,
+  in_process_helper: {
+    ...helper,
+    sign_slowdown: Number(signRatio.toFixed(3)),
+    verify_slowdown: Number(verifyRatio.toFixed(3)),
+  },
+  plan_sign_plus_verify_native: planLatency,
+  nats_round_trip_native: roundTrip,
+  targets: { helper_slowdown_max: 1.3, plan_sign_plus_verify_p99_ms_max: 0.5 },
+  meets_targets: { helper_sign: signRatio <= 1.3, helper_verify: verifyRatio <= 1.3, plan_p99: planLatency.p99_ms < 0.5 },
+};
+await Bun.write(join(import.meta.dir, "results", "crypto.json"), `${JSON.stringify(results, null, 2)}\n`);
+process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

@@ -1,0 +1,46 @@
+// Reads batman-adv state through batctl (argv only, no shell) every batman interval and keeps the latest sample.
+import { type BatmanSample, X0Error } from "@x0/shared";
+import { parseNeighbours, parseOriginators } from "./parse.ts";
+
+/** batctl failed or timed out. */
+export class BatctlError extends X0Error {}
+
+/** Runs `argv` and returns stdout; throws {@link BatctlError} on a non-zero exit or after `timeoutMs`. */
+async function output(argv: string[], timeoutMs: number): Promise<string> {
+  let child: ReturnType<typeof Bun.spawn>;
+  try {
+    child = Bun.spawn(argv, { stdout: "pipe", stderr: "pipe", stdin: "ignore", timeout: timeoutMs });
+  } catch (error) {
+    throw new BatctlError(`cannot run ${argv[0]}`, { cause: error });
+  }
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(child.stdout as ReadableStream).text(),
+    new Response(child.stderr as ReadableStream).text(),
+    child.exited,
+  ]);
+  if (code !== 0) throw new BatctlError(`${argv.join(" ")} exited ${code}${child.signalCode ? ` (${child.signalCode})` : ""}: ${stderr.trim().slice(0, 200)}`);
+  return stdout;
+}
+
+/** Names of batman-adv soft interfaces, from `ip -j -d link show` (linkinfo kind batadv). */
+export async function findBatmanInterfaces(timeoutMs = 2000): Promise<string[]> {
+  const links = JSON.parse(await output(["ip", "-j", "-d", "link", "show"], timeoutMs)) as { ifname: string; linkinfo?: { info_kind?: string } }[];
+  return links.filter((link) => link.linkinfo?.info_kind === "batadv").map((link) => link.ifname);
+}
+
+/** Options of {@link collectBatman}. */
+export interface BatmanOptions {
+  meshInterface: string;
+  /** The batctl executable (looked up on PATH). */
+  batctl?: string;
+  timeoutMs?: number;
+}
+
+/** Reads originators (with TQ and next hop) and neighbours of one mesh interface. */
+export async function collectBatman({ meshInterface, batctl = "batctl", timeoutMs = 2000 }: BatmanOptions): Promise<BatmanSample> {
+  const [originators, neighbours] = await Promise.all([
+    output([batctl, "meshif", meshInterface, "oj"], timeoutMs).then(parseOriginators),
+    output([batctl, "meshif", meshInterface, "nj"], timeoutMs).then(parseNeighbours),
+  ]);
+  return { mesh_interface: meshInterface, originators, neighbours };
+}

@@ -1,0 +1,48 @@
+// The fixture is real batctl 2023.0 output from a 4-node batman-adv mesh (provenance in its header); this kernel has no
+// batman-adv module, so recorded output is the closest to real that can run here.
+import { describe, expect, test } from "bun:test";
+import { fixtureBlocks } from "./fixtures/fixture.ts";
+import { BatctlParseError, directTq, parseNeighbours, parseOriginators } from "./parse.ts";
+
+describe("batman parse", () => {
+  const blocks = fixtureBlocks();
+
+  test("batman parse - originators of n2 with next hop, TQ and best route", () => {
+    const originators = parseOriginators(blocks.get("n2 batctl meshif bat0 oj") ?? "");
+    expect(originators).toHaveLength(6);
+    expect(originators[0]).toEqual({
+      originator: "1e:a9:2d:ea:81:f5",
+      next_hop: "1e:a9:2d:ea:81:f5",
+      interface: "v21",
+      tq: 147,
+      last_seen_ms: 296,
+      best: true,
+    });
+    // Two routes to 2a:36:…: via v24 (TQ 51, not best) and direct on v23 (TQ 133, best).
+    const routes = originators.filter((o) => o.originator === "2a:36:58:d8:91:4f");
+    expect(routes.map((o) => [o.interface, o.tq, o.best])).toEqual([
+      ["v24", 51, false],
+      ["v23", 133, true],
+    ]);
+  });
+
+  test("batman parse - direct TQ only for originators that are their own next hop", () => {
+    const tq = directTq(parseOriginators(blocks.get("n1 batctl meshif bat0 oj") ?? ""));
+    expect([...tq]).toEqual([["42:93:28:47:96:b3", 118]]);
+  });
+
+  test("batman parse - neighbours of n2", () => {
+    const neighbours = parseNeighbours(blocks.get("n2 batctl meshif bat0 nj") ?? "");
+    expect(neighbours.map((n) => n.interface).sort()).toEqual(["v21", "v23", "v24"]);
+    expect(neighbours.every((n) => n.last_seen_ms >= 0)).toBe(true);
+  });
+
+  test("batman parse - an isolated node has no originators", () => {
+    expect(parseOriginators(blocks.get("n1 after: ip link set v12 down inside n1, 4 s later") ?? "")).toEqual([]);
+  });
+
+  test("batman parse - the text output is rejected with a BatctlParseError", () => {
+    expect(() => parseOriginators(blocks.get("n1 batctl meshif bat0 o") ?? "")).toThrow(BatctlParseError);
+    expect(() => parseOriginators('[{"orig_address":"nope"}]')).toThrow(BatctlParseError);
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, expect, test } from "bun:test";
+import { decodeEvent, decodeFault, decodeKey, decodeStats, encodeConfig, encodeFault, encodeKey, keyId, LayoutError, SIZES } from "./layout.ts";
+
+describe("layout", () => {
+  test("layout - a neighbour key round-trips, IPv4 in network byte order at offset 8", () => {
+    const key = encodeKey({ mac: "02:AA:bb:0c:0d:0e", ipv4: "10.1.2.3" });
+    expect(key.length).toBe(SIZES.key);
+    expect([...key.subarray(8)]).toEqual([10, 1, 2, 3]);
+    expect(decodeKey(key)).toEqual({ mac: "02:aa:bb:0c:0d:0e", ipv4: "10.1.2.3" });
+    expect(decodeKey(encodeKey({ mac: "02:aa:bb:0c:0d:0e", ipv4: null }))).toEqual({ mac: "02:aa:bb:0c:0d:0e", ipv4: null });
+    expect(keyId({ mac: "02:aa:bb:0c:0d:0e", ipv4: null })).toBe("02:aa:bb:0c:0d:0e/-");
+  });
+
+  test("layout - rejects malformed addresses with a LayoutError", () => {
+    expect(() => encodeKey({ mac: "02:aa", ipv4: null })).toThrow(LayoutError);
+    expect(() => encodeKey({ mac: "02:aa:bb:0c:0d:0e", ipv4: "10.1.2.300" })).toThrow(LayoutError);
+    expect(() => encodeFault(1.5)).toThrow(LayoutError);
+  });
+
+  test("layout - per-CPU stats are summed over the CPU slots", () => {
+    const value = Buffer.alloc(SIZES.stats * 2);
+    value.writeBigUInt64LE(3n, 0);
+    value.writeBigUInt64LE(300n, 8);
+    value.writeBigUInt64LE(4n, 32);
+    value.writeBigUInt64LE(400n, 40);
+    value.writeBigUInt64LE(1n, 48);
+    value.writeBigUInt64LE(100n, 56);
+    expect(decodeStats(value)).toEqual({ packets: 7n, bytes: 700n, droppedPackets: 1n, droppedBytes: 100n });
+  });
+
+  test("layout - fault probability is stored in 1/65536 units", () => {
+    expect(encodeFault(0.5).readUInt32LE(0)).toBe(32768);
+    expect(encodeFault(1).readUInt32LE(0)).toBe(65536);
+    expect(decodeFault(encodeFault(0.25))).toBe(0.25);
+  });
+
+  test("layout - decodes an event record and encodes the config struct", () => {
+    const record = Buffer.alloc(SIZES.event);
+    record.writeUInt32LE(2, 0);
+    record.writeUInt32LE(7, 4);
+    encodeKey({ mac: "02:00:00:00:00:01", ipv4: "192.168.0.9" }).copy(record, 8);
+    record.writeBigUInt64LE(123n, 24);
+    expect(decodeEvent(record)).toEqual({ type: "deny_hit", ifindex: 7, neighbour: { mac: "02:00:00:00:00:01", ipv4: "192.168.0.9" }, tsNs: 123n });
+    const config = encodeConfig({ denyEventIntervalNs: 100_000_000n, ifindex: 7 });
+    expect(config.length).toBe(SIZES.config);
+    expect(config.readBigUInt64LE(0)).toBe(100_000_000n);
+    expect(config.readUInt32LE(8)).toBe(7);
+  });
+});
