@@ -28,8 +28,11 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=deps /app ./
 COPY --from=bpf /src/bpf/build ./bpf/build
+# Signing keys (sealed under the KEK) live here; a volume mounted on it starts owned by the service user.
+RUN mkdir -p /var/lib/x0/keys && chown bun:bun /var/lib/x0/keys
 # Non-root by default; monitor and executor are run as root with only the capabilities they need.
 USER bun
-ENV X0_HTTP_HOST=0.0.0.0
+ENV X0_HTTP_HOST=0.0.0.0 \
+    X0_KEY_DIR=/var/lib/x0/keys
 ENTRYPOINT ["bun"]
 CMD ["cli/src/x0.ts", "--help"]

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Development PKI for docker-compose: a CA, the NATS server certificate and one client certificate
-# per service with its SPIFFE ID as URI SAN. Not for production: use SPIRE or your own CA there.
+# Development PKI for docker-compose: a CA, the NATS server certificate, one client certificate
+# per service with its SPIFFE ID as URI SAN, and a development key-encryption key (kek).
+# Not for production: use SPIRE (or your own CA) and a KEK from your secret store there.
 # Usage: dev-certs.sh <dir> [trust-domain]. Idempotent: keeps an existing CA and certificates.
 set -eu
 dir="$1"
@@ -19,11 +20,13 @@ issue() { # name, subjectAltName, extendedKeyUsage
   rm -f "$1.csr" "$1.ext"
 }
 issue nats "DNS:nats,DNS:localhost,IP:127.0.0.1" serverAuth
-for service in monitor analyzer planner executor; do
+for service in monitor analyzer planner executor crypto; do
   issue "$service" "URI:spiffe://$domain/x0/$service" clientAuth
 done
-# Keys are private; client keys belong to the services' non-root user (uid 1000 in the image).
+# A development key-encryption key (32 random bytes, base64) that seals the services' signing keys.
+[ -f kek ] || head -c 32 /dev/urandom | base64 > kek
+# Keys are private; client keys and the KEK belong to the services' non-root user (uid 1000 in the image).
 chmod 644 ./*.crt
-chmod 600 ./*.key
-if [ "$(id -u)" = 0 ]; then chown 1000:1000 monitor.key analyzer.key planner.key executor.key; fi
+chmod 600 ./*.key kek
+if [ "$(id -u)" = 0 ]; then chown 1000:1000 monitor.key analyzer.key planner.key executor.key crypto.key kek; fi
 echo "development certificates in $dir"

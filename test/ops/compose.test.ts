@@ -26,7 +26,7 @@ const compose = parse(await Bun.file(join(REPO_ROOT, "docker-compose.yml")).text
 const services = Object.entries(compose.services);
 
 /** The x0 service a compose service runs (from `services/<name>/src/main.ts` in its command), if any. */
-const x0ServiceOf = (service: ComposeService) => service.command?.[0]?.match(/^services\/([a-z]+)\/src\/main\.ts$/)?.[1];
+const x0ServiceOf = (service: ComposeService) => service.command?.find((part) => /^services\/[a-z]+\/src\/main\.ts$/.test(part))?.split("/")[1];
 
 /** The compose-spec schema with the draft-04 `id` keywords and the non-resolvable `$schema` removed, for Ajv. */
 function composeSchema(node: unknown): unknown {
@@ -69,12 +69,18 @@ describe("compose", () => {
 
   test("compose - it runs nats and every x0 service, with mTLS to NATS", () => {
     const x0 = services.map(([, service]) => x0ServiceOf(service)).filter(Boolean);
-    expect(x0.sort()).toEqual(["analyzer", "executor", "monitor", "planner"]);
+    expect(x0.sort()).toEqual(["analyzer", "crypto", "executor", "monitor", "planner"]);
     for (const [name, service] of services.filter(([, service]) => x0ServiceOf(service))) {
       expect(service.environment?.X0_NATS_SERVERS, name).toStartWith("tls://");
       expect(service.environment?.X0_NATS_TLS_CERT, name).toBe(`/certs/${x0ServiceOf(service)}.crt`);
     }
     for (const name of ["nats", "prometheus", "grafana", "otel-collector", "jaeger"]) expect(compose.services[name], name).toBeDefined();
+    // Services that sign keep their keys sealed under a KEK file, on a volume of their own.
+    for (const name of ["planner", "executor", "crypto"]) {
+      const service = compose.services[name] as ComposeService;
+      expect(service.environment?.X0_KEK_FILE, name).toBe("/certs/kek");
+      expect(service.volumes, name).toContain(`${name}-keys:${service.environment?.X0_KEY_DIR}`);
+    }
   });
 
   test("compose - the environment of every x0 service matches its config schema", async () => {

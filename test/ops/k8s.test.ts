@@ -182,6 +182,6 @@ describe("k8s", () => {
         checked += 1;
       }
     }
-    expect(checked).toBe(4);
+    expect(checked).toBe(5);
   }, 30_000);
 });

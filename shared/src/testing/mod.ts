@@ -128,12 +128,17 @@ export interface ServiceProcess {
 /** Starts `services/<name>/src/main.ts` as its own Bun process with `env` on top of a minimal environment. */
 export function startServiceProcess(name: string, env: Record<string, string>): ServiceProcess {
   const port = env.X0_HTTP_PORT ? Number(env.X0_HTTP_PORT) : freePort();
+  // Signing keys (and a development KEK) go to a folder of this process unless the test shares one.
+  const keyDir = env.X0_KEY_DIR ? undefined : mkdtempSync(join(tmpdir(), `x0-keys-${name}-`));
   const child = Bun.spawn([process.execPath, join(REPO_ROOT, "services", name, "src", "main.ts")], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", X0_HTTP_PORT: String(port), ...env },
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", X0_HTTP_PORT: String(port), ...(keyDir ? { X0_KEY_DIR: keyDir } : {}), ...env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
+  });
+  void child.exited.then(() => {
+    if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   });
   const output: string[] = [];
   collectLines(child.stdout, output);
