@@ -93,6 +93,36 @@ export function buildDashboards(): Record<string, object> {
         queries: [{ expr: "sum(x0_analyzer_open_incidents)", legend: "open" }],
       },
       {
+        title: "Links (neighbours with traffic)",
+        description: "Neighbours each node received frames from in the last minute (XDP counters), by node and interface.",
+        kind: "timeseries",
+        queries: [{ expr: "count by (instance, interface) (rate(x0_monitor_neighbour_packets_total[1m]) > 0)", legend: "{{instance}} {{interface}}" }],
+      },
+      {
+        title: "Hello loss by link",
+        description: "Hello loss over the probe window per probed peer: a heatmap row per link, darker is lossier.",
+        kind: "heatmap",
+        unit: "percentunit",
+        queries: [{ expr: "max by (instance, peer) (x0_monitor_probe_loss_ratio)", legend: "{{instance}} → {{peer}}" }],
+      },
+      {
+        title: "Hello RTT by link",
+        description: "Latest hello round-trip time per probed peer.",
+        kind: "heatmap",
+        unit: "s",
+        queries: [{ expr: "max by (instance, peer) (x0_monitor_probe_rtt_seconds)", legend: "{{instance}} → {{peer}}" }],
+      },
+      {
+        title: "Drops on the data path",
+        description: "Frames dropped by XDP (deny = quarantine, fault = injected loss) and skb drops by kernel reason.",
+        kind: "timeseries",
+        unit: "pps",
+        queries: [
+          { expr: "sum by (interface, cause) (rate(x0_monitor_xdp_dropped_packets_total[1m]))", legend: "xdp {{interface}} {{cause}}" },
+          { expr: "topk(5, sum by (reason) (rate(x0_monitor_kernel_drops_total[1m])))", legend: "kernel {{reason}}" },
+        ],
+      },
+      {
         title: "Incident timeline",
         description: "Incident states published per minute, by kind and state.",
         kind: "timeseries",
@@ -138,6 +168,36 @@ export function buildDashboards(): Record<string, object> {
         kind: "timeseries",
         stacked: true,
         queries: [{ expr: "sum by (status) (increase(x0_actions_total[5m]))", legend: "{{status}}" }],
+      },
+    ]),
+    "crypto.json": dashboard("x0-crypto", "x0tta6bl4 / Crypto", "The key authority and the signed control plane.", [
+      {
+        title: "Backend",
+        description: "The post-quantum backend each crypto instance uses (liboqs when present, else Bun's native one).",
+        kind: "stat",
+        width: 8,
+        queries: [{ expr: "max by (instance, backend, version) (x0_crypto_backend_info)", legend: "{{instance}}: {{backend}} {{version}}" }],
+      },
+      {
+        title: "Plan rejections",
+        description: "Plans the executors refused (unsigned, forged, replayed, stale, unknown or revoked keys), by reason.",
+        kind: "timeseries",
+        width: 16,
+        queries: [{ expr: "sum by (reason) (increase(x0_plan_rejections_total[5m]))", legend: "{{reason}}" }],
+      },
+      {
+        title: "Requests",
+        description: "Crypto API requests per second, by endpoint.",
+        kind: "timeseries",
+        unit: "reqps",
+        queries: [{ expr: "sum by (endpoint) (rate(x0_crypto_requests_total[1m]))", legend: "{{endpoint}}" }],
+      },
+      {
+        title: "Errors",
+        description: "Requests answered with an error (4xx: bad input, 5xx: the service), per second.",
+        kind: "timeseries",
+        unit: "reqps",
+        queries: [{ expr: 'sum by (endpoint, outcome) (rate(x0_crypto_requests_total{outcome!="2xx"}[5m]))', legend: "{{endpoint}} {{outcome}}" }],
       },
     ]),
     "services.json": dashboard("x0-services", "x0tta6bl4 / Services", "Readiness, throughput, errors and dead letters of every service.", [
