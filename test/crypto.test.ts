@@ -6,7 +6,6 @@ import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
-  type Anomaly,
   CRYPTO_GROUP,
   type CryptoEndpoint,
   createLogger,
@@ -21,7 +20,7 @@ import {
   signMessage,
   toBase64,
 } from "@x0/shared";
-import { type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
+import { anomalyFixture, type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
 import { Recorder, testClient } from "./helpers.ts";
 
 const NODE = "pq1";
@@ -223,23 +222,7 @@ describe("crypto service", () => {
 
 describe("signed plans", () => {
   test("signed plans - the real planner's plans carry a signature the executor accepts, and results are signed", async () => {
-    const anomaly: Anomaly = {
-      v: 1,
-      incident_id: crypto.randomUUID(),
-      state: "opened",
-      update: 0,
-      kind: "link_down",
-      severity: "critical",
-      node: NODE,
-      interface: "mesh1",
-      metric: "operstate",
-      observed: 0,
-      baseline_mean: 1,
-      baseline_stddev: 0,
-      score: 1e9,
-      opened_at: Date.now(),
-      ts: Date.now(),
-    };
+    const anomaly = anomalyFixture({ node: NODE });
     await jetstream(nc).publish(`x0.anomaly.${NODE}`, JSON.stringify(anomaly));
     await waitFor("result", () => recorder.on("x0.action.").some((m) => m.body.incident_id === anomaly.incident_id), 10_000);
     const planMsg = recorder.on("x0.plan.").find((m) => m.body.incident_id === anomaly.incident_id);
@@ -315,27 +298,7 @@ describe("signed plans", () => {
     for (let i = 0; i < 50; i++) {
       const incident = crypto.randomUUID();
       incidents.push(incident);
-      const now = Date.now();
-      await js.publish(
-        `x0.anomaly.${NODE}`,
-        JSON.stringify({
-          v: 1,
-          incident_id: incident,
-          state: "opened",
-          update: 0,
-          kind: "link_down",
-          severity: "critical",
-          node: NODE,
-          interface: "mesh1",
-          metric: "operstate",
-          observed: 0,
-          baseline_mean: 1,
-          baseline_stddev: 0,
-          score: 1e9,
-          opened_at: now,
-          ts: now,
-        }),
-      );
+      await js.publish(`x0.anomaly.${NODE}`, JSON.stringify(anomalyFixture({ node: NODE, incident_id: incident })));
       await Bun.sleep(200);
     }
     await waitFor("every plan executed", () => incidents.every((id) => recorder.on("x0.action.").some((m) => m.body.incident_id === id)), 20_000);

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ActionResult, Anomaly, DeadLetter, DLQ_STREAM, Plan } from "@x0/shared";
-import { type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
+import { anomalyFixture, type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
 import { fakeSysfs, Recorder, testClient } from "./helpers.ts";
 
 const NODE = "lab1";
@@ -114,23 +114,7 @@ describe("loop", () => {
     expect(await service("planner").ready()).toBe(true);
     // The consumer is not stuck on the bad message: a valid anomaly still becomes a plan.
     const plansBefore = recorder.on("x0.plan.").length;
-    const anomaly: Anomaly = {
-      v: 1,
-      incident_id: crypto.randomUUID(),
-      state: "opened",
-      update: 0,
-      kind: "link_down",
-      severity: "critical",
-      node: NODE,
-      interface: "mesh1",
-      metric: "operstate",
-      observed: 0,
-      baseline_mean: 1,
-      baseline_stddev: 0,
-      score: 1e9,
-      opened_at: Date.now(),
-      ts: Date.now(),
-    };
+    const anomaly = anomalyFixture({ node: NODE });
     await js.publish(`x0.anomaly.${NODE}`, JSON.stringify(anomaly));
     await waitFor("plan after the bad message", () => recorder.on("x0.plan.").length > plansBefore, 5000);
   });

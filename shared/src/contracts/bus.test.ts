@@ -9,7 +9,7 @@ import { ensureStreams } from "../knowledge/knowledge.ts";
 import { createLogger } from "../observability/logger.ts";
 import { createServiceMetrics } from "../observability/metrics.ts";
 import { createTracing } from "../observability/tracing.ts";
-import { type NatsServer, startNatsServer, waitFor } from "../testing/mod.ts";
+import { anomalyFixture, type NatsServer, startNatsServer, waitFor } from "../testing/mod.ts";
 import { Bus, type Endpoint, RequestError } from "./bus.ts";
 import type { Anomaly } from "./schemas.ts";
 import { contracts, EVENTS_STREAM } from "./subjects.ts";
@@ -19,23 +19,16 @@ let nc: NatsConnection;
 let bus: Bus;
 const exporter = new InMemorySpanExporter();
 
-const anomaly = (update = 0): Anomaly => ({
-  v: 1,
-  incident_id: "7f1c3a52-5a8e-4c3e-9a57-0d3c2b1e4f60",
-  state: update === 0 ? "opened" : "updated",
-  update,
-  kind: "link_down",
-  severity: "critical",
-  node: "n1",
-  interface: "eth0",
-  metric: "operstate",
-  observed: 0,
-  baseline_mean: 1,
-  baseline_stddev: 0,
-  score: 1,
-  opened_at: 1,
-  ts: 1,
-});
+const anomaly = (update = 0): Anomaly =>
+  anomalyFixture({
+    incident_id: "7f1c3a52-5a8e-4c3e-9a57-0d3c2b1e4f60",
+    state: update === 0 ? "opened" : "updated",
+    update,
+    interface: "eth0",
+    score: 1,
+    opened_at: 1,
+    ts: 1,
+  });
 
 beforeAll(async () => {
   nats = await startNatsServer();

@@ -3,6 +3,30 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import type { Anomaly } from "../contracts/schemas.ts";
+
+/** A valid `opened` link_down anomaly for tests, with a fresh incident id; `overrides` replace fields. */
+export function anomalyFixture(overrides: Partial<Anomaly> = {}): Anomaly {
+  const now = Date.now();
+  return {
+    v: 1,
+    incident_id: crypto.randomUUID(),
+    state: "opened",
+    update: 0,
+    kind: "link_down",
+    severity: "critical",
+    node: "n1",
+    interface: "mesh1",
+    metric: "operstate",
+    observed: 0,
+    baseline_mean: 1,
+    baseline_stddev: 0,
+    score: 1e9,
+    opened_at: now,
+    ts: now,
+    ...overrides,
+  };
+}
 
 /** The repository root. */
 export const REPO_ROOT = join(import.meta.dir, "..", "..", "..");

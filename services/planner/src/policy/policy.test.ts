@@ -2,28 +2,13 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Anomaly, Plan } from "@x0/shared";
+import { Plan } from "@x0/shared";
+import { anomalyFixture } from "@x0/shared/testing";
 import { decide, loadPolicy, PolicyError } from "./policy.ts";
 
 const shippedPolicy = join(import.meta.dir, "..", "..", "policy.yaml");
 
-const anomaly: Anomaly = {
-  v: 1,
-  incident_id: "7f1c3a52-5a8e-4c3e-9a57-0d3c2b1e4f60",
-  state: "opened",
-  update: 0,
-  kind: "link_down",
-  severity: "critical",
-  node: "n1",
-  interface: "eth0",
-  metric: "operstate",
-  observed: 0,
-  baseline_mean: 1,
-  baseline_stddev: 0,
-  score: 1e9,
-  opened_at: 1,
-  ts: 1,
-};
+const anomaly = anomalyFixture({ incident_id: "7f1c3a52-5a8e-4c3e-9a57-0d3c2b1e4f60", interface: "eth0", opened_at: 1, ts: 1 });
 
 function writePolicy(text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), "x0-policy-")), "policy.yaml");
