@@ -1,19 +1,24 @@
 // bun run bench:xdp — the XDP program's cost per packet and the monitor's CPU cost, measured in one run (as root).
-// 1. Packets per second through a veth pair from a UDP flood in a namespace (pktgen is used by nobody here: this kernel
-//    has no pktgen module), without XDP, with XDP in generic mode and in native mode; the program's own run time per
-//    packet from the kernel's BPF stats (kernel.bpf_stats_enabled, restored afterwards).
+// 1. Packets per second through a veth pair from a UDP flood in a namespace (this kernel has no pktgen module) without XDP,
+//    with an empty XDP program (XDP_PASS only: the kernel's own hook cost), with x0_xdp in generic mode (no policy entries,
+//    and with a deny entry for another neighbour so the policy lookups run), and both programs in native mode. Conditions
+//    alternate within each round so drift in the shared CPU hits them alike; overheads are paired per round. The programs'
+//    own run time per packet comes from the kernel's BPF stats (kernel.bpf_stats_enabled, restored afterwards).
 // 2. The CPU share of a real monitor process at a 100 ms interval with 64 live neighbours.
-// Knobs: X0_BENCH_FLOOD_S (3), X0_BENCH_CPU_S (20). Results go to bench/results/xdp.json.
+// Knobs: X0_BENCH_FLOOD_S (2), X0_BENCH_ROUNDS (4), X0_BENCH_CPU_S (20). Results go to bench/results/xdp.json.
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { connectNats, type Telemetry } from "@x0/shared";
 import { REPO_ROOT, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
 import { loadLibbpf } from "../services/monitor/src/bpf/libbpf.ts";
+import { BpfObject } from "../services/monitor/src/bpf/object.ts";
 import { cleanStaleLabs, createVethLab, inNetns, LAB_PREFIX, run } from "../services/monitor/src/lab/netns.ts";
-import { XdpInterface } from "../services/monitor/src/xdp/attach.ts";
+import { ifindexOf, XdpFlag, XdpInterface } from "../services/monitor/src/xdp/attach.ts";
+import { PinnedPolicy } from "../services/monitor/src/xdp/pins.ts";
 
-const FLOOD_S = Number(process.env.X0_BENCH_FLOOD_S ?? 3);
+const FLOOD_S = Number(process.env.X0_BENCH_FLOOD_S ?? 2);
+const ROUNDS = Number(process.env.X0_BENCH_ROUNDS ?? 4);
 const CPU_S = Number(process.env.X0_BENCH_CPU_S ?? 20);
 const NEIGHBOURS = 64;
 const PAYLOAD = 18; // minimum-size Ethernet frames (64 bytes with FCS): the per-packet cost dominates
@@ -40,30 +45,51 @@ function progStats(id: number): { runTimeNs: number; runCnt: number } {
   return { runTimeNs: info.run_time_ns ?? 0, runCnt: info.run_cnt ?? 0 };
 }
 
+const round1 = (n: number) => Number(n.toFixed(1));
+/** Median and range of a series. */
+function spread(values: number[]): { median: number; min: number; max: number; values: number[] } {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return { median: round1(median), min: round1(sorted[0] ?? 0), max: round1(sorted.at(-1) ?? 0), values: values.map(round1) };
+}
+
 cleanStaleLabs();
 const lab = createVethLab("b", 240);
 const statsBefore = run(["sysctl", "-n", "kernel.bpf_stats_enabled"]).trim();
 const results: Record<string, unknown> = {};
 try {
-  /** Floods hostIf for FLOOD_S seconds; packets per second received, and the program's ns per packet when attached. */
-  const flood = async (xdp?: XdpInterface) => {
-    const before = { rx: sysfsCounter(lab.hostIf, "rx_packets"), prog: xdp ? progStats(xdp.progId) : undefined };
+  /** Floods hostIf for FLOOD_S seconds: packets per second received, and the attached program's ns per run. */
+  const flood = async (progId?: number) => {
+    const before = { rx: sysfsCounter(lab.hostIf, "rx_packets"), prog: progId ? progStats(progId) : undefined };
     const started = performance.now();
-    const sent = Number(await runIn(lab.ns, [process.execPath, join(LAB, "udp-flood.ts"), lab.hostIp, "9", String(FLOOD_S), String(PAYLOAD)]));
+    await runIn(lab.ns, [process.execPath, join(LAB, "udp-flood.ts"), lab.hostIp, "9", String(FLOOD_S), String(PAYLOAD)]);
     const seconds = (performance.now() - started) / 1000;
-    const received = sysfsCounter(lab.hostIf, "rx_packets") - before.rx;
-    const result: Record<string, number> = { sent, received, seconds: Number(seconds.toFixed(3)), pps: Math.round(received / seconds) };
-    if (xdp && before.prog) {
-      const after = progStats(xdp.progId);
-      const runs = after.runCnt - before.prog.runCnt;
-      result.program_runs = runs;
-      result.program_ns_per_packet = Number(((after.runTimeNs - before.prog.runTimeNs) / runs).toFixed(1));
-    }
-    return result;
+    const pps = (sysfsCounter(lab.hostIf, "rx_packets") - before.rx) / seconds;
+    if (!progId || !before.prog) return { pps };
+    const after = progStats(progId);
+    return { pps, nsPerRun: (after.runTimeNs - before.prog.runTimeNs) / (after.runCnt - before.prog.runCnt) };
   };
   const lib = loadLibbpf(join(BUILD, "libx0shim.so"));
-  const attach = (mode: "generic" | "native") =>
-    XdpInterface.attach(lib, {
+  const ifindex = ifindexOf(lib, lab.hostIf);
+  const attachedId = () => (JSON.parse(run(["ip", "-j", "link", "show", "dev", lab.hostIf])) as { xdp?: { prog?: { id: number } } }[])[0]?.xdp?.prog?.id ?? 0;
+  /** Attaches the program of `condition`; returns its id and how to detach it. */
+  const attach = (condition: string): { id: number; detach: () => void } | undefined => {
+    if (condition === "none") return undefined;
+    const mode = condition.endsWith("native") ? "native" : "generic";
+    if (condition.startsWith("pass")) {
+      const object = BpfObject.load(lib, join(BUILD, "xdp_pass.bpf.o"));
+      const flag = mode === "native" ? XdpFlag.DRV_MODE : XdpFlag.SKB_MODE;
+      lib.check("bpf_xdp_attach(pass)", lib.bpf.bpf_xdp_attach(ifindex, object.programFd("x0_xdp_pass"), flag, null));
+      return {
+        id: attachedId(),
+        detach: () => {
+          lib.bpf.bpf_xdp_detach(ifindex, flag, null);
+          object.close();
+        },
+      };
+    }
+    const xdp = XdpInterface.attach(lib, {
       objectPath: join(BUILD, "xdp_mesh.bpf.o"),
       iface: lab.hostIf,
       pinRoot: PIN_ROOT,
@@ -71,28 +97,69 @@ try {
       denyEventIntervalNs: 100_000_000n,
       onEvent: () => {},
     });
+    // A deny entry for a neighbour that does not send: the flood passes, but every packet pays the deny and fault lookups.
+    const policy = condition.includes("policy") ? PinnedPolicy.open(lib, lab.hostIf, PIN_ROOT) : undefined;
+    const other = { mac: "02:00:00:00:00:01", ipv4: "192.0.2.1" };
+    policy?.deny(other);
+    return {
+      id: xdp.progId,
+      detach: () => {
+        policy?.allow(other);
+        policy?.close();
+        xdp.detach();
+      },
+    };
+  };
+  const conditions = ["none", "pass-generic", "x0-generic", "x0-generic-policy", "pass-native", "x0-native"] as const;
+  const measured = Object.fromEntries(conditions.map((c) => [c, { pps: [] as number[], ns: [] as number[] }]));
   run(["sysctl", "-q", "-w", "kernel.bpf_stats_enabled=1"]);
   await flood(); // warm-up: ARP, JIT of the sender
-  const without = await flood();
-  const generic = attach("generic");
-  const withGeneric = await flood(generic);
-  generic.detach();
-  const native = attach("native");
-  const withNative = await flood(native);
-  native.detach();
-  const without2 = await flood();
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const condition of conditions) {
+      const attached = attach(condition);
+      try {
+        const { pps, nsPerRun } = await flood(attached?.id);
+        measured[condition]?.pps.push(pps);
+        if (nsPerRun !== undefined) measured[condition]?.ns.push(nsPerRun);
+      } finally {
+        attached?.detach();
+      }
+    }
+  }
   run(["sysctl", "-q", "-w", `kernel.bpf_stats_enabled=${statsBefore}`]);
-  const baselinePps = ((without.pps as number) + (without2.pps as number)) / 2;
-  const nsPerPacket = (pps: number) => Number((1e9 / pps - 1e9 / baselinePps).toFixed(1));
+  const m = (c: (typeof conditions)[number]) => measured[c] as { pps: number[]; ns: number[] };
+  /** ns per packet that `condition` adds over `base`, paired round by round: 1e9/pps(condition) - 1e9/pps(base). */
+  const added = (condition: (typeof conditions)[number], base: (typeof conditions)[number]) =>
+    spread(m(condition).pps.map((pps, i) => 1e9 / pps - 1e9 / (m(base).pps[i] as number)));
+  const net = (condition: (typeof conditions)[number], base: (typeof conditions)[number]) =>
+    spread(m(condition).ns.map((ns, i) => ns - (m(base).ns[i] as number)));
+  const program = (condition: (typeof conditions)[number], base: (typeof conditions)[number]) => ({
+    pps: spread(m(condition).pps.map(Math.round)),
+    bpf_stats_ns_per_packet: spread(m(condition).ns),
+    bpf_stats_ns_per_packet_net_of_empty_program: net(condition, base),
+    overhead_ns_per_packet_from_pps_vs_no_xdp: added(condition, "none"),
+    overhead_ns_per_packet_from_pps_vs_empty_program: added(condition, base),
+  });
+  const generic = program("x0-generic", "pass-generic");
   results.xdp = {
     payload_bytes: PAYLOAD,
     flood_seconds: FLOOD_S,
-    sender: "Bun UDP sendMany flood from the peer namespace (one core; pktgen unavailable)",
-    without_xdp: without,
-    without_xdp_again: without2,
-    generic: { ...withGeneric, overhead_ns_per_packet_from_pps: nsPerPacket(withGeneric.pps as number) },
-    native: { ...withNative, overhead_ns_per_packet_from_pps: nsPerPacket(withNative.pps as number) },
-    target: "generic-mode overhead < 100 ns per packet",
+    rounds: ROUNDS,
+    sender: "Bun UDP sendMany flood from the peer namespace (one core; pktgen unavailable); XDP runs in the sender's softirq on the same core",
+    without_xdp: { pps: spread(m("none").pps.map(Math.round)) },
+    empty_program_generic: {
+      pps: spread(m("pass-generic").pps.map(Math.round)),
+      bpf_stats_ns_per_packet: spread(m("pass-generic").ns),
+      overhead_ns_per_packet_from_pps_vs_no_xdp: added("pass-generic", "none"),
+    },
+    generic,
+    generic_with_policy_entries: program("x0-generic-policy", "pass-generic"),
+    empty_program_native: { pps: spread(m("pass-native").pps.map(Math.round)), bpf_stats_ns_per_packet: spread(m("pass-native").ns) },
+    native: program("x0-native", "pass-native"),
+    target: "generic-mode overhead of the program < 100 ns per packet",
+    judged_on:
+      "bpf_stats_ns_per_packet_net_of_empty_program (cross-checked by overhead_ns_per_packet_from_pps_vs_empty_program): the raw BPF-stats figure includes the clock reads BPF stats adds to every program (the empty program's figure), and the pps overhead against no XDP includes the kernel's generic-XDP hook, which any program pays",
+    target_met: generic.bpf_stats_ns_per_packet_net_of_empty_program.median < 100,
   };
 
   // The monitor's CPU cost with 64 live neighbours: 64 source addresses on the peer side, one datagram each every 10 ms.
@@ -140,6 +207,7 @@ try {
       cpu_seconds: cpuSeconds,
       cpu_percent_of_one_core: Number(((cpuSeconds / wall) * 100).toFixed(2)),
       target: "< 2% of one core",
+      target_met: (cpuSeconds / wall) * 100 < 2,
     };
     await load;
   } finally {

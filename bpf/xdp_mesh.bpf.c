@@ -40,6 +40,13 @@ struct {
 } fault SEC(".maps");
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct x0_policy);
+} policy SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, X0_EVENTS_BYTES);
 } events SEC(".maps");
@@ -101,6 +108,12 @@ int x0_xdp(struct xdp_md *ctx)
 		st->packets++;
 		st->bytes += len;
 	}
+
+	/* No denied or faulted neighbour (the common case): nothing more to look up. */
+	__u32 zero = 0;
+	struct x0_policy *pol = bpf_map_lookup_elem(&policy, &zero);
+	if (pol && !pol->active)
+		return XDP_PASS;
 
 	struct x0_deny *denied = bpf_map_lookup_elem(&deny, &key);
 	if (denied) {

@@ -33,6 +33,15 @@ struct x0_neigh_stats {
 	__u64 dropped_bytes;
 };
 
+/*
+ * The single entry of the policy map: non-zero while the deny or the fault map may hold an entry. The program skips both
+ * lookups (about half its per-packet cost) while it is zero. Writers raise it after inserting into deny or fault and
+ * lower it only when both maps are seen empty, re-checking after lowering (services/monitor/src/xdp/pins.ts).
+ */
+struct x0_policy {
+	__u32 active;
+};
+
 /* Index of the interface totals array; passed = total - drops, so it is not counted separately. */
 enum x0_stat {
 	X0_STAT_TOTAL = 0,

@@ -7,7 +7,7 @@ import { PEER_PATTERN, Prober, parsePeer } from "./probes/prober.ts";
 import { startBatman } from "./sample/batman.ts";
 import { startEbpf } from "./sample/ebpf.ts";
 import { Sampler } from "./sample/sampler.ts";
-import { readInterfaces } from "./sysfs/counters.ts";
+import { InterfaceReader } from "./sysfs/counters.ts";
 import { createMonitorMetrics } from "./telemetry/metrics.ts";
 import { DEFAULT_PIN_ROOT } from "./xdp/pins.ts";
 import { xdpSelection } from "./xdp/selection.ts";
@@ -108,10 +108,12 @@ await runService({
     });
     onStop(() => batman.stop());
 
+    const interfaceReader = new InterfaceReader(config.X0_MONITOR_SYSFS_NET, config.X0_MONITOR_INTERFACES);
+    onStop(() => interfaceReader.close());
     const sampler = new Sampler({
       node,
       intervalMs: config.X0_MONITOR_INTERVAL_MS,
-      readInterfaces: () => readInterfaces(config.X0_MONITOR_SYSFS_NET, config.X0_MONITOR_INTERFACES),
+      readInterfaces: () => interfaceReader.read(),
       ebpfState: () => ebpf.state(),
       lib: ebpf.lib,
       dataplane: ebpf.dataplane,

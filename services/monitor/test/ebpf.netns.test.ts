@@ -152,6 +152,32 @@ describe.skipIf(!isRoot)("monitor eBPF data plane", () => {
     }
   });
 
+  test("ebpf - the policy flag is raised while deny or fault holds an entry, and lowered once both are empty", async () => {
+    const policy = PinnedPolicy.open(loadLibbpf(join(REPO_ROOT, "bpf", "build", "libx0shim.so")), lab.hostIf, PIN_ROOT);
+    const a = { mac: "02:00:00:00:00:0a", ipv4: "192.0.2.10" };
+    const b = { mac: "02:00:00:00:00:0b", ipv4: null };
+    try {
+      expect(policy.active()).toBe(false);
+      policy.deny(a);
+      policy.setFault(b, 0.25);
+      expect(policy.active()).toBe(true);
+      policy.allow(a);
+      expect(policy.active()).toBe(true); // the fault entry still needs the lookups
+      policy.setFault(b, 0);
+      expect(policy.active()).toBe(false);
+      // With the flag lowered the peer's packets pass uncounted as drops.
+      const before = { received, packets: peerSample()?.packets ?? 0, drops: peerSample()?.dropped ?? 0 };
+      await send(100);
+      const t = await nextSample("100 seen", (s) => peerSample(s)?.packets === before.packets + 100);
+      expect(peerSample(t)?.dropped).toBe(before.drops);
+      await waitFor("100 received", () => received - before.received === 100, 5000);
+    } finally {
+      policy.allow(a);
+      policy.setFault(b, 0);
+      policy.close();
+    }
+  });
+
   test("ebpf - 50% fault injection loses a share of 4000 packets within a 5-sigma binomial bound", async () => {
     const policy = PinnedPolicy.open(loadLibbpf(join(REPO_ROOT, "bpf", "build", "libx0shim.so")), lab.hostIf, PIN_ROOT);
     const n = 4000;

@@ -110,33 +110,62 @@ export class BpfMap {
     return true;
   }
 
-  /** Every entry as [key, value], read with batch lookups when the kernel supports them, else key by key. */
+  /** Whether the map has no entry (one get_next_key call; for hash maps). */
+  isEmpty(): boolean {
+    this.scratchKey ??= Buffer.alloc(this.info.keySize);
+    const ret = this.lib.bpf.bpf_map_get_next_key(this.fd, null, this.scratchKey);
+    if (ret === -2) return true;
+    if (ret < 0) this.fail("get_next_key", ret);
+    return false;
+  }
+
+  private scratchKey: Buffer | undefined;
+
+  /** Every entry as [key, value] (copies), read with batch lookups when the kernel supports them, else key by key. */
   entries(): [Buffer, Buffer][] {
+    const out: [Buffer, Buffer][] = [];
+    this.forEach((keys, keyOffset, values, valueOffset) => {
+      out.push([
+        Buffer.from(keys.subarray(keyOffset, keyOffset + this.info.keySize)),
+        Buffer.from(values.subarray(valueOffset, valueOffset + this.valueBytes)),
+      ]);
+    });
+    return out;
+  }
+
+  /**
+   * Visits every entry without copying: `keys` and `values` are buffers reused by the next call, valid only during `visit`.
+   * Batch lookups when the kernel supports them, else key by key.
+   */
+  forEach(visit: (keys: Buffer, keyOffset: number, values: Buffer, valueOffset: number) => void): void {
     if (!this.batchUnsupported) {
       try {
-        return this.batchEntries();
+        this.batchForEach(visit);
+        return;
       } catch (error) {
         // Arrays before 5.6 and some map types cannot batch; fall back once and remember.
         if (!(error instanceof BpfError) || (error.errno !== 22 && error.errno !== 95 && error.errno !== 524)) throw error;
         this.batchUnsupported = true;
       }
     }
-    return this.iterEntries();
+    this.iterForEach(visit);
   }
 
-  private batchBuffers: { keys: Buffer; values: Buffer } | undefined;
+  private batchBuffers: { keys: Buffer; values: Buffer; cursorA: Buffer; cursorB: Buffer; count: Uint32Array } | undefined;
 
-  private batchEntries(): [Buffer, Buffer][] {
+  private batchForEach(visit: (keys: Buffer, keyOffset: number, values: Buffer, valueOffset: number) => void): void {
     const { keySize, maxEntries } = this.info;
     const chunk = Math.max(1, maxEntries);
     // Reused between calls: a whole-map buffer every 100 ms would be most of the monitor's garbage.
-    this.batchBuffers ??= { keys: Buffer.allocUnsafe(keySize * chunk), values: Buffer.allocUnsafe(this.valueBytes * chunk) };
-    const { keys, values } = this.batchBuffers;
-    // Hash maps use a 4-byte bucket cursor, arrays a key: room for either.
-    const cursorA = Buffer.alloc(Math.max(keySize, 8));
-    const cursorB = Buffer.alloc(Math.max(keySize, 8));
-    const count = new Uint32Array(1);
-    const out: [Buffer, Buffer][] = [];
+    this.batchBuffers ??= {
+      keys: Buffer.allocUnsafe(keySize * chunk),
+      values: Buffer.allocUnsafe(this.valueBytes * chunk),
+      // Hash maps use a 4-byte bucket cursor, arrays a key: room for either.
+      cursorA: Buffer.alloc(Math.max(keySize, 8)),
+      cursorB: Buffer.alloc(Math.max(keySize, 8)),
+      count: new Uint32Array(1),
+    };
+    const { keys, values, cursorA, cursorB, count } = this.batchBuffers;
     let inBatch: Buffer | null = null;
     let outBatch = cursorA;
     for (;;) {
@@ -147,26 +176,23 @@ export class BpfMap {
         throw new BpfError(`lookup_batch(${this.label})`, -ret, this.lib.takeLog());
       }
       const n = count[0] ?? 0;
-      for (let i = 0; i < n; i++) {
-        out.push([Buffer.from(keys.subarray(i * keySize, (i + 1) * keySize)), Buffer.from(values.subarray(i * this.valueBytes, (i + 1) * this.valueBytes))]);
-      }
-      if (ret === -2) return out; // ENOENT: no more entries
+      for (let i = 0; i < n; i++) visit(keys, i * keySize, values, i * this.valueBytes);
+      if (ret === -2) return; // ENOENT: no more entries
       inBatch = outBatch;
       outBatch = outBatch === cursorA ? cursorB : cursorA;
     }
   }
 
-  private iterEntries(): [Buffer, Buffer][] {
-    const out: [Buffer, Buffer][] = [];
+  private iterForEach(visit: (keys: Buffer, keyOffset: number, values: Buffer, valueOffset: number) => void): void {
     let previous: Buffer | null = null;
     for (;;) {
       const next = Buffer.alloc(this.info.keySize);
       const ret = this.lib.bpf.bpf_map_get_next_key(this.fd, previous, next);
-      if (ret === -2) return out;
+      if (ret === -2) return;
       if (ret < 0) this.fail("get_next_key", ret);
       // An entry deleted between the two calls is simply skipped.
       const value = this.lookup(next);
-      if (value) out.push([next, value]);
+      if (value) visit(next, 0, value, 0);
       previous = next;
     }
   }

@@ -5,11 +5,10 @@ import { directTq } from "../batman/parse.ts";
 import type { Libbpf } from "../bpf/libbpf.ts";
 import type { PeerStats } from "../probes/prober.ts";
 import { COUNTER_NAMES } from "../sysfs/counters.ts";
-import type { MonitorMetrics } from "../telemetry/metrics.ts";
+import type { MonitorMetrics, PendingTraffic } from "../telemetry/metrics.ts";
 import { RateTracker } from "../telemetry/rates.ts";
 import type { NetTrace } from "../trace/tracepoints.ts";
 import type { Dataplane, InterfaceEvent } from "../xdp/dataplane.ts";
-import { keyId } from "../xdp/layout.ts";
 
 /** Where a sample's parts come from; only `readInterfaces` is required. */
 export interface SamplerSources {
@@ -40,8 +39,10 @@ export class Sampler {
   private readonly rates = new RateTracker();
   private seq = 0;
   private lastTs = 0;
-  /** Epoch ms when each neighbour's packet count last moved. */
-  private lastSeen = new Map<string, number>();
+  /** Per interface, each neighbour's previous reading (by keyId). */
+  private readonly neighbourState = new Map<string, Map<string, NeighbourState>>();
+  /** The XDP mode last written to the mode gauge, per interface. */
+  private readonly modeShown = new Map<string, string>();
 
   constructor(private readonly sources: SamplerSources) {}
 
@@ -56,7 +57,6 @@ export class Sampler {
     const probes = s.probes?.() ?? [];
     const batman = s.batman?.();
     const tqByMac = batman ? directTq(batman.originators) : new Map<string, number>();
-    const monoNowNs = s.lib?.monotonicNs() ?? 0n;
 
     for (const iface of interfaces) {
       const deltas = {} as Record<CounterName, number>;
@@ -105,6 +105,8 @@ export class Sampler {
     if (batman) telemetry.batman = batman;
     if (s.dataplane) {
       const events = s.dataplane.takeEvents();
+      // Read only when needed: the clock call crosses the FFI boundary and allocates BigInts.
+      const monoNowNs = events.length > 0 ? (s.lib?.monotonicNs() ?? 0n) : 0n;
       for (const event of events) {
         s.metrics.events.inc({ type: event.type });
         s.onEvent?.(event);
@@ -120,6 +122,7 @@ export class Sampler {
           ts: monoToEpoch(e.tsNs, monoNowNs, now),
         }));
     }
+    for (const name of this.neighbourState.keys()) if (!names.includes(name)) this.neighbourState.delete(name);
     s.metrics.ebpf.set(telemetry.ebpf ? 1 : 0);
     this.rates.endRound();
     return telemetry;
@@ -129,9 +132,14 @@ export class Sampler {
     const s = this.sources;
     const dataplane = s.dataplane as Dataplane;
     const state = dataplane.state(iface.name);
-    for (const mode of ["native", "generic", "off"] as const) s.metrics.xdpMode.set({ interface: iface.name, mode }, state.mode === mode ? 1 : 0);
+    if (this.modeShown.get(iface.name) !== state.mode) {
+      for (const mode of ["native", "generic", "off"] as const) s.metrics.xdpMode.set({ interface: iface.name, mode }, state.mode === mode ? 1 : 0);
+      this.modeShown.set(iface.name, state.mode);
+    }
     const reading = dataplane.read(iface.name);
     if (!reading) {
+      // Rates restart when XDP comes back: a gap's counts are not one interval's.
+      this.neighbourState.delete(iface.name);
       iface.xdp = { ...state, ...zeroXdp };
       return;
     }
@@ -163,40 +171,42 @@ export class Sampler {
     };
 
     const probeByIp = new Map(probes.map((p) => [p.host, p]));
-    const seen = new Map<string, number>();
+    const previous = this.neighbourState.get(iface.name) ?? new Map<string, NeighbourState>();
+    const current = new Map<string, NeighbourState>();
+    const rated = elapsed > 0;
     const neighbours: NeighbourSample[] = reading.neighbours.map((n) => {
-      const id = keyId(n);
-      const nk = `nb/${iface.name}/${id}`;
-      const p = this.rates.change(`${nk}/p`, Number(n.packets), elapsed);
-      const b = this.rates.change(`${nk}/b`, Number(n.bytes), elapsed);
-      const d = this.rates.change(`${nk}/d`, Number(n.droppedPackets), elapsed);
-      const label = s.metrics.neighbourLabels.value(id);
+      // Per-neighbour state replaces string-keyed rate lookups: the hot loop of a sample with many neighbours.
+      const before = previous.get(n.id);
+      const had = before !== undefined && rated;
+      const packetsDelta = had ? counterDelta(n.packets, before.packets) : 0;
+      const bytesDelta = had ? counterDelta(n.bytes, before.bytes) : 0;
+      const droppedDelta = had ? counterDelta(n.droppedPackets, before.dropped) : 0;
+      const traffic = before?.traffic ?? s.metrics.neighbourTraffic.get(iface.name, s.metrics.neighbourLabels.value(n.id));
       // A Prometheus counter starts with the process: a neighbour's first reading counts whole, later ones by delta.
-      const newPackets = p?.delta ?? Number(n.packets);
-      const newBytes = b?.delta ?? Number(n.bytes);
-      if (newPackets) s.metrics.neighbourPackets.inc({ interface: iface.name, neighbour: label }, newPackets);
-      if (newBytes) s.metrics.neighbourBytes.inc({ interface: iface.name, neighbour: label }, newBytes);
+      traffic.packets += had ? packetsDelta : n.packets;
+      traffic.bytes += had ? bytesDelta : n.bytes;
       // The program keeps no timestamp (a clock read per packet is costly): a neighbour was seen when its count moved.
-      const lastSeen = p === undefined || p.delta > 0 ? now : (this.lastSeen.get(nk) ?? now);
-      seen.set(nk, lastSeen);
+      const lastSeen = !had || packetsDelta > 0 ? now : before.lastSeen;
+      current.set(n.id, { packets: n.packets, bytes: n.bytes, dropped: n.droppedPackets, lastSeen, traffic });
       const probe = n.ipv4 ? probeByIp.get(n.ipv4) : undefined;
+      const perS = (delta: number) => (had ? (delta * 1000) / elapsed : 0);
       const sample: NeighbourSample = {
         mac: n.mac,
         ipv4: n.ipv4,
-        packets: Number(n.packets),
-        bytes: Number(n.bytes),
-        dropped: Number(n.droppedPackets),
-        packets_delta: p?.delta ?? 0,
-        bytes_delta: b?.delta ?? 0,
-        dropped_delta: d?.delta ?? 0,
-        packets_per_s: p?.perS ?? 0,
-        bytes_per_s: b?.perS ?? 0,
-        dropped_per_s: d?.perS ?? 0,
+        packets: n.packets,
+        bytes: n.bytes,
+        dropped: n.droppedPackets,
+        packets_delta: packetsDelta,
+        bytes_delta: bytesDelta,
+        dropped_delta: droppedDelta,
+        packets_per_s: perS(packetsDelta),
+        bytes_per_s: perS(bytesDelta),
+        dropped_per_s: perS(droppedDelta),
         last_seen_ts: lastSeen,
         // Counter-based liveness works for neighbours that do not answer hellos; an answered hello also counts.
         alive: now - lastSeen <= s.livenessMs || (probe !== undefined && probe.rttMs !== null && probe.loss < 1),
-        denied: reading.denied.has(id),
-        fault_probability: reading.faults.get(id) ?? 0,
+        denied: reading.denied.has(n.id),
+        fault_probability: reading.faults.get(n.id) ?? 0,
       };
       if (probe?.rttMs != null) sample.rtt_ms = probe.rttMs;
       if (probe) sample.loss = probe.loss;
@@ -205,8 +215,7 @@ export class Sampler {
       return sample;
     });
     // Neighbours evicted from the LRU map are forgotten here too.
-    for (const [k, v] of seen) this.lastSeen.set(k, v);
-    for (const k of this.lastSeen.keys()) if (k.startsWith(`nb/${iface.name}/`) && !seen.has(k)) this.lastSeen.delete(k);
+    this.neighbourState.set(iface.name, current);
     neighbours.sort((a, b) => b.last_seen_ts - a.last_seen_ts);
     iface.neighbours = neighbours.slice(0, s.maxNeighbours);
   }
@@ -224,6 +233,21 @@ export class Sampler {
     }
     return out.slice(0, 256);
   }
+}
+
+/** A neighbour's previous reading. */
+interface NeighbourState {
+  packets: number;
+  bytes: number;
+  dropped: number;
+  /** Epoch ms when its packet count last moved. */
+  lastSeen: number;
+  traffic: PendingTraffic;
+}
+
+/** A cumulative counter's increase; one that went backwards was reset (maps re-created), so its new value is the increase. */
+function counterDelta(value: number, before: number): number {
+  return value >= before ? value - before : value;
 }
 
 const zeroXdp = {

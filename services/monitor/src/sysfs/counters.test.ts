@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { COUNTER_NAMES, readInterfaces, SysfsError, selectInterfaces } from "./counters.ts";
+import { COUNTER_NAMES, InterfaceReader, readInterfaces, SysfsError, selectInterfaces } from "./counters.ts";
 
 function fakeSysfs(interfaces: Record<string, { operstate: string; base: number }>): string {
   const root = mkdtempSync(join(tmpdir(), "x0-sysfs-"));
@@ -12,6 +12,12 @@ function fakeSysfs(interfaces: Record<string, { operstate: string; base: number 
     for (const [i, counter] of COUNTER_NAMES.entries()) writeFileSync(join(root, name, "statistics", counter), `${base + i}\n`);
   }
   return root;
+}
+
+function fakeSysfsInto(root: string, name: string, base: number): void {
+  mkdirSync(join(root, name, "statistics"), { recursive: true });
+  writeFileSync(join(root, name, "operstate"), "up\n");
+  for (const [i, counter] of COUNTER_NAMES.entries()) writeFileSync(join(root, name, "statistics", counter), `${base + i}\n`);
 }
 
 describe("sysfs counters", () => {
@@ -36,9 +42,45 @@ describe("sysfs counters", () => {
     expect(readInterfaces(root)[0]?.operstate).toBe("unknown");
   });
 
+  test("sysfs counters - a named list reads exactly those interfaces that exist, in name order", () => {
+    const root = fakeSysfs({ lo: { operstate: "unknown", base: 0 }, eth0: { operstate: "up", base: 100 }, wlan0: { operstate: "down", base: 7 } });
+    expect(readInterfaces(root, ["wlan0", "missing", "lo", "wlan0"]).map((s) => s.name)).toEqual(["lo", "wlan0"]);
+  });
+
   test("sysfs counters - a missing root is a SysfsError naming it", () => {
     expect(() => readInterfaces("/nonexistent/x0")).toThrow(SysfsError);
     expect(() => readInterfaces("/nonexistent/x0")).toThrow(/\/nonexistent\/x0/);
+    expect(() => readInterfaces("/nonexistent/x0", ["eth0"])).toThrow(SysfsError);
+  });
+
+  test("sysfs counters - a reader keeps files open yet sees new values, a vanished interface and a re-created one", () => {
+    const root = fakeSysfs({ eth0: { operstate: "up", base: 100 } });
+    const reader = new InterfaceReader(root, ["eth0"]);
+    try {
+      expect(reader.read()[0]?.counters.rx_bytes).toBe(100);
+      writeFileSync(join(root, "eth0", "statistics", "rx_bytes"), "5000\n");
+      writeFileSync(join(root, "eth0", "operstate"), "down\n");
+      expect(reader.read()[0]).toMatchObject({ operstate: "down", counters: { rx_bytes: 5000 } });
+      rmSync(join(root, "eth0"), { recursive: true });
+      expect(reader.read()).toEqual([]);
+      fakeSysfsInto(root, "eth0", 7);
+      expect(reader.read()[0]?.counters.rx_bytes).toBe(7);
+    } finally {
+      reader.close();
+    }
+  });
+
+  test("sysfs counters - a reader re-opens an interface re-created between two reads", () => {
+    const root = fakeSysfs({ eth0: { operstate: "up", base: 100 } });
+    const reader = new InterfaceReader(root);
+    try {
+      expect(reader.read()[0]?.counters.rx_bytes).toBe(100);
+      rmSync(join(root, "eth0"), { recursive: true });
+      fakeSysfsInto(root, "eth0", 9);
+      expect(reader.read()[0]?.counters.rx_bytes).toBe(9);
+    } finally {
+      reader.close();
+    }
   });
 
   test("sysfs counters - the host's real /sys/class/net reads", () => {

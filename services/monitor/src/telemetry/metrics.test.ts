@@ -16,4 +16,19 @@ describe("metrics", () => {
     expect(values).toHaveLength(4);
     expect(values.find((v) => v.labels.neighbour === "other")?.value).toBe(47);
   });
+
+  test("metrics - neighbour traffic reaches its counters at collection, exactly once", async () => {
+    const registry = new Registry();
+    const metrics = createMonitorMetrics(registry, { maxNeighbourLabels: 8 });
+    const traffic = metrics.neighbourTraffic.get("mesh0", "aa:bb:cc:dd:ee:ff/10.0.0.2");
+    expect(metrics.neighbourTraffic.get("mesh0", "aa:bb:cc:dd:ee:ff/10.0.0.2")).toBe(traffic);
+    traffic.packets += 3;
+    traffic.bytes += 300;
+    const text = await registry.metrics();
+    expect(text).toContain('x0_monitor_neighbour_packets_total{interface="mesh0",neighbour="aa:bb:cc:dd:ee:ff/10.0.0.2"} 3');
+    expect(text).toContain('x0_monitor_neighbour_bytes_total{interface="mesh0",neighbour="aa:bb:cc:dd:ee:ff/10.0.0.2"} 300');
+    traffic.packets += 2;
+    expect((await metrics.neighbourPackets.get()).values[0]?.value).toBe(5);
+    expect((await metrics.neighbourBytes.get()).values[0]?.value).toBe(300);
+  });
 });

@@ -19,25 +19,70 @@ export class LabelCap {
   }
 }
 
+/** Traffic of one (interface, neighbour label) series not yet added to the Prometheus counters. */
+export interface PendingTraffic {
+  readonly labels: { interface: string; neighbour: string };
+  packets: number;
+  bytes: number;
+}
+
+/**
+ * Neighbour traffic is added to its counters when they are collected (a scrape), not every sample: a sample then costs one
+ * addition per neighbour instead of two labelled counter updates (label hashing), and a scrape still sees exact totals.
+ */
+export class PendingNeighbourTraffic {
+  private readonly pending = new Map<string, PendingTraffic>();
+
+  /** The accumulator of one series; callers keep it, so the lookup happens once per neighbour. */
+  get(iface: string, neighbour: string): PendingTraffic {
+    const key = `${iface}\0${neighbour}`;
+    let pending = this.pending.get(key);
+    if (!pending) {
+      pending = { labels: { interface: iface, neighbour }, packets: 0, bytes: 0 };
+      this.pending.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** Moves everything pending into the counters. */
+  flush(packets: Counter, bytes: Counter): void {
+    for (const pending of this.pending.values()) {
+      if (pending.packets > 0) packets.inc(pending.labels, pending.packets);
+      if (pending.bytes > 0) bytes.inc(pending.labels, pending.bytes);
+      pending.packets = 0;
+      pending.bytes = 0;
+    }
+  }
+}
+
 /** Creates the monitor's metrics in `registry`. */
 export function createMonitorMetrics(registry: Registry, { maxNeighbourLabels }: { maxNeighbourLabels: number }) {
   const registers = [registry];
+  const neighbourTraffic = new PendingNeighbourTraffic();
+  // Either counter's collection flushes both, so they stay consistent with each other.
+  const flushTraffic = () => neighbourTraffic.flush(neighbourPackets, neighbourBytes);
+  const neighbourPackets: Counter = new Counter({
+    name: "x0_monitor_neighbour_packets_total",
+    help: "Frames received from a neighbour (XDP), by interface and neighbour (MAC/IPv4; capped, the rest is 'other').",
+    labelNames: ["interface", "neighbour"],
+    registers,
+    collect: flushTraffic,
+  });
+  const neighbourBytes: Counter = new Counter({
+    name: "x0_monitor_neighbour_bytes_total",
+    help: "Bytes received from a neighbour (XDP), by interface and neighbour (capped like the packet counter).",
+    labelNames: ["interface", "neighbour"],
+    registers,
+    collect: flushTraffic,
+  });
   return {
     neighbourLabels: new LabelCap(maxNeighbourLabels),
+    /** Add neighbour traffic here; it reaches neighbourPackets / neighbourBytes at collection. */
+    neighbourTraffic,
     samples: new Counter({ name: "x0_monitor_samples_total", help: "Telemetry samples published.", registers }),
     sampleErrors: new Counter({ name: "x0_monitor_sample_errors_total", help: "Sampling rounds that failed to read interface counters.", registers }),
-    neighbourPackets: new Counter({
-      name: "x0_monitor_neighbour_packets_total",
-      help: "Frames received from a neighbour (XDP), by interface and neighbour (MAC/IPv4; capped, the rest is 'other').",
-      labelNames: ["interface", "neighbour"],
-      registers,
-    }),
-    neighbourBytes: new Counter({
-      name: "x0_monitor_neighbour_bytes_total",
-      help: "Bytes received from a neighbour (XDP), by interface and neighbour (capped like the packet counter).",
-      labelNames: ["interface", "neighbour"],
-      registers,
-    }),
+    neighbourPackets,
+    neighbourBytes,
     xdpDropped: new Counter({
       name: "x0_monitor_xdp_dropped_packets_total",
       help: "Frames the XDP program dropped, by interface and cause (deny, fault).",

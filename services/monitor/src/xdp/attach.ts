@@ -11,6 +11,7 @@ import {
   decodeKey,
   decodeStats,
   encodeConfig,
+  keyId,
   type NeighbourKey,
   type NeighbourStats,
   SIZES,
@@ -18,9 +19,10 @@ import {
   XDP_OBJECT,
   type XdpEvent,
 } from "./layout.ts";
+import { syncPolicyFlag } from "./pins.ts";
 
 /** XDP attach flags (include/uapi/linux/if_link.h). */
-const XdpFlag = { UPDATE_IF_NOEXIST: 1, SKB_MODE: 2, DRV_MODE: 4 } as const;
+export const XdpFlag = { UPDATE_IF_NOEXIST: 1, SKB_MODE: 2, DRV_MODE: 4 } as const;
 
 /** How the program is attached: native (driver) mode, generic (skb) mode, or not at all. */
 export type XdpMode = "native" | "generic" | "off";
@@ -42,7 +44,10 @@ export interface XdpTotals {
 }
 
 /** One neighbour's cumulative counters. */
-export interface XdpNeighbour extends NeighbourKey, NeighbourStats {}
+export interface XdpNeighbour extends NeighbourKey, NeighbourStats {
+  /** keyId of the neighbour (computed once per neighbour, not per read). */
+  id: string;
+}
 
 /** The ifindex of `name`, or throws {@link InterfaceMissing}. */
 export function ifindexOf(lib: Libbpf, name: string): number {
@@ -116,6 +121,7 @@ export class XdpInterface {
   private readonly totals: BpfMap;
   private readonly totalKeys = [Stat.TOTAL, Stat.DROP_DENY, Stat.DROP_FAULT].map((stat) => new Uint8Array(new Uint32Array([stat]).buffer));
   private detached = false;
+  private keys = new Map<string, NeighbourKey & { id: string }>();
 
   private constructor(
     private readonly lib: Libbpf,
@@ -145,8 +151,10 @@ export class XdpInterface {
     });
     let ring: RingBuffer | undefined;
     try {
-      object.map("deny").expectLayout(SIZES.key, SIZES.deny);
-      object.map("fault").expectLayout(SIZES.key, SIZES.fault);
+      const deny = object.map("deny").expectLayout(SIZES.key, SIZES.deny);
+      const fault = object.map("fault").expectLayout(SIZES.key, SIZES.fault);
+      // Pinned deny/fault entries from an earlier run (or an object without the flag) must raise it before packets flow.
+      syncPolicyFlag({ deny, fault, policy: object.map("policy").expectLayout(4, SIZES.policy) });
       const progFd = object.programFd(XDP_OBJECT.program);
       const progId = progInfo(lib, progFd).id;
       const mode = XdpInterface.attachProgram(lib, iface, ifindex, progFd, options.mode);
@@ -187,7 +195,23 @@ export class XdpInterface {
 
   /** Every neighbour's counters summed over CPUs. */
   readNeighbours(): XdpNeighbour[] {
-    return this.neighbours.entries().map(([key, value]) => ({ ...decodeKey(key), ...decodeStats(value) }));
+    const out: XdpNeighbour[] = [];
+    const known = new Map<string, NeighbourKey & { id: string }>();
+    const { valueBytes } = this.neighbours;
+    this.neighbours.forEach((keys, keyOffset, values, valueOffset) => {
+      // The raw key bytes as a string: a cheap map key, so each neighbour's addresses are formatted once, not every read.
+      const raw = keys.toString("latin1", keyOffset, keyOffset + SIZES.key);
+      let key = this.keys.get(raw);
+      if (!key) {
+        const decoded = decodeKey(keys, keyOffset);
+        key = { ...decoded, id: keyId(decoded) };
+      }
+      known.set(raw, key);
+      out.push({ mac: key.mac, ipv4: key.ipv4, id: key.id, ...decodeStats(values, valueOffset, valueBytes) });
+    });
+    // Evicted neighbours leave the cache with the map.
+    this.keys = known;
+    return out;
   }
 
   /** Consumes pending ring buffer events (delivered to `onEvent`); returns how many. */

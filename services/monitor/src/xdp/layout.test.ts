@@ -25,7 +25,11 @@ describe("layout", () => {
     value.writeBigUInt64LE(400n, 40);
     value.writeBigUInt64LE(1n, 48);
     value.writeBigUInt64LE(100n, 56);
-    expect(decodeStats(value)).toEqual({ packets: 7n, bytes: 700n, droppedPackets: 1n, droppedBytes: 100n });
+    expect(decodeStats(value)).toEqual({ packets: 7, bytes: 700, droppedPackets: 1, droppedBytes: 100 });
+    // A value inside a batch buffer, and u64 halves above 2^32.
+    const batch = Buffer.concat([Buffer.alloc(8), value]);
+    batch.writeBigUInt64LE(2n ** 40n + 5n, 8 + 32);
+    expect(decodeStats(batch, 8, value.length).packets).toBe(2 ** 40 + 5 + 3);
   });
 
   test("layout - fault probability is stored in 1/65536 units", () => {

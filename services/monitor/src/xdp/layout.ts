@@ -6,7 +6,7 @@ export const XDP_LIMITS = { neighbours: 4096, deny: 1024, fault: 1024 } as const
 /** Fault probabilities are in units of 1/FAULT_SCALE. */
 export const FAULT_SCALE = 65536;
 /** Names of the maps and program in xdp_mesh.bpf.o. */
-export const XDP_OBJECT = { program: "x0_xdp", maps: ["neighbours", "totals", "deny", "fault"], events: "events" } as const;
+export const XDP_OBJECT = { program: "x0_xdp", maps: ["neighbours", "totals", "deny", "fault", "policy"], events: "events" } as const;
 
 /** enum x0_stat: index of the totals array. */
 export const Stat = { TOTAL: 0, DROP_DENY: 1, DROP_FAULT: 2 } as const;
@@ -23,7 +23,7 @@ export interface NeighbourKey {
 }
 
 /** Sizes of the structs, checked against the loaded maps. */
-export const SIZES = { key: 12, stats: 32, counter: 16, deny: 16, fault: 4, event: 32, config: 16 } as const;
+export const SIZES = { key: 12, stats: 32, counter: 16, deny: 16, fault: 4, policy: 4, event: 32, config: 16 } as const;
 
 const MAC = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 
@@ -43,11 +43,16 @@ export function encodeKey({ mac, ipv4 }: NeighbourKey): Buffer {
   return key;
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+
 /** Reads struct x0_neigh_key at `offset`. */
 export function decodeKey(buffer: Buffer, offset = 0): NeighbourKey {
-  const mac = [...buffer.subarray(offset, offset + 6)].map((b) => b.toString(16).padStart(2, "0")).join(":");
-  const ip = buffer.subarray(offset + 8, offset + 12);
-  return { mac, ipv4: ip.readUInt32LE(0) === 0 ? null : [...ip].join(".") };
+  const hex = (i: number) => HEX[buffer.readUInt8(offset + i)];
+  const mac = `${hex(0)}:${hex(1)}:${hex(2)}:${hex(3)}:${hex(4)}:${hex(5)}`;
+  const ip = offset + 8;
+  const ipv4 =
+    buffer.readUInt32LE(ip) === 0 ? null : `${buffer.readUInt8(ip)}.${buffer.readUInt8(ip + 1)}.${buffer.readUInt8(ip + 2)}.${buffer.readUInt8(ip + 3)}`;
+  return { mac, ipv4 };
 }
 
 /** The string form of a neighbour key, e.g. "aa:bb:cc:dd:ee:ff/10.0.0.2" or "aa:bb:cc:dd:ee:ff/-". */
@@ -55,22 +60,27 @@ export function keyId({ mac, ipv4 }: NeighbourKey): string {
   return `${mac}/${ipv4 ?? "-"}`;
 }
 
-/** struct x0_neigh_stats summed over CPUs. */
+/** struct x0_neigh_stats summed over CPUs, as numbers (exact up to 2^53: centuries of line-rate traffic). */
 export interface NeighbourStats {
-  packets: bigint;
-  bytes: bigint;
-  droppedPackets: bigint;
-  droppedBytes: bigint;
+  packets: number;
+  bytes: number;
+  droppedPackets: number;
+  droppedBytes: number;
 }
 
-/** Decodes one per-CPU struct x0_neigh_stats value (one 32-byte slot per CPU). */
-export function decodeStats(value: Buffer): NeighbourStats {
-  const stats: NeighbourStats = { packets: 0n, bytes: 0n, droppedPackets: 0n, droppedBytes: 0n };
-  for (let slot = 0; slot + SIZES.stats <= value.length; slot += SIZES.stats) {
-    stats.packets += value.readBigUInt64LE(slot);
-    stats.bytes += value.readBigUInt64LE(slot + 8);
-    stats.droppedPackets += value.readBigUInt64LE(slot + 16);
-    stats.droppedBytes += value.readBigUInt64LE(slot + 24);
+/** A little-endian u64 as a number (two u32 reads: no BigInt on the sampling path). */
+function u64(buffer: Buffer, offset: number): number {
+  return buffer.readUInt32LE(offset) + buffer.readUInt32LE(offset + 4) * 0x1_0000_0000;
+}
+
+/** Decodes one per-CPU struct x0_neigh_stats value (one 32-byte slot per CPU) of `length` bytes at `offset`. */
+export function decodeStats(value: Buffer, offset = 0, length = value.length - offset): NeighbourStats {
+  const stats: NeighbourStats = { packets: 0, bytes: 0, droppedPackets: 0, droppedBytes: 0 };
+  for (let slot = offset; slot + SIZES.stats <= offset + length; slot += SIZES.stats) {
+    stats.packets += u64(value, slot);
+    stats.bytes += u64(value, slot + 8);
+    stats.droppedPackets += u64(value, slot + 16);
+    stats.droppedBytes += u64(value, slot + 24);
   }
   return stats;
 }
@@ -104,6 +114,13 @@ export function encodeFault(probability: number): Buffer {
 /** The drop probability of a fault map value. */
 export function decodeFault(value: Buffer): number {
   return value.readUInt32LE(0) / FAULT_SCALE;
+}
+
+/** struct x0_policy: whether the deny or fault map may hold an entry. */
+export function encodePolicy(active: boolean): Buffer {
+  const value = Buffer.alloc(SIZES.policy);
+  value.writeUInt32LE(active ? 1 : 0, 0);
+  return value;
 }
 
 /** A ring buffer record (struct x0_event). */

@@ -1,62 +1,116 @@
 // The deny (quarantine) and fault-injection maps of one interface, reached through their pins: how the executor, the lab and
-// the chaos tests change the data plane without talking to the monitor process.
+// the chaos tests change the data plane without talking to the monitor process. Every write goes through this module, because
+// the program reads deny and fault only while the policy flag (struct x0_policy) is raised, and this module keeps it raised.
 import { join } from "node:path";
 import type { Libbpf } from "../bpf/libbpf.ts";
 import { BpfMap } from "../bpf/map.ts";
-import { decodeFault, decodeKey, encodeDeny, encodeFault, encodeKey, type NeighbourKey, SIZES } from "./layout.ts";
+import { decodeFault, decodeKey, encodeDeny, encodeFault, encodeKey, encodePolicy, type NeighbourKey, SIZES } from "./layout.ts";
 
 /** The default pin root; each interface's maps are in `<root>/<iface>/`. */
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/x0";
+
+const POLICY_INDEX = new Uint8Array(4);
+
+/** The maps the policy flag protocol touches. */
+export interface PolicyMaps {
+  deny: BpfMap;
+  fault: BpfMap;
+  policy: BpfMap;
+}
+
+/** Raises the policy flag: call after inserting into deny or fault. */
+export function raisePolicyFlag({ policy }: PolicyMaps): void {
+  policy.update(POLICY_INDEX, encodePolicy(true));
+}
+
+/**
+ * Lowers the policy flag when deny and fault are both empty. Safe against concurrent writers without a lock: a writer
+ * raises the flag after its insert, and this lowers it only after seeing both maps empty, then looks again and raises it
+ * when an insert slipped in between, so the last write to the flag is never a stale "empty". Returns the flag's new value.
+ */
+export function syncPolicyFlag(maps: PolicyMaps): boolean {
+  const busy = () => !maps.deny.isEmpty() || !maps.fault.isEmpty();
+  if (busy()) {
+    raisePolicyFlag(maps);
+    return true;
+  }
+  maps.policy.update(POLICY_INDEX, encodePolicy(false));
+  if (!busy()) return false;
+  raisePolicyFlag(maps);
+  return true;
+}
+
+/** Whether the policy flag is raised. */
+export function policyFlag({ policy }: PolicyMaps): boolean {
+  return (policy.lookup(POLICY_INDEX)?.readUInt32LE(0) ?? 1) !== 0;
+}
 
 /** Policy maps of one interface opened from bpffs. */
 export class PinnedPolicy {
   private constructor(
     private readonly lib: Libbpf,
-    private readonly denyMap: BpfMap,
-    private readonly faultMap: BpfMap,
+    private readonly maps: PolicyMaps,
   ) {}
 
-  /** Opens `<pinRoot>/<iface>/{deny,fault}`; throws BpfError ENOENT when the monitor never loaded on that interface. */
+  /** Opens `<pinRoot>/<iface>/{deny,fault,policy}`; throws BpfError ENOENT when the monitor never loaded on that interface. */
   static open(lib: Libbpf, iface: string, pinRoot = DEFAULT_PIN_ROOT): PinnedPolicy {
-    const deny = BpfMap.openPinned(lib, join(pinRoot, iface, "deny")).expectLayout(SIZES.key, SIZES.deny);
+    const opened: BpfMap[] = [];
     try {
-      const fault = BpfMap.openPinned(lib, join(pinRoot, iface, "fault")).expectLayout(SIZES.key, SIZES.fault);
-      return new PinnedPolicy(lib, deny, fault);
+      const open = (name: string, valueSize: number) => {
+        const map = BpfMap.openPinned(lib, join(pinRoot, iface, name));
+        opened.push(map);
+        return map.expectLayout(name === "policy" ? 4 : SIZES.key, valueSize);
+      };
+      return new PinnedPolicy(lib, { deny: open("deny", SIZES.deny), fault: open("fault", SIZES.fault), policy: open("policy", SIZES.policy) });
     } catch (error) {
-      deny.close();
+      for (const map of opened) map.close();
       throw error;
     }
   }
 
   /** Drops every packet from `neighbour` (exact MAC + IPv4 key; ipv4 null matches its non-IPv4 frames). */
   deny(neighbour: NeighbourKey): void {
-    this.denyMap.update(encodeKey(neighbour), encodeDeny(this.lib.monotonicNs()));
+    this.maps.deny.update(encodeKey(neighbour), encodeDeny(this.lib.monotonicNs()));
+    raisePolicyFlag(this.maps);
   }
 
   /** Lifts a deny; false when the neighbour was not denied. */
   allow(neighbour: NeighbourKey): boolean {
-    return this.denyMap.delete(encodeKey(neighbour));
+    const removed = this.maps.deny.delete(encodeKey(neighbour));
+    syncPolicyFlag(this.maps);
+    return removed;
   }
 
   /** Drops packets from `neighbour` with `probability` in [0, 1] (0 removes the entry). */
   setFault(neighbour: NeighbourKey, probability: number): void {
-    if (probability === 0) this.faultMap.delete(encodeKey(neighbour));
-    else this.faultMap.update(encodeKey(neighbour), encodeFault(probability));
+    if (probability === 0) {
+      this.maps.fault.delete(encodeKey(neighbour));
+      syncPolicyFlag(this.maps);
+    } else {
+      this.maps.fault.update(encodeKey(neighbour), encodeFault(probability));
+      raisePolicyFlag(this.maps);
+    }
   }
 
   /** The denied neighbours. */
   denied(): NeighbourKey[] {
-    return this.denyMap.entries().map(([key]) => decodeKey(key));
+    return this.maps.deny.entries().map(([key]) => decodeKey(key));
   }
 
   /** The neighbours with a fault probability. */
   faults(): { neighbour: NeighbourKey; probability: number }[] {
-    return this.faultMap.entries().map(([key, value]) => ({ neighbour: decodeKey(key), probability: decodeFault(value) }));
+    return this.maps.fault.entries().map(([key, value]) => ({ neighbour: decodeKey(key), probability: decodeFault(value) }));
+  }
+
+  /** Whether the program currently looks deny and fault up (false only while both are empty). */
+  active(): boolean {
+    return policyFlag(this.maps);
   }
 
   /** Closes the map fds. */
   close(): void {
-    this.denyMap.close();
-    this.faultMap.close();
+    this.maps.deny.close();
+    this.maps.fault.close();
+    this.maps.policy.close();
   }
 }

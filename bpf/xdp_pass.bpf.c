@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0
+/* An XDP program that passes every frame: bench:xdp measures the kernel's own XDP hook cost with it, so the cost of
+ * xdp_mesh can be reported net of the hook (and of BPF stats' clock reads). Not used by the monitor. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+SEC("xdp")
+int x0_xdp_pass(struct xdp_md *ctx)
+{
+	return XDP_PASS;
+}
