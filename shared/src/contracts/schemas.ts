@@ -36,6 +36,16 @@ export type CounterName = keyof z.infer<typeof InterfaceCounters>;
 
 const PerSecond = z.number().nonnegative();
 
+/** Change of frame counters since the previous sample, and as rates (shared by interfaces and neighbours). */
+const frameChanges = {
+  packets_delta: Count,
+  bytes_delta: Count,
+  dropped_delta: Count,
+  packets_per_s: PerSecond,
+  bytes_per_s: PerSecond,
+  dropped_per_s: PerSecond,
+};
+
 /** Per-second rates of the interface counters over the last interval. */
 export const InterfaceRates = z
   .object(Object.fromEntries(Object.keys(InterfaceCounters.shape).map((name) => [name, PerSecond])) as Record<CounterName, typeof PerSecond>)
@@ -56,12 +66,7 @@ export const XdpSample = z.object({
   passed: Count,
   dropped_deny: Count.describe("Frames dropped because their neighbour is in the deny map (quarantine)."),
   dropped_fault: Count.describe("Frames dropped by fault injection."),
-  packets_delta: Count,
-  bytes_delta: Count,
-  dropped_delta: Count,
-  packets_per_s: PerSecond,
-  bytes_per_s: PerSecond,
-  dropped_per_s: PerSecond,
+  ...frameChanges,
 });
 
 /** One neighbour seen by XDP on an interface: a source MAC and IPv4 source. */
@@ -71,12 +76,7 @@ export const NeighbourSample = z.object({
   packets: Count.describe("Cumulative frames received from it, dropped ones included."),
   bytes: Count,
   dropped: Count.describe("Cumulative frames from it dropped by deny or fault injection."),
-  packets_delta: Count,
-  bytes_delta: Count,
-  dropped_delta: Count,
-  packets_per_s: PerSecond,
-  bytes_per_s: PerSecond,
-  dropped_per_s: PerSecond,
+  ...frameChanges,
   last_seen_ts: EpochMillis.describe("When its last frame arrived."),
   alive: z.boolean().describe("Counter-based liveness: a frame arrived within the liveness window, or a hello was answered."),
   denied: z.boolean(),

@@ -1,21 +1,13 @@
 // Sends UDP datagrams as fast as it can for a while (benchmark load; pktgen is not available everywhere).
 // usage: bun udp-flood.ts <dst-ip> <port> <seconds> <payload-bytes>   → prints the number of datagrams sent
-export {};
+import { openSenderSocket } from "./udp-socket.ts";
 
 const [dst, port, seconds, size] = process.argv.slice(2);
 if (!dst || !port || !seconds || !size) {
   process.stderr.write("usage: udp-flood.ts <dst-ip> <port> <seconds> <payload-bytes>\n");
   process.exit(64);
 }
-const socket = await Bun.udpSocket({
-  socket: {
-    // Port-unreachable ICMP from the target is expected under a flood.
-    error(...args: unknown[]) {
-      const error = args.find((arg) => arg instanceof Error) as NodeJS.ErrnoException | undefined;
-      if (error && error.code !== "ECONNREFUSED") throw error;
-    },
-  },
-});
+const socket = await openSenderSocket();
 const payload = Buffer.alloc(Number(size), 0x78);
 const BATCH = 256;
 const batch: (Buffer | number | string)[] = [];

@@ -1,22 +1,13 @@
 // Sends a known number of UDP datagrams of a known size (run inside a lab namespace by tests and the benchmark).
 // usage: bun udp-send.ts <dst-ip> <port> <count> <payload-bytes> [batch]
-export {};
+import { openSenderSocket } from "./udp-socket.ts";
 
 const [dst, port, count, size, batch = "64"] = process.argv.slice(2);
 if (!dst || !port || !count || !size) {
   process.stderr.write("usage: udp-send.ts <dst-ip> <port> <count> <payload-bytes> [batch]\n");
   process.exit(64);
 }
-const socket = await Bun.udpSocket({
-  socket: {
-    // ICMP port-unreachable replies (nobody listening) are expected and do not change what was sent.
-    // Bun 1.4.5 passes the error first at run time although its types say (socket, error): accept either.
-    error(...args: unknown[]) {
-      const error = args.find((arg) => arg instanceof Error) as NodeJS.ErrnoException | undefined;
-      if (error && error.code !== "ECONNREFUSED") throw error;
-    },
-  },
-});
+const socket = await openSenderSocket();
 const payload = Buffer.alloc(Number(size), 0x78);
 const perBatch = Number(batch);
 let sent = 0;
