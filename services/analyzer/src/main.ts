@@ -1,6 +1,6 @@
 // Analyzer (A of MAPE-K): telemetry in, incident states out.
 
-import { type Context, ROOT_CONTEXT } from "@opentelemetry/api";
+import { type Context, trace as otelTrace, ROOT_CONTEXT } from "@opentelemetry/api";
 import { type Anomaly, Buckets, contracts, ensureStreams, openBucket, runService } from "@x0/shared";
 import { Counter, Gauge, Histogram } from "prom-client";
 import { z } from "zod";
@@ -106,6 +106,8 @@ await runService({
           kind: anomaly.kind,
           node: anomaly.node,
           interface: anomaly.interface,
+          // The incident's trace, not the one of the telemetry sample whose handler queued this publish.
+          trace_id: otelTrace.getSpanContext(trace)?.traceId,
         });
       });
       return outbox;

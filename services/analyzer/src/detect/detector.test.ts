@@ -27,13 +27,13 @@ const ids = () => `00000000-0000-4000-8000-${String(++counter).padStart(12, "0")
 
 describe("detector", () => {
   test("detector - a steady series raises nothing", () => {
-    const detector = new Detector({ newId: ids });
+    const detector = new Detector({ newId: ids, warmupSamples: 10 });
     const out = stream(Array(100).fill(1000)).flatMap((sample) => detector.ingest(sample));
     expect(out).toEqual([]);
   });
 
   test("detector - a spike opens one traffic_spike incident, updates it, and resolves it", () => {
-    const detector = new Detector({ newId: ids, updateEveryMs: 2000, resolveAfter: 3 });
+    const detector = new Detector({ newId: ids, warmupSamples: 10, updateEveryMs: 2000, resolveAfter: 3 });
     const rates = [...Array(20).fill(1000), ...Array(5).fill(50_000), ...Array(5).fill(1000)];
     const out = stream(rates).flatMap((sample) => detector.ingest(sample));
     expect(out.map((a) => a.state)).toEqual(["opened", "updated", "updated", "resolved"]);
@@ -55,7 +55,7 @@ describe("detector", () => {
   });
 
   test("detector - the baseline is frozen while an incident is open", () => {
-    const detector = new Detector({ newId: ids, resolveAfter: 2 });
+    const detector = new Detector({ newId: ids, warmupSamples: 10, resolveAfter: 2 });
     const rates = [...Array(20).fill(1000), ...Array(200).fill(50_000)];
     const out = stream(rates).flatMap((sample) => detector.ingest(sample));
     expect(out[0]?.state).toBe("opened");
@@ -64,7 +64,7 @@ describe("detector", () => {
   });
 
   test("detector - operstate up to down opens link_down, back up resolves it", () => {
-    const detector = new Detector({ newId: ids });
+    const detector = new Detector({ newId: ids, warmupSamples: 10 });
     const out = stream([10, 10, 10, 10], { operstates: ["up", "up", "down", "down", "up"] }).flatMap((sample) => detector.ingest(sample));
     expect(out.map((a) => [a.kind, a.state, a.update])).toEqual([
       ["link_down", "opened", 0],
@@ -74,7 +74,7 @@ describe("detector", () => {
   });
 
   test("detector - a silent node becomes unreachable once, and resolves when it speaks", () => {
-    const detector = new Detector({ newId: ids, silenceIntervals: 3 });
+    const detector = new Detector({ newId: ids, warmupSamples: 10, silenceIntervals: 3 });
     const samples = stream([10, 10]);
     for (const sample of samples.slice(0, 2)) detector.ingest(sample);
     const last = samples[1]?.ts ?? 0;
@@ -87,7 +87,7 @@ describe("detector", () => {
   });
 
   test("detector - a counter reset gives no rate and no false alarm", () => {
-    const detector = new Detector({ newId: ids });
+    const detector = new Detector({ newId: ids, warmupSamples: 10 });
     const samples = stream(Array(30).fill(1000));
     // The interface is re-created before sample 25: its counters start again from a small value.
     const reset = samples.map((sample, i) =>
@@ -100,9 +100,9 @@ describe("detector", () => {
   });
 
   test("detector - baselines restored from a snapshot detect without a new warm-up", () => {
-    const first = new Detector({ newId: ids });
+    const first = new Detector({ newId: ids, warmupSamples: 10 });
     for (const sample of stream(Array(20).fill(1000))) first.ingest(sample);
-    const second = new Detector({ newId: ids });
+    const second = new Detector({ newId: ids, warmupSamples: 10 });
     second.restore(JSON.parse(JSON.stringify(first.snapshot())));
     const out = stream([1000, 80_000]).flatMap((sample) => second.ingest(sample));
     expect(out.map((a) => a.state)).toEqual(["opened"]);
@@ -110,9 +110,9 @@ describe("detector", () => {
   });
 
   test("detector - restored nodes are not called unreachable before they speak again", () => {
-    const first = new Detector({ newId: ids });
+    const first = new Detector({ newId: ids, warmupSamples: 10 });
     for (const sample of stream([1000, 1000])) first.ingest(sample);
-    const second = new Detector({ newId: ids });
+    const second = new Detector({ newId: ids, warmupSamples: 10 });
     second.restore(first.snapshot());
     expect(second.checkSilence(Date.now() + 3_600_000)).toEqual([]);
   });

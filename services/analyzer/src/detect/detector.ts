@@ -27,7 +27,7 @@ export interface DetectorOptions {
 export const DEFAULT_DETECTOR_OPTIONS: DetectorOptions = {
   alpha: 0.1,
   zThreshold: 6,
-  warmupSamples: 10,
+  warmupSamples: 50,
   resolveAfter: 3,
   stddevFloorRatio: 0.1,
   stddevFloorAbs: 1,
