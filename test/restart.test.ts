@@ -79,12 +79,22 @@ describe("restart", () => {
       for (const sample of incidentSamples(node, start)) nc.publish(`x0.telemetry.${node}`, JSON.stringify(sample));
     }
 
-    await waitFor(
-      "a result for every node",
-      async () => (await events().catch(() => [])).filter((event) => event.subject.startsWith("x0.action.")).length >= NODES.length,
-      60_000,
-      250,
-    );
+    try {
+      await waitFor(
+        "a result for every node",
+        async () => (await events().catch(() => [])).filter((event) => event.subject.startsWith("x0.action.")).length >= NODES.length,
+        60_000,
+        250,
+      );
+    } catch (error) {
+      // Say where the loop stopped: what the stream holds and what each service logged.
+      const stored = await events().catch(() => []);
+      const counts = Object.groupBy(stored, (event) => event.subject.split(".")[1] as string);
+      const logs = services.map((service) => `--- ${service.name}\n${service.output.slice(-30).join("\n")}`).join("\n");
+      throw new Error(`${(error as Error).message}; stored: ${JSON.stringify(Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v?.length])))}\n${logs}`, {
+        cause: error,
+      });
+    }
     await Bun.sleep(1000); // any duplicate would show up by now
     const stored = await events();
     const anomalies = stored.filter((event) => event.subject.startsWith("x0.anomaly."));

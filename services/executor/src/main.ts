@@ -17,6 +17,12 @@ import pkg from "../package.json" with { type: "json" };
 import { dryRun } from "./dryrun/dry-run.ts";
 import { checkPlan } from "./verify/verify-plan.ts";
 
+/** What x0_outcomes holds per plan id: the result, and the stream sequence of the plan message that produced it. */
+interface OutcomeRecord {
+  plan_sequence?: number;
+  result: ActionResult;
+}
+
 await runService({
   name: "executor",
   version: pkg.version,
@@ -70,13 +76,17 @@ await runService({
           // a redelivered plan republishes the recorded result (deduplicated by its id) instead of running again.
           let result: ActionResult = signing.sign("action", dryRun(plan));
           try {
-            await outcomes.create(plan.plan_id, JSON.stringify(result));
+            const record: OutcomeRecord = { plan_sequence: delivery.sequence, result };
+            await outcomes.create(plan.plan_id, JSON.stringify(record));
           } catch (createError) {
             const recorded = await outcomes.get(plan.plan_id);
             if (!recorded?.value.length) throw createError;
-            // The same plan as a new stream message (not a redelivery) is a replay, even after a restart emptied the nonce memory.
-            if (!delivery.redelivered) return reject("replayed", `plan ${plan.plan_id} was already executed`);
-            result = recorded.json<ActionResult>();
+            const record = recorded.json<OutcomeRecord>();
+            // The same plan in a new stream message is a replay, even after a restart emptied the nonce memory;
+            // the same stream message again is a redelivery (a restarted server may not flag it as one).
+            const sameMessage = record.plan_sequence !== undefined ? record.plan_sequence === delivery.sequence : delivery.redelivered;
+            if (!sameMessage) return reject("replayed", `plan ${plan.plan_id} was already executed`);
+            result = record.result;
             logger.info("plan already executed; republishing its result", { plan_id: plan.plan_id });
           }
           await bus.publishDurable(contracts.action, plan.node, result, { msgID: `result:${plan.plan_id}`, parent: delivery.trace });

@@ -22,6 +22,8 @@ export interface Delivery {
   trace: Context;
   /** True when JetStream delivers this message again. */
   redelivered: boolean;
+  /** The message's JetStream stream sequence (undefined on core NATS): the same for every delivery of it. */
+  sequence?: number;
 }
 
 /** Handles one validated message. */
@@ -314,7 +316,7 @@ export class Bus {
   }
 
   async #deliverJs<C extends Contract>(contract: C, msg: JsMsg, handler: Handler<C>): Promise<void> {
-    const outcome = await this.#deliver(contract, msg.subject, msg.data, msg.headers, msg.redelivered, handler);
+    const outcome = await this.#deliver(contract, msg.subject, msg.data, msg.headers, msg.redelivered, handler, msg.seq);
     if (outcome === "invalid") msg.term("invalid message: dead-lettered");
     else if (outcome === "failed") msg.nak(1000);
     else msg.ack();
@@ -328,6 +330,7 @@ export class Bus {
     headers: MsgHdrs | undefined,
     redelivered: boolean,
     handler: Handler<C>,
+    sequence?: number,
   ): Promise<"ok" | "invalid" | "failed"> {
     const token = tokenOf(contract, subject);
     const parsed = parseJson(data);
@@ -352,7 +355,7 @@ export class Bus {
     const ctx = trace.setSpan(parent, span);
     const timer = perSubject.duration.startTimer();
     try {
-      await context.with(ctx, () => handler(checked.data as MessageOf<C>, { subject, token, headers, data, trace: ctx, redelivered }));
+      await context.with(ctx, () => handler(checked.data as MessageOf<C>, { subject, token, headers, data, trace: ctx, redelivered, sequence }));
       return "ok";
     } catch (error) {
       this.#metrics.handlerErrors.inc({ subject: contract.template });

@@ -77,6 +77,17 @@ describe("signing", () => {
     expect(verifier.remembered).toBe(1);
   });
 
+  test("signing - the same stream message again is a redelivery even unflagged; another message with the nonce is a replay", async () => {
+    const { key, verifying } = keyPair();
+    const verifier = verifierFor(verifying);
+    const signed = signMessage(backend, "plan", message, key, NOW);
+    expect((await verifier.verify("plan", signed, { origin: 41 })).ok).toBe(true);
+    // A restarted server may deliver stream message 41 again without flagging it as redelivered.
+    expect((await verifier.verify("plan", signed, { origin: 41 })).ok).toBe(true);
+    // The same signed plan published again is stream message 42: a replay, whatever the flag says.
+    expect(await verifier.verify("plan", signed, { origin: 42, redelivered: true })).toMatchObject({ ok: false, reason: "replayed" });
+  });
+
   test("signing - a plan signature does not verify as an action signature", async () => {
     const { key, verifying } = keyPair();
     const signed = signMessage(backend, "plan", message, key, NOW);

@@ -113,7 +113,8 @@ export class MessageVerifier {
   readonly #maxSkewMs: number;
   readonly #now: () => number;
   /** Accepted `key_id:nonce` → when it leaves the freshness window. */
-  readonly #seen = new Map<string, number>();
+  /** Nonce → when it may be forgotten, and the stream message it came in (if known). */
+  readonly #seen = new Map<string, { expiresAt: number; origin?: number }>();
   #sinceSweep = 0;
 
   constructor({ backend, keys, maxAgeMs = 300_000, maxSkewMs = 30_000, now = Date.now }: VerifierOptions) {
@@ -126,9 +127,11 @@ export class MessageVerifier {
 
   /**
    * Verifies `raw`, the message as parsed from JSON (unknown fields included, so additive fields stay signed).
-   * `redelivered` lets the same stream message through the nonce check again (JetStream redelivery, not a replay).
+   * A nonce seen before is a replay, unless it comes in the same stream message again: `origin` is that
+   * message's stream sequence (a redelivery keeps it, also when a restarted server forgot the delivery count,
+   * while a replay is a new message). Without an origin, `redelivered` lets a JetStream redelivery through.
    */
-  async verify(domain: SignedDomain, raw: unknown, { redelivered = false }: { redelivered?: boolean } = {}): Promise<VerifyResult> {
+  async verify(domain: SignedDomain, raw: unknown, { redelivered = false, origin }: { redelivered?: boolean; origin?: number } = {}): Promise<VerifyResult> {
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { ok: false, reason: Rejection.malformed, detail: "message is not an object" };
     const message = raw as Record<string, unknown>;
     if (message.signature === undefined) return { ok: false, reason: Rejection.unsigned, detail: "no signature" };
@@ -154,10 +157,12 @@ export class MessageVerifier {
     if (key.alg !== signature.alg)
       return { ok: false, reason: Rejection.badSignature, detail: `key ${key.keyId} is ${key.alg}, signature says ${signature.alg}` };
     const seenKey = `${signature.key_id}:${signature.nonce}`;
-    if (!redelivered && this.#seen.has(seenKey)) return { ok: false, reason: Rejection.replayed, detail: `nonce ${signature.nonce} was already used` };
+    const seen = this.#seen.get(seenKey);
+    const sameMessage = seen !== undefined && (origin !== undefined && seen.origin !== undefined ? seen.origin === origin : redelivered);
+    if (seen && !sameMessage) return { ok: false, reason: Rejection.replayed, detail: `nonce ${signature.nonce} was already used` };
     const detail = this.#checkValues(domain, message, signature, key);
     if (detail) return { ok: false, reason: Rejection.badSignature, detail };
-    this.#remember(seenKey, signature.signed_at + this.#maxAgeMs + this.#maxSkewMs, now);
+    this.#remember(seenKey, signature.signed_at + this.#maxAgeMs + this.#maxSkewMs, now, origin);
     return { ok: true, key };
   }
 
@@ -191,12 +196,12 @@ export class MessageVerifier {
     return undefined;
   }
 
-  #remember(seenKey: string, expiresAt: number, now: number): void {
-    this.#seen.set(seenKey, expiresAt);
+  #remember(seenKey: string, expiresAt: number, now: number, origin?: number): void {
+    this.#seen.set(seenKey, { expiresAt, origin });
     // Sweep expired nonces now and then: memory stays bounded by the freshness window.
     if (++this.#sinceSweep >= 1024) {
       this.#sinceSweep = 0;
-      for (const [nonce, expiry] of this.#seen) if (expiry < now) this.#seen.delete(nonce);
+      for (const [nonce, { expiresAt: expiry }] of this.#seen) if (expiry < now) this.#seen.delete(nonce);
     }
   }
 }
