@@ -74,7 +74,16 @@ describe("restart", () => {
     await nats.start();
     await Promise.all(services.map((service) => service.waitReady(30_000)));
     // The test's own client reconnects on its own schedule: a flush made before that is rejected, so retry it.
-    await waitFor("the test client to reconnect", () => nc.flush().then(() => true, () => false), 15_000, 100);
+    await waitFor(
+      "the test client to reconnect",
+      () =>
+        nc.flush().then(
+          () => true,
+          () => false,
+        ),
+      15_000,
+      100,
+    );
     // Telemetry is core NATS (at most once), so the second half is sent once the server is back.
     for (const node of NODES.slice(half)) {
       for (const sample of incidentSamples(node, start)) nc.publish(`x0.telemetry.${node}`, JSON.stringify(sample));
@@ -92,9 +101,12 @@ describe("restart", () => {
       const stored = await events().catch(() => []);
       const counts = Object.groupBy(stored, (event) => event.subject.split(".")[1] as string);
       const logs = services.map((service) => `--- ${service.name}\n${service.output.slice(-30).join("\n")}`).join("\n");
-      throw new Error(`${(error as Error).message}; stored: ${JSON.stringify(Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v?.length])))}\n${logs}`, {
-        cause: error,
-      });
+      throw new Error(
+        `${(error as Error).message}; stored: ${JSON.stringify(Object.fromEntries(Object.entries(counts).map(([family, messages]) => [family, messages?.length])))}\n${logs}`,
+        {
+          cause: error,
+        },
+      );
     }
     await Bun.sleep(1000); // any duplicate would show up by now
     const stored = await events();
