@@ -1,7 +1,9 @@
 // A service started with an invalid config exits non-zero naming the variable, before touching NATS.
 import { describe, expect, test } from "bun:test";
-import { EXIT_CONFIG } from "@x0/shared";
-import { startServiceProcess } from "@x0/shared/testing";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
+import { DLQ_STREAM, EVENTS_STREAM, EXIT_CONFIG } from "@x0/shared";
+import { startNatsServer, startServiceProcess } from "@x0/shared/testing";
 
 // No NATS server listens here: a service that got past config would hang retrying, not exit.
 const NO_NATS = "nats://127.0.0.1:1";
@@ -27,4 +29,25 @@ describe("config", () => {
       expect(child.output.join("\n")).toContain(`got ${JSON.stringify(value)}`);
     }, 20_000);
   }
+});
+
+describe("config - stream retention", () => {
+  test("config - X0_EVENTS_MAX_AGE_S and X0_EVENTS_MAX_BYTES set the retention of X0_EVENTS and X0_DLQ", async () => {
+    const nats = await startNatsServer();
+    const analyzer = startServiceProcess("analyzer", { X0_NATS_SERVERS: nats.url, X0_EVENTS_MAX_AGE_S: "3600", X0_EVENTS_MAX_BYTES: "1048576" });
+    const nc = await connect({ servers: nats.url });
+    try {
+      await analyzer.waitReady();
+      const jsm = await jetstreamManager(nc);
+      for (const stream of [EVENTS_STREAM, DLQ_STREAM]) {
+        const { config } = await jsm.streams.info(stream);
+        expect(config.max_age).toBe(3600 * 1e9);
+        expect(config.max_bytes).toBe(1048576);
+      }
+    } finally {
+      await nc.close();
+      await analyzer.stop();
+      await nats.dispose();
+    }
+  }, 30_000);
 });

@@ -1,7 +1,7 @@
 // Analyzer (A of MAPE-K): telemetry in, incident states out.
 
 import { type Context, trace as otelTrace, ROOT_CONTEXT } from "@opentelemetry/api";
-import { type Anomaly, Buckets, contracts, ensureStreams, openBucket, runService } from "@x0/shared";
+import { type Anomaly, Buckets, contracts, openBucket, runService } from "@x0/shared";
 import { Counter, Gauge, Histogram } from "prom-client";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
@@ -28,8 +28,8 @@ await runService({
     /** How often baselines are saved to the x0_baselines bucket. */
     X0_ANALYZER_BASELINE_SAVE_MS: count.default(10_000),
   },
-  async start({ config, bus, nc, logger, metrics, counters, track, onStop }) {
-    await ensureStreams(nc);
+  async start({ config, bus, nc, logger, metrics, counters, track, onStop, ensureStreams }) {
+    await ensureStreams();
     const baselines = await openBucket(nc, Buckets.baselines);
     const baselineKey = `analyzer.${config.X0_NODE}`;
     const detector = new Detector({

@@ -6,7 +6,6 @@ import {
   commaListSchema,
   contracts,
   cryptoConfigShape,
-  ensureStreams,
   openBucket,
   openControlPlaneCrypto,
   runService,
@@ -40,8 +39,8 @@ await runService({
     /** `node`: run plans for this node only (one executor per node); `all`: for every node. */
     X0_EXECUTOR_SCOPE: z.enum(["node", "all"]).default("node"),
   },
-  async start({ config, bus, nc, jsm, logger, metrics, counters, track, onStop }) {
-    await ensureStreams(nc);
+  async start({ config, bus, nc, jsm, logger, metrics, counters, track, onStop, ensureStreams }) {
+    await ensureStreams();
     const outcomes = await openBucket(nc, Buckets.outcomes);
     // Plans are verified and results signed in-process (no round trip to the crypto service).
     const signing = await openControlPlaneCrypto({ service: "executor", config, nc, logger });

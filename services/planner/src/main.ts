@@ -1,6 +1,6 @@
 // Planner (P of MAPE-K): incident states in, plans out, as the policy file says.
 import { join } from "node:path";
-import { contracts, cryptoConfigShape, ensureStreams, openControlPlaneCrypto, runService } from "@x0/shared";
+import { contracts, cryptoConfigShape, openControlPlaneCrypto, runService } from "@x0/shared";
 import { Counter } from "prom-client";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
@@ -28,8 +28,8 @@ await runService({
         }
       }),
   },
-  async start({ config, bus, nc, jsm, logger, metrics, counters, track, onStop }) {
-    await ensureStreams(nc);
+  async start({ config, bus, nc, jsm, logger, metrics, counters, track, onStop, ensureStreams }) {
+    await ensureStreams();
     // Plans are signed in-process with the planner's own key (no round trip to the crypto service).
     const signing = await openControlPlaneCrypto({ service: "planner", config, nc, logger });
     onStop(() => signing.stop());

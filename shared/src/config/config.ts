@@ -125,6 +125,18 @@ export const baseConfigShape = {
   X0_NATS_TLS_CERT: z.string().optional(),
   /** Client key for mTLS to NATS (PEM file). */
   X0_NATS_TLS_KEY: z.string().optional(),
+  /** How long X0_EVENTS and X0_DLQ keep messages, in seconds (set the same in every service). */
+  X0_EVENTS_MAX_AGE_S: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(7 * 24 * 3600),
+  /** How many bytes X0_EVENTS and X0_DLQ keep at most each (set the same in every service). */
+  X0_EVENTS_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(1024 ** 3),
   /** OTLP/HTTP traces endpoint; nothing is exported when unset. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
 } satisfies ConfigShape;

@@ -6,6 +6,7 @@ import type { z } from "zod";
 import { type BaseConfig, baseConfigShape, type ConfigShape, describeConfig, loadConfig, portSchema } from "../config/config.ts";
 import { Bus, type Live } from "../contracts/bus.ts";
 import { ConfigError, X0Error } from "../errors.ts";
+import { ensureStreams } from "../knowledge/knowledge.ts";
 import { connectNats } from "../nats/connect.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { createServiceMetrics, metricsCatalogue, type ServiceMetrics } from "../observability/metrics.ts";
@@ -27,6 +28,8 @@ export interface Runtime<Config> {
   bus: Bus;
   /** The JetStream manager (created on first use). */
   jsm(): Promise<JetStreamManager>;
+  /** Creates or updates X0_EVENTS and X0_DLQ with the configured retention limits. */
+  ensureStreams(): Promise<JetStreamManager>;
   /** Registers a subscription or consumer that must be live for the service to be ready. */
   track(live: Live): void;
   /** Registers work to do at shutdown, after subscriptions drained and before NATS closes. */
@@ -205,6 +208,7 @@ export async function runService<Shape extends ConfigShape>(
       jsmPromise ??= jetstreamManager(nc);
       return jsmPromise;
     },
+    ensureStreams: () => ensureStreams(nc, { maxAgeMs: config.X0_EVENTS_MAX_AGE_S * 1000, maxBytes: config.X0_EVENTS_MAX_BYTES }),
     track: (live) => lives.push(live),
     onStop: (hook) => stops.push(hook),
     counters,
