@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { traceIdOf } from "@x0/shared";
+import { type ServiceProcess, startServiceProcess } from "@x0/shared/testing";
 
 /** A message seen by a {@link Recorder}. */
 export interface Recorded {
@@ -53,4 +54,24 @@ export function fakeSysfs(): { root: string; set(counter: string, value: number)
     set: (counter, value) => writeFileSync(join(root, "mesh0", "statistics", counter), `${value}\n`),
     remove: () => rmSync(root, { recursive: true, force: true }),
   };
+}
+
+/**
+ * Starts the four loop services as processes for a cross-service test: the monitor on `sysfsRoot` at 50 ms without
+ * eBPF, an analyzer with a short warm-up and no silence detection, and waits until all are ready.
+ */
+export async function startLoopServices(env: Record<string, string>, sysfsRoot: string): Promise<ServiceProcess[]> {
+  const services = [
+    startServiceProcess("monitor", { ...env, X0_MONITOR_INTERVAL_MS: "50", X0_MONITOR_SYSFS_NET: sysfsRoot, X0_MONITOR_EBPF: "off" }),
+    startServiceProcess("analyzer", { ...env, X0_ANALYZER_WARMUP_SAMPLES: "5", X0_ANALYZER_SILENCE_INTERVALS: "1000" }),
+    startServiceProcess("planner", env),
+    startServiceProcess("executor", env),
+  ];
+  try {
+    await Promise.all(services.map((service) => service.waitReady()));
+  } catch (error) {
+    await Promise.all(services.map((service) => service.stop()));
+    throw error;
+  }
+  return services;
 }

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ActionResult, Anomaly, DeadLetter, DLQ_STREAM, Plan } from "@x0/shared";
-import { anomalyFixture, type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
-import { fakeSysfs, Recorder, testClient } from "./helpers.ts";
+import { anomalyFixture, type NatsServer, type ServiceProcess, startNatsServer, waitFor } from "@x0/shared/testing";
+import { fakeSysfs, Recorder, startLoopServices, testClient } from "./helpers.ts";
 
 const NODE = "lab1";
 let nats: NatsServer;
@@ -17,17 +17,11 @@ beforeAll(async () => {
   nats = await startNatsServer();
   sysfs = fakeSysfs();
   const common = { X0_NATS_SERVERS: nats.url, X0_NODE: NODE, X0_LOG_LEVEL: "warn" };
-  services.push(
-    startServiceProcess("monitor", { ...common, X0_MONITOR_INTERVAL_MS: "50", X0_MONITOR_SYSFS_NET: sysfs.root, X0_MONITOR_EBPF: "off" }),
-    startServiceProcess("analyzer", { ...common, X0_ANALYZER_WARMUP_SAMPLES: "5", X0_ANALYZER_SILENCE_INTERVALS: "1000" }),
-    startServiceProcess("planner", common),
-    startServiceProcess("executor", common),
-  );
-  await Promise.all(services.map((service) => service.waitReady()));
+  services.push(...(await startLoopServices(common, sysfs.root)));
   nc = await testClient(nats.url);
   recorder = new Recorder(nc);
   for (const subject of ["x0.anomaly.>", "x0.plan.>", "x0.action.>", "x0.dlq.>"]) await recorder.watch(subject);
-});
+}, 60_000);
 
 afterAll(async () => {
   await nc?.close();

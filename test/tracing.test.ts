@@ -1,8 +1,8 @@
 // One incident is one trace across the four MAPE-K processes, exported over OTLP/HTTP to a collector held in memory.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { freePort, type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
-import { fakeSysfs, Recorder, testClient } from "./helpers.ts";
+import { freePort, type NatsServer, type ServiceProcess, startNatsServer, waitFor } from "@x0/shared/testing";
+import { fakeSysfs, Recorder, startLoopServices, testClient } from "./helpers.ts";
 
 const NODE = "trace1";
 
@@ -53,13 +53,7 @@ beforeAll(async () => {
   });
   sysfs = fakeSysfs();
   const common = { X0_NATS_SERVERS: nats.url, X0_NODE: NODE, X0_LOG_LEVEL: "warn", OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}` };
-  services.push(
-    startServiceProcess("monitor", { ...common, X0_MONITOR_INTERVAL_MS: "50", X0_MONITOR_SYSFS_NET: sysfs.root, X0_MONITOR_EBPF: "off" }),
-    startServiceProcess("analyzer", { ...common, X0_ANALYZER_WARMUP_SAMPLES: "5", X0_ANALYZER_SILENCE_INTERVALS: "1000" }),
-    startServiceProcess("planner", common),
-    startServiceProcess("executor", common),
-  );
-  await Promise.all(services.map((service) => service.waitReady()));
+  services.push(...(await startLoopServices(common, sysfs.root)));
   nc = await testClient(nats.url);
 }, 60_000);
 

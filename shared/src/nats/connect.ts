@@ -11,8 +11,6 @@ export interface ConnectOptions {
   logger?: Logger;
   /** Called with true on (re)connect and false on disconnect. */
   onConnectionChange?: (connected: boolean) => void;
-  /** How long to keep trying the first connection before giving up, ms (default: forever). */
-  firstConnectTimeoutMs?: number;
   /** Stops the first-connection retries (e.g. on shutdown). */
   signal?: AbortSignal;
 }
@@ -21,19 +19,9 @@ export interface ConnectOptions {
  * Connects to NATS as `<service>/<instance>`: reconnects forever with jitter,
  * keeps trying the first connection too (the server may start after us), and uses mTLS when configured.
  */
-export async function connectNats({
-  servers,
-  service,
-  instance,
-  tls,
-  logger,
-  onConnectionChange,
-  firstConnectTimeoutMs,
-  signal,
-}: ConnectOptions): Promise<NatsConnection> {
+export async function connectNats({ servers, service, instance, tls, logger, onConnectionChange, signal }: ConnectOptions): Promise<NatsConnection> {
   const tlsOptions: TlsOptions | undefined =
     tls && (tls.caFile || tls.certFile) ? { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile } : undefined;
-  const started = Date.now();
   let attempt = 0;
   for (;;) {
     if (signal?.aborted) throw new NatsSetupError("connecting to NATS was aborted");
@@ -58,9 +46,6 @@ export async function connectNats({
     } catch (error) {
       attempt += 1;
       if (signal?.aborted) throw new NatsSetupError("connecting to NATS was aborted", { cause: error });
-      if (firstConnectTimeoutMs !== undefined && Date.now() - started > firstConnectTimeoutMs) {
-        throw new NatsSetupError(`cannot connect to NATS at ${servers.join(",")}`, { cause: error });
-      }
       if (attempt === 1 || attempt % 20 === 0) {
         logger?.warn("nats not reachable yet, retrying", { servers, attempt, error });
       }
