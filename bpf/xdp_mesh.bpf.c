@@ -115,7 +115,12 @@ int x0_xdp(struct xdp_md *ctx)
 	if (pol && !pol->active)
 		return XDP_PASS;
 
+	/* Exact (MAC, IPv4) entries first, then the MAC-wide entry. */
+	struct x0_neigh_key any = { .scope = X0_KEY_ANY_IPV4 };
+	__builtin_memcpy(any.mac, key.mac, sizeof(any.mac));
 	struct x0_deny *denied = bpf_map_lookup_elem(&deny, &key);
+	if (!denied)
+		denied = bpf_map_lookup_elem(&deny, &any);
 	if (denied) {
 		__u64 now = bpf_ktime_get_ns();
 
@@ -128,6 +133,8 @@ int x0_xdp(struct xdp_md *ctx)
 	}
 
 	__u32 *p = bpf_map_lookup_elem(&fault, &key);
+	if (!p)
+		p = bpf_map_lookup_elem(&fault, &any);
 	if (p && *p && (bpf_get_prandom_u32() & (X0_FAULT_SCALE - 1)) < *p)
 		return drop(X0_STAT_DROP_FAULT, st, len);
 

@@ -15,11 +15,20 @@
 /* Fault probabilities are in units of 1/X0_FAULT_SCALE; X0_FAULT_SCALE drops every packet. */
 #define X0_FAULT_SCALE 65536
 
-/* A neighbour as seen on one interface: source MAC and IPv4 source (network byte order, 0 when not IPv4). */
+/*
+ * A neighbour as seen on one interface: source MAC and IPv4 source (network byte order, 0 when not IPv4). In the deny and
+ * fault maps only, `scope` X0_KEY_ANY_IPV4 (with ipv4 0) matches every frame of the MAC: a whole neighbour is cut or
+ * quarantined, whatever it forwards. The program always builds keys with scope X0_KEY_EXACT.
+ */
 struct x0_neigh_key {
 	__u8 mac[6];
-	__u16 pad;
+	__u16 scope;
 	__u32 ipv4;
+};
+
+enum x0_key_scope {
+	X0_KEY_EXACT = 0,
+	X0_KEY_ANY_IPV4 = 1,
 };
 
 /*

@@ -16,6 +16,9 @@ export {
   DropSample,
   EbpfState,
   EpochMillis,
+  Evidence,
+  ExpectedEffect,
+  IncidentTarget,
   InterfaceCounters,
   InterfaceRates,
   InterfaceSample,
@@ -25,7 +28,10 @@ export {
   NodeId,
   OperState,
   Plan,
+  PlanAlternative,
   PlannedAction,
+  ProbeRequest,
+  ProbeResponse,
   ProbeSample,
   ResultStatus,
   RetransmitSample,
@@ -33,11 +39,12 @@ export {
   SignatureAlg,
   StepStatus,
   Telemetry,
+  VerifyCheck,
   XdpMode,
   XdpSample,
 } from "./contracts/schemas.ts";
 export type { Contract, Contracts, MessageOf } from "./contracts/subjects.ts";
-export { contracts, DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS, SUBJECT_ROOT, subjectOf, tokenOf } from "./contracts/subjects.ts";
+export { contracts, DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS, probeEndpoint, SUBJECT_ROOT, subjectOf, tokenOf } from "./contracts/subjects.ts";
 export * from "./crypto/mod.ts";
 export { ConfigError, ContractViolation, InvalidSubjectToken, NatsSetupError, X0Error } from "./errors.ts";
 export type { Bucket, StreamLimits } from "./knowledge/knowledge.ts";
@@ -53,3 +60,4 @@ export type { Tracing, TracingOptions } from "./observability/tracing.ts";
 export { createTracing, extractTraceContext, injectTraceContext, traceIdOf } from "./observability/tracing.ts";
 export type { RunningService, RunOptions, Runtime, ServiceDefinition } from "./service/runtime.ts";
 export { EXIT_CONFIG, PRINT_CONFIG_FLAG, runService } from "./service/runtime.ts";
+export * from "./topology/mod.ts";

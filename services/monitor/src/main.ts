@@ -1,8 +1,10 @@
 // Monitor (M of MAPE-K): samples this node's interfaces and its eBPF data plane and publishes telemetry.
 import { join } from "node:path";
-import { Buckets, commaListSchema, contracts, openBucket, runService } from "@x0/shared";
+import { announcementKey, Buckets, commaListSchema, contracts, openBucket, probeEndpoint, runService } from "@x0/shared";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
+import { announcement } from "./announce/announce.ts";
+import { probeOnce } from "./probes/probe-once.ts";
 import { PEER_PATTERN, Prober, parsePeer } from "./probes/prober.ts";
 import { startBatman } from "./sample/batman.ts";
 import { startEbpf } from "./sample/ebpf.ts";
@@ -65,8 +67,12 @@ await runService({
     X0_MONITOR_BATMAN_INTERVAL_MS: ms(100, 1000),
     /** The batctl executable. */
     X0_MONITOR_BATCTL: z.string().min(1).default("batctl"),
+    /** The node's stable address, which other nodes route to; announced in x0_topology (empty: none). */
+    X0_MONITOR_SERVICE_ADDRESS: z.union([z.ipv4(), z.literal("")]).default(""),
+    /** Attach the tracepoint programs (TCP retransmits, skb drops): `on` or `off` (labs share one kernel's tracepoints). */
+    X0_MONITOR_TRACEPOINTS: z.enum(["on", "off"]).default("on"),
   },
-  async start({ config, bus, nc, logger, metrics, counters, details, onStop }) {
+  async start({ config, bus, nc, logger, metrics, counters, details, onStop, track }) {
     const node = config.X0_NODE;
     const topology = await openBucket(nc, Buckets.topology);
     const m = createMonitorMetrics(metrics.registry, { maxNeighbourLabels: config.X0_MONITOR_METRIC_NEIGHBOURS });
@@ -79,6 +85,7 @@ await runService({
       pinRoot: config.X0_MONITOR_BPF_PIN_ROOT,
       mode: config.X0_MONITOR_XDP_MODE,
       intervalMs: config.X0_MONITOR_INTERVAL_MS,
+      tracepoints: config.X0_MONITOR_TRACEPOINTS === "on",
       logger,
       metrics: m,
     });
@@ -146,17 +153,37 @@ await runService({
       counters.ebpf = telemetry.ebpf ? 1 : 0;
       details.ebpf = telemetry.ebpf_state;
       details.xdp = Object.fromEntries(telemetry.interfaces.map((i) => [i.name, i.xdp ? { mode: i.xdp.mode, error: i.xdp.error } : { mode: "off" }]));
-      // The node's interface list is knowledge the planner uses; write it when it changes.
-      const interfaces = telemetry.interfaces.map(({ name, operstate, xdp }) => ({ name, operstate, xdp: xdp?.mode ?? "off" }));
-      const key = JSON.stringify(interfaces);
+      // The node's interfaces and addresses are knowledge the analyzer and planner build the graph from; write them when they change.
+      const announced = announcement({
+        node,
+        interfaces: telemetry.interfaces,
+        ebpf: telemetry.ebpf,
+        serviceAddress: config.X0_MONITOR_SERVICE_ADDRESS || null,
+        probePort: prober?.port ?? config.X0_MONITOR_PROBE_PORT,
+      });
+      const key = JSON.stringify(announced);
       if (key !== knownInterfaces) {
         knownInterfaces = key;
-        topology.put(`node.${node}`, JSON.stringify({ node, interfaces, ebpf: telemetry.ebpf, updated_at: Date.now() })).catch((error) => {
+        topology.put(announcementKey(node), JSON.stringify({ ...announced, updated_at: Date.now() })).catch((error) => {
           knownInterfaces = "";
           logger.warn("cannot update topology", { error });
         });
       }
     };
+    // Path checks from inside this node (the executor verifies repairs with them).
+    track(
+      bus.serve(probeEndpoint(node), async (request) => {
+        const outcome = await probeOnce({
+          to: request.to,
+          port: request.port ?? (config.X0_MONITOR_PROBE_PORT || 7471),
+          count: request.count,
+          intervalMs: request.interval_ms,
+          timeoutMs: request.timeout_ms,
+          untilFirst: request.until_first,
+        });
+        return { v: 1 as const, node, to: request.to, sent: outcome.sent, received: outcome.received, rtt_ms: outcome.rttMs };
+      }),
+    );
     tick();
     timer = setInterval(tick, config.X0_MONITOR_INTERVAL_MS);
   },

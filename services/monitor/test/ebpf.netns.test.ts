@@ -178,6 +178,24 @@ describe.skipIf(!isRoot)("monitor eBPF data plane", () => {
     }
   });
 
+  test("ebpf - a MAC-wide fault entry (ipv4 any) drops every frame of the neighbour: a silent cut", async () => {
+    const policy = PinnedPolicy.open(loadLibbpf(join(REPO_ROOT, "bpf", "build", "libx0shim.so")), lab.hostIf, PIN_ROOT);
+    try {
+      policy.setFault({ mac: lab.peerMac, ipv4: "any" }, 1);
+      const before = { received, packets: peerSample()?.packets ?? 0, faultDrops: hostSample()?.xdp?.dropped_fault ?? 0 };
+      await send(200);
+      const t = await nextSample("200 seen", (s) => peerSample(s)?.packets === before.packets + 200);
+      expect(peerSample(t)?.fault_probability).toBe(1);
+      expect((hostSample(t)?.xdp?.dropped_fault ?? 0) - before.faultDrops).toBe(200);
+      await Bun.sleep(200);
+      expect(received).toBe(before.received);
+      expect(hostSample(t)?.operstate).toBe("up");
+    } finally {
+      policy.setFault({ mac: lab.peerMac, ipv4: "any" }, 0);
+      policy.close();
+    }
+  });
+
   test("ebpf - 50% fault injection loses a share of 4000 packets within a 5-sigma binomial bound", async () => {
     const policy = PinnedPolicy.open(loadLibbpf(join(REPO_ROOT, "bpf", "build", "libx0shim.so")), lab.hostIf, PIN_ROOT);
     const n = 4000;

@@ -127,6 +127,14 @@ export const ProbeSample = z.object({
   loss: z.number().min(0).max(1).describe("Share of unanswered hellos over the probe window."),
   rtt_ms: z.number().nonnegative().nullable().describe("Latest round-trip time; null when none in the window was answered."),
   rtt_avg_ms: z.number().nonnegative().nullable().describe("Mean round-trip time over the probe window."),
+  last_reply_ts: EpochMillis.nullable().optional().describe("When the latest reply arrived; null before the first one."),
+  reply_interval_mean_ms: z
+    .number()
+    .nonnegative()
+    .nullable()
+    .optional()
+    .describe("Mean time between consecutive replies over the window (the heartbeat history a phi-accrual detector needs)."),
+  reply_interval_stddev_ms: z.number().nonnegative().nullable().optional().describe("Standard deviation of the time between consecutive replies."),
 });
 /** A probe sample. */
 export type ProbeSample = z.infer<typeof ProbeSample>;
@@ -198,6 +206,34 @@ export type AnomalyState = z.infer<typeof AnomalyState>;
 /** Severity of an anomaly. */
 export const Severity = z.enum(["info", "warning", "critical"]);
 
+/** What an incident is about: the failed element, which the planner routes around or acts on. */
+export const IncidentTarget = z
+  .object({
+    type: z
+      .enum(["link", "node", "interface", "neighbour", "host"])
+      .describe("link: between two nodes; node: a whole node; neighbour: one MAC on an interface."),
+    id: z.string().min(1).max(160).describe("Stable id: `link:<a>|<b>` (sorted), `node:<n>`, `interface:<n>/<if>`, `neighbour:<n>/<if>/<mac>`, `host:<n>`."),
+    nodes: z.array(NodeId).min(1).max(2).describe("The node, or the two ends of a link (sorted)."),
+    interfaces: z.array(z.string().min(1).max(15)).max(2).optional().describe("Interfaces involved, in the order of nodes when known."),
+    neighbour: z.object({ mac: MacAddress, ipv4: z.ipv4().nullable() }).optional().describe("The neighbour, for neighbour targets."),
+  })
+  .describe("The element an incident is about.");
+/** An incident target. */
+export type IncidentTarget = z.infer<typeof IncidentTarget>;
+
+/** One observation behind an incident state. */
+export const Evidence = z.object({
+  node: NodeId.describe("Node that observed it."),
+  interface: z.string().max(15).optional(),
+  peer: z.string().max(64).optional().describe("Peer node id or address the observation is about."),
+  metric: z.string().min(1).max(64),
+  observed: z.number(),
+  threshold: z.number().optional().describe("The value the detector compared it with."),
+  ts: EpochMillis,
+});
+/** An evidence entry. */
+export type Evidence = z.infer<typeof Evidence>;
+
 /** `x0.anomaly.<node>`: one state of one incident. */
 export const Anomaly = z
   .object({
@@ -216,13 +252,34 @@ export const Anomaly = z
     score: z.number().describe("Deviation from the baseline in standard deviations (robust to zero variance)."),
     opened_at: EpochMillis,
     ts: EpochMillis.describe("Time of the telemetry sample behind this state."),
+    target: IncidentTarget.optional().describe("The failed element (link, node, neighbour); absent in messages of older analyzers."),
+    peer: NodeId.optional().describe("For link incidents: the other end, seen from `node`."),
+    onset_at: EpochMillis.optional().describe("Earliest time the fault can have begun (for time-to-detect)."),
+    detected_at: EpochMillis.optional().describe("When the analyzer decided this state."),
+    evidence: z.array(Evidence).max(32).optional().describe("Observations behind this state, newest last."),
+    resolution: z
+      .enum(["cleared", "merged", "expired"])
+      .optional()
+      .describe("Resolved states: cleared (the fault ended), merged (folded into merged_into), expired (no data)."),
+    merged_into: z.uuid().optional().describe("The incident this one was folded into, when resolution is merged."),
   })
   .describe("An incident state from the analyzer: opened, updated while it lasts, resolved when it ends.");
 /** An anomaly message. */
 export type Anomaly = z.infer<typeof Anomaly>;
 
 /** What an action in a plan does. */
-export const ActionType = z.enum(["notify", "reroute", "raise_link_cost", "quarantine_neighbour", "interface_reset"]);
+export const ActionType = z.enum([
+  "notify",
+  "reroute",
+  "raise_link_cost",
+  "quarantine_neighbour",
+  "interface_reset",
+  "route_replace",
+  "release_neighbour",
+  "batman_hop_penalty",
+  "batman_interface",
+  "process_restart",
+]);
 /** An action type. */
 export type ActionType = z.infer<typeof ActionType>;
 
@@ -260,6 +317,40 @@ export const MessageSignature = z
 /** A message signature. */
 export type MessageSignature = z.infer<typeof MessageSignature>;
 
+/** A check the executor makes to observe a plan's effect. */
+export const VerifyCheck = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("probe"),
+    from: NodeId.describe("Node whose monitor sends the hellos (request x0.probe.<from>)."),
+    to: z.ipv4().describe("Address that must answer."),
+    port: z.number().int().min(1).max(65535).optional(),
+  }),
+  z.object({ type: z.literal("steps"), description: z.string().max(256).optional() }).describe("Each actuator's own observation of its step."),
+]);
+/** A verification check. */
+export type VerifyCheck = z.infer<typeof VerifyCheck>;
+
+/** What a plan is expected to change, and how that is observed. */
+export const ExpectedEffect = z.object({
+  summary: z.string().max(1024),
+  verify: z.array(VerifyCheck).max(32),
+  deadline_ms: z.number().int().positive().max(600_000).describe("Verification must succeed within this time after the last step is applied."),
+});
+/** An expected effect. */
+export type ExpectedEffect = z.infer<typeof ExpectedEffect>;
+
+/** An alternative the planner considered, with the past outcomes it was ranked by. */
+export const PlanAlternative = z.object({
+  name: z.string().min(1).max(128),
+  chosen: z.boolean(),
+  score: z.number(),
+  attempts: Count,
+  success_rate: z.number().min(0).max(1).nullable(),
+  median_ttr_ms: z.number().nonnegative().nullable(),
+});
+/** A plan alternative. */
+export type PlanAlternative = z.infer<typeof PlanAlternative>;
+
 /** `x0.plan.<node>`: what the planner decided for one incident state. */
 export const Plan = z
   .object({
@@ -270,8 +361,13 @@ export const Plan = z
     kind: AnomalyKind,
     rule: z.string().min(1).max(128).describe("Name of the policy rule that produced the plan."),
     approval: z.enum(["auto", "manual"]).describe("auto: the executor may run it; manual: it waits for approval."),
-    actions: z.array(PlannedAction).max(64),
+    actions: z.array(PlannedAction).max(256),
     created_at: EpochMillis,
+    target: IncidentTarget.optional(),
+    anomaly_update: Count.optional().describe("The incident state (update number) this plan answers."),
+    evidence: z.array(Evidence).max(32).optional().describe("The incident's evidence the plan was made from."),
+    expected_effect: ExpectedEffect.optional(),
+    alternatives: z.array(PlanAlternative).max(16).optional(),
     signature: MessageSignature.optional().describe("The planner's signature; the executor rejects plans without a valid one."),
   })
   .describe("A plan of actions for the node's executor.");
@@ -282,7 +378,10 @@ export type Plan = z.infer<typeof Plan>;
 export const StepStatus = z.enum(["would_apply", "applied", "verified", "failed", "rolled_back", "skipped"]);
 
 /** Outcome of a whole plan. `success` is used only when every effect was observed. */
-export const ResultStatus = z.enum(["dry_run", "success", "failed", "rolled_back", "awaiting_approval"]);
+// verified: applied and the expected effect observed; applied: applied, with nothing observable to check (e.g. notify);
+// rolled_back: verification failed and the steps were undone; failed: a step or the rollback failed; skipped: detect-only.
+// `success` is kept for v1 readers and no longer emitted: `verified` says the same, and says how it is known.
+export const ResultStatus = z.enum(["dry_run", "success", "failed", "rolled_back", "awaiting_approval", "applied", "verified", "skipped"]);
 /** A result status. */
 export type ResultStatus = z.infer<typeof ResultStatus>;
 
@@ -305,9 +404,17 @@ export const ActionResult = z
           detail: z.string().max(1024),
         }),
       )
-      .max(64),
+      .max(256),
     started_at: EpochMillis,
     finished_at: EpochMillis,
+    applied_at: EpochMillis.optional().describe("When the last step was applied."),
+    verified_at: EpochMillis.optional().describe("When the expected effect was observed."),
+    verification: z
+      .array(z.object({ check: z.string().max(256), ok: z.boolean(), detail: z.string().max(1024), ts: EpochMillis }))
+      .max(64)
+      .optional()
+      .describe("What was observed to verify (or fail to verify) the plan."),
+    detail: z.string().max(1024).optional(),
     signature: MessageSignature.optional().describe("The executor's signature over the result."),
   })
   .describe("The result of executing (or, in dry-run, of not executing) one plan.");
@@ -329,3 +436,28 @@ export const DeadLetter = z
   .describe("A message rejected by a service's contract validation.");
 /** A dead-letter message. */
 export type DeadLetter = z.infer<typeof DeadLetter>;
+
+/** `x0.probe.<node>` request: the node's monitor sends hellos to `to` from inside the node and reports the replies. */
+export const ProbeRequest = z.object({
+  v: z.literal(1),
+  to: z.ipv4(),
+  port: z.number().int().min(1).max(65535).optional().describe("Hello port of the target (default: the monitor's probe port)."),
+  count: z.number().int().min(1).max(100).default(3),
+  interval_ms: z.number().int().min(1).max(1000).default(10),
+  timeout_ms: z.number().int().min(1).max(10_000).default(300),
+  until_first: z.boolean().default(true).describe("Stop at the first reply."),
+});
+/** A probe request. */
+export type ProbeRequest = z.infer<typeof ProbeRequest>;
+
+/** `x0.probe.<node>` response. */
+export const ProbeResponse = z.object({
+  v: z.literal(1),
+  node: NodeId,
+  to: z.ipv4(),
+  sent: Count,
+  received: Count,
+  rtt_ms: z.array(z.number().nonnegative()).max(100),
+});
+/** A probe response. */
+export type ProbeResponse = z.infer<typeof ProbeResponse>;

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { InvalidSubjectToken } from "../errors.ts";
-import { ActionResult, Anomaly, DeadLetter, Plan, Telemetry } from "./schemas.ts";
+import type { Endpoint } from "./bus.ts";
+import { ActionResult, Anomaly, DeadLetter, Plan, ProbeRequest, ProbeResponse, Telemetry } from "./schemas.ts";
 
 /** The prefix of every x0tta6bl4 subject. */
 export const SUBJECT_ROOT = "x0";
@@ -97,3 +98,9 @@ export const EVENTS_SUBJECTS = [contracts.anomaly, contracts.plan, contracts.act
 export const DLQ_STREAM = "X0_DLQ";
 /** The subjects X0_DLQ captures. */
 export const DLQ_SUBJECTS = [`${SUBJECT_ROOT}.dlq.>`];
+
+/** `x0.probe.<node>`: ask a node's monitor to send hellos to an address from inside the node (the executor's path check). */
+export function probeEndpoint(node: string): Endpoint<typeof ProbeRequest, typeof ProbeResponse> {
+  if (!TOKEN.test(node)) throw new InvalidSubjectToken(`invalid node token ${JSON.stringify(node)} for x0.probe.{node}`);
+  return { subject: `${SUBJECT_ROOT}.probe.${node}`, request: ProbeRequest, response: ProbeResponse };
+}

@@ -44,3 +44,42 @@ describe("prober", () => {
     expect(prober.stats()[0]?.received).toBe(0);
   });
 });
+
+describe("prober heartbeat history", () => {
+  test("prober - reports the latest reply time and the spacing of replies", async () => {
+    const responder = await Prober.start({ peers: [], port: 0, host: "127.0.0.1", intervalMs: 20, timeoutMs: 200, window: 10 });
+    probers.push(responder);
+    const prober = await Prober.start({
+      peers: [{ host: "127.0.0.1", port: responder.port }],
+      port: 0,
+      host: "127.0.0.1",
+      intervalMs: 20,
+      timeoutMs: 200,
+      window: 10,
+    });
+    probers.push(prober);
+    await waitFor("6 replies", () => (prober.stats()[0]?.received ?? 0) >= 6, 5000);
+    const [stats] = prober.stats();
+    expect(Math.abs(Date.now() - (stats?.lastReplyTs ?? 0))).toBeLessThan(1000);
+    // Replies follow hellos sent every 20 ms.
+    expect(stats?.replyIntervalMeanMs).toBeGreaterThan(5);
+    expect(stats?.replyIntervalMeanMs).toBeLessThan(200);
+    expect(stats?.replyIntervalStddevMs).toBeGreaterThanOrEqual(0);
+  });
+});
+
+describe("probe once", () => {
+  test("probeOnce - a responder answers the first hello; a closed port answers none", async () => {
+    const { probeOnce } = await import("./probe-once.ts");
+    const responder = await Prober.start({ peers: [], port: 0, host: "127.0.0.1", intervalMs: 20, timeoutMs: 200, window: 10 });
+    probers.push(responder);
+    const answered = await probeOnce({ to: "127.0.0.1", port: responder.port, count: 5, intervalMs: 10, timeoutMs: 300, untilFirst: true });
+    expect(answered.received).toBe(1);
+    expect(answered.rttMs[0]).toBeGreaterThan(0);
+    const closed = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    const port = closed.port;
+    closed.stop(true);
+    const silent = await probeOnce({ to: "127.0.0.1", port, count: 3, intervalMs: 10, timeoutMs: 50, untilFirst: true });
+    expect(silent).toEqual({ sent: 3, received: 0, rttMs: [] });
+  });
+});

@@ -34,6 +34,11 @@ export interface PeerStats {
   loss: number;
   rttMs: number | null;
   rttAvgMs: number | null;
+  /** Epoch ms of the latest reply; null before the first. */
+  lastReplyTs: number | null;
+  /** Mean and standard deviation of the time between consecutive replies over the window (phi-accrual's history). */
+  replyIntervalMeanMs: number | null;
+  replyIntervalStddevMs: number | null;
 }
 
 interface PeerState extends ProbePeer {
@@ -46,6 +51,10 @@ interface PeerState extends ProbePeer {
   /** Resolved hellos, oldest first: RTT in ms, or null for lost. */
   window: (number | null)[];
   lastRttMs: number | null;
+  /** Monotonic ms of the latest reply. */
+  lastReplyAt: number | null;
+  /** Times between consecutive replies (ms), oldest first, at most `window` of them. */
+  gaps: number[];
 }
 
 /** Options of a {@link Prober}. */
@@ -85,6 +94,8 @@ export class Prober {
       pending: new Map(),
       window: [],
       lastRttMs: null,
+      lastReplyAt: null,
+      gaps: [],
     }));
   }
 
@@ -124,7 +135,13 @@ export class Prober {
     const sentAt = peer?.pending.get(hello.seq);
     if (!peer || sentAt === undefined) return; // late (already counted lost) or unknown
     peer.pending.delete(hello.seq);
-    const rtt = this.now() - sentAt;
+    const now = this.now();
+    const rtt = now - sentAt;
+    if (peer.lastReplyAt !== null) {
+      peer.gaps.push(now - peer.lastReplyAt);
+      if (peer.gaps.length > this.options.window) peer.gaps.shift();
+    }
+    peer.lastReplyAt = now;
     peer.received++;
     peer.lastRttMs = rtt;
     this.resolve(peer, rtt);
@@ -160,9 +177,16 @@ export class Prober {
 
   /** Current results per peer. */
   stats(): PeerStats[] {
+    // Monotonic → epoch once per call: replies are stamped with the monotonic clock, which never jumps.
+    const epochOffset = Date.now() - this.now();
     return this.peers.map((peer) => {
       const answered = peer.window.filter((r): r is number => r !== null);
+      const gapMean = peer.gaps.length === 0 ? null : peer.gaps.reduce((a, b) => a + b, 0) / peer.gaps.length;
+      const gapStddev = gapMean === null ? null : Math.sqrt(peer.gaps.reduce((sum, gap) => sum + (gap - gapMean) ** 2, 0) / peer.gaps.length);
       return {
+        lastReplyTs: peer.lastReplyAt === null ? null : Math.round(peer.lastReplyAt + epochOffset),
+        replyIntervalMeanMs: gapMean,
+        replyIntervalStddevMs: gapStddev,
         peer: peer.id,
         host: peer.host,
         sent: peer.sent,

@@ -20,6 +20,8 @@ export interface EbpfSettings {
   pinRoot: string;
   mode: XdpModePreference;
   intervalMs: number;
+  /** Attach the node-wide tracepoint programs (off in labs, where every namespace shares one kernel's tracepoints). */
+  tracepoints?: boolean;
   logger: Logger;
   metrics: MonitorMetrics;
   /** Injectable readiness check (tests). */
@@ -39,7 +41,7 @@ export interface Ebpf {
 export const NODE_PIN_DIR = ":node";
 
 /** Checks privileges and BTF, mounts bpffs/tracefs, loads libbpf and attaches the tracepoints; XDP attaches per interface later. */
-export function startEbpf({ enabled, bpfDir, pinRoot, mode, intervalMs, logger, metrics, readiness = checkReadiness }: EbpfSettings): Ebpf {
+export function startEbpf({ enabled, bpfDir, pinRoot, mode, intervalMs, tracepoints = true, logger, metrics, readiness = checkReadiness }: EbpfSettings): Ebpf {
   const off = (missing: string[], error?: string): Ebpf => {
     logger.warn("eBPF data plane off: falling back to /sys/class/net counters", { missing, error });
     const state: EbpfState = { available: false, missing, tracepoints: false, ...(error ? { error } : {}) };
@@ -74,7 +76,11 @@ export function startEbpf({ enabled, bpfDir, pinRoot, mode, intervalMs, logger, 
   });
 
   let trace: NetTrace | undefined;
-  let traceError = tracepointsMissing.length > 0 ? `missing ${tracepointsMissing.join(", ")}` : undefined;
+  let traceError = !tracepoints
+    ? "disabled by X0_MONITOR_TRACEPOINTS=off"
+    : tracepointsMissing.length > 0
+      ? `missing ${tracepointsMissing.join(", ")}`
+      : undefined;
   if (!traceError) {
     try {
       ensureMounted("/sys/kernel/tracing", "tracefs");

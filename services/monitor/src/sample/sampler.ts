@@ -96,7 +96,17 @@ export class Sampler {
       if (retransmits > 0) s.metrics.retransmits.inc(retransmits);
     }
     if (s.probes) {
-      telemetry.probes = probes.map((p) => ({ peer: p.peer, sent: p.sent, received: p.received, loss: p.loss, rtt_ms: p.rttMs, rtt_avg_ms: p.rttAvgMs }));
+      telemetry.probes = probes.map((p) => ({
+        peer: p.peer,
+        sent: p.sent,
+        received: p.received,
+        loss: p.loss,
+        rtt_ms: p.rttMs,
+        rtt_avg_ms: p.rttAvgMs,
+        last_reply_ts: p.lastReplyTs,
+        reply_interval_mean_ms: p.replyIntervalMeanMs,
+        reply_interval_stddev_ms: p.replyIntervalStddevMs,
+      }));
       for (const p of probes) {
         s.metrics.probeLoss.set({ peer: p.peer }, p.loss);
         if (p.rttMs !== null) s.metrics.probeRtt.set({ peer: p.peer }, p.rttMs / 1000);
@@ -205,8 +215,9 @@ export class Sampler {
         last_seen_ts: lastSeen,
         // Counter-based liveness works for neighbours that do not answer hellos; an answered hello also counts.
         alive: now - lastSeen <= s.livenessMs || (probe !== undefined && probe.rttMs !== null && probe.loss < 1),
-        denied: reading.denied.has(n.id),
-        fault_probability: reading.faults.get(n.id) ?? 0,
+        // Exact entries first, then the MAC-wide ("any") entry, as the program looks them up.
+        denied: reading.denied.has(n.id) || reading.denied.has(`${n.mac}/any`),
+        fault_probability: reading.faults.get(n.id) ?? reading.faults.get(`${n.mac}/any`) ?? 0,
       };
       if (probe?.rttMs != null) sample.rtt_ms = probe.rttMs;
       if (probe) sample.loss = probe.loss;

@@ -9,6 +9,12 @@ describe("layout", () => {
     expect(decodeKey(key)).toEqual({ mac: "02:aa:bb:0c:0d:0e", ipv4: "10.1.2.3" });
     expect(decodeKey(encodeKey({ mac: "02:aa:bb:0c:0d:0e", ipv4: null }))).toEqual({ mac: "02:aa:bb:0c:0d:0e", ipv4: null });
     expect(keyId({ mac: "02:aa:bb:0c:0d:0e", ipv4: null })).toBe("02:aa:bb:0c:0d:0e/-");
+    // A MAC-wide key: scope X0_KEY_ANY_IPV4 in bytes 6-7, no address.
+    const any = encodeKey({ mac: "02:aa:bb:0c:0d:0e", ipv4: "any" });
+    expect(any.readUInt16LE(6)).toBe(1);
+    expect(any.readUInt32LE(8)).toBe(0);
+    expect(decodeKey(any)).toEqual({ mac: "02:aa:bb:0c:0d:0e", ipv4: "any" });
+    expect(keyId(decodeKey(any))).toBe("02:aa:bb:0c:0d:0e/any");
   });
 
   test("layout - rejects malformed addresses with a LayoutError", () => {

@@ -16,11 +16,17 @@ export const EventType = { NEW_NEIGHBOUR: 1, DENY_HIT: 2 } as const;
 /** A value that cannot be encoded in the shared layout. */
 export class LayoutError extends X0Error {}
 
-/** A neighbour: source MAC and IPv4 source (null when its packets were not IPv4). */
+/**
+ * A neighbour: source MAC and IPv4 source (null when its packets were not IPv4). In the deny and fault maps, ipv4 "any"
+ * matches every frame of the MAC (enum x0_key_scope X0_KEY_ANY_IPV4).
+ */
 export interface NeighbourKey {
   mac: string;
-  ipv4: string | null;
+  ipv4: string | null | "any";
 }
+
+/** enum x0_key_scope. */
+export const KeyScope = { EXACT: 0, ANY_IPV4: 1 } as const;
 
 /** Sizes of the structs, checked against the loaded maps. */
 export const SIZES = { key: 12, stats: 32, counter: 16, deny: 16, fault: 4, policy: 4, event: 32, config: 16 } as const;
@@ -33,7 +39,8 @@ export function encodeKey({ mac, ipv4 }: NeighbourKey): Buffer {
   if (!MAC.test(lower)) throw new LayoutError(`invalid MAC address ${JSON.stringify(mac)}`);
   const key = Buffer.alloc(SIZES.key);
   Buffer.from(lower.replaceAll(":", ""), "hex").copy(key, 0);
-  if (ipv4 !== null) {
+  if (ipv4 === "any") key.writeUInt16LE(KeyScope.ANY_IPV4, 6);
+  else if (ipv4 !== null) {
     const octets = ipv4.split(".").map(Number);
     if (octets.length !== 4 || octets.some((o) => !Number.isInteger(o) || o < 0 || o > 255))
       throw new LayoutError(`invalid IPv4 address ${JSON.stringify(ipv4)}`);
@@ -49,13 +56,14 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"
 export function decodeKey(buffer: Buffer, offset = 0): NeighbourKey {
   const hex = (i: number) => HEX[buffer.readUInt8(offset + i)];
   const mac = `${hex(0)}:${hex(1)}:${hex(2)}:${hex(3)}:${hex(4)}:${hex(5)}`;
+  if (buffer.readUInt16LE(offset + 6) === KeyScope.ANY_IPV4) return { mac, ipv4: "any" };
   const ip = offset + 8;
   const ipv4 =
     buffer.readUInt32LE(ip) === 0 ? null : `${buffer.readUInt8(ip)}.${buffer.readUInt8(ip + 1)}.${buffer.readUInt8(ip + 2)}.${buffer.readUInt8(ip + 3)}`;
   return { mac, ipv4 };
 }
 
-/** The string form of a neighbour key, e.g. "aa:bb:cc:dd:ee:ff/10.0.0.2" or "aa:bb:cc:dd:ee:ff/-". */
+/** The string form of a neighbour key, e.g. "aa:bb:cc:dd:ee:ff/10.0.0.2", "aa:bb:cc:dd:ee:ff/-" or "aa:bb:cc:dd:ee:ff/any". */
 export function keyId({ mac, ipv4 }: NeighbourKey): string {
   return `${mac}/${ipv4 ?? "-"}`;
 }

@@ -1,0 +1,30 @@
+import { describe, expect, test } from "bun:test";
+import { NodeAnnouncement } from "@x0/shared";
+import { announcement, readAddresses } from "./announce.ts";
+
+describe("announcement", () => {
+  test("announce - interfaces carry their MAC and IPv4/prefix, and the result satisfies NodeAnnouncement", () => {
+    const counters = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 };
+    const announced = announcement({
+      node: "n1",
+      interfaces: [
+        { name: "n1-n2", operstate: "up", counters },
+        { name: "gone", operstate: "down", counters },
+      ],
+      ebpf: true,
+      serviceAddress: "10.255.0.1",
+      probePort: 7471,
+      addresses: new Map([["n1-n2", { mac: "02:00:00:00:00:01", ipv4: ["10.200.0.1/30"] }]]),
+    });
+    expect(announced.interfaces).toEqual([
+      { name: "n1-n2", operstate: "up", xdp: "off", mac: "02:00:00:00:00:01", ipv4: ["10.200.0.1/30"] },
+      { name: "gone", operstate: "down", xdp: "off", mac: null, ipv4: [] },
+    ]);
+    expect(NodeAnnouncement.safeParse({ ...announced, updated_at: 1 }).success).toBe(true);
+  });
+
+  test("announce - reads this namespace's addresses with prefixes", () => {
+    const addresses = readAddresses();
+    for (const { ipv4 } of addresses.values()) for (const cidr of ipv4) expect(cidr).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+$/);
+  });
+});

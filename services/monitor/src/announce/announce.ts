@@ -1,0 +1,49 @@
+// The node's announcement in x0_topology: its sampled interfaces with their MAC and IPv4 addresses (read in the monitor's
+// own network namespace), its service address and hello port.
+import { networkInterfaces } from "node:os";
+import type { InterfaceSample, NodeAnnouncement } from "@x0/shared";
+
+/** Address facts of one interface, as node:os reports them. */
+export interface InterfaceAddresses {
+  mac: string | null;
+  ipv4: string[];
+}
+
+/** MAC and IPv4/prefix of every interface of this network namespace (interfaces without addresses are absent). */
+export function readAddresses(): Map<string, InterfaceAddresses> {
+  const out = new Map<string, InterfaceAddresses>();
+  for (const [name, entries] of Object.entries(networkInterfaces())) {
+    const ipv4 = (entries ?? []).filter((e) => e.family === "IPv4").map((e) => e.cidr ?? `${e.address}/32`);
+    const mac = entries?.find((e) => e.mac && e.mac !== "00:00:00:00:00:00")?.mac ?? null;
+    out.set(name, { mac, ipv4 });
+  }
+  return out;
+}
+
+/** What the node announces, without the timestamp (so unchanged announcements compare equal). */
+export function announcement({
+  node,
+  interfaces,
+  ebpf,
+  serviceAddress,
+  probePort,
+  addresses = readAddresses(),
+}: {
+  node: string;
+  interfaces: InterfaceSample[];
+  ebpf: boolean;
+  serviceAddress: string | null;
+  probePort: number;
+  addresses?: Map<string, InterfaceAddresses>;
+}): Omit<NodeAnnouncement, "updated_at"> {
+  return {
+    node,
+    interfaces: interfaces.map(({ name, operstate, xdp }) => {
+      const known = addresses.get(name);
+      return { name, operstate, xdp: xdp?.mode ?? "off", mac: known?.mac ?? null, ipv4: known?.ipv4 ?? [] };
+    }),
+    service_address: serviceAddress,
+    probe_port: probePort,
+    ebpf,
+  };
+}
