@@ -47,6 +47,8 @@ export type { Contract, Contracts, MessageOf } from "./contracts/subjects.ts";
 export { contracts, DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS, probeEndpoint, SUBJECT_ROOT, subjectOf, tokenOf } from "./contracts/subjects.ts";
 export * from "./crypto/mod.ts";
 export { ConfigError, ContractViolation, InvalidSubjectToken, NatsSetupError, X0Error } from "./errors.ts";
+export type { EventHistory } from "./knowledge/history.ts";
+export { readEventHistory } from "./knowledge/history.ts";
 export type { Bucket, StreamLimits } from "./knowledge/knowledge.ts";
 export { Buckets, DEFAULT_STREAM_LIMITS, ensureStreams, openBucket } from "./knowledge/knowledge.ts";
 export type { ConnectOptions } from "./nats/connect.ts";

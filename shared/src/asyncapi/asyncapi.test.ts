@@ -16,7 +16,14 @@ describe("asyncapi", () => {
         ?.channels()
         .all()
         .map((channel) => channel.address()) ?? [];
-    expect(addresses.sort()).toEqual(["x0.action.{node}", "x0.anomaly.{node}", "x0.dlq.{service}", "x0.plan.{node}", "x0.telemetry.{node}"]);
+    expect(addresses.filter((address) => address !== null && address !== undefined).sort()).toEqual([
+      "x0.action.{node}",
+      "x0.anomaly.{node}",
+      "x0.dlq.{service}",
+      "x0.plan.{node}",
+      "x0.probe.{node}",
+      "x0.telemetry.{node}",
+    ]);
   });
 
   test("asyncapi - docs/asyncapi.yaml is up to date (run `bun run docs:asyncapi`)", async () => {

@@ -1,5 +1,6 @@
 import { stringify } from "yaml";
 import { z } from "zod";
+import { ProbeRequest, ProbeResponse } from "../contracts/schemas.ts";
 import { type Contract, contracts, DLQ_STREAM, EVENTS_STREAM } from "../contracts/subjects.ts";
 
 /** Version of the message contract described by the document (the `v` field of every message). */
@@ -69,6 +70,7 @@ export function buildAsyncApi(): Record<string, unknown> {
       }
     }
   }
+  addProbeEndpoint(channels, operations, messages);
   return {
     asyncapi: "3.0.0",
     info: {
@@ -88,6 +90,44 @@ export function buildAsyncApi(): Record<string, unknown> {
     channels,
     operations,
     components: { messages },
+  };
+}
+
+/** `x0.probe.{node}`: request/reply served by each node's monitor, used by the executor to verify repairs. */
+function addProbeEndpoint(channels: Record<string, unknown>, operations: Record<string, unknown>, messages: Record<string, unknown>): void {
+  for (const [name, schema, summary] of [
+    ["ProbeRequest", ProbeRequest, "Send hellos from inside the node to an address."],
+    ["ProbeResponse", ProbeResponse, "How many hellos were answered, with their round-trip times."],
+  ] as const) {
+    messages[name] = { name, title: `${name} v${CONTRACT_VERSION}`, summary, contentType: "application/json", payload: payloadSchema(schema) };
+  }
+  channels.probe = {
+    address: "x0.probe.{node}",
+    title: "x0.probe.{node}",
+    description:
+      "Path check from inside a node: its monitor sends UDP hellos to the requested address and replies with what came back. Core NATS request/reply.",
+    parameters: { node: { description: TOKEN_DESCRIPTIONS.node } },
+    messages: { ProbeRequest: { $ref: "#/components/messages/ProbeRequest" } },
+  };
+  channels.probeReply = {
+    address: null,
+    title: "reply inbox of x0.probe.{node}",
+    description: "The requester's inbox (NATS reply subject).",
+    messages: { ProbeResponse: { $ref: "#/components/messages/ProbeResponse" } },
+  };
+  operations.monitorReplyProbe = {
+    action: "receive",
+    title: "monitor answers x0.probe",
+    channel: { $ref: "#/channels/probe" },
+    messages: [{ $ref: "#/channels/probe/messages/ProbeRequest" }],
+    reply: { channel: { $ref: "#/channels/probeReply" }, messages: [{ $ref: "#/channels/probeReply/messages/ProbeResponse" }] },
+  };
+  operations.executorRequestProbe = {
+    action: "send",
+    title: "executor requests a path check",
+    channel: { $ref: "#/channels/probe" },
+    messages: [{ $ref: "#/channels/probe/messages/ProbeRequest" }],
+    reply: { channel: { $ref: "#/channels/probeReply" }, messages: [{ $ref: "#/channels/probeReply/messages/ProbeResponse" }] },
   };
 }
 

@@ -1,0 +1,59 @@
+// `x0 incidents`: recent incidents with their time to detect and to repair, rebuilt from the X0_EVENTS stream.
+import { parseArgs } from "node:util";
+import { connectNats, readEventHistory } from "@x0/shared";
+import { UsageError } from "../errors.ts";
+import { stackFileOf, stateDirOf } from "../paths.ts";
+import { readStackFile } from "../stack-file.ts";
+import type { Output } from "../status/command.ts";
+import { renderIncidents, summarizeIncidents } from "./summarize.ts";
+
+/** Usage text of `x0 incidents`. */
+export const INCIDENTS_USAGE = `Usage: x0 incidents [--since 1h] [--nats nats://host:port] [--json]
+
+Lists recent incidents (anomaly → plans → results) from the X0_EVENTS stream, newest first,
+with MTTD (fault onset → detection) and MTTR (fault onset → a repair whose effect was observed).
+NATS comes from --nats, else X0_NATS_SERVERS, else .x0/stack.json (written by \`bun run up\`).
+
+Options:
+  --since <d>     how far back: e.g. 90s, 15m, 1h, 2d (default 1h)
+  --nats <url>    NATS server URL
+  --json          print JSON
+  -h, --help      print this help`;
+
+/** Parses "90s", "15m", "1h" or "2d" into milliseconds. */
+export function parseSince(text: string): number {
+  const match = /^(\d+)(s|m|h|d)$/.exec(text);
+  if (!match) throw new UsageError(`--since ${JSON.stringify(text)} is not a duration like 90s, 15m, 1h or 2d`);
+  const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "s" | "m" | "h" | "d"];
+  return Number(match[1]) * unit;
+}
+
+/** Runs `x0 incidents`; 0 on success. */
+export async function runIncidents(argv: readonly string[], env: Record<string, string | undefined>, output: Output): Promise<number> {
+  let values: { since?: string; nats?: string; json?: boolean; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      options: { since: { type: "string" }, nats: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (error) {
+    throw new UsageError((error as Error).message, { cause: error });
+  }
+  if (values.help) {
+    output.out(INCIDENTS_USAGE);
+    return 0;
+  }
+  const windowMs = parseSince(values.since ?? "1h");
+  const servers = values.nats ?? env.X0_NATS_SERVERS ?? readStackFile(stackFileOf(stateDirOf(env)))?.nats.url ?? "nats://127.0.0.1:4222";
+  const nc = await connectNats({ servers: servers.split(","), service: "x0-cli", instance: String(process.pid), signal: AbortSignal.timeout(5000) });
+  try {
+    const history = await readEventHistory(nc, { sinceMs: Date.now() - windowMs });
+    const incidents = summarizeIncidents(history);
+    output.out(values.json ? JSON.stringify({ incidents, invalid_messages: history.invalid }, null, 2) : renderIncidents(incidents));
+    return 0;
+  } finally {
+    await nc.close();
+  }
+}
