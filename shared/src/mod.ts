@@ -47,6 +47,7 @@ export type { Contract, Contracts, MessageOf } from "./contracts/subjects.ts";
 export { contracts, DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS, probeEndpoint, SUBJECT_ROOT, subjectOf, tokenOf } from "./contracts/subjects.ts";
 export * from "./crypto/mod.ts";
 export { ConfigError, ContractViolation, InvalidSubjectToken, NatsSetupError, X0Error } from "./errors.ts";
+export * from "./identity/mod.ts";
 export type { EventHistory } from "./knowledge/history.ts";
 export { readEventHistory } from "./knowledge/history.ts";
 export type { Bucket, StreamLimits } from "./knowledge/knowledge.ts";

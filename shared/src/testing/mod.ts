@@ -63,6 +63,8 @@ export interface NatsServer {
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
+  /** The server's log lines (stderr) so far: tests assert the server's own refusals in it. */
+  readonly log: string[];
   /** Stops the server (SIGTERM by default; SIGKILL simulates a crash). */
   stop(signal?: "SIGTERM" | "SIGKILL"): Promise<void>;
   /** Starts it again on the same port and store. */
@@ -80,12 +82,28 @@ export interface TestTls {
 }
 
 /** Starts nats-server with JetStream on free ports, its store in a fresh temp folder. */
-export async function startNatsServer({ bin = process.env.NATS_SERVER_BIN ?? "nats-server", tls }: { bin?: string; tls?: TestTls } = {}): Promise<NatsServer> {
+export async function startNatsServer({
+  bin = process.env.NATS_SERVER_BIN ?? "nats-server",
+  tls,
+  host = "127.0.0.1",
+  configText,
+}: {
+  bin?: string;
+  tls?: TestTls;
+  /** Listen address (0.0.0.0 lets lab namespaces reach it over their management network). */
+  host?: string;
+  /** A whole nats-server configuration file's text (TLS, authorization); ports and store still come from flags. */
+  configText?: string;
+} = {}): Promise<NatsServer> {
   const port = freePort();
   const monitorPort = freePort();
   const storeDir = mkdtempSync(join(tmpdir(), "x0-nats-"));
-  const args = [bin, "-a", "127.0.0.1", "-p", String(port), "-m", String(monitorPort), "-js", "-sd", storeDir];
-  if (tls) {
+  const args = [bin, "-a", host, "-p", String(port), "-m", String(monitorPort), "-js", "-sd", storeDir];
+  if (configText !== undefined) {
+    const config = join(storeDir, "server.conf");
+    writeFileSync(config, configText);
+    args.push("-c", config);
+  } else if (tls) {
     const config = join(storeDir, "tls.conf");
     writeFileSync(
       config,
@@ -94,11 +112,10 @@ export async function startNatsServer({ bin = process.env.NATS_SERVER_BIN ?? "na
     args.push("-c", config);
   }
   let process_: Subprocess | undefined;
+  const log: string[] = [];
   const start = async () => {
-    process_ = Bun.spawn(args, {
-      stdout: "ignore",
-      stderr: "ignore",
-    });
+    process_ = Bun.spawn(args, { stdout: "ignore", stderr: "pipe" });
+    collectLines(process_.stderr as ReadableStream<Uint8Array>, log);
     await waitFor(`nats-server on ${port}`, () => httpOk(`http://127.0.0.1:${monitorPort}/healthz`), 15_000);
   };
   const stop = async (signal: "SIGTERM" | "SIGKILL" = "SIGTERM") => {
@@ -109,9 +126,10 @@ export async function startNatsServer({ bin = process.env.NATS_SERVER_BIN ?? "na
   };
   await start();
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://${host === "0.0.0.0" ? "127.0.0.1" : host}:${port}`,
     port,
     storeDir,
+    log,
     stop,
     start,
     dispose: async () => {

@@ -1,0 +1,18 @@
+// Workload identity: SPIFFE ids, the development CA, SVID checks, and the NATS permission matrix.
+export type { DevCa, IssuedCertificate } from "./dev-ca.ts";
+export { CertificateIssueError, createDevCa, issueServerCertificate, issueSvid, loadDevCa } from "./dev-ca.ts";
+export type { NatsConfigOptions, NatsUser } from "./permissions.ts";
+export {
+  loadPermissionMatrix,
+  natsUsers,
+  PERMISSION_MATRIX_PATH,
+  PermissionMatrix,
+  PermissionMatrixError,
+  RolePermissions,
+  renderNatsConfig,
+  supportsTlsMinVersion,
+} from "./permissions.ts";
+export type { SpiffeId } from "./spiffe.ts";
+export { DEFAULT_TRUST_DOMAIN, parseSpiffeId, SpiffeIdError, spiffeIdOf } from "./spiffe.ts";
+export type { CheckedSvid } from "./svid.ts";
+export { checkSvid, SvidError, splitPem } from "./svid.ts";

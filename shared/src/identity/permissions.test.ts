@@ -1,0 +1,56 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadPermissionMatrix, natsUsers, PermissionMatrixError, renderNatsConfig, supportsTlsMinVersion } from "./permissions.ts";
+
+const matrix = loadPermissionMatrix();
+
+describe("permission matrix", () => {
+  test("permissions - each role publishes only its own subjects, as the matrix says", () => {
+    const users = natsUsers(matrix, { trustDomain: "x0tta6bl4.mesh", nodes: ["n1", "n2"], observers: ["grafana"] });
+    const of = (id: string) => users.find((u) => u.user === `spiffe://x0tta6bl4.mesh/x0/${id}`)?.permissions;
+    const x0Publish = (id: string) => (((of(id)?.publish ?? { allow: [] }) as { allow: string[] }).allow ?? []).filter((s) => s.startsWith("x0."));
+    expect(x0Publish("monitor/n1")).toEqual(["x0.telemetry.n1", "x0.dlq.monitor"]);
+    expect(x0Publish("monitor/n2")).toEqual(["x0.telemetry.n2", "x0.dlq.monitor"]);
+    expect(x0Publish("analyzer")).toEqual(["x0.anomaly.*", "x0.dlq.analyzer"]);
+    expect(x0Publish("planner")).toEqual(["x0.plan.*", "x0.dlq.planner"]);
+    expect(x0Publish("executor")).toEqual(["x0.action.*", "x0.dlq.executor", "x0.probe.*"]);
+    expect(of("observer/grafana")?.publish).toEqual({ deny: [">"] });
+    expect(of("observer/grafana")?.subscribe).toEqual({ allow: ["x0.telemetry.*", "x0.anomaly.*", "x0.plan.*", "x0.action.*"] });
+    expect(of("monitor/n1")?.subscribe).toEqual({ allow: ["x0.probe.n1", "_INBOX.>"] });
+    // Every role of the matrix has a user, per node and per observer where it says so.
+    expect(users.map((u) => u.user).sort()).toEqual(
+      ["analyzer", "crypto", "executor", "monitor/n1", "monitor/n2", "observer/grafana", "planner"].map((id) => `spiffe://x0tta6bl4.mesh/x0/${id}`),
+    );
+  });
+
+  test("permissions - the server configuration requires and maps client certificates", () => {
+    const text = renderNatsConfig(matrix, {
+      trustDomain: "td",
+      nodes: ["n1"],
+      tls: { certFile: "s.crt", keyFile: "s.key", caFile: "ca.crt" },
+      serverVersion: "2.10.4",
+    });
+    const config = JSON.parse(text);
+    expect(config.tls).toEqual({ cert_file: "s.crt", key_file: "s.key", ca_file: "ca.crt", verify_and_map: true, min_version: "1.2", timeout: 2 });
+    expect(config.authorization.users).toEqual(natsUsers(matrix, { trustDomain: "td", nodes: ["n1"] }));
+    expect(supportsTlsMinVersion("2.9.10")).toBe(false);
+    expect(
+      JSON.parse(renderNatsConfig(matrix, { trustDomain: "td", nodes: [], tls: { certFile: "", keyFile: "", caFile: "" }, serverVersion: "2.9.10" })).tls
+        .min_version,
+    ).toBeUndefined();
+  });
+
+  test("permissions - an invalid matrix is refused with the reason", () => {
+    const dir = mkdtempSync(join(tmpdir(), "x0-matrix-"));
+    try {
+      const path = join(dir, "bad.yaml");
+      writeFileSync(path, "version: 1\nroles:\n  monitor:\n    description: x\n    publish: ['x0 telemetry']\n    subscribe: []\n");
+      expect(() => loadPermissionMatrix(path)).toThrow(PermissionMatrixError);
+      expect(() => loadPermissionMatrix(join(dir, "missing.yaml"))).toThrow(/cannot read/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

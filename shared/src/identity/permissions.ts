@@ -1,0 +1,122 @@
+// The permission matrix (ops/nats/permissions.yaml) and the nats-server configuration generated from it: TLS required,
+// verify_and_map (the certificate's SPIFFE id is the user), least-privilege subjects per identity.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { X0Error } from "../errors.ts";
+import { spiffeIdOf } from "./spiffe.ts";
+
+/** The matrix file is unreadable or invalid. */
+export class PermissionMatrixError extends X0Error {}
+
+const Subject = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^[$A-Za-z0-9_{}*>.-]+$/, "a subject is dot-separated tokens of [$A-Za-z0-9_-], wildcards * and >, and {node}");
+
+/** One role's permissions. */
+export const RolePermissions = z.object({
+  description: z.string().max(512),
+  /** One identity per node (`…/x0/<role>/<node>`), with {node} filled in. */
+  per_node: z.boolean().default(false),
+  /** One identity per name (`…/x0/observer/<name>`), for outside subscribers. */
+  per_name: z.boolean().default(false),
+  publish: z.array(Subject).max(256),
+  subscribe: z.array(Subject).max(256),
+  /** May reply to requests it received (services answering x0.probe / x0.crypto). */
+  allow_responses: z.boolean().default(false),
+});
+/** Permissions of a role. */
+export type RolePermissions = z.infer<typeof RolePermissions>;
+
+/** ops/nats/permissions.yaml. */
+export const PermissionMatrix = z.object({ version: z.literal(1), roles: z.record(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/), RolePermissions) });
+/** The permission matrix. */
+export type PermissionMatrix = z.infer<typeof PermissionMatrix>;
+
+/** Where the matrix lives in the repository. */
+export const PERMISSION_MATRIX_PATH = join(import.meta.dir, "..", "..", "..", "ops", "nats", "permissions.yaml");
+
+/** Reads and validates the matrix. */
+export function loadPermissionMatrix(path = PERMISSION_MATRIX_PATH): PermissionMatrix {
+  let raw: unknown;
+  try {
+    raw = parseYaml(readFileSync(path, "utf8"));
+  } catch (error) {
+    throw new PermissionMatrixError(`cannot read the permission matrix ${path}`, { cause: error });
+  }
+  const parsed = PermissionMatrix.safeParse(raw);
+  if (!parsed.success) throw new PermissionMatrixError(`invalid permission matrix ${path}: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
+  return parsed.data;
+}
+
+/** One NATS user: a SPIFFE id with its permissions. */
+export interface NatsUser {
+  user: string;
+  permissions: {
+    publish: { allow: string[] } | { deny: string[] };
+    subscribe: { allow: string[] } | { deny: string[] };
+    allow_responses?: boolean;
+  };
+}
+
+/** The users of a deployment: every role, once per node for per-node roles and once per observer name. */
+export function natsUsers(
+  matrix: PermissionMatrix,
+  { trustDomain, nodes, observers = [] }: { trustDomain: string; nodes: string[]; observers?: string[] },
+): NatsUser[] {
+  const users: NatsUser[] = [];
+  for (const [role, permissions] of Object.entries(matrix.roles)) {
+    const names = permissions.per_node ? nodes : permissions.per_name ? observers : [undefined];
+    for (const name of names) {
+      const fill = (subjects: string[]) => subjects.map((subject) => subject.replaceAll("{node}", name ?? ""));
+      const publish = fill(permissions.publish);
+      const subscribe = fill(permissions.subscribe);
+      users.push({
+        user: spiffeIdOf(trustDomain, role, name),
+        permissions: {
+          // An empty allow list would allow everything in nats-server: nothing allowed is an explicit deny of ">".
+          publish: publish.length > 0 ? { allow: publish } : { deny: [">"] },
+          subscribe: subscribe.length > 0 ? { allow: subscribe } : { deny: [">"] },
+          ...(permissions.allow_responses ? { allow_responses: true } : {}),
+        },
+      });
+    }
+  }
+  return users;
+}
+
+/** Settings of the generated server configuration. */
+export interface NatsConfigOptions {
+  trustDomain: string;
+  nodes: string[];
+  observers?: string[];
+  tls: { certFile: string; keyFile: string; caFile: string };
+  /** nats-server version ("2.9.10"); from 2.10 the TLS 1.2 minimum is also written explicitly (earlier servers reject the field). */
+  serverVersion?: string;
+}
+
+/** Whether nats-server `version` knows the tls `min_version` field (2.10 and later). */
+export function supportsTlsMinVersion(version: string): boolean {
+  const [major = 0, minor = 0] = version.split(".").map(Number);
+  return major > 2 || (major === 2 && minor >= 10);
+}
+
+/** The nats-server configuration (JSON, which nats-server reads) for the matrix: TLS 1.2+, client certificates required and mapped to users. */
+export function renderNatsConfig(matrix: PermissionMatrix, options: NatsConfigOptions): string {
+  const config = {
+    tls: {
+      cert_file: options.tls.certFile,
+      key_file: options.tls.keyFile,
+      ca_file: options.tls.caFile,
+      verify_and_map: true,
+      // nats-server requires TLS 1.2 by default; servers that know the field get it explicitly as well.
+      ...(options.serverVersion && supportsTlsMinVersion(options.serverVersion) ? { min_version: "1.2" } : {}),
+      timeout: 2,
+    },
+    authorization: { users: natsUsers(matrix, options) },
+  };
+  return `${JSON.stringify(config, null, 2)}\n`;
+}
