@@ -16,3 +16,5 @@ export type { SpiffeId } from "./spiffe.ts";
 export { DEFAULT_TRUST_DOMAIN, parseSpiffeId, SpiffeIdError, spiffeIdOf } from "./spiffe.ts";
 export type { CheckedSvid } from "./svid.ts";
 export { checkSvid, SvidError, splitPem } from "./svid.ts";
+export type { SvidMaterial, WorkloadApiOptions } from "./workload-api.ts";
+export { socketPathOf, WorkloadApiClient, WorkloadApiError, workloadApiService } from "./workload-api.ts";
