@@ -125,6 +125,30 @@ export const baseConfigShape = {
   X0_NATS_TLS_CERT: z.string().optional(),
   /** Client key for mTLS to NATS (PEM file). */
   X0_NATS_TLS_KEY: z.string().optional(),
+  /**
+   * Where this workload's X.509-SVID comes from: `workload-api` (SPIRE, SPIFFE_ENDPOINT_SOCKET), `dev-ca` (the development CA
+   * in X0_DEV_CA_DIR, made by `x0 certs init`), `files` (X0_NATS_TLS_*), `none` (plain NATS: development only, with
+   * X0_NATS_INSECURE_DEV=true). `auto` picks the first one configured, in that order.
+   */
+  X0_SVID_SOURCE: z.enum(["auto", "workload-api", "dev-ca", "files", "none"]).default("auto"),
+  /** SPIFFE trust domain of this deployment. */
+  X0_TRUST_DOMAIN: z
+    .string()
+    .regex(/^[a-z0-9._-]{1,255}$/, "a trust domain is lower-case letters, digits, '.', '-' and '_'")
+    .default("x0tta6bl4.mesh"),
+  /** The SPIRE agent's Workload API socket, unix:///path (SPIFFE's standard variable). */
+  SPIFFE_ENDPOINT_SOCKET: z.string().optional(),
+  /** Folder of the development CA (ca.crt, ca.key), for X0_SVID_SOURCE=dev-ca. */
+  X0_DEV_CA_DIR: z.string().optional(),
+  /** Lifetime of SVIDs issued by the development CA, in seconds; they are renewed at half of it. */
+  X0_SVID_TTL_S: z.coerce
+    .number()
+    .int()
+    .min(2)
+    .max(30 * 86_400)
+    .default(3600),
+  /** Allows a plain (unauthenticated) NATS connection when no SVID source is configured: development only. */
+  X0_NATS_INSECURE_DEV: z.enum(["true", "false"]).default("false"),
   /** How long X0_EVENTS and X0_DLQ keep messages, in seconds (set the same in every service). */
   X0_EVENTS_MAX_AGE_S: z.coerce
     .number()

@@ -12,6 +12,8 @@ export {
   renderNatsConfig,
   supportsTlsMinVersion,
 } from "./permissions.ts";
+export type { TlsFiles, WorkloadIdentity } from "./source.ts";
+export { IdentityError, openIdentity, resolveSvidSource } from "./source.ts";
 export type { SpiffeId } from "./spiffe.ts";
 export { DEFAULT_TRUST_DOMAIN, parseSpiffeId, SpiffeIdError, spiffeIdOf } from "./spiffe.ts";
 export type { CheckedSvid } from "./svid.ts";
