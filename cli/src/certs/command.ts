@@ -1,0 +1,156 @@
+// `x0 certs`: the development CA (trust bundle, NATS server certificate), client certificates for outside subscribers,
+// and the nats-server configuration generated from the permission matrix.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { createDevCa, DEFAULT_TRUST_DOMAIN, issueServerCertificate, issueSvid, loadDevCa, loadPermissionMatrix, renderNatsConfig } from "@x0/shared";
+import { UsageError } from "../errors.ts";
+import { stateDirOf } from "../paths.ts";
+import type { Output } from "../status/command.ts";
+
+/** Usage text of `x0 certs`. */
+export const CERTS_USAGE = `Usage: x0 certs <init|issue|nats-config> [options]
+
+  init          create the development CA and the NATS server certificate (keeps an existing CA unless --force)
+  issue         mint a client certificate (X.509-SVID), e.g. for an outside subscriber:
+                  x0 certs issue --role observer --id grafana
+                the observer role may subscribe to x0.telemetry/anomaly/plan/action and publish nothing
+  nats-config   print the nats-server configuration for the permission matrix (ops/nats/permissions.yaml):
+                  x0 certs nats-config --nodes n1,n2 [--observers grafana]
+
+Options:
+  --dir <path>           PKI folder (default <X0_STATE_DIR or .x0>/pki)
+  --trust-domain <td>    SPIFFE trust domain (default ${DEFAULT_TRUST_DOMAIN}, or X0_TRUST_DOMAIN)
+  --dns <name>           init: a DNS name of the NATS server (repeatable; default localhost, nats)
+  --ip <address>         init: an IP address of the NATS server (repeatable; default 127.0.0.1)
+  --force                init: replace an existing CA (every issued certificate stops verifying)
+  --role <role>          issue: a role of the permission matrix (observer, monitor, analyzer, ...)
+  --id <name>            issue: the observer's name, or the node of a per-node role
+  --ttl <duration>       issue: lifetime, e.g. 1h, 30d (default 24h for observers, 1h otherwise)
+  --out <path>           issue: folder for <role>[-<id>].crt/.key (default the PKI folder)
+  --nodes <a,b>          nats-config: node ids (one monitor identity each)
+  --observers <a,b>      nats-config: observer names
+  --server-version <v>   nats-config: nats-server version (default: asked from nats-server --version)
+  -h, --help             print this help`;
+
+const DURATION = /^(\d+)(s|m|h|d)$/;
+
+/** Parses 90s, 15m, 1h or 30d into milliseconds. */
+export function parseTtl(text: string): number {
+  const match = DURATION.exec(text);
+  if (!match) throw new UsageError(`--ttl ${JSON.stringify(text)} is not a duration like 15m, 1h or 30d`);
+  return Number(match[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "s" | "m" | "h" | "d"];
+}
+
+const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const list = (text: string | undefined) =>
+  (text ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+function writeSecret(path: string, text: string): void {
+  writeFileSync(path, text, { mode: 0o600 });
+}
+
+function installedServerVersion(): string | undefined {
+  const result = Bun.spawnSync(["nats-server", "--version"], { stdout: "pipe", stderr: "ignore" });
+  return /v?(\d+\.\d+\.\d+)/.exec(result.stdout.toString())?.[1];
+}
+
+/** Runs `x0 certs`; 0 on success. */
+export async function runCerts(argv: readonly string[], env: Record<string, string | undefined>, output: Output): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  const parse = () =>
+    parseArgs({
+      args: [...argv],
+      options: {
+        dir: { type: "string" },
+        "trust-domain": { type: "string" },
+        dns: { type: "string", multiple: true },
+        ip: { type: "string", multiple: true },
+        force: { type: "boolean" },
+        role: { type: "string" },
+        id: { type: "string" },
+        ttl: { type: "string" },
+        out: { type: "string" },
+        nodes: { type: "string" },
+        observers: { type: "string" },
+        "server-version": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+      strict: true,
+      allowPositionals: true,
+    });
+  try {
+    parsed = parse();
+  } catch (error) {
+    throw new UsageError((error as Error).message, { cause: error });
+  }
+  const { values, positionals } = parsed;
+  const [command, ...extra] = positionals;
+  if (values.help || command === undefined) {
+    output.out(CERTS_USAGE);
+    return values.help ? 0 : 2;
+  }
+  if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
+  const dir = resolve(values.dir ?? join(stateDirOf(env), "pki"));
+  const trustDomain = values["trust-domain"] ?? env.X0_TRUST_DOMAIN ?? DEFAULT_TRUST_DOMAIN;
+  const caFiles = { cert: join(dir, "ca.crt"), key: join(dir, "ca.key") };
+
+  if (command === "init") {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (existsSync(caFiles.cert) && !values.force) {
+      output.out(`CA kept: ${caFiles.cert} (use --force to replace it)`);
+    } else {
+      const ca = await createDevCa({ trustDomain });
+      writeFileSync(caFiles.cert, ca.certPem);
+      writeSecret(caFiles.key, ca.keyPem);
+      output.out(`CA created: ${caFiles.cert} (trust domain ${trustDomain})`);
+    }
+    const ca = await loadDevCa({ trustDomain, certPem: readFileSync(caFiles.cert, "utf8"), keyPem: readFileSync(caFiles.key, "utf8") });
+    const server = await issueServerCertificate({ ca, dnsNames: values.dns ?? ["localhost", "nats"], ipAddresses: values.ip ?? ["127.0.0.1"] });
+    writeFileSync(join(dir, "nats.crt"), server.certPem);
+    writeSecret(join(dir, "nats.key"), server.keyPem);
+    output.out(`NATS server certificate: ${join(dir, "nats.crt")} (valid until ${server.notAfter.toISOString()})`);
+    return 0;
+  }
+
+  if (command === "issue") {
+    const role = values.role;
+    const matrix = loadPermissionMatrix();
+    if (!role || !matrix.roles[role]) throw new UsageError(`--role must be one of ${Object.keys(matrix.roles).join(", ")}`);
+    const permissions = matrix.roles[role];
+    const id = values.id;
+    if ((permissions?.per_node || permissions?.per_name) && !id) throw new UsageError(`--id is required for role ${role}`);
+    if (id !== undefined && !NAME.test(id)) throw new UsageError(`--id ${JSON.stringify(id)} must be 1-64 of [A-Za-z0-9_-]`);
+    if (!existsSync(caFiles.cert)) throw new UsageError(`no CA in ${dir}: run "x0 certs init" first`);
+    const ca = await loadDevCa({ trustDomain, certPem: readFileSync(caFiles.cert, "utf8"), keyPem: readFileSync(caFiles.key, "utf8") });
+    const ttlMs = parseTtl(values.ttl ?? (role === "observer" ? "24h" : "1h"));
+    const issued = await issueSvid({ ca, role, name: permissions?.per_node || permissions?.per_name ? id : undefined, ttlMs });
+    const out = resolve(values.out ?? dir);
+    mkdirSync(out, { recursive: true, mode: 0o700 });
+    const base = join(out, id ? `${role}-${id}` : role);
+    writeFileSync(`${base}.crt`, issued.certPem);
+    writeSecret(`${base}.key`, issued.keyPem);
+    output.out(`${issued.spiffeId}: ${base}.crt and ${base}.key (CA ${caFiles.cert}), valid until ${issued.notAfter.toISOString()}`);
+    return 0;
+  }
+
+  if (command === "nats-config") {
+    const nodes = list(values.nodes);
+    const observers = list(values.observers);
+    for (const name of [...nodes, ...observers]) if (!NAME.test(name)) throw new UsageError(`${JSON.stringify(name)} is not a valid node or observer name`);
+    output.out(
+      renderNatsConfig(loadPermissionMatrix(), {
+        trustDomain,
+        nodes,
+        observers,
+        tls: { certFile: join(dir, "nats.crt"), keyFile: join(dir, "nats.key"), caFile: caFiles.cert },
+        serverVersion: values["server-version"] ?? installedServerVersion(),
+      }).trimEnd(),
+    );
+    return 0;
+  }
+  throw new UsageError(`unknown certs command ${JSON.stringify(command)}; expected init, issue or nats-config`);
+}
