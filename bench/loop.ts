@@ -16,8 +16,8 @@ const WARMUP = 5;
 const BATCH = 1_000;
 const zero = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 };
 
-/** A realistic sample: two interfaces with steady counters growing at 1 kB/s. */
-function sample(node: string, i: number, rxErrors = 0): Telemetry {
+/** A realistic sample: two interfaces with steady counters growing at 1 kB/s; `down` takes mesh0 down (one link_down). */
+function sample(node: string, i: number, down = false): Telemetry {
   const grow = { ...zero, rx_bytes: i * 1000, tx_bytes: i * 900, rx_packets: i * 10, tx_packets: i * 9 };
   return {
     v: 1,
@@ -28,7 +28,7 @@ function sample(node: string, i: number, rxErrors = 0): Telemetry {
     source: "sysfs",
     ebpf: false,
     interfaces: [
-      { name: "mesh0", operstate: "up", counters: { ...grow, rx_errors: rxErrors } },
+      { name: "mesh0", operstate: down ? "down" : "up", counters: grow },
       { name: "mesh1", operstate: "up", counters: grow },
     ],
   };
@@ -111,7 +111,7 @@ try {
       listener.subscribe(`x0.${kind}.${node}`, { max: 1, callback: () => arrivals[kind].resolve(performance.now()) }),
     );
     await listener.flush();
-    const breach = JSON.stringify(sample(node, WARMUP + 1, 50_000));
+    const breach = JSON.stringify(sample(node, WARMUP + 1, true));
     const start = performance.now();
     publisher.publish(`x0.telemetry.${node}`, breach);
     const timeout = Bun.sleep(10_000).then(() => Number.NaN);

@@ -44,7 +44,7 @@ export function testClient(url: string): Promise<NatsConnection> {
 const COUNTERS = ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_errors", "tx_errors", "rx_dropped", "tx_dropped"];
 
 /** A fake /sys/class/net with one interface `mesh0` whose counters the test moves (for the monitor's sysfs source). */
-export function fakeSysfs(): { root: string; set(counter: string, value: number): void; remove(): void } {
+export function fakeSysfs(): { root: string; set(counter: string, value: number): void; setOperstate(state: "up" | "down"): void; remove(): void } {
   const root = mkdtempSync(join(tmpdir(), "x0-sysfs-"));
   mkdirSync(join(root, "mesh0", "statistics"), { recursive: true });
   writeFileSync(join(root, "mesh0", "operstate"), "up\n");
@@ -52,6 +52,7 @@ export function fakeSysfs(): { root: string; set(counter: string, value: number)
   return {
     root,
     set: (counter, value) => writeFileSync(join(root, "mesh0", "statistics", counter), `${value}\n`),
+    setOperstate: (state) => writeFileSync(join(root, "mesh0", "operstate"), `${state}\n`),
     remove: () => rmSync(root, { recursive: true, force: true }),
   };
 }

@@ -33,17 +33,19 @@ afterAll(async () => {
 const service = (name: string) => services.find((s) => s.name === name) as ServiceProcess;
 
 describe("loop", () => {
-  test("loop - a telemetry breach leads to anomaly, plan and dry-run result in one trace with one incident id", async () => {
-    // Let the analyzer learn a quiet baseline (warm-up 5 samples at 50 ms), then errors jump.
+  test("loop - a link going down leads to anomaly, plan and dry-run result in one trace with one incident id", async () => {
+    // The monitor samples every 50 ms; then the watched interface goes down.
     await Bun.sleep(600);
-    sysfs.set("rx_errors", 5000);
+    sysfs.setOperstate("down");
     await waitFor("action result", () => recorder.on("x0.action.").length > 0, 10_000);
 
     const anomalies = recorder.on(`x0.anomaly.${NODE}`).map((m) => ({ ...m, body: Anomaly.parse(m.body) }));
     const opened = anomalies.find((m) => m.body.state === "opened");
-    expect(opened?.body.kind).toBe("link_degraded");
+    expect(opened?.body.kind).toBe("link_down");
     expect(opened?.body.interface).toBe("mesh0");
-    expect(opened?.body.metric).toBe("rx_errors_per_s");
+    expect(opened?.body.metric).toBe("operstate");
+    // No announced peer behind mesh0: the incident is about the interface.
+    expect(opened?.body.target?.id).toBe(`interface:${NODE}/mesh0`);
     const plans = recorder.on(`x0.plan.${NODE}`).map((m) => ({ ...m, body: Plan.parse(m.body) }));
     expect(plans).toHaveLength(1);
     const [plan] = plans;
@@ -55,7 +57,8 @@ describe("loop", () => {
     expect(plan?.body.incident_id).toBe(incidentId as string);
     expect(result?.body.incident_id).toBe(incidentId as string);
     expect(result?.body.plan_id).toBe(plan?.body.plan_id as string);
-    expect(plan?.body.rule).toBe("degraded-link-cost");
+    // Without a known topology there is nothing to reroute: the planner notifies.
+    expect(plan?.body.rule).toBe("no-topology-notify");
     // Dry-run is honest: nothing was applied, so nothing is called success.
     expect(result?.body.status).toBe("dry_run");
     expect(result?.body.steps.map((step) => step.status)).toEqual(["would_apply"]);
@@ -66,8 +69,8 @@ describe("loop", () => {
     expect(result?.traceId).toBe(opened?.traceId as string);
   }, 30_000);
 
-  test("loop - the incident resolves when the errors stop, in the same trace", async () => {
-    // rx_errors stays at 5000, so its rate drops back to 0: three normal samples resolve it.
+  test("loop - the incident resolves when the link comes back, in the same trace", async () => {
+    sysfs.setOperstate("up");
     await waitFor("resolved", () => recorder.on(`x0.anomaly.${NODE}`).some((m) => m.body.state === "resolved"), 10_000);
     const states = recorder.on(`x0.anomaly.${NODE}`);
     const resolved = states.find((m) => m.body.state === "resolved");
@@ -76,8 +79,8 @@ describe("loop", () => {
     expect(resolved?.traceId).toBe(opened?.traceId as string);
     // Time to detect and time to repair were recorded once each for this incident.
     const metrics = await (await fetch(`http://127.0.0.1:${service("analyzer").port}/metrics`)).text();
-    expect(metrics).toMatch(/^x0_mttd_seconds_count\{[^}]*kind="link_degraded"[^}]*\} 1$/m);
-    expect(metrics).toMatch(/^x0_mttr_seconds_count\{[^}]*kind="link_degraded"[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^x0_mttd_seconds_count\{[^}]*kind="link_down"[^}]*\} 1$/m);
+    expect(metrics).toMatch(/^x0_mttr_seconds_count\{[^}]*kind="link_down"[^}]*\} 1$/m);
   }, 30_000);
 
   test("loop - invalid telemetry goes to x0.dlq.analyzer with its reason and the analyzer stays ready", async () => {

@@ -14,7 +14,7 @@ let nats: NatsServer;
 let nc: NatsConnection;
 const services: ServiceProcess[] = [];
 
-/** Warm-up samples then one breach of rx_errors: exactly one incident per node. */
+/** Warm-up samples then the interface goes down: exactly one incident per node. */
 function incidentSamples(node: string, start: number): Telemetry[] {
   return Array.from({ length: WARMUP + 2 }, (_, i) => ({
     v: 1,
@@ -24,7 +24,7 @@ function incidentSamples(node: string, start: number): Telemetry[] {
     interval_ms: 1000,
     source: "sysfs",
     ebpf: false,
-    interfaces: [{ name: "mesh0", operstate: "up", counters: { ...zero, rx_errors: i === WARMUP + 1 ? 10_000 : 0 } }],
+    interfaces: [{ name: "mesh0", operstate: i === WARMUP + 1 ? "down" : "up", counters: zero }],
   }));
 }
 

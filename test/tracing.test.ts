@@ -70,7 +70,7 @@ describe("tracing", () => {
     const recorder = new Recorder(nc);
     await recorder.watch(`x0.action.${NODE}`);
     await Bun.sleep(600);
-    sysfs.set("rx_errors", 5000);
+    sysfs.setOperstate("down");
     await waitFor("action result", () => recorder.messages.length > 0, 10_000);
     const traceId = recorder.messages[0]?.traceId as string;
     // Stopping the services flushes their batched spans to the collector.

@@ -17,6 +17,8 @@ export const StackFile = z.object({
   services: z.array(
     z.object({
       name: z.string().min(1),
+      /** Where the service listens when not on 127.0.0.1 (a lab node's monitor, at its management address). */
+      host: z.string().min(1).optional(),
       port: z.number().int(),
       /** null while the service is down between restarts. */
       pid: z.number().int().nullable(),

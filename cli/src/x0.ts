@@ -2,6 +2,7 @@
 // x0: the x0tta6bl4 command line. `x0 <command> [options]`.
 import { ConfigError, EXIT_CONFIG } from "@x0/shared";
 import { EXIT_USAGE, UsageError } from "./errors.ts";
+import { runLab } from "./lab/command.ts";
 import { describeError } from "./report-error.ts";
 import { type Output, runStatus } from "./status/command.ts";
 
@@ -10,12 +11,14 @@ export const X0_USAGE = `Usage: x0 <command> [options]
 
 Commands:
   status [--json] [--url <url> ...]   readiness, versions and loop counters of the running services
+  lab <up|down|status|fault|heal|probe>  the network-namespace mesh lab (root)
   help [command]                      print this help, or a command's
 
 Run "x0 <command> --help" for a command's options. Start the stack with "bun run up".`;
 
 const commands: Record<string, (argv: readonly string[], env: Record<string, string | undefined>, output: Output) => Promise<number>> = {
   status: runStatus,
+  lab: runLab,
 };
 
 /** Runs the x0 command line and returns its exit code. */

@@ -1,16 +1,19 @@
 import { describe, expect, test } from "bun:test";
-import { LabUnavailableError, UsageError } from "../errors.ts";
-import { parseUpArgs } from "./args.ts";
+import { LabSpecError, UsageError } from "../errors.ts";
+import { parseUpArgs, resolveLab } from "./args.ts";
 
 describe("up args", () => {
   test("up args - no arguments start NATS and every service", () => {
-    expect(parseUpArgs([])).toEqual({ startNats: true, only: undefined, help: false });
+    expect(parseUpArgs([])).toEqual({ startNats: true, only: undefined, lab: undefined, noLab: false, labPrefix: "x0", help: false });
   });
 
   test("up args - --no-nats and --only lists (comma-separated, repeatable, deduplicated)", () => {
     expect(parseUpArgs(["--no-nats", "--only", "monitor, analyzer", "--only=planner,monitor"])).toEqual({
       startNats: false,
       only: ["monitor", "analyzer", "planner"],
+      lab: undefined,
+      noLab: false,
+      labPrefix: "x0",
       help: false,
     });
   });
@@ -27,10 +30,24 @@ describe("up args", () => {
     expect(() => parseUpArgs(["--only"])).toThrow(UsageError);
   });
 
-  test("up args - --lab, with or without a topology, says the lab is not in this version", () => {
-    for (const argv of [["--lab", "ring"], ["--lab=ring"], ["--lab"], ["--no-nats", "--lab", "x"]]) {
-      expect(() => parseUpArgs(argv)).toThrow(LabUnavailableError);
-    }
-    expect(() => parseUpArgs(["--lab", "ring"])).toThrow(/self-healing lab/);
+  test("up args - --lab takes a topology; a bad one, a bad prefix or --lab with --no-lab are usage errors", () => {
+    expect(parseUpArgs(["--lab", "ring:4", "--lab-prefix", "lab2"])).toMatchObject({
+      lab: { spec: "ring:4", nodes: ["n1", "n2", "n3", "n4"] },
+      labPrefix: "lab2",
+    });
+    expect(() => parseUpArgs(["--lab", "ring"])).toThrow(LabSpecError);
+    expect(() => parseUpArgs(["--lab"])).toThrow(UsageError);
+    expect(() => parseUpArgs(["--lab", "line:3", "--no-lab"])).toThrow(/not both/);
+    expect(() => parseUpArgs(["--lab-prefix", "X-0"])).toThrow(LabSpecError);
+  });
+
+  test("up args - the lab: --lab, else none with --no-lab or X0_LAB=off, else X0_LAB, else grid:3x3 as root only", () => {
+    const none = { lab: undefined, noLab: false };
+    expect(resolveLab(parseUpArgs(["--lab", "line:2"]), {}, false)?.spec).toBe("line:2");
+    expect(resolveLab({ ...none, noLab: true }, { X0_LAB: "ring:3" }, true)).toBeUndefined();
+    expect(resolveLab(none, { X0_LAB: "off" }, true)).toBeUndefined();
+    expect(resolveLab(none, { X0_LAB: "ring:3" }, true)?.spec).toBe("ring:3");
+    expect(resolveLab(none, {}, true)?.spec).toBe("grid:3x3");
+    expect(resolveLab(none, {}, false)).toBeUndefined();
   });
 });

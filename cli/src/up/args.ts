@@ -1,5 +1,11 @@
 import { parseArgs } from "node:util";
-import { LabUnavailableError, UsageError } from "../errors.ts";
+import { UsageError } from "../errors.ts";
+import { DEFAULT_LAB_PREFIX } from "../lab/addressing.ts";
+import { validatePrefix } from "../lab/names.ts";
+import { type LabTopology, parseTopology } from "../lab/topology.ts";
+
+/** The lab `up` builds when run as root without --lab, --no-lab or X0_LAB. */
+export const DEFAULT_UP_LAB = "grid:3x3";
 
 /** What `bun run up` was asked to do. */
 export interface UpOptions {
@@ -7,6 +13,12 @@ export interface UpOptions {
   startNats: boolean;
   /** Services to start; undefined means every discovered service. */
   only: string[] | undefined;
+  /** `--lab <topology>`: run the stack on a lab of this topology. */
+  lab: LabTopology | undefined;
+  /** `--no-lab`: monitor this machine's interfaces even as root. */
+  noLab: boolean;
+  /** `--lab-prefix`: the lab's namespace prefix. */
+  labPrefix: string;
   help: boolean;
 }
 
@@ -19,6 +31,11 @@ prefixes their logs, restarts crashed services and stops everything on Ctrl-C.
 Options:
   --no-nats        do not start nats-server; use X0_NATS_SERVERS (default nats://127.0.0.1:$X0_NATS_PORT)
   --only a,b       start only these services (repeatable)
+  --lab <topology> run on a network-namespace mesh lab (root): grid:RxC, ring:N, line:N or random:N:SEED.
+                   One monitor per lab node inside its namespace, the other services here, NATS on the lab's
+                   management bridge; the lab is removed when up stops. Default as root: ${DEFAULT_UP_LAB}
+  --no-lab         monitor this machine's interfaces instead, even as root
+  --lab-prefix p   the lab's namespace prefix (default ${DEFAULT_LAB_PREFIX}: namespaces ${DEFAULT_LAB_PREFIX}-n1 …)
   -h, --help       print this help
 
 Environment:
@@ -27,23 +44,23 @@ Environment:
   X0_HTTP_PORT_BASE      first service HTTP port (default 9101: monitor 9101, analyzer 9102,
                          planner 9103, executor 9104, other services from 9105 up)
   X0_NODE                node id passed to the services (default: the hostname, sanitised)
-  X0_STATE_DIR           state folder for stack.json and the NATS store (default <repo>/.x0)
+  X0_STATE_DIR           state folder for stack.json, the NATS store and the lab state (default <repo>/.x0)
+  X0_LAB                 off (as --no-lab) or a topology (as --lab); used when neither option is given
   NATS_SERVER_BIN        nats-server executable (default nats-server from PATH)
   NO_COLOR               disable coloured prefixes`;
 
-/** Parses the arguments of `bun run up`; throws {@link UsageError} (or {@link LabUnavailableError} for `--lab`). */
+/** Parses the arguments of `bun run up`; throws {@link UsageError} (a bad topology or prefix included). */
 export function parseUpArgs(argv: readonly string[]): UpOptions {
-  // Checked before parsing so that `--lab` without a topology gets the same clear answer.
-  if (argv.some((arg) => arg === "--lab" || arg.startsWith("--lab="))) {
-    throw new LabUnavailableError("--lab is not available in this version: the lab arrives with the self-healing lab work");
-  }
-  let values: { "no-nats"?: boolean; only?: string[]; help?: boolean };
+  let values: { "no-nats"?: boolean; only?: string[]; lab?: string; "no-lab"?: boolean; "lab-prefix"?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: [...argv],
       options: {
         "no-nats": { type: "boolean" },
         only: { type: "string", multiple: true },
+        lab: { type: "string" },
+        "no-lab": { type: "boolean" },
+        "lab-prefix": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -57,5 +74,26 @@ export function parseUpArgs(argv: readonly string[]): UpOptions {
     only = [...new Set(values.only.flatMap((list) => list.split(",")).map((name) => name.trim()))].filter(Boolean);
     if (only.length === 0) throw new UsageError("--only needs at least one service name, e.g. --only monitor,analyzer");
   }
-  return { startNats: !values["no-nats"], only, help: values.help ?? false };
+  if (values.lab !== undefined && values["no-lab"]) throw new UsageError("give --lab or --no-lab, not both");
+  return {
+    startNats: !values["no-nats"],
+    only,
+    lab: values.lab === undefined ? undefined : parseTopology(values.lab),
+    noLab: values["no-lab"] ?? false,
+    labPrefix: validatePrefix(values["lab-prefix"] ?? DEFAULT_LAB_PREFIX),
+    help: values.help ?? false,
+  };
+}
+
+/**
+ * The lab `up` runs on: --lab; none with --no-lab; else X0_LAB (`off` or a topology); else, as root, {@link DEFAULT_UP_LAB};
+ * else none (the stack monitors this machine's interfaces).
+ */
+export function resolveLab(options: Pick<UpOptions, "lab" | "noLab">, env: Record<string, string | undefined>, isRoot: boolean): LabTopology | undefined {
+  if (options.lab !== undefined) return options.lab;
+  if (options.noLab) return undefined;
+  const fromEnv = env.X0_LAB?.trim();
+  if (fromEnv === "off") return undefined;
+  if (fromEnv) return parseTopology(fromEnv);
+  return isRoot ? parseTopology(DEFAULT_UP_LAB) : undefined;
 }

@@ -39,3 +39,17 @@ export function serviceEnvironment(
 ): Record<string, string | undefined> {
   return { ...userEnv, X0_NATS_SERVERS: natsServers, X0_HTTP_PORT: String(httpPort), X0_NODE: node };
 }
+
+/**
+ * What a root-namespace service needs on top of {@link serviceEnvironment} when the stack runs on a lab: the executor acts on
+ * every node (`{node}` is replaced by the executor per plan) inside the node's namespace and on its monitor's pins, for real.
+ */
+export function labServiceEnvironment(name: string, prefix: string): Record<string, string> {
+  if (name !== "executor") return {};
+  return {
+    X0_EXECUTOR_SCOPE: "all",
+    X0_EXECUTOR_NETNS: `${prefix}-{node}`,
+    X0_EXECUTOR_BPF_PIN_ROOT: `/sys/fs/bpf/${prefix}lab/{node}`,
+    X0_EXECUTOR_MODE: "enforce",
+  };
+}

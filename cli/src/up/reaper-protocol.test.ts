@@ -8,12 +8,27 @@ describe("reaper-protocol", () => {
       { kind: "watch", pid: 123, phase: "service" },
       { kind: "watch", pid: 124, phase: "nats" },
       { kind: "release", pid: 123 },
+      { kind: "lab", prefix: "x0" },
+      { kind: "unlab", prefix: "x0t42" },
     ];
     for (const command of commands) expect(parseReaperCommand(encodeReaperCommand(command))).toEqual(command);
   });
 
   test("reaper-protocol - rejects anything else", () => {
-    for (const line of ["", "watch", "watch x service", "watch 12 lab", "release 12 extra", "kill 12", "watch 1 service", "watch -5 nats"]) {
+    for (const line of [
+      "",
+      "watch",
+      "watch x service",
+      "watch 12 lab",
+      "release 12 extra",
+      "kill 12",
+      "watch 1 service",
+      "watch -5 nats",
+      "lab",
+      "lab X0",
+      "lab x0 extra",
+      "unlab ../x",
+    ]) {
       expect(() => parseReaperCommand(line)).toThrow(ReaperProtocolError);
     }
   });
@@ -28,5 +43,13 @@ describe("reaper-protocol", () => {
     watched.apply({ kind: "release", pid: 12 });
     watched.apply({ kind: "release", pid: 10 });
     expect(watched.stopOrder()).toEqual([]);
+  });
+
+  test("reaper-protocol - labs to remove are kept until unlab", () => {
+    const watched = new WatchList();
+    watched.apply({ kind: "lab", prefix: "x0" });
+    watched.apply({ kind: "lab", prefix: "x1" });
+    watched.apply({ kind: "unlab", prefix: "x1" });
+    expect(watched.labs()).toEqual(["x0"]);
   });
 });

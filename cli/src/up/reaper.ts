@@ -1,7 +1,10 @@
 // The reaper: started by `up` in its own session, it reads which processes `up` runs from its stdin.
 // When stdin ends without everything released (`up` died abruptly, even by SIGKILL, so the kernel
-// closed the pipe), it stops what is left, services first and NATS last, and clears the stack file.
+// closed the pipe), it stops what is left, services first and NATS last, clears the stack file, and tears down the lab
+// `up` ran on, if any.
 
+import { dirname } from "node:path";
+import { teardownLab } from "../lab/kernel.ts";
 import { isProcessAlive, signalGroup } from "../processes.ts";
 import { removeStackFile } from "../stack-file.ts";
 import { LineSplitter } from "./log-prefix.ts";
@@ -51,4 +54,13 @@ if (phases.length > 0) {
     for (const pid of pids.filter(isProcessAlive)) signal(pid, "SIGKILL");
   }
   removeStackFile(stackFile, upPid);
+}
+
+for (const prefix of watched.labs()) {
+  process.stderr.write(`x0 reaper: up (pid ${upPid}) ended without removing lab ${prefix}; removing it\n`);
+  try {
+    await teardownLab(prefix, { stateDir: dirname(stackFile) });
+  } catch (error) {
+    process.stderr.write(`x0 reaper: cannot remove lab ${prefix} (${(error as Error).message}); run "x0 lab down --prefix ${prefix}"\n`);
+  }
 }

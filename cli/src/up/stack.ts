@@ -2,14 +2,22 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, EXIT_CONFIG } from "@x0/shared";
 import type { Subprocess } from "bun";
-import { EXIT_USAGE, LabUnavailableError, StackFileError, StackStartError, UsageError } from "../errors.ts";
+import { EXIT_USAGE, StackFileError, StackStartError, UsageError } from "../errors.ts";
+import { defaultMgmtSubnet } from "../lab/addressing.ts";
+import { MONITOR_HTTP_PORT, monitorArgv, monitorEnvironment } from "../lab/commands.ts";
+import { existingNamespaces, teardownLab } from "../lab/kernel.ts";
+import { createLab, MONITOR_ROLE, waitForDataplanes } from "../lab/lab.ts";
+import { stateFileOf } from "../lab/names.ts";
+import { type LabPlan, planLab } from "../lab/plan.ts";
+import { type LabState, readLabState, writeLabState } from "../lab/state.ts";
+import type { LabTopology } from "../lab/topology.ts";
 import { REPO_ROOT, stackFileOf, stateDirOf } from "../paths.ts";
 import { isProcessAlive } from "../processes.ts";
 import { describeError } from "../report-error.ts";
 import { readStackFile, removeStackFile, type StackFile, writeStackFile } from "../stack-file.ts";
 import { probeService } from "../status/probe.ts";
-import { parseUpArgs, UP_USAGE, type UpOptions } from "./args.ts";
-import { externalNatsServers, loadUpConfig, serviceEnvironment, type UpConfig } from "./config.ts";
+import { parseUpArgs, resolveLab, UP_USAGE, type UpOptions } from "./args.ts";
+import { externalNatsServers, labServiceEnvironment, loadUpConfig, serviceEnvironment, type UpConfig } from "./config.ts";
 import { discoverServices } from "./discover.ts";
 import { Prefixer, shouldUseColour } from "./log-prefix.ts";
 import { natsServerArgv, probePort } from "./nats.ts";
@@ -28,11 +36,14 @@ const STOP_GRACE_MS = 10_000;
 const READY_TIMEOUT_MS = 30_000;
 /** How long nats-server gets to answer its /healthz. */
 const NATS_READY_TIMEOUT_MS = 15_000;
+/** How long the lab's monitors get to attach XDP on every link. */
+const DATAPLANE_TIMEOUT_MS = 60_000;
 
 /** Runs `bun run up` until Ctrl-C or SIGTERM and returns the exit code (0 after a clean stop). */
 export async function runUp(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
   let options: UpOptions;
   let config: UpConfig;
+  let lab: LabTopology | undefined;
   try {
     options = parseUpArgs(argv);
     if (options.help) {
@@ -40,23 +51,27 @@ export async function runUp(argv: readonly string[], env: Record<string, string 
       return 0;
     }
     config = loadUpConfig(env);
+    const isRoot = process.getuid?.() === 0;
+    lab = resolveLab(options, env, isRoot);
+    if (lab !== undefined && !isRoot) throw new UsageError(`the lab (${lab.spec}) needs root: it creates network namespaces; run as root or without --lab`);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`up: ${describeError(error)}\n`);
       return EXIT_CONFIG;
     }
     if (error instanceof UsageError) {
-      const hint = error instanceof LabUnavailableError ? "" : '\nRun "bun run up --help" for usage.';
-      process.stderr.write(`up: ${describeError(error)}${hint}\n`);
+      process.stderr.write(`up: ${describeError(error)}\nRun "bun run up --help" for usage.\n`);
       return EXIT_USAGE;
     }
     throw error;
   }
-  return new UpStack(options, config, env).run();
+  return new UpStack(options, config, env, lab).run();
 }
 
-/** A service `up` runs. */
+/** A service `up` runs (a lab node's monitor included). */
 interface RunningService {
+  /** Where its HTTP server answers: 127.0.0.1, or a lab node's management address. */
+  host: string;
   port: number;
   supervisor: Supervisor;
 }
@@ -75,16 +90,24 @@ class UpStack {
   readonly #stop = new AbortController();
   readonly #startedAt = new Date().toISOString();
   #stackWritten = false;
+  /** The lab the stack runs on, planned before anything starts. */
+  readonly #labPlan: LabPlan | undefined;
+  /** The lab's state once built (its monitors' pids are kept current in it). */
+  #labState: LabState | undefined;
+  /** Whether the lab's nodes get monitors (the monitor service was selected). */
+  #labMonitors = false;
 
   constructor(
     private readonly options: UpOptions,
     private readonly config: UpConfig,
     private readonly env: Record<string, string | undefined>,
+    lab: LabTopology | undefined,
   ) {
     this.#stateDir = stateDirOf(env);
     this.#stackFile = stackFileOf(this.#stateDir);
     this.#colour = shouldUseColour(env, process.stdout.isTTY);
     this.#prefixer = new Prefixer(["up", "nats"], this.#colour);
+    this.#labPlan = lab === undefined ? undefined : planLab(lab, options.labPrefix, defaultMgmtSubnet(options.labPrefix));
   }
 
   async run(): Promise<number> {
@@ -95,16 +118,19 @@ class UpStack {
       process.stderr.write(`up: ${describeError(error)}\n`);
       return error instanceof UsageError ? EXIT_USAGE : 1;
     }
-    this.#prefixer = new Prefixer(["up", "nats", ...ports.keys()], this.#colour);
+    const monitorNames = this.#labMonitors ? (this.#labPlan?.nodes ?? []).map((node) => monitorNameOf(node.name)) : [];
+    this.#prefixer = new Prefixer(["up", "nats", "lab", ...ports.keys(), ...monitorNames], this.#colour);
     this.#installSignalHandlers();
     let exitCode = 0;
     try {
       mkdirSync(this.#stateDir, { recursive: true });
       this.#startReaper();
+      await this.#startLab();
       await this.#startNats();
       if (!this.#stop.signal.aborted) {
         this.#writeStack();
         for (const [name, port] of ports) this.#startService(name, port);
+        if (this.#labMonitors) this.#startLabMonitors();
         await this.#reportReadiness();
       }
       await this.#stopRequested();
@@ -129,6 +155,10 @@ class UpStack {
     // Ports are assigned over every discovered service so that --only does not move them.
     const all = assignPorts(discovered, this.config.X0_HTTP_PORT_BASE, isPortFree);
     const ports = new Map([...all].filter(([name]) => selected.includes(name)));
+    if (this.#labPlan !== undefined) {
+      // On a lab the monitors run inside the nodes' namespaces, one per node, instead of one on this machine.
+      this.#labMonitors = ports.delete("monitor");
+    }
     const busy = [...ports].filter(([, port]) => !isPortFree(port));
     if (busy.length > 0) {
       const list = busy.map(([name, port]) => `${port} (${name})`).join(", ");
@@ -223,16 +253,18 @@ class UpStack {
       return;
     }
     const port = config.X0_NATS_PORT;
-    this.#natsUrl = `nats://127.0.0.1:${port}`;
-    const probe = await probePort("127.0.0.1", port);
+    // On a lab NATS listens on the management bridge only: the nodes reach it there, and so do the services here.
+    const host = this.#labPlan?.bridgeAddress ?? "127.0.0.1";
+    this.#natsUrl = `nats://${host}:${port}`;
+    const probe = await probePort(host, port);
     if (probe.kind === "nats") {
       if (!probe.info.jetstream) {
         throw new StackStartError(
-          `the NATS server on 127.0.0.1:${port} runs without JetStream, which the services need; restart it with -js or set X0_NATS_PORT`,
+          `the NATS server on ${host}:${port} runs without JetStream, which the services need; restart it with -js or set X0_NATS_PORT`,
         );
       }
       const version = probe.info.version === undefined ? "" : ` ${probe.info.version}`;
-      this.#say(`reusing the NATS server${version} already on 127.0.0.1:${port} (not started by up, so left running at exit)`);
+      this.#say(`reusing the NATS server${version} already on ${host}:${port} (not started by up, so left running at exit)`);
       return;
     }
     if (probe.kind === "other") throw new StackStartError(`port ${port} is taken by something that is not NATS; free it or set X0_NATS_PORT`);
@@ -241,7 +273,7 @@ class UpStack {
     const storeDir = join(this.#stateDir, "nats");
     mkdirSync(storeDir, { recursive: true });
     // nats-server shuts down cleanly on INT and TERM alike, but exits 0 only on INT.
-    const nats = this.#supervise("nats", natsServerArgv(config.NATS_SERVER_BIN, port, monitorPort, storeDir), this.env, "nats", "SIGINT");
+    const nats = this.#supervise("nats", natsServerArgv(config.NATS_SERVER_BIN, port, monitorPort, storeDir, host), this.env, "nats", "SIGINT");
     try {
       nats.start();
     } catch (error) {
@@ -250,22 +282,107 @@ class UpStack {
     this.#nats = nats;
     this.#natsMonitorPort = monitorPort;
     this.#say(`nats-server started (pid ${nats.pid}): ${this.#natsUrl}, monitoring on ${monitorPort}, JetStream store ${storeDir}`);
-    const healthy = await waitUntilOk(`http://127.0.0.1:${monitorPort}/healthz`, { timeoutMs: NATS_READY_TIMEOUT_MS, signal: this.#stop.signal });
+    const healthy = await waitUntilOk(`http://${host}:${monitorPort}/healthz`, { timeoutMs: NATS_READY_TIMEOUT_MS, signal: this.#stop.signal });
     if (!healthy && !this.#stop.signal.aborted) {
       throw new StackStartError(`nats-server did not become healthy within ${NATS_READY_TIMEOUT_MS / 1000} s; see its output above`);
     }
   }
 
   #startService(name: string, port: number): void {
-    const env = serviceEnvironment(this.env, { natsServers: this.#natsUrl, httpPort: port, node: this.config.X0_NODE });
+    const labEnv = this.#labPlan === undefined ? {} : labServiceEnvironment(name, this.#labPlan.prefix);
+    const env = { ...serviceEnvironment(this.env, { natsServers: this.#natsUrl, httpPort: port, node: this.config.X0_NODE }), ...labEnv };
     const supervisor = this.#supervise(name, [process.execPath, join("services", name, "src", "main.ts")], env, "service");
-    this.#services.set(name, { port, supervisor });
+    this.#services.set(name, { host: "127.0.0.1", port, supervisor });
     try {
       supervisor.start();
     } catch (error) {
       throw new StackStartError(`cannot start ${name}`, { cause: error });
     }
     this.#say(`${name} started (pid ${supervisor.pid}) on http://127.0.0.1:${port}`);
+  }
+
+  /**
+   * Builds the lab before NATS starts (NATS listens on its bridge). The reaper hears of the lab first, so a crash even
+   * half-way through building still gets it removed. Leftovers of an `up` that crashed are removed; a lab made by
+   * `x0 lab up`, or run by another live `up`, is left alone and refused.
+   */
+  async #startLab(): Promise<void> {
+    const plan = this.#labPlan;
+    if (plan === undefined) return;
+    const stateFile = stateFileOf(this.#stateDir, plan.prefix);
+    let previous: LabState | undefined;
+    try {
+      previous = readLabState(stateFile);
+    } catch (error) {
+      throw new StackStartError(`lab ${plan.prefix} has an unreadable state file; run "x0 lab down --prefix ${plan.prefix}"`, { cause: error });
+    }
+    if (previous !== undefined && (previous.owner === "lab" || isProcessAlive(previous.owner_pid))) {
+      const by = previous.owner === "lab" ? "x0 lab up" : `another up (pid ${previous.owner_pid})`;
+      throw new StackStartError(`lab ${plan.prefix} already exists, made by ${by}; run "x0 lab down --prefix ${plan.prefix}" or use --lab-prefix`);
+    }
+    if (previous !== undefined || existingNamespaces(plan.prefix).length > 0) {
+      this.#say(`removing what a crashed run left of lab ${plan.prefix}`);
+      await teardownLab(plan.prefix, { stateDir: this.#stateDir });
+    }
+    this.#tellReaper({ kind: "lab", prefix: plan.prefix });
+    const natsUrl = this.options.startNats ? `nats://${plan.bridgeAddress}:${this.config.X0_NATS_PORT}` : externalNatsServers(this.config);
+    this.#labState = await createLab(plan, { stateDir: this.#stateDir, natsUrl, owner: "up" });
+    this.#sayAs(
+      "lab",
+      `${plan.topology.spec}: ${plan.nodes.length} nodes (namespaces ${plan.nodes[0]?.netns}…${plan.nodes.at(-1)?.netns}), ${plan.links.length} links, ` +
+        `bridge ${plan.bridge} ${plan.bridgeAddress}/16; "x0 lab status --prefix ${plan.prefix}" shows it, "x0 lab fault …" breaks it`,
+    );
+  }
+
+  /** Starts one monitor per lab node inside its namespace, supervised like the services. */
+  #startLabMonitors(): void {
+    const plan = this.#labPlan;
+    if (plan === undefined) return;
+    for (const node of plan.nodes) {
+      const name = monitorNameOf(node.name);
+      const supervisor = this.#supervise(name, monitorArgv(node), monitorEnvironment(plan, node, this.#natsUrl, this.env), "service");
+      this.#services.set(name, { host: node.mgmtAddress, port: MONITOR_HTTP_PORT, supervisor });
+      try {
+        supervisor.start();
+      } catch (error) {
+        throw new StackStartError(`cannot start the monitor of ${node.name}`, { cause: error });
+      }
+    }
+    this.#sayAs("lab", `${plan.nodes.length} monitors started, one in each node's namespace`);
+    void waitForDataplanes(plan, DATAPLANE_TIMEOUT_MS, this.#stop.signal).then((missing) => {
+      if (this.#stop.signal.aborted) return;
+      if (missing.length === 0) this.#sayAs("lab", "every monitor attached XDP on its links: faults can be injected");
+      else this.#sayError(`no XDP fault map after ${DATAPLANE_TIMEOUT_MS / 1000} s on ${missing.join(", ")}; faults on those links will fail`);
+    });
+  }
+
+  /** Records the lab monitors' current pids in the lab state file (x0 lab status and down read them). */
+  #writeLabState(): void {
+    const plan = this.#labPlan;
+    const state = this.#labState;
+    if (plan === undefined || state === undefined || this.#stop.signal.aborted) return;
+    state.processes = plan.nodes.flatMap((node) => {
+      const pid = this.#services.get(monitorNameOf(node.name))?.supervisor.pid ?? null;
+      return pid === null ? [] : [{ node: node.name, role: MONITOR_ROLE, pid }];
+    });
+    try {
+      writeLabState(stateFileOf(this.#stateDir, plan.prefix), state);
+    } catch (error) {
+      this.#sayError(`${describeError(error)}; x0 lab status may show stale monitor pids`);
+    }
+  }
+
+  /** Removes the lab after every process has stopped, then tells the reaper it is gone. */
+  async #stopLab(): Promise<void> {
+    const plan = this.#labPlan;
+    if (plan === undefined || this.#labState === undefined) return;
+    try {
+      await teardownLab(plan.prefix, { stateDir: this.#stateDir });
+      this.#tellReaper({ kind: "unlab", prefix: plan.prefix });
+      this.#sayAs("lab", `lab ${plan.prefix} removed`);
+    } catch (error) {
+      this.#sayError(`cannot remove lab ${plan.prefix}: ${describeError(error)}; run "x0 lab down --prefix ${plan.prefix}"`);
+    }
   }
 
   #supervise(name: string, argv: string[], env: Record<string, string | undefined>, phase: ReaperPhase, stopSignal?: NodeJS.Signals): Supervisor {
@@ -284,10 +401,12 @@ class UpStack {
       onStart: (pid) => {
         this.#tellReaper({ kind: "watch", pid, phase });
         this.#writeStack();
+        this.#writeLabState();
       },
       onExit: (pid) => {
         this.#tellReaper({ kind: "release", pid });
         this.#writeStack();
+        this.#writeLabState();
       },
     });
   }
@@ -298,7 +417,12 @@ class UpStack {
     const stack: StackFile = {
       pid: process.pid,
       nats: { url: this.#natsUrl, monitorPort: this.#natsMonitorPort, pid: this.#nats?.pid ?? null },
-      services: [...this.#services].map(([name, { port, supervisor }]) => ({ name, port, pid: supervisor.pid })),
+      services: [...this.#services].map(([name, { host, port, supervisor }]) => ({
+        name,
+        ...(host === "127.0.0.1" ? {} : { host }),
+        port,
+        pid: supervisor.pid,
+      })),
       started_at: this.#startedAt,
     };
     try {
@@ -313,13 +437,13 @@ class UpStack {
   async #reportReadiness(): Promise<void> {
     const services = [...this.#services];
     await Promise.all(
-      services.map(([, { port, supervisor }]) =>
-        waitUntilOk(`http://127.0.0.1:${port}/readyz`, { timeoutMs: READY_TIMEOUT_MS, signal: this.#stop.signal, hopeless: () => supervisor.gaveUp }),
+      services.map(([, { host, port, supervisor }]) =>
+        waitUntilOk(`http://${host}:${port}/readyz`, { timeoutMs: READY_TIMEOUT_MS, signal: this.#stop.signal, hopeless: () => supervisor.gaveUp }),
       ),
     );
     if (this.#stop.signal.aborted) return;
     const started = await Promise.all(
-      services.map(async ([name, { port, supervisor }]) => ({ name, port, pid: supervisor.pid, probe: await probeService(`http://127.0.0.1:${port}`) })),
+      services.map(async ([name, { host, port, supervisor }]) => ({ name, port, pid: supervisor.pid, probe: await probeService(`http://${host}:${port}`) })),
     );
     if (this.#stop.signal.aborted) return;
     process.stdout.write(`\n${renderStartupTable(started)}\n\n${startupVerdict(started, this.#natsUrl)}\n\n`);
@@ -330,6 +454,7 @@ class UpStack {
     this.#stop.abort();
     await Promise.all([...this.#services.values()].map(({ supervisor }) => supervisor.stop(STOP_GRACE_MS)));
     await this.#nats?.stop(STOP_GRACE_MS);
+    await this.#stopLab();
     if (this.#stackWritten) removeStackFile(this.#stackFile, process.pid);
     await this.#closeReaper();
     this.#say("stopped");
@@ -342,10 +467,19 @@ class UpStack {
   }
 
   #say(message: string): void {
-    process.stdout.write(`${this.#prefixer.line("up", message)}\n`);
+    this.#sayAs("up", message);
+  }
+
+  #sayAs(name: string, message: string): void {
+    process.stdout.write(`${this.#prefixer.line(name, message)}\n`);
   }
 
   #sayError(message: string): void {
     process.stderr.write(`${this.#prefixer.line("up", message)}\n`);
   }
+}
+
+/** The supervisor name of a lab node's monitor. */
+function monitorNameOf(node: string): string {
+  return `monitor@${node}`;
 }

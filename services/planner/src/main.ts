@@ -1,13 +1,19 @@
-// Planner (P of MAPE-K): incident states in, plans out, as the policy file says.
+// Planner (P of MAPE-K): incident states and link measurements in, signed route, quarantine and notify plans out.
 import { join } from "node:path";
-import { contracts, cryptoConfigShape, openControlPlaneCrypto, runService } from "@x0/shared";
+import { Buckets, contracts, cryptoConfigShape, openBucket, openControlPlaneCrypto, runService, subjectOf, tokenOf } from "@x0/shared";
 import { Counter } from "prom-client";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
-import { decide, loadPolicy } from "./policy/policy.ts";
+import { KvStore } from "./kv.ts";
+import { OutcomeStore } from "./outcomes/store.ts";
+import { Planner } from "./planner.ts";
+import { loadPolicy } from "./policy/policy.ts";
+import { followAnnouncements } from "./topology/announcements.ts";
 
 /** How many processed anomaly ids the planner remembers to skip redeliveries. */
 const PROCESSED_MEMORY = 100_000;
+/** How often held links, cooled-down plans and link records are looked at. */
+const TICK_MS = 250;
 
 await runService({
   name: "planner",
@@ -28,13 +34,49 @@ await runService({
         }
       }),
   },
-  async start({ config, bus, nc, jsm, logger, metrics, counters, track, onStop, ensureStreams }) {
+  async start({ config, bus, nc, jsm, logger, metrics, counters, details, track, onStop, ensureStreams }) {
     await ensureStreams();
     // Plans are signed in-process with the planner's own key (no round trip to the crypto service).
     const signing = await openControlPlaneCrypto({ service: "planner", config, nc, logger });
     onStop(() => signing.stop());
     const policy = config.X0_PLANNER_POLICY;
-    logger.info("policy loaded", { rules: policy.rules.map((rule) => rule.name) });
+    logger.info("policy loaded", { kinds: Object.keys(policy.kinds), fallback: policy.fallback.map((rule) => rule.name) });
+    const [topologyKv, outcomesKv] = await Promise.all([openBucket(nc, Buckets.topology), openBucket(nc, Buckets.outcomes)]);
+    const outcomes = new OutcomeStore(new KvStore(outcomesKv));
+    await outcomes.load();
+    const planner = new Planner({
+      policy,
+      topologyStore: new KvStore(topologyKv),
+      outcomes,
+      logger,
+      registry: metrics.registry,
+      counters,
+      publish: async (plan, msgID, parent) => {
+        // Signed once, before the publish loop: a retried publish carries the same bytes and is stored once.
+        await bus.publishDurable(contracts.plan, plan.node, signing.sign("plan", plan), { msgID, parent });
+      },
+    });
+    await planner.restore();
+    track(await followAnnouncements(topologyKv, planner, logger));
+
+    // Telemetry is read raw and only in part: the analyzer owns its validation and dead letters.
+    const telemetry = nc.subscribe(subjectOf(contracts.telemetry, "*"), {
+      callback: (error, msg) => {
+        const node = error ? undefined : tokenOf(contracts.telemetry, msg.subject);
+        if (node) planner.observeTelemetry(node, msg.data);
+      },
+    });
+    track({ name: "subscription x0.telemetry.*", isLive: () => !telemetry.isClosed(), stop: () => telemetry.drain() });
+
+    track(await bus.consume(contracts.action, (result) => planner.handleResult(result), { durable: "planner-outcomes", jsm: await jsm() }));
+
+    const ticker = setInterval(() => {
+      planner.tick().catch((error) => logger.error("planner tick failed", { error }));
+      details.links = planner.topology.linkCount();
+      details.held_links = planner.topology.heldCount();
+    }, TICK_MS);
+    onStop(() => clearInterval(ticker));
+
     const processedTotal = new Counter({
       name: "x0_planner_anomalies_processed_total",
       help: "Incident states processed (each once), by kind and state.",
@@ -46,17 +88,10 @@ await runService({
       help: "Redelivered incident states skipped because they were already processed.",
       registers: [metrics.registry],
     });
-    const plansTotal = new Counter({
-      name: "x0_plans_total",
-      help: "Plans published, by rule and approval.",
-      labelNames: ["rule", "approval"],
-      registers: [metrics.registry],
-    });
     counters.anomalies_processed = 0;
     counters.plans = 0;
-
-    // Redeliveries after a lost ack are skipped here; across planner restarts the
-    // plan's message id makes JetStream store a re-published plan once.
+    // Redeliveries after a lost ack are skipped here; across planner restarts the plan's message id (and the
+    // plan id derived from it) makes JetStream store a re-published plan once.
     const processed = new Set<string>();
     track(
       await bus.consume(
@@ -67,15 +102,7 @@ await runService({
             duplicatesTotal.inc();
             return;
           }
-          const decided = decide(policy, anomaly);
-          if (decided) {
-            // Signed once, before the publish loop: a retried publish carries the same bytes and is stored once.
-            const plan = signing.sign("plan", decided);
-            await bus.publishDurable(contracts.plan, plan.node, plan, { msgID: `plan:${key}`, parent: delivery.trace });
-            plansTotal.inc({ rule: plan.rule, approval: plan.approval });
-            counters.plans = (counters.plans ?? 0) + 1;
-            logger.info("plan", { plan_id: plan.plan_id, incident_id: plan.incident_id, rule: plan.rule, approval: plan.approval });
-          }
+          await planner.handleAnomaly(anomaly, delivery.trace);
           processed.add(key);
           if (processed.size > PROCESSED_MEMORY) processed.delete(processed.values().next().value as string);
           processedTotal.inc({ kind: anomaly.kind, state: anomaly.state });

@@ -169,7 +169,9 @@ export class Bus {
   ): Promise<Live> {
     const filter = subjectOf(contract, token);
     try {
-      await jsm.consumers.info(EVENTS_STREAM, durable);
+      const info = await jsm.consumers.info(EVENTS_STREAM, durable);
+      // A durable outlives its creator's settings: align the ack wait with this instance's.
+      if (info.config.ack_wait !== ackWaitMs * 1e6) await jsm.consumers.update(EVENTS_STREAM, durable, { ack_wait: ackWaitMs * 1e6 });
     } catch {
       // Absent: create it. New consumers start with new messages; history stays in the stream for replay tools.
       await jsm.consumers.add(EVENTS_STREAM, {

@@ -116,7 +116,8 @@ export async function startNatsServer({
   const start = async () => {
     process_ = Bun.spawn(args, { stdout: "ignore", stderr: "pipe" });
     collectLines(process_.stderr as ReadableStream<Uint8Array>, log);
-    await waitFor(`nats-server on ${port}`, () => httpOk(`http://127.0.0.1:${monitorPort}/healthz`), 15_000);
+    // The monitoring port listens on the client address.
+    await waitFor(`nats-server on ${port}`, () => httpOk(`http://${host === "0.0.0.0" ? "127.0.0.1" : host}:${monitorPort}/healthz`), 15_000);
   };
   const stop = async (signal: "SIGTERM" | "SIGKILL" = "SIGTERM") => {
     if (!process_) return;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ActionResult, type Plan } from "@x0/shared";
-import { dryRun } from "./dry-run.ts";
+import { detectOnly, dryRun } from "./dry-run.ts";
 
 const plan: Plan = {
   v: 1,
@@ -32,5 +32,19 @@ describe("dry-run", () => {
     const result = dryRun({ ...plan, approval: "manual" });
     expect(result.status).toBe("awaiting_approval");
     expect(result.steps.every((step) => step.status === "skipped")).toBe(true);
+  });
+});
+
+describe("detect-only", () => {
+  test("detect-only - acknowledges an auto plan as skipped, every step skipped, nothing changed", () => {
+    const result = detectOnly(plan, { now: 5 });
+    expect(ActionResult.safeParse(result).success).toBe(true);
+    expect(result.status).toBe("skipped");
+    expect(result.steps.every((step) => step.status === "skipped")).toBe(true);
+    expect(result.detail).toMatch(/detect-only/);
+  });
+
+  test("detect-only - a manual plan still reports awaiting_approval", () => {
+    expect(detectOnly({ ...plan, approval: "manual" }).status).toBe("awaiting_approval");
   });
 });

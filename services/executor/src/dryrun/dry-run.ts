@@ -24,3 +24,15 @@ export function dryRun(plan: Plan, { now = Date.now(), resultId = crypto.randomU
     finished_at: now,
   };
 }
+
+/** The result of a plan in detect-only mode: acknowledged, every step `skipped`, nothing changed (manual plans still say awaiting_approval). */
+export function detectOnly(plan: Plan, { now = Date.now(), resultId = crypto.randomUUID() } = {}): ActionResult {
+  if (plan.approval === "manual") return dryRun(plan, { now, resultId });
+  return {
+    ...dryRun(plan, { now, resultId }),
+    status: "skipped",
+    dry_run: false,
+    steps: plan.actions.map((action) => ({ type: action.type, params: action.params, status: "skipped", detail: `detect-only: not run (${action.reason})` })),
+    detail: "executor in detect-only mode (X0_EXECUTOR_MODE=detect-only): plan acknowledged, nothing changed",
+  };
+}

@@ -4,10 +4,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Plan } from "@x0/shared";
 import { anomalyFixture } from "@x0/shared/testing";
-import { decide, loadPolicy, PolicyError } from "./policy.ts";
+import { alternativesFor, decideFallback, loadPolicy, PolicyError } from "./policy.ts";
 
 const shippedPolicy = join(import.meta.dir, "..", "..", "policy.yaml");
-
 const anomaly = anomalyFixture({ incident_id: "7f1c3a52-5a8e-4c3e-9a57-0d3c2b1e4f60", interface: "eth0", opened_at: 1, ts: 1 });
 
 function writePolicy(text: string): string {
@@ -17,65 +16,55 @@ function writePolicy(text: string): string {
 }
 
 describe("policy", () => {
-  test("policy - the shipped policy is valid and plans every kind when opened", () => {
+  test("policy - the shipped policy is valid, with the documented defaults", () => {
     const policy = loadPolicy(shippedPolicy);
-    for (const kind of ["link_down", "link_degraded", "node_unreachable", "traffic_spike"] as const) {
-      const plan = decide(policy, { ...anomaly, kind });
-      expect(plan).toBeDefined();
-      expect(Plan.safeParse(plan).success).toBe(true);
+    expect(alternativesFor(policy, "link_degraded").map((alternative) => alternative.name)).toEqual(["raise-cost", "reroute-around"]);
+    expect(alternativesFor(policy, "traffic_spike")).toEqual([{ name: "quarantine", approval: "auto" }]);
+    expect(policy.cooldown_ms).toBe(5000);
+    expect(policy.flapping).toEqual({ downs: 3, window_ms: 60_000, stable_ms: 30_000 });
+    expect(policy.budget.plans_per_minute).toBe(30);
+    expect(policy.verify).toEqual({ max_checks: 4, deadline_ms: 2000 });
+  });
+
+  test("policy - omitted sections take their defaults", () => {
+    const policy = loadPolicy(writePolicy("version: 2\nkinds:\n  link_down:\n    alternatives: [{ name: reroute-around }]\n"));
+    expect(policy.kinds.link_down?.alternatives).toEqual([{ name: "reroute-around", approval: "auto" }]);
+    expect(policy.link_cost.degraded_factor).toBe(4);
+    expect(policy.flapping.downs).toBe(3);
+    expect(policy.fallback).toEqual([]);
+  });
+
+  test("policy - every opened kind gets a fallback plan, filled from the anomaly", () => {
+    const policy = loadPolicy(shippedPolicy);
+    for (const kind of ["link_down", "link_degraded", "node_unreachable", "traffic_spike", "retransmit_storm"] as const) {
+      expect(Plan.safeParse(decideFallback(policy.fallback, { ...anomaly, kind })).success).toBe(true);
     }
-  });
-
-  test("policy - placeholders are filled from the anomaly", () => {
-    const plan = decide(loadPolicy(shippedPolicy), anomaly, { now: 42, planId: "11111111-1111-4111-8111-111111111111" });
-    expect(plan).toEqual({
-      v: 1,
-      plan_id: "11111111-1111-4111-8111-111111111111",
-      incident_id: anomaly.incident_id,
-      node: "n1",
-      kind: "link_down",
-      rule: "link-down-reroute",
+    const plan = decideFallback(policy.fallback, anomaly, { now: 42, planId: "11111111-1111-4111-8111-111111111111" });
+    expect(plan).toMatchObject({
+      rule: "no-topology-notify",
       approval: "auto",
-      actions: [{ type: "reroute", params: { node: "n1", avoid_interface: "eth0" }, reason: "link_down on n1/eth0: move routes off the failed element" }],
       created_at: 42,
+      anomaly_update: 0,
+      actions: [{ type: "notify", params: { incident_id: anomaly.incident_id, message: "link_down on n1/eth0 (operstate): no topology to plan on" } }],
     });
+    expect(decideFallback(policy.fallback, { ...anomaly, state: "updated", update: 1 })).toBeUndefined();
+    expect(decideFallback(policy.fallback, { ...anomaly, state: "resolved", update: 1 })?.rule).toBe("notify-resolved");
   });
 
-  test("policy - traffic spikes wait for manual approval", () => {
-    expect(decide(loadPolicy(shippedPolicy), { ...anomaly, kind: "traffic_spike" })?.approval).toBe("manual");
-  });
-
-  test("policy - updated states match no shipped rule, so they make no plan", () => {
-    expect(decide(loadPolicy(shippedPolicy), { ...anomaly, state: "updated", update: 1 })).toBeUndefined();
-  });
-
-  test("policy - the first matching rule wins and severities filter", () => {
-    const path = writePolicy(`
-version: 1
-rules:
-  - name: only-warning
-    match: { kinds: [link_down], severities: [warning] }
-    approval: manual
-    actions: [{ type: notify, params: {}, reason: w }]
-  - name: any
-    match: { kinds: [link_down] }
-    approval: auto
-    actions: [{ type: notify, params: {}, reason: a }]
-`);
-    expect(decide(loadPolicy(path), anomaly)?.rule).toBe("any");
-    expect(decide(loadPolicy(path), { ...anomaly, severity: "warning" })?.rule).toBe("only-warning");
-  });
-
-  test("policy - an unknown action type is refused with its path", () => {
-    const path = writePolicy(
-      "version: 1\nrules:\n  - name: x\n    match: { kinds: [link_down] }\n    approval: auto\n    actions: [{ type: reboot_everything, params: {}, reason: r }]\n",
-    );
+  test("policy - an alternative that does not fit its kind is refused with its path", () => {
+    const path = writePolicy("version: 2\nkinds:\n  link_down:\n    alternatives: [{ name: quarantine }]\n");
     expect(() => loadPolicy(path)).toThrow(PolicyError);
-    expect(() => loadPolicy(path)).toThrow(/rules\[0\]\.actions\[0\]\.type/);
+    expect(() => loadPolicy(path)).toThrow(/quarantine does not apply to link_down/);
+    expect(() => loadPolicy(path)).toThrow(/kinds\.link_down\.alternatives\[0\]\.name/);
   });
 
-  test("policy - duplicate rule names are refused", () => {
+  test("policy - unknown keys, old versions, duplicate alternatives and duplicate fallback names are refused", () => {
+    expect(() => loadPolicy(writePolicy("version: 2\nkinds: {}\ncooldown: 5\n"))).toThrow(/cooldown/);
+    expect(() => loadPolicy(writePolicy("version: 1\nrules: []\n"))).toThrow(PolicyError);
+    expect(() => loadPolicy(writePolicy("version: 2\nkinds:\n  link_down:\n    alternatives: [{ name: notify }, { name: notify }]\n"))).toThrow(
+      /duplicate alternative notify/,
+    );
     const rule = "  - name: same\n    match: { kinds: [link_down] }\n    approval: auto\n    actions: [{ type: notify, params: {}, reason: r }]\n";
-    expect(() => loadPolicy(writePolicy(`version: 1\nrules:\n${rule}${rule}`))).toThrow(/duplicate rule name same/);
+    expect(() => loadPolicy(writePolicy(`version: 2\nkinds: {}\nfallback:\n${rule}${rule}`))).toThrow(/duplicate rule name same/);
   });
 });

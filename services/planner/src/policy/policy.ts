@@ -3,7 +3,26 @@ import { type Anomaly, AnomalyKind, AnomalyState, type Plan, PlannedAction, Seve
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 
-/** One policy rule: which incident states it matches and the plan it makes. */
+/** What the planner can do about an incident. */
+export const Alternative = z.enum(["reroute-around", "raise-cost", "quarantine", "notify"]);
+/** An alternative's name. */
+export type Alternative = z.infer<typeof Alternative>;
+
+/** Which alternatives make sense for which kind: routing changes for link and node faults, quarantine for a neighbour's spike. */
+export const ALTERNATIVES_BY_KIND: Record<AnomalyKind, readonly Alternative[]> = {
+  link_down: ["reroute-around", "notify"],
+  node_unreachable: ["reroute-around", "notify"],
+  link_degraded: ["raise-cost", "reroute-around", "notify"],
+  traffic_spike: ["quarantine", "notify"],
+  retransmit_storm: ["notify"],
+};
+
+/** One alternative a kind allows, and whether its plans run at once or wait for an operator. */
+export const AlternativeSpec = z.strictObject({ name: Alternative, approval: z.enum(["auto", "manual"]).default("auto") });
+/** An allowed alternative. */
+export type AlternativeSpec = z.infer<typeof AlternativeSpec>;
+
+/** An old-style rule: a fixed plan for matching incident states, used when the planner has no topology to route on. */
 export const PolicyRule = z.object({
   name: z.string().min(1).max(128),
   match: z.object({
@@ -14,20 +33,59 @@ export const PolicyRule = z.object({
   approval: z.enum(["auto", "manual"]),
   actions: z.array(PlannedAction).min(1).max(64),
 });
-/** A policy rule. */
+/** A fallback rule. */
 export type PolicyRule = z.infer<typeof PolicyRule>;
 
-/** The planner's declarative policy file. */
-export const Policy = z.object({
-  version: z.literal(1),
-  rules: z.array(PolicyRule).superRefine((rules, ctx) => {
-    const seen = new Set<string>();
-    for (const [index, rule] of rules.entries()) {
-      if (seen.has(rule.name)) ctx.addIssue({ code: "custom", path: [index, "name"], message: `duplicate rule name ${rule.name}` });
-      seen.add(rule.name);
+const positiveMs = z.number().int().positive();
+
+/** The planner's declarative policy file (see services/planner/README.md for each setting and its default). */
+export const Policy = z
+  .strictObject({
+    version: z.literal(2),
+    kinds: z.partialRecord(AnomalyKind, z.strictObject({ alternatives: z.array(AlternativeSpec).min(1).max(8) })),
+    cooldown_ms: z.number().int().nonnegative().default(5000),
+    flapping: z
+      .strictObject({ downs: z.number().int().min(1).default(3), window_ms: positiveMs.default(60_000), stable_ms: positiveMs.default(30_000) })
+      .prefault({}),
+    budget: z.strictObject({ plans_per_minute: z.number().int().positive().default(30) }).prefault({}),
+    verify: z.strictObject({ max_checks: z.number().int().min(0).max(32).default(4), deadline_ms: positiveMs.max(600_000).default(2000) }).prefault({}),
+    link_cost: z
+      .strictObject({
+        alpha: z.number().gt(0).max(1).default(0.3),
+        rtt_scale_ms: z.number().positive().default(100),
+        rtt_factor_max: z.number().min(1).default(2),
+        quantum: z.number().positive().default(0.25),
+        hysteresis: z.number().nonnegative().default(0.25),
+        max_loss: z.number().min(0).lt(1).default(0.95),
+        degraded_factor: z.number().min(1).default(4),
+        sample_every_ms: z.number().int().nonnegative().default(200),
+        write_every_ms: positiveMs.default(1000),
+      })
+      .prefault({}),
+    fallback: z.array(PolicyRule).default([]),
+  })
+  .superRefine((policy, ctx) => {
+    for (const [kind, entry] of Object.entries(policy.kinds)) {
+      const seen = new Set<string>();
+      for (const [index, alternative] of (entry?.alternatives ?? []).entries()) {
+        const path = ["kinds", kind, "alternatives", index, "name"];
+        if (!ALTERNATIVES_BY_KIND[kind as AnomalyKind].includes(alternative.name)) {
+          ctx.addIssue({
+            code: "custom",
+            path,
+            message: `${alternative.name} does not apply to ${kind} (allowed: ${ALTERNATIVES_BY_KIND[kind as AnomalyKind].join(", ")})`,
+          });
+        }
+        if (seen.has(alternative.name)) ctx.addIssue({ code: "custom", path, message: `duplicate alternative ${alternative.name}` });
+        seen.add(alternative.name);
+      }
     }
-  }),
-});
+    const names = new Set<string>();
+    for (const [index, rule] of policy.fallback.entries()) {
+      if (names.has(rule.name)) ctx.addIssue({ code: "custom", path: ["fallback", index, "name"], message: `duplicate rule name ${rule.name}` });
+      names.add(rule.name);
+    }
+  });
 /** A policy. */
 export type Policy = z.infer<typeof Policy>;
 
@@ -47,9 +105,14 @@ export function loadPolicy(path: string): Policy {
   return result.data;
 }
 
-/** The first rule that matches `anomaly`, if any. */
-export function matchRule(policy: Policy, anomaly: Anomaly): PolicyRule | undefined {
-  return policy.rules.find(
+/** The alternatives the policy allows for a kind, in order of preference (empty when the kind is not planned for). */
+export function alternativesFor(policy: Policy, kind: AnomalyKind): AlternativeSpec[] {
+  return policy.kinds[kind]?.alternatives ?? [];
+}
+
+/** The first fallback rule that matches `anomaly`, if any. */
+export function matchRule(rules: PolicyRule[], anomaly: Anomaly): PolicyRule | undefined {
+  return rules.find(
     ({ match }) =>
       match.kinds.includes(anomaly.kind) && match.states.includes(anomaly.state) && (!match.severities || match.severities.includes(anomaly.severity)),
   );
@@ -67,9 +130,13 @@ export function fill(template: string, anomaly: Anomaly): string {
   return template.replace(/\{(node|interface|metric|kind|incident_id)\}/g, (_, name: string) => values[name] ?? "");
 }
 
-/** The plan `policy` makes for `anomaly`, or undefined when no rule matches. */
-export function decide(policy: Policy, anomaly: Anomaly, { now = Date.now(), planId = crypto.randomUUID() } = {}): Plan | undefined {
-  const rule = matchRule(policy, anomaly);
+/** The plan the fallback rules make for `anomaly`, or undefined when none matches. */
+export function decideFallback(
+  rules: PolicyRule[],
+  anomaly: Anomaly,
+  { now = Date.now(), planId = crypto.randomUUID() as string }: { now?: number; planId?: string } = {},
+): Plan | undefined {
+  const rule = matchRule(rules, anomaly);
   if (!rule) return undefined;
   return {
     v: 1,
@@ -85,5 +152,8 @@ export function decide(policy: Policy, anomaly: Anomaly, { now = Date.now(), pla
       reason: fill(action.reason, anomaly),
     })),
     created_at: now,
+    ...(anomaly.target ? { target: anomaly.target } : {}),
+    anomaly_update: anomaly.update,
+    ...(anomaly.evidence ? { evidence: anomaly.evidence } : {}),
   };
 }

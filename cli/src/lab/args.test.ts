@@ -1,0 +1,76 @@
+import { describe, expect, test } from "bun:test";
+import { LabSpecError, UsageError } from "../errors.ts";
+import { parseLabArgs, parseLoss, parseProbeScriptArgs } from "./args.ts";
+
+describe("lab args", () => {
+  test("lab args - up takes a topology, a prefix, a management subnet and NATS", () => {
+    expect(parseLabArgs(["up", "--topology", "grid:3x3"])).toMatchObject({
+      command: "up",
+      prefix: "x0",
+      topology: { spec: "grid:3x3" },
+      mgmt: { octet: 254 },
+      nats: { kind: "none" },
+    });
+    expect(parseLabArgs(["up", "--topology=ring:5", "--prefix", "lab2", "--mgmt-subnet", "10.77.0.0/16", "--nats", "nats://10.77.0.1:4222"])).toMatchObject({
+      prefix: "lab2",
+      mgmt: { octet: 77 },
+      nats: { kind: "url", url: "nats://10.77.0.1:4222" },
+    });
+    expect(parseLabArgs(["up", "--topology", "line:2", "--nats-port", "14222"])).toMatchObject({ nats: { kind: "bridge-port", port: 14222 } });
+    expect(() => parseLabArgs(["up"])).toThrow(/--topology/);
+    expect(() => parseLabArgs(["up", "--topology", "line:2", "--nats", "x", "--nats-port", "1"])).toThrow(/not both/);
+    expect(() => parseLabArgs(["up", "--topology", "line:2", "--nats", "http://a:1"])).toThrow(UsageError);
+    expect(() => parseLabArgs(["up", "--topology", "line:2", "extra"])).toThrow(UsageError);
+  });
+
+  test("lab args - faults", () => {
+    expect(parseLabArgs(["fault", "cut", "n1", "n2"])).toEqual({ command: "fault", prefix: "x0", fault: { kind: "cut", a: "n1", b: "n2" } });
+    expect(parseLabArgs(["fault", "loss", "n1", "n2", "30%"])).toMatchObject({ fault: { kind: "loss", probability: 0.3 } });
+    expect(parseLabArgs(["fault", "node-down", "n4", "--prefix", "t1"])).toEqual({ command: "fault", prefix: "t1", fault: { kind: "node-down", a: "n4" } });
+    expect(parseLabArgs(["fault", "flap", "n1", "n2", "--count", "2"])).toMatchObject({ fault: { kind: "flap", periodMs: 500, count: 2 } });
+    expect(() => parseLabArgs(["fault", "cut", "n1"])).toThrow(/usage: x0 lab fault cut/);
+    expect(() => parseLabArgs(["fault", "cut", "n1", "n2", "--count", "2"])).toThrow(/flap/);
+    expect(() => parseLabArgs(["fault", "melt", "n1"])).toThrow(UsageError);
+    expect(() => parseLabArgs(["fault", "cut", "n1", "x;y"])).toThrow(LabSpecError);
+  });
+
+  test("lab args - loss is a percentage or a fraction", () => {
+    expect(parseLoss("30%")).toBeCloseTo(0.3);
+    expect(parseLoss("0.25")).toBe(0.25);
+    expect(parseLoss("100%")).toBe(1);
+    for (const text of ["30", "130%", "-1%", "abc", "1.5"]) expect(() => parseLoss(text)).toThrow(UsageError);
+  });
+
+  test("lab args - probe, status, down, heal and help", () => {
+    expect(parseLabArgs(["probe", "n1", "n9", "--interval-ms", "20", "--json"])).toEqual({
+      command: "probe",
+      prefix: "x0",
+      from: "n1",
+      to: "n9",
+      intervalMs: 20,
+      summaryMs: 1000,
+      durationMs: undefined,
+      json: true,
+    });
+    expect(() => parseLabArgs(["probe", "n1", "n1"])).toThrow(UsageError);
+    expect(parseLabArgs(["status", "--json"])).toEqual({ command: "status", prefix: "x0", json: true });
+    expect(parseLabArgs(["down", "--prefix", "x0t42"])).toEqual({ command: "down", prefix: "x0t42" });
+    expect(parseLabArgs(["heal"])).toEqual({ command: "heal", prefix: "x0" });
+    for (const argv of [[], ["help"], ["-h"], ["up", "--help"]]) expect(parseLabArgs(argv)).toEqual({ command: "help" });
+    expect(() => parseLabArgs(["down", "--prefix", "X"])).toThrow(LabSpecError);
+    expect(() => parseLabArgs(["explode"])).toThrow(UsageError);
+  });
+
+  test("lab args - the prober script checks its own options", () => {
+    expect(parseProbeScriptArgs({ from: "n1", to: "n2", address: "10.255.0.2", port: "7471", "interval-ms": "10", "summary-ms": "1000" })).toEqual({
+      from: "n1",
+      to: "n2",
+      address: "10.255.0.2",
+      port: 7471,
+      intervalMs: 10,
+      summaryMs: 1000,
+    });
+    expect(() => parseProbeScriptArgs({ from: "n1", to: "n2" })).toThrow(UsageError);
+    expect(() => parseProbeScriptArgs({ from: "n1", to: "n2", address: "host" })).toThrow(LabSpecError);
+  });
+});

@@ -1,0 +1,215 @@
+// Arguments of `x0 lab <command>` and of the prober script, parsed with node:util parseArgs into typed requests.
+import { parseArgs } from "node:util";
+import { LabSpecError, UsageError } from "../errors.ts";
+import { DEFAULT_LAB_PREFIX, defaultMgmtSubnet, type MgmtSubnet, parseMgmtSubnet } from "./addressing.ts";
+import { validateNodeName, validatePrefix } from "./names.ts";
+import { type LabTopology, parseTopology } from "./topology.ts";
+
+/** Usage text of `x0 lab`. */
+export const LAB_USAGE = `Usage: x0 lab <command> [options]
+
+A mesh of network namespaces on this machine (root only): one namespace per node, veth links, shortest-path routes.
+
+Commands:
+  up --topology <grid:RxC|ring:N|line:N|random:N:SEED> [--nats <url> | --nats-port <port>] [--mgmt-subnet 10.N.0.0/16]
+                        build the lab; with NATS, start one monitor per node (detached, logs in <state>/lab-<prefix>-logs)
+  down                  remove the lab: processes, namespaces, bridge, mounts, pins (also after a crash)
+  status [--json]       nodes, links, faults in effect, monitor pids
+  fault cut A B         drop every frame on link A-B, both ways (the interfaces stay up)
+  fault loss A B <P%>   drop P% of the frames on link A-B, both ways
+  fault link-down A B   set A's end of link A-B administratively down
+  fault node-down A     cut every link of A
+  fault flap A B [--period-ms 500] [--count 6]
+                        cut and restore link A-B, period-ms each, count times
+  heal                  undo every fault
+  probe A B [--interval-ms 10] [--summary-ms 1000] [--duration-ms N] [--json]
+                        hellos from A to B's service address; one line per outage and restoration
+
+Every command takes --prefix <p> (default ${DEFAULT_LAB_PREFIX}): namespaces <p>-n1…, bridge <p>-mgmt, state <state>/lab-<p>.json.
+Faults and probes need the monitors (they own the XDP fault maps and answer hellos).`;
+
+/** A parsed `x0 lab` request. */
+export type LabRequest =
+  | { command: "help" }
+  | { command: "up"; prefix: string; topology: LabTopology; mgmt: MgmtSubnet; nats: NatsChoice }
+  | { command: "down"; prefix: string }
+  | { command: "status"; prefix: string; json: boolean }
+  | { command: "heal"; prefix: string }
+  | { command: "fault"; prefix: string; fault: FaultRequest }
+  | { command: "probe"; prefix: string; from: string; to: string; intervalMs: number; summaryMs: number; durationMs: number | undefined; json: boolean };
+
+/** Where the lab's monitors find NATS: a URL, a port on the bridge address, or no monitors at all. */
+export type NatsChoice = { kind: "none" } | { kind: "url"; url: string } | { kind: "bridge-port"; port: number };
+
+/** A fault to apply. */
+export type FaultRequest =
+  | { kind: "cut"; a: string; b: string }
+  | { kind: "link-down"; a: string; b: string }
+  | { kind: "loss"; a: string; b: string; probability: number }
+  | { kind: "node-down"; a: string }
+  | { kind: "flap"; a: string; b: string; periodMs: number; count: number };
+
+/** Parses the arguments after `x0 lab`; throws {@link UsageError} (or {@link LabSpecError}) saying what is wrong. */
+export function parseLabArgs(argv: readonly string[]): LabRequest {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") return { command: "help" };
+  const parse = (options: Record<string, { type: "string" | "boolean" }>): { values: Record<string, string | boolean | undefined>; positionals: string[] } => {
+    try {
+      return parseArgs({
+        args: rest,
+        options: { prefix: { type: "string" }, help: { type: "boolean", short: "h" }, ...options },
+        strict: true,
+        allowPositionals: true,
+      });
+    } catch (error) {
+      throw new UsageError((error as Error).message, { cause: error });
+    }
+  };
+  switch (command) {
+    case "up": {
+      const { values, positionals } = parse({
+        topology: { type: "string" },
+        nats: { type: "string" },
+        "nats-port": { type: "string" },
+        "mgmt-subnet": { type: "string" },
+      });
+      if (values.help) return { command: "help" };
+      noPositionals(positionals, command);
+      const prefix = prefixOf(values.prefix);
+      if (typeof values.topology !== "string") throw new UsageError("lab up needs --topology, e.g. --topology grid:3x3");
+      const mgmt = typeof values["mgmt-subnet"] === "string" ? parseMgmtSubnet(values["mgmt-subnet"]) : defaultMgmtSubnet(prefix);
+      return { command, prefix, topology: parseTopology(values.topology), mgmt, nats: natsChoice(values.nats, values["nats-port"]) };
+    }
+    case "down":
+    case "heal": {
+      const { values, positionals } = parse({});
+      if (values.help) return { command: "help" };
+      noPositionals(positionals, command);
+      return { command, prefix: prefixOf(values.prefix) };
+    }
+    case "status": {
+      const { values, positionals } = parse({ json: { type: "boolean" } });
+      if (values.help) return { command: "help" };
+      noPositionals(positionals, command);
+      return { command, prefix: prefixOf(values.prefix), json: values.json === true };
+    }
+    case "fault": {
+      const { values, positionals } = parse({ "period-ms": { type: "string" }, count: { type: "string" } });
+      if (values.help) return { command: "help" };
+      return { command, prefix: prefixOf(values.prefix), fault: faultOf(positionals, values["period-ms"], values.count) };
+    }
+    case "probe": {
+      const { values, positionals } = parse({
+        "interval-ms": { type: "string" },
+        "summary-ms": { type: "string" },
+        "duration-ms": { type: "string" },
+        json: { type: "boolean" },
+      });
+      if (values.help) return { command: "help" };
+      const [from, to, ...extra] = positionals;
+      if (from === undefined || to === undefined || extra.length > 0) throw new UsageError("lab probe takes two nodes: x0 lab probe <from> <to>");
+      if (from === to) throw new UsageError("lab probe needs two different nodes");
+      return {
+        command,
+        prefix: prefixOf(values.prefix),
+        from: validateNodeName(from),
+        to: validateNodeName(to),
+        intervalMs: integerOption(values["interval-ms"], "--interval-ms", 10, 1, 60_000),
+        summaryMs: integerOption(values["summary-ms"], "--summary-ms", 1000, 10, 3_600_000),
+        durationMs: values["duration-ms"] === undefined ? undefined : integerOption(values["duration-ms"], "--duration-ms", 0, 1, 86_400_000),
+        json: values.json === true,
+      };
+    }
+    default:
+      throw new UsageError(`unknown lab command ${JSON.stringify(command)} (up, down, status, fault, heal, probe)`);
+  }
+}
+
+function prefixOf(value: string | boolean | undefined): string {
+  return validatePrefix(typeof value === "string" ? value : DEFAULT_LAB_PREFIX);
+}
+
+function noPositionals(positionals: string[], command: string): void {
+  if (positionals.length > 0) throw new UsageError(`lab ${command} takes no arguments, got ${JSON.stringify(positionals.join(" "))}`);
+}
+
+/** A whole-number option in [min, max], or `fallback` when absent. */
+export function integerOption(value: string | boolean | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const number = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : Number.NaN;
+  if (!(number >= min && number <= max)) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
+  return number;
+}
+
+function natsChoice(url: string | boolean | undefined, port: string | boolean | undefined): NatsChoice {
+  if (url !== undefined && port !== undefined) throw new UsageError("give --nats or --nats-port, not both");
+  if (typeof url === "string") {
+    if (!/^(nats|tls):\/\/[A-Za-z0-9.-]+:\d{1,5}$/.test(url)) throw new UsageError(`--nats ${JSON.stringify(url)} is not nats://<host>:<port>`);
+    return { kind: "url", url };
+  }
+  if (port !== undefined) return { kind: "bridge-port", port: integerOption(port, "--nats-port", 4222, 1, 65535) };
+  return { kind: "none" };
+}
+
+/** Parses a drop share: `30%` or a fraction such as `0.3`. */
+export function parseLoss(text: string): number {
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
+  const value = percent?.[1] !== undefined ? Number(percent[1]) / 100 : /^(0(?:\.\d+)?|1(?:\.0+)?)$/.test(text) ? Number(text) : Number.NaN;
+  if (!(value >= 0 && value <= 1)) throw new UsageError(`loss ${JSON.stringify(text)} is not a percentage (30%) or a fraction from 0 to 1 (0.3)`);
+  return value;
+}
+
+function faultOf(positionals: string[], periodMs: string | boolean | undefined, count: string | boolean | undefined): FaultRequest {
+  const [kind, ...args] = positionals;
+  const nodes = (wanted: number, usage: string): string[] => {
+    if (args.length !== wanted) throw new UsageError(`usage: x0 lab fault ${usage}`);
+    return args.map(validateNodeName);
+  };
+  if (kind !== "flap" && (periodMs !== undefined || count !== undefined)) throw new UsageError("--period-ms and --count belong to fault flap");
+  switch (kind) {
+    case "cut":
+    case "link-down": {
+      const [a, b] = nodes(2, `${kind} <a> <b>`) as [string, string];
+      return { kind, a, b };
+    }
+    case "loss": {
+      if (args.length !== 3) throw new UsageError("usage: x0 lab fault loss <a> <b> <percent>, e.g. loss n1 n2 30%");
+      return { kind, a: validateNodeName(args[0] as string), b: validateNodeName(args[1] as string), probability: parseLoss(args[2] as string) };
+    }
+    case "node-down": {
+      const [a] = nodes(1, "node-down <node>") as [string];
+      return { kind, a };
+    }
+    case "flap": {
+      const [a, b] = nodes(2, "flap <a> <b> [--period-ms 500] [--count 6]") as [string, string];
+      return { kind, a, b, periodMs: integerOption(periodMs, "--period-ms", 500, 10, 600_000), count: integerOption(count, "--count", 6, 1, 10_000) };
+    }
+    default:
+      throw new UsageError(`unknown fault ${JSON.stringify(kind ?? "")} (cut, link-down, loss, node-down, flap)`);
+  }
+}
+
+/** What the prober script needs. */
+export interface ProbeScriptOptions {
+  from: string;
+  to: string;
+  address: string;
+  port: number;
+  intervalMs: number;
+  summaryMs: number;
+}
+
+/** Checks the prober script's options (it is spawned by LabProber, but a person may run it too). */
+export function parseProbeScriptArgs(values: { [name: string]: string | boolean | undefined }): ProbeScriptOptions {
+  const { from, to, address } = values;
+  if (typeof from !== "string" || typeof to !== "string" || typeof address !== "string") throw new UsageError("the prober needs --from, --to and --address");
+  if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(address)) throw new LabSpecError(`--address ${JSON.stringify(address)} is not an IPv4 address`);
+  return {
+    from: validateNodeName(from),
+    to: validateNodeName(to),
+    address,
+    port: integerOption(values.port, "--port", 7471, 1, 65535),
+    intervalMs: integerOption(values["interval-ms"], "--interval-ms", 10, 1, 60_000),
+    summaryMs: integerOption(values["summary-ms"], "--summary-ms", 1000, 10, 3_600_000),
+  };
+}

@@ -1,0 +1,83 @@
+import { describe, expect, test } from "bun:test";
+import { LabSpecError } from "../errors.ts";
+import {
+  configureNode,
+  createLinks,
+  createNamespaces,
+  installRoutes,
+  monitorArgv,
+  monitorEnvironment,
+  mountSysfs,
+  nodeSysctls,
+  setLinkState,
+  showLink,
+} from "./commands.ts";
+import { nodeOf, planLab } from "./plan.ts";
+import { parseTopology } from "./topology.ts";
+
+const line = planLab(parseTopology("line:3"), "x0", { octet: 254 });
+const n2 = nodeOf(line, "n2");
+
+describe("lab commands", () => {
+  test("lab commands - namespaces and links go through one root ip batch each", () => {
+    expect(createNamespaces(line)).toEqual({ argv: ["ip", "-batch", "-"], stdin: "netns add x0-n1\nnetns add x0-n2\nnetns add x0-n3\n" });
+    expect(createLinks(line).stdin?.split("\n")).toEqual([
+      "link add name x0-mgmt type bridge",
+      "addr add 10.254.0.1/16 dev x0-mgmt",
+      "link set x0-mgmt up",
+      "link add name n1-n2 netns x0-n1 type veth peer name n2-n1 netns x0-n2",
+      "link add name n2-n3 netns x0-n2 type veth peer name n3-n2 netns x0-n3",
+      "link add name x0-m1 type veth peer name mgmt netns x0-n1",
+      "link set x0-m1 master x0-mgmt",
+      "link set x0-m1 up",
+      "link add name x0-m2 type veth peer name mgmt netns x0-n2",
+      "link set x0-m2 master x0-mgmt",
+      "link set x0-m2 up",
+      "link add name x0-m3 type veth peer name mgmt netns x0-n3",
+      "link set x0-m3 master x0-mgmt",
+      "link set x0-m3 up",
+      "",
+    ]);
+  });
+
+  test("lab commands - a node is configured and routed inside its namespace", () => {
+    expect(configureNode(line, n2)).toEqual({
+      argv: ["ip", "-n", "x0-n2", "-batch", "-"],
+      stdin:
+        "link set lo up\naddr add 10.255.0.2/32 dev lo\naddr add 10.200.0.2/30 dev n2-n1\nlink set n2-n1 up\naddr add 10.200.0.5/30 dev n2-n3\nlink set n2-n3 up\naddr add 10.254.1.2/16 dev mgmt\nlink set mgmt up\n",
+    });
+    expect(installRoutes(line, nodeOf(line, "n1"))?.stdin).toBe(
+      "route replace 10.255.0.2/32 via 10.200.0.2 dev n1-n2 src 10.255.0.1\nroute replace 10.255.0.3/32 via 10.200.0.2 dev n1-n2 src 10.255.0.1\n",
+    );
+    expect(nodeSysctls(n2).argv.slice(0, 5)).toEqual(["nsenter", "--net=/run/netns/x0-n2", "sysctl", "-q", "-w"]);
+    expect(nodeSysctls(n2).argv).toContain("net.ipv6.conf.default.disable_ipv6=1");
+    expect(mountSysfs(n2).argv).toEqual(["nsenter", "--net=/run/netns/x0-n2", "mount", "-t", "sysfs", "sysfs", "/run/x0/lab/x0/n2/sys"]);
+  });
+
+  test("lab commands - link state and show take validated interface names", () => {
+    expect(setLinkState("x0-n1", "n1-n2", false).argv).toEqual(["ip", "-n", "x0-n1", "link", "set", "dev", "n1-n2", "down"]);
+    expect(showLink("x0-n1", "n1-n2").argv).toEqual(["ip", "-n", "x0-n1", "-j", "link", "show", "dev", "n1-n2"]);
+    expect(() => setLinkState("x0-n1", "n1 n2", true)).toThrow(LabSpecError);
+  });
+
+  test("lab commands - the monitor runs under nsenter with the environment of the design", () => {
+    expect(monitorArgv(n2, "/usr/bin/bun").slice(0, 3)).toEqual(["nsenter", "--net=/run/netns/x0-n2", "/usr/bin/bun"]);
+    expect(monitorArgv(n2).at(-1)).toEndWith("services/monitor/src/main.ts");
+    expect(monitorEnvironment(line, n2, "nats://10.254.0.1:4222", { PATH: "/bin" })).toMatchObject({
+      PATH: "/bin",
+      X0_NODE: "n2",
+      X0_NATS_SERVERS: "nats://10.254.0.1:4222",
+      X0_MONITOR_INTERFACES: "n2-n1,n2-n3",
+      X0_MONITOR_XDP_INTERFACES: "n2-n1,n2-n3",
+      X0_MONITOR_SYSFS_NET: "/run/x0/lab/x0/n2/sys/class/net",
+      X0_MONITOR_BPF_PIN_ROOT: "/sys/fs/bpf/x0lab/n2",
+      X0_MONITOR_PROBE_PEERS: "10.200.0.1,10.200.0.6",
+      X0_MONITOR_SERVICE_ADDRESS: "10.255.0.2",
+      X0_MONITOR_PROBE_INTERVAL_MS: "20",
+      X0_MONITOR_INTERVAL_MS: "100",
+      X0_MONITOR_TRACEPOINTS: "off",
+      X0_HTTP_HOST: "0.0.0.0",
+      X0_LAB_PREFIX: "x0",
+    });
+  });
+});

@@ -1,0 +1,464 @@
+// The analyzer's core: telemetry in, incident states out. Pure: the caller passes the clock and publishes the states.
+import type { Anomaly, Evidence, IncidentTarget, NodeAnnouncement, Telemetry } from "@x0/shared";
+import { z } from "zod";
+import { ProbePair, type ProbePairOptions } from "./detect/probe-pair.ts";
+import { SeriesDetector, type SeriesOptions } from "./detect/series.ts";
+import { Correlator, type LinkStatus } from "./incidents/correlator.ts";
+import { type Detection, Incident, IncidentBook } from "./incidents/incident.ts";
+import { PeerDirectory, type Resolved } from "./topology/peers.ts";
+
+/** Tuning of the {@link Analyzer}; defaults and reasons are in the analyzer README. */
+export interface AnalyzerOptions extends ProbePairOptions {
+  correlationWindowMs: number;
+  updateEveryMs: number;
+  silenceIntervals: number;
+  /** Robust z-score threshold of traffic and retransmit series. */
+  zThreshold: number;
+  spikeMinPps: number;
+  spikeSamples: number;
+  retransmitMinPerS: number;
+  /** Series and pairs not seen for this long are forgotten (their neighbour left, or the node did). */
+  forgetAfterMs: number;
+  newId: () => string;
+}
+
+/** Analyzer defaults, explained in the analyzer README. */
+export const DEFAULT_ANALYZER_OPTIONS: AnalyzerOptions = {
+  phiThreshold: 8,
+  phiStddevRatio: 0.25,
+  phiMinStddevMs: 20,
+  resolveAfter: 3,
+  lossThreshold: 0.15,
+  lossWindowSamples: 10,
+  degradedSamples: 3,
+  rttZThreshold: 6,
+  rttMinDeltaMs: 20,
+  warmupSamples: 50,
+  baselineWindow: 100,
+  correlationWindowMs: 300,
+  updateEveryMs: 5000,
+  silenceIntervals: 5,
+  zThreshold: 6,
+  spikeMinPps: 2000,
+  spikeSamples: 2,
+  retransmitMinPerS: 100,
+  forgetAfterMs: 300_000,
+  newId: () => crypto.randomUUID(),
+};
+
+/** Persisted baselines (x0_baselines): rolling windows by series key. */
+export const BaselineSnapshot = z.object({
+  v: z.literal(2),
+  rtt: z.record(z.string(), z.array(z.number())),
+  series: z.record(z.string(), z.array(z.number())),
+});
+/** A baseline snapshot. */
+export type BaselineSnapshot = z.infer<typeof BaselineSnapshot>;
+
+const DOWN_STATES = new Set(["down", "lowerlayerdown", "notpresent"]);
+const LINK_RANK: Record<LinkStatus, number> = { ok: 0, degraded: 1, down: 2 };
+
+/** Something that has a say on a link target: a probe pair, or an interface's operstate. */
+interface Contributor {
+  key: string;
+  node: string;
+  resolved: Resolved;
+  status(): LinkStatus;
+  detection(): Detection | undefined;
+}
+
+interface InterfaceState extends Contributor {
+  operstate: string;
+  seenUp: boolean;
+  down: boolean;
+  onsetAt: number;
+  ts: number;
+}
+
+interface PairState extends Contributor {
+  pair: ProbePair;
+}
+
+interface NodeState {
+  lastSeenAt: number;
+  lastTs: number;
+  intervalMs: number;
+  silent: boolean;
+}
+
+interface SeriesState {
+  detector: SeriesDetector;
+  target: IncidentTarget;
+  node: string;
+  interface: string;
+  metric: string;
+  incident?: Incident;
+}
+
+/**
+ * Turns telemetry into incident states: phi-accrual, loss and RTT per probe pair; operstate; per-neighbour traffic and
+ * retransmit rates against robust baselines; node silence; correlated into one incident per fault (see the README).
+ */
+export class Analyzer {
+  readonly options: AnalyzerOptions;
+  readonly directory = new PeerDirectory();
+  readonly #book: IncidentBook;
+  readonly #correlator: Correlator;
+  readonly #nodes = new Map<string, NodeState>();
+  readonly #pairs = new Map<string, PairState>();
+  readonly #interfaces = new Map<string, InterfaceState>();
+  readonly #byTarget = new Map<string, Set<Contributor>>();
+  readonly #series = new Map<string, SeriesState>();
+  /** Until when the analyzer counts as hearing the mesh: the latest sample's arrival plus 1.5 of its interval. */
+  #hearingUntil = 0;
+  #restoredRtt: Record<string, number[]> = {};
+  #restoredSeries: Record<string, number[]> = {};
+
+  constructor(options: Partial<AnalyzerOptions> = {}) {
+    this.options = { ...DEFAULT_ANALYZER_OPTIONS, ...options };
+    this.#book = new IncidentBook(this.options.updateEveryMs);
+    this.#correlator = new Correlator(this.#book, this.directory, { windowMs: this.options.correlationWindowMs, newId: this.options.newId });
+  }
+
+  /** Incidents open now. */
+  get openIncidents(): number {
+    return this.#book.size;
+  }
+
+  /** Link detections held in a correlation window now. */
+  get heldDetections(): number {
+    return this.#correlator.held;
+  }
+
+  /** A node announcement was put in x0_topology. */
+  announce(announcement: NodeAnnouncement): void {
+    this.directory.upsert(announcement);
+  }
+
+  /** A node's announcement was deleted. */
+  forget(node: string): void {
+    this.directory.remove(node);
+  }
+
+  /** Feeds one telemetry sample received at `receivedAt` (analyzer clock); returns the incident states it causes, in order. */
+  ingest(sample: Telemetry, receivedAt: number): Anomaly[] {
+    this.#hearingUntil = Math.max(this.#hearingUntil, receivedAt + 1.5 * sample.interval_ms);
+    const node = this.#nodeSeen(sample, receivedAt);
+    if (node.silent) {
+      node.silent = false;
+      this.#correlator.silence(sample.node, false, this.#silenceDetection(sample.node, node, receivedAt, receivedAt), receivedAt);
+    }
+    const clock = { node: sample.node, ts: sample.ts, intervalMs: sample.interval_ms, receivedAt };
+    const onset = sample.ts - sample.interval_ms;
+
+    for (const sampled of sample.interfaces) this.#observeInterface(sample, sampled.name, sampled.operstate, onset, receivedAt);
+    for (const probe of sample.probes ?? []) {
+      const key = `${sample.node}|${probe.peer}`;
+      let state = this.#pairs.get(key);
+      if (!state) {
+        const pair = new ProbePair(sample.node, probe.peer, undefined, this.options, this.#restoredRtt[key] ?? []);
+        state = this.#contributor<PairState>(key, sample.node, this.directory.resolvePeer(sample.node, probe.peer), {
+          pair,
+          status: () => (pair.down ? "down" : pair.degraded ? "degraded" : "ok"),
+          detection: () => pairDetection(pair),
+        });
+        this.#pairs.set(key, state);
+      }
+      this.#retarget(state, this.directory.resolvePeer(sample.node, probe.peer));
+      state.pair.interfaceName = state.resolved.localInterface;
+      const change = state.pair.observe(clock, probe);
+      this.#report(state, change.changed, receivedAt);
+    }
+
+    for (const sampled of sample.interfaces) {
+      for (const neighbour of sampled.neighbours ?? []) {
+        const key = `neighbour|${sample.node}|${sampled.name}|${neighbour.mac}|${neighbour.ipv4 ?? "-"}`;
+        const target: IncidentTarget = {
+          type: "neighbour",
+          id: `neighbour:${sample.node}/${sampled.name}/${neighbour.mac}${neighbour.ipv4 ? `/${neighbour.ipv4}` : ""}`,
+          nodes: [sample.node],
+          interfaces: [sampled.name],
+          neighbour: { mac: neighbour.mac, ipv4: neighbour.ipv4 },
+        };
+        const series = this.#seriesFor(key, target, sample.node, sampled.name, "packets_per_s", this.options.spikeMinPps, this.options.spikeSamples);
+        this.#observeSeries(series, "traffic_spike", neighbour.packets_per_s, sample, receivedAt);
+      }
+    }
+    if (sample.retransmits) {
+      const perSecond = sample.retransmits.reduce((sum, entry) => sum + entry.per_s, 0);
+      const target: IncidentTarget = { type: "host", id: `host:${sample.node}`, nodes: [sample.node] };
+      const series = this.#seriesFor(
+        `retransmits|${sample.node}`,
+        target,
+        sample.node,
+        "*",
+        "retransmits_per_s",
+        this.options.retransmitMinPerS,
+        this.options.spikeSamples,
+      );
+      this.#observeSeries(series, "retransmit_storm", perSecond, sample, receivedAt);
+    }
+    return this.#book.drain();
+  }
+
+  /**
+   * Runs the clock-driven checks at `now` (analyzer clock): phi between samples, node silence, the end of correlation
+   * windows and periodic updates. `trustClock` false (the caller's timer fired late, so samples may be queued) skips phi.
+   */
+  tick(now: number, trustClock = true): Anomaly[] {
+    // Stale pairs accrue phi only while other telemetry still arrives: when nothing does, the deaf one is probably us
+    // (a NATS outage), and declaring every link down would be one false incident per link.
+    if (trustClock && now <= this.#hearingUntil) {
+      for (const state of this.#pairs.values()) {
+        const change = state.pair.tick(now);
+        if (change.changed) this.#report(state, true, now);
+      }
+    }
+    for (const [nodeId, node] of this.#nodes) {
+      const silentFor = now - node.lastSeenAt;
+      if (node.silent || silentFor < node.intervalMs * this.options.silenceIntervals) continue;
+      node.silent = true;
+      this.#correlator.silence(nodeId, true, this.#silenceDetection(nodeId, node, now, now), now);
+    }
+    this.#correlator.tick(now);
+    this.#book.refresh(now);
+    this.#forgetStale(now);
+    return this.#book.drain();
+  }
+
+  /** Baselines to persist. */
+  snapshot(): BaselineSnapshot {
+    const rtt: Record<string, number[]> = {};
+    for (const [key, state] of this.#pairs) if (state.pair.rtt.count > 0) rtt[key] = state.pair.rtt.toJSON();
+    const series: Record<string, number[]> = {};
+    for (const [key, state] of this.#series) if (state.detector.baseline.count > 0) series[key] = state.detector.baseline.toJSON();
+    return { v: 2, rtt, series };
+  }
+
+  /** Restores baselines saved by {@link snapshot}; they are picked up when their series is next seen. */
+  restore(snapshot: BaselineSnapshot): void {
+    this.#restoredRtt = snapshot.rtt;
+    this.#restoredSeries = snapshot.series;
+  }
+
+  #nodeSeen(sample: Telemetry, receivedAt: number): NodeState {
+    let node = this.#nodes.get(sample.node);
+    if (!node) {
+      node = { lastSeenAt: receivedAt, lastTs: sample.ts, intervalMs: sample.interval_ms, silent: false };
+      this.#nodes.set(sample.node, node);
+    }
+    node.lastSeenAt = receivedAt;
+    node.lastTs = sample.ts;
+    node.intervalMs = sample.interval_ms;
+    return node;
+  }
+
+  #silenceDetection(nodeId: string, node: NodeState, now: number, ts: number): Detection {
+    const silentFor = now - node.lastSeenAt;
+    const threshold = node.intervalMs * this.options.silenceIntervals;
+    return {
+      observer: nodeId,
+      onsetAt: node.lastSeenAt,
+      reading: { metric: "silence_ms", observed: silentFor, mean: node.intervalMs, stddev: 0, score: silentFor / node.intervalMs, ts },
+      evidence: [{ node: nodeId, metric: "silence_ms", observed: silentFor, threshold, ts: Math.round(ts) }],
+    };
+  }
+
+  #observeInterface(sample: Telemetry, name: string, operstate: string, onset: number, receivedAt: number): void {
+    const key = `${sample.node}|${name}`;
+    let state = this.#interfaces.get(key);
+    if (!state) {
+      const created: Omit<InterfaceState, "status" | "detection" | "key" | "node" | "resolved"> = {
+        operstate,
+        seenUp: false,
+        down: false,
+        onsetAt: 0,
+        ts: sample.ts,
+      };
+      state = this.#contributor<InterfaceState>(key, sample.node, this.directory.resolveInterface(sample.node, name), {
+        ...created,
+        status: () => ((state as InterfaceState).down ? "down" : "ok"),
+        detection: () => interfaceDetection(state as InterfaceState, name),
+      });
+      this.#interfaces.set(key, state);
+    }
+    this.#retarget(state, this.directory.resolveInterface(sample.node, name));
+    state.ts = sample.ts;
+    state.operstate = operstate;
+    // Down only after having been up: an interface that never came up is not a fault of this mesh.
+    const down = state.seenUp && DOWN_STATES.has(operstate);
+    if (operstate === "up") state.seenUp = true;
+    if (down && !state.down) state.onsetAt = onset;
+    const changed = down !== state.down;
+    state.down = down;
+    this.#report(state, changed, receivedAt);
+  }
+
+  #contributor<T extends Contributor>(key: string, node: string, resolved: Resolved, rest: Omit<T, "key" | "node" | "resolved">): T {
+    const contributor = { key, node, resolved, ...rest } as T;
+    this.#index(contributor);
+    return contributor;
+  }
+
+  #index(contributor: Contributor): void {
+    const set = this.#byTarget.get(contributor.resolved.target.id) ?? new Set();
+    set.add(contributor);
+    this.#byTarget.set(contributor.resolved.target.id, set);
+  }
+
+  /** Follows announcements: a contributor whose target changed (e.g. its peer became known) moves to the new target. */
+  #retarget(contributor: Contributor, resolved: Resolved): void {
+    if (resolved.target.id === contributor.resolved.target.id) {
+      contributor.resolved = resolved;
+      return;
+    }
+    const old = contributor.resolved.target;
+    this.#byTarget.get(old.id)?.delete(contributor);
+    contributor.resolved = resolved;
+    this.#index(contributor);
+    if (contributor.status() !== "ok") this.#aggregate(old, this.#nowOf(contributor));
+  }
+
+  #nowOf(contributor: Contributor): number {
+    return this.#nodes.get(contributor.node)?.lastSeenAt ?? 0;
+  }
+
+  /** Tells the correlator about a contributor's target: on a change, and on every sample while it is not ok (fresh evidence). */
+  #report(contributor: Contributor, changed: boolean, now: number): void {
+    const status = contributor.status();
+    if (!changed && status === "ok") return;
+    const target = contributor.resolved.target;
+    const aggregate = this.#worst(target.id);
+    const own = contributor.detection();
+    const detection = status === aggregate.status && own ? own : aggregate.detection;
+    this.#correlator.link(target, aggregate.status, detection, now);
+  }
+
+  #aggregate(target: IncidentTarget, now: number): void {
+    const aggregate = this.#worst(target.id);
+    this.#correlator.link(target, aggregate.status, aggregate.detection, now);
+  }
+
+  /** The worst status among a target's contributors, with that contributor's detection. */
+  #worst(targetId: string): { status: LinkStatus; detection: Detection | undefined } {
+    let status: LinkStatus = "ok";
+    let detection: Detection | undefined;
+    for (const contributor of this.#byTarget.get(targetId) ?? []) {
+      const own = contributor.status();
+      if (LINK_RANK[own] > LINK_RANK[status]) {
+        status = own;
+        detection = contributor.detection();
+      }
+    }
+    return { status, detection };
+  }
+
+  #seriesFor(key: string, target: IncidentTarget, node: string, iface: string, metric: string, minValue: number, openAfter: number): SeriesState {
+    let state = this.#series.get(key);
+    if (!state) {
+      const options: SeriesOptions = {
+        zThreshold: this.options.zThreshold,
+        minValue,
+        openAfter,
+        clearAfter: this.options.resolveAfter,
+        warmupSamples: this.options.warmupSamples,
+        window: this.options.baselineWindow,
+        floor: { ratio: 0.1, min: 1 },
+      };
+      state = { detector: new SeriesDetector(options, this.#restoredSeries[key] ?? []), target, node, interface: iface, metric };
+      this.#series.set(key, state);
+    }
+    return state;
+  }
+
+  #observeSeries(state: SeriesState, kind: "traffic_spike" | "retransmit_storm", value: number, sample: Telemetry, now: number): void {
+    const detector = state.detector;
+    const transition = detector.observe(value, sample.ts, sample.ts - sample.interval_ms, now);
+    const reading = { ...(detector.reading as NonNullable<typeof detector.reading>), metric: state.metric };
+    const threshold = Math.max(this.options.zThreshold * reading.stddev + reading.mean, detector.options.minValue);
+    const detection: Detection = {
+      observer: state.node,
+      ...(state.interface !== "*" ? { interface: state.interface } : {}),
+      onsetAt: detector.onsetAt,
+      reading,
+      evidence: [
+        {
+          node: state.node,
+          ...(state.interface !== "*" ? { interface: state.interface } : {}),
+          metric: state.metric,
+          observed: value,
+          threshold,
+          ts: sample.ts,
+        } satisfies Evidence,
+      ],
+    };
+    if (transition === "opened") {
+      const critical = reading.score > 2 * this.options.zThreshold;
+      state.incident = this.#book.open(
+        new Incident({
+          id: this.options.newId(),
+          kind,
+          severity: critical ? "critical" : "warning",
+          target: state.target,
+          node: state.node,
+          interface: state.interface,
+          detection,
+        }),
+        now,
+      );
+    } else if (state.incident) {
+      state.incident.absorb(detection);
+      if (transition === "cleared") {
+        this.#book.resolve(state.incident, now, "cleared");
+        state.incident = undefined;
+      }
+    }
+  }
+
+  /** Drops pairs, interfaces and series not seen for `forgetAfterMs` and without an open fault, so memory stays bounded. */
+  #forgetStale(now: number): void {
+    const cutoff = now - this.options.forgetAfterMs;
+    for (const [key, state] of this.#series) {
+      if (state.detector.lastSeenAt < cutoff && !state.incident) this.#series.delete(key);
+    }
+    for (const [key, state] of this.#pairs) {
+      if (state.pair.lastSeenAt < cutoff && state.status() === "ok") {
+        this.#pairs.delete(key);
+        this.#byTarget.get(state.resolved.target.id)?.delete(state);
+      }
+    }
+    for (const [key, node] of this.#nodes) {
+      if (node.lastSeenAt >= cutoff || node.silent) continue;
+      this.#nodes.delete(key);
+      for (const [ifKey, iface] of this.#interfaces) {
+        if (iface.node !== key || iface.down) continue;
+        this.#interfaces.delete(ifKey);
+        this.#byTarget.get(iface.resolved.target.id)?.delete(iface);
+      }
+    }
+  }
+}
+
+function pairDetection(pair: ProbePair): Detection | undefined {
+  const reading = pair.verdictReading();
+  if (!reading) return undefined;
+  return {
+    observer: pair.node,
+    ...(pair.interfaceName ? { interface: pair.interfaceName } : {}),
+    onsetAt: pair.onsetAt,
+    reading,
+    evidence: pair.verdictEvidence(),
+  };
+}
+
+function interfaceDetection(state: InterfaceState, name: string): Detection | undefined {
+  if (!state.down) return undefined;
+  const ts = Math.max(0, Math.round(state.ts));
+  return {
+    observer: state.node,
+    interface: name,
+    onsetAt: state.onsetAt,
+    reading: { metric: "operstate", observed: 0, mean: 1, stddev: 0, score: Number.POSITIVE_INFINITY, ts },
+    evidence: [{ node: state.node, interface: name, metric: "operstate", observed: 0, threshold: 1, ts }],
+  };
+}

@@ -1,0 +1,51 @@
+import { describe, expect, test } from "bun:test";
+import type { ProbeSample } from "@x0/shared";
+import { DEFAULT_ANALYZER_OPTIONS } from "../analyzer.ts";
+import { ProbePair } from "./probe-pair.ts";
+
+const probe = (sent: number, received: number, lastReply: number | null): ProbeSample => ({
+  peer: "10.200.0.2:7471",
+  sent,
+  received,
+  loss: 0,
+  rtt_ms: 0.3,
+  rtt_avg_ms: 0.3,
+  last_reply_ts: lastReply,
+  reply_interval_mean_ms: 20,
+  reply_interval_stddev_ms: 0.5,
+});
+const clock = (ts: number, receivedAt = ts) => ({ node: "n1", ts, intervalMs: 100, receivedAt });
+
+describe("probe-pair", () => {
+  test("probe-pair - between healthy samples the timer does not suspect: it allows for the telemetry interval", () => {
+    const pair = new ProbePair("n1", "10.200.0.2:7471", "n1-n2", DEFAULT_ANALYZER_OPTIONS);
+    for (let i = 1; i <= 20; i++) {
+      const ts = i * 100;
+      pair.observe(clock(ts), probe(i * 5, i * 5, ts - 19));
+      // Just before the next sample is due, the last reply known is ~120 ms old: normal.
+      expect(pair.tick(ts + 99).down).toBe(false);
+    }
+  });
+
+  test("probe-pair - a stalled telemetry stream still accrues phi on the timer", () => {
+    const pair = new ProbePair("n1", "10.200.0.2:7471", "n1-n2", DEFAULT_ANALYZER_OPTIONS);
+    pair.observe(clock(1000), probe(5, 5, 995));
+    expect(pair.tick(1200).down).toBe(false);
+    const change = pair.tick(1400);
+    expect(change).toEqual({ down: true, degraded: false, changed: true });
+    expect(pair.onsetAt).toBe(995);
+    expect(pair.verdictEvidence()[0]).toMatchObject({ metric: "phi", threshold: 8, interface: "n1-n2", peer: "10.200.0.2:7471" });
+  });
+
+  test("probe-pair - down ends after fresh replies; lossy replies make it degraded instead of healthy", () => {
+    const pair = new ProbePair("n1", "10.200.0.2:7471", undefined, DEFAULT_ANALYZER_OPTIONS);
+    pair.observe(clock(1000), probe(50, 50, 995));
+    expect(pair.observe(clock(1200), probe(60, 50, 995)).down).toBe(true);
+    // Replies again, but only half of them: three fresh samples end `down` and leave the link degraded.
+    pair.observe(clock(1300), probe(65, 52, 1290));
+    pair.observe(clock(1400), probe(70, 54, 1390));
+    const change = pair.observe(clock(1500), probe(75, 57, 1490));
+    expect(change).toEqual({ down: false, degraded: true, changed: true });
+    expect(pair.verdictReading()).toMatchObject({ metric: "probe_loss", observed: 0.5 });
+  });
+});

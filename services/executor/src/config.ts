@@ -1,0 +1,83 @@
+// The executor's configuration (environment or X0_CONFIG_FILE), validated at start: a bad value exits 78 naming the variable.
+import { readFileSync } from "node:fs";
+import { boolSchema, ConfigError, commaListSchema, cryptoConfigShape } from "@x0/shared";
+import { z } from "zod";
+import { ProcessAllowList } from "./actuators/process.ts";
+import { type ExecutorMode, ExecutorModes } from "./run/handle-plan.ts";
+
+const Template = z.string().regex(/^[A-Za-z0-9_.{}/-]*$/, "may hold only [A-Za-z0-9_.-/] and {node}");
+const Millis = z.coerce.number().int().nonnegative();
+
+/** X0_EXECUTOR_PROCESSES: a JSON object, or the path of a JSON file holding one. */
+export const processesSchema = z
+  .string()
+  .transform((text, ctx) => {
+    const trimmed = text.trim();
+    let json = trimmed;
+    if (!trimmed.startsWith("{")) {
+      try {
+        json = readFileSync(trimmed, "utf8");
+      } catch {
+        ctx.addIssue({ code: "custom", message: `cannot read process allow-list file ${trimmed}` });
+        return z.NEVER;
+      }
+    }
+    try {
+      return JSON.parse(json) as unknown;
+    } catch {
+      ctx.addIssue({ code: "custom", message: "must be a JSON object (name → {unit} or {pidfile, command}) or a file holding one" });
+      return z.NEVER;
+    }
+  })
+  .pipe(ProcessAllowList);
+
+/** The executor's variables (besides the common ones). */
+export const executorConfigShape = {
+  ...cryptoConfigShape,
+  /** Services whose keys may sign plans (comma-separated). */
+  X0_EXECUTOR_PLAN_SIGNERS: z.string().default("planner").pipe(commaListSchema),
+  /** enforce: run actuators; dry-run (default, safe on a host until an operator opts in): report what would be done; detect-only: acknowledge plans as skipped. */
+  X0_EXECUTOR_MODE: z.enum(ExecutorModes).optional(),
+  /** Deprecated alias: `true` means X0_EXECUTOR_MODE=dry-run. */
+  X0_EXECUTOR_DRY_RUN: z
+    .string()
+    .pipe(boolSchema)
+    .refine((dry) => dry, "must be true (a deprecated alias of X0_EXECUTOR_MODE=dry-run); to run actuators set X0_EXECUTOR_MODE=enforce instead")
+    .optional(),
+  /** `node`: run plans for this node only (one executor per node); `all`: for every node. */
+  X0_EXECUTOR_SCOPE: z.enum(["node", "all"]).default("node"),
+  /** Network namespace of a node for route steps, e.g. `x0-{node}`; empty: routes on the host, for this node only. */
+  X0_EXECUTOR_NETNS: Template.default(""),
+  /** The ip executable (iproute2). */
+  X0_EXECUTOR_IP: z.string().min(1).default("ip"),
+  /** The batctl executable. */
+  X0_EXECUTOR_BATCTL: z.string().min(1).default("batctl"),
+  /** bpffs folder of a node's pinned XDP maps, e.g. `/sys/fs/bpf/x0lab/{node}`. */
+  X0_EXECUTOR_BPF_PIN_ROOT: Template.default("/sys/fs/bpf/x0"),
+  /** Folder of the built BPF objects, handed to the monitor's data-plane control. */
+  X0_EXECUTOR_BPF_DIR: z.string().optional(),
+  /** Restartable processes: JSON (or a JSON file) of name → {unit} or {pidfile, command, health_url?}. */
+  X0_EXECUTOR_PROCESSES: processesSchema.default({}),
+  /** How long a plan's lease lasts without renewal; another instance takes a plan over only after it expired. */
+  X0_EXECUTOR_LEASE_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  /** How long JetStream waits for a plan's acknowledgement before redelivering it (e.g. to a restarted executor after a crash). */
+  X0_EXECUTOR_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /** Verification deadline of plans without an expected_effect. */
+  X0_EXECUTOR_VERIFY_DEADLINE_MS: Millis.default(5000),
+  /** Testing: widens the window between steps (and turns batching off), so a test can stop the executor mid-plan. */
+  X0_EXECUTOR_STEP_DELAY_MS: Millis.default(0),
+};
+
+/** The mode from X0_EXECUTOR_MODE and the X0_EXECUTOR_DRY_RUN alias; a contradiction is a {@link ConfigError}. */
+export function resolveMode({
+  X0_EXECUTOR_MODE: mode,
+  X0_EXECUTOR_DRY_RUN: dry,
+}: {
+  X0_EXECUTOR_MODE?: ExecutorMode;
+  X0_EXECUTOR_DRY_RUN?: boolean;
+}): ExecutorMode {
+  if (mode !== undefined && dry === true && mode !== "dry-run") {
+    throw new ConfigError("X0_EXECUTOR_MODE", `${mode} contradicts X0_EXECUTOR_DRY_RUN=true (its deprecated alias of dry-run): unset one`);
+  }
+  return mode ?? "dry-run";
+}

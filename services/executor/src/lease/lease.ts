@@ -1,0 +1,163 @@
+// Leases on plans in x0_outcomes, so two executor instances never both run one plan: `lease.<plan_id>` holds
+// {holder, expires_at}; it is taken with create(), renewed with update(revision) and taken over after expiry with a
+// compare-and-set. The plan's journal (`journal.<plan_id>`) is written with compare-and-set too: an instance that took a
+// plan over writes it first, so the old holder, if it was only slow, fails its next journal write and stops.
+import { LeaseLost } from "../errors.ts";
+import type { JournalRecord, JournalWriter } from "../run/journal.ts";
+
+/** The part of a NATS KV bucket the leases use (the x0_outcomes bucket). */
+export interface KvStore {
+  get(key: string): Promise<{ value: Uint8Array; revision: number; operation: string } | null>;
+  create(key: string, data: string): Promise<number>;
+  update(key: string, data: string, version: number): Promise<number>;
+  delete(key: string, opts?: { previousSeq?: number }): Promise<void>;
+}
+
+/** The value of `lease.<plan_id>`. */
+export interface LeaseValue {
+  holder: string;
+  expires_at: number;
+  acquired_at: number;
+}
+
+/** What trying to take a plan's lease gave. */
+export type Acquired =
+  | { status: "acquired"; lease: PlanLease }
+  | { status: "took_over"; lease: PlanLease; previous: LeaseValue }
+  | { status: "held"; by: LeaseValue };
+
+const decoder = new TextDecoder();
+
+/** The KV key of a plan's lease. */
+export const leaseKey = (planId: string) => `lease.${planId}`;
+/** The KV key of a plan's journal. */
+export const journalKey = (planId: string) => `journal.${planId}`;
+
+async function read<T>(kv: KvStore, key: string): Promise<{ value: T; revision: number } | { value: undefined; revision: number | undefined }> {
+  const entry = await kv.get(key);
+  if (entry?.operation !== "PUT" || entry.value.length === 0) return { value: undefined, revision: undefined };
+  return { value: JSON.parse(decoder.decode(entry.value)) as T, revision: entry.revision };
+}
+
+/** Takes, renews and hands over plan leases for one executor instance. */
+export class PlanLeases {
+  readonly #kv: KvStore;
+  readonly holder: string;
+  readonly ttlMs: number;
+
+  /** `holder` must be unique per process (instance name plus a random part): a restarted instance is a new holder. */
+  constructor({ kv, holder, ttlMs = 15_000 }: { kv: KvStore; holder: string; ttlMs?: number }) {
+    this.#kv = kv;
+    this.holder = holder;
+    this.ttlMs = ttlMs;
+  }
+
+  /** Takes the lease of `planId`: fresh, or over an expired one (compare-and-set); `held` while a live holder has it. */
+  async acquire(planId: string): Promise<Acquired> {
+    const key = leaseKey(planId);
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      const now = Date.now();
+      const value: LeaseValue = { holder: this.holder, expires_at: now + this.ttlMs, acquired_at: now };
+      try {
+        const revision = await this.#kv.create(key, JSON.stringify(value));
+        return { status: "acquired", lease: new PlanLease(this.#kv, planId, this, revision) };
+      } catch {
+        // Present: look at it below.
+      }
+      const current = await read<LeaseValue>(this.#kv, key);
+      if (current.value === undefined || current.revision === undefined) continue; // released in between: create again
+      if (current.value.expires_at > Date.now()) return { status: "held", by: current.value };
+      try {
+        const revision = await this.#kv.update(key, JSON.stringify(value), current.revision);
+        return { status: "took_over", lease: new PlanLease(this.#kv, planId, this, revision), previous: current.value };
+      } catch {
+        // Another instance took it over first: it is held by them now.
+        const winner = await read<LeaseValue>(this.#kv, key);
+        if (winner.value) return { status: "held", by: winner.value };
+      }
+    }
+    const last = await read<LeaseValue>(this.#kv, key);
+    return { status: "held", by: last.value ?? { holder: "unknown", expires_at: Date.now(), acquired_at: Date.now() } };
+  }
+}
+
+/** A held lease on one plan, with the plan's journal. */
+export class PlanLease implements JournalWriter {
+  readonly #kv: KvStore;
+  readonly #leases: PlanLeases;
+  #revision: number;
+  #journalRevision: number | undefined;
+  readonly #lost = new AbortController();
+
+  constructor(
+    kv: KvStore,
+    readonly planId: string,
+    leases: PlanLeases,
+    revision: number,
+  ) {
+    this.#kv = kv;
+    this.#leases = leases;
+    this.#revision = revision;
+  }
+
+  /** Aborted when the lease is lost (a renewal or journal write found another holder). */
+  get signal(): AbortSignal {
+    return this.#lost.signal;
+  }
+
+  #lose(reason: string, cause?: unknown): LeaseLost {
+    const error = new LeaseLost(`lease of plan ${this.planId} lost: ${reason}`, { cause });
+    if (!this.#lost.signal.aborted) this.#lost.abort(error);
+    return error;
+  }
+
+  /** Extends the lease by its ttl; throws {@link LeaseLost} when another instance took it over. */
+  async renew(): Promise<void> {
+    if (this.#lost.signal.aborted) throw this.#lost.signal.reason;
+    const now = Date.now();
+    const value: LeaseValue = { holder: this.#leases.holder, expires_at: now + this.#leases.ttlMs, acquired_at: now };
+    try {
+      this.#revision = await this.#kv.update(leaseKey(this.planId), JSON.stringify(value), this.#revision);
+    } catch (error) {
+      throw this.#lose("renewal found another revision", error);
+    }
+  }
+
+  /** Renews every third of the ttl until the returned function is called; a failed renewal aborts {@link signal}. */
+  keepAlive(onError: (error: unknown) => void = () => {}): () => void {
+    const timer = setInterval(
+      () => {
+        this.renew().catch(onError);
+      },
+      Math.max(50, Math.floor(this.#leases.ttlMs / 3)),
+    );
+    return () => clearInterval(timer);
+  }
+
+  /** The plan's journal as left by whoever ran it before (remembering its revision for the next write). */
+  async readJournal(): Promise<JournalRecord | undefined> {
+    const current = await read<JournalRecord>(this.#kv, journalKey(this.planId));
+    this.#journalRevision = current.revision;
+    return current.value;
+  }
+
+  /** Writes the journal with compare-and-set; throws {@link LeaseLost} when someone else wrote it since. */
+  async write(record: JournalRecord): Promise<void> {
+    if (this.#lost.signal.aborted) throw this.#lost.signal.reason;
+    const data = JSON.stringify(record);
+    try {
+      this.#journalRevision =
+        this.#journalRevision === undefined
+          ? await this.#kv.create(journalKey(this.planId), data)
+          : await this.#kv.update(journalKey(this.planId), data, this.#journalRevision);
+    } catch (error) {
+      throw this.#lose("the journal was written by another instance", error);
+    }
+  }
+
+  /** Removes the journal and the lease: call once the outcome is recorded. */
+  async release(): Promise<void> {
+    if (this.#journalRevision !== undefined) await this.#kv.delete(journalKey(this.planId), { previousSeq: this.#journalRevision }).catch(() => {});
+    await this.#kv.delete(leaseKey(this.planId), { previousSeq: this.#revision }).catch(() => {});
+  }
+}

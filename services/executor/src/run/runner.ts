@@ -1,0 +1,418 @@
+// The plan runner: apply every step (journaled), observe the expected effect before the deadline, and roll every applied
+// step back, in reverse order, when it is not observed. The status says what is known: verified only when every check passed.
+import type { ActionResult, Logger, Plan, PlannedAction, Telemetry, VerifyCheck } from "@x0/shared";
+import { z } from "zod";
+import type { ActuatorRegistry } from "../actuators/registry.ts";
+import { type Actuator, type ActuatorContext, type Applied, type Observation, observed, type Step } from "../actuators/types.ts";
+import { LeaseLost } from "../errors.ts";
+import type { JournalEntry, JournalRecord, JournalWriter } from "./journal.ts";
+
+/** A probe check as the runner asks for it: hellos from a node's monitor to an address, bounded by `timeoutMs`. */
+export type ProbeFn = (check: Extract<VerifyCheck, { type: "probe" }>, timeoutMs: number) => Promise<Observation>;
+
+/** What the runner reports to metrics. */
+export interface RunnerMetrics {
+  /** One apply, verify or rollback call of an actuator (a batch counts once). */
+  step(actuator: string, phase: "apply" | "verify" | "rollback", seconds: number): void;
+  /** The plan-level verification, from the last apply to its verdict. */
+  verification(seconds: number, ok: boolean): void;
+  /** One plan rolled back, with whether every step came back. */
+  rollback(outcome: "ok" | "failed"): void;
+}
+
+/** Options of {@link PlanRunner}. */
+export interface RunnerOptions {
+  registry: ActuatorRegistry;
+  /** The executor's node. */
+  node: string;
+  logger: Logger;
+  probe?: ProbeFn;
+  nextTelemetry?: (node: string, timeoutMs: number) => Promise<Telemetry | undefined>;
+  /** Testing: widens the window between steps (and turns batching off), so a test can stop the executor mid-plan. */
+  stepDelayMs?: number;
+  /** Verification deadline of plans without an expected_effect. */
+  defaultDeadlineMs?: number;
+  metrics?: RunnerMetrics;
+}
+
+/** One step's progress through a run. */
+interface StepState {
+  index: number;
+  action: PlannedAction;
+  actuator?: Actuator;
+  step?: Step;
+  status: StepStatus;
+  detail: string;
+  /** Set once the actuator reported undo data (the step may have changed something from then on). */
+  undo?: { value: unknown };
+  applied?: Applied;
+  observation?: Observation;
+}
+
+type StepStatus = ActionResult["steps"][number]["status"];
+type Verification = NonNullable<ActionResult["verification"]>[number];
+
+const clip = (text: string, max = 1024) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
+
+/** Whether `error` (or a cause of it) says this instance lost the plan's lease. */
+export function isLeaseLost(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) if (e instanceof LeaseLost) return true;
+  return false;
+}
+
+const message = (error: unknown): string => {
+  const parts: string[] = [];
+  for (let e: unknown = error; e instanceof Error && parts.length < 4; e = e.cause) parts.push(e.message);
+  return parts.join(": ") || String(error);
+};
+
+/** Runs plans through the actuators of a registry. */
+export class PlanRunner {
+  readonly #o: Required<Omit<RunnerOptions, "probe" | "nextTelemetry" | "metrics">> & RunnerOptions;
+
+  constructor(options: RunnerOptions) {
+    this.#o = { stepDelayMs: 0, defaultDeadlineMs: 5000, ...options };
+  }
+
+  /** Applies, verifies and (when the effect is not observed) rolls back `plan`; writes the journal as it goes. */
+  async run(plan: Plan, journal: JournalWriter, { holder, signal }: { holder: string; signal?: AbortSignal }): Promise<ActionResult> {
+    const startedAt = Date.now();
+    const states = this.#prepare(plan);
+    const invalid = states.filter((state) => state.status === "failed");
+    if (invalid.length > 0) {
+      for (const state of states) if (state.status !== "failed") this.#set(state, "skipped", "not run: the plan has invalid steps");
+      return this.#result(plan, states, "failed", startedAt, { detail: `nothing applied: ${invalid.map((s) => `step ${s.index}: ${s.detail}`).join("; ")}` });
+    }
+    const runnable = states.filter((state) => state.status === "would_apply");
+    if (runnable.length === 0)
+      return this.#result(plan, states, "skipped", startedAt, { detail: "no step of this plan is for this executor; nothing applied" });
+
+    const record: JournalRecord = { plan_id: plan.plan_id, holder, started_at: startedAt, entries: [] };
+    await journal.write(record);
+    const ctx = this.#context(record, states, journal);
+
+    const failure = await this.#apply(runnable, ctx, signal, record, journal);
+    const appliedAt = Date.now();
+    if (failure) {
+      for (const state of runnable) if (state.status === "would_apply") this.#set(state, "skipped", `not run: step ${failure.index} failed`);
+      const rolled = await this.#rollback(states, ctx, record, journal);
+      return this.#result(plan, states, "failed", startedAt, {
+        appliedAt,
+        detail: `step ${failure.index} (${failure.action.type}) failed: ${failure.detail}; ${rolled.summary}`,
+      });
+    }
+    return this.#verifyAndSettle(plan, states, ctx, record, journal, startedAt, appliedAt, "");
+  }
+
+  /**
+   * Finishes a plan whose holder died mid-run, from its journal, without applying anything again: verifies the effect and,
+   * when it is not observed, rolls back the journaled steps.
+   */
+  async recover(plan: Plan, existing: JournalRecord, journal: JournalWriter, { holder }: { holder: string }): Promise<ActionResult> {
+    const startedAt = Date.now();
+    const record: JournalRecord = { ...existing, recovered_by: holder };
+    // Writing the journal first fences the old holder: its next journal write fails its compare-and-set.
+    await journal.write(record);
+    const states = this.#prepare(plan);
+    const journaled = new Map(record.entries.map((entry) => [entry.index, entry]));
+    for (const state of states) {
+      const entry = journaled.get(state.index);
+      if (entry && state.actuator && state.step) {
+        state.undo = { value: entry.undo };
+        state.applied = entry.applied ?? { undo: entry.undo, at: entry.ts, detail: "in flight when its executor stopped" };
+        this.#set(state, entry.state === "rolled_back" ? "rolled_back" : "applied", `${state.applied.detail} (journaled by ${existing.holder})`);
+      } else if (entry) {
+        this.#set(state, "failed", `journaled by ${existing.holder} but cannot be handled here: ${state.detail}`);
+      } else if (state.status !== "skipped") {
+        this.#set(state, "skipped", `not applied: ${existing.holder} stopped before this step, and a taken-over plan is never applied again`);
+      }
+    }
+    const prefix = `taken over from ${existing.holder} (lease expired) by ${holder}: ${journaled.size} of ${plan.actions.length} steps had started; nothing re-applied`;
+    const ctx = this.#context(record, states, journal);
+    const appliedAt = Math.max(...record.entries.map((entry) => entry.applied?.at ?? entry.ts), existing.started_at);
+    const missing = states.some((state) => state.status === "skipped" && state.action.type !== "notify" && !journaled.has(state.index));
+    if (missing && !plan.expected_effect) {
+      // Without an expected effect, observing the started steps alone says nothing about the plan: undo them.
+      const rolled = await this.#rollback(states, ctx, record, journal);
+      return this.#result(plan, states, rolled.ok ? "rolled_back" : "failed", startedAt, {
+        appliedAt,
+        detail: clip(`${prefix}; not every step ran and the plan has no expected effect to observe; ${rolled.summary}`),
+      });
+    }
+    return this.#verifyAndSettle(plan, states, ctx, record, journal, startedAt, appliedAt, prefix);
+  }
+
+  #prepare(plan: Plan): StepState[] {
+    return plan.actions.map((action, index): StepState => {
+      const state: StepState = { index, action, status: "would_apply", detail: "" };
+      const actuator = this.#o.registry.get(action.type);
+      if (!actuator) return { ...state, status: "failed", detail: `no actuator for ${action.type}` };
+      const params = actuator.params.safeParse(action.params);
+      if (!params.success) return { ...state, status: "failed", detail: clip(`invalid params: ${z.prettifyError(params.error)}`) };
+      const step: Step = { index, type: action.type, params: params.data, reason: action.reason };
+      const handled = actuator.handles(params.data, { node: this.#o.node, logger: this.#o.logger, beforeChange: async () => {} });
+      if (!handled.ok) return { ...state, actuator, step, status: "skipped", detail: handled.reason };
+      return { ...state, actuator, step };
+    });
+  }
+
+  #set(state: StepState, status: StepStatus, detail: string): void {
+    state.status = status;
+    state.detail = clip(detail);
+  }
+
+  #context(record: JournalRecord, states: StepState[], journal: JournalWriter): ActuatorContext {
+    const byIndex = new Map(states.map((state) => [state.index, state]));
+    return {
+      node: this.#o.node,
+      logger: this.#o.logger,
+      nextTelemetry: this.#o.nextTelemetry,
+      beforeChange: async (items) => {
+        const now = Date.now();
+        for (const { step, undo } of items) {
+          const state = byIndex.get(step.index);
+          if (state) state.undo = { value: undo };
+          const entry: JournalEntry = { index: step.index, type: step.type, params: state?.action.params ?? {}, state: "applying", undo, ts: now };
+          const at = record.entries.findIndex((existing) => existing.index === step.index);
+          if (at >= 0) record.entries[at] = entry;
+          else record.entries.push(entry);
+        }
+        await journal.write(record);
+      },
+    };
+  }
+
+  /** Applies `runnable` in order (consecutive steps of one batching actuator together); returns the first failed step. */
+  async #apply(
+    runnable: StepState[],
+    ctx: ActuatorContext,
+    signal: AbortSignal | undefined,
+    record: JournalRecord,
+    journal: JournalWriter,
+  ): Promise<StepState | undefined> {
+    const { stepDelayMs } = this.#o;
+    for (let i = 0; i < runnable.length; ) {
+      const first = runnable[i] as StepState;
+      const actuator = first.actuator as Actuator;
+      const group = [first];
+      if (stepDelayMs === 0 && actuator.applyBatch) {
+        while (runnable[i + group.length]?.actuator === actuator) group.push(runnable[i + group.length] as StepState);
+      }
+      if (i > 0 && stepDelayMs > 0) await Bun.sleep(stepDelayMs);
+      if (signal?.aborted) throw new LeaseLost("lease lost before the next step", { cause: signal.reason });
+      const started = performance.now();
+      const steps = group.map((state) => state.step as Step);
+      const results: (Applied | Error)[] = actuator.applyBatch
+        ? await actuator.applyBatch(steps, ctx).catch((error: Error) => steps.map(() => error))
+        : [await actuator.apply(steps[0] as Step, ctx).catch((error: Error) => error)];
+      this.#o.metrics?.step(actuator.type, "apply", (performance.now() - started) / 1000);
+      let failed: StepState | undefined;
+      group.forEach((state, k) => {
+        const result = results[k];
+        if (result instanceof Error || result === undefined) {
+          if (isLeaseLost(result)) throw result;
+          this.#set(state, "failed", message(result));
+          failed ??= state;
+        } else {
+          state.applied = result;
+          this.#set(state, "applied", result.detail);
+        }
+      });
+      // After the change: the journal says which steps landed (their undo data was written before, by beforeChange).
+      let touched = false;
+      for (const state of group) {
+        const entry = record.entries.find((candidate) => candidate.index === state.index);
+        if (!entry) continue;
+        touched = true;
+        entry.state = state.status === "applied" ? "applied" : "failed";
+        if (state.applied) entry.applied = state.applied;
+        entry.ts = Date.now();
+      }
+      if (touched) await journal.write(record);
+      if (failed) return failed;
+      i += group.length;
+    }
+    return undefined;
+  }
+
+  async #verifyAndSettle(
+    plan: Plan,
+    states: StepState[],
+    ctx: ActuatorContext,
+    record: JournalRecord,
+    journal: JournalWriter,
+    startedAt: number,
+    appliedAt: number,
+    prefix: string,
+  ): Promise<ActionResult> {
+    const started = performance.now();
+    const deadline = appliedAt + (plan.expected_effect?.deadline_ms ?? this.#o.defaultDeadlineMs);
+    const checks: VerifyCheck[] = plan.expected_effect?.verify ?? [{ type: "steps" }];
+    const verification = (await Promise.all(checks.map((check) => this.#check(check, states, ctx, deadline)))).filter(
+      (entry): entry is Verification => entry !== undefined,
+    );
+    const ok = verification.every((entry) => entry.ok);
+    if (verification.length > 0) this.#o.metrics?.verification((performance.now() - started) / 1000, ok);
+    const join = (...parts: string[]) => clip(parts.filter(Boolean).join("; "));
+    if (verification.length === 0) {
+      return this.#result(plan, states, "applied", startedAt, { appliedAt, detail: join(prefix, "applied; nothing observable to verify") });
+    }
+    if (ok) {
+      const verifiedAt = Math.max(...verification.map((entry) => entry.ts));
+      return this.#result(plan, states, "verified", startedAt, { appliedAt, verifiedAt, verification, detail: join(prefix, "effect observed") });
+    }
+    const failed = verification.filter((entry) => !entry.ok).map((entry) => `${entry.check}: ${entry.detail}`);
+    const rolled = await this.#rollback(states, ctx, record, journal);
+    return this.#result(plan, states, rolled.ok ? "rolled_back" : "failed", startedAt, {
+      appliedAt,
+      verification,
+      detail: join(prefix, `effect not observed by the deadline (${failed.join("; ")})`, rolled.summary),
+    });
+  }
+
+  /** Runs one check, retrying until it passes or the deadline; undefined when it has nothing to observe. */
+  async #check(check: VerifyCheck, states: StepState[], ctx: ActuatorContext, deadline: number): Promise<Verification | undefined> {
+    if (check.type === "probe") {
+      const name = `probe ${check.from}→${check.to}${check.port ? `:${check.port}` : ""}`;
+      if (!this.#o.probe) return { check: name, ok: false, detail: "no probe transport", ts: Date.now() };
+      let attempts = 0;
+      let last: Observation = observed(false, "deadline passed before the first probe");
+      while (Date.now() < deadline) {
+        attempts += 1;
+        last = await this.#o.probe(check, deadline - Date.now()).catch((error) => observed(false, message(error)));
+        if (last.ok) break;
+        await Bun.sleep(Math.min(50, Math.max(0, deadline - Date.now())));
+      }
+      return { check: name, ok: last.ok, detail: clip(`${last.detail} (attempt ${attempts})`), ts: last.at };
+    }
+    const applied = states.filter((state) => state.applied && state.actuator && state.step && state.status === "applied");
+    if (applied.length === 0) return undefined;
+    let pending = applied;
+    let observable = 0;
+    for (;;) {
+      const observations = await this.#observe(pending, ctx);
+      observable = applied.filter((state) => state.observation?.observable !== false).length;
+      pending = pending.filter((_, k) => !observations[k]?.ok);
+      if (pending.length === 0 || Date.now() + 100 >= deadline) break;
+      await Bun.sleep(100);
+    }
+    for (const state of applied) {
+      if (state.observation?.ok && state.observation.observable !== false)
+        this.#set(state, "verified", `${state.applied?.detail}; ${state.observation.detail}`);
+    }
+    if (observable === 0) return undefined;
+    const bad = applied.filter((state) => !state.observation?.ok);
+    const detail =
+      bad.length === 0
+        ? `${observable} step(s) observed: ${applied.map((state) => state.observation?.detail).join("; ")}`
+        : `${observable - bad.length}/${observable} steps observed; ${bad.map((state) => `step ${state.index}: ${state.observation?.detail}`).join("; ")}`;
+    const ts = Math.max(...applied.map((state) => state.observation?.at ?? 0));
+    return { check: check.description ? `steps: ${check.description}` : "steps", ok: bad.length === 0, detail: clip(detail), ts };
+  }
+
+  /** One verify pass over `states` (batched per actuator); stores each observation on its state. */
+  async #observe(states: StepState[], ctx: ActuatorContext): Promise<Observation[]> {
+    const byActuator = new Map<Actuator, StepState[]>();
+    for (const state of states) byActuator.set(state.actuator as Actuator, [...(byActuator.get(state.actuator as Actuator) ?? []), state]);
+    await Promise.all(
+      [...byActuator].map(async ([actuator, group]) => {
+        const started = performance.now();
+        const items = group.map((state) => ({ step: state.step as Step, applied: state.applied as Applied }));
+        const fail = (error: unknown) => items.map(() => observed(false, message(error)));
+        const observations = actuator.verifyBatch
+          ? await actuator.verifyBatch(items, ctx).catch(fail)
+          : await Promise.all(items.map((item) => actuator.verify(item.step, item.applied, ctx).catch((error) => observed(false, message(error)))));
+        this.#o.metrics?.step(actuator.type, "verify", (performance.now() - started) / 1000);
+        group.forEach((state, k) => {
+          state.observation = observations[k] ?? observed(false, "not observed");
+        });
+      }),
+    );
+    return states.map((state) => state.observation ?? observed(false, "not observed"));
+  }
+
+  /** Undoes every step that recorded undo data, in reverse order; irreversible steps are reported, never hidden. */
+  async #rollback(states: StepState[], ctx: ActuatorContext, record: JournalRecord, journal: JournalWriter): Promise<{ ok: boolean; summary: string }> {
+    const todo = states.filter((state) => state.undo !== undefined && state.actuator && state.step && state.status !== "rolled_back").reverse();
+    if (todo.length === 0) return { ok: true, summary: "nothing to roll back" };
+    let undone = 0;
+    const problems: string[] = [];
+    for (let i = 0; i < todo.length; ) {
+      const first = todo[i] as StepState;
+      const actuator = first.actuator as Actuator;
+      const group = [first];
+      if (actuator.rollbackBatch) while (todo[i + group.length]?.actuator === actuator) group.push(todo[i + group.length] as StepState);
+      i += group.length;
+      if (!actuator.reversible) {
+        for (const state of group) {
+          this.#set(state, state.status, `${state.detail}; cannot be rolled back (${actuator.type} has no undo)`);
+          problems.push(`step ${state.index} (${actuator.type}) cannot be undone`);
+        }
+        continue;
+      }
+      const items = group.map((state) => ({
+        step: state.step as Step,
+        applied: state.applied ?? { undo: (state.undo as { value: unknown }).value, at: Date.now(), detail: "in flight" },
+      }));
+      const started = performance.now();
+      const errors: (Error | undefined)[] = actuator.rollbackBatch
+        ? await actuator.rollbackBatch(items, ctx).catch((error: Error) => items.map(() => error))
+        : await Promise.all(
+            items.map((item) =>
+              actuator.rollback(item.step, item.applied, ctx).then(
+                () => undefined,
+                (error: Error) => error,
+              ),
+            ),
+          );
+      this.#o.metrics?.step(actuator.type, "rollback", (performance.now() - started) / 1000);
+      group.forEach((state, k) => {
+        const error = errors[k];
+        const entry = record.entries.find((candidate) => candidate.index === state.index);
+        if (error) {
+          problems.push(`step ${state.index}: ${message(error)}`);
+          this.#set(state, "failed", `${state.detail}; rollback failed: ${message(error)}`);
+        } else {
+          undone += 1;
+          if (entry) entry.state = "rolled_back";
+          // A step whose apply failed stays failed: the rollback only made sure nothing of it is left.
+          this.#set(state, state.status === "failed" ? "failed" : "rolled_back", `${state.detail}; rolled back`);
+        }
+      });
+      await journal.write(record).catch((error) => this.#o.logger.warn("journal write failed during rollback", { plan_id: record.plan_id, error }));
+    }
+    const ok = problems.length === 0;
+    this.#o.metrics?.rollback(ok ? "ok" : "failed");
+    return { ok, summary: ok ? `${undone} step(s) rolled back` : `${undone} step(s) rolled back, not all: ${problems.join("; ")}` };
+  }
+
+  #result(
+    plan: Plan,
+    states: StepState[],
+    status: ActionResult["status"],
+    startedAt: number,
+    extra: { appliedAt?: number; verifiedAt?: number; verification?: Verification[]; detail?: string },
+  ): ActionResult {
+    return {
+      v: 1,
+      result_id: crypto.randomUUID(),
+      plan_id: plan.plan_id,
+      incident_id: plan.incident_id,
+      node: plan.node,
+      status,
+      dry_run: false,
+      steps: states.map((state) => ({
+        type: state.action.type,
+        params: state.action.params,
+        status: state.status,
+        detail: clip(state.detail || state.action.reason),
+      })),
+      started_at: startedAt,
+      finished_at: Date.now(),
+      ...(extra.appliedAt !== undefined ? { applied_at: extra.appliedAt } : {}),
+      ...(extra.verifiedAt !== undefined ? { verified_at: extra.verifiedAt } : {}),
+      ...(extra.verification ? { verification: extra.verification.slice(0, 64) } : {}),
+      ...(extra.detail ? { detail: clip(extra.detail) } : {}),
+    };
+  }
+}

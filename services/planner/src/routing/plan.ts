@@ -1,0 +1,147 @@
+// Plans from route diffs (route_replace steps with probe checks), quarantines and notifications.
+import type { Anomaly, AnomalyKind, IncidentTarget, Plan, PlanAlternative, PlannedAction, VerifyCheck } from "@x0/shared";
+import { forwardingPath, type RouteChange, type RouteMap } from "./routes.ts";
+
+/** A source → destination pair whose path crossed the failed (or restored) element, with its length in hops. */
+export interface AffectedPair {
+  from: string;
+  to: string;
+  hops: number;
+}
+
+/** Pairs whose path in `routes` passes through the element: a link (consecutive `a`,`b` either way) or a node. */
+export function pairsCrossing(routes: RouteMap, nodes: string[], element: { link: [string, string] } | { node: string }): AffectedPair[] {
+  const pairs: AffectedPair[] = [];
+  for (const from of nodes) {
+    for (const to of nodes) {
+      if (from === to) continue;
+      const path = forwardingPath(routes, from, to);
+      if (!path) continue;
+      let crosses: boolean;
+      if ("node" in element) crosses = path.includes(element.node);
+      else {
+        const [a, b] = element.link;
+        crosses = path.some((hop, i) => i > 0 && ((path[i - 1] === a && hop === b) || (path[i - 1] === b && hop === a)));
+      }
+      if (crosses) pairs.push({ from, to, hops: path.length - 1 });
+    }
+  }
+  return pairs;
+}
+
+/**
+ * At most `max` pairs to probe: both directions of the longest affected path first, then both directions across the
+ * element itself (`ends`, for a link), then the longest remaining. Only pairs `reachable` now are kept.
+ */
+export function selectVerifyPairs(
+  affected: AffectedPair[],
+  reachable: (from: string, to: string) => boolean,
+  max: number,
+  ends?: [string, string],
+): { from: string; to: string }[] {
+  const candidates = affected
+    .filter((pair) => reachable(pair.from, pair.to))
+    .sort((x, y) => y.hops - x.hops || (x.from < y.from ? -1 : x.from > y.from ? 1 : x.to < y.to ? -1 : 1));
+  const chosen: { from: string; to: string }[] = [];
+  const add = (from: string, to: string) => {
+    if (chosen.length >= max || !reachable(from, to) || chosen.some((pair) => pair.from === from && pair.to === to)) return;
+    chosen.push({ from, to });
+  };
+  const longest = candidates[0];
+  if (longest) {
+    add(longest.from, longest.to);
+    add(longest.to, longest.from);
+  }
+  if (ends) {
+    add(ends[0], ends[1]);
+    add(ends[1], ends[0]);
+  }
+  for (const pair of candidates) add(pair.from, pair.to);
+  return chosen;
+}
+
+/** Probe checks for pairs: hellos from the source node to the destination's service address (and its probe port when announced). */
+export function probeChecks(
+  pairs: { from: string; to: string }[],
+  serviceAddress: Record<string, string>,
+  probePort: (node: string) => number | undefined,
+): VerifyCheck[] {
+  const checks: VerifyCheck[] = [];
+  for (const { from, to } of pairs) {
+    const address = serviceAddress[to];
+    if (!address) continue;
+    const port = probePort(to);
+    checks.push({ type: "probe", from, to: address, ...(port ? { port } : {}) });
+  }
+  return checks;
+}
+
+/** One `route_replace` step per changed route (previous_via and previous_dev are empty when the pair had no route). */
+export function routeActions(changes: RouteChange[], why: string): PlannedAction[] {
+  return changes.map(({ next, previous }) => ({
+    type: "route_replace",
+    params: {
+      node: next.node,
+      destination: next.destination,
+      prefix: next.prefix,
+      via: next.via,
+      dev: next.dev,
+      src: next.src,
+      previous_via: previous?.via ?? "",
+      previous_dev: previous?.dev ?? "",
+    },
+    reason: `${why}: ${next.node} reaches ${next.destination} via ${next.nextHop}${previous ? ` (was ${previous.nextHop})` : ""}`,
+  }));
+}
+
+/** The parts of a plan that differ between plan types. */
+export interface PlanParts {
+  planId: string;
+  incidentId: string;
+  node: string;
+  kind: AnomalyKind;
+  rule: string;
+  approval: "auto" | "manual";
+  actions: PlannedAction[];
+  summary: string;
+  verify: VerifyCheck[];
+  deadlineMs: number;
+  now: number;
+  target?: IncidentTarget;
+  anomaly?: Pick<Anomaly, "update" | "evidence">;
+  alternatives?: PlanAlternative[];
+}
+
+/** A plan message (unsigned). */
+export function buildPlan(parts: PlanParts): Plan {
+  return {
+    v: 1,
+    plan_id: parts.planId,
+    incident_id: parts.incidentId,
+    node: parts.node,
+    kind: parts.kind,
+    rule: parts.rule,
+    approval: parts.approval,
+    actions: parts.actions,
+    created_at: parts.now,
+    ...(parts.target ? { target: parts.target } : {}),
+    ...(parts.anomaly ? { anomaly_update: parts.anomaly.update } : {}),
+    ...(parts.anomaly?.evidence ? { evidence: parts.anomaly.evidence } : {}),
+    expected_effect: { summary: parts.summary.slice(0, 1024), verify: parts.verify, deadline_ms: parts.deadlineMs },
+    ...(parts.alternatives ? { alternatives: parts.alternatives } : {}),
+  };
+}
+
+/** A summary of route changes: how many routes on how many nodes, and the destinations left alone because they are unreachable. */
+export function describeChanges(what: string, changes: RouteChange[], unreachable: { node: string; destination: string }[]): string {
+  const nodes = new Set(changes.map((change) => change.next.node));
+  let summary = `${what}: ${changes.length} route${changes.length === 1 ? "" : "s"} on ${nodes.size} node${nodes.size === 1 ? "" : "s"} change`;
+  if (unreachable.length > 0) {
+    const shown = unreachable
+      .slice(0, 8)
+      .map((pair) => `${pair.node}→${pair.destination}`)
+      .join(", ");
+    summary += `; ${unreachable.length} destination${unreachable.length === 1 ? " is" : "s are"} unreachable (partition), no route change for ${unreachable.length === 1 ? "it" : "them"}: ${shown}${unreachable.length > 8 ? ", …" : ""}`;
+  }
+  return summary;
+}
