@@ -1,7 +1,9 @@
 #!/usr/bin/env bun
 // x0: the x0tta6bl4 command line. `x0 <command> [options]`.
 import { ConfigError, EXIT_CONFIG } from "@x0/shared";
+import { runCerts } from "./certs/command.ts";
 import { EXIT_USAGE, UsageError } from "./errors.ts";
+import { runIncidents } from "./incidents/command.ts";
 import { runLab } from "./lab/command.ts";
 import { describeError } from "./report-error.ts";
 import { type Output, runStatus } from "./status/command.ts";
@@ -12,6 +14,8 @@ export const X0_USAGE = `Usage: x0 <command> [options]
 Commands:
   status [--json] [--url <url> ...]   readiness, versions and loop counters of the running services
   lab <up|down|status|fault|heal|probe>  the network-namespace mesh lab (root)
+  incidents [--since 1h] [--json]     recent incidents with their time to detect (MTTD) and to repair (MTTR)
+  certs <init|issue|nats-config>      development CA, client certificates, NATS permissions
   help [command]                      print this help, or a command's
 
 Run "x0 <command> --help" for a command's options. Start the stack with "bun run up".`;
@@ -19,6 +23,8 @@ Run "x0 <command> --help" for a command's options. Start the stack with "bun run
 const commands: Record<string, (argv: readonly string[], env: Record<string, string | undefined>, output: Output) => Promise<number>> = {
   status: runStatus,
   lab: runLab,
+  incidents: runIncidents,
+  certs: runCerts,
 };
 
 /** Runs the x0 command line and returns its exit code. */

@@ -51,7 +51,7 @@ export * from "./identity/mod.ts";
 export type { EventHistory } from "./knowledge/history.ts";
 export { readEventHistory } from "./knowledge/history.ts";
 export type { Bucket, StreamLimits } from "./knowledge/knowledge.ts";
-export { Buckets, DEFAULT_STREAM_LIMITS, ensureStreams, openBucket } from "./knowledge/knowledge.ts";
+export { Buckets, DEFAULT_STREAM_LIMITS, ensureStreams, forgetBucket, openBucket } from "./knowledge/knowledge.ts";
 export type { ConnectOptions } from "./nats/connect.ts";
 export { connectNats } from "./nats/connect.ts";
 export type { LogFields, Logger, LoggerOptions } from "./observability/logger.ts";

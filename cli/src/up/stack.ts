@@ -1,6 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, EXIT_CONFIG } from "@x0/shared";
+import { Buckets, ConfigError, connectNats, EXIT_CONFIG, forgetBucket } from "@x0/shared";
 import type { Subprocess } from "bun";
 import { EXIT_USAGE, StackFileError, StackStartError, UsageError } from "../errors.ts";
 import { defaultMgmtSubnet } from "../lab/addressing.ts";
@@ -127,6 +127,7 @@ class UpStack {
       this.#startReaper();
       await this.#startLab();
       await this.#startNats();
+      if (this.#labPlan !== undefined && !this.#stop.signal.aborted) await this.#forgetOldTopology();
       if (!this.#stop.signal.aborted) {
         this.#writeStack();
         for (const [name, port] of ports) this.#startService(name, port);
@@ -140,6 +141,19 @@ class UpStack {
     }
     await this.#shutdown();
     return exitCode;
+  }
+
+  /**
+   * A new lab has just installed its own routes: what the knowledge base holds about a previous run's topology (links,
+   * the routes the planner believes installed) is about another network now, and would make the planner diff against it.
+   */
+  async #forgetOldTopology(): Promise<void> {
+    const nc = await connectNats({ servers: [this.#natsUrl], service: "up", instance: String(process.pid), signal: AbortSignal.timeout(10_000) });
+    try {
+      if (await forgetBucket(nc, Buckets.topology)) this.#say("lab: forgot the previous run's topology knowledge (x0_topology)");
+    } finally {
+      await nc.close();
+    }
   }
 
   /** Picks the services and their ports; throws before anything starts when that is impossible. */

@@ -35,6 +35,7 @@ export const DEFAULT_ANALYZER_OPTIONS: AnalyzerOptions = {
   rttMinDeltaMs: 20,
   warmupSamples: 50,
   baselineWindow: 100,
+  armSamples: 10,
   correlationWindowMs: 300,
   updateEveryMs: 5000,
   silenceIntervals: 5,

@@ -46,6 +46,8 @@ await runService({
     X0_ANALYZER_RETRANSMIT_MIN_PER_S: z.coerce.number().min(0).default(D.retransmitMinPerS),
     /** Samples a robust baseline needs before it can breach. */
     X0_ANALYZER_WARMUP_SAMPLES: count.default(D.warmupSamples),
+    /** Consecutive samples with a fresh hello reply before a probe pair is judged (start-up and restarts lose hellos without a fault). */
+    X0_ANALYZER_ARM_SAMPLES: count.default(D.armSamples),
     /** Samples in each rolling baseline (median/MAD). */
     X0_ANALYZER_BASELINE_WINDOW: count.max(10_000).default(D.baselineWindow),
     /** Consecutive normal samples (fresh replies, for phi) that resolve an incident. */
@@ -77,6 +79,7 @@ await runService({
       retransmitMinPerS: config.X0_ANALYZER_RETRANSMIT_MIN_PER_S,
       warmupSamples: config.X0_ANALYZER_WARMUP_SAMPLES,
       baselineWindow: config.X0_ANALYZER_BASELINE_WINDOW,
+      armSamples: config.X0_ANALYZER_ARM_SAMPLES,
       resolveAfter: config.X0_ANALYZER_RESOLVE_AFTER,
       updateEveryMs: config.X0_ANALYZER_UPDATE_EVERY_MS,
       silenceIntervals: config.X0_ANALYZER_SILENCE_INTERVALS,

@@ -68,3 +68,18 @@ export async function openBucket(nc: NatsConnection, bucket: Bucket): Promise<KV
     throw new NatsSetupError(`cannot open KV bucket ${bucket}`, { cause: error });
   }
 }
+
+/** Deletes a knowledge bucket and everything in it, when it exists (a fresh lab's topology replaces the old one's). */
+export async function forgetBucket(nc: NatsConnection, bucket: Bucket): Promise<boolean> {
+  const jsm = await jetstreamManager(nc);
+  try {
+    await jsm.streams.info(`KV_${bucket}`);
+  } catch {
+    return false; // absent: nothing to forget
+  }
+  try {
+    return await jsm.streams.delete(`KV_${bucket}`);
+  } catch (error) {
+    throw new NatsSetupError(`cannot delete KV bucket ${bucket}`, { cause: error });
+  }
+}

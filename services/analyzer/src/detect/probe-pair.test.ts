@@ -15,6 +15,8 @@ const probe = (sent: number, received: number, lastReply: number | null): ProbeS
   reply_interval_stddev_ms: 0.5,
 });
 const clock = (ts: number, receivedAt = ts) => ({ node: "n1", ts, intervalMs: 100, receivedAt });
+/** Armed by its first sample, so a test can start from one healthy observation. */
+const ARMED_AT_ONCE = { ...DEFAULT_ANALYZER_OPTIONS, armSamples: 1 };
 
 describe("probe-pair", () => {
   test("probe-pair - between healthy samples the timer does not suspect: it allows for the telemetry interval", () => {
@@ -28,7 +30,7 @@ describe("probe-pair", () => {
   });
 
   test("probe-pair - a stalled telemetry stream still accrues phi on the timer", () => {
-    const pair = new ProbePair("n1", "10.200.0.2:7471", "n1-n2", DEFAULT_ANALYZER_OPTIONS);
+    const pair = new ProbePair("n1", "10.200.0.2:7471", "n1-n2", ARMED_AT_ONCE);
     pair.observe(clock(1000), probe(5, 5, 995));
     expect(pair.tick(1200).down).toBe(false);
     const change = pair.tick(1400);
@@ -38,7 +40,7 @@ describe("probe-pair", () => {
   });
 
   test("probe-pair - down ends after fresh replies; lossy replies make it degraded instead of healthy", () => {
-    const pair = new ProbePair("n1", "10.200.0.2:7471", undefined, DEFAULT_ANALYZER_OPTIONS);
+    const pair = new ProbePair("n1", "10.200.0.2:7471", undefined, ARMED_AT_ONCE);
     pair.observe(clock(1000), probe(50, 50, 995));
     expect(pair.observe(clock(1200), probe(60, 50, 995)).down).toBe(true);
     // Replies again, but only half of them: three fresh samples end `down` and leave the link degraded.
@@ -47,5 +49,24 @@ describe("probe-pair", () => {
     const change = pair.observe(clock(1500), probe(75, 57, 1490));
     expect(change).toEqual({ down: false, degraded: true, changed: true });
     expect(pair.verdictReading()).toMatchObject({ metric: "probe_loss", observed: 0.5 });
+  });
+
+  test("probe-pair - hellos lost before the peer answered (start-up) are never a fault; judging starts after steady replies", () => {
+    const pair = new ProbePair("n1", "10.200.0.2:7471", "n1-n2", DEFAULT_ANALYZER_OPTIONS);
+    // The peer's monitor is not up yet: 2 s of hellos, no reply, and the timer running.
+    for (let i = 1; i <= 20; i++) {
+      expect(pair.observe(clock(i * 100), probe(i * 5, 0, null)).changed).toBe(false);
+      expect(pair.tick(i * 100 + 90).down).toBe(false);
+    }
+    // Then it answers: the pair arms after armSamples fresh samples, with an empty loss window.
+    let received = 0;
+    for (let i = 21; i <= 21 + DEFAULT_ANALYZER_OPTIONS.armSamples + 15; i++) {
+      received += 5;
+      const change = pair.observe(clock(i * 100), probe(i * 5, received, i * 100 - 5));
+      expect(change.down || change.degraded).toBe(false);
+    }
+    // Armed: silence is now a fault.
+    const last = (22 + DEFAULT_ANALYZER_OPTIONS.armSamples + 15) * 100;
+    expect(pair.tick(last + 300).down).toBe(true);
   });
 });

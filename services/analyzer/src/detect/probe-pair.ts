@@ -27,6 +27,11 @@ export interface ProbePairOptions {
   warmupSamples: number;
   /** Samples in the rolling RTT baseline. */
   baselineWindow: number;
+  /**
+   * Consecutive samples with a fresh reply before a pair is judged at all: hellos sent before the peer's monitor listened
+   * (start-up, restarts) are lost without any fault, and a reply history of a few gaps says nothing about its spread.
+   */
+  armSamples: number;
 }
 
 /** Hellos the loss window must hold before loss is judged: fewer is noise (one lost of three is 33 %). */
@@ -77,6 +82,9 @@ export class ProbePair {
   #breachStreak = 0;
   #normalStreak = 0;
   #phiOverStreak = 0;
+  /** Judged only once replies have arrived steadily (see armSamples). */
+  #armed = false;
+  #freshStreak = 0;
 
   constructor(
     readonly node: string,
@@ -112,6 +120,16 @@ export class ProbePair {
       else delta = { sent, received: Math.min(received, sent) };
     }
 
+    if (!this.#armed || delta === undefined) {
+      // A counter reset (monitor restart) disarms the pair as well: its history restarted.
+      if (previous && delta === undefined) this.#armed = false;
+      this.#freshStreak = fresh ? this.#freshStreak + 1 : 0;
+      if (this.#armed || this.#freshStreak < this.options.armSamples) return { down: false, degraded: false, changed: false };
+      this.#armed = true;
+      this.#lossWindow = [];
+      return { down: false, degraded: false, changed: false };
+    }
+
     const suspicion = this.#phiAt(this.#ageAtSample, 0);
     const overThreshold = suspicion !== undefined && suspicion.value > this.options.phiThreshold;
     this.#phiOverStreak = overThreshold ? this.#phiOverStreak + 1 : 0;
@@ -135,7 +153,8 @@ export class ProbePair {
    */
   tick(now: number): PairChange {
     const last = this.#last;
-    if (this.down || this.degraded || !last || this.#ageAtSample === undefined) return { down: this.down, degraded: this.degraded, changed: false };
+    if (!this.#armed || this.down || this.degraded || !last || this.#ageAtSample === undefined)
+      return { down: this.down, degraded: this.degraded, changed: false };
     const elapsed = this.#ageAtSample + Math.max(0, now - last.clock.receivedAt);
     const suspicion = this.#phiAt(elapsed, last.clock.intervalMs);
     if (!suspicion || suspicion.value <= this.options.phiThreshold) return { down: false, degraded: false, changed: false };

@@ -181,4 +181,16 @@ describe("lease", () => {
     expect(first.lease.signal.aborted).toBe(true);
     await second.lease.release();
   });
+
+  test("lease - concurrent journal writes of one holder (namespaces changed in parallel) are serialised, never mistaken for another holder", async () => {
+    const planId = crypto.randomUUID();
+    const leases = new PlanLeases({ kv, holder: "parallel", ttlMs: 5000 });
+    const acquired = await leases.acquire(planId);
+    if (acquired.status !== "acquired") throw new Error("not acquired");
+    const record = { plan_id: planId, holder: "parallel", started_at: Date.now(), entries: [] as never[] };
+    await Promise.all(Array.from({ length: 8 }, () => acquired.lease.write(record)));
+    expect(acquired.lease.signal.aborted).toBe(false);
+    expect((await acquired.lease.readJournal())?.holder).toBe("parallel");
+    await acquired.lease.release();
+  });
 });

@@ -87,6 +87,8 @@ export class PlanLease implements JournalWriter {
   readonly #leases: PlanLeases;
   #revision: number;
   #journalRevision: number | undefined;
+  /** Journal writes of this holder, one after another: actuators run namespaces in parallel, and each CAS needs the last revision. */
+  #journalQueue: Promise<unknown> = Promise.resolve();
   readonly #lost = new AbortController();
 
   constructor(
@@ -142,9 +144,16 @@ export class PlanLease implements JournalWriter {
   }
 
   /** Writes the journal with compare-and-set; throws {@link LeaseLost} when someone else wrote it since. */
-  async write(record: JournalRecord): Promise<void> {
-    if (this.#lost.signal.aborted) throw this.#lost.signal.reason;
+  write(record: JournalRecord): Promise<void> {
+    // Serialised, and the record is captured now: the caller keeps changing it.
     const data = JSON.stringify(record);
+    const written = this.#journalQueue.then(() => this.#writeNow(data));
+    this.#journalQueue = written.catch(() => {});
+    return written;
+  }
+
+  async #writeNow(data: string): Promise<void> {
+    if (this.#lost.signal.aborted) throw this.#lost.signal.reason;
     try {
       this.#journalRevision =
         this.#journalRevision === undefined

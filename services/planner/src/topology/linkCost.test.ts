@@ -40,6 +40,12 @@ describe("link cost", () => {
     expect(changes).toBe(0);
   });
 
+  test("link cost - a link whose loss fades returns to the base cost 1, which the hysteresis band alone would forbid", () => {
+    expect(quantize(1.25, 1.05, DEFAULT_LINK_COST)).toBe(1);
+    expect(quantize(1, 1.2, DEFAULT_LINK_COST)).toBe(1);
+    expect(quantize(1.25, 1.2, DEFAULT_LINK_COST)).toBe(1.25);
+  });
+
   test("link cost - one end's loss stands for both until the other reports", () => {
     const link = new LinkMeasurement();
     link.observe("a", 0.5, null, DEFAULT_LINK_COST);

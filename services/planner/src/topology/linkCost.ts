@@ -38,8 +38,13 @@ export function rttFactor(rttMs: number | undefined, { rttScaleMs, rttFactorMax 
 
 /** The routing cost after `smoothed`: unchanged inside the hysteresis band, else `smoothed` rounded to the quantum (never below 1). */
 export function quantize(current: number, smoothed: number, { quantum, hysteresis }: Pick<LinkCostParams, "quantum" | "hysteresis">): number {
+  const target = Math.max(1, Math.round(smoothed / quantum) * quantum);
+  if (target === current) return current;
+  // A clean link returns to the floor: the band keeps noise from moving routes, not a recovered link from its base cost
+  // (rounding already gives the way back down its own band: below 1 + quantum/2).
+  if (target === 1) return 1;
   if (Math.abs(smoothed - current) <= hysteresis * current) return current;
-  return Math.max(1, Math.round(smoothed / quantum) * quantum);
+  return target;
 }
 
 /** The smoothed loss and RTT of one link and the routing cost derived from them. */
@@ -52,9 +57,23 @@ export class LinkMeasurement {
   rttMs: number | undefined;
   /** The quantized cost routes are computed with. */
   routingCost = 1;
+  /** Samples before this time (epoch ms) are ignored: they still describe an outage that is over. */
+  ignoreUntil = 0;
+
+  /** The state to come back to after an outage (the hellos lost in it say nothing of the link's quality). */
+  snapshot(): Pick<LinkMeasurement, "lossAb" | "lossBa" | "rttMs" | "routingCost"> {
+    return { lossAb: this.lossAb, lossBa: this.lossBa, rttMs: this.rttMs, routingCost: this.routingCost };
+  }
+
+  /** Returns to a snapshot and ignores samples for `graceMs` (the monitors' loss windows still hold the outage). */
+  resume(snapshot: Pick<LinkMeasurement, "lossAb" | "lossBa" | "rttMs" | "routingCost">, now: number, graceMs: number): void {
+    Object.assign(this, snapshot);
+    this.ignoreUntil = now + graceMs;
+  }
 
   /** Folds one probe sample of `end` in; returns true when the routing cost changed. */
-  observe(end: "a" | "b", loss: number, rttMs: number | null, params: LinkCostParams): boolean {
+  observe(end: "a" | "b", loss: number, rttMs: number | null, params: LinkCostParams, now = Date.now()): boolean {
+    if (now < this.ignoreUntil) return false;
     const ewma = (previous: number | undefined, sample: number) => (previous === undefined ? sample : previous + params.alpha * (sample - previous));
     if (end === "a") this.lossAb = ewma(this.lossAb, loss);
     else this.lossBa = ewma(this.lossBa, loss);

@@ -34,6 +34,20 @@ describe("topology", () => {
     expect(record.routing_cost).toBe(4);
   });
 
+  test("topology - a link back from an outage has its pre-outage cost, and the outage's lost hellos are not held against it", () => {
+    const topology = grid();
+    const now = Date.now();
+    topology.markDown(A, ["link:n1|n2"], now);
+    // During the cut both ends' probes lose every hello: the measured cost soars.
+    for (let i = 0; i < 10; i++) topology.observeProbes("n1", [{ peer: "10.200.0.2:7471", loss: 1, rtt_ms: null, rtt_avg_ms: null }]);
+    expect((topology.record("link:n1|n2", now) as LinkRecord).routing_cost).toBeGreaterThan(4);
+    topology.clear(A, now);
+    expect(topology.graph().links.find((l) => l.id === "link:n1|n2")?.cost).toBe(1);
+    // The monitors' windows still report the outage for a while: ignored.
+    expect(topology.observeProbes("n1", [{ peer: "10.200.0.2:7471", loss: 0.6, rtt_ms: 0.1, rtt_avg_ms: 0.1 }])).toEqual([]);
+    expect(topology.graph().links.find((l) => l.id === "link:n1|n2")?.cost).toBe(1);
+  });
+
   test("topology - down marks take a link out; a node's incident marks all its links; clearing returns them", () => {
     const topology = grid();
     topology.markDown(A, ["link:n1|n2"], 0);

@@ -54,6 +54,12 @@ export interface FlapParams {
   stableMs: number;
 }
 
+/**
+ * After an outage, probe samples are ignored this long: the monitors compute loss over their last 50 hellos (1 s at
+ * 20 ms), so for about a second they still report the outage's losses for a link that works again.
+ */
+const OUTAGE_GRACE_MS = 2000;
+
 class LinkState {
   readonly measurement = new LinkMeasurement();
   readonly marks = new Map<string, LinkMark>();
@@ -61,6 +67,8 @@ class LinkState {
   heldSince: number | undefined;
   stableSince: number | undefined;
   lastIncidentId: string | undefined;
+  /** The measurement when the link went down, restored when it comes back. */
+  beforeDown: ReturnType<LinkMeasurement["snapshot"]> | undefined;
   /** Something worth writing changed. */
   dirty = false;
   /** The change must be written now (state or cost), not on the next throttled flush. */
@@ -238,6 +246,8 @@ export class TopologyState {
     const held: string[] = [];
     for (const state of this.#existing(ids)) {
       const wasDown = state.hasDown();
+      // What the link measured before the outage is what it returns to: hellos lost while it was down say nothing of its quality.
+      if (!wasDown) state.beforeDown = state.measurement.snapshot();
       state.marks.set(incidentId, { incident_id: incidentId, effect: "down" });
       state.lastIncidentId = incidentId;
       state.stableSince = undefined;
@@ -280,7 +290,11 @@ export class TopologyState {
       const mark = state.marks.get(incidentId);
       if (!mark) continue;
       state.marks.delete(incidentId);
-      if (mark.effect === "down" && !state.hasDown()) state.stableSince = now;
+      if (mark.effect === "down" && !state.hasDown()) {
+        state.stableSince = now;
+        if (state.beforeDown) state.measurement.resume(state.beforeDown, now, OUTAGE_GRACE_MS);
+        state.beforeDown = undefined;
+      }
       state.touch(true);
       cleared.push(state.link.id);
     }
