@@ -47,10 +47,20 @@ function withControl<T>(plan: LabPlan, end: LabLinkEnd, use: (control: Dataplane
   }
 }
 
-/** Drops frames from `far` arriving at `near` with `probability` (0 removes the fault). */
-async function setDirectionalFault(plan: LabPlan, near: LabLinkEnd, far: LabLinkEnd, probability: number, pinWaitMs: number): Promise<void> {
+/**
+ * Drops frames from `far` arriving at `near` with `probability` (0 removes the fault): every frame of far's MAC, or with
+ * `ipv4`, only its frames with that IPv4 source (a grey failure: routed traffic lost, the link's own hellos not).
+ */
+export async function setDirectionalFault(
+  plan: LabPlan,
+  near: LabLinkEnd,
+  far: LabLinkEnd,
+  probability: number,
+  pinWaitMs: number = DEFAULT_PIN_WAIT_MS,
+  ipv4: string | "any" = "any",
+): Promise<void> {
   await waitForPins(plan, near, pinWaitMs);
-  const key: NeighbourKey = { mac: macOf(plan, far), ipv4: "any" };
+  const key: NeighbourKey = { mac: macOf(plan, far), ipv4 };
   withControl(plan, near, (control) => control.setFault(key, probability));
 }
 

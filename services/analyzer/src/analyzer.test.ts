@@ -322,6 +322,15 @@ describe("analyzer - traffic and retransmits", () => {
     expect(states.at(-1)).toMatchObject({ state: "resolved", incident_id: states[0]?.incident_id });
   });
 
+  test("analyzer - a flood from a neighbour never seen before (no baseline) is a traffic_spike by the absolute floor", () => {
+    const analyzer = new Analyzer({ newId: ids(), warmupSamples: 20 });
+    const states: Anomaly[] = [];
+    // From its first sample the new source sends 40 000 packets/s: there is nothing to learn a baseline from.
+    for (let i = 0; i < 5; i++) states.push(...analyzer.ingest(sample(i, 40_000), 1_000_000 + i * 100));
+    expect(states.filter((s) => s.kind === "traffic_spike")).toHaveLength(1);
+    expect(states[0]?.target?.neighbour).toEqual({ mac: "02:00:00:00:00:02", ipv4: "10.200.0.2" });
+  });
+
   test("analyzer - a retransmit storm is one incident about the host, above its absolute floor", () => {
     const analyzer = new Analyzer({ newId: ids(), warmupSamples: 20 });
     const states: Anomaly[] = [];

@@ -50,9 +50,11 @@ export class SeriesDetector {
     const score = warm ? this.baseline.score(value, options.floor) : 0;
     const { median } = this.baseline.stats();
     this.reading = { metric: "", observed: value, mean: median, stddev: this.baseline.spread(options.floor), score, ts };
-    const breaching = warm && value > options.minValue && score > options.zThreshold;
+    // A series without a baseline yet (a new neighbour, a restarted analyzer) is judged by the floor alone: a flood from a
+    // source never seen before is the usual attack, and a baseline learnt from the flood itself would hide it for good.
+    const breaching = value > options.minValue && (!warm || score > options.zThreshold);
     // Hysteresis: clearing needs the value back under the floor or within half the threshold, not just below the edge.
-    const normal = !warm || value <= options.minValue || score <= options.zThreshold / 2;
+    const normal = value <= options.minValue || (warm && score <= options.zThreshold / 2);
     if (breaching) {
       if (this.#breaches === 0) this.onsetAt = onsetAt;
       this.#breaches += 1;

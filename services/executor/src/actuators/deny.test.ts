@@ -13,19 +13,31 @@ function fakeDataplane() {
     const deny = maps.get(where) ?? [];
     maps.set(where, deny);
     const same = (a: NeighbourKey) => (b: NeighbourKey) => a.mac === b.mac && a.ipv4 === b.ipv4;
+    // Like the real maps: a closed one fails (EBADF), so using it after close is caught here too.
+    let closed = false;
+    const open_ = () => {
+      if (closed) throw new Error("EBADF: map used after close");
+    };
     return {
       deny: (key) => {
+        open_();
         if (!deny.some(same(key))) deny.push(key);
       },
       allow: (key) => {
+        open_();
         const at = deny.findIndex(same(key));
         if (at >= 0) deny.splice(at, 1);
         return at >= 0;
       },
-      setFault: () => {},
-      denied: () => [...deny],
+      setFault: () => open_(),
+      denied: () => {
+        open_();
+        return [...deny];
+      },
       faults: () => [],
-      close: () => {},
+      close: () => {
+        closed = true;
+      },
     };
   };
   return { maps, opened, open };

@@ -67,7 +67,7 @@ export function neighbourActivity(telemetry: Telemetry, iface: string, key: Neig
 
 /** The quarantine_neighbour and release_neighbour actuators. */
 export function denyActuators({ open, pinRootTemplate = "/sys/fs/bpf/x0", bpfDir, watchMs = 1500 }: DenyOptions): Actuator<NeighbourParams, DenyUndo>[] {
-  const withControl = async <T>(pinRoot: string, iface: string, use: (control: DataplaneControl) => T): Promise<T> => {
+  const withControl = async <T>(pinRoot: string, iface: string, use: (control: DataplaneControl) => T | Promise<T>): Promise<T> => {
     let control: DataplaneControl;
     try {
       control = await open({ iface, pinRoot, bpfDir });
@@ -75,7 +75,8 @@ export function denyActuators({ open, pinRootTemplate = "/sys/fs/bpf/x0", bpfDir
       throw new ActuatorError(`cannot open the pinned maps of ${iface} under ${pinRoot}`, { cause: error });
     }
     try {
-      return use(control);
+      // Awaited here: the maps must stay open until an async `use` is done with them.
+      return await use(control);
     } finally {
       control.close();
     }

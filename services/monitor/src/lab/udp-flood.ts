@@ -18,7 +18,10 @@ while (performance.now() < end) {
   try {
     sent += socket.sendMany(batch);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ECONNREFUSED") throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    // ECONNREFUSED: an ICMP error of an earlier datagram; ENOBUFS: the device queue is full, which a flood means to cause.
+    if (code === "ENOBUFS") await Bun.sleep(0);
+    else if (code !== "ECONNREFUSED") throw error;
   }
 }
 socket.close();

@@ -67,7 +67,7 @@ class LinkState {
   heldSince: number | undefined;
   stableSince: number | undefined;
   lastIncidentId: string | undefined;
-  /** The measurement when the link went down, restored when it comes back. */
+  /** The measurement when the link's first incident began, restored when its last one ends. */
   beforeDown: ReturnType<LinkMeasurement["snapshot"]> | undefined;
   /** Something worth writing changed. */
   dirty = false;
@@ -246,8 +246,8 @@ export class TopologyState {
     const held: string[] = [];
     for (const state of this.#existing(ids)) {
       const wasDown = state.hasDown();
-      // What the link measured before the outage is what it returns to: hellos lost while it was down say nothing of its quality.
-      if (!wasDown) state.beforeDown = state.measurement.snapshot();
+      // What the link measured before the fault is what it returns to: hellos lost while it was down say nothing of its quality.
+      if (state.marks.size === 0) state.beforeDown = state.measurement.snapshot();
       state.marks.set(incidentId, { incident_id: incidentId, effect: "down" });
       state.lastIncidentId = incidentId;
       state.stableSince = undefined;
@@ -266,6 +266,7 @@ export class TopologyState {
   /** Takes links out of routing for an incident without counting a flap (a degraded link routed around). */
   markAvoid(incidentId: string, ids: string[]): void {
     for (const state of this.#existing(ids)) {
+      if (state.marks.size === 0) state.beforeDown = state.measurement.snapshot();
       state.marks.set(incidentId, { incident_id: incidentId, effect: "avoid" });
       state.lastIncidentId = incidentId;
       state.touch(true);
@@ -275,6 +276,7 @@ export class TopologyState {
   /** Raises links' cost for an incident: the cost from measured loss, at least `factor` times the measured routing cost. */
   markDegraded(incidentId: string, ids: string[], factor: number): void {
     for (const state of this.#existing(ids)) {
+      if (state.marks.size === 0) state.beforeDown = state.measurement.snapshot();
       const measured = state.measurement.smoothedCost(this.costParams);
       const cost = Math.max(measured, factor * state.measurement.routingCost);
       state.marks.set(incidentId, { incident_id: incidentId, effect: "degraded", cost });
@@ -290,9 +292,10 @@ export class TopologyState {
       const mark = state.marks.get(incidentId);
       if (!mark) continue;
       state.marks.delete(incidentId);
-      if (mark.effect === "down" && !state.hasDown()) {
-        state.stableSince = now;
-        if (state.beforeDown) state.measurement.resume(state.beforeDown, now, OUTAGE_GRACE_MS);
+      if (mark.effect === "down" && !state.hasDown()) state.stableSince = now;
+      // The last incident on the link ended: it measures as before the fault (the loss seen during it was the fault's).
+      if (state.marks.size === 0 && state.beforeDown) {
+        state.measurement.resume(state.beforeDown, now, OUTAGE_GRACE_MS);
         state.beforeDown = undefined;
       }
       state.touch(true);

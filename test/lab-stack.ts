@@ -1,0 +1,139 @@
+// The whole loop on a network-namespace lab, for the self-healing tests and `bun run bench:heal`: a lab of its own prefix,
+// nats-server on the lab's management bridge, one monitor per node inside its namespace, and analyzer, planner and a site
+// executor (scope all, enforce) in the root namespace, as `bun run up --lab` runs them.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
+import { defaultMgmtSubnet } from "../cli/src/lab/addressing.ts";
+import { teardownLab } from "../cli/src/lab/kernel.ts";
+import { createLab, startDetachedMonitor, waitForDataplanes } from "../cli/src/lab/lab.ts";
+import { pinParentOf } from "../cli/src/lab/names.ts";
+import { type LabPlan, planLab } from "../cli/src/lab/plan.ts";
+import { parseTopology } from "../cli/src/lab/topology.ts";
+
+/** Whether this process can build labs: root (namespaces, XDP, bpffs) and nats-server on PATH. */
+export const labRunnable = process.getuid?.() === 0 && Bun.which(process.env.NATS_SERVER_BIN ?? "nats-server") !== null;
+
+/** A running lab with the loop on it. */
+export interface HealLab {
+  plan: LabPlan;
+  nats: NatsServer;
+  /** A client of the test (root namespace). */
+  nc: NatsConnection;
+  stateDir: string;
+  services: Map<string, ServiceProcess>;
+  /** Starts (or restarts) a root-namespace service with the lab's environment plus `env`. */
+  startService(name: string, env?: Record<string, string>): Promise<ServiceProcess>;
+  /** The route `node` has to `destination` in its namespace now (`ip route get`): device and gateway. */
+  routeOf(node: string, destination: string): { dev: string; via: string | null };
+  /** The node path from `from` to `to` that the kernel routes follow now. */
+  pathOf(from: string, to: string): string[];
+  /** Routes in the kernel that differ from the lab's initial (hop-count) tables, as `node→destination`. */
+  routesOffInitial(): string[];
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startHealLab}. */
+export interface HealLabOptions {
+  topology: string;
+  prefix: string;
+  /** Extra environment of every root-namespace service. */
+  env?: Record<string, string>;
+  /** Extra environment per service (e.g. a planner policy for the test). */
+  serviceEnv?: Record<string, Record<string, string>>;
+  /** Monitor settings for the lab's nodes. */
+  monitorEnv?: Record<string, string>;
+}
+
+/** Builds the lab and starts the loop on it; removes a crashed earlier run's leftovers of the same prefix first. */
+export async function startHealLab({ topology, prefix, env = {}, serviceEnv = {}, monitorEnv = {} }: HealLabOptions): Promise<HealLab> {
+  await teardownLab(prefix, { stateDir: tmpdir(), graceMs: 0 });
+  const stateDir = mkdtempSync(join(tmpdir(), `x0-heal-${prefix}-`));
+  const plan = planLab(parseTopology(topology), prefix, defaultMgmtSubnet(prefix));
+  const services = new Map<string, ServiceProcess>();
+  let nats: NatsServer | undefined;
+  let nc: NatsConnection | undefined;
+  const stop = async () => {
+    await Promise.all([...services.values()].map((service) => service.stop()));
+    await nc?.close().catch(() => {});
+    await teardownLab(prefix, { stateDir, graceMs: 2000 });
+    await nats?.dispose();
+    rmSync(stateDir, { recursive: true, force: true });
+  };
+  try {
+    const state = await createLab(plan, { stateDir, natsUrl: null, owner: "lab" });
+    nats = await startNatsServer({ host: plan.bridgeAddress });
+    const natsUrl = `nats://${plan.bridgeAddress}:${nats.port}`;
+    for (const node of plan.nodes)
+      state.processes.push(startDetachedMonitor(plan, node, natsUrl, stateDir, { ...process.env, X0_LOG_LEVEL: "warn", ...monitorEnv }));
+    const common = { X0_NATS_SERVERS: natsUrl, X0_NODE: "site", X0_LOG_LEVEL: "warn", ...env };
+    const site: Record<string, Record<string, string>> = {
+      executor: {
+        X0_EXECUTOR_MODE: "enforce",
+        X0_EXECUTOR_SCOPE: "all",
+        X0_EXECUTOR_NETNS: `${prefix}-{node}`,
+        X0_EXECUTOR_BPF_PIN_ROOT: `${pinParentOf(prefix)}/{node}`,
+      },
+    };
+    const startService = async (name: string, extra: Record<string, string> = {}) => {
+      await services.get(name)?.stop();
+      const service = startServiceProcess(name, { ...common, ...site[name], ...serviceEnv[name], ...extra });
+      services.set(name, service);
+      await service.waitReady(30_000);
+      return service;
+    };
+    await Promise.all(["analyzer", "planner", "executor"].map((name) => startService(name)));
+    const missing = await waitForDataplanes(plan, 60_000);
+    if (missing.length > 0) throw new Error(`monitors did not attach XDP on ${missing.join(", ")}; logs in ${stateDir}`);
+    nc = await connect({ servers: natsUrl, name: "heal-test", maxReconnectAttempts: -1 });
+    // The planner knows every link once every node has announced its addresses.
+    const planner = services.get("planner") as ServiceProcess;
+    await waitFor(
+      "the planner to know every link",
+      async () => {
+        const status = (await (await fetch(`http://127.0.0.1:${planner.port}/status`)).json()) as { details?: { links?: number } };
+        return status.details?.links === plan.links.length;
+      },
+      30_000,
+      100,
+    );
+    // Probe pairs are judged after a second of steady replies (X0_ANALYZER_ARM_SAMPLES): let them arm.
+    await Bun.sleep(1500);
+    const routeOf = (node: string, destination: string) => {
+      const from = plan.nodes.find((n) => n.name === node);
+      const to = plan.nodes.find((n) => n.name === destination);
+      if (!from || !to) throw new Error(`no node ${node} or ${destination}`);
+      const result = Bun.spawnSync(["ip", "-n", from.netns, "-j", "route", "get", to.serviceAddress], { stdout: "pipe", stderr: "pipe" });
+      const [route] = JSON.parse(result.stdout.toString() || "[]") as { dev: string; gateway?: string }[];
+      if (!route) throw new Error(`no route from ${node} to ${destination}: ${result.stderr.toString()}`);
+      return { dev: route.dev, via: route.gateway ?? null };
+    };
+    const pathOf = (from: string, to: string) => {
+      const path = [from];
+      while (path.at(-1) !== to && path.length <= plan.nodes.length) {
+        const { dev } = routeOf(path.at(-1) as string, to);
+        // Lab link interfaces are named <near>-<far>.
+        path.push(dev.split("-")[1] as string);
+      }
+      return path;
+    };
+    const routesOffInitial = () => {
+      const off: string[] = [];
+      for (const node of plan.nodes) {
+        const result = Bun.spawnSync(["ip", "-n", node.netns, "-j", "route", "show"], { stdout: "pipe" });
+        const kernel = JSON.parse(result.stdout.toString() || "[]") as { dst: string; gateway?: string; dev: string }[];
+        for (const route of plan.routes.filter((r) => r.node === node.name)) {
+          const found = kernel.find((k) => k.dst === route.prefix);
+          if (found?.gateway !== route.via || found.dev !== route.dev) off.push(`${route.node}→${route.destination}`);
+        }
+      }
+      return off;
+    };
+    return { plan, nats, nc, stateDir, services, startService, routeOf, pathOf, routesOffInitial, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
