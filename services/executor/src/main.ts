@@ -1,5 +1,5 @@
 // Executor (E of MAPE-K): signed plans in, actuators applied, effects verified (or rolled back), honest results out.
-import { Buckets, contracts, openBucket, openControlPlaneCrypto, probeEndpoint, runService, type Telemetry } from "@x0/shared";
+import { Buckets, contracts, openBucket, openControlPlaneCrypto, probeEndpoint, runService, subjectOf, type Telemetry } from "@x0/shared";
 import { Counter, Gauge, Histogram } from "prom-client";
 import pkg from "../package.json" with { type: "json" };
 import { batctlActuators } from "./actuators/batctl.ts";
@@ -14,6 +14,7 @@ import { DataplaneUnavailable, PlanInProgress } from "./errors.ts";
 import { PlanLeases } from "./lease/lease.ts";
 import { PlanHandler } from "./run/handle-plan.ts";
 import { PlanRunner } from "./run/runner.ts";
+import { Supersessions } from "./run/supersession.ts";
 import { checkPlan } from "./verify/verify-plan.ts";
 
 // Loaded on first use: a dry-run executor, or one that never quarantines, needs neither libbpf nor the monitor's code.
@@ -106,7 +107,17 @@ await runService({
         };
       });
 
+    const all = config.X0_EXECUTOR_SCOPE === "all";
+    // Plans as they are published (core NATS): a newer plan can stop the verification of one it supersedes.
+    const supersessions = new Supersessions(signing.verifier, config.X0_EXECUTOR_PLAN_SIGNERS);
+    const lookahead = nc.subscribe(subjectOf(contracts.plan, all ? "*" : config.X0_NODE), {
+      callback: (error, msg) => {
+        if (!error) supersessions.look(msg.data).catch((lookError) => logger.debug("plan look-ahead failed", { error: lookError }));
+      },
+    });
+    track({ name: "subscription x0.plan look-ahead", isLive: () => !lookahead.isClosed(), stop: () => lookahead.drain() });
     const runner = new PlanRunner({
+      supersededBy: (planId) => supersessions.supersededBy(planId),
       registry,
       node: config.X0_NODE,
       logger,
@@ -141,7 +152,6 @@ await runService({
     const handler = new PlanHandler({ mode, outcomes, leases, runner, logger, sign: (result) => signing.sign("action", result) });
     logger.info("executor mode", { mode, scope: config.X0_EXECUTOR_SCOPE, netns: config.X0_EXECUTOR_NETNS || "(host)", actuators: registry.types() });
 
-    const all = config.X0_EXECUTOR_SCOPE === "all";
     track(
       await bus.consume(
         contracts.plan,

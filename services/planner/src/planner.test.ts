@@ -410,4 +410,39 @@ describe("planner", () => {
     const plan = await planner.handleAnomaly(incident("link_down", linkTarget("n5", "n6")));
     expect(routeOf(plan, "n1", "n2")).toBeUndefined();
   });
+
+  test("planner - a link_down merged into a node_unreachable keeps the link out: no restore in between, one restore at the end", async () => {
+    const { planner, plans } = setup();
+    const link = incident("link_down", linkTarget("n4", "n5"));
+    await planner.handleAnomaly(link);
+    const node = incident("node_unreachable", { type: "node", id: "node:n5", nodes: ["n5"] }, { incident_id: crypto.randomUUID(), node: "n5" });
+    await planner.handleAnomaly(node);
+    expect(await planner.handleAnomaly(later(link, "resolved", { resolution: "merged", merged_into: node.incident_id }))).toBeUndefined();
+    expect(planner.topology.stateOf("link:n4|n5")).toBe("down");
+    const restore = await planner.handleAnomaly(later(node, "resolved", { resolution: "cleared" }));
+    expect(restore?.rule).toBe("node_unreachable/restore");
+    expect(planner.topology.stateOf("link:n4|n5")).toBe("up");
+    expect(plans.map((p) => p.rule)).toEqual(["link_down/reroute-around", "node_unreachable/reroute-around", "node_unreachable/restore"]);
+  });
+
+  test("planner - a new plan states again the routes of a plan still running, so its rollback cannot leave the new one incomplete", async () => {
+    const { planner, advance } = setup();
+    const first = await planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    advance(100);
+    const second = await planner.handleAnomaly(incident("link_down", linkTarget("n5", "n6"), { incident_id: crypto.randomUUID(), node: "n5" }));
+    // Every route the first plan changes and still wants is in the second one too.
+    for (const action of first?.actions ?? []) {
+      const again = routeOf(second, String(action.params.node), String(action.params.destination));
+      if (again) expect(again.prefix).toBe(action.params.prefix);
+    }
+    const restated = (first?.actions ?? []).filter((action) => routeOf(second, String(action.params.node), String(action.params.destination)));
+    expect(restated.length).toBeGreaterThan(0);
+    expect(second?.supersedes).toEqual([first?.plan_id as string]);
+    // The first plan is rolled back later: the routes the second one stated again stay as the second one wants them.
+    await planner.handleResult(result(first as Plan, "rolled_back", 2_000_000));
+    for (const action of restated) {
+      const key = routeKey(String(action.params.node), String(action.params.destination));
+      expect(planner.installed().get(key)?.via).toBe(String(routeOf(second, String(action.params.node), String(action.params.destination))?.via));
+    }
+  });
 });

@@ -20,7 +20,18 @@ import type { OutcomeStore } from "./outcomes/store.ts";
 import { ActionBudget, Cooldown, Severity } from "./policy/guards.ts";
 import { type Alternative, alternativesFor, decideFallback, type Policy } from "./policy/policy.ts";
 import { buildPlan, describeChanges, pairsCrossing, probeChecks, routeActions, selectVerifyPairs } from "./routing/plan.ts";
-import { applyChanges, diffRoutes, installedView, ROUTES_KEY, type RouteMap, RoutesCurrent, revertChanges, routeKey, toRouteMap } from "./routing/routes.ts";
+import {
+  applyChanges,
+  diffRoutes,
+  installedView,
+  ROUTES_KEY,
+  type RouteChange,
+  type RouteMap,
+  RoutesCurrent,
+  revertChanges,
+  routeKey,
+  toRouteMap,
+} from "./routing/routes.ts";
 import { ProbeIntake } from "./topology/telemetry.ts";
 import { LinkRecord, linkKey, TopologyState } from "./topology/topology.ts";
 
@@ -98,6 +109,10 @@ export class Planner {
   readonly #incidents = new Map<string, Incident>();
   readonly #deferred = new Map<string, { request: RouteRequest; due: number }>();
   #recorded: RouteMap = new Map();
+  /** Route changes of published plans without a result yet, by plan id. */
+  readonly #inFlight = new Map<string, RouteChange[]>();
+  /** The plan that last stated each route (in memory): a rolled-back plan reverts only the routes it still owns. */
+  readonly #owner = new Map<string, string>();
   #pendingRelease: { ids: string[]; incidentId: string } | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #metrics: ReturnType<typeof createMetrics>;
@@ -295,6 +310,13 @@ export class Planner {
 
   async #onResolved(anomaly: Anomaly, known: Incident | undefined, parent: Context | undefined, now: number): Promise<Plan | undefined> {
     this.#incidents.delete(anomaly.incident_id);
+    if (anomaly.resolution === "merged" && anomaly.merged_into && ROUTE_KINDS.has(anomaly.kind)) {
+      // The fault goes on as another incident (a node down, or a lossy link first taken for a cut): its marks keep the
+      // element out of routing until that incident ends, so nothing is restored in between.
+      const moved = this.topology.transferMarks(anomaly.incident_id, anomaly.merged_into);
+      this.#deps.logger.info("incident merged: marks kept", { incident_id: anomaly.incident_id, merged_into: anomaly.merged_into, links: moved });
+      return undefined;
+    }
     const cooldownKey = targetKey(anomaly);
     if (this.#deferred.get(cooldownKey)?.request.incidentId === anomaly.incident_id) this.#deferred.delete(cooldownKey);
     if (ROUTE_KINDS.has(anomaly.kind)) {
@@ -347,6 +369,7 @@ export class Planner {
 
   async #onResult(result: ActionResult): Promise<void> {
     const now = this.#now();
+    this.#inFlight.delete(result.plan_id);
     const settled = await this.#deps.outcomes.settle(result, now);
     if (!settled) return;
     const { record, outcome } = settled;
@@ -361,7 +384,11 @@ export class Planner {
     } else if (outcome !== "success" && record.approval === "auto") {
       // Rolled back, failed, dry run or skipped: the old routes are what the nodes have.
       const next = this.installed();
-      revertChanges(next, changes);
+      // Only routes this plan still owns: a later plan that stated a route again (superseding this one) keeps it.
+      revertChanges(
+        next,
+        changes.filter((change) => (this.#owner.get(routeKey(change.next.node, change.next.destination)) ?? record.plan_id) === record.plan_id),
+      );
       await this.#saveRoutes(next, record.plan_id, now);
       this.#deps.logger.info("routes reverted", { plan_id: record.plan_id, status: result.status, routes: changes.length });
     }
@@ -423,6 +450,19 @@ export class Planner {
     const wanted = toRouteMap(routeTables(graph));
     const installed = this.installed();
     const diff = diffRoutes(installed, wanted);
+    // Routes of plans still running may yet be rolled back: what the nodes will have is not known, so a new plan states
+    // them again as wanted (route replace is idempotent); a rolled-back earlier plan then cannot leave this one incomplete.
+    const stated = new Set(diff.changes.map((change) => routeKey(change.next.node, change.next.destination)));
+    const supersedes = diff.changes.length > 0 ? [...this.#inFlight.keys()] : [];
+    for (const changes of diff.changes.length > 0 ? this.#inFlight.values() : []) {
+      for (const change of changes) {
+        const key = routeKey(change.next.node, change.next.destination);
+        const next = wanted.get(key);
+        if (!next || stated.has(key)) continue;
+        stated.add(key);
+        diff.changes.push({ next, previous: installed.get(key) });
+      }
+    }
     let pairs: { from: string; to: string }[] = [];
     if (request.element) {
       // A repair checks the paths that crossed the failed element; a restore, those that cross the restored one.
@@ -471,14 +511,17 @@ export class Planner {
       target: request.target,
       anomaly: request.anomaly,
       alternatives: request.alternatives,
+      supersedes,
     });
     await this.#publish(plan, request.msgID, parent, { alternative: request.alternative, changes: diff.changes });
+    this.#inFlight.set(plan.plan_id, diff.changes);
     this.#metrics.routeChanges.inc(diff.changes.length);
     // A resolution or release neither waits for nor starts a cooldown: the next fault of the target is not an escalation of it.
     if (request.purpose === "repair") this.#cooldown.record(request.cooldownKey, request.severity, now);
     if (request.approval === "auto") {
       const next = new Map(installed);
       applyChanges(next, diff.changes);
+      for (const change of diff.changes) this.#owner.set(routeKey(change.next.node, change.next.destination), plan.plan_id);
       await this.#saveRoutes(next, plan.plan_id, now);
     }
     return plan;

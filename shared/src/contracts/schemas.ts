@@ -368,6 +368,11 @@ export const Plan = z
     evidence: z.array(Evidence).max(32).optional().describe("The incident's evidence the plan was made from."),
     expected_effect: ExpectedEffect.optional(),
     alternatives: z.array(PlanAlternative).max(16).optional(),
+    supersedes: z
+      .array(z.uuid())
+      .max(64)
+      .optional()
+      .describe("Earlier plans still running whose routes this plan states again: an executor verifying one of them stops and keeps its steps."),
     signature: MessageSignature.optional().describe("The planner's signature; the executor rejects plans without a valid one."),
   })
   .describe("A plan of actions for the node's executor.");

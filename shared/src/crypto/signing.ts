@@ -130,8 +130,13 @@ export class MessageVerifier {
    * A nonce seen before is a replay, unless it comes in the same stream message again: `origin` is that
    * message's stream sequence (a redelivery keeps it, also when a restarted server forgot the delivery count,
    * while a replay is a new message). Without an origin, `redelivered` lets a JetStream redelivery through.
+   * With `remember: false` the nonce is not recorded: a look ahead at a message that will be admitted later.
    */
-  async verify(domain: SignedDomain, raw: unknown, { redelivered = false, origin }: { redelivered?: boolean; origin?: number } = {}): Promise<VerifyResult> {
+  async verify(
+    domain: SignedDomain,
+    raw: unknown,
+    { redelivered = false, origin, remember = true }: { redelivered?: boolean; origin?: number; remember?: boolean } = {},
+  ): Promise<VerifyResult> {
     if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return { ok: false, reason: Rejection.malformed, detail: "message is not an object" };
     const message = raw as Record<string, unknown>;
     if (message.signature === undefined) return { ok: false, reason: Rejection.unsigned, detail: "no signature" };
@@ -162,7 +167,8 @@ export class MessageVerifier {
     if (seen && !sameMessage) return { ok: false, reason: Rejection.replayed, detail: `nonce ${signature.nonce} was already used` };
     const detail = this.#checkValues(domain, message, signature, key);
     if (detail) return { ok: false, reason: Rejection.badSignature, detail };
-    this.#remember(seenKey, signature.signed_at + this.#maxAgeMs + this.#maxSkewMs, now, origin);
+    // A look ahead (remember false) leaves the nonce for the message's own admission later.
+    if (remember) this.#remember(seenKey, signature.signed_at + this.#maxAgeMs + this.#maxSkewMs, now, origin);
     return { ok: true, key };
   }
 

@@ -66,7 +66,10 @@ const planOf = (actions: PlannedAction[], extra: Partial<Plan> = {}): Plan => ({
   ...extra,
 });
 
-function runnerWith(kernel: ReturnType<typeof fakeKernel>, { probe, extra = [] }: { probe?: ProbeFn; extra?: Actuator<never, never>[] } = {}) {
+function runnerWith(
+  kernel: ReturnType<typeof fakeKernel>,
+  { probe, extra = [], supersededBy }: { probe?: ProbeFn; extra?: Actuator<never, never>[]; supersededBy?: (planId: string) => string | undefined } = {},
+) {
   const registry = new ActuatorRegistry().register(kernel.actuator).register(notifyActuator());
   for (const actuator of extra) registry.register(actuator);
   const metrics = { steps: [] as string[], verifications: 0, rollbacks: [] as string[] };
@@ -75,6 +78,7 @@ function runnerWith(kernel: ReturnType<typeof fakeKernel>, { probe, extra = [] }
     node: "n1",
     logger,
     probe,
+    supersededBy,
     defaultDeadlineMs: 300,
     metrics: {
       step: (actuator, phase) => metrics.steps.push(`${actuator}/${phase}`),
@@ -124,6 +128,34 @@ describe("runner", () => {
     expect(kernel.state).toEqual(new Map([["k0", "old"]]));
     expect(result.detail).toMatch(/effect not observed by the deadline/);
     expect(metrics.rollbacks).toEqual(["ok"]);
+  });
+
+  test("runner - a plan superseded while it is verified stops waiting and keeps its steps: applied, not rolled back", async () => {
+    const kernel = fakeKernel();
+    const probe: ProbeFn = async () => observed(false, "0/3 hellos answered");
+    const newer = "22222222-2222-4222-8222-222222222222";
+    let seenAt = Number.POSITIVE_INFINITY;
+    const { runner, metrics } = runnerWith(kernel, { probe, supersededBy: () => (Date.now() >= seenAt ? newer : undefined) });
+    const plan = planOf([action("k0", "new")], {
+      expected_effect: { summary: "s", verify: [{ type: "probe", from: "n1", to: "10.255.0.9" }], deadline_ms: 5000 },
+    });
+    const started = Date.now();
+    seenAt = started + 100;
+    const result = await runner.run(plan, memoryJournal(), { holder: "h1" });
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(result.status).toBe("applied");
+    expect(result.detail).toContain(`superseded by plan ${newer}`);
+    expect(kernel.calls).toEqual(["apply k0"]);
+    expect(metrics.rollbacks).toEqual([]);
+  });
+
+  test("runner - a plan already superseded when its turn comes is skipped: nothing applied", async () => {
+    const kernel = fakeKernel();
+    const { runner } = runnerWith(kernel, { supersededBy: () => "22222222-2222-4222-8222-222222222222" });
+    const result = await runner.run(planOf([action("k0", "new")]), memoryJournal(), { holder: "h1" });
+    expect(result.status).toBe("skipped");
+    expect(result.detail).toContain("superseded by plan 22222222-2222-4222-8222-222222222222");
+    expect(kernel.calls).toEqual([]);
   });
 
   test("runner - a probe that passes on a retry before the deadline verifies the plan", async () => {

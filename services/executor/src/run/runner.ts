@@ -33,6 +33,8 @@ export interface RunnerOptions {
   /** Verification deadline of plans without an expected_effect. */
   defaultDeadlineMs?: number;
   metrics?: RunnerMetrics;
+  /** The id of a newer signed plan that supersedes `planId` (states its routes again), once one has been seen. */
+  supersededBy?: (planId: string) => string | undefined;
 }
 
 /** One step's progress through a run. */
@@ -68,7 +70,7 @@ const message = (error: unknown): string => {
 
 /** Runs plans through the actuators of a registry. */
 export class PlanRunner {
-  readonly #o: Required<Omit<RunnerOptions, "probe" | "nextTelemetry" | "metrics">> & RunnerOptions;
+  readonly #o: Required<Omit<RunnerOptions, "probe" | "nextTelemetry" | "metrics" | "supersededBy">> & RunnerOptions;
 
   constructor(options: RunnerOptions) {
     this.#o = { stepDelayMs: 0, defaultDeadlineMs: 5000, ...options };
@@ -86,6 +88,12 @@ export class PlanRunner {
     const runnable = states.filter((state) => state.status === "would_apply");
     if (runnable.length === 0)
       return this.#result(plan, states, "skipped", startedAt, { detail: "no step of this plan is for this executor; nothing applied" });
+    const supersededBy = this.#o.supersededBy?.(plan.plan_id);
+    if (supersededBy) {
+      // A newer plan already states this one's routes: applying these first would only be undone or repeated.
+      for (const state of runnable) this.#set(state, "skipped", `superseded by plan ${supersededBy}`);
+      return this.#result(plan, states, "skipped", startedAt, { detail: `superseded by plan ${supersededBy} before it ran; nothing applied` });
+    }
 
     const record: JournalRecord = { plan_id: plan.plan_id, holder, started_at: startedAt, entries: [] };
     await journal.write(record);
@@ -248,9 +256,32 @@ export class PlanRunner {
     const started = performance.now();
     const deadline = appliedAt + (plan.expected_effect?.deadline_ms ?? this.#o.defaultDeadlineMs);
     const checks: VerifyCheck[] = plan.expected_effect?.verify ?? [{ type: "steps" }];
-    const verification = (await Promise.all(checks.map((check) => this.#check(check, states, ctx, deadline)))).filter(
-      (entry): entry is Verification => entry !== undefined,
-    );
+    // A newer plan that states this one's routes again makes waiting for this one's effect pointless (and rolling it back
+    // harmful): verification stops as soon as such a plan is seen.
+    const superseded = new AbortController();
+    const watch = setInterval(() => {
+      const by = this.#o.supersededBy?.(plan.plan_id);
+      if (by) superseded.abort(by);
+    }, 20);
+    let verification: Verification[];
+    try {
+      verification = (await Promise.all(checks.map((check) => this.#check(check, states, ctx, deadline, superseded.signal)))).filter(
+        (entry): entry is Verification => entry !== undefined,
+      );
+    } finally {
+      clearInterval(watch);
+    }
+    if (superseded.signal.aborted && !verification.every((entry) => entry.ok)) {
+      return this.#result(plan, states, "applied", startedAt, {
+        appliedAt,
+        verification,
+        detail: clip(
+          [prefix, `superseded by plan ${superseded.signal.reason} before its effect was observed; its steps stay (that plan states them again)`]
+            .filter(Boolean)
+            .join("; "),
+        ),
+      });
+    }
     const ok = verification.every((entry) => entry.ok);
     if (verification.length > 0) this.#o.metrics?.verification((performance.now() - started) / 1000, ok);
     const join = (...parts: string[]) => clip(parts.filter(Boolean).join("; "));
@@ -271,16 +302,16 @@ export class PlanRunner {
   }
 
   /** Runs one check, retrying until it passes or the deadline; undefined when it has nothing to observe. */
-  async #check(check: VerifyCheck, states: StepState[], ctx: ActuatorContext, deadline: number): Promise<Verification | undefined> {
+  async #check(check: VerifyCheck, states: StepState[], ctx: ActuatorContext, deadline: number, stop?: AbortSignal): Promise<Verification | undefined> {
     if (check.type === "probe") {
       const name = `probe ${check.from}→${check.to}${check.port ? `:${check.port}` : ""}`;
       if (!this.#o.probe) return { check: name, ok: false, detail: "no probe transport", ts: Date.now() };
       let attempts = 0;
       let last: Observation = observed(false, "deadline passed before the first probe");
-      while (Date.now() < deadline) {
+      while (Date.now() < deadline && !stop?.aborted) {
         attempts += 1;
         last = await this.#o.probe(check, deadline - Date.now()).catch((error) => observed(false, message(error)));
-        if (last.ok) break;
+        if (last.ok || stop?.aborted) break;
         await Bun.sleep(Math.min(50, Math.max(0, deadline - Date.now())));
       }
       return { check: name, ok: last.ok, detail: clip(`${last.detail} (attempt ${attempts})`), ts: last.at };
@@ -293,7 +324,7 @@ export class PlanRunner {
       const observations = await this.#observe(pending, ctx);
       observable = applied.filter((state) => state.observation?.observable !== false).length;
       pending = pending.filter((_, k) => !observations[k]?.ok);
-      if (pending.length === 0 || Date.now() + 100 >= deadline) break;
+      if (pending.length === 0 || Date.now() + 100 >= deadline || stop?.aborted) break;
       await Bun.sleep(100);
     }
     for (const state of applied) {

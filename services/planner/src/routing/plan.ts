@@ -110,6 +110,8 @@ export interface PlanParts {
   target?: IncidentTarget;
   anomaly?: Pick<Anomaly, "update" | "evidence">;
   alternatives?: PlanAlternative[];
+  /** Running plans whose routes this one states again. */
+  supersedes?: string[];
 }
 
 /** A plan message (unsigned). */
@@ -129,6 +131,7 @@ export function buildPlan(parts: PlanParts): Plan {
     ...(parts.anomaly?.evidence ? { evidence: parts.anomaly.evidence } : {}),
     expected_effect: { summary: parts.summary.slice(0, 1024), verify: parts.verify, deadline_ms: parts.deadlineMs },
     ...(parts.alternatives ? { alternatives: parts.alternatives } : {}),
+    ...(parts.supersedes && parts.supersedes.length > 0 ? { supersedes: parts.supersedes } : {}),
   };
 }
 

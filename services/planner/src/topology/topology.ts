@@ -267,6 +267,8 @@ export class TopologyState {
   markAvoid(incidentId: string, ids: string[]): void {
     for (const state of this.#existing(ids)) {
       if (state.marks.size === 0) state.beforeDown = state.measurement.snapshot();
+      // A merged-in down mark of this incident stays: the link is still dead as far as anyone knows.
+      if (state.marks.get(incidentId)?.effect === "down") continue;
       state.marks.set(incidentId, { incident_id: incidentId, effect: "avoid" });
       state.lastIncidentId = incidentId;
       state.touch(true);
@@ -277,6 +279,8 @@ export class TopologyState {
   markDegraded(incidentId: string, ids: string[], factor: number): void {
     for (const state of this.#existing(ids)) {
       if (state.marks.size === 0) state.beforeDown = state.measurement.snapshot();
+      const current = state.marks.get(incidentId)?.effect;
+      if (current === "down" || current === "avoid") continue;
       const measured = state.measurement.smoothedCost(this.costParams);
       const cost = Math.max(measured, factor * state.measurement.routingCost);
       state.marks.set(incidentId, { incident_id: incidentId, effect: "degraded", cost });
@@ -302,6 +306,24 @@ export class TopologyState {
       cleared.push(state.link.id);
     }
     return cleared;
+  }
+
+  /** Moves an incident's marks to the incident it was merged into; returns the links concerned. */
+  transferMarks(from: string, to: string): string[] {
+    const moved: string[] = [];
+    for (const state of this.#states.values()) {
+      const mark = state.marks.get(from);
+      if (!mark) continue;
+      state.marks.delete(from);
+      // The stronger effect wins when the target incident marks the link too: down over avoid over degraded.
+      const existing = state.marks.get(to);
+      const rank = { down: 2, avoid: 1, degraded: 0 } as const;
+      if (!existing || rank[mark.effect] > rank[existing.effect]) state.marks.set(to, { ...mark, incident_id: to });
+      state.lastIncidentId = to;
+      state.touch(true);
+      moved.push(state.link.id);
+    }
+    return moved;
   }
 
   /** Ids of links an incident marks. */
