@@ -45,6 +45,8 @@ const plans: { at: number; plan: Plan }[] = [];
 const probeEvents: ProbeEvent[] = [];
 /** Per link id, when it was last taken down by the run (cut or node-down): picking links that are not cooling down or flapping. */
 const lastDown = new Map<string, number[]>();
+/** Per link id, its last lossy-link fault. */
+const lastFault = new Map<string, number>();
 
 function percentile(sorted: number[], p: number): number | null {
   if (sorted.length === 0) return null;
@@ -74,7 +76,7 @@ function candidateLinks(lab: HealLab, now: number): [string, string][] {
   return links
     .filter(([a, b]) => {
       const downs = (lastDown.get(linkIdOf(a, b)) ?? []).filter((t) => t > now - 65_000);
-      return downs.length < 2 && downs.every((t) => t < now - 8000);
+      return downs.length < 2 && downs.every((t) => t < now - 8000) && (lastFault.get(linkIdOf(a, b)) ?? 0) < now - 8000;
     })
     .sort(([a1, b1], [a2, b2]) => (lastDown.get(linkIdOf(a1, b1))?.at(-1) ?? 0) - (lastDown.get(linkIdOf(a2, b2))?.at(-1) ?? 0));
 }
@@ -216,7 +218,9 @@ try {
       about = (x) => x.target?.id === target || (x.target?.type === "node" && (x.target.nodes.includes(a) || x.target.nodes.includes(b)));
       injectedAt = Date.now();
       await setLinkLoss(lab.plan, a, b, kind === "cut" ? 1 : LOSS);
+      // A lossy link is not a down for the hold-down, but it is a fault of the target for the cooldown.
       if (kind === "cut") noteDown(target, injectedAt);
+      else lastFault.set(target, injectedAt);
     }
     const [detected, repaired] = await Promise.all([
       detection(injectedAt, about, REPAIR_TIMEOUT_MS),

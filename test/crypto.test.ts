@@ -20,13 +20,14 @@ import {
   signMessage,
   toBase64,
 } from "@x0/shared";
-import { anomalyFixture, type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
+import { anomalyFixture, type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
 import { Recorder, testClient } from "./helpers.ts";
 
 const NODE = "pq1";
 const backend = createNativeBackend();
 const logger = createLogger({ service: "test", node: NODE, level: "error" });
-let nats: NatsServer;
+let secure: SecureNats;
+let nats: SecureNats["nats"];
 let nc: NatsConnection;
 let recorder: Recorder;
 let keyring: Keyring;
@@ -38,17 +39,18 @@ const services: ServiceProcess[] = [];
 const service = (name: string) => services.find((s) => s.name === name) as ServiceProcess;
 
 beforeAll(async () => {
-  nats = await startNatsServer();
+  secure = await startSecureNats({ nodes: [NODE] });
+  nats = secure.nats;
   keyDir = mkdtempSync(join(tmpdir(), "x0-keys-"));
   // Test keys are generated here, at test time; nothing secret is in the repository.
-  const common = { X0_NATS_SERVERS: nats.url, X0_NODE: NODE, X0_LOG_LEVEL: "warn", X0_KEK: toBase64(kek), X0_KEY_DIR: keyDir };
+  const common = { ...secure.serviceEnv, X0_NODE: NODE, X0_LOG_LEVEL: "warn", X0_KEK: toBase64(kek), X0_KEY_DIR: keyDir };
   services.push(
     startServiceProcess("crypto", common),
     startServiceProcess("planner", { ...common, X0_KEY_ROTATE_INTERVAL_MS: "4000", X0_KEY_OVERLAP_MS: "60000" }),
     startServiceProcess("executor", { ...common, X0_EXECUTOR_PLAN_SIGNERS: "planner,tester" }),
   );
   await Promise.all(services.map((s) => s.waitReady()));
-  nc = await testClient(nats.url);
+  nc = await testClient(nats.url, secure.adminTls);
   recorder = new Recorder(nc);
   for (const subject of ["x0.plan.>", "x0.action.>", "x0.dlq.>"]) await recorder.watch(subject);
   keyring = await Keyring.open(nc, logger);
@@ -64,7 +66,7 @@ afterAll(async () => {
   keyring?.stop();
   await nc?.close();
   await Promise.all(services.map((s) => s.stop()));
-  await nats?.dispose();
+  await secure?.dispose();
   rmSync(keyDir, { recursive: true, force: true });
 });
 
@@ -318,7 +320,7 @@ describe("crypto config", () => {
       ["planner", { X0_SIGNING_ALG: "rsa" }, "X0_SIGNING_ALG"],
     ];
     for (const [name, env, variable] of cases) {
-      const child = startServiceProcess(name, { X0_NATS_SERVERS: nats.url, X0_LOG_LEVEL: "warn", ...env });
+      const child = startServiceProcess(name, { ...secure.serviceEnv, X0_LOG_LEVEL: "warn", ...env });
       expect(await child.exited).toBe(78);
       await Bun.sleep(50);
       expect(child.output.join("\n")).toContain(variable);

@@ -36,9 +36,9 @@ export class Recorder {
   }
 }
 
-/** Connects a plain test client. */
-export function testClient(url: string): Promise<NatsConnection> {
-  return connect({ servers: url, name: "test", maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+/** Connects a test client: with `tls` (an admin identity of the test's CA) to a server that requires mTLS. */
+export function testClient(url: string, tls?: { caFile: string; certFile: string; keyFile: string }): Promise<NatsConnection> {
+  return connect({ servers: url, name: "test", maxReconnectAttempts: -1, reconnectTimeWait: 100, ...(tls ? { tls } : {}) });
 }
 
 const COUNTERS = ["rx_bytes", "tx_bytes", "rx_packets", "tx_packets", "rx_errors", "tx_errors", "rx_dropped", "tx_dropped"];

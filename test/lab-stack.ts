@@ -1,11 +1,11 @@
 // The whole loop on a network-namespace lab, for the self-healing tests and `bun run bench:heal`: a lab of its own prefix,
 // nats-server on the lab's management bridge, one monitor per node inside its namespace, and analyzer, planner and a site
 // executor (scope all, enforce) in the root namespace, as `bun run up --lab` runs them.
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
+import { type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
 import { defaultMgmtSubnet } from "../cli/src/lab/addressing.ts";
 import { teardownLab } from "../cli/src/lab/kernel.ts";
 import { createLab, startDetachedMonitor, waitForDataplanes } from "../cli/src/lab/lab.ts";
@@ -19,7 +19,9 @@ export const labRunnable = process.getuid?.() === 0 && Bun.which(process.env.NAT
 /** A running lab with the loop on it. */
 export interface HealLab {
   plan: LabPlan;
-  nats: NatsServer;
+  /** mTLS-only, with the permission matrix: every process connects with its own SVID. */
+  secure: SecureNats;
+  nats: SecureNats["nats"];
   /** A client of the test (root namespace). */
   nc: NatsConnection;
   stateDir: string;
@@ -53,22 +55,25 @@ export async function startHealLab({ topology, prefix, env = {}, serviceEnv = {}
   const stateDir = mkdtempSync(join(tmpdir(), `x0-heal-${prefix}-`));
   const plan = planLab(parseTopology(topology), prefix, defaultMgmtSubnet(prefix));
   const services = new Map<string, ServiceProcess>();
-  let nats: NatsServer | undefined;
+  let secure: SecureNats | undefined;
   let nc: NatsConnection | undefined;
   const stop = async () => {
     await Promise.all([...services.values()].map((service) => service.stop()));
     await nc?.close().catch(() => {});
     await teardownLab(prefix, { stateDir, graceMs: 2000 });
-    await nats?.dispose();
+    await secure?.dispose();
     rmSync(stateDir, { recursive: true, force: true });
   };
   try {
     const state = await createLab(plan, { stateDir, natsUrl: null, owner: "lab" });
-    nats = await startNatsServer({ host: plan.bridgeAddress });
-    const natsUrl = `nats://${plan.bridgeAddress}:${nats.port}`;
+    // Per-node identities: every lab node's monitor, and the site executor (X0_NODE "site").
+    secure = await startSecureNats({ nodes: [...plan.nodes.map((node) => node.name), "site"], host: plan.bridgeAddress });
+    const natsUrl = secure.nats.url;
     for (const node of plan.nodes)
-      state.processes.push(startDetachedMonitor(plan, node, natsUrl, stateDir, { ...process.env, X0_LOG_LEVEL: "warn", ...monitorEnv }));
-    const common = { X0_NATS_SERVERS: natsUrl, X0_NODE: "site", X0_LOG_LEVEL: "warn", ...env };
+      state.processes.push(
+        startDetachedMonitor(plan, node, natsUrl, stateDir, { ...process.env, X0_LOG_LEVEL: "warn", X0_DEV_CA_DIR: secure.caDir, ...monitorEnv }),
+      );
+    const common = { ...secure.serviceEnv, X0_NODE: "site", X0_LOG_LEVEL: "warn", ...env };
     const site: Record<string, Record<string, string>> = {
       executor: {
         X0_EXECUTOR_MODE: "enforce",
@@ -86,8 +91,13 @@ export async function startHealLab({ topology, prefix, env = {}, serviceEnv = {}
     };
     await Promise.all(["analyzer", "planner", "executor"].map((name) => startService(name)));
     const missing = await waitForDataplanes(plan, 60_000);
-    if (missing.length > 0) throw new Error(`monitors did not attach XDP on ${missing.join(", ")}; logs in ${stateDir}`);
-    nc = await connect({ servers: natsUrl, name: "heal-test", maxReconnectAttempts: -1 });
+    if (missing.length > 0) {
+      // The state folder goes with the lab: say what the first node's monitor wrote.
+      const log = join(stateDir, `lab-${prefix}-logs`, `${plan.nodes[0]?.name}.log`);
+      const tail = existsSync(log) ? readFileSync(log, "utf8").split("\n").slice(-15).join("\n") : "(no log)";
+      throw new Error(`monitors did not attach XDP on ${missing.join(", ")}; ${plan.nodes[0]?.name}'s monitor wrote:\n${tail}`);
+    }
+    nc = await connect({ servers: natsUrl, name: "heal-test", maxReconnectAttempts: -1, tls: secure.adminTls });
     // The planner knows every link once every node has announced its addresses.
     const planner = services.get("planner") as ServiceProcess;
     await waitFor(
@@ -131,7 +141,7 @@ export async function startHealLab({ topology, prefix, env = {}, serviceEnv = {}
       }
       return off;
     };
-    return { plan, nats, nc, stateDir, services, startService, routeOf, pathOf, routesOffInitial, stop };
+    return { plan, secure, nats: secure.nats, nc, stateDir, services, startService, routeOf, pathOf, routesOffInitial, stop };
   } catch (error) {
     await stop();
     throw error;

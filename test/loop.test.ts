@@ -3,22 +3,24 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { ActionResult, Anomaly, DeadLetter, DLQ_STREAM, Plan } from "@x0/shared";
-import { anomalyFixture, type NatsServer, type ServiceProcess, startNatsServer, waitFor } from "@x0/shared/testing";
+import { anomalyFixture, type SecureNats, type ServiceProcess, startSecureNats, waitFor } from "@x0/shared/testing";
 import { fakeSysfs, Recorder, startLoopServices, testClient } from "./helpers.ts";
 
 const NODE = "lab1";
-let nats: NatsServer;
+let secure: SecureNats;
+let nats: SecureNats["nats"];
 let nc: NatsConnection;
 let recorder: Recorder;
 let sysfs: ReturnType<typeof fakeSysfs>;
 const services: ServiceProcess[] = [];
 
 beforeAll(async () => {
-  nats = await startNatsServer();
+  secure = await startSecureNats({ nodes: [NODE] });
+  nats = secure.nats;
   sysfs = fakeSysfs();
-  const common = { X0_NATS_SERVERS: nats.url, X0_NODE: NODE, X0_LOG_LEVEL: "warn" };
+  const common = { ...secure.serviceEnv, X0_NODE: NODE, X0_LOG_LEVEL: "warn" };
   services.push(...(await startLoopServices(common, sysfs.root)));
-  nc = await testClient(nats.url);
+  nc = await testClient(nats.url, secure.adminTls);
   recorder = new Recorder(nc);
   for (const subject of ["x0.anomaly.>", "x0.plan.>", "x0.action.>", "x0.dlq.>"]) await recorder.watch(subject);
 }, 60_000);
@@ -26,7 +28,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await nc?.close();
   await Promise.all(services.map((service) => service.stop()));
-  await nats?.dispose();
+  await secure?.dispose();
   sysfs?.remove();
 });
 
@@ -127,5 +129,9 @@ describe("loop", () => {
     expect((await status("planner")).counters.plans).toBeGreaterThanOrEqual(2);
     expect((await status("executor")).counters.actions).toBeGreaterThanOrEqual(2);
     expect((await status("monitor")).counters.telemetry_published).toBeGreaterThan(10);
+  });
+
+  test("loop - every service worked within its permissions (mTLS, SPIFFE ids mapped to the matrix): the server refused nothing", () => {
+    expect(nats.log.filter((line) => line.includes("Violation"))).toEqual([]);
   });
 });

@@ -3,14 +3,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { EVENTS_STREAM, type Telemetry } from "@x0/shared";
-import { type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
+import { type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
 import { testClient } from "./helpers.ts";
 
 const NODES = Array.from({ length: 30 }, (_, i) => `r${i}`);
 const WARMUP = 5;
 const zero = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 };
 
-let nats: NatsServer;
+let secure: SecureNats;
+let nats: SecureNats["nats"];
 let nc: NatsConnection;
 const services: ServiceProcess[] = [];
 
@@ -42,21 +43,22 @@ async function events(): Promise<{ subject: string; body: Record<string, unknown
 }
 
 beforeAll(async () => {
-  nats = await startNatsServer();
-  const common = { X0_NATS_SERVERS: nats.url, X0_LOG_LEVEL: "warn", X0_NODE: "core" };
+  secure = await startSecureNats({ nodes: ["core"] });
+  nats = secure.nats;
+  const common = { ...secure.serviceEnv, X0_LOG_LEVEL: "warn", X0_NODE: "core" };
   services.push(
     startServiceProcess("analyzer", { ...common, X0_ANALYZER_WARMUP_SAMPLES: String(WARMUP), X0_ANALYZER_SILENCE_INTERVALS: "100000" }),
     startServiceProcess("planner", common),
     startServiceProcess("executor", { ...common, X0_EXECUTOR_SCOPE: "all" }),
   );
   await Promise.all(services.map((service) => service.waitReady()));
-  nc = await testClient(nats.url);
+  nc = await testClient(nats.url, secure.adminTls);
 }, 60_000);
 
 afterAll(async () => {
   await nc?.close();
   await Promise.all(services.map((service) => service.stop()));
-  await nats?.dispose();
+  await secure?.dispose();
 });
 
 describe("restart", () => {

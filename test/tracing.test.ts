@@ -1,7 +1,7 @@
 // One incident is one trace across the four MAPE-K processes, exported over OTLP/HTTP to a collector held in memory.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { freePort, type NatsServer, type ServiceProcess, startNatsServer, waitFor } from "@x0/shared/testing";
+import { freePort, type SecureNats, type ServiceProcess, startSecureNats, waitFor } from "@x0/shared/testing";
 import { fakeSysfs, Recorder, startLoopServices, testClient } from "./helpers.ts";
 
 const NODE = "trace1";
@@ -20,7 +20,8 @@ interface ReceivedSpan {
 const PRODUCER = 4;
 const CONSUMER = 5;
 
-let nats: NatsServer;
+let secure: SecureNats;
+let nats: SecureNats["nats"];
 let nc: NatsConnection;
 let sysfs: ReturnType<typeof fakeSysfs>;
 let collector: ReturnType<typeof Bun.serve>;
@@ -42,7 +43,8 @@ function receive(body: string): void {
 }
 
 beforeAll(async () => {
-  nats = await startNatsServer();
+  secure = await startSecureNats({ nodes: [NODE] });
+  nats = secure.nats;
   collector = Bun.serve({
     hostname: "127.0.0.1",
     port: freePort(),
@@ -52,16 +54,16 @@ beforeAll(async () => {
     },
   });
   sysfs = fakeSysfs();
-  const common = { X0_NATS_SERVERS: nats.url, X0_NODE: NODE, X0_LOG_LEVEL: "warn", OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}` };
+  const common = { ...secure.serviceEnv, X0_NODE: NODE, X0_LOG_LEVEL: "warn", OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}` };
   services.push(...(await startLoopServices(common, sysfs.root)));
-  nc = await testClient(nats.url);
+  nc = await testClient(nats.url, secure.adminTls);
 }, 60_000);
 
 afterAll(async () => {
   await nc?.close();
   await Promise.all(services.map((service) => service.stop()));
   collector?.stop(true);
-  await nats?.dispose();
+  await secure?.dispose();
   sysfs?.remove();
 });
 

@@ -109,7 +109,8 @@ describe("up", () => {
     stack = readStackFile(join(stateDir, "stack.json"));
     expect(stack).toBeDefined();
     expect(stack?.pid).toBe(child.pid);
-    expect(stack?.nats).toMatchObject({ url: `nats://127.0.0.1:${natsPort}`, monitorPort: natsMonitorPort });
+    // mTLS by default: the stack file names the TLS URL.
+    expect(stack?.nats).toMatchObject({ url: `tls://127.0.0.1:${natsPort}`, monitorPort: natsMonitorPort });
     expect(stack?.services.slice(0, 4)).toMatchObject([
       { name: "monitor", port: httpPortBase },
       { name: "analyzer", port: httpPortBase + 1 },

@@ -1,4 +1,6 @@
 // `x0 incidents`: recent incidents with their time to detect and to repair, rebuilt from the X0_EVENTS stream.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { connectNats, readEventHistory } from "@x0/shared";
 import { UsageError } from "../errors.ts";
@@ -12,7 +14,8 @@ export const INCIDENTS_USAGE = `Usage: x0 incidents [--since 1h] [--nats nats://
 
 Lists recent incidents (anomaly → plans → results) from the X0_EVENTS stream, newest first,
 with MTTD (fault onset → detection) and MTTR (fault onset → a repair whose effect was observed).
-NATS comes from --nats, else X0_NATS_SERVERS, else .x0/stack.json (written by \`bun run up\`).
+NATS comes from --nats, else X0_NATS_SERVERS, else .x0/stack.json (written by \`bun run up\`). The client
+certificate comes from X0_NATS_TLS_CA/CERT/KEY, else the admin identity \`bun run up\` keeps in .x0/pki.
 
 Options:
   --since <d>     how far back: e.g. 90s, 15m, 1h, 2d (default 1h)
@@ -26,6 +29,15 @@ export function parseSince(text: string): number {
   if (!match) throw new UsageError(`--since ${JSON.stringify(text)} is not a duration like 90s, 15m, 1h or 2d`);
   const unit = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] as "s" | "m" | "h" | "d"];
   return Number(match[1]) * unit;
+}
+
+/** The CLI's TLS identity: X0_NATS_TLS_* when set, else the admin certificate of the local stack's PKI, else none. */
+export function cliTls(env: Record<string, string | undefined>): { caFile: string; certFile: string; keyFile: string } | undefined {
+  if (env.X0_NATS_TLS_CERT && env.X0_NATS_TLS_KEY && env.X0_NATS_TLS_CA)
+    return { caFile: env.X0_NATS_TLS_CA, certFile: env.X0_NATS_TLS_CERT, keyFile: env.X0_NATS_TLS_KEY };
+  const pki = join(stateDirOf(env), "pki");
+  const files = { caFile: join(pki, "ca.crt"), certFile: join(pki, "admin.crt"), keyFile: join(pki, "admin.key") };
+  return Object.values(files).every((file) => existsSync(file)) ? files : undefined;
 }
 
 /** Runs `x0 incidents`; 0 on success. */
@@ -47,7 +59,13 @@ export async function runIncidents(argv: readonly string[], env: Record<string, 
   }
   const windowMs = parseSince(values.since ?? "1h");
   const servers = values.nats ?? env.X0_NATS_SERVERS ?? readStackFile(stackFileOf(stateDirOf(env)))?.nats.url ?? "nats://127.0.0.1:4222";
-  const nc = await connectNats({ servers: servers.split(","), service: "x0-cli", instance: String(process.pid), signal: AbortSignal.timeout(5000) });
+  const nc = await connectNats({
+    servers: servers.split(","),
+    service: "x0-cli",
+    instance: String(process.pid),
+    tls: cliTls(env),
+    signal: AbortSignal.timeout(5000),
+  });
   try {
     const history = await readEventHistory(nc, { sinceMs: Date.now() - windowMs });
     const incidents = summarizeIncidents(history);

@@ -1,4 +1,6 @@
 // `x0 lab <command>`: the network-namespace mesh lab (docs/self-healing.md "Lab").
+import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { LabError } from "../errors.ts";
 import { stateDirOf } from "../paths.ts";
 import type { Output } from "../status/command.ts";
@@ -77,8 +79,11 @@ async function labUp(
     return 0;
   }
   const { stateFile } = loadLab(stateDir, plan.prefix);
+  // The monitors' identity: X0_DEV_CA_DIR (or another source) when given, else the local stack's development CA if there is one.
+  const pki = join(stateDir, "pki");
+  const identityEnv = env.X0_DEV_CA_DIR || env.SPIFFE_ENDPOINT_SOCKET || !existsSync(join(pki, "ca.key")) ? {} : { X0_DEV_CA_DIR: pki };
   for (const node of plan.nodes) {
-    state.processes.push(startDetachedMonitor(plan, node, natsUrl, stateDir, env));
+    state.processes.push(startDetachedMonitor(plan, node, natsUrl, stateDir, { ...env, ...identityEnv }));
     writeLabState(stateFile, state);
   }
   output.out(`monitors started (NATS ${natsUrl}); waiting for their XDP data planes`);

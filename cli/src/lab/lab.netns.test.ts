@@ -60,8 +60,11 @@ beforeAll(async () => {
     stdout: "ignore",
     stderr: "ignore",
   });
+  // This test is about the lab, on a plain NATS server of its own: the development flag (identities are tested elsewhere).
   for (const node of plan.nodes)
-    state.processes.push(startDetachedMonitor(plan, node, state.nats as string, stateDir, { ...process.env, X0_LOG_LEVEL: "warn" }));
+    state.processes.push(
+      startDetachedMonitor(plan, node, state.nats as string, stateDir, { ...process.env, X0_LOG_LEVEL: "warn", X0_NATS_INSECURE_DEV: "true" }),
+    );
   writeLabState(join(stateDir, `lab-${prefix}.json`), state);
   const missing = await waitForDataplanes(plan, 60_000);
   if (missing.length > 0) throw new Error(`monitors did not attach XDP on ${missing.join(", ")}; logs in ${stateDir}/lab-${prefix}-logs`);
@@ -73,7 +76,7 @@ afterAll(async () => {
   await teardownLab(prefix, { stateDir, graceMs: 2000 });
   nats?.kill("SIGKILL");
   await nats?.exited;
-  rmSync(stateDir, { recursive: true, force: true });
+  if (!process.env.X0_KEEP_LAB_LOGS) rmSync(stateDir, { recursive: true, force: true });
 }, 30_000);
 
 async function startProber(from: string, to: string): Promise<LabProber> {

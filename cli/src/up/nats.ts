@@ -60,6 +60,6 @@ export async function probePort(host: string, port: number, timeoutMs = 1500): P
 }
 
 /** The nats-server command line `up` runs: JetStream on, bound to `host` (127.0.0.1, or a lab's bridge address), its store in `storeDir`. */
-export function natsServerArgv(bin: string, port: number, monitorPort: number, storeDir: string, host = "127.0.0.1"): string[] {
-  return [bin, "-a", host, "-p", String(port), "-m", String(monitorPort), "-js", "-sd", storeDir];
+export function natsServerArgv(bin: string, port: number, monitorPort: number, storeDir: string, host = "127.0.0.1", configFile?: string): string[] {
+  return [bin, "-a", host, "-p", String(port), "-m", String(monitorPort), "-js", "-sd", storeDir, ...(configFile ? ["-c", configFile] : [])];
 }

@@ -21,6 +21,7 @@ import { externalNatsServers, labServiceEnvironment, loadUpConfig, serviceEnviro
 import { discoverServices } from "./discover.ts";
 import { Prefixer, shouldUseColour } from "./log-prefix.ts";
 import { natsServerArgv, probePort } from "./nats.ts";
+import { prepareStackPki, type StackPki } from "./pki.ts";
 import { assignPorts, isPortFree } from "./ports.ts";
 import { waitUntilOk } from "./readiness.ts";
 import { encodeReaperCommand, type ReaperCommand, type ReaperPhase } from "./reaper-protocol.ts";
@@ -85,6 +86,8 @@ class UpStack {
   readonly #services = new Map<string, RunningService>();
   #nats: Supervisor | undefined;
   #natsUrl = "";
+  /** The stack's PKI when NATS runs with mTLS (the default). */
+  #pki: StackPki | undefined;
   #natsMonitorPort: number | null = null;
   #reaper: Subprocess<"pipe", "ignore", "inherit"> | undefined;
   readonly #stop = new AbortController();
@@ -148,7 +151,13 @@ class UpStack {
    * the routes the planner believes installed) is about another network now, and would make the planner diff against it.
    */
   async #forgetOldTopology(): Promise<void> {
-    const nc = await connectNats({ servers: [this.#natsUrl], service: "up", instance: String(process.pid), signal: AbortSignal.timeout(10_000) });
+    const nc = await connectNats({
+      servers: [this.#natsUrl],
+      service: "up",
+      instance: String(process.pid),
+      tls: this.#pki?.adminTls,
+      signal: AbortSignal.timeout(10_000),
+    });
     try {
       if (await forgetBucket(nc, Buckets.topology)) this.#say("lab: forgot the previous run's topology knowledge (x0_topology)");
     } finally {
@@ -270,6 +279,16 @@ class UpStack {
     // On a lab NATS listens on the management bridge only: the nodes reach it there, and so do the services here.
     const host = this.#labPlan?.bridgeAddress ?? "127.0.0.1";
     this.#natsUrl = `nats://${host}:${port}`;
+    if (this.env.X0_NATS_INSECURE_DEV === "true") {
+      this.#say("X0_NATS_INSECURE_DEV=true: NATS without TLS or identities, for development only");
+    } else {
+      // mTLS by default: every service and lab monitor connects with its own SVID, each mapped to its permissions.
+      const nodes = [config.X0_NODE, ...(this.#labPlan?.nodes.map((node) => node.name) ?? [])];
+      const pki = await prepareStackPki({ stateDir: this.#stateDir, nodes, addresses: [host], trustDomain: this.env.X0_TRUST_DOMAIN || undefined });
+      this.#pki = pki;
+      this.#natsUrl = `tls://${host}:${port}`;
+      this.#say(`${pki.created ? "created the development CA" : "development CA"} in ${pki.dir}; NATS requires mTLS (permissions: ops/nats/permissions.yaml)`);
+    }
     const probe = await probePort(host, port);
     if (probe.kind === "nats") {
       if (!probe.info.jetstream) {
@@ -287,7 +306,13 @@ class UpStack {
     const storeDir = join(this.#stateDir, "nats");
     mkdirSync(storeDir, { recursive: true });
     // nats-server shuts down cleanly on INT and TERM alike, but exits 0 only on INT.
-    const nats = this.#supervise("nats", natsServerArgv(config.NATS_SERVER_BIN, port, monitorPort, storeDir, host), this.env, "nats", "SIGINT");
+    const nats = this.#supervise(
+      "nats",
+      natsServerArgv(config.NATS_SERVER_BIN, port, monitorPort, storeDir, host, this.#pki?.natsConfig),
+      this.env,
+      "nats",
+      "SIGINT",
+    );
     try {
       nats.start();
     } catch (error) {
@@ -304,7 +329,11 @@ class UpStack {
 
   #startService(name: string, port: number): void {
     const labEnv = this.#labPlan === undefined ? {} : labServiceEnvironment(name, this.#labPlan.prefix);
-    const env = { ...serviceEnvironment(this.env, { natsServers: this.#natsUrl, httpPort: port, node: this.config.X0_NODE }), ...labEnv };
+    const env = {
+      ...serviceEnvironment(this.env, { natsServers: this.#natsUrl, httpPort: port, node: this.config.X0_NODE }),
+      ...labEnv,
+      ...this.#pki?.serviceEnv,
+    };
     const supervisor = this.#supervise(name, [process.execPath, join("services", name, "src", "main.ts")], env, "service");
     this.#services.set(name, { host: "127.0.0.1", port, supervisor });
     try {
@@ -354,7 +383,12 @@ class UpStack {
     if (plan === undefined) return;
     for (const node of plan.nodes) {
       const name = monitorNameOf(node.name);
-      const supervisor = this.#supervise(name, monitorArgv(node), monitorEnvironment(plan, node, this.#natsUrl, this.env), "service");
+      const supervisor = this.#supervise(
+        name,
+        monitorArgv(node),
+        monitorEnvironment(plan, node, this.#natsUrl, { ...this.env, ...this.#pki?.serviceEnv }),
+        "service",
+      );
       this.#services.set(name, { host: node.mgmtAddress, port: MONITOR_HTTP_PORT, supervisor });
       try {
         supervisor.start();

@@ -316,6 +316,8 @@ describe.skipIf(!isRoot)("monitor eBPF data plane", () => {
           PATH: process.env.PATH ?? "",
           HOME: process.env.HOME ?? "/root",
           X0_NATS_SERVERS: nats.url,
+          // This test is about capabilities, on a plain NATS server of its own (identities are tested in test/identity.test.ts).
+          X0_NATS_INSECURE_DEV: "true",
           X0_NODE: NODE,
           X0_HTTP_PORT: String(port),
           X0_MONITOR_INTERVAL_MS: "100",

@@ -15,13 +15,15 @@ describe("permission matrix", () => {
     expect(x0Publish("monitor/n2")).toEqual(["x0.telemetry.n2", "x0.dlq.monitor"]);
     expect(x0Publish("analyzer")).toEqual(["x0.anomaly.*", "x0.dlq.analyzer"]);
     expect(x0Publish("planner")).toEqual(["x0.plan.*", "x0.dlq.planner"]);
-    expect(x0Publish("executor")).toEqual(["x0.action.*", "x0.dlq.executor", "x0.probe.*"]);
+    expect(x0Publish("executor/n1")).toEqual(["x0.action.*", "x0.dlq.executor", "x0.probe.*"]);
     expect(of("observer/grafana")?.publish).toEqual({ deny: [">"] });
     expect(of("observer/grafana")?.subscribe).toEqual({ allow: ["x0.telemetry.*", "x0.anomaly.*", "x0.plan.*", "x0.action.*"] });
     expect(of("monitor/n1")?.subscribe).toEqual({ allow: ["x0.probe.n1", "_INBOX.>"] });
     // Every role of the matrix has a user, per node and per observer where it says so.
     expect(users.map((u) => u.user).sort()).toEqual(
-      ["analyzer", "crypto", "executor", "monitor/n1", "monitor/n2", "observer/grafana", "planner"].map((id) => `spiffe://x0tta6bl4.mesh/x0/${id}`),
+      ["admin", "analyzer", "crypto", "executor/n1", "executor/n2", "monitor/n1", "monitor/n2", "observer/grafana", "planner"].map(
+        (id) => `spiffe://x0tta6bl4.mesh/x0/${id}`,
+      ),
     );
   });
 

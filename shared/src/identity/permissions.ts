@@ -27,6 +27,15 @@ export const RolePermissions = z.object({
   subscribe: z.array(Subject).max(256),
   /** May reply to requests it received (services answering x0.probe / x0.crypto). */
   allow_responses: z.boolean().default(false),
+  /** JetStream streams it manages and its durable consumers, per stream. */
+  jetstream: z
+    .object({
+      streams: z.array(z.string().regex(/^[A-Za-z0-9_-]+$/)).default([]),
+      consumers: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), z.array(z.string().regex(/^[A-Za-z0-9_{}-]+$/))).default({}),
+    })
+    .optional(),
+  /** KV buckets it uses, with the keys it may write (reading any key of a listed bucket is allowed). */
+  kv: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), z.array(Subject)).optional(),
 });
 /** Permissions of a role. */
 export type RolePermissions = z.infer<typeof RolePermissions>;
@@ -62,6 +71,48 @@ export interface NatsUser {
   };
 }
 
+/**
+ * The JetStream API subjects a role's `jetstream` and `kv` entries stand for (as nats.js v3 and nats-server 2.9+ use
+ * them): stream management of its own streams; create, info, fetch and ack of its own durable consumers; for each bucket
+ * the reads (direct and message get, ordered consumers for keys and watch, with their flow control) and writes of its keys.
+ */
+export function jetStreamSubjects(role: RolePermissions): string[] {
+  const subjects: string[] = [];
+  const streams = role.jetstream?.streams ?? [];
+  const consumers = Object.entries(role.jetstream?.consumers ?? {});
+  const buckets = Object.entries(role.kv ?? {});
+  if (streams.length + consumers.length + buckets.length === 0) return subjects;
+  subjects.push("$JS.API.INFO");
+  for (const stream of streams) subjects.push(`$JS.API.STREAM.INFO.${stream}`, `$JS.API.STREAM.CREATE.${stream}`, `$JS.API.STREAM.UPDATE.${stream}`);
+  for (const [stream, durables] of consumers) {
+    for (const durable of durables) {
+      subjects.push(
+        `$JS.API.CONSUMER.CREATE.${stream}.${durable}`,
+        `$JS.API.CONSUMER.CREATE.${stream}.${durable}.>`,
+        `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
+        `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
+        `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
+        `$JS.ACK.${stream}.${durable}.>`,
+      );
+    }
+  }
+  for (const [bucket, keys] of buckets) {
+    const stream = `KV_${bucket}`;
+    subjects.push(
+      `$JS.API.STREAM.INFO.${stream}`,
+      `$JS.API.STREAM.CREATE.${stream}`,
+      `$JS.API.STREAM.MSG.GET.${stream}`,
+      `$JS.API.DIRECT.GET.${stream}.>`,
+      `$JS.API.CONSUMER.CREATE.${stream}.>`,
+      `$JS.API.CONSUMER.DELETE.${stream}.>`,
+      `$JS.API.CONSUMER.INFO.${stream}.>`,
+      `$JS.FC.${stream}.>`,
+      ...keys.map((key) => `$KV.${bucket}.${key}`),
+    );
+  }
+  return subjects;
+}
+
 /** The users of a deployment: every role, once per node for per-node roles and once per observer name. */
 export function natsUsers(
   matrix: PermissionMatrix,
@@ -72,7 +123,7 @@ export function natsUsers(
     const names = permissions.per_node ? nodes : permissions.per_name ? observers : [undefined];
     for (const name of names) {
       const fill = (subjects: string[]) => subjects.map((subject) => subject.replaceAll("{node}", name ?? ""));
-      const publish = fill(permissions.publish);
+      const publish = fill([...permissions.publish, ...jetStreamSubjects(permissions)]);
       const subscribe = fill(permissions.subscribe);
       users.push({
         user: spiffeIdOf(trustDomain, role, name),

@@ -17,7 +17,9 @@ describe("workload identity", () => {
   test("identity - auto picks SPIRE, then the development CA, then files; none needs the development flag", () => {
     expect(resolveSvidSource(configOf({ SPIFFE_ENDPOINT_SOCKET: "unix:///s", X0_DEV_CA_DIR: "/d" }))).toBe("workload-api");
     expect(resolveSvidSource(configOf({ X0_DEV_CA_DIR: "/d" }))).toBe("dev-ca");
-    expect(resolveSvidSource(configOf({ X0_NATS_TLS_CERT: "/c" }))).toBe("files");
+    expect(resolveSvidSource(configOf({ X0_NATS_TLS_CA: "/a", X0_NATS_TLS_CERT: "/c", X0_NATS_TLS_KEY: "/k" }))).toBe("files");
+    // TLS with a CA but no client certificate: a workload without an identity, refused.
+    expect(() => resolveSvidSource(configOf({ X0_NATS_TLS_CA: "/a" }))).toThrow(/X0_NATS_TLS_CERT/);
     expect(() => resolveSvidSource(configOf({ X0_SVID_SOURCE: "dev-ca" }))).toThrow(/X0_DEV_CA_DIR/);
     expect(() => openIdentity({ config: configOf({}), service: "planner", logger })).toThrow(ConfigError);
     expect(openIdentity({ config: configOf({ X0_NATS_INSECURE_DEV: "true" }), service: "planner", logger }).source).toBe("none");

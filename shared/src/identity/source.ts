@@ -53,7 +53,13 @@ export function resolveSvidSource(config: BaseConfig): WorkloadIdentity["source"
   }
   if (config.SPIFFE_ENDPOINT_SOCKET) return "workload-api";
   if (config.X0_DEV_CA_DIR) return "dev-ca";
-  if (config.X0_NATS_TLS_CERT || config.X0_NATS_TLS_CA) return "files";
+  if (config.X0_NATS_TLS_CERT || config.X0_NATS_TLS_CA || config.X0_NATS_TLS_KEY) {
+    // TLS without a client certificate would be a workload without an identity: refused at start, never attempted.
+    const missing = (["X0_NATS_TLS_CA", "X0_NATS_TLS_CERT", "X0_NATS_TLS_KEY"] as const).filter((name) => !config[name]);
+    if (missing.length > 0)
+      throw new ConfigError(missing[0] as string, `needed with the other X0_NATS_TLS_* files: a workload connects only with its own certificate and key`);
+    return "files";
+  }
   return "none";
 }
 

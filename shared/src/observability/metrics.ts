@@ -18,6 +18,10 @@ export interface ServiceMetrics {
   ready: Gauge;
   /** Time spent in each message handler. */
   handlerDuration: Histogram<"subject">;
+  /** When this workload's X.509-SVID expires (set from the identity's `notAfter`). */
+  svidExpiry: { collectFrom(notAfter: () => Date | undefined): void };
+  /** SVID renewals (each followed by a reconnect presenting the new certificate). */
+  svidRenewals: Counter;
 }
 
 /** Creates a registry with default process metrics and the shared service metrics. */
@@ -56,6 +60,24 @@ export function createServiceMetrics(service: string): ServiceMetrics {
     ready: new Gauge({
       name: `${METRIC_PREFIX}ready`,
       help: "1 when the service is ready: NATS connected and all subscriptions live.",
+      registers: [registry],
+    }),
+    svidExpiry: {
+      collectFrom(notAfter) {
+        new Gauge({
+          name: `${METRIC_PREFIX}svid_expiry_timestamp_seconds`,
+          help: "When this workload's X.509-SVID expires, in Unix seconds (absent without an SVID).",
+          registers: [registry],
+          collect() {
+            const at = notAfter();
+            if (at) this.set(at.getTime() / 1000);
+          },
+        });
+      },
+    },
+    svidRenewals: new Counter({
+      name: `${METRIC_PREFIX}svid_renewals_total`,
+      help: "SVID renewals; each is followed by a reconnect to NATS with the new certificate.",
       registers: [registry],
     }),
     handlerDuration: new Histogram({

@@ -6,6 +6,7 @@ import type { z } from "zod";
 import { type BaseConfig, baseConfigShape, type ConfigShape, describeConfig, loadConfig, portSchema } from "../config/config.ts";
 import { Bus, type Live } from "../contracts/bus.ts";
 import { ConfigError, X0Error } from "../errors.ts";
+import { openIdentity, type WorkloadIdentity } from "../identity/source.ts";
 import { ensureStreams } from "../knowledge/knowledge.ts";
 import { connectNats } from "../nats/connect.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
@@ -176,13 +177,44 @@ export async function runService<Shape extends ConfigShape>(
     }
   }
 
+  // The workload's identity (X.509-SVID) comes first: without one the service does not talk to NATS at all.
+  let identity: WorkloadIdentity;
+  try {
+    identity = openIdentity({ config, service: definition.name, logger });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`x0-${definition.name}: ${error.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    throw error;
+  }
+  stops.push(() => identity.stop());
+  details.identity = { source: identity.source };
+  metrics.svidExpiry.collectFrom(() => identity.notAfter());
+  const waiting = setTimeout(() => logger.warn("waiting for this workload's SVID before connecting to NATS", { source: identity.source }), 2000);
+  try {
+    await Promise.race([
+      identity.ready,
+      new Promise((_, reject) => connecting.signal.addEventListener("abort", () => reject(new X0Error("stopped while waiting for an SVID")))),
+    ]);
+  } catch (error) {
+    if (stopping) {
+      identity.stop();
+      return { port: server.port ?? config.X0_HTTP_PORT, isReady, stop };
+    }
+    throw error;
+  } finally {
+    clearTimeout(waiting);
+  }
+  details.identity = { source: identity.source, spiffe_id: identity.spiffeId(), not_after: identity.notAfter()?.toISOString() };
+
   let nc: NatsConnection;
   try {
     nc = await connectNats({
       servers: config.X0_NATS_SERVERS,
       service: definition.name,
       instance: config.X0_INSTANCE,
-      tls: { caFile: config.X0_NATS_TLS_CA, certFile: config.X0_NATS_TLS_CERT, keyFile: config.X0_NATS_TLS_KEY },
+      tls: identity.tls,
       logger,
       signal: connecting.signal,
       onConnectionChange: (isConnected) => {
@@ -195,6 +227,12 @@ export async function runService<Shape extends ConfigShape>(
     throw error;
   }
   natsServer = () => nc.getServer();
+  // A renewed SVID is presented by reconnecting: the client re-reads the files, JetStream consumers resume.
+  identity.onRenew(() => {
+    metrics.svidRenewals.inc();
+    details.identity = { source: identity.source, spiffe_id: identity.spiffeId(), not_after: identity.notAfter()?.toISOString() };
+    nc.reconnect().catch((error) => logger.error("reconnect with the renewed SVID failed", { error }));
+  });
   const bus = new Bus({ nc, service: definition.name, logger, metrics, tracing });
   let jsmPromise: Promise<JetStreamManager> | undefined;
   const runtime: Runtime<z.infer<z.ZodObject<Shape>>> = {

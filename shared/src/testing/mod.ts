@@ -175,7 +175,15 @@ export function startServiceProcess(name: string, env: Record<string, string>): 
   const keyDir = env.X0_KEY_DIR ? undefined : mkdtempSync(join(tmpdir(), `x0-keys-${name}-`));
   const child = Bun.spawn([process.execPath, join(REPO_ROOT, "services", name, "src", "main.ts")], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", X0_HTTP_PORT: String(port), ...(keyDir ? { X0_KEY_DIR: keyDir } : {}), ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/root",
+      X0_HTTP_PORT: String(port),
+      ...(keyDir ? { X0_KEY_DIR: keyDir } : {}),
+      // A test that gives no identity talks plain NATS to its own local server: the development flag says so.
+      ...(env.X0_DEV_CA_DIR || env.X0_NATS_TLS_CERT || env.SPIFFE_ENDPOINT_SOCKET || env.X0_SVID_SOURCE ? {} : { X0_NATS_INSECURE_DEV: "true" }),
+      ...env,
+    },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
@@ -215,6 +223,57 @@ export function startServiceProcess(name: string, env: Record<string, string>): 
       const code = await child.exited;
       clearTimeout(timer);
       return code;
+    },
+  };
+}
+
+/** A nats-server that requires mTLS and maps SPIFFE ids to the permission matrix's users, with the CA that issues them. */
+export interface SecureNats {
+  nats: NatsServer;
+  /** Folder of the development CA (ca.crt, ca.key): services given X0_DEV_CA_DIR issue their own SVIDs from it. */
+  caDir: string;
+  /** The environment a service needs to reach this server with its own identity. */
+  serviceEnv: Record<string, string>;
+  /** TLS files of an `admin` identity, for the test's own clients. */
+  adminTls: { caFile: string; certFile: string; keyFile: string };
+  dispose(): Promise<void>;
+}
+
+/** Starts nats-server with the configuration generated from ops/nats/permissions.yaml for `nodes`, as `bun run up` does. */
+export async function startSecureNats({
+  nodes,
+  host = "127.0.0.1",
+  trustDomain = "x0tta6bl4.mesh",
+}: {
+  nodes: string[];
+  host?: string;
+  trustDomain?: string;
+}): Promise<SecureNats> {
+  // Imported here: most tests need no X.509 machinery.
+  const { createDevCa, issueServerCertificate, issueSvid, loadPermissionMatrix, renderNatsConfig } = await import("../identity/mod.ts");
+  const caDir = mkdtempSync(join(tmpdir(), "x0-pki-"));
+  const ca = await createDevCa({ trustDomain });
+  const write = (name: string, text: string) => {
+    writeFileSync(join(caDir, name), text, { mode: 0o600 });
+    return join(caDir, name);
+  };
+  const caFile = write("ca.crt", ca.certPem);
+  write("ca.key", ca.keyPem);
+  const server = await issueServerCertificate({ ca, ipAddresses: [...new Set(["127.0.0.1", host])] });
+  const serverFiles = { certFile: write("nats.crt", server.certPem), keyFile: write("nats.key", server.keyPem), caFile };
+  const admin = await issueSvid({ ca, role: "admin", ttlMs: 24 * 3_600_000 });
+  const adminTls = { caFile, certFile: write("admin.crt", admin.certPem), keyFile: write("admin.key", admin.keyPem) };
+  const configText = renderNatsConfig(loadPermissionMatrix(), { trustDomain, nodes, tls: serverFiles });
+  const nats = await startNatsServer({ host, configText });
+  const url = `tls://${host === "0.0.0.0" ? "127.0.0.1" : host}:${nats.port}`;
+  return {
+    nats: { ...nats, url },
+    caDir,
+    serviceEnv: { X0_NATS_SERVERS: url, X0_DEV_CA_DIR: caDir, X0_TRUST_DOMAIN: trustDomain },
+    adminTls,
+    dispose: async () => {
+      await nats.dispose();
+      rmSync(caDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,60 @@
+// The local stack's identities: `bun run up` keeps a development CA in <state>/pki (made once, like `x0 certs init`),
+// renews the NATS server's certificate, keeps an admin identity for its own tools, and writes the nats-server
+// configuration generated from the permission matrix: TLS required, each SPIFFE id mapped to its user.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createDevCa, DEFAULT_TRUST_DOMAIN, issueServerCertificate, issueSvid, loadDevCa, loadPermissionMatrix, renderNatsConfig } from "@x0/shared";
+
+/** What the stack needs to run with mTLS. */
+export interface StackPki {
+  dir: string;
+  /** nats-server configuration file. */
+  natsConfig: string;
+  /** The environment that gives a service its identity (it issues its own SVID from the CA). */
+  serviceEnv: Record<string, string>;
+  /** TLS files of the admin identity (up's own connections, x0 incidents). */
+  adminTls: { caFile: string; certFile: string; keyFile: string };
+}
+
+function writePrivate(path: string, text: string): string {
+  writeFileSync(path, text, { mode: 0o600 });
+  return path;
+}
+
+/** Prepares the PKI and the server configuration for `nodes` (the per-node identities: monitors, executors). */
+export async function prepareStackPki({
+  stateDir,
+  nodes,
+  addresses,
+  trustDomain = DEFAULT_TRUST_DOMAIN,
+  serverVersion,
+}: {
+  stateDir: string;
+  nodes: string[];
+  /** IP addresses the server is reached at (its certificate names them). */
+  addresses: string[];
+  trustDomain?: string;
+  serverVersion?: string;
+}): Promise<StackPki & { created: boolean }> {
+  const dir = join(stateDir, "pki");
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const caFile = join(dir, "ca.crt");
+  const keyFile = join(dir, "ca.key");
+  const created = !existsSync(caFile) || !existsSync(keyFile);
+  if (created) {
+    const ca = await createDevCa({ trustDomain });
+    writeFileSync(caFile, ca.certPem);
+    writePrivate(keyFile, ca.keyPem);
+  }
+  const ca = await loadDevCa({ trustDomain, certPem: readFileSync(caFile, "utf8"), keyPem: readFileSync(keyFile, "utf8") });
+  // Short-lived leaves are issued afresh on every start: nothing to renew while the stack is down.
+  const server = await issueServerCertificate({ ca, ipAddresses: [...new Set(["127.0.0.1", ...addresses])] });
+  const tls = { certFile: join(dir, "nats.crt"), keyFile: writePrivate(join(dir, "nats.key"), server.keyPem), caFile };
+  writeFileSync(tls.certFile, server.certPem);
+  const admin = await issueSvid({ ca, role: "admin", ttlMs: 7 * 86_400_000 });
+  writeFileSync(join(dir, "admin.crt"), admin.certPem);
+  const adminTls = { caFile, certFile: join(dir, "admin.crt"), keyFile: writePrivate(join(dir, "admin.key"), admin.keyPem) };
+  const natsConfig = join(stateDir, "nats.conf");
+  writeFileSync(natsConfig, renderNatsConfig(loadPermissionMatrix(), { trustDomain, nodes, tls, serverVersion }));
+  return { dir, natsConfig, serviceEnv: { X0_DEV_CA_DIR: dir, X0_TRUST_DOMAIN: trustDomain }, adminTls, created };
+}
