@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type NatsServer, REPO_ROOT, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
+import { type NatsServer, REPO_ROOT, startNatsServer, startServiceProcess } from "@x0/shared/testing";
 
 let dir: string;
 let nats: NatsServer;
