@@ -2,8 +2,8 @@
 // fault to the anomaly a subscriber receives (MTTD), and from the fault to probe traffic between the far corners flowing
 // again as the probe itself sees it (MTTR), never from the executor's own report. Then five fault-free minutes count false
 // positives. Root only (namespaces, XDP). Writes bench/results/heal.json.
-import { writeFileSync } from "node:fs";
-import { cpus } from "node:os";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Anomaly, Plan } from "@x0/shared";
 import { REPO_ROOT } from "@x0/shared/testing";
@@ -149,7 +149,21 @@ async function settle(lab: HealLab, results: () => Set<string>): Promise<void> {
   await Bun.sleep(1500);
 }
 
-const lab = await startHealLab({ topology: "grid:4x4", prefix: `x0b${process.pid % 1_000_000}` });
+// The default policy allows 30 network-changing plans a minute; the run injects a fault every few seconds (each needs a
+// repair and a restore plan, a node down three), so it raises the budget: it measures repair, not the budget (which the
+// planner's tests cover). Everything else is the default policy.
+const policy = readFileSync(join(REPO_ROOT, "services", "planner", "policy.yaml"), "utf8").replace(
+  "budget: { plans_per_minute: 30 }",
+  "budget: { plans_per_minute: 240 }",
+);
+if (!policy.includes("plans_per_minute: 240")) throw new Error("policy.yaml changed: update bench/heal.ts's budget override");
+const policyFile = join(mkdtempSync(join(tmpdir(), "x0-bench-heal-")), "policy.yaml");
+writeFileSync(policyFile, policy);
+const lab = await startHealLab({
+  topology: "grid:4x4",
+  prefix: `x0b${process.pid % 1_000_000}`,
+  serviceEnv: { planner: { X0_PLANNER_POLICY: policyFile } },
+});
 const resultIds = new Set<string>();
 const resultLog: { at: number; plan_id: string; status: string; detail?: string }[] = [];
 const nonNotifyResults: { at: number; status: string }[] = [];
@@ -164,6 +178,21 @@ lab.nc.subscribe("x0.action.>", {
   },
 });
 const prober = new LabProber({ plan: lab.plan, intervalMs: 10, summaryMs: 100, onEvent: (event) => probeEvents.push(event) });
+// Interrupted (Ctrl-C, a timeout's TERM): the lab and its processes go too, never left running; one teardown only.
+let stopped: Promise<void> | undefined;
+const stopAll = () => {
+  stopped ??= prober
+    .stop()
+    .catch(() => {})
+    .then(() => lab.stop());
+  return stopped;
+};
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench:heal: ${signal}: removing the lab\n`);
+    void stopAll().finally(() => process.exit(130));
+  });
+}
 const samples: Sample[] = [];
 const started = Date.now();
 try {
@@ -256,6 +285,7 @@ try {
     command: "bun run bench:heal",
     machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model, kernel: Bun.spawnSync(["uname", "-r"]).stdout.toString().trim(), bun: Bun.version },
     lab: { topology: "grid:4x4", probe: `${FROM} → ${TO} (UDP hellos every 10 ms)`, hellos_ms: 20, telemetry_ms: 100 },
+    policy: "services/planner/policy.yaml with the action budget raised from 30 to 240 plans a minute (faults every few seconds)",
     definitions: {
       mttd: "fault injected (XDP fault map written) → first opened anomaly about the fault received by a NATS subscriber",
       mttr_cut_and_node_down: "fault injected → first probe reply after the outage it caused, when no new outage follows within 1 s",
@@ -288,6 +318,5 @@ try {
   writeFileSync(join(REPO_ROOT, "bench", "results", "heal.json"), `${JSON.stringify(report, null, 2)}\n`);
   console.log(JSON.stringify({ results: report.results, targets_met: report.targets_met, fault_free: report.fault_free }, null, 2));
 } finally {
-  await prober.stop();
-  await lab.stop();
+  await stopAll();
 }

@@ -104,13 +104,30 @@ describe("correlator", () => {
     expect(new Set(node?.evidence?.map((e) => e.node))).toEqual(new Set(["a", "b", "c"]));
     expect(book.size).toBe(1);
 
-    // One link back: the node is reachable; the links still down are faults of their own.
+    // One link back: the node's other links get a grace period to come back as well (they recover one by one).
     down("a", 3000, "ok");
+    tick(3500);
+    expect(states.slice(3)).toEqual([]);
+    // Past the grace, the node is reachable and the links still down are faults of their own.
+    tick(4600);
     expect(states.slice(3).map((s) => [s.state, s.kind, s.target?.id])).toEqual([
       ["resolved", "node_unreachable", "node:x"],
       ["opened", "link_down", "link:b|x"],
       ["opened", "link_down", "link:c|x"],
     ]);
+  });
+
+  test("correlator - a node coming back with every link within the grace resolves once, with no link incident after it", () => {
+    const { states, down, tick } = setup();
+    down("a", 1000);
+    down("b", 1050);
+    down("c", 1100);
+    tick(2000);
+    down("b", 3000, "ok");
+    down("a", 3200, "ok");
+    down("c", 3400, "ok");
+    tick(5000);
+    expect(states.slice(3).map((s) => [s.state, s.kind, s.target?.id])).toEqual([["resolved", "node_unreachable", "node:x"]]);
   });
 
   test("correlator - both ends of one link make one incident; the second end is an update", () => {

@@ -13,6 +13,11 @@ export interface CorrelatorOptions {
   windowMs: number;
   /** Makes incident ids. */
   newId: () => string;
+  /**
+   * After the first link of an unreachable node comes back, how long its other links get to come back too before each
+   * still down counts as a fault of its own: a node's links recover one by one (each pair needs a few fresh replies).
+   */
+  recoveryGraceMs?: number;
 }
 
 interface LinkState {
@@ -27,7 +32,12 @@ interface NodeIncident {
   links: boolean;
   /** The node's own telemetry stopped. */
   silence: boolean;
+  /** When its first link came back (links recovering one by one). */
+  recovering?: number;
 }
+
+/** Default of {@link CorrelatorOptions.recoveryGraceMs}: a pair resolves after 3 fresh samples (300 ms), with room for jitter. */
+const DEFAULT_RECOVERY_GRACE_MS = 1500;
 
 /** Decides which incidents link and node detections open, update, hold, fold or resolve; states go to the book. */
 export class Correlator {
@@ -105,6 +115,7 @@ export class Correlator {
 
   /** Opens the link detections whose hold window ended. */
   tick(now: number): void {
+    for (const [node, known] of this.#nodes) if (known.recovering !== undefined) this.#nodeMayBeBack(node, now);
     for (const [id, held] of this.#held) {
       if (held.until > now) continue;
       this.#held.delete(id);
@@ -239,8 +250,15 @@ export class Correlator {
     const known = this.#nodes.get(node);
     if (!known) return;
     if (known.links) {
-      const allDown = this.directory.linksOf(node).every((link) => this.#links.get(link.id)?.status === "down");
-      if (allDown) return;
+      const statuses = this.directory.linksOf(node).map((link) => this.#links.get(link.id)?.status);
+      if (statuses.every((status) => status === "down")) {
+        known.recovering = undefined;
+        return;
+      }
+      if (statuses.some((status) => status === "down")) {
+        known.recovering ??= now;
+        if (now - known.recovering < (this.options.recoveryGraceMs ?? DEFAULT_RECOVERY_GRACE_MS)) return;
+      }
       known.links = false;
     }
     if (known.silence) return;
