@@ -96,18 +96,23 @@ async function detection(at: number, about: (anomaly: Anomaly) => boolean, timeo
   return null;
 }
 
-/** Probe traffic flowing again after `at`: the first reply after the outage the fault caused (or none, if it caused none). */
+/**
+ * Probe traffic flowing again after `at`: the first reply after the outage the fault caused that stays up, i.e. no new
+ * outage within 1 s (a route change can leave a short second outage while nodes switch one after another; the repair
+ * counts from the restoration that lasts).
+ */
 async function restoredAfter(at: number, timeoutMs: number): Promise<number | null> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const events = probeEvents.filter((e) => e.ts >= at);
-    const outage = events.find((e) => e.event === "outage");
-    const restored = outage ? (events.find((e) => e.event === "restored" && e.ts >= outage.ts) as RestoredEvent | undefined) : undefined;
-    if (restored) {
-      // Flowing again means staying up: a restoration followed by another outage within a second is not the repair.
-      await Bun.sleep(1000);
-      const again = probeEvents.find((e) => e.event === "outage" && e.ts > restored.ts && e.ts < restored.ts + 1000);
-      if (!again) return restored.ts - at;
+    const firstOutage = events.find((e) => e.event === "outage");
+    if (firstOutage) {
+      const restorations = events.filter((e): e is RestoredEvent => e.event === "restored" && e.ts >= firstOutage.ts);
+      for (const restored of restorations) {
+        if (Date.now() < restored.ts + 1000) break; // not yet known to last
+        const again = events.some((e) => e.event === "outage" && e.ts > restored.ts && e.ts <= restored.ts + 1000);
+        if (!again) return restored.ts - at;
+      }
     }
     await Bun.sleep(20);
   }

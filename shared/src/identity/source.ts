@@ -110,8 +110,22 @@ export function openIdentity({ config, service, logger }: { config: BaseConfig; 
       spiffeId = checked.spiffeId;
       notAfter = checked.notAfter;
     };
-    const ready = check().catch((error) => {
-      throw new IdentityError(`X0_NATS_TLS_CERT ${tls.certFile} is not a usable SVID: ${(error as Error).message}`, { cause: error });
+    // A malformed or missing file is reported and re-read with backoff (an operator or cert-manager may be writing it);
+    // the service waits, unauthenticated connections are never tried.
+    let stopped = false;
+    let retry: ReturnType<typeof setTimeout> | undefined;
+    const ready = new Promise<void>((resolve) => {
+      let backoffMs = 500;
+      const attempt = () => {
+        check().then(resolve, (error) => {
+          if (stopped) return;
+          const problem = new IdentityError(`X0_NATS_TLS_CERT ${tls.certFile} is not a usable SVID: ${(error as Error).message}`, { cause: error });
+          logger.error("no usable SVID in the X0_NATS_TLS_* files; retrying", { error: problem, retry_ms: backoffMs });
+          retry = setTimeout(attempt, backoffMs);
+          backoffMs = Math.min(backoffMs * 2, 30_000);
+        });
+      };
+      attempt();
     });
     // Files managed outside (cert-manager, an operator): a changed certificate is picked up and presented on a reconnect.
     const timer = setInterval(() => {
@@ -133,7 +147,11 @@ export function openIdentity({ config, service, logger }: { config: BaseConfig; 
       notAfter: () => notAfter,
       ready,
       onRenew: (cb) => renewCallbacks.push(cb),
-      stop: () => clearInterval(timer),
+      stop: () => {
+        stopped = true;
+        clearTimeout(retry);
+        clearInterval(timer);
+      },
     };
   }
 
