@@ -276,6 +276,13 @@ try {
     await settle(lab, () => resultIds);
   }
 
+  // The faults' own consequences end first: a link held down for flapping returns (with a plan) once stable for 30 s.
+  const planner = lab.services.get("planner");
+  const heldLinks = async () =>
+    ((await (await fetch(`http://127.0.0.1:${planner?.port}/status`)).json()) as { details?: { held_links?: number } }).details?.held_links ?? 0;
+  const heldDeadline = Date.now() + 90_000;
+  while ((await heldLinks()) > 0 && Date.now() < heldDeadline) await Bun.sleep(1000);
+  await settle(lab, () => resultIds);
   // Fault-free period: every anomaly and every network-changing action counts as a false positive.
   const quietFrom = Date.now();
   process.stderr.write(`fault-free period: ${QUIET_MS / 1000} s\n`);
@@ -315,6 +322,7 @@ try {
       anomalies_opened: quietAnomalies.length,
       anomalies: quietAnomalies.map((a) => ({ kind: a.anomaly.kind, target: a.anomaly.target?.id })),
       network_changing_plans: quietPlans.length,
+      plans: quietPlans.map((p) => ({ rule: p.plan.rule, target: p.plan.target?.id, summary: p.plan.expected_effect?.summary })),
       network_changing_actions: quietActions.length,
     },
     samples,
