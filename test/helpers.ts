@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
-import { traceIdOf } from "@x0/shared";
+import { type Telemetry, traceIdOf } from "@x0/shared";
 import { type ServiceProcess, startServiceProcess } from "@x0/shared/testing";
 
 /** A message seen by a {@link Recorder}. */
@@ -75,4 +75,20 @@ export async function startLoopServices(env: Record<string, string>, sysfsRoot: 
     throw error;
   }
   return services;
+}
+
+const ZERO_COUNTERS = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 };
+
+/** `warmup` samples of one node's interface `mesh0` up, then one with it down: exactly one link_down incident. */
+export function incidentSamples(node: string, start: number, warmup: number): Telemetry[] {
+  return Array.from({ length: warmup + 2 }, (_, i) => ({
+    v: 1,
+    node,
+    ts: start + i * 1000,
+    seq: i,
+    interval_ms: 1000,
+    source: "sysfs",
+    ebpf: false,
+    interfaces: [{ name: "mesh0", operstate: i === warmup + 1 ? "down" : "up", counters: ZERO_COUNTERS }],
+  }));
 }

@@ -2,32 +2,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { EVENTS_STREAM, type Telemetry } from "@x0/shared";
+import { EVENTS_STREAM } from "@x0/shared";
 import { type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
-import { testClient } from "./helpers.ts";
+import { incidentSamples, testClient } from "./helpers.ts";
 
 const NODES = Array.from({ length: 30 }, (_, i) => `r${i}`);
 const WARMUP = 5;
-const zero = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 };
 
 let secure: SecureNats;
 let nats: SecureNats["nats"];
 let nc: NatsConnection;
 const services: ServiceProcess[] = [];
-
-/** Warm-up samples then the interface goes down: exactly one incident per node. */
-function incidentSamples(node: string, start: number): Telemetry[] {
-  return Array.from({ length: WARMUP + 2 }, (_, i) => ({
-    v: 1,
-    node,
-    ts: start + i * 1000,
-    seq: i,
-    interval_ms: 1000,
-    source: "sysfs",
-    ebpf: false,
-    interfaces: [{ name: "mesh0", operstate: i === WARMUP + 1 ? "down" : "up", counters: zero }],
-  }));
-}
 
 async function events(): Promise<{ subject: string; body: Record<string, unknown> }[]> {
   const js = jetstream(nc);
@@ -66,7 +51,7 @@ describe("restart", () => {
     const start = Date.now();
     const half = NODES.length / 2;
     for (const node of NODES.slice(0, half)) {
-      for (const sample of incidentSamples(node, start)) nc.publish(`x0.telemetry.${node}`, JSON.stringify(sample));
+      for (const sample of incidentSamples(node, start, WARMUP)) nc.publish(`x0.telemetry.${node}`, JSON.stringify(sample));
     }
     await nc.flush();
     // Crash the server while the loop is still working on the first half.
@@ -88,7 +73,7 @@ describe("restart", () => {
     );
     // Telemetry is core NATS (at most once), so the second half is sent once the server is back.
     for (const node of NODES.slice(half)) {
-      for (const sample of incidentSamples(node, start)) nc.publish(`x0.telemetry.${node}`, JSON.stringify(sample));
+      for (const sample of incidentSamples(node, start, WARMUP)) nc.publish(`x0.telemetry.${node}`, JSON.stringify(sample));
     }
 
     try {

@@ -2,32 +2,17 @@
 // their (here 4 s) lifetime and reconnect to present them, while incidents keep flowing through the loop.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { readEventHistory, type Telemetry } from "@x0/shared";
+import { readEventHistory } from "@x0/shared";
 import { type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
-import { testClient } from "./helpers.ts";
+import { incidentSamples, testClient } from "./helpers.ts";
 
 const NODES = Array.from({ length: 40 }, (_, i) => `rot${i}`);
 const WARMUP = 5;
 const TTL_S = 4;
-const zero = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 };
 
 let secure: SecureNats;
 let nc: NatsConnection;
 const services: ServiceProcess[] = [];
-
-/** Warm-up samples then the interface goes down: one incident per node. */
-function incidentSamples(node: string, start: number): Telemetry[] {
-  return Array.from({ length: WARMUP + 2 }, (_, i) => ({
-    v: 1,
-    node,
-    ts: start + i * 1000,
-    seq: i,
-    interval_ms: 1000,
-    source: "sysfs",
-    ebpf: false,
-    interfaces: [{ name: "mesh0", operstate: i === WARMUP + 1 ? "down" : "up", counters: zero }],
-  }));
-}
 
 async function renewals(service: ServiceProcess): Promise<number> {
   const metrics = await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
@@ -58,21 +43,18 @@ describe("rotation", () => {
     const before = await Promise.all(services.map(renewals));
     // One incident every 250 ms for 10 s: the stream spans several renewals of every service.
     for (const node of NODES) {
-      for (const sample of incidentSamples(node, Date.now())) nc.publish(`x0.telemetry.${node}`, JSON.stringify(sample));
+      for (const sample of incidentSamples(node, Date.now(), WARMUP)) nc.publish(`x0.telemetry.${node}`, JSON.stringify(sample));
       await nc.flush();
       await Bun.sleep(250);
     }
-    await waitFor(
-      "a result for every node",
-      async () => (await readEventHistory(nc, { sinceMs: since })).results.length >= NODES.length,
-      60_000,
-      250,
-    ).catch(async (error) => {
-      const history = await readEventHistory(nc, { sinceMs: since });
-      throw new Error(
-        `${error}: ${history.anomalies.length} anomalies, ${history.plans.length} plans, ${history.results.length} results\n${services.map((s) => `--- ${s.name}\n${s.output.slice(-20).join("\n")}`).join("\n")}`,
-      );
-    });
+    await waitFor("a result for every node", async () => (await readEventHistory(nc, { sinceMs: since })).results.length >= NODES.length, 60_000, 250).catch(
+      async (error) => {
+        const history = await readEventHistory(nc, { sinceMs: since });
+        throw new Error(
+          `${error}: ${history.anomalies.length} anomalies, ${history.plans.length} plans, ${history.results.length} results\n${services.map((s) => `--- ${s.name}\n${s.output.slice(-20).join("\n")}`).join("\n")}`,
+        );
+      },
+    );
     await Bun.sleep(1000);
     const history = await readEventHistory(nc, { sinceMs: since });
     const opened = history.anomalies.filter((a) => a.state === "opened");
