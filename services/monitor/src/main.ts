@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { announcementKey, Buckets, commaListSchema, contracts, openBucket, probeEndpoint, runService } from "@x0/shared";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
-import { announcement } from "./announce/announce.ts";
+import { AddressCache, announcement } from "./announce/announce.ts";
 import { probeOnce } from "./probes/probe-once.ts";
 import { PEER_PATTERN, Prober, parsePeer } from "./probes/prober.ts";
 import { startBatman } from "./sample/batman.ts";
@@ -135,6 +135,7 @@ await runService({
     });
     counters.telemetry_published = 0;
     let knownInterfaces = "";
+    const addressCache = new AddressCache();
 
     const tick = () => {
       const started = performance.now();
@@ -154,16 +155,19 @@ await runService({
       details.ebpf = telemetry.ebpf_state;
       details.xdp = Object.fromEntries(telemetry.interfaces.map((i) => [i.name, i.xdp ? { mode: i.xdp.mode, error: i.xdp.error } : { mode: "off" }]));
       // The node's interfaces and addresses are knowledge the analyzer and planner build the graph from; write them when they change.
-      const announced = announcement({
-        node,
-        interfaces: telemetry.interfaces,
-        ebpf: telemetry.ebpf,
-        serviceAddress: config.X0_MONITOR_SERVICE_ADDRESS || null,
-        probePort: prober?.port ?? config.X0_MONITOR_PROBE_PORT,
-      });
-      const key = JSON.stringify(announced);
+      const shape = telemetry.interfaces.map((i) => `${i.name}:${i.operstate}:${i.xdp?.mode ?? "off"}`).join(",");
+      const addresses = addressCache.get(shape, telemetry.ts);
+      const key = `${shape}|${addressCache.version}|${telemetry.ebpf}`;
       if (key !== knownInterfaces) {
         knownInterfaces = key;
+        const announced = announcement({
+          node,
+          interfaces: telemetry.interfaces,
+          ebpf: telemetry.ebpf,
+          serviceAddress: config.X0_MONITOR_SERVICE_ADDRESS || null,
+          probePort: prober?.port ?? config.X0_MONITOR_PROBE_PORT,
+          addresses,
+        });
         topology.put(announcementKey(node), JSON.stringify({ ...announced, updated_at: Date.now() })).catch((error) => {
           knownInterfaces = "";
           logger.warn("cannot update topology", { error });

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { NodeAnnouncement } from "@x0/shared";
-import { announcement, readAddresses } from "./announce.ts";
+import { AddressCache, announcement, readAddresses } from "./announce.ts";
 
 describe("announcement", () => {
   test("announce - interfaces carry their MAC and IPv4/prefix, and the result satisfies NodeAnnouncement", () => {
@@ -26,5 +26,24 @@ describe("announcement", () => {
   test("announce - reads this namespace's addresses with prefixes", () => {
     const addresses = readAddresses();
     for (const { ipv4 } of addresses.values()) for (const cidr of ipv4) expect(cidr).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+$/);
+  });
+
+  test("announce - addresses are re-read when the interfaces change or every refresh, not every sample", () => {
+    let reads = 0;
+    let address = "10.200.0.1/30";
+    const cache = new AddressCache(5000, () => {
+      reads += 1;
+      return new Map([["n1-n2", { mac: "02:00:00:00:00:01", ipv4: [address] }]]);
+    });
+    cache.get("n1-n2:up", 0);
+    for (let t = 100; t < 5000; t += 100) cache.get("n1-n2:up", t);
+    expect(reads).toBe(1);
+    expect(cache.version).toBe(1);
+    cache.get("n1-n2:down", 5050);
+    expect(reads).toBe(2);
+    expect(cache.version).toBe(1); // same addresses: nothing to announce again
+    address = "10.200.0.5/30";
+    expect(cache.get("n1-n2:down", 10_100).get("n1-n2")?.ipv4).toEqual(["10.200.0.5/30"]);
+    expect(cache.version).toBe(2);
   });
 });

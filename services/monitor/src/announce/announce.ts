@@ -47,3 +47,33 @@ export function announcement({
     ebpf,
   };
 }
+
+/**
+ * The interfaces' addresses, read at most every `refreshMs` or at once when their names or states change: reading them
+ * (getifaddrs over netlink) every 100 ms sample would be most of an idle monitor's work.
+ */
+export class AddressCache {
+  #addresses = new Map<string, InterfaceAddresses>();
+  #readAt = Number.NEGATIVE_INFINITY;
+  #shape = "";
+  /** Bumped whenever the addresses read differ from the previous read. */
+  version = 0;
+
+  constructor(
+    private readonly refreshMs = 5000,
+    private readonly read: () => Map<string, InterfaceAddresses> = readAddresses,
+  ) {}
+
+  /** The addresses for interfaces of `shape` (e.g. names and operstates joined) at time `now`. */
+  get(shape: string, now: number): Map<string, InterfaceAddresses> {
+    if (shape === this.#shape && now - this.#readAt < this.refreshMs) return this.#addresses;
+    const next = this.read();
+    this.#readAt = now;
+    this.#shape = shape;
+    if (JSON.stringify([...next]) !== JSON.stringify([...this.#addresses])) {
+      this.#addresses = next;
+      this.version += 1;
+    }
+    return this.#addresses;
+  }
+}
