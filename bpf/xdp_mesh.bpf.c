@@ -112,14 +112,16 @@ int x0_xdp(struct xdp_md *ctx)
 	/* No denied or faulted neighbour (the common case): nothing more to look up. */
 	__u32 zero = 0;
 	struct x0_policy *pol = bpf_map_lookup_elem(&policy, &zero);
-	if (pol && !pol->active)
+	/* Without the flag (cannot happen for an array map) every lookup runs: correctness over speed. */
+	__u32 flags = pol ? pol->active : X0_POLICY_ENTRIES | X0_POLICY_MAC_WIDE;
+	if (!flags)
 		return XDP_PASS;
 
-	/* Exact (MAC, IPv4) entries first, then the MAC-wide entry. */
+	/* Exact (MAC, IPv4) entries first, then the MAC-wide entry when any exists. */
 	struct x0_neigh_key any = { .scope = X0_KEY_ANY_IPV4 };
 	__builtin_memcpy(any.mac, key.mac, sizeof(any.mac));
 	struct x0_deny *denied = bpf_map_lookup_elem(&deny, &key);
-	if (!denied)
+	if (!denied && (flags & X0_POLICY_MAC_WIDE))
 		denied = bpf_map_lookup_elem(&deny, &any);
 	if (denied) {
 		__u64 now = bpf_ktime_get_ns();
@@ -133,7 +135,7 @@ int x0_xdp(struct xdp_md *ctx)
 	}
 
 	__u32 *p = bpf_map_lookup_elem(&fault, &key);
-	if (!p)
+	if (!p && (flags & X0_POLICY_MAC_WIDE))
 		p = bpf_map_lookup_elem(&fault, &any);
 	if (p && *p && (bpf_get_prandom_u32() & (X0_FAULT_SCALE - 1)) < *p)
 		return drop(X0_STAT_DROP_FAULT, st, len);

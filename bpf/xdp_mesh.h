@@ -48,7 +48,13 @@ struct x0_neigh_stats {
  * lower it only when both maps are seen empty, re-checking after lowering (services/monitor/src/xdp/pins.ts).
  */
 struct x0_policy {
-	__u32 active;
+	__u32 active; /* enum x0_policy_bits */
+};
+
+/* Bits of x0_policy.active: entries exist at all; MAC-wide (X0_KEY_ANY_IPV4) entries exist, so their lookup is needed. */
+enum x0_policy_bits {
+	X0_POLICY_ENTRIES = 1,
+	X0_POLICY_MAC_WIDE = 2,
 };
 
 /* Index of the interface totals array; passed = total - drops, so it is not counted separately. */

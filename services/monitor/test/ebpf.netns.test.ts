@@ -181,7 +181,11 @@ describe.skipIf(!isRoot)("monitor eBPF data plane", () => {
   test("ebpf - a MAC-wide fault entry (ipv4 any) drops every frame of the neighbour: a silent cut", async () => {
     const policy = PinnedPolicy.open(loadLibbpf(join(REPO_ROOT, "bpf", "build", "libx0shim.so")), lab.hostIf, PIN_ROOT);
     try {
+      // An exact entry alone leaves the MAC-wide lookup off; a MAC-wide entry turns it on.
+      policy.setFault({ mac: "02:00:00:00:00:0c", ipv4: "192.0.2.12" }, 0.5);
+      expect(policy.bits()).toBe(1);
       policy.setFault({ mac: lab.peerMac, ipv4: "any" }, 1);
+      expect(policy.bits()).toBe(3);
       const before = { received, packets: peerSample()?.packets ?? 0, faultDrops: hostSample()?.xdp?.dropped_fault ?? 0 };
       await send(200);
       const t = await nextSample("200 seen", (s) => peerSample(s)?.packets === before.packets + 200);
@@ -192,6 +196,9 @@ describe.skipIf(!isRoot)("monitor eBPF data plane", () => {
       expect(hostSample(t)?.operstate).toBe("up");
     } finally {
       policy.setFault({ mac: lab.peerMac, ipv4: "any" }, 0);
+      expect(policy.bits()).toBe(1);
+      policy.setFault({ mac: "02:00:00:00:00:0c", ipv4: "192.0.2.12" }, 0);
+      expect(policy.bits()).toBe(0);
       policy.close();
     }
   });

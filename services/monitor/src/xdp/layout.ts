@@ -124,11 +124,19 @@ export function decodeFault(value: Buffer): number {
   return value.readUInt32LE(0) / FAULT_SCALE;
 }
 
-/** struct x0_policy: whether the deny or fault map may hold an entry. */
-export function encodePolicy(active: boolean): Buffer {
+/** enum x0_policy_bits. */
+export const PolicyBits = { ENTRIES: 1, MAC_WIDE: 2 } as const;
+
+/** struct x0_policy: which lookups the program needs (PolicyBits; 0 when deny and fault are empty). */
+export function encodePolicy(bits: number): Buffer {
   const value = Buffer.alloc(SIZES.policy);
-  value.writeUInt32LE(active ? 1 : 0, 0);
+  value.writeUInt32LE(bits, 0);
   return value;
+}
+
+/** Whether a struct x0_neigh_key is MAC-wide (scope X0_KEY_ANY_IPV4). */
+export function isMacWideKey(key: Buffer): boolean {
+  return key.readUInt16LE(6) === KeyScope.ANY_IPV4;
 }
 
 /** A ring buffer record (struct x0_event). */

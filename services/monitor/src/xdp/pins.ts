@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import type { Libbpf } from "../bpf/libbpf.ts";
 import { BpfMap } from "../bpf/map.ts";
-import { decodeFault, decodeKey, encodeDeny, encodeFault, encodeKey, encodePolicy, type NeighbourKey, SIZES } from "./layout.ts";
+import { decodeFault, decodeKey, encodeDeny, encodeFault, encodeKey, encodePolicy, isMacWideKey, type NeighbourKey, PolicyBits, SIZES } from "./layout.ts";
 
 /** The default pin root; each interface's maps are in `<root>/<iface>/`. */
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/x0";
@@ -18,26 +18,34 @@ export interface PolicyMaps {
   policy: BpfMap;
 }
 
-/** Raises the policy flag: call after inserting into deny or fault. */
-export function raisePolicyFlag({ policy }: PolicyMaps): void {
-  policy.update(POLICY_INDEX, encodePolicy(true));
+/** The policy bits deny and fault call for now: none when both are empty, MAC_WIDE when a MAC-wide entry exists. */
+function policyBits({ deny, fault }: PolicyMaps): number {
+  if (deny.isEmpty() && fault.isEmpty()) return 0;
+  const macWide = [...deny.entries(), ...fault.entries()].some(([key]) => isMacWideKey(key));
+  return PolicyBits.ENTRIES | (macWide ? PolicyBits.MAC_WIDE : 0);
 }
 
 /**
- * Lowers the policy flag when deny and fault are both empty. Safe against concurrent writers without a lock: a writer
- * raises the flag after its insert, and this lowers it only after seeing both maps empty, then looks again and raises it
- * when an insert slipped in between, so the last write to the flag is never a stale "empty". Returns the flag's new value.
+ * Sets the policy flag from what deny and fault hold: call after every insert or delete. Safe against concurrent writers
+ * without a lock: each writes what it saw after its own change, then looks again and writes again when another change
+ * slipped in between, so the last write to the flag is never a stale "empty" (or a stale "no MAC-wide entry").
+ * Returns whether any lookup is on.
  */
 export function syncPolicyFlag(maps: PolicyMaps): boolean {
-  const busy = () => !maps.deny.isEmpty() || !maps.fault.isEmpty();
-  if (busy()) {
-    raisePolicyFlag(maps);
-    return true;
+  let bits = policyBits(maps);
+  // Bounded: under endless concurrent churn the other writers' own syncs come last anyway.
+  for (let attempt = 0; attempt < 4; attempt++) {
+    maps.policy.update(POLICY_INDEX, encodePolicy(bits));
+    const again = policyBits(maps);
+    if (again === bits) break;
+    bits = again;
   }
-  maps.policy.update(POLICY_INDEX, encodePolicy(false));
-  if (!busy()) return false;
-  raisePolicyFlag(maps);
-  return true;
+  return bits !== 0;
+}
+
+/** Raises the policy flag after an insert into deny or fault (the same protocol as {@link syncPolicyFlag}). */
+export function raisePolicyFlag(maps: PolicyMaps): void {
+  syncPolicyFlag(maps);
 }
 
 /** Whether the policy flag is raised. */
@@ -105,6 +113,11 @@ export class PinnedPolicy {
   /** Whether the program currently looks deny and fault up (false only while both are empty). */
   active(): boolean {
     return policyFlag(this.maps);
+  }
+
+  /** The policy flag's bits (PolicyBits): which lookups the program makes now. */
+  bits(): number {
+    return this.maps.policy.lookup(POLICY_INDEX)?.readUInt32LE(0) ?? 0;
   }
 
   /** Closes the map fds. */
