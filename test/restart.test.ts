@@ -32,7 +32,13 @@ beforeAll(async () => {
   nats = secure.nats;
   const common = { ...secure.serviceEnv, X0_LOG_LEVEL: "warn", X0_NODE: "core" };
   services.push(
-    startServiceProcess("analyzer", { ...common, X0_ANALYZER_WARMUP_SAMPLES: String(WARMUP), X0_ANALYZER_SILENCE_INTERVALS: "100000" }),
+    // No keep-alive `updated` states during the test (5 s by default): a slow recovery would add one per incident.
+    startServiceProcess("analyzer", {
+      ...common,
+      X0_ANALYZER_WARMUP_SAMPLES: String(WARMUP),
+      X0_ANALYZER_SILENCE_INTERVALS: "100000",
+      X0_ANALYZER_UPDATE_EVERY_MS: "600000",
+    }),
     startServiceProcess("planner", common),
     startServiceProcess("executor", { ...common, X0_EXECUTOR_SCOPE: "all" }),
   );
