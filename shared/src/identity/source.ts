@@ -174,6 +174,19 @@ export function openIdentity({ config, service, logger }: { config: BaseConfig; 
     else renewed();
   };
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  /** The identity kept in `dir`, whose source stops with `stopSource`. */
+  const issued = (stopSource: () => void): WorkloadIdentity => ({
+    source,
+    tls,
+    spiffeId: () => current?.spiffeId,
+    notAfter: () => current?.notAfter,
+    ready,
+    onRenew: (cb) => renewCallbacks.push(cb),
+    stop: () => {
+      stopSource();
+      cleanup();
+    },
+  });
 
   if (source === "workload-api") {
     const client = new WorkloadApiClient({
@@ -183,18 +196,7 @@ export function openIdentity({ config, service, logger }: { config: BaseConfig; 
       onError: (error: WorkloadApiError) => logger.warn("Workload API", { error }),
     });
     client.start();
-    return {
-      source,
-      tls,
-      spiffeId: () => current?.spiffeId,
-      notAfter: () => current?.notAfter,
-      ready,
-      onRenew: (cb) => renewCallbacks.push(cb),
-      stop: () => {
-        client.stop();
-        cleanup();
-      },
-    };
+    return issued(() => client.stop());
   }
 
   // dev-ca: this process is its own issuer, like a local agent; a bad CA folder is retried with backoff, never skipped.
@@ -203,38 +205,29 @@ export function openIdentity({ config, service, logger }: { config: BaseConfig; 
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
   let backoffMs = 500;
-  const issue = async () => {
+  const renew = async () => {
     try {
       const ca = await loadDevCa({
         trustDomain: config.X0_TRUST_DOMAIN,
         certPem: readFileSync(join(caDir, "ca.crt"), "utf8"),
         keyPem: readFileSync(join(caDir, "ca.key"), "utf8"),
       });
-      const issued = await issueSvid({ ca, role: service, name: identityName(service, config.X0_NODE), ttlMs });
-      const checked = await checkSvid({ certPem: issued.certPem, bundlePem: ca.certPem, trustDomain: config.X0_TRUST_DOMAIN });
+      const svid = await issueSvid({ ca, role: service, name: identityName(service, config.X0_NODE), ttlMs });
+      const checked = await checkSvid({ certPem: svid.certPem, bundlePem: ca.certPem, trustDomain: config.X0_TRUST_DOMAIN });
       if (stopped) return;
-      install({ spiffeId: checked.spiffeId, certPem: issued.certPem, keyPem: issued.keyPem, bundlePem: ca.certPem, notAfter: checked.notAfter });
+      install({ spiffeId: checked.spiffeId, certPem: svid.certPem, keyPem: svid.keyPem, bundlePem: ca.certPem, notAfter: checked.notAfter });
       backoffMs = 500;
-      timer = setTimeout(issue, Math.max(1000, ttlMs / 2));
+      timer = setTimeout(renew, Math.max(1000, ttlMs / 2));
     } catch (error) {
       logger.error("cannot issue an SVID from the development CA; retrying", { dir: caDir, error, retry_ms: backoffMs });
       if (stopped) return;
-      timer = setTimeout(issue, backoffMs);
+      timer = setTimeout(renew, backoffMs);
       backoffMs = Math.min(backoffMs * 2, 30_000);
     }
   };
-  void issue();
-  return {
-    source,
-    tls,
-    spiffeId: () => current?.spiffeId,
-    notAfter: () => current?.notAfter,
-    ready,
-    onRenew: (cb) => renewCallbacks.push(cb),
-    stop: () => {
-      stopped = true;
-      clearTimeout(timer);
-      cleanup();
-    },
-  };
+  void renew();
+  return issued(() => {
+    stopped = true;
+    clearTimeout(timer);
+  });
 }

@@ -43,11 +43,6 @@ export function syncPolicyFlag(maps: PolicyMaps): boolean {
   return bits !== 0;
 }
 
-/** Raises the policy flag after an insert into deny or fault (the same protocol as {@link syncPolicyFlag}). */
-export function raisePolicyFlag(maps: PolicyMaps): void {
-  syncPolicyFlag(maps);
-}
-
 /** Whether the policy flag is raised. */
 export function policyFlag({ policy }: PolicyMaps): boolean {
   return (policy.lookup(POLICY_INDEX)?.readUInt32LE(0) ?? 1) !== 0;
@@ -79,7 +74,7 @@ export class PinnedPolicy {
   /** Drops every packet from `neighbour` (exact MAC + IPv4 key; ipv4 null matches its non-IPv4 frames). */
   deny(neighbour: NeighbourKey): void {
     this.maps.deny.update(encodeKey(neighbour), encodeDeny(this.lib.monotonicNs()));
-    raisePolicyFlag(this.maps);
+    syncPolicyFlag(this.maps);
   }
 
   /** Lifts a deny; false when the neighbour was not denied. */
@@ -96,7 +91,7 @@ export class PinnedPolicy {
       syncPolicyFlag(this.maps);
     } else {
       this.maps.fault.update(encodeKey(neighbour), encodeFault(probability));
-      raisePolicyFlag(this.maps);
+      syncPolicyFlag(this.maps);
     }
   }
 
