@@ -278,6 +278,8 @@ export const ActionType = z.enum([
   "release_neighbour",
   "batman_hop_penalty",
   "batman_interface",
+  "batman_orig_interval",
+  "batman_gw_mode",
   "process_restart",
 ]);
 /** An action type. */

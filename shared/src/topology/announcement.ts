@@ -16,6 +16,16 @@ export const AnnouncedInterface = z.object({
 /** An announced interface. */
 export type AnnouncedInterface = z.infer<typeof AnnouncedInterface>;
 
+/** The node's batman-adv mesh, when it runs one: what the planner needs to turn route decisions into batman actions. */
+export const AnnouncedBatman = z.object({
+  mesh_interface: z.string().min(1).max(15).describe("The batman-adv mesh (soft) interface, e.g. bat0."),
+  originator: MacAddress.describe("The node's originator address (its primary hard interface's MAC), as other nodes' originator tables show it."),
+  hard_interfaces: z.array(z.string().min(1).max(15)).max(256).describe("Hard interfaces attached to the mesh, active or not."),
+  address: Ipv4Cidr.nullable().optional().describe("The IPv4 address on the mesh interface, the one probes across the mesh use."),
+});
+/** An announced batman-adv mesh. */
+export type AnnouncedBatman = z.infer<typeof AnnouncedBatman>;
+
 /** `node.<node>` in x0_topology, written by the node's monitor whenever it changes. */
 export const NodeAnnouncement = z.object({
   node: NodeId,
@@ -23,6 +33,7 @@ export const NodeAnnouncement = z.object({
   service_address: z.ipv4().nullable().optional().describe("The address other nodes route to (the node's stable address)."),
   probe_port: z.number().int().min(0).max(65535).optional().describe("UDP port the node answers hellos on."),
   ebpf: z.boolean(),
+  batman: AnnouncedBatman.optional().describe("Present when the node routes with batman-adv: links are then batman hard interfaces."),
   updated_at: EpochMillis,
 });
 /** A node announcement. */

@@ -1,4 +1,4 @@
 // Topology: node announcements, the link graph and shortest-path routes.
-export { AnnouncedInterface, announcementKey, Ipv4Cidr, NodeAnnouncement } from "./announcement.ts";
+export { AnnouncedBatman, AnnouncedInterface, announcementKey, Ipv4Cidr, NodeAnnouncement } from "./announcement.ts";
 export type { Link, LinkEnd, MeshGraph, Route } from "./graph.ts";
 export { linkId, linksFromAnnouncements, pathBetween, routeTables, shortestPaths } from "./graph.ts";
