@@ -1,6 +1,7 @@
 // The analyzer's core: telemetry in, incident states out. Pure: the caller passes the clock and publishes the states.
 import type { Anomaly, Evidence, IncidentTarget, NodeAnnouncement, Telemetry } from "@x0/shared";
 import { z } from "zod";
+import { BatmanLink, type BatmanLinkOptions, oneHopNeighbours, readsFingerprint } from "./detect/batman-link.ts";
 import { ProbePair, type ProbePairOptions } from "./detect/probe-pair.ts";
 import { SeriesDetector, type SeriesOptions } from "./detect/series.ts";
 import { Correlator, type LinkStatus } from "./incidents/correlator.ts";
@@ -8,7 +9,7 @@ import { type Detection, Incident, IncidentBook } from "./incidents/incident.ts"
 import { PeerDirectory, type Resolved } from "./topology/peers.ts";
 
 /** Tuning of the {@link Analyzer}; defaults and reasons are in the analyzer README. */
-export interface AnalyzerOptions extends ProbePairOptions {
+export interface AnalyzerOptions extends ProbePairOptions, BatmanLinkOptions {
   correlationWindowMs: number;
   updateEveryMs: number;
   silenceIntervals: number;
@@ -17,6 +18,11 @@ export interface AnalyzerOptions extends ProbePairOptions {
   spikeMinPps: number;
   spikeSamples: number;
   retransmitMinPerS: number;
+  /**
+   * A node whose telemetry brings no usable batman sample (errored, or missing) for this long has its batman verdicts
+   * withdrawn: nothing confirms them any more, and the other end, hellos, operstate and silence still speak.
+   */
+  batmanBlindMs: number;
   /** Series and pairs not seen for this long are forgotten (their neighbour left, or the node did). */
   forgetAfterMs: number;
   newId: () => string;
@@ -43,6 +49,11 @@ export const DEFAULT_ANALYZER_OPTIONS: AnalyzerOptions = {
   spikeMinPps: 2000,
   spikeSamples: 2,
   retransmitMinPerS: 100,
+  batmanLastSeenMs: 3500,
+  batmanTqDrop: 0.3,
+  batmanTqFloor: 64,
+  batmanTqSamples: 3,
+  batmanBlindMs: 10_000,
   forgetAfterMs: 300_000,
   newId: () => crypto.randomUUID(),
 };
@@ -80,6 +91,20 @@ interface PairState extends Contributor {
   pair: ProbePair;
 }
 
+interface BatmanState extends Contributor {
+  link: BatmanLink;
+}
+
+/** A node's batman-adv view: its latest read, and the neighbours it has listed. */
+interface BatmanView {
+  fingerprint: string;
+  /** When the latest usable sample (a new read, or the latest one repeated) arrived (analyzer clock). */
+  usableAt: number;
+  /** Verdicts withdrawn for want of usable samples. */
+  blind: boolean;
+  links: Map<string, BatmanState>;
+}
+
 interface NodeState {
   lastSeenAt: number;
   lastTs: number;
@@ -97,8 +122,9 @@ interface SeriesState {
 }
 
 /**
- * Turns telemetry into incident states: phi-accrual, loss and RTT per probe pair; operstate; per-neighbour traffic and
- * retransmit rates against robust baselines; node silence; correlated into one incident per fault (see the README).
+ * Turns telemetry into incident states: phi-accrual, loss and RTT per probe pair; operstate; batman-adv last-seen and TQ
+ * per neighbour; per-neighbour traffic and retransmit rates against robust baselines; node silence; correlated into one
+ * incident per fault (see the README).
  */
 export class Analyzer {
   readonly options: AnalyzerOptions;
@@ -110,6 +136,7 @@ export class Analyzer {
   readonly #interfaces = new Map<string, InterfaceState>();
   readonly #byTarget = new Map<string, Set<Contributor>>();
   readonly #series = new Map<string, SeriesState>();
+  readonly #batman = new Map<string, BatmanView>();
   /** Until when the analyzer counts as hearing the mesh: the latest sample's arrival plus 1.5 of its interval. */
   #hearingUntil = 0;
   #restoredRtt: Record<string, number[]> = {};
@@ -170,6 +197,7 @@ export class Analyzer {
       const change = state.pair.observe(clock, probe);
       this.#report(state, change.changed, receivedAt);
     }
+    this.#observeBatman(sample, receivedAt);
 
     for (const sampled of sample.interfaces) {
       for (const neighbour of sampled.neighbours ?? []) {
@@ -233,6 +261,10 @@ export class Analyzer {
     for (const [key, state] of this.#pairs) if (state.pair.rtt.count > 0) rtt[key] = state.pair.rtt.toJSON();
     const series: Record<string, number[]> = {};
     for (const [key, state] of this.#series) if (state.detector.baseline.count > 0) series[key] = state.detector.baseline.toJSON();
+    for (const view of this.#batman.values()) {
+      for (const state of view.links.values())
+        if (state.link.tq.count > 0) series[tqKey(state.link.node, state.link.interfaceName, state.link.mac)] = state.link.tq.toJSON();
+    }
     return { v: 2, rtt, series };
   }
 
@@ -252,6 +284,56 @@ export class Analyzer {
     node.lastTs = sample.ts;
     node.intervalMs = sample.interval_ms;
     return node;
+  }
+
+  /**
+   * Judges the node's batman-adv neighbours. Errored or missing samples judge nothing, so they never open or resolve
+   * anything by themselves; only a view without usable samples for `batmanBlindMs` withdraws its verdicts. The monitor
+   * repeats its latest read in every sample until batctl runs again: a repeat counts for nothing that is counted in reads
+   * (TQ streaks, recovery), but an entry missing from it keeps ageing with the node's clock.
+   */
+  #observeBatman(sample: Telemetry, receivedAt: number): void {
+    const batman = sample.batman;
+    let view = this.#batman.get(sample.node);
+    if (!batman || batman.error !== undefined) {
+      if (view && !view.blind && receivedAt - view.usableAt > this.options.batmanBlindMs) {
+        view.blind = true;
+        for (const state of view.links.values()) this.#report(state, state.link.withdraw(), receivedAt);
+      }
+      return;
+    }
+    const reads = oneHopNeighbours(batman);
+    const fingerprint = readsFingerprint(reads);
+    if (!view) {
+      view = { fingerprint: "", usableAt: receivedAt, blind: false, links: new Map() };
+      this.#batman.set(sample.node, view);
+    }
+    const fresh = fingerprint !== view.fingerprint;
+    view.fingerprint = fingerprint;
+    view.usableAt = receivedAt;
+    view.blind = false;
+    if (fresh) {
+      for (const read of reads.values()) {
+        const key = `batman|${sample.node}|${read.interface}|${read.mac}`;
+        if (view.links.has(key)) continue;
+        const restored = this.#restoredSeries[tqKey(sample.node, read.interface, read.mac)] ?? [];
+        const link = new BatmanLink(sample.node, read.interface, read.mac, this.options, restored);
+        const resolved = this.directory.resolveBatmanNeighbour(sample.node, read.interface, read.mac);
+        const state = this.#contributor<BatmanState>(key, sample.node, resolved, { link, status: () => link.status(), detection: () => batmanDetection(link) });
+        view.links.set(key, state);
+      }
+    }
+    const clock = { ts: sample.ts, intervalMs: sample.interval_ms };
+    for (const state of view.links.values()) {
+      const { node, interfaceName, mac } = state.link;
+      const read = reads.get(`${interfaceName}|${mac}`);
+      if (!fresh && read) continue;
+      if (read) state.link.lastSeenAt = receivedAt;
+      this.#retarget(state, this.directory.resolveBatmanNeighbour(node, interfaceName, mac));
+      // A neighbour across a hard interface taken out of the mesh is silent by configuration, not by fault.
+      const changed = this.directory.batmanAttached(node, interfaceName, mac) ? state.link.observe(clock, read) : state.link.withdraw();
+      this.#report(state, changed, receivedAt);
+    }
   }
 
   #silenceDetection(nodeId: string, node: NodeState, now: number, ts: number): Detection {
@@ -428,6 +510,14 @@ export class Analyzer {
         this.#byTarget.get(state.resolved.target.id)?.delete(state);
       }
     }
+    for (const [node, view] of this.#batman) {
+      for (const [key, state] of view.links) {
+        if (state.link.lastSeenAt >= cutoff || state.status() !== "ok") continue;
+        view.links.delete(key);
+        this.#byTarget.get(state.resolved.target.id)?.delete(state);
+      }
+      if (view.links.size === 0 && view.usableAt < cutoff) this.#batman.delete(node);
+    }
     for (const [key, node] of this.#nodes) {
       if (node.lastSeenAt >= cutoff || node.silent) continue;
       this.#nodes.delete(key);
@@ -450,6 +540,17 @@ function pairDetection(pair: ProbePair): Detection | undefined {
     reading,
     evidence: pair.verdictEvidence(),
   };
+}
+
+/** The x0_baselines series key of a batman link's TQ baseline. */
+function tqKey(node: string, iface: string, mac: string): string {
+  return `batman_tq|${node}|${iface}|${mac}`;
+}
+
+function batmanDetection(link: BatmanLink): Detection | undefined {
+  const reading = link.verdictReading();
+  if (!reading) return undefined;
+  return { observer: link.node, interface: link.interfaceName, onsetAt: link.onsetAt, reading, evidence: link.verdictEvidence() };
 }
 
 function interfaceDetection(state: InterfaceState, name: string): Detection | undefined {

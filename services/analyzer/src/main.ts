@@ -56,6 +56,16 @@ await runService({
     X0_ANALYZER_UPDATE_EVERY_MS: count.default(D.updateEveryMs),
     /** A node silent for this many of its own intervals is unreachable. */
     X0_ANALYZER_SILENCE_INTERVALS: count.default(D.silenceIntervals),
+    /** A batman-adv neighbour not heard from (its last-seen) for longer than this, in ms, is a dead link. */
+    X0_ANALYZER_BATMAN_LAST_SEEN_MS: positive.default(D.batmanLastSeenMs),
+    /** A one-hop TQ more than this fraction below its baseline median breaches. */
+    X0_ANALYZER_BATMAN_TQ_DROP: ratio.default(D.batmanTqDrop),
+    /** A one-hop TQ under this value breaches too, on links whose baseline is above it. */
+    X0_ANALYZER_BATMAN_TQ_FLOOR: z.coerce.number().int().min(0).max(255).default(D.batmanTqFloor),
+    /** Consecutive breaching batman reads that open link_degraded. */
+    X0_ANALYZER_BATMAN_TQ_SAMPLES: count.default(D.batmanTqSamples),
+    /** A node's batman verdicts are withdrawn after this many ms without a new batman read (errored, missing or repeated). */
+    X0_ANALYZER_BATMAN_BLIND_MS: positive.default(D.batmanBlindMs),
     /** How often baselines are saved to the x0_baselines bucket. */
     X0_ANALYZER_BASELINE_SAVE_MS: count.default(10_000),
   },
@@ -83,6 +93,11 @@ await runService({
       resolveAfter: config.X0_ANALYZER_RESOLVE_AFTER,
       updateEveryMs: config.X0_ANALYZER_UPDATE_EVERY_MS,
       silenceIntervals: config.X0_ANALYZER_SILENCE_INTERVALS,
+      batmanLastSeenMs: config.X0_ANALYZER_BATMAN_LAST_SEEN_MS,
+      batmanTqDrop: config.X0_ANALYZER_BATMAN_TQ_DROP,
+      batmanTqFloor: config.X0_ANALYZER_BATMAN_TQ_FLOOR,
+      batmanTqSamples: config.X0_ANALYZER_BATMAN_TQ_SAMPLES,
+      batmanBlindMs: config.X0_ANALYZER_BATMAN_BLIND_MS,
     });
     const saved = await baselines.get(baselineKey);
     if (saved?.value.length) {

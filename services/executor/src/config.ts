@@ -46,7 +46,7 @@ export const executorConfigShape = {
     .optional(),
   /** `node`: run plans for this node only (one executor per node); `all`: for every node. */
   X0_EXECUTOR_SCOPE: z.enum(["node", "all"]).default("node"),
-  /** Network namespace of a node for route steps, e.g. `x0-{node}`; empty: routes on the host, for this node only. */
+  /** Network namespace of a node for route and batctl steps, e.g. `x0-{node}`; empty: on the host, for this node only. */
   X0_EXECUTOR_NETNS: Template.default(""),
   /** The ip executable (iproute2). */
   X0_EXECUTOR_IP: z.string().min(1).default("ip"),

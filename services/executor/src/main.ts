@@ -91,8 +91,12 @@ await runService({
     for (const actuator of denyActuators({ open: openDataplane, pinRootTemplate: config.X0_EXECUTOR_BPF_PIN_ROOT, bpfDir: config.X0_EXECUTOR_BPF_DIR })) {
       registry.register(actuator);
     }
-    const [hopPenalty, batmanInterface] = batctlActuators({ batctl: config.X0_EXECUTOR_BATCTL });
-    registry.register(hopPenalty).register(batmanInterface);
+    const [hopPenalty, batmanInterface, origInterval, gwMode] = batctlActuators({
+      batctl: config.X0_EXECUTOR_BATCTL,
+      ip: config.X0_EXECUTOR_IP,
+      netnsTemplate: config.X0_EXECUTOR_NETNS,
+    });
+    registry.register(hopPenalty).register(batmanInterface).register(origInterval).register(gwMode);
     details.actuators = registry.types();
 
     /** The next telemetry sample of `node`, through a subscription held only while a verification waits for it. */

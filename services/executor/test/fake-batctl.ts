@@ -1,11 +1,27 @@
 // A fake batctl (2023 syntax) for tests on a kernel without batman-adv: keeps its state in the JSON file named by
-// FAKE_BATCTL_STATE and answers `meshif <bat> hop_penalty [n]`, `hardif <if> hop_penalty [n]` and
-// `meshif <bat> interface [add|del <if>]` like batctl does. FAKE_BATCTL_FAIL=<subcommand> makes that subcommand fail.
+// FAKE_BATCTL_STATE and answers `meshif <bat> hop_penalty|orig_interval [n]`, `meshif <bat> gw_mode [mode [arg]]`,
+// `hardif <if> hop_penalty [n]`, `meshif <bat> interface [add|del <if>]` and `meshif <bat> oj` like batctl 2023.0 on
+// batman-adv does (defaults, parsing, the kernel's clamping and silently ignored values included). `oj` prints the file
+// named by FAKE_BATCTL_ORIGINATORS as it is (`[]` without one), so a test can rewrite it to play batman-adv re-routing.
+// FAKE_BATCTL_FAIL=<subcommand> makes setting that subcommand fail.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
+interface Mesh {
+  hop_penalty: number;
+  interfaces: string[];
+  /** Defaults of batman-adv when absent: 1000 ms, off, class 20, 10000/2000 kbit/s (in units of 100 kbit/s), BATMAN_IV. */
+  orig_interval?: number;
+  gw_mode?: "off" | "client" | "server";
+  gw_sel_class?: number;
+  gw_bandwidth_down?: number;
+  gw_bandwidth_up?: number;
+  algo?: "BATMAN_IV" | "BATMAN_V";
+}
+
 interface State {
-  meshif: Record<string, { hop_penalty: number; interfaces: string[] }>;
-  hardif: Record<string, { hop_penalty: number }>;
+  meshif: Record<string, Mesh>;
+  /** `active: false`: attached but listed as inactive (its link is down). */
+  hardif: Record<string, { hop_penalty: number; active?: boolean }>;
 }
 
 const path = process.env.FAKE_BATCTL_STATE ?? "";
@@ -16,6 +32,46 @@ const fail = (message: string, code = 1): never => {
   process.exit(code);
 };
 
+/** batctl's parse_throughput: `<n>[kbit|mbit]`, plain numbers kbit/s, in units of 100 kbit/s. */
+const throughput = (text: string): number => {
+  const match = /^(\d+)(kbit|mbit)?$/i.exec(text) ?? fail(`Invalid throughput speed: ${text}`);
+  return match[2]?.toLowerCase() === "mbit" ? Number(match[1]) * 10 : Math.floor(Number(match[1]) / 100);
+};
+/** batctl's strtoul with a full-string check. */
+const unsigned = (text: string): number => (/^\d+$/.test(text) ? Number(text) : fail(`Error - the supplied argument is invalid: ${text}`));
+const tenths = (units: number) => `${Math.floor(units / 10)}.${units % 10}`;
+
+function gwMode(mesh: Mesh, args: string[]): void {
+  const [mode, argument] = args;
+  const algo = mesh.algo ?? "BATMAN_IV";
+  if (mode === undefined) {
+    const current = mesh.gw_mode ?? "off";
+    const sel = mesh.gw_sel_class ?? (algo === "BATMAN_V" ? 50 : 20);
+    if (current === "off") process.stdout.write("off\n");
+    else if (current === "client")
+      process.stdout.write(algo === "BATMAN_V" ? `client (selection class: ${tenths(sel)} MBit)\n` : `client (selection class: ${sel})\n`);
+    else process.stdout.write(`server (announced bw: ${tenths(mesh.gw_bandwidth_down ?? 100)}/${tenths(mesh.gw_bandwidth_up ?? 20)} MBit)\n`);
+    return;
+  }
+  if (mode !== "off" && mode !== "client" && mode !== "server") fail(`Error - the supplied argument is invalid: ${mode}`);
+  if (args.length > 2) fail("Error - incorrect number of arguments (expected 1/2)");
+  if (argument !== undefined) {
+    if (mode === "off") fail(`Error - unexpected argument for mode "off": ${argument}`);
+    if (mode === "client") {
+      const sel = algo === "BATMAN_V" ? throughput(argument) : unsigned(argument);
+      // batman-adv ignores a class outside 1..sel_class_max (255 for BATMAN_IV) without an error.
+      if (sel >= 1 && (algo === "BATMAN_V" || sel <= 255)) mesh.gw_sel_class = sel;
+    } else {
+      const [down = "", up] = argument.split("/");
+      mesh.gw_bandwidth_down = throughput(down);
+      // Over netlink an absent upload leaves batman-adv's value as it was.
+      if (up !== undefined) mesh.gw_bandwidth_up = throughput(up);
+    }
+  }
+  mesh.gw_mode = mode as Mesh["gw_mode"];
+  save();
+}
+
 const [scope, name, command, ...rest] = process.argv.slice(2);
 if (process.env.FAKE_BATCTL_FAIL && process.env.FAKE_BATCTL_FAIL === command && rest.length > 0) fail(`Error - ${command}: Operation not permitted`);
 if (scope === "meshif" && name) {
@@ -23,12 +79,24 @@ if (scope === "meshif" && name) {
   if (command === "hop_penalty") {
     if (rest[0] === undefined) process.stdout.write(`${mesh.hop_penalty}\n`);
     else {
-      mesh.hop_penalty = Number(rest[0]);
+      mesh.hop_penalty = unsigned(rest[0]);
       save();
     }
+  } else if (command === "orig_interval" || command === "it") {
+    if (rest[0] === undefined) process.stdout.write(`${mesh.orig_interval ?? 1000}\n`);
+    else {
+      // batman-adv raises the interval to 2 × its 20 ms jitter.
+      mesh.orig_interval = Math.max(40, unsigned(rest[0]));
+      save();
+    }
+  } else if (command === "gw_mode" || command === "gw") gwMode(mesh, rest);
+  else if (command === "originators_json" || command === "oj") {
+    const file = process.env.FAKE_BATCTL_ORIGINATORS;
+    process.stdout.write(file && existsSync(file) ? readFileSync(file, "utf8") : "[]\n");
   } else if (command === "interface" || command === "if") {
     const [action, iface] = rest;
-    if (action === undefined) for (const attached of mesh.interfaces) process.stdout.write(`${attached}: active\n`);
+    if (action === undefined)
+      for (const attached of mesh.interfaces) process.stdout.write(`${attached}: ${state.hardif[attached]?.active === false ? "inactive" : "active"}\n`);
     else if (action === "add" && iface) {
       if (!mesh.interfaces.includes(iface)) mesh.interfaces.push(iface);
       state.hardif[iface] ??= { hop_penalty: 0 };
@@ -43,7 +111,7 @@ if (scope === "meshif" && name) {
   const hard = state.hardif[name] ?? fail(`Error - interface ${name} is not attached to a batman-adv interface`);
   if (rest[0] === undefined) process.stdout.write(`${hard.hop_penalty}\n`);
   else {
-    hard.hop_penalty = Number(rest[0]);
+    hard.hop_penalty = unsigned(rest[0]);
     save();
   }
 } else fail(`Usage: batctl [options] command|debug table [parameters] (got ${process.argv.slice(2).join(" ")})`);

@@ -1,4 +1,4 @@
-// Planner (P of MAPE-K): incident states and link measurements in, signed route, quarantine and notify plans out.
+// Planner (P of MAPE-K): incident states and link measurements in, signed route, batman-adv, quarantine and notify plans out.
 import { join } from "node:path";
 import { Buckets, contracts, cryptoConfigShape, openBucket, openControlPlaneCrypto, runService, subjectOf, tokenOf } from "@x0/shared";
 import { Counter } from "prom-client";

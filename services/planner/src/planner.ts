@@ -1,4 +1,4 @@
-// The route planner: incident states and link measurements in, signed plans out (route_replace, quarantine, notify).
+// The route planner: incident states and link measurements in, signed plans out (route_replace or batman-adv steps, quarantine, notify).
 import { createHash } from "node:crypto";
 import type { Context } from "@opentelemetry/api";
 import {
@@ -14,11 +14,14 @@ import {
   routeTables,
 } from "@x0/shared";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { type BatmanLink, batmanLinkOf, meshAddress, meshGraph } from "./batman/mesh.ts";
+import { type BatmanEffect, batmanPlanParts } from "./batman/plan.ts";
+import { applySettings, BATMAN_KEY, type BatmanChange, BatmanCurrent, revertSettings, type SettingMap, settingKey, toSettingMap } from "./batman/settings.ts";
 import type { JsonStore } from "./kv.ts";
-import { rank } from "./outcomes/stats.ts";
-import type { OutcomeStore } from "./outcomes/store.ts";
+import { type PlanRecord, rank } from "./outcomes/stats.ts";
+import type { OutcomeStore, Settled } from "./outcomes/store.ts";
 import { ActionBudget, Cooldown, Severity } from "./policy/guards.ts";
-import { type Alternative, alternativesFor, decideFallback, type Policy } from "./policy/policy.ts";
+import { type Alternative, alternativesFor, alternativesForMesh, batmanHopPenalty, decideFallback, type Policy } from "./policy/policy.ts";
 import { buildPlan, describeChanges, pairsCrossing, probeChecks, routeActions, selectVerifyPairs } from "./routing/plan.ts";
 import {
   applyChanges,
@@ -45,7 +48,7 @@ const MAX_ACTIONS = 256;
 /** What the planner needs from its service. */
 export interface PlannerDeps {
   policy: Policy;
-  /** x0_topology: link records and routes.current. */
+  /** x0_topology: link records, routes.current and batman.current. */
   topologyStore: JsonStore;
   outcomes: OutcomeStore;
   /** Signs and publishes a plan durably with this message id. */
@@ -72,8 +75,14 @@ interface Element {
   what: string;
 }
 
+/** How an element's faults are repaired: static routes around it, or batman-adv hard-interface changes. */
+type Mesh = "batman" | "static";
+
 interface RouteRequest {
   purpose: "repair" | "restore";
+  mesh: Mesh;
+  /** Batman repairs: detach the element's hard interfaces or raise their hop penalty. */
+  effect?: BatmanEffect;
   incidentId: string;
   node: string;
   kind: AnomalyKind;
@@ -113,6 +122,10 @@ export class Planner {
   readonly #inFlight = new Map<string, RouteChange[]>();
   /** The plan that last stated each route (in memory): a rolled-back plan reverts only the routes it still owns. */
   readonly #owner = new Map<string, string>();
+  /** The batman-adv hard interfaces the planner believes it changed (batman.current). */
+  #batman: SettingMap = new Map();
+  /** The plan that last stated each hard interface's setting (in memory), as #owner for routes. */
+  readonly #batmanOwner = new Map<string, string>();
   #pendingRelease: { ids: string[]; incidentId: string } | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #metrics: ReturnType<typeof createMetrics>;
@@ -139,7 +152,7 @@ export class Planner {
     this.#metrics = createMetrics(deps.registry);
   }
 
-  /** Resumes from x0_topology: link marks, flap history and holds, and the installed routes. */
+  /** Resumes from x0_topology: link marks, flap history and holds, the installed routes and the batman changes. */
   async restore(): Promise<void> {
     const store = this.#deps.topologyStore;
     for (const key of await store.keys("link.>")) {
@@ -149,6 +162,12 @@ export class Planner {
     }
     const routes = RoutesCurrent.safeParse((await store.get(ROUTES_KEY))?.value);
     if (routes.success) this.#recorded = toRouteMap(routes.data.routes);
+    const batman = (await store.get(BATMAN_KEY))?.value;
+    if (batman !== undefined) {
+      const parsed = BatmanCurrent.safeParse(batman);
+      if (parsed.success) this.#batman = toSettingMap(parsed.data.settings);
+      else this.#deps.logger.warn("ignoring invalid batman.current", { error: parsed.error.message });
+    }
     this.#metrics.holdDowns.set(this.topology.heldCount());
   }
 
@@ -171,6 +190,11 @@ export class Planner {
   /** What the planner believes each node has installed. */
   installed(): RouteMap {
     return installedView(this.#recorded, routeTables(this.topology.hopCountGraph()));
+  }
+
+  /** The batman-adv hard interfaces the planner believes it changed (detached, or with a raised hop penalty). */
+  batmanSettings(): SettingMap {
+    return new Map(this.#batman);
   }
 
   /** Plans for one incident state (serialised with results and ticks); undefined when it makes no plan. */
@@ -212,15 +236,31 @@ export class Planner {
   }
 
   async #onOpened(anomaly: Anomaly, replan: boolean, parent: Context | undefined, now: number): Promise<Plan | undefined> {
-    const specs = alternativesFor(this.#policy, anomaly.kind);
-    if (specs.length === 0) return this.#fallback(anomaly, parent, now);
+    const allowed = alternativesFor(this.#policy, anomaly.kind);
+    if (allowed.length === 0) return this.#fallback(anomaly, parent, now);
+    const element = ROUTE_KINDS.has(anomaly.kind) ? this.#element(anomaly.target) : undefined;
+    const mesh = element ? this.#meshOf(element.links) : "static";
+    // Only the alternatives that act on the element's mesh compete: batman-adv routes by itself, static routes do nothing there.
+    const specs = ROUTE_KINDS.has(anomaly.kind) ? alternativesForMesh(allowed, mesh) : allowed;
+    if (specs.length === 0) {
+      if (!element) return this.#fallback(anomaly, parent, now);
+      return this.#notify(
+        anomaly,
+        {
+          rule: `${anomaly.kind}/no-alternative`,
+          approval: "auto",
+          message: `${anomaly.kind} on ${element.what}: the policy allows no alternative for a ${mesh === "batman" ? "batman-adv" : "static-route"} mesh; nothing changes`,
+        },
+        parent,
+        now,
+      );
+    }
     const alternatives = rank(specs, (name) => this.#deps.outcomes.statsOf(anomaly.kind, name));
     const chosen = (alternatives[0] as PlanAlternative).name as Alternative;
     const approval = specs.find((spec) => spec.name === chosen)?.approval ?? "auto";
     const rule = `${anomaly.kind}/${chosen}`;
     const cooldownKey = targetKey(anomaly);
     if (ROUTE_KINDS.has(anomaly.kind) && chosen !== "notify") {
-      const element = this.#element(anomaly.target);
       if (!element) return this.#fallback(anomaly, parent, now);
       // A kind change replaces the incident's earlier effect on the graph.
       if (replan) this.topology.clear(anomaly.incident_id, now);
@@ -229,12 +269,14 @@ export class Planner {
         if (held.length > 0) {
           this.#deps.logger.warn("links held down: flapping", { links: held, downs: this.#policy.flapping.downs, window_ms: this.#policy.flapping.window_ms });
         }
-      } else if (chosen === "reroute-around") this.topology.markAvoid(anomaly.incident_id, element.links);
+      } else if (chosen === "reroute-around" || chosen === "batman-deactivate") this.topology.markAvoid(anomaly.incident_id, element.links);
       else this.topology.markDegraded(anomaly.incident_id, element.links, this.#policy.link_cost.degraded_factor);
       this.#metrics.holdDowns.set(this.topology.heldCount());
       this.#remember(anomaly.incident_id, { kind: anomaly.kind, alternative: chosen, approval, quarantined: false });
       const request: RouteRequest = {
         purpose: "repair",
+        mesh,
+        effect: chosen === "batman-hop-penalty" ? "penalty" : "detach",
         incidentId: anomaly.incident_id,
         node: anomaly.node,
         kind: anomaly.kind,
@@ -258,7 +300,7 @@ export class Planner {
         this.#deps.logger.info("plan deferred by cooldown", { incident_id: anomaly.incident_id, target: cooldownKey, wait_ms: wait });
         return undefined;
       }
-      const planned = await this.#routePlan(request, parent, now);
+      const planned = await this.#plan(request, parent, now);
       return typeof planned === "object" ? planned : undefined;
     }
     if (anomaly.kind === "traffic_spike" && chosen === "quarantine") {
@@ -328,9 +370,10 @@ export class Planner {
       const what = `${anomaly.kind} on ${element?.what ?? cleared.join(", ")} resolved${
         held.length > 0 ? `; ${held.join(", ")} held down (flapping) until up for ${this.#policy.flapping.stable_ms} ms` : ""
       }`;
-      const planned = await this.#routePlan(
+      const planned = await this.#plan(
         {
           purpose: "restore",
+          mesh: this.#meshOf(element?.links ?? cleared),
           incidentId: anomaly.incident_id,
           node: anomaly.node,
           kind: anomaly.kind,
@@ -348,7 +391,7 @@ export class Planner {
         parent,
         now,
       );
-      if (planned === undefined) this.#deps.logger.info("resolved without route change", { incident_id: anomaly.incident_id, held });
+      if (planned === undefined) this.#deps.logger.info("resolved without route or batman change", { incident_id: anomaly.incident_id, held });
       return typeof planned === "object" ? planned : undefined;
     }
     if (anomaly.kind === "traffic_spike" && known?.quarantined) {
@@ -374,6 +417,7 @@ export class Planner {
     if (!settled) return;
     const { record, outcome } = settled;
     this.#metrics.outcomes.inc({ kind: record.kind, alternative: record.alternative, outcome: outcome ?? "none" });
+    if (record.batman && record.batman.length > 0) await this.#settleBatman(record, outcome, result.status, now);
     if (record.changes.length === 0) return;
     const changes = record.changes.map((change) => ({ next: change.next, previous: change.previous ?? undefined }));
     // Auto plans were counted as installed when published; manual ones only once they ran.
@@ -394,6 +438,22 @@ export class Planner {
     }
   }
 
+  /** Confirms (manual plans that ran) or reverts (auto plans that did not hold) a batman plan's interface changes. */
+  async #settleBatman(record: PlanRecord, outcome: Settled["outcome"], status: ActionResult["status"], now: number): Promise<void> {
+    const changes: BatmanChange[] = (record.batman ?? []).map((change) => ({ next: change.next, previous: change.previous ?? undefined }));
+    const next = new Map(this.#batman);
+    if (outcome === "success" && record.approval === "manual") applySettings(next, changes);
+    else if (outcome !== "success" && record.approval === "auto") {
+      // Only interfaces this plan still owns: a later plan that changed one again keeps its setting.
+      revertSettings(
+        next,
+        changes.filter((change) => (this.#batmanOwner.get(settingKey(change.next.node, change.next.interface)) ?? record.plan_id) === record.plan_id),
+      );
+      this.#deps.logger.info("batman changes reverted", { plan_id: record.plan_id, status, interfaces: changes.length });
+    } else return;
+    await this.#saveBatman(next, record.plan_id, now);
+  }
+
   async #onTick(): Promise<Plan[]> {
     const now = this.#now();
     const plans: Plan[] = [];
@@ -407,9 +467,10 @@ export class Planner {
     if (this.#pendingRelease) {
       const { ids, incidentId } = this.#pendingRelease;
       const first = this.topology.link(ids[0] as string);
-      const planned = await this.#routePlan(
+      const planned = await this.#plan(
         {
           purpose: "restore",
+          mesh: this.#meshOf(ids),
           incidentId,
           node: first?.a.node ?? this.topology.nodes[0] ?? "planner",
           kind: "link_down",
@@ -436,11 +497,105 @@ export class Planner {
     for (const [key, { request, due }] of this.#deferred) {
       if (due > now) continue;
       this.#deferred.delete(key);
-      const planned = await this.#routePlan(request, undefined, now);
+      const planned = await this.#plan(request, undefined, now);
       if (typeof planned === "object") plans.push(planned);
     }
     await this.#flush(now);
     return plans;
+  }
+
+  /** Plans a repair or restore on the element's mesh: batman-adv interface changes or static routes. */
+  #plan(request: RouteRequest, parent: Context | undefined, now: number): Promise<Plan | "budget" | undefined> {
+    return request.mesh === "batman" ? this.#batmanPlan(request, parent, now) : this.#routePlan(request, parent, now);
+  }
+
+  /**
+   * Plans batman-adv changes: a repair detaches the element's hard interfaces (or raises their hop penalty), a restore
+   * returns every changed interface whose link is up again; "budget" when the action budget refused it.
+   */
+  async #batmanPlan(request: RouteRequest, parent: Context | undefined, now: number): Promise<Plan | "budget" | undefined> {
+    const timer = this.#metrics.planning.startTimer();
+    const links = this.#batmanLinks();
+    const addressOf = (node: string) => meshAddress(this.topology.announcement(node));
+    const after = meshGraph(this.topology.graph(), links, addressOf);
+    const { changes, actions, kept, pairs, summary } = batmanPlanParts({
+      purpose: request.purpose,
+      effect: request.effect ?? "detach",
+      element: request.element,
+      links,
+      // What batman-adv used before the fault: every batman link up, at equal cost (the lab's links are alike).
+      before: meshGraph(this.topology.hopCountGraph(), links, addressOf),
+      after,
+      current: this.#batman,
+      isUp: (id) => this.topology.link(id) !== undefined && this.topology.stateOf(id) === "up",
+      originatorOf: (node) => this.topology.announcement(node)?.batman?.originator,
+      params: {
+        hopPenalty: batmanHopPenalty(this.#policy),
+        normalHopPenalty: this.#policy.batman.normal_hop_penalty,
+        verifyWithinMs: this.#policy.batman.verify_within_ms,
+      },
+      maxChecks: this.#policy.verify.max_checks,
+      what: request.what,
+    });
+    timer();
+    if (changes.length === 0) {
+      if (request.purpose === "restore") return undefined;
+      this.#cooldown.record(request.cooldownKey, request.severity, now);
+      return this.#notify(
+        request.anomaly,
+        {
+          rule: request.rule,
+          approval: request.approval,
+          message: kept.length > 0 ? summary : `${summary}: no batman change needed`,
+          alternatives: request.alternatives,
+          request,
+        },
+        parent,
+        now,
+      );
+    }
+    if (actions.length > MAX_ACTIONS) {
+      this.#deps.logger.error("batman plan too large for one plan message", { incident_id: request.incidentId, steps: actions.length, max: MAX_ACTIONS });
+      return this.#notify(
+        request.anomaly,
+        {
+          rule: request.rule,
+          approval: "manual",
+          message: `${summary}: more than ${MAX_ACTIONS} steps, too many for one plan; the mesh is left alone`,
+          request,
+        },
+        parent,
+        now,
+      );
+    }
+    if (!this.#spend(request.incidentId, now)) return "budget";
+    const plan = buildPlan({
+      planId: planIdFor(request.msgID),
+      incidentId: request.incidentId,
+      node: request.node,
+      kind: request.kind,
+      rule: request.rule,
+      approval: request.approval,
+      actions,
+      summary,
+      // Probes cross the mesh: to each destination's address on its mesh interface (bat0).
+      verify: probeChecks(pairs, after.serviceAddress, (node) => this.topology.announcement(node)?.probe_port),
+      // The executor waits up to verify_within_ms for batman-adv's new route before the probes can pass.
+      deadlineMs: Math.max(this.#policy.verify.deadline_ms, this.#policy.batman.verify_within_ms),
+      now,
+      target: request.target,
+      anomaly: request.anomaly,
+      alternatives: request.alternatives,
+    });
+    await this.#publish(plan, request.msgID, parent, { alternative: request.alternative, changes: [], batman: changes });
+    if (request.purpose === "repair") this.#cooldown.record(request.cooldownKey, request.severity, now);
+    if (request.approval === "auto") {
+      const next = new Map(this.#batman);
+      applySettings(next, changes);
+      for (const change of changes) this.#batmanOwner.set(settingKey(change.next.node, change.next.interface), plan.plan_id);
+      await this.#saveBatman(next, plan.plan_id, now);
+    }
+    return plan;
   }
 
   /** Plans the routes the graph wants now against the installed ones; "budget" when the action budget refused it. */
@@ -586,7 +741,7 @@ export class Planner {
     plan: Plan,
     msgID: string,
     parent: Context | undefined,
-    ranked: { alternative: string; changes: ReturnType<typeof diffRoutes>["changes"] } | undefined,
+    ranked: { alternative: string; changes: RouteChange[]; batman?: BatmanChange[] } | undefined,
   ): Promise<void> {
     await this.#deps.publish(plan, msgID, parent);
     this.#metrics.plans.inc({ rule: plan.rule, kind: plan.kind, approval: plan.approval });
@@ -609,6 +764,7 @@ export class Planner {
         approval: plan.approval,
         created_at: plan.created_at,
         changes: ranked.changes.map(({ next, previous }) => ({ next, previous: previous ?? null })),
+        ...(ranked.batman && ranked.batman.length > 0 ? { batman: ranked.batman.map(({ next, previous }) => ({ next, previous: previous ?? null })) } : {}),
       })
       .catch((error) => this.#deps.logger.warn("cannot record plan for its outcome", { plan_id: plan.plan_id, error }));
   }
@@ -617,6 +773,12 @@ export class Planner {
     this.#recorded = routes;
     const record: RoutesCurrent = { v: 1, routes: [...routes.values()], updated_at: now, plan_id: planId };
     await this.#deps.topologyStore.put(ROUTES_KEY, record).catch((error) => this.#deps.logger.warn("cannot write routes.current", { error }));
+  }
+
+  async #saveBatman(settings: SettingMap, planId: string, now: number): Promise<void> {
+    this.#batman = settings;
+    const record: BatmanCurrent = { v: 1, settings: [...settings.values()], updated_at: now, plan_id: planId };
+    await this.#deps.topologyStore.put(BATMAN_KEY, record).catch((error) => this.#deps.logger.warn("cannot write batman.current", { error }));
   }
 
   async #flush(now: number): Promise<void> {
@@ -630,6 +792,24 @@ export class Planner {
   #remember(incidentId: string, incident: Incident): void {
     this.#incidents.set(incidentId, incident);
     if (this.#incidents.size > INCIDENT_MEMORY) this.#incidents.delete(this.#incidents.keys().next().value as string);
+  }
+
+  /** Every announced batman link by id; an interface the planner detached still counts as its node's hard interface. */
+  #batmanLinks(): Map<string, BatmanLink> {
+    const detached = (node: string, iface: string) => this.#batman.get(settingKey(node, iface))?.active === false;
+    const links = new Map<string, BatmanLink>();
+    for (const link of this.topology.hopCountGraph().links) {
+      const batman = batmanLinkOf(link, (node) => this.topology.announcement(node), detached);
+      if (batman) links.set(link.id, batman);
+    }
+    return links;
+  }
+
+  /** "batman" when every one of the links is a batman link (a mixed node is repaired with static routes), else "static". */
+  #meshOf(ids: string[]): Mesh {
+    if (ids.length === 0) return "static";
+    const links = this.#batmanLinks();
+    return ids.every((id) => links.has(id)) ? "batman" : "static";
   }
 
   /** The links an incident target names in the graph, or undefined when the graph cannot route around it. */

@@ -34,3 +34,26 @@ export function announcementsOf(count: number, pairs: [string, string][], probeP
     updated_at: 0,
   }));
 }
+
+/** A node's batman-adv identity in the synthetic lab: mesh bat0, originator 02:ba:00:00:<hi>:<lo>, bat0 address 10.99.<hi>.<lo>/16. */
+export function batmanIdentity(node: string): { originator: string; address: string } {
+  const n = Number(node.slice(1));
+  const hex = (value: number) => value.toString(16).padStart(2, "0");
+  return { originator: `02:ba:00:00:${hex(n >> 8)}:${hex(n & 0xff)}`, address: `10.99.${n >> 8}.${n & 0xff}` };
+}
+
+/**
+ * The announcements with a batman-adv mesh on every node but `without`, as `x0 lab --routing batman` builds it: bat0 with a
+ * dummy primary0 as first hard interface (the originator's MAC) and every link interface (/30) as further ones.
+ */
+export function withBatman(announcements: NodeAnnouncement[], { without = [] }: { without?: string[] } = {}): NodeAnnouncement[] {
+  return announcements.map((announcement) => {
+    if (without.includes(announcement.node)) return announcement;
+    const { originator, address } = batmanIdentity(announcement.node);
+    const links = announcement.interfaces.filter((iface) => iface.ipv4.some((cidr) => cidr.endsWith("/30"))).map((iface) => iface.name);
+    return {
+      ...announcement,
+      batman: { mesh_interface: "bat0", originator, hard_interfaces: ["primary0", ...links], address: `${address}/16` },
+    };
+  });
+}

@@ -1,14 +1,30 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BatmanInterfaceParams, batctlActuators, HopPenaltyParams, parseInterfaces } from "./batctl.ts";
+import {
+  BatmanInterfaceParams,
+  bandwidthUnits,
+  batctlActuators,
+  bestRoute,
+  GwModeParams,
+  gwRestoreArgs,
+  HopPenaltyParams,
+  OrigIntervalParams,
+  parseGwMode,
+  parseInterfaces,
+  parseOriginators,
+  throughputUnits,
+} from "./batctl.ts";
 import { stepOf, testContext } from "./testing.ts";
+import type { Step } from "./types.ts";
 
 const FAKE = join(import.meta.dir, "..", "..", "test", "batctl");
 const dir = mkdtempSync(join(tmpdir(), "x0-batctl-"));
 const statePath = join(dir, "state.json");
+const originatorsPath = join(dir, "oj.json");
 const state = () => JSON.parse(readFileSync(statePath, "utf8"));
+const setState = (value: unknown) => writeFileSync(statePath, JSON.stringify(value));
 // Spawned commands get the environment the test process started with, so the fake's settings go into a wrapper script.
 const wrapper = (name: string, env: Record<string, string>) => {
   const path = join(dir, name);
@@ -16,22 +32,29 @@ const wrapper = (name: string, env: Record<string, string>) => {
   writeFileSync(path, `#!/bin/sh\nexport ${exports.join(" ")}\nexec ${JSON.stringify(FAKE)} "$@"\n`, { mode: 0o755 });
   return path;
 };
-const env = { FAKE_BATCTL_STATE: statePath, FAKE_BATCTL_BUN: process.execPath };
+const env = { FAKE_BATCTL_STATE: statePath, FAKE_BATCTL_BUN: process.execPath, FAKE_BATCTL_ORIGINATORS: originatorsPath };
 const BATCTL = wrapper("batctl", env);
 const FAILING = wrapper("batctl-failing", { ...env, FAKE_BATCTL_FAIL: "hop_penalty" });
 
+// `batctl meshif bat0 oj` of n2, recorded on a real batman-adv mesh (/work/shared/fixtures/batctl/real-4node.txt).
+const REAL_N2_OJ =
+  '[{"hard_ifindex":3,"hard_ifname":"v21","orig_address":"1e:a9:2d:ea:81:f5","best":true,"last_seen_msecs":296,"neigh_address":"1e:a9:2d:ea:81:f5","tq":147},{"hard_ifindex":9,"hard_ifname":"v24","orig_address":"c2:2d:43:4d:db:f3","best":true,"last_seen_msecs":776,"neigh_address":"c2:2d:43:4d:db:f3","tq":110},{"hard_ifindex":9,"hard_ifname":"v24","orig_address":"2a:36:58:d8:91:4f","last_seen_msecs":376,"neigh_address":"c2:2d:43:4d:db:f3","tq":51},{"hard_ifindex":5,"hard_ifname":"v23","orig_address":"2a:36:58:d8:91:4f","best":true,"last_seen_msecs":376,"neigh_address":"2a:36:58:d8:91:4f","tq":133},{"hard_ifindex":9,"hard_ifname":"v24","orig_address":"c2:73:38:cf:1a:fe","best":true,"last_seen_msecs":60,"neigh_address":"c2:2d:43:4d:db:f3","tq":110},{"hard_ifindex":5,"hard_ifname":"v23","orig_address":"c2:73:38:cf:1a:fe","last_seen_msecs":60,"neigh_address":"2a:36:58:d8:91:4f","tq":63}]';
+
+const FAR = "2a:36:58:d8:91:4f";
+/** An originator table where the best route to FAR goes through `best` and a worse one through `other`. */
+const table = (best: string, other?: string) =>
+  JSON.stringify([
+    { hard_ifindex: 3, hard_ifname: best, orig_address: FAR, best: true, last_seen_msecs: 100, neigh_address: "42:93:28:47:96:b3", tq: 133 },
+    ...(other ? [{ hard_ifindex: 4, hard_ifname: other, orig_address: FAR, last_seen_msecs: 100, neigh_address: "c2:2d:43:4d:db:f3", tq: 51 }] : []),
+  ]);
+
 beforeEach(() => {
-  writeFileSync(
-    statePath,
-    JSON.stringify({ meshif: { bat0: { hop_penalty: 30, interfaces: ["mesh0", "mesh1"] } }, hardif: { mesh0: { hop_penalty: 0 }, mesh1: { hop_penalty: 0 } } }),
-  );
+  setState({ meshif: { bat0: { hop_penalty: 30, interfaces: ["mesh0", "mesh1"] } }, hardif: { mesh0: { hop_penalty: 0 }, mesh1: { hop_penalty: 0 } } });
+  rmSync(originatorsPath, { force: true });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe("batctl", () => {
-  const [hop, iface] = batctlActuators({ batctl: BATCTL });
-  const ctx = testContext("n1");
-
+describe("batctl parsers", () => {
   test("batctl - parses the interface listing", () => {
     expect(parseInterfaces("mesh0: active\nmesh1: inactive\n")).toEqual(
       new Map([
@@ -40,6 +63,48 @@ describe("batctl", () => {
       ]),
     );
   });
+
+  test("batctl - parses real `oj` output: one best route per originator, `best` only when true", () => {
+    const entries = parseOriginators(REAL_N2_OJ);
+    expect(entries).toHaveLength(6);
+    expect(bestRoute(entries, FAR)).toMatchObject({ hard_ifname: "v23", tq: 133, neigh_address: FAR });
+    expect(bestRoute(entries, "C2:73:38:CF:1A:FE")).toMatchObject({ hard_ifname: "v24", tq: 110 });
+    expect(bestRoute(entries, "02:00:00:00:00:01")).toBeUndefined();
+    // An interface taken down leaves an empty table (recorded as `[]`); empty output is read the same way.
+    expect(parseOriginators("[]\n")).toEqual([]);
+    expect(parseOriginators("")).toEqual([]);
+    expect(() => parseOriginators("Error - mesh interface bat0 has no primary interface")).toThrow(/not JSON/);
+    expect(() => parseOriginators('{"orig_address":"x"}')).toThrow(/not a JSON array/);
+  });
+
+  test("batctl - parses gw_mode as batctl prints it, tolerant of the text after the mode", () => {
+    expect(parseGwMode("off\n")).toEqual({ mode: "off" });
+    expect(parseGwMode("client (selection class: 20)\n")).toEqual({ mode: "client", sel_class: { value: 20, mbit: false } });
+    expect(parseGwMode("client (selection criteria: 20)")).toEqual({ mode: "client", sel_class: { value: 20, mbit: false } });
+    expect(parseGwMode("client (selection class: 1.5 MBit)")).toEqual({ mode: "client", sel_class: { value: 15, mbit: true } });
+    expect(parseGwMode("server (announced bw: 10.0/2.0 MBit)")).toEqual({ mode: "server", bandwidth: { down: 100, up: 20 } });
+    expect(parseGwMode("server")).toEqual({ mode: "server" });
+    expect(() => parseGwMode("unknown")).toThrow(/not a gateway mode/);
+    expect(gwRestoreArgs(parseGwMode("server (announced bw: 10.0/2.0 MBit)"))).toEqual({ mode: "server", argument: "10000kbit/2000kbit" });
+    expect(gwRestoreArgs(parseGwMode("client (selection class: 1.5 MBit)"))).toEqual({ mode: "client", argument: "1500kbit" });
+    expect(gwRestoreArgs(parseGwMode("client (selection class: 20)"))).toEqual({ mode: "client", argument: "20" });
+  });
+
+  test("batctl - throughput arguments in batman-adv's 100 kbit/s units, as batctl converts them", () => {
+    expect(throughputUnits("10000")).toBe(100);
+    expect(throughputUnits("10000kbit")).toBe(100);
+    expect(throughputUnits("10MBit")).toBe(100);
+    expect(throughputUnits("150")).toBe(1);
+    expect(throughputUnits("10 mbit")).toBeUndefined();
+    expect(bandwidthUnits("10000/2000")).toEqual({ down: 100, up: 20 });
+    expect(bandwidthUnits("10mbit")).toEqual({ down: 100 });
+    expect(bandwidthUnits("10mbit/2mbit/1")).toBeUndefined();
+  });
+});
+
+describe("batctl", () => {
+  const [hop, iface, interval, gw] = batctlActuators({ batctl: BATCTL });
+  const ctx = testContext("n1");
 
   test("batctl - hop_penalty of the mesh interface: applied, read back, rolled back to the previous value", async () => {
     const step = stepOf("batman_hop_penalty", HopPenaltyParams.parse({ node: "n1", mesh_interface: "bat0", value: "60" }));
@@ -65,10 +130,163 @@ describe("batctl", () => {
   test("batctl - an interface set inactive leaves the mesh and comes back on rollback", async () => {
     const step = stepOf("batman_interface", BatmanInterfaceParams.parse({ node: "n1", mesh_interface: "bat0", interface: "mesh1", state: "inactive" }));
     const applied = await iface.apply(step, ctx);
+    expect(applied.undo).toEqual({ attached: true });
+    expect(ctx.journaled.at(-1)?.undo).toEqual({ attached: true });
     expect(state().meshif.bat0.interfaces).toEqual(["mesh0"]);
     expect((await iface.verify(step, applied, ctx)).ok).toBe(true);
     await iface.rollback(step, applied, ctx);
     expect(state().meshif.bat0.interfaces).toContain("mesh1");
+  });
+
+  test("batctl - inactive with verify_originator: verify waits for batman-adv to re-route around the removed interface", async () => {
+    writeFileSync(originatorsPath, table("mesh1", "mesh0"));
+    const step = stepOf(
+      "batman_interface",
+      BatmanInterfaceParams.parse({ node: "n1", mesh_interface: "bat0", interface: "mesh1", state: "inactive", verify_originator: FAR.toUpperCase() }),
+    );
+    expect(step.params.verify_within_ms).toBe(3000);
+    const applied = await iface.apply(step, ctx);
+    // batman-adv drops the routes through mesh1 a moment later; the best one is then through mesh0.
+    const started = Date.now();
+    const reroute = Bun.sleep(400).then(() => writeFileSync(originatorsPath, table("mesh0")));
+    const observation = await iface.verify(step, applied, ctx);
+    await reroute;
+    expect(observation.ok).toBe(true);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+    expect(observation.detail).toContain(`best route to ${FAR} via mesh0 (tq 133, next hop 42:93:28:47:96:b3)`);
+    expect(observation.detail).toContain("mesh1 in bat0 as absent");
+  });
+
+  test("batctl - inactive with verify_originator fails while the best route still uses the removed interface, then rolls back", async () => {
+    writeFileSync(originatorsPath, table("mesh1", "mesh0"));
+    const step = stepOf(
+      "batman_interface",
+      BatmanInterfaceParams.parse({
+        node: "n1",
+        mesh_interface: "bat0",
+        interface: "mesh1",
+        state: "inactive",
+        verify_originator: FAR,
+        verify_within_ms: "300",
+      }),
+    );
+    const applied = await iface.apply(step, ctx);
+    const started = Date.now();
+    const observation = await iface.verify(step, applied, ctx);
+    expect(observation.ok).toBe(false);
+    expect(observation.detail).toContain(`best route to ${FAR} via mesh1`);
+    expect(observation.detail).toContain("still the removed interface");
+    // It kept looking for the window, and no longer.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
+    expect(Date.now() - started).toBeLessThan(2000);
+    await iface.rollback(step, applied, ctx);
+    expect(state().meshif.bat0.interfaces).toEqual(["mesh0", "mesh1"]);
+  });
+
+  test("batctl - inactive with verify_originator fails when no route to the originator is left", async () => {
+    writeFileSync(originatorsPath, "[]\n");
+    const step = stepOf(
+      "batman_interface",
+      BatmanInterfaceParams.parse({ node: "n1", mesh_interface: "bat0", interface: "mesh1", state: "inactive", verify_originator: FAR, verify_within_ms: 0 }),
+    );
+    const applied = await iface.apply(step, ctx);
+    const observation = await iface.verify(step, applied, ctx);
+    expect(observation.ok).toBe(false);
+    expect(observation.detail).toContain(`no best route to ${FAR}`);
+  });
+
+  test("batctl - active with verify_originator: attached, and a best route to the originator exists", async () => {
+    setState({ meshif: { bat0: { hop_penalty: 30, interfaces: ["mesh0"] } }, hardif: { mesh0: { hop_penalty: 0 } } });
+    const step = stepOf(
+      "batman_interface",
+      BatmanInterfaceParams.parse({ node: "n1", mesh_interface: "bat0", interface: "mesh1", state: "active", verify_originator: FAR, verify_within_ms: 200 }),
+    );
+    const applied = await iface.apply(step, ctx);
+    expect(applied.undo).toEqual({ attached: false });
+    expect(state().meshif.bat0.interfaces).toEqual(["mesh0", "mesh1"]);
+    expect((await iface.verify(step, applied, ctx)).ok).toBe(false);
+    writeFileSync(originatorsPath, table("mesh1"));
+    const observation = await iface.verify(step, applied, ctx);
+    expect(observation).toMatchObject({ ok: true });
+    expect(observation.detail).toContain("mesh1 in bat0 as active");
+    await iface.rollback(step, applied, ctx);
+    expect(state().meshif.bat0.interfaces).toEqual(["mesh0"]);
+  });
+
+  test("batctl - active is not verified while the interface is attached but inactive (its link down)", async () => {
+    setState({
+      meshif: { bat0: { hop_penalty: 30, interfaces: ["mesh0", "mesh1"] } },
+      hardif: { mesh0: { hop_penalty: 0 }, mesh1: { hop_penalty: 0, active: false } },
+    });
+    const step = stepOf(
+      "batman_interface",
+      BatmanInterfaceParams.parse({ node: "n1", mesh_interface: "bat0", interface: "mesh1", state: "active", verify_within_ms: 0 }),
+    );
+    const applied = await iface.apply(step, ctx);
+    expect(applied.detail).toContain("(already so)");
+    const observation = await iface.verify(step, applied, ctx);
+    expect(observation).toMatchObject({ ok: false });
+    expect(observation.detail).toContain("as inactive (want active)");
+  });
+
+  test("batctl - the last hard interface of a mesh interface is never removed", async () => {
+    setState({ meshif: { bat0: { hop_penalty: 30, interfaces: ["primary0"] } }, hardif: { primary0: { hop_penalty: 0 } } });
+    const step = stepOf("batman_interface", BatmanInterfaceParams.parse({ node: "n1", mesh_interface: "bat0", interface: "primary0", state: "inactive" }));
+    const journaled = ctx.journaled.length;
+    await expect(iface.apply(step, ctx)).rejects.toThrow(/refusing to remove primary0, the last hard interface of bat0/);
+    expect(ctx.journaled.length).toBe(journaled);
+    expect(state().meshif.bat0.interfaces).toEqual(["primary0"]);
+  });
+
+  test("batctl - orig_interval: applied, read back, rolled back to the previous value", async () => {
+    const step = stepOf("batman_orig_interval", OrigIntervalParams.parse({ node: "n1", mesh_interface: "bat0", value: "250" }));
+    const applied = await interval.apply(step, ctx);
+    expect(applied.undo).toEqual({ previous: 1000 });
+    expect(ctx.journaled.at(-1)?.undo).toEqual({ previous: 1000 });
+    expect(state().meshif.bat0.orig_interval).toBe(250);
+    const observation = await interval.verify(step, applied, ctx);
+    expect(observation).toMatchObject({ ok: true, detail: "batctl reads orig_interval 250 ms on bat0 (want 250)" });
+    await interval.rollback(step, applied, ctx);
+    expect(state().meshif.bat0.orig_interval).toBe(1000);
+    expect((await interval.verify(step, applied, ctx)).ok).toBe(false);
+  });
+
+  test("batctl - gw_mode server with a bandwidth: applied, read back, rolled back to off", async () => {
+    const step = stepOf("batman_gw_mode", GwModeParams.parse({ node: "n1", mesh_interface: "bat0", mode: "server", bandwidth: "50mbit/10mbit" }));
+    const applied = await gw.apply(step, ctx);
+    expect(applied.undo).toEqual({ previous: { mode: "off" } });
+    expect(ctx.journaled.at(-1)?.undo).toEqual({ previous: { mode: "off" } });
+    expect(state().meshif.bat0).toMatchObject({ gw_mode: "server", gw_bandwidth_down: 500, gw_bandwidth_up: 100 });
+    const observation = await gw.verify(step, applied, ctx);
+    expect(observation).toMatchObject({ ok: true, detail: "batctl reads gw_mode server 50000kbit/10000kbit on bat0 (want server 50mbit/10mbit)" });
+    await gw.rollback(step, applied, ctx);
+    expect(state().meshif.bat0.gw_mode).toBe("off");
+    expect((await gw.verify(step, applied, ctx)).ok).toBe(false);
+  });
+
+  test("batctl - gw_mode client: rollback restores the server mode read before, bandwidth included", async () => {
+    setState({
+      meshif: { bat0: { hop_penalty: 30, interfaces: ["mesh0"], gw_mode: "server", gw_bandwidth_down: 30, gw_bandwidth_up: 5 } },
+      hardif: { mesh0: { hop_penalty: 0 } },
+    });
+    const step = stepOf("batman_gw_mode", GwModeParams.parse({ node: "n1", mesh_interface: "bat0", mode: "client", sel_class: 40 }));
+    const applied = await gw.apply(step, ctx);
+    expect(applied.undo).toEqual({ previous: { mode: "server", argument: "3000kbit/500kbit" } });
+    expect(state().meshif.bat0).toMatchObject({ gw_mode: "client", gw_sel_class: 40 });
+    expect((await gw.verify(step, applied, ctx)).ok).toBe(true);
+    // Someone sets another bandwidth meanwhile; the rollback brings back the one read before the step.
+    setState({ ...state(), meshif: { bat0: { ...state().meshif.bat0, gw_bandwidth_down: 1, gw_bandwidth_up: 1 } } });
+    await gw.rollback(step, applied, ctx);
+    expect(state().meshif.bat0).toMatchObject({ gw_mode: "server", gw_bandwidth_down: 30, gw_bandwidth_up: 5 });
+  });
+
+  test("batctl - gw_mode client with a class batman-adv ignores is not verified", async () => {
+    const step = stepOf("batman_gw_mode", GwModeParams.parse({ node: "n1", mesh_interface: "bat0", mode: "client", sel_class: "300" }));
+    const applied = await gw.apply(step, ctx);
+    const observation = await gw.verify(step, applied, ctx);
+    expect(observation).toMatchObject({ ok: false, detail: "batctl reads gw_mode client 20 on bat0 (want client 300)" });
+    await gw.rollback(step, applied, ctx);
+    expect(state().meshif.bat0.gw_mode).toBe("off");
   });
 
   test("batctl - a failing batctl is an error naming the command, and the value is unchanged", async () => {
@@ -78,10 +296,145 @@ describe("batctl", () => {
     expect(state().meshif.bat0.hop_penalty).toBe(30);
   });
 
+  test("batctl - a missing mesh interface stops a step before anything changes", async () => {
+    const step = stepOf("batman_interface", BatmanInterfaceParams.parse({ node: "n1", mesh_interface: "bat1", interface: "mesh1", state: "active" }));
+    const journaled = ctx.journaled.length;
+    await expect(iface.apply(step, ctx)).rejects.toThrow(/bat1 is not present/);
+    expect(ctx.journaled.length).toBe(journaled);
+  });
+
   test("batctl - params are validated: no option-looking interface names, penalty within 0-255, only this node", () => {
     expect(HopPenaltyParams.safeParse({ node: "n1", mesh_interface: "-h", value: 1 }).success).toBe(false);
     expect(HopPenaltyParams.safeParse({ node: "n1", mesh_interface: "bat0", value: 256 }).success).toBe(false);
     expect(BatmanInterfaceParams.safeParse({ node: "n1", mesh_interface: "bat0", interface: "a b", state: "active" }).success).toBe(false);
     expect(hop.handles(HopPenaltyParams.parse({ node: "n2", mesh_interface: "bat0", value: 1 }), ctx).ok).toBe(false);
+  });
+
+  test("batctl - invalid params of the new settings are rejected with a message naming the problem", () => {
+    const issue = (result: { success: boolean; error?: { issues: { message: string }[] } }) => result.error?.issues.map((i) => i.message).join("; ");
+    const bad = (value: unknown) => OrigIntervalParams.safeParse({ node: "n1", mesh_interface: "bat0", value });
+    expect(issue(bad(39))).toMatch(/at least 40 ms/);
+    expect(issue(bad(60_001))).toMatch(/at most 60000 ms/);
+    expect(bad("fast").success).toBe(false);
+    expect(bad(1000.5).success).toBe(false);
+
+    const gwOf = (extra: Record<string, unknown>) => GwModeParams.safeParse({ node: "n1", mesh_interface: "bat0", ...extra });
+    expect(gwOf({ mode: "server", bandwidth: 10_000 }).success).toBe(true);
+    expect(gwOf({ mode: "server", bandwidth: "10000/2000" }).success).toBe(true);
+    expect(gwOf({ mode: "client" }).success).toBe(true);
+    expect(gwOf({ mode: "on" }).success).toBe(false);
+    expect(issue(gwOf({ mode: "off", bandwidth: "10mbit" }))).toMatch(/bandwidth is for mode server only, not off/);
+    expect(issue(gwOf({ mode: "server", sel_class: 20 }))).toMatch(/sel_class is for mode client only, not server/);
+    expect(issue(gwOf({ mode: "server", bandwidth: "10 mbit" }))).toMatch(/bandwidth must be down\[\/up\]/);
+    expect(issue(gwOf({ mode: "server", bandwidth: "50" }))).toMatch(/at least 100 kbit\/s/);
+    expect(issue(gwOf({ mode: "server", bandwidth: "10mbit/--help" }))).toMatch(/bandwidth must be/);
+    expect(issue(gwOf({ mode: "client", sel_class: "-1" }))).toMatch(/sel_class must be/);
+
+    const ifOf = (extra: Record<string, unknown>) =>
+      BatmanInterfaceParams.safeParse({ node: "n1", mesh_interface: "bat0", interface: "mesh1", state: "inactive", ...extra });
+    expect(ifOf({ verify_originator: "2A:36:58:D8:91:4F" }).data?.verify_originator).toBe(FAR);
+    expect(issue(ifOf({ verify_originator: "2a:36:58:d8:91" }))).toMatch(/MAC address/);
+    expect(ifOf({ verify_within_ms: -1 }).success).toBe(false);
+    expect(ifOf({ verify_within_ms: 60_000 }).success).toBe(false);
+  });
+});
+
+describe("batctl (namespaces)", () => {
+  // An ip that records its argv and runs `netns exec <ns> <command...>` with the fake's state of that namespace.
+  const ipLog = join(dir, "ip.log");
+  const fakeIp = join(dir, "ip");
+  writeFileSync(
+    fakeIp,
+    `#!/bin/sh\nprintf '%s\\n' "$*" >> ${JSON.stringify(ipLog)}\n[ "$1" = netns ] && [ "$2" = exec ] || { echo "fake ip: only netns exec" >&2; exit 2; }\nns="$3"\nshift 3\nFAKE_BATCTL_STATE=${JSON.stringify(dir)}/"$ns".json exec "$@"\n`,
+    { mode: 0o755 },
+  );
+  // No FAKE_BATCTL_STATE here: the fake ip chooses the namespace's state.
+  const NS_BATCTL = wrapper("batctl-ns", { FAKE_BATCTL_BUN: process.execPath, FAKE_BATCTL_ORIGINATORS: originatorsPath });
+  const nsState = (ns: string) => JSON.parse(readFileSync(join(dir, `${ns}.json`), "utf8"));
+  const ipCalls = () => (existsSync(ipLog) ? readFileSync(ipLog, "utf8").trim().split("\n").filter(Boolean) : []);
+  const ctx = testContext("site");
+
+  beforeEach(() => {
+    writeFileSync(ipLog, "");
+    for (const ns of ["x0-n1", "x0-n2"])
+      writeFileSync(
+        join(dir, `${ns}.json`),
+        JSON.stringify({ meshif: { bat0: { hop_penalty: 30, interfaces: ["primary0", "v21", "v23"] } }, hardif: { primary0: { hop_penalty: 0 } } }),
+      );
+  });
+
+  test("batctl - with a namespace template, batctl runs as `ip netns exec <ns> batctl ...` for the step's node", async () => {
+    const [hop, iface, interval, gw] = batctlActuators({ batctl: NS_BATCTL, ip: fakeIp, netnsTemplate: "x0-{node}" });
+    const step = stepOf("batman_hop_penalty", HopPenaltyParams.parse({ node: "n2", mesh_interface: "bat0", value: 60 }));
+    expect(hop.handles(step.params, ctx)).toEqual({ ok: true });
+    const applied = await hop.apply(step, ctx);
+    expect(applied.detail).toBe("n2: hop_penalty of bat0 30 → 60");
+    expect(ipCalls()).toEqual([`netns exec x0-n2 ${NS_BATCTL} meshif bat0 hop_penalty`, `netns exec x0-n2 ${NS_BATCTL} meshif bat0 hop_penalty 60`]);
+    expect(nsState("x0-n2").meshif.bat0.hop_penalty).toBe(60);
+    expect(nsState("x0-n1").meshif.bat0.hop_penalty).toBe(30);
+
+    writeFileSync(ipLog, "");
+    const down = stepOf("batman_interface", BatmanInterfaceParams.parse({ node: "n2", mesh_interface: "bat0", interface: "v23", state: "inactive" }));
+    const removed = await iface.apply(down, ctx);
+    expect(ipCalls()).toEqual([`netns exec x0-n2 ${NS_BATCTL} meshif bat0 interface`, `netns exec x0-n2 ${NS_BATCTL} meshif bat0 interface del v23`]);
+    expect(nsState("x0-n2").meshif.bat0.interfaces).toEqual(["primary0", "v21"]);
+    await iface.rollback(down, removed, ctx);
+    expect(nsState("x0-n2").meshif.bat0.interfaces).toEqual(["primary0", "v21", "v23"]);
+
+    const it = stepOf("batman_orig_interval", OrigIntervalParams.parse({ node: "n1", mesh_interface: "bat0", value: 500 }));
+    expect((await interval.verify(it, await interval.apply(it, ctx), ctx)).ok).toBe(true);
+    expect(nsState("x0-n1").meshif.bat0.orig_interval).toBe(500);
+    const mode = stepOf("batman_gw_mode", GwModeParams.parse({ node: "n1", mesh_interface: "bat0", mode: "client" }));
+    expect((await gw.verify(mode, await gw.apply(mode, ctx), ctx)).ok).toBe(true);
+    expect(nsState("x0-n1").meshif.bat0.gw_mode).toBe("client");
+    expect(ipCalls().every((line) => line.startsWith("netns exec x0-n"))).toBe(true);
+  });
+
+  test("batctl - both ends of a link in one batch: one journal write before any change, each node in its own namespace", async () => {
+    const [, iface] = batctlActuators({ batctl: NS_BATCTL, ip: fakeIp, netnsTemplate: "x0-{node}" });
+    const batchCtx = testContext("site");
+    let changedBeforeJournal = false;
+    const journalCtx = {
+      ...batchCtx,
+      beforeChange: async (items: { step: Step; undo: unknown }[]) => {
+        changedBeforeJournal ||= nsState("x0-n1").meshif.bat0.interfaces.length !== 3 || nsState("x0-n2").meshif.bat0.interfaces.length !== 3;
+        await batchCtx.beforeChange(items);
+      },
+    };
+    const ends = [
+      stepOf("batman_interface", BatmanInterfaceParams.parse({ node: "n1", mesh_interface: "bat0", interface: "v21", state: "inactive" }), 0),
+      stepOf("batman_interface", BatmanInterfaceParams.parse({ node: "n2", mesh_interface: "bat0", interface: "v23", state: "inactive" }), 1),
+      stepOf("batman_interface", BatmanInterfaceParams.parse({ node: "n2", mesh_interface: "bat0", interface: "v99", state: "active" }), 2),
+    ];
+    const results = await (iface.applyBatch as NonNullable<typeof iface.applyBatch>)(ends, journalCtx);
+    expect(changedBeforeJournal).toBe(false);
+    expect(batchCtx.journaled.map((item) => item.step.index)).toEqual([0, 1, 2]);
+    expect(results.map((result) => (result instanceof Error ? result.message : result.detail))).toEqual([
+      "n1: v21 removed from bat0",
+      "n2: v23 removed from bat0",
+      "n2: v99 added to bat0",
+    ]);
+    expect(nsState("x0-n1").meshif.bat0.interfaces).toEqual(["primary0", "v23"]);
+    expect(nsState("x0-n2").meshif.bat0.interfaces).toContain("v99");
+    expect(nsState("x0-n2").meshif.bat0.interfaces).not.toContain("v23");
+  });
+
+  test("batctl - which nodes an executor acts for: own node without a template, any with `{node}` in it", () => {
+    const params = HopPenaltyParams.parse({ node: "n2", mesh_interface: "bat0", value: 1 });
+    const own = HopPenaltyParams.parse({ node: "site", mesh_interface: "bat0", value: 1 });
+    const [host] = batctlActuators({ batctl: NS_BATCTL });
+    expect(host.handles(params, ctx)).toMatchObject({ ok: false, reason: expect.stringContaining("without X0_EXECUTOR_NETNS") });
+    expect(host.handles(own, ctx)).toEqual({ ok: true });
+    const [fixed] = batctlActuators({ batctl: NS_BATCTL, ip: fakeIp, netnsTemplate: "x0-site" });
+    expect(fixed.handles(params, ctx)).toMatchObject({ ok: false, reason: expect.stringContaining("has no {node}") });
+    expect(fixed.handles(own, ctx)).toEqual({ ok: true });
+  });
+
+  test("batctl - a namespace name that is not valid is refused before anything runs", async () => {
+    const [hop] = batctlActuators({ batctl: NS_BATCTL, ip: fakeIp, netnsTemplate: "x0-{node}" });
+    // Node ids may be 64 characters; with the prefix the namespace name would be longer than `ip netns` takes.
+    const step = stepOf("batman_hop_penalty", HopPenaltyParams.parse({ node: "n".repeat(64), mesh_interface: "bat0", value: 1 }));
+    await expect(hop.apply(step, ctx)).rejects.toThrow(/namespace "x0-n+" from X0_EXECUTOR_NETNS is not a valid name/);
+    expect(ipCalls()).toEqual([]);
   });
 });

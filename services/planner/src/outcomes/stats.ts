@@ -1,6 +1,7 @@
 // Past outcomes per (kind, alternative) and the ranking they give: Laplace-smoothed success rate, median time to repair on ties.
 import { AnomalyKind, EpochMillis, type PlanAlternative, type ResultStatus } from "@x0/shared";
 import { z } from "zod";
+import { BatmanSetting } from "../batman/settings.ts";
 import type { AlternativeSpec } from "../policy/policy.ts";
 import { RouteSchema } from "../routing/routes.ts";
 
@@ -36,6 +37,11 @@ export const PlanRecord = z.object({
     .array(z.object({ next: RouteSchema, previous: RouteSchema.nullable() }))
     .max(256)
     .describe("Route changes, to confirm or revert the installed routes."),
+  batman: z
+    .array(z.object({ next: BatmanSetting, previous: BatmanSetting.nullable() }))
+    .max(256)
+    .optional()
+    .describe("Hard-interface changes of a batman plan, to confirm or revert batman.current."),
 });
 /** A plan record. */
 export type PlanRecord = z.infer<typeof PlanRecord>;

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Plan } from "@x0/shared";
 import { anomalyFixture } from "@x0/shared/testing";
-import { alternativesFor, decideFallback, loadPolicy, PolicyError } from "./policy.ts";
+import { type AlternativeSpec, alternativesFor, alternativesForMesh, batmanHopPenalty, decideFallback, loadPolicy, PolicyError } from "./policy.ts";
 
 const shippedPolicy = join(import.meta.dir, "..", "..", "policy.yaml");
 const anomaly = anomalyFixture({ incident_id: "7f1c3a52-5a8e-4c3e-9a57-0d3c2b1e4f60", interface: "eth0", opened_at: 1, ts: 1 });
@@ -18,12 +18,36 @@ function writePolicy(text: string): string {
 describe("policy", () => {
   test("policy - the shipped policy is valid, with the documented defaults", () => {
     const policy = loadPolicy(shippedPolicy);
-    expect(alternativesFor(policy, "link_degraded").map((alternative) => alternative.name)).toEqual(["raise-cost", "reroute-around"]);
+    // The batman alternatives follow the route ones; only those fitting an element's mesh compete (alternativesForMesh).
+    expect(alternativesFor(policy, "link_degraded").map((alternative) => alternative.name)).toEqual([
+      "raise-cost",
+      "reroute-around",
+      "batman-hop-penalty",
+      "batman-deactivate",
+    ]);
     expect(alternativesFor(policy, "traffic_spike")).toEqual([{ name: "quarantine", approval: "auto" }]);
     expect(policy.cooldown_ms).toBe(5000);
     expect(policy.flapping).toEqual({ downs: 3, window_ms: 60_000, stable_ms: 30_000 });
     expect(policy.budget.plans_per_minute).toBe(30);
     expect(policy.verify).toEqual({ max_checks: 4, deadline_ms: 2000 });
+    expect(policy.batman).toEqual({ mesh_hop_penalty: 30, normal_hop_penalty: 0, verify_within_ms: 2000 });
+    expect(batmanHopPenalty(policy)).toBe(80);
+  });
+
+  test("policy - alternatives are filtered by mesh: batman-* on batman-adv, route ones elsewhere, notify on both", () => {
+    const specs = ["raise-cost", "batman-hop-penalty", "notify", "batman-deactivate", "reroute-around"].map(
+      (name) => ({ name, approval: "auto" }) as AlternativeSpec,
+    );
+    expect(alternativesForMesh(specs, "batman").map((spec) => spec.name)).toEqual(["batman-hop-penalty", "notify", "batman-deactivate"]);
+    expect(alternativesForMesh(specs, "static").map((spec) => spec.name)).toEqual(["raise-cost", "notify", "reroute-around"]);
+  });
+
+  test("policy - a batman hop penalty is computed from degraded_factor unless given, and must exceed the normal one", () => {
+    const base = "version: 2\nkinds: {}\n";
+    expect(batmanHopPenalty(loadPolicy(writePolicy(`${base}link_cost: { degraded_factor: 2 }\n`)))).toBe(30);
+    expect(batmanHopPenalty(loadPolicy(writePolicy(`${base}batman: { hop_penalty: 255 }\n`)))).toBe(255);
+    expect(() => loadPolicy(writePolicy(`${base}batman: { hop_penalty: 40, normal_hop_penalty: 60 }\n`))).toThrow(/batman\.hop_penalty/);
+    expect(() => loadPolicy(writePolicy(`${base}batman: { hop_penalty: 40, typo: 1 }\n`))).toThrow(/typo/);
   });
 
   test("policy - omitted sections take their defaults", () => {

@@ -2,20 +2,24 @@ import { readFileSync } from "node:fs";
 import { type Anomaly, AnomalyKind, AnomalyState, type Plan, PlannedAction, Severity, X0Error } from "@x0/shared";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { degradedHopPenalty } from "../batman/plan.ts";
 
-/** What the planner can do about an incident. */
-export const Alternative = z.enum(["reroute-around", "raise-cost", "quarantine", "notify"]);
+/** What the planner can do about an incident. The batman-* ones act on batman-adv meshes, the others on static routes. */
+export const Alternative = z.enum(["reroute-around", "raise-cost", "batman-deactivate", "batman-hop-penalty", "quarantine", "notify"]);
 /** An alternative's name. */
 export type Alternative = z.infer<typeof Alternative>;
 
 /** Which alternatives make sense for which kind: routing changes for link and node faults, quarantine for a neighbour's spike. */
 export const ALTERNATIVES_BY_KIND: Record<AnomalyKind, readonly Alternative[]> = {
-  link_down: ["reroute-around", "notify"],
-  node_unreachable: ["reroute-around", "notify"],
-  link_degraded: ["raise-cost", "reroute-around", "notify"],
+  link_down: ["reroute-around", "batman-deactivate", "notify"],
+  node_unreachable: ["reroute-around", "batman-deactivate", "notify"],
+  link_degraded: ["raise-cost", "reroute-around", "batman-hop-penalty", "batman-deactivate", "notify"],
   traffic_spike: ["quarantine", "notify"],
   retransmit_storm: ["notify"],
 };
+
+/** Alternatives that act on a batman-adv mesh (hard interfaces); the others (but notify) change static routes. */
+export const BATMAN_ALTERNATIVES: ReadonlySet<Alternative> = new Set(["batman-deactivate", "batman-hop-penalty"]);
 
 /** One alternative a kind allows, and whether its plans run at once or wait for an operator. */
 export const AlternativeSpec = z.strictObject({ name: Alternative, approval: z.enum(["auto", "manual"]).default("auto") });
@@ -62,6 +66,14 @@ export const Policy = z
         write_every_ms: positiveMs.default(1000),
       })
       .prefault({}),
+    batman: z
+      .strictObject({
+        hop_penalty: z.number().int().min(1).max(255).optional().describe("Hop penalty of a degraded link's hard interfaces; computed when absent."),
+        mesh_hop_penalty: z.number().int().min(0).max(254).default(30),
+        normal_hop_penalty: z.number().int().min(0).max(255).default(0),
+        verify_within_ms: positiveMs.max(600_000).default(2000),
+      })
+      .prefault({}),
     fallback: z.array(PolicyRule).default([]),
   })
   .superRefine((policy, ctx) => {
@@ -79,6 +91,13 @@ export const Policy = z
         if (seen.has(alternative.name)) ctx.addIssue({ code: "custom", path, message: `duplicate alternative ${alternative.name}` });
         seen.add(alternative.name);
       }
+    }
+    if (batmanHopPenalty(policy) <= policy.batman.normal_hop_penalty) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["batman", "hop_penalty"],
+        message: `the hop penalty of a degraded link (${batmanHopPenalty(policy)}) must be above normal_hop_penalty (${policy.batman.normal_hop_penalty})`,
+      });
     }
     const names = new Set<string>();
     for (const [index, rule] of policy.fallback.entries()) {
@@ -108,6 +127,19 @@ export function loadPolicy(path: string): Policy {
 /** The alternatives the policy allows for a kind, in order of preference (empty when the kind is not planned for). */
 export function alternativesFor(policy: Policy, kind: AnomalyKind): AlternativeSpec[] {
   return policy.kinds[kind]?.alternatives ?? [];
+}
+
+/** The alternatives of `specs` that fit a mesh: batman-* ones on a batman-adv mesh, the route ones elsewhere; notify on both. */
+export function alternativesForMesh(specs: AlternativeSpec[], mesh: "batman" | "static"): AlternativeSpec[] {
+  return specs.filter((spec) => spec.name === "notify" || BATMAN_ALTERNATIVES.has(spec.name) === (mesh === "batman"));
+}
+
+/** The hop penalty a degraded batman link's hard interfaces get: the policy's, or the one that makes it weigh `degraded_factor` hops. */
+export function batmanHopPenalty(policy: {
+  batman: { hop_penalty?: number | undefined; mesh_hop_penalty: number };
+  link_cost: { degraded_factor: number };
+}): number {
+  return policy.batman.hop_penalty ?? degradedHopPenalty(policy.link_cost.degraded_factor, policy.batman.mesh_hop_penalty);
 }
 
 /** The first fallback rule that matches `anomaly`, if any. */

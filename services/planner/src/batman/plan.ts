@@ -1,0 +1,301 @@
+// Batman-adv plans: a failed link's hard interfaces leave the mesh (batman_interface inactive), a degraded link's get a
+// hop penalty (batman_hop_penalty), and both return when the incident ends. batman-adv then routes by itself.
+import type { MeshGraph, PlannedAction } from "@x0/shared";
+import { type AffectedPair, selectVerifyPairs } from "../routing/plan.ts";
+import { type BatmanLink, PathCache } from "./mesh.ts";
+import { type BatmanChange, type BatmanSetting, type SettingMap, settingKey, untouched } from "./settings.ts";
+
+/** What a batman repair does to the element's hard interfaces: detach them from the mesh, or raise their hop penalty. */
+export type BatmanEffect = "detach" | "penalty";
+
+/** The batman settings of the policy a plan is built with. */
+export interface BatmanParams {
+  /** The hop penalty set on a degraded link's hard interfaces. */
+  hopPenalty: number;
+  /** The hop penalty a restore sets back (the one the mesh is configured with). */
+  normalHopPenalty: number;
+  /** How long the executor gives batman-adv to show the expected route to `verify_originator`. */
+  verifyWithinMs: number;
+}
+
+/**
+ * The hard-interface hop penalty that makes a link weigh as much as `factor` hops in B.A.T.M.A.N. IV: every forwarding hop
+ * multiplies an OGM's TQ by (255 − meshHopPenalty)/255, and a hard interface's penalty multiplies the TQ of what is
+ * received on it by (255 − p)/255, so p = 255·(1 − q^(factor−1)) with q = (255 − meshHopPenalty)/255. Never 255: that
+ * makes the TQ 0, and the link would be out of the mesh, not a last resort.
+ *
+ * @example degradedHopPenalty(4, 30) // 80
+ */
+export function degradedHopPenalty(factor: number, meshHopPenalty: number): number {
+  const perHop = (255 - meshHopPenalty) / 255;
+  return Math.min(254, Math.max(1, Math.round(255 * (1 - perHop ** (factor - 1)))));
+}
+
+/** The faulty element a repair acts on. */
+export interface RepairInput {
+  effect: BatmanEffect;
+  /** The element's batman links. */
+  links: BatmanLink[];
+  /** For a node fault: the node. Its own ends are not acted on: nothing reaches it. */
+  node?: string;
+  /** Paths in the batman graph before the fault (every batman link up). */
+  before: PathCache;
+  /** Paths in the batman graph as it is now: the element out of routing, or with its raised cost. */
+  after: PathCache;
+  /** What the planner believes it changed already. */
+  current: SettingMap;
+  hopPenalty: number;
+  originatorOf: (node: string) => string | undefined;
+}
+
+/** The changes of a repair, the originator each detached interface's step verifies, and the links it leaves alone. */
+export interface Repair {
+  changes: BatmanChange[];
+  /** By setting key: the originator that must stay reachable (not over the interface) once the interface has left. */
+  verifyOriginators: Map<string, string>;
+  /** Links whose interfaces stay in the mesh: nothing else joins their sides (a bridge), so detaching them would partition. */
+  kept: string[];
+}
+
+/** The interface changes that take an element's batman links out of the mesh (or penalise them). */
+export function repairChanges(input: RepairInput): Repair {
+  const changes: BatmanChange[] = [];
+  const verifyOriginators = new Map<string, string>();
+  const kept: string[] = [];
+  for (const link of input.links) {
+    // The ends acted on, each with the node on the other side; a node fault's dead end is left out.
+    const ends = [
+      { near: link.a, far: link.b },
+      { near: link.b, far: link.a },
+    ].filter(({ near }) => near.node !== input.node);
+    if (input.effect === "detach") {
+      // Detaching is safe only when each acting end still reaches a node over another path: the far end for a link, what
+      // lay behind the dead node (or any node) for a node fault. That node is also what the executor verifies.
+      const acting = ends.map((end) => ({ ...end, verify: input.node ? survivorOf(input, end.near.node) : reachable(input, end.near.node, end.far.node) }));
+      if (acting.some((end) => end.verify === undefined)) {
+        kept.push(link.id);
+        continue;
+      }
+      for (const { near, verify } of acting) {
+        const key = settingKey(near.node, near.interface);
+        const current = input.current.get(key) ?? untouched({ ...near, link: link.id });
+        if (!current.active) continue;
+        changes.push({ next: { ...current, active: false }, previous: input.current.get(key) });
+        const originator = input.originatorOf(verify as string);
+        if (originator) verifyOriginators.set(key, originator);
+      }
+      continue;
+    }
+    for (const { near } of ends) {
+      const current = input.current.get(settingKey(near.node, near.interface)) ?? untouched({ ...near, link: link.id });
+      // A detached interface carries nothing to penalise; an interface already at the penalty needs no step.
+      if (!current.active || current.hop_penalty === input.hopPenalty) continue;
+      changes.push({ next: { ...current, hop_penalty: input.hopPenalty }, previous: input.current.get(settingKey(near.node, near.interface)) });
+    }
+  }
+  return { changes: sortChanges(changes), verifyOriginators, kept };
+}
+
+function reachable(input: RepairInput, from: string, to: string): string | undefined {
+  return input.after.reaches(from, to) ? to : undefined;
+}
+
+/**
+ * For a dead node's neighbour, the node its step verifies: the farthest one whose traffic from it crossed the dead node
+ * and that it still reaches, else the nearest one it still reaches; undefined when it reaches none (its only link).
+ */
+function survivorOf(input: RepairInput, near: string): string | undefined {
+  let behind: { node: string; hops: number } | undefined;
+  let nearest: { node: string; hops: number } | undefined;
+  for (const node of input.after.graph.nodes) {
+    if (node === near || node === input.node) continue;
+    const now = input.after.path(near, node);
+    if (!now) continue;
+    if (!nearest || now.length < nearest.hops) nearest = { node, hops: now.length };
+    const was = input.before.path(near, node);
+    if (was?.includes(input.node as string) && (!behind || was.length > behind.hops)) behind = { node, hops: was.length };
+  }
+  return (behind ?? nearest)?.node;
+}
+
+/** The changes that return every changed interface of a link that is up again (`isUp`) to its untouched state. */
+export function restoreChanges(current: SettingMap, isUp: (link: string) => boolean): BatmanChange[] {
+  const changes: BatmanChange[] = [];
+  for (const setting of current.values()) if (isUp(setting.link)) changes.push({ next: untouched(setting), previous: setting });
+  return sortChanges(changes);
+}
+
+function sortChanges(changes: BatmanChange[]): BatmanChange[] {
+  return changes.sort((x, y) => (x.next.node === y.next.node ? (x.next.interface < y.next.interface ? -1 : 1) : x.next.node < y.next.node ? -1 : 1));
+}
+
+/**
+ * The steps of interface changes: `batman_interface` when attachment changes (with the originator to verify and the time
+ * batman-adv has), `batman_hop_penalty` when the penalty does. An interface that returns is attached before its penalty
+ * is set back (and a penalty is set before a detach): batctl reaches a hard interface's settings through its mesh, so only
+ * while it is attached.
+ */
+export function batmanActions(
+  changes: BatmanChange[],
+  why: string,
+  params: BatmanParams,
+  verifyOriginator: (setting: BatmanSetting) => string | undefined,
+): PlannedAction[] {
+  const actions: PlannedAction[] = [];
+  for (const { next, previous } of changes) {
+    const before = previous ?? untouched(next);
+    const where = `${next.interface} of ${next.node}'s ${next.mesh_interface}`;
+    const steps: PlannedAction[] = [];
+    if (before.active !== next.active) {
+      const originator = verifyOriginator(next);
+      steps.push({
+        type: "batman_interface",
+        params: {
+          node: next.node,
+          mesh_interface: next.mesh_interface,
+          interface: next.interface,
+          state: next.active ? "active" : "inactive",
+          ...(originator ? { verify_originator: originator } : {}),
+          verify_within_ms: params.verifyWithinMs,
+        },
+        reason: `${why}: ${next.active ? "attach" : "detach"} ${where}${
+          originator ? (next.active ? `; ${originator} stays reachable` : `; ${originator} must stay reachable over another path`) : ""
+        }`,
+      });
+    }
+    if (before.hop_penalty !== next.hop_penalty) {
+      const value = next.hop_penalty ?? params.normalHopPenalty;
+      const step: PlannedAction = {
+        type: "batman_hop_penalty",
+        params: { node: next.node, mesh_interface: next.mesh_interface, interface: next.interface, value },
+        reason: `${why}: hop penalty of ${where} ${before.hop_penalty ?? params.normalHopPenalty} → ${value}${
+          next.hop_penalty === null ? " (as configured)" : ", so batman-adv prefers other paths"
+        }`,
+      };
+      if (next.active) steps.push(step);
+      else steps.unshift(step);
+    }
+    actions.push(...steps);
+  }
+  return actions;
+}
+
+/** Pairs whose batman path (in `paths`) crosses the element: a link (its ends consecutive, either way) or a node. */
+export function crossingPairs(paths: PathCache, element: { link: [string, string] } | { node: string }): AffectedPair[] {
+  const pairs: AffectedPair[] = [];
+  for (const from of paths.graph.nodes) {
+    for (const to of paths.graph.nodes) {
+      if (from === to) continue;
+      const path = paths.path(from, to);
+      if (!path) continue;
+      let crosses: boolean;
+      if ("node" in element) crosses = path.includes(element.node);
+      else {
+        const [a, b] = element.link;
+        crosses = path.some((hop, i) => i > 0 && ((path[i - 1] === a && hop === b) || (path[i - 1] === b && hop === a)));
+      }
+      if (crosses) pairs.push({ from, to, hops: path.length - 1 });
+    }
+  }
+  return pairs;
+}
+
+/** A summary of interface changes: how many leave or return to their mesh, how many penalties change, and the links kept. */
+export function describeBatman(what: string, changes: BatmanChange[], kept: string[]): string {
+  const count = (test: (before: BatmanSetting, next: BatmanSetting) => boolean) =>
+    changes.filter(({ next, previous }) => test(previous ?? untouched(next), next)).length;
+  const parts: string[] = [];
+  const detached = count((before, next) => before.active && !next.active);
+  const attached = count((before, next) => !before.active && next.active);
+  const raised = count((before, next) => next.hop_penalty !== null && before.hop_penalty !== next.hop_penalty);
+  const restored = count((before, next) => before.hop_penalty !== null && next.hop_penalty === null);
+  const say = (n: number, one: string, many: string) => `${n} hard interface${n === 1 ? ` ${one}` : `s ${many}`}`;
+  if (detached > 0) parts.push(say(detached, "leaves the mesh", "leave the mesh"));
+  if (attached > 0) parts.push(say(attached, "returns to the mesh", "return to the mesh"));
+  if (raised > 0) parts.push(say(raised, "gets a hop penalty", "get a hop penalty"));
+  if (restored > 0) parts.push(say(restored, "gets its hop penalty back", "get their hop penalty back"));
+  const nodes = new Set(changes.map((change) => change.next.node)).size;
+  let summary = parts.length > 0 ? `${what}: ${parts.join(", ")} on ${nodes} node${nodes === 1 ? "" : "s"}` : what;
+  if (kept.length > 0) {
+    summary += `; ${kept.join(", ")} stay${kept.length === 1 ? "s" : ""} in the mesh: no other path joins ${kept.length === 1 ? "its" : "their"} sides (a bridge), so it is not detached`;
+  }
+  return summary;
+}
+
+/** Everything a batman plan is computed from. */
+export interface BatmanPlanInput {
+  purpose: "repair" | "restore";
+  effect: BatmanEffect;
+  /** The failed (or restored) element: its link ids, what paths crossing it cross, and a link's two ends. */
+  element: { links: string[]; cross: { link: [string, string] } | { node: string }; ends?: [string, string] } | undefined;
+  /** Every batman link, by id. */
+  links: ReadonlyMap<string, BatmanLink>;
+  /** The batman graph before the fault (every batman link up) and as it is now (the planner's marks applied). */
+  before: MeshGraph;
+  after: MeshGraph;
+  current: SettingMap;
+  /** Whether a link is announced and up again (a restore returns its interfaces). */
+  isUp: (link: string) => boolean;
+  originatorOf: (node: string) => string | undefined;
+  params: BatmanParams;
+  maxChecks: number;
+  /** What the plan is about, the start of its summary and reasons. */
+  what: string;
+}
+
+/** A batman plan's parts: the interface changes, their steps, the links left alone, the pairs to probe and the summary. */
+export interface BatmanPlanParts {
+  changes: BatmanChange[];
+  actions: PlannedAction[];
+  kept: string[];
+  /** Source → destination pairs to probe (to the destination's mesh address), at most `maxChecks`. */
+  pairs: { from: string; to: string }[];
+  summary: string;
+}
+
+/**
+ * A repair detaches the element's hard interfaces (or raises their hop penalty); a restore returns every changed
+ * interface whose link is up again, not only the element's, so one left behind by a rolled-back restore comes back with
+ * the next one. Probe pairs are the route planner's: paths that crossed the element, reachable now.
+ */
+export function batmanPlanParts(input: BatmanPlanInput): BatmanPlanParts {
+  const after = new PathCache(input.after);
+  let repair: Repair = { changes: [], verifyOriginators: new Map(), kept: [] };
+  let affected: AffectedPair[] = [];
+  if (input.purpose === "repair" && input.element) {
+    const before = new PathCache(input.before);
+    const cross = input.element.cross;
+    repair = repairChanges({
+      effect: input.effect,
+      links: input.element.links.flatMap((id) => input.links.get(id) ?? []),
+      ...("node" in cross ? { node: cross.node } : {}),
+      before,
+      after,
+      current: input.current,
+      hopPenalty: input.params.hopPenalty,
+      originatorOf: input.originatorOf,
+    });
+    affected = crossingPairs(before, cross);
+  } else {
+    repair.changes = restoreChanges(input.current, input.isUp);
+    if (input.element) affected = crossingPairs(after, input.element.cross);
+  }
+  const farOriginator = (setting: BatmanSetting): string | undefined => {
+    const link = input.links.get(setting.link);
+    return link ? (link.a.node === setting.node ? link.b : link.a).originator : undefined;
+  };
+  const actions = batmanActions(
+    repair.changes,
+    input.what,
+    input.params,
+    // A detached interface's step checks the node that must stay reachable; a returning one, its far end.
+    (setting) => repair.verifyOriginators.get(settingKey(setting.node, setting.interface)) ?? (setting.active ? farOriginator(setting) : undefined),
+  );
+  return {
+    changes: repair.changes,
+    actions,
+    kept: repair.kept,
+    pairs: selectVerifyPairs(affected, (from, to) => after.reaches(from, to), input.maxChecks, input.element?.ends),
+    summary: describeBatman(input.what, repair.changes, repair.kept),
+  };
+}

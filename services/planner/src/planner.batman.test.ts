@@ -1,0 +1,270 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { type ActionResult, type Anomaly, createLogger, type IncidentTarget, type NodeAnnouncement, Plan } from "@x0/shared";
+import { anomalyFixture } from "@x0/shared/testing";
+import { Registry } from "prom-client";
+import { BATMAN_KEY, BatmanCurrent } from "./batman/settings.ts";
+import { MemoryStore } from "./kv.ts";
+import { OutcomeStore } from "./outcomes/store.ts";
+import { Planner } from "./planner.ts";
+import { loadPolicy, type Policy } from "./policy/policy.ts";
+import { routeKey } from "./routing/routes.ts";
+import { announcementsOf, batmanIdentity, gridAnnouncements, withBatman } from "./testing.ts";
+
+const shipped = loadPolicy(join(import.meta.dir, "..", "policy.yaml"));
+const orig = (node: string) => batmanIdentity(node).originator;
+const bat0 = (node: string) => batmanIdentity(node).address;
+
+function setup({
+  policy = shipped,
+  announcements = withBatman(gridAnnouncements(3, 3)),
+  topologyStore = new MemoryStore(),
+  start = 1_000_000,
+}: {
+  policy?: Policy;
+  announcements?: NodeAnnouncement[];
+  topologyStore?: MemoryStore;
+  start?: number;
+} = {}) {
+  let now = start;
+  const plans: Plan[] = [];
+  const planner = new Planner({
+    policy,
+    topologyStore,
+    outcomes: new OutcomeStore(new MemoryStore()),
+    publish: async (plan) => {
+      plans.push(Plan.parse(plan));
+    },
+    logger: createLogger({ service: "planner-test", node: "test", level: "error" }),
+    registry: new Registry(),
+    now: () => now,
+  });
+  for (const announcement of announcements) planner.announce(announcement);
+  return { planner, plans, topologyStore, advance: (ms: number) => (now += ms), now: () => now };
+}
+
+const linkTarget = (a: string, b: string): IncidentTarget => ({ type: "link", id: `link:${a}|${b}`, nodes: [a, b] });
+const incident = (kind: Anomaly["kind"], target: IncidentTarget, overrides: Partial<Anomaly> = {}): Anomaly =>
+  anomalyFixture({ kind, node: target.nodes[0] ?? "n1", target, ...overrides });
+const later = (anomaly: Anomaly, state: "updated" | "resolved", overrides: Partial<Anomaly> = {}): Anomaly => ({
+  ...anomaly,
+  state,
+  update: anomaly.update + 1,
+  ...overrides,
+});
+const steps = (plan: Plan | undefined, type?: string) => (plan?.actions ?? []).filter((action) => !type || action.type === type).map((action) => action.params);
+const probes = (plan: Plan | undefined) =>
+  (plan?.expected_effect?.verify ?? []).map((check) => (check.type === "probe" ? `${check.from}>${check.to}:${check.port}` : check.type));
+
+function result(plan: Plan, status: ActionResult["status"], at: number): ActionResult {
+  return {
+    v: 1,
+    result_id: crypto.randomUUID(),
+    plan_id: plan.plan_id,
+    incident_id: plan.incident_id,
+    node: plan.node,
+    status,
+    dry_run: false,
+    steps: [],
+    started_at: at,
+    finished_at: at,
+  };
+}
+
+describe("planner on batman-adv", () => {
+  test("planner on batman-adv - a cut link's hard interfaces leave the mesh at both ends, verified by the far originators and bat0 probes", async () => {
+    const { planner, plans, topologyStore } = setup();
+    const plan = await planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    expect(plans).toHaveLength(1);
+    expect(plan?.rule).toBe("link_down/batman-deactivate");
+    // Only the batman alternatives compete on a batman mesh.
+    expect(plan?.alternatives?.map((alternative) => alternative.name)).toEqual(["batman-deactivate"]);
+    expect(plan?.actions.map((action) => action.type)).toEqual(["batman_interface", "batman_interface"]);
+    expect(steps(plan)).toEqual([
+      { node: "n1", mesh_interface: "bat0", interface: "n1-n2", state: "inactive", verify_originator: orig("n2"), verify_within_ms: 2000 },
+      { node: "n2", mesh_interface: "bat0", interface: "n2-n1", state: "inactive", verify_originator: orig("n1"), verify_within_ms: 2000 },
+    ]);
+    // The static planner's checks, addressed to bat0: the longest crossing path both ways, then the link's own ends.
+    const checks = probes(plan);
+    expect(checks).toHaveLength(4);
+    expect(checks).toContain(`n1>${bat0("n2")}:7471`);
+    expect(checks).toContain(`n2>${bat0("n1")}:7471`);
+    expect(checks.every((check) => check.includes(">10.99."))).toBe(true);
+    expect(plan?.expected_effect?.deadline_ms).toBe(2000);
+    expect(plan?.expected_effect?.summary).toBe("link_down on link n1|n2: batman-deactivate: 2 hard interfaces leave the mesh on 2 nodes");
+    // No static route was planned or believed changed; the batman change is recorded for restarts.
+    expect(planner.installed().get(routeKey("n1", "n2"))?.dev).toBe("n1-n2");
+    expect(BatmanCurrent.parse((await topologyStore.get(BATMAN_KEY))?.value).settings).toEqual([
+      { node: "n1", mesh_interface: "bat0", interface: "n1-n2", link: "link:n1|n2", active: false, hop_penalty: null },
+      { node: "n2", mesh_interface: "bat0", interface: "n2-n1", link: "link:n1|n2", active: false, hop_penalty: null },
+    ]);
+  });
+
+  test("planner on batman-adv - the incident's end returns both interfaces, even once the announcements no longer list them", async () => {
+    const { planner, topologyStore } = setup();
+    const down = incident("link_down", linkTarget("n1", "n2"));
+    await planner.handleAnomaly(down);
+    // The monitors announce attached hard interfaces only: after the detach, n1-n2 and n2-n1 are gone from them.
+    for (const announcement of withBatman(gridAnnouncements(3, 3))) {
+      const gone = ({ n1: "n1-n2", n2: "n2-n1" } as Record<string, string>)[announcement.node];
+      if (!gone || !announcement.batman) continue;
+      planner.announce({
+        ...announcement,
+        batman: { ...announcement.batman, hard_interfaces: announcement.batman.hard_interfaces.filter((name) => name !== gone) },
+      });
+    }
+    expect(await planner.handleAnomaly(later(down, "updated"))).toBeUndefined();
+    const back = await planner.handleAnomaly(later(down, "resolved", { update: 2 }));
+    expect(back?.rule).toBe("link_down/restore");
+    expect(steps(back)).toEqual([
+      { node: "n1", mesh_interface: "bat0", interface: "n1-n2", state: "active", verify_originator: orig("n2"), verify_within_ms: 2000 },
+      { node: "n2", mesh_interface: "bat0", interface: "n2-n1", state: "active", verify_originator: orig("n1"), verify_within_ms: 2000 },
+    ]);
+    expect(probes(back)).toContain(`n1>${bat0("n2")}:7471`);
+    expect(planner.batmanSettings().size).toBe(0);
+    expect(BatmanCurrent.parse((await topologyStore.get(BATMAN_KEY))?.value).settings).toEqual([]);
+  });
+
+  test("planner on batman-adv - a bridge is not detached: the plan notifies, and its end changes nothing", async () => {
+    const { planner, plans } = setup({
+      announcements: withBatman(
+        announcementsOf(3, [
+          ["n1", "n2"],
+          ["n2", "n3"],
+        ]),
+      ),
+    });
+    const down = incident("link_down", linkTarget("n2", "n3"));
+    const plan = await planner.handleAnomaly(down);
+    expect(plan?.rule).toBe("link_down/batman-deactivate");
+    expect(plan?.actions.map((action) => action.type)).toEqual(["notify"]);
+    expect(plan?.expected_effect?.summary).toContain("link:n2|n3 stays in the mesh: no other path joins its sides (a bridge)");
+    expect(planner.batmanSettings().size).toBe(0);
+    expect(await planner.handleAnomaly(later(down, "resolved"))).toBeUndefined();
+    expect(plans).toHaveLength(1);
+  });
+
+  test("planner on batman-adv - a degraded link gets the hop penalty at both ends, and the configured one back at its end", async () => {
+    const { planner } = setup();
+    const degraded = incident("link_degraded", linkTarget("n1", "n2"));
+    const plan = await planner.handleAnomaly(degraded);
+    expect(plan?.rule).toBe("link_degraded/batman-hop-penalty");
+    expect(plan?.alternatives?.map((alternative) => alternative.name)).toEqual(["batman-hop-penalty", "batman-deactivate"]);
+    expect(plan?.actions.map((action) => action.type)).toEqual(["batman_hop_penalty", "batman_hop_penalty"]);
+    expect(steps(plan)).toEqual([
+      { node: "n1", mesh_interface: "bat0", interface: "n1-n2", value: 80 },
+      { node: "n2", mesh_interface: "bat0", interface: "n2-n1", value: 80 },
+    ]);
+    // The link stays usable: its own ends are probed too.
+    expect(probes(plan)).toContain(`n1>${bat0("n2")}:7471`);
+    expect(planner.topology.stateOf("link:n1|n2")).toBe("degraded");
+    const back = await planner.handleAnomaly(later(degraded, "resolved"));
+    expect(back?.rule).toBe("link_degraded/restore");
+    expect(steps(back)).toEqual([
+      { node: "n1", mesh_interface: "bat0", interface: "n1-n2", value: 0 },
+      { node: "n2", mesh_interface: "bat0", interface: "n2-n1", value: 0 },
+    ]);
+    expect(planner.batmanSettings().size).toBe(0);
+  });
+
+  test("planner on batman-adv - a degraded link that goes down is detached; its end attaches it before setting the penalty back", async () => {
+    const { planner, advance } = setup();
+    const degraded = incident("link_degraded", linkTarget("n1", "n2"));
+    await planner.handleAnomaly(degraded);
+    advance(500);
+    const escalated = await planner.handleAnomaly(later(degraded, "updated", { kind: "link_down" }));
+    expect(escalated?.rule).toBe("link_down/batman-deactivate");
+    expect(steps(escalated).map((params) => `${params.node}/${params.interface}:${params.state}`)).toEqual(["n1/n1-n2:inactive", "n2/n2-n1:inactive"]);
+    const back = await planner.handleAnomaly(later(degraded, "resolved", { kind: "link_down", update: 2 }));
+    expect(back?.actions.map((action) => `${action.type}:${action.params.node}:${action.params.state ?? action.params.value}`)).toEqual([
+      "batman_interface:n1:active",
+      "batman_hop_penalty:n1:0",
+      "batman_interface:n2:active",
+      "batman_hop_penalty:n2:0",
+    ]);
+  });
+
+  test("planner on batman-adv - a dead node's neighbours detach the interfaces facing it; nothing is asked of the node itself", async () => {
+    const { planner } = setup();
+    const plan = await planner.handleAnomaly(incident("node_unreachable", { type: "node", id: "node:n5", nodes: ["n5"] }, { node: "n2" }));
+    expect(plan?.rule).toBe("node_unreachable/batman-deactivate");
+    expect(steps(plan).map((params) => `${params.node}/${params.interface}:${params.state}`)).toEqual([
+      "n2/n2-n5:inactive",
+      "n4/n4-n5:inactive",
+      "n6/n6-n5:inactive",
+      "n8/n8-n5:inactive",
+    ]);
+    // n2's traffic to n8 crossed n5 (n2-n5-n8): n8 must stay reachable, over another path.
+    expect(steps(plan)[0]?.verify_originator).toBe(orig("n8"));
+    expect(steps(plan).some((params) => params.verify_originator === orig("n5"))).toBe(false);
+    for (const check of plan?.expected_effect?.verify ?? []) expect(check.type === "probe" && (check.from === "n5" || check.to === bat0("n5"))).toBe(false);
+  });
+
+  test("planner on batman-adv - a node with a link to one node without batman-adv is repaired with static routes there", async () => {
+    const { planner } = setup({ announcements: withBatman(gridAnnouncements(3, 3), { without: ["n3"] }) });
+    const mixed = await planner.handleAnomaly(incident("link_down", linkTarget("n2", "n3")));
+    expect(mixed?.rule).toBe("link_down/reroute-around");
+    expect(mixed?.alternatives?.map((alternative) => alternative.name)).toEqual(["reroute-around"]);
+    expect(mixed?.actions.every((action) => action.type === "route_replace")).toBe(true);
+    expect(mixed?.actions.find((action) => action.params.node === "n2" && action.params.destination === "n3")?.params.dev).toBe("n2-n5");
+    expect(planner.batmanSettings().size).toBe(0);
+    // A link between two batman nodes of the same mesh is still a batman link.
+    const batman = await planner.handleAnomaly(incident("link_down", linkTarget("n7", "n8"), { incident_id: crypto.randomUUID(), node: "n7" }));
+    expect(batman?.rule).toBe("link_down/batman-deactivate");
+  });
+
+  test("planner on batman-adv - a flapping link stays detached after its end; the stable timer's release attaches it", async () => {
+    const { planner, advance } = setup();
+    for (let i = 0; i < 2; i++) {
+      const down = incident("link_down", linkTarget("n1", "n2"));
+      await planner.handleAnomaly(down);
+      advance(6000);
+      await planner.handleAnomaly(later(down, "resolved"));
+      advance(6000);
+    }
+    const third = incident("link_down", linkTarget("n1", "n2"));
+    await planner.handleAnomaly(third);
+    expect(planner.topology.stateOf("link:n1|n2")).toBe("held");
+    expect(await planner.handleAnomaly(later(third, "resolved"))).toBeUndefined();
+    expect([...planner.batmanSettings().values()].map((setting) => setting.active)).toEqual([false, false]);
+    advance(30_000);
+    const [release] = await planner.tick();
+    expect(release?.rule).toBe("hold-down-release");
+    expect(steps(release).map((params) => `${params.node}/${params.interface}:${params.state}`)).toEqual(["n1/n1-n2:active", "n2/n2-n1:active"]);
+    expect(planner.batmanSettings().size).toBe(0);
+  });
+
+  test("planner on batman-adv - a rolled-back detach is what the nodes have again; a manual one counts once it ran", async () => {
+    const first = setup();
+    const plan = await first.planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    await first.planner.handleResult(result(plan as Plan, "rolled_back", first.now()));
+    expect(first.planner.batmanSettings().size).toBe(0);
+
+    const manual: Policy = { ...shipped, kinds: { ...shipped.kinds, link_down: { alternatives: [{ name: "batman-deactivate", approval: "manual" }] } } };
+    const second = setup({ policy: manual });
+    const waiting = await second.planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    expect(waiting?.approval).toBe("manual");
+    expect(second.planner.batmanSettings().size).toBe(0);
+    await second.planner.handleResult(result(waiting as Plan, "verified", second.now()));
+    expect(second.planner.batmanSettings().size).toBe(2);
+  });
+
+  test("planner on batman-adv - a restarted planner knows what it detached and returns it at the incident's end", async () => {
+    const first = setup();
+    const down = incident("link_down", linkTarget("n4", "n5"));
+    await first.planner.handleAnomaly(down);
+    const second = setup({ topologyStore: first.topologyStore, start: first.now() });
+    await second.planner.restore();
+    expect(second.planner.batmanSettings().size).toBe(2);
+    const back = await second.planner.handleAnomaly(later(down, "resolved"));
+    expect(steps(back).map((params) => `${params.node}/${params.interface}:${params.state}`)).toEqual(["n4/n4-n5:active", "n5/n5-n4:active"]);
+  });
+
+  test("planner on batman-adv - a policy without batman alternatives notifies instead of planning static routes on the mesh", async () => {
+    const staticOnly: Policy = { ...shipped, kinds: { ...shipped.kinds, link_down: { alternatives: [{ name: "reroute-around", approval: "auto" }] } } };
+    const { planner } = setup({ policy: staticOnly });
+    const plan = await planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    expect(plan?.rule).toBe("link_down/no-alternative");
+    expect(plan?.actions.map((action) => action.type)).toEqual(["notify"]);
+  });
+});
