@@ -157,7 +157,8 @@ await runService({
       // The node's interfaces and addresses are knowledge the analyzer and planner build the graph from; write them when they change.
       const shape = telemetry.interfaces.map((i) => `${i.name}:${i.operstate}:${i.xdp?.mode ?? "off"}`).join(",");
       const addresses = addressCache.get(shape, telemetry.ts);
-      const key = `${shape}|${addressCache.version}|${telemetry.ebpf}`;
+      const mesh = batman.mesh();
+      const key = `${shape}|${addressCache.version}|${telemetry.ebpf}|${mesh ? `${mesh.originator}:${mesh.hard_interfaces.join(",")}` : ""}`;
       if (key !== knownInterfaces) {
         knownInterfaces = key;
         const announced = announcement({
@@ -167,6 +168,7 @@ await runService({
           serviceAddress: config.X0_MONITOR_SERVICE_ADDRESS || null,
           probePort: prober?.port ?? config.X0_MONITOR_PROBE_PORT,
           addresses,
+          batman: mesh,
         });
         topology.put(announcementKey(node), JSON.stringify({ ...announced, updated_at: Date.now() })).catch((error) => {
           knownInterfaces = "";

@@ -23,6 +23,27 @@ describe("announcement", () => {
     expect(NodeAnnouncement.safeParse({ ...announced, updated_at: 1 }).success).toBe(true);
   });
 
+  test("announce - a batman-adv node announces its mesh, with the mesh interface's address", () => {
+    const counters = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 };
+    const base = {
+      node: "n2",
+      interfaces: [{ name: "n2-n1", operstate: "up" as const, counters }],
+      ebpf: true,
+      serviceAddress: "10.255.0.2",
+      probePort: 7471,
+      addresses: new Map([
+        ["n2-n1", { mac: "02:00:00:00:00:02", ipv4: ["10.200.0.2/30"] }],
+        ["bat0", { mac: "02:00:00:00:00:b0", ipv4: ["10.255.0.2/16"] }],
+      ]),
+    };
+    const batman = { mesh_interface: "bat0", originator: "02:00:00:00:00:99", hard_interfaces: ["n2-n1", "primary0"] };
+    const announced = announcement({ ...base, batman });
+    expect(announced.batman).toEqual({ ...batman, address: "10.255.0.2/16" });
+    expect(NodeAnnouncement.safeParse({ ...announced, updated_at: 1 }).success).toBe(true);
+    expect(announcement(base).batman).toBeUndefined();
+    expect(announcement({ ...base, batman: { ...batman, mesh_interface: "bat9" } }).batman?.address).toBeNull();
+  });
+
   test("announce - reads this namespace's addresses with prefixes", () => {
     const addresses = readAddresses();
     for (const { ipv4 } of addresses.values()) for (const cidr of ipv4) expect(cidr).toMatch(/^\d+\.\d+\.\d+\.\d+\/\d+$/);

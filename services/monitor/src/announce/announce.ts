@@ -28,6 +28,7 @@ export function announcement({
   serviceAddress,
   probePort,
   addresses = readAddresses(),
+  batman,
 }: {
   node: string;
   interfaces: InterfaceSample[];
@@ -35,6 +36,8 @@ export function announcement({
   serviceAddress: string | null;
   probePort: number;
   addresses?: Map<string, InterfaceAddresses>;
+  /** The node's batman-adv mesh, when it runs one; its address is the mesh interface's first IPv4. */
+  batman?: { mesh_interface: string; originator: string; hard_interfaces: string[] } | undefined;
 }): Omit<NodeAnnouncement, "updated_at"> {
   return {
     node,
@@ -45,6 +48,7 @@ export function announcement({
     service_address: serviceAddress,
     probe_port: probePort,
     ebpf,
+    ...(batman === undefined ? {} : { batman: { ...batman, address: addresses.get(batman.mesh_interface)?.ipv4[0] ?? null } }),
   };
 }
 

@@ -1,6 +1,6 @@
 // Reads batman-adv state through batctl (argv only, no shell) every batman interval and keeps the latest sample.
 import { type BatmanSample, X0Error } from "@x0/shared";
-import { parseNeighbours, parseOriginators } from "./parse.ts";
+import { parseHardInterfaces, parseMesh, parseNeighbours, parseOriginators } from "./parse.ts";
 
 /** batctl failed or timed out. */
 export class BatctlError extends X0Error {}
@@ -43,4 +43,20 @@ export async function collectBatman({ meshInterface, batctl = "batctl", timeoutM
     output([batctl, "meshif", meshInterface, "nj"], timeoutMs).then(parseNeighbours),
   ]);
   return { mesh_interface: meshInterface, originators, neighbours };
+}
+
+/** What a node announces about its batman-adv mesh (the address on the mesh interface is added by the announcement). */
+export interface BatmanMesh {
+  mesh_interface: string;
+  originator: string;
+  hard_interfaces: string[];
+}
+
+/** Reads the mesh's originator address (`mj`) and its hard interfaces (`interface`). */
+export async function collectBatmanMesh({ meshInterface, batctl = "batctl", timeoutMs = 2000 }: BatmanOptions): Promise<BatmanMesh> {
+  const [mesh, interfaces] = await Promise.all([
+    output([batctl, "meshif", meshInterface, "mj"], timeoutMs).then(parseMesh),
+    output([batctl, "meshif", meshInterface, "interface"], timeoutMs).then(parseHardInterfaces),
+  ]);
+  return { mesh_interface: meshInterface, originator: mesh.originator, hard_interfaces: [...interfaces.keys()].sort() };
 }

@@ -2,7 +2,7 @@
 // batman-adv module, so recorded output is the closest to real that can run here.
 import { describe, expect, test } from "bun:test";
 import { fixtureBlocks } from "./fixtures/fixture.ts";
-import { BatctlParseError, directTq, parseNeighbours, parseOriginators } from "./parse.ts";
+import { BatctlParseError, directTq, parseHardInterfaces, parseMesh, parseNeighbours, parseOriginators } from "./parse.ts";
 
 describe("batman parse", () => {
   const blocks = fixtureBlocks();
@@ -44,5 +44,36 @@ describe("batman parse", () => {
   test("batman parse - the text output is rejected with a BatctlParseError", () => {
     expect(() => parseOriginators(blocks.get("n1 batctl meshif bat0 o") ?? "")).toThrow(BatctlParseError);
     expect(() => parseOriginators('[{"orig_address":"nope"}]')).toThrow(BatctlParseError);
+  });
+});
+
+describe("batman parse (lab recording)", () => {
+  const lab = fixtureBlocks("lab-2x3.txt");
+
+  test("batman parse - the originator address is the primary hard interface's MAC (primary0 in the lab)", () => {
+    const mesh = parseMesh(lab.get("n1 batctl meshif bat0 mj") ?? "");
+    expect(mesh.meshInterface).toBe("bat0");
+    expect(mesh.primaryInterface).toBe("primary0");
+    expect(mesh.originator).toMatch(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+    // Every other node's best routes lead to originators; n2's own originator is among n1's.
+    const n2 = parseMesh(lab.get("n2 batctl meshif bat0 mj") ?? "");
+    expect(parseOriginators(lab.get("n1 batctl meshif bat0 oj") ?? "").some((o) => o.originator === n2.originator && o.best)).toBe(true);
+    expect(() => parseMesh("{}")).toThrow(BatctlParseError);
+    expect(() => parseMesh("not json")).toThrow(BatctlParseError);
+  });
+
+  test("batman parse - hard interfaces and their state, before and after one is removed", () => {
+    const before = parseHardInterfaces(lab.get("n1 batctl meshif bat0 interface") ?? "");
+    expect([...before].sort()).toEqual([
+      ["n1-n2", "active"],
+      ["n1-n4", "active"],
+      ["primary0", "active"],
+    ]);
+    const after = parseHardInterfaces(lab.get("n1 after-del batctl meshif bat0 interface") ?? "");
+    expect([...after.keys()].sort()).toEqual(["n1-n4", "primary0"]);
+    // batman-adv purged the neighbours on the removed interface: no route of n1 uses it any more.
+    const routes = parseOriginators(lab.get("n1 after-del batctl meshif bat0 oj") ?? "");
+    expect(routes.length).toBeGreaterThan(0);
+    expect(routes.every((route) => route.interface !== "n1-n2")).toBe(true);
   });
 });

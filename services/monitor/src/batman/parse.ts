@@ -52,6 +52,33 @@ export function parseNeighbours(text: string): BatmanSample["neighbours"] {
   return parseJsonArray("nj", text, Neighbour).map((n) => ({ neighbour: n.neigh_address, interface: n.hard_ifname, last_seen_ms: n.last_seen_msecs }));
 }
 
+// `batctl meshif <bat> mj` (batctl 2022+): the mesh's settings; hard_address is the primary hard interface's MAC, the
+// node's originator address. Other fields are not needed and left unchecked.
+const Mesh = z.object({ mesh_ifname: z.string().min(1).max(15), hard_address: Mac, hard_ifname: z.string().min(1).max(15) });
+
+/** The mesh interface, its primary hard interface and the originator address, from `batctl meshif <bat> mj`. */
+export function parseMesh(text: string): { meshInterface: string; originator: string; primaryInterface: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new BatctlParseError(`batctl mj: not JSON: ${text.slice(0, 80)}`, { cause: error });
+  }
+  const parsed = Mesh.safeParse(json);
+  if (!parsed.success) throw new BatctlParseError(`batctl mj: unexpected shape: ${parsed.error.issues[0]?.message ?? ""}`, { cause: parsed.error });
+  return { meshInterface: parsed.data.mesh_ifname, originator: parsed.data.hard_address, primaryInterface: parsed.data.hard_ifname };
+}
+
+/** Hard interfaces and their status from `batctl meshif <bat> interface` (`<if>: active|inactive|…` per line). */
+export function parseHardInterfaces(text: string): Map<string, string> {
+  const interfaces = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const match = /^\s*([^\s:]+):\s*(\S+)/.exec(line);
+    if (match?.[1] && match[2]) interfaces.set(match[1], match[2]);
+  }
+  return interfaces;
+}
+
 /** TQ of the best route to each originator that is also a direct neighbour (its next hop is itself), by MAC. */
 export function directTq(originators: BatmanSample["originators"]): Map<string, number> {
   const tq = new Map<string, number>();

@@ -1,7 +1,10 @@
 // Keeps the latest batman-adv sample, refreshed in the background every batman interval (batctl is a process spawn,
 // too costly for every 100 ms telemetry interval; batman-adv itself sends OGMs once a second).
 import type { BatmanSample, Logger } from "@x0/shared";
-import { collectBatman, findBatmanInterfaces } from "../batman/collector.ts";
+import { type BatmanMesh, collectBatman, collectBatmanMesh, findBatmanInterfaces } from "../batman/collector.ts";
+
+/** How often the mesh's originator address and hard interfaces are read again (they change only when a hard interface is added or removed). */
+const MESH_REFRESH_MS = 5000;
 
 /** Settings: `meshInterface` is a name, "auto" (detect batadv links) or "off". */
 export interface BatmanSettings {
@@ -11,10 +14,19 @@ export interface BatmanSettings {
   logger: Logger;
 }
 
-/** Starts the refresh loop; returns the latest sample getter and a stop function. */
-export function startBatman({ meshInterface, batctl, intervalMs, logger }: BatmanSettings): { latest: () => BatmanSample | undefined; stop: () => void } {
-  if (meshInterface === "off") return { latest: () => undefined, stop: () => {} };
+/** The refresh loop's getters: the latest sample and the latest mesh facts (for the node's announcement). */
+export interface BatmanSource {
+  latest: () => BatmanSample | undefined;
+  mesh: () => BatmanMesh | undefined;
+  stop: () => void;
+}
+
+/** Starts the refresh loop; returns the latest sample and mesh getters and a stop function. */
+export function startBatman({ meshInterface, batctl, intervalMs, logger }: BatmanSettings): BatmanSource {
+  if (meshInterface === "off") return { latest: () => undefined, mesh: () => undefined, stop: () => {} };
   let latest: BatmanSample | undefined;
+  let meshFacts: BatmanMesh | undefined;
+  let meshReadAt = Number.NEGATIVE_INFINITY;
   let mesh = meshInterface === "auto" ? undefined : meshInterface;
   let lastDetect = 0;
   let running = false;
@@ -30,7 +42,17 @@ export function startBatman({ meshInterface, batctl, intervalMs, logger }: Batma
         if (mesh) logger.info("batman-adv mesh interface found", { interface: mesh });
       }
       if (!mesh) return;
-      latest = await collectBatman({ meshInterface: mesh, batctl });
+      const now = Date.now();
+      const readMesh = now - meshReadAt >= MESH_REFRESH_MS;
+      const [sample, facts] = await Promise.all([
+        collectBatman({ meshInterface: mesh, batctl }),
+        readMesh ? collectBatmanMesh({ meshInterface: mesh, batctl }) : Promise.resolve(meshFacts),
+      ]);
+      latest = sample;
+      if (readMesh) {
+        meshFacts = facts;
+        meshReadAt = now;
+      }
       lastError = "";
     } catch (error) {
       const message = (error as Error).message;
@@ -43,5 +65,5 @@ export function startBatman({ meshInterface, batctl, intervalMs, logger }: Batma
   };
   void refresh();
   const timer = setInterval(() => void refresh(), intervalMs);
-  return { latest: () => latest, stop: () => clearInterval(timer) };
+  return { latest: () => latest, mesh: () => meshFacts, stop: () => clearInterval(timer) };
 }
