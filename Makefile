@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps bpf up test typecheck lint unit docs bench
+.PHONY: help deps bpf vm up test typecheck lint unit docs bench
 
 help:
 	@echo "make up    - install what is missing, then run nats-server and every service (Ctrl-C stops)"
@@ -10,6 +10,7 @@ help:
 	@echo "make docs  - regenerate docs/asyncapi.yaml from the contracts"
 	@echo "make bench - run bun run bench:loop (writes bench/results/loop.json)"
 	@echo "make bpf   - compile bpf/*.bpf.c (CO-RE, vmlinux.h from this kernel's BTF) and the monitor's libbpf shim"
+	@echo "make vm    - download Debian's kernel package and build the lab VM's initramfs into .x0/vm (x0 lab vm boots it)"
 
 deps:
 	@scripts/bootstrap.sh
@@ -17,10 +18,13 @@ deps:
 bpf: deps
 	$(MAKE) -C bpf
 
+vm: deps
+	scripts/vm-image.sh
+
 up: deps bpf
 	bun cli/src/up.ts
 
-test: deps bpf typecheck lint unit
+test: deps bpf vm typecheck lint unit
 
 typecheck:
 	bun run typecheck

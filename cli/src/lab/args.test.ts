@@ -17,10 +17,27 @@ describe("lab args", () => {
       nats: { kind: "url", url: "nats://10.77.0.1:4222" },
     });
     expect(parseLabArgs(["up", "--topology", "line:2", "--nats-port", "14222"])).toMatchObject({ nats: { kind: "bridge-port", port: 14222 } });
+    expect(parseLabArgs(["up", "--topology", "grid:2x3", "--routing", "batman"])).toMatchObject({ routing: "batman" });
+    expect(parseLabArgs(["up", "--topology", "grid:2x3"])).toMatchObject({ routing: "static" });
+    expect(() => parseLabArgs(["up", "--topology", "line:2", "--routing", "ospf"])).toThrow(/static or batman/);
     expect(() => parseLabArgs(["up"])).toThrow(/--topology/);
     expect(() => parseLabArgs(["up", "--topology", "line:2", "--nats", "x", "--nats-port", "1"])).toThrow(/not both/);
     expect(() => parseLabArgs(["up", "--topology", "line:2", "--nats", "http://a:1"])).toThrow(UsageError);
     expect(() => parseLabArgs(["up", "--topology", "line:2", "extra"])).toThrow(UsageError);
+  });
+
+  test("lab args - vm takes its options, then the command after --", () => {
+    expect(parseLabArgs(["vm", "--smp", "1", "--memory-mb", "2048", "--env", "A=1", "--env", "B=x=y", "--", "bun", "test", "--timeout", "5"])).toEqual({
+      command: "vm",
+      argv: ["bun", "test", "--timeout", "5"],
+      cpus: 1,
+      memoryMb: 2048,
+      timeoutMs: 1_800_000,
+      env: { A: "1", B: "x=y" },
+    });
+    expect(() => parseLabArgs(["vm"])).toThrow(/needs a command/);
+    expect(() => parseLabArgs(["vm", "--env", "1A=2", "--", "true"])).toThrow(/NAME=value/);
+    expect(() => parseLabArgs(["vm", "--smp", "0", "--", "true"])).toThrow(/--smp/);
   });
 
   test("lab args - faults", () => {

@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { LabSpecError, UsageError } from "../errors.ts";
 import { DEFAULT_LAB_PREFIX, defaultMgmtSubnet, type MgmtSubnet, parseMgmtSubnet } from "./addressing.ts";
 import { validateNodeName, validatePrefix } from "./names.ts";
+import { LAB_ROUTINGS, type LabRouting } from "./plan.ts";
 import { type LabTopology, parseTopology } from "./topology.ts";
 
 /** Usage text of `x0 lab`. */
@@ -11,8 +12,14 @@ export const LAB_USAGE = `Usage: x0 lab <command> [options]
 A mesh of network namespaces on this machine (root only): one namespace per node, veth links, shortest-path routes.
 
 Commands:
-  up --topology <grid:RxC|ring:N|line:N|random:N:SEED> [--nats <url> | --nats-port <port>] [--mgmt-subnet 10.N.0.0/16]
-                        build the lab; with NATS, start one monitor per node (detached, logs in <state>/lab-<prefix>-logs)
+  up --topology <grid:RxC|ring:N|line:N|random:N:SEED> [--routing static|batman] [--nats <url> | --nats-port <port>]
+     [--mgmt-subnet 10.N.0.0/16]
+                        build the lab; with NATS, start one monitor per node (detached, logs in <state>/lab-<prefix>-logs).
+                        --routing batman: batman-adv on every node (bat0 over the links, service addresses on bat0, no
+                        static routes); needs the batman-adv module, else run it inside "x0 lab vm"
+  vm [--smp N] [--memory-mb M] [--timeout-s S] [--env K=V]… -- <command…>
+                        run a command inside a QEMU VM with Debian's kernel (which has batman-adv), the host's root
+                        read-only over 9p, in this folder; its output streams here and its exit code is returned
   down                  remove the lab: processes, namespaces, bridge, mounts, pins (also after a crash)
   status [--json]       nodes, links, faults in effect, monitor pids
   fault cut A B         drop every frame on link A-B, both ways (the interfaces stay up)
@@ -31,8 +38,9 @@ Faults and probes need the monitors (they own the XDP fault maps and answer hell
 /** A parsed `x0 lab` request. */
 export type LabRequest =
   | { command: "help" }
-  | { command: "up"; prefix: string; topology: LabTopology; mgmt: MgmtSubnet; nats: NatsChoice }
+  | { command: "up"; prefix: string; topology: LabTopology; routing: LabRouting; mgmt: MgmtSubnet; nats: NatsChoice }
   | { command: "down"; prefix: string }
+  | { command: "vm"; argv: string[]; cpus: number; memoryMb: number; timeoutMs: number; env: Record<string, string> }
   | { command: "status"; prefix: string; json: boolean }
   | { command: "heal"; prefix: string }
   | { command: "fault"; prefix: string; fault: FaultRequest }
@@ -66,19 +74,31 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
     }
   };
   switch (command) {
+    case "vm":
+      return vmRequest(rest);
     case "up": {
       const { values, positionals } = parse({
         topology: { type: "string" },
         nats: { type: "string" },
         "nats-port": { type: "string" },
         "mgmt-subnet": { type: "string" },
+        routing: { type: "string" },
       });
       if (values.help) return { command: "help" };
       noPositionals(positionals, command);
       const prefix = prefixOf(values.prefix);
       if (typeof values.topology !== "string") throw new UsageError("lab up needs --topology, e.g. --topology grid:3x3");
       const mgmt = typeof values["mgmt-subnet"] === "string" ? parseMgmtSubnet(values["mgmt-subnet"]) : defaultMgmtSubnet(prefix);
-      return { command, prefix, topology: parseTopology(values.topology), mgmt, nats: natsChoice(values.nats, values["nats-port"]) };
+      const routing = values.routing ?? "static";
+      if (!LAB_ROUTINGS.includes(routing as LabRouting)) throw new UsageError(`--routing ${JSON.stringify(routing)} is not ${LAB_ROUTINGS.join(" or ")}`);
+      return {
+        command,
+        prefix,
+        topology: parseTopology(values.topology),
+        routing: routing as LabRouting,
+        mgmt,
+        nats: natsChoice(values.nats, values["nats-port"]),
+      };
     }
     case "down":
     case "heal": {
@@ -121,9 +141,43 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
       };
     }
     default:
-      throw new UsageError(`unknown lab command ${JSON.stringify(command)} (up, down, status, fault, heal, probe)`);
+      throw new UsageError(`unknown lab command ${JSON.stringify(command)} (up, down, status, fault, heal, probe, vm)`);
   }
 }
+
+function vmRequest(args: readonly string[]): LabRequest {
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof VM_OPTIONS; strict: true; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({ args: [...args], options: VM_OPTIONS, strict: true, allowPositionals: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message, { cause: error });
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { command: "help" };
+  if (positionals.length === 0) throw new UsageError("lab vm needs a command to run in the VM: x0 lab vm -- <command…>");
+  const env: Record<string, string> = {};
+  for (const pair of values.env ?? []) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(pair);
+    if (!match?.[1]) throw new UsageError(`--env ${JSON.stringify(pair)} is not NAME=value`);
+    env[match[1]] = match[2] ?? "";
+  }
+  return {
+    command: "vm",
+    argv: positionals,
+    cpus: integerOption(values.smp, "--smp", 2, 1, 64),
+    memoryMb: integerOption(values["memory-mb"], "--memory-mb", 3072, 256, 65536),
+    timeoutMs: integerOption(values["timeout-s"], "--timeout-s", 1800, 10, 86_400) * 1000,
+    env,
+  };
+}
+
+const VM_OPTIONS = {
+  smp: { type: "string" },
+  "memory-mb": { type: "string" },
+  "timeout-s": { type: "string" },
+  env: { type: "string", multiple: true },
+  help: { type: "boolean", short: "h" },
+} as const;
 
 function prefixOf(value: string | boolean | undefined): string {
   return validatePrefix(typeof value === "string" ? value : DEFAULT_LAB_PREFIX);

@@ -13,6 +13,7 @@ import { planLab } from "./plan.ts";
 import { LabProber } from "./prober.ts";
 import { formatPercent, renderLabStatus } from "./render.ts";
 import { type LabFault, writeLabState } from "./state.ts";
+import { runInVm, vmImageDirOf } from "./vm.ts";
 
 /** How long `x0 lab up` waits for the monitors to attach XDP on every link. */
 const DATAPLANE_WAIT_MS = 60_000;
@@ -58,6 +59,20 @@ export async function runLab(argv: readonly string[], env: Record<string, string
       return labFault(request.prefix, request.fault, stateDir, output);
     case "probe":
       return labProbe(request, stateDir, output);
+    case "vm": {
+      const result = await runInVm({
+        argv: request.argv,
+        cwd: process.cwd(),
+        env: request.env,
+        imageDir: vmImageDirOf(env),
+        cpus: request.cpus,
+        memoryMb: request.memoryMb,
+        timeoutMs: request.timeoutMs,
+        onOutput: (chunk) => process.stdout.write(chunk),
+      });
+      output.err(`x0 lab vm: the command exited ${result.exitCode} (${(result.bootToExitMs / 1000).toFixed(1)} s from boot to power-off)`);
+      return result.exitCode;
+    }
   }
 }
 
@@ -67,11 +82,12 @@ async function labUp(
   env: Record<string, string | undefined>,
   output: Output,
 ): Promise<number> {
-  const plan = planLab(request.topology, request.prefix, request.mgmt);
+  const plan = planLab(request.topology, request.prefix, request.mgmt, request.routing);
   const natsUrl = natsUrlOf(request.nats, plan);
   const state = await createLab(plan, { stateDir, natsUrl, owner: "lab" });
   output.out(
-    `lab ${plan.prefix} up: ${plan.topology.spec}, ${plan.nodes.length} nodes, ${plan.links.length} links, ${plan.routes.length} routes; ` +
+    `lab ${plan.prefix} up: ${plan.topology.spec}, ${plan.nodes.length} nodes, ${plan.links.length} links, ` +
+      `${plan.routing === "batman" ? "batman-adv routing" : `${plan.routes.length} routes`}; ` +
       `bridge ${plan.bridge} ${plan.bridgeAddress}/16, namespaces ${plan.nodes[0]?.netns}…${plan.nodes.at(-1)?.netns}`,
   );
   if (natsUrl === null) {

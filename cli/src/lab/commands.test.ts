@@ -17,8 +17,36 @@ import { parseTopology } from "./topology.ts";
 
 const line = planLab(parseTopology("line:3"), "x0", { octet: 254 });
 const n2 = nodeOf(line, "n2");
+const batmanLine = planLab(parseTopology("line:3"), "x0", { octet: 254 }, "batman");
 
 describe("lab commands", () => {
+  test("lab commands - a batman node: primary0 first in bat0, every link a hard interface, the service address on bat0, no routes", () => {
+    expect(batmanLine.routes).toEqual([]);
+    expect(installRoutes(batmanLine, nodeOf(batmanLine, "n2"))).toBeUndefined();
+    expect(configureNode(batmanLine, nodeOf(batmanLine, "n2")).stdin?.split("\n")).toEqual([
+      "link set lo up",
+      "link add name primary0 type dummy",
+      "link set primary0 up",
+      "link add name bat0 type batadv",
+      "link set primary0 master bat0",
+      "link set n2-n1 mtu 1560",
+      "link set n2-n1 master bat0",
+      "addr add 10.200.0.2/30 dev n2-n1",
+      "link set n2-n1 up",
+      "link set n2-n3 mtu 1560",
+      "link set n2-n3 master bat0",
+      "addr add 10.200.0.5/30 dev n2-n3",
+      "link set n2-n3 up",
+      "link set bat0 up",
+      "addr add 10.255.0.2/16 dev bat0",
+      "addr add 10.254.1.2/16 dev mgmt",
+      "link set mgmt up",
+      "",
+    ]);
+    expect(monitorEnvironment(batmanLine, nodeOf(batmanLine, "n2"), "nats://x:1").X0_MONITOR_BATMAN_INTERFACE).toBe("bat0");
+    expect(monitorEnvironment(line, n2, "nats://x:1").X0_MONITOR_BATMAN_INTERFACE).toBe("off");
+  });
+
   test("lab commands - namespaces and links go through one root ip batch each", () => {
     expect(createNamespaces(line)).toEqual({ argv: ["ip", "-batch", "-"], stdin: "netns add x0-n1\nnetns add x0-n2\nnetns add x0-n3\n" });
     expect(createLinks(line).stdin?.split("\n")).toEqual([

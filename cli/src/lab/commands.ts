@@ -2,7 +2,10 @@
 import { join } from "node:path";
 import { REPO_ROOT } from "../paths.ts";
 import { LAB_MARK_VARIABLE, MGMT_INTERFACE, validateInterfaceName } from "./names.ts";
-import type { LabNode, LabPlan } from "./plan.ts";
+import { BATMAN_MESH_INTERFACE, BATMAN_PRIMARY_INTERFACE, type LabNode, type LabPlan } from "./plan.ts";
+
+/** MTU of a batman lab's links: batman-adv's unicast header (up to 32 bytes) fits on top of bat0's 1500 without fragmenting. */
+export const BATMAN_LINK_MTU = 1560;
 
 /** One command: argv and, for `ip -batch -`, the script fed on stdin. */
 export interface LabCommand {
@@ -63,14 +66,31 @@ export function createLinks(plan: LabPlan): LabCommand {
   return ipBatch(lines);
 }
 
-/** Inside a node: lo up with the service address, each link's /30 up, the management address up. */
+/**
+ * Inside a node: each link's /30 up (the hellos' addresses), the management address up, and the service address: a /32 on
+ * `lo` (static routing), or on bat0 (batman): primary0 attached first, so the originator address is the dummy's MAC and stays
+ * when a link's hard interface is removed, then every link as a hard interface, and the service address as a /16 on bat0.
+ */
 export function configureNode(plan: LabPlan, node: LabNode): LabCommand {
-  const lines = ["link set lo up", `addr add ${node.serviceAddress}/32 dev lo`];
+  const batman = plan.routing === "batman";
+  const lines = ["link set lo up"];
+  if (batman) {
+    lines.push(
+      `link add name ${BATMAN_PRIMARY_INTERFACE} type dummy`,
+      `link set ${BATMAN_PRIMARY_INTERFACE} up`,
+      `link add name ${BATMAN_MESH_INTERFACE} type batadv`,
+      `link set ${BATMAN_PRIMARY_INTERFACE} master ${BATMAN_MESH_INTERFACE}`,
+    );
+  } else {
+    lines.push(`addr add ${node.serviceAddress}/32 dev lo`);
+  }
   for (const { a, b } of plan.links) {
     const end = a.node === node.name ? a : b.node === node.name ? b : undefined;
     if (end === undefined) continue;
+    if (batman) lines.push(`link set ${end.interface} mtu ${BATMAN_LINK_MTU}`, `link set ${end.interface} master ${BATMAN_MESH_INTERFACE}`);
     lines.push(`addr add ${end.address}/30 dev ${end.interface}`, `link set ${end.interface} up`);
   }
+  if (batman) lines.push(`link set ${BATMAN_MESH_INTERFACE} up`, `addr add ${node.serviceAddress}/16 dev ${BATMAN_MESH_INTERFACE}`);
   lines.push(`addr add ${node.mgmtAddress}/16 dev ${MGMT_INTERFACE}`, `link set ${MGMT_INTERFACE} up`);
   return ipBatch(lines, node.netns);
 }
@@ -128,6 +148,8 @@ export function monitorEnvironment(
     X0_MONITOR_PROBE_INTERVAL_MS: "20",
     X0_MONITOR_INTERVAL_MS: "100",
     X0_MONITOR_TRACEPOINTS: "off",
+    // A static lab has no batman-adv: no batctl spawns looking for it.
+    X0_MONITOR_BATMAN_INTERFACE: plan.routing === "batman" ? BATMAN_MESH_INTERFACE : "off",
     X0_HTTP_HOST: "0.0.0.0",
     X0_HTTP_PORT: String(MONITOR_HTTP_PORT),
     [LAB_MARK_VARIABLE]: plan.prefix,

@@ -21,7 +21,7 @@ export const MONITOR_ROLE = "monitor";
 
 /** The plan of a recorded lab. */
 export function planOfState(state: LabState): LabPlan {
-  return planLab(parseTopology(state.topology), state.prefix, parseMgmtSubnet(state.mgmt_subnet));
+  return planLab(parseTopology(state.topology), state.prefix, parseMgmtSubnet(state.mgmt_subnet), state.routing);
 }
 
 /** Reads the state and plan of the lab with `prefix`; throws {@link LabError} when there is none. */
@@ -61,6 +61,7 @@ export async function createLab(plan: LabPlan, { stateDir, natsUrl, owner }: Cre
     v: 1,
     prefix: plan.prefix,
     topology: plan.topology.spec,
+    routing: plan.routing,
     mgmt_subnet: mgmtSubnetText(plan.mgmt),
     nats: natsUrl,
     owner,

@@ -41,20 +41,32 @@ export interface LabLink {
   b: LabLinkEnd;
 }
 
+/** How a lab routes: static shortest-path routes, or batman-adv on every node (bat0 over the links, no routes). */
+export const LAB_ROUTINGS = ["static", "batman"] as const;
+/** A lab's routing. */
+export type LabRouting = (typeof LAB_ROUTINGS)[number];
+
+/** The batman-adv mesh interface of a batman lab's nodes. */
+export const BATMAN_MESH_INTERFACE = "bat0";
+/** The dummy interface each batman node attaches first: its MAC is the node's originator address, whatever links come and go. */
+export const BATMAN_PRIMARY_INTERFACE = "primary0";
+
 /** Everything a lab consists of. */
 export interface LabPlan {
   prefix: string;
   topology: LabTopology;
+  routing: LabRouting;
   mgmt: MgmtSubnet;
   bridge: string;
   bridgeAddress: string;
   nodes: LabNode[];
   links: LabLink[];
+  /** Static routes; none in a batman lab, where batman-adv routes. */
   routes: Route[];
 }
 
-/** Plans a lab: names, addresses, and the shortest-path routes of `routeTables` on the lab's hop-count graph. */
-export function planLab(topology: LabTopology, prefix: string, mgmt: MgmtSubnet): LabPlan {
+/** Plans a lab: names, addresses, and (static routing) the shortest-path routes of `routeTables` on the lab's hop-count graph. */
+export function planLab(topology: LabTopology, prefix: string, mgmt: MgmtSubnet, routing: LabRouting = "static"): LabPlan {
   validatePrefix(prefix);
   if (topology.links.length > MAX_LAB_LINKS)
     throw new LabSpecError(`topology ${topology.spec} has ${topology.links.length} links; a lab has at most ${MAX_LAB_LINKS}`);
@@ -97,12 +109,13 @@ export function planLab(topology: LabTopology, prefix: string, mgmt: MgmtSubnet)
   return {
     prefix,
     topology,
+    routing,
     mgmt,
     bridge: bridgeOf(prefix),
     bridgeAddress: mgmtBridgeAddress(mgmt),
     nodes,
     links,
-    routes: routeTables(graph),
+    routes: routing === "static" ? routeTables(graph) : [],
   };
 }
 

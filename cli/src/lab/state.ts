@@ -31,6 +31,8 @@ export const LabState = z.object({
   prefix: z.string(),
   /** The canonical topology spec: the plan is rebuilt from it. */
   topology: z.string(),
+  /** static or batman; absent in state files written before batman labs existed. */
+  routing: z.enum(["static", "batman"]).default("static"),
   mgmt_subnet: z.string(),
   /** The NATS URL node processes use; null when the lab runs without monitors. */
   nats: z.string().nullable(),

@@ -115,6 +115,8 @@ export const baseConfigShape = {
   X0_INSTANCE: tokenSchema.default(`${defaultNodeId()}-${process.pid}`),
   /** Port of the /healthz, /readyz, /metrics and /status server (0 = any free port). */
   X0_HTTP_PORT: portSchema.default(0),
+  /** How long a JetStream API request (stream, consumer, KV bucket setup) may take: raise it on slow machines (a TCG VM). */
+  X0_NATS_JS_TIMEOUT_MS: z.coerce.number().int().min(500).max(300_000).default(5000),
   /** Address the HTTP server binds to. */
   X0_HTTP_HOST: z.string().min(1).default("127.0.0.1"),
   /** Minimum log level. */

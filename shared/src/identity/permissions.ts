@@ -147,6 +147,8 @@ export interface NatsConfigOptions {
   tls: { certFile: string; keyFile: string; caFile: string };
   /** nats-server version ("2.9.10"); from 2.10 the TLS 1.2 minimum is also written explicitly (earlier servers reject the field). */
   serverVersion?: string;
+  /** Seconds a client has to finish the TLS handshake (2; a TCG VM needs more). */
+  tlsTimeoutSeconds?: number;
 }
 
 /** Whether nats-server `version` knows the tls `min_version` field (2.10 and later). */
@@ -165,7 +167,7 @@ export function renderNatsConfig(matrix: PermissionMatrix, options: NatsConfigOp
       verify_and_map: true,
       // nats-server requires TLS 1.2 by default; servers that know the field get it explicitly as well.
       ...(options.serverVersion && supportsTlsMinVersion(options.serverVersion) ? { min_version: "1.2" } : {}),
-      timeout: 2,
+      timeout: options.tlsTimeoutSeconds ?? 2,
     },
     authorization: { users: natsUsers(matrix, options) },
   };

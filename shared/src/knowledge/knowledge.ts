@@ -1,4 +1,4 @@
-import { type JetStreamManager, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
+import { type JetStreamManager, jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS } from "../contracts/subjects.ts";
@@ -29,9 +29,21 @@ export const DEFAULT_STREAM_LIMITS: StreamLimits = { maxAgeMs: 7 * 24 * 3600_000
 
 const DUPLICATE_WINDOW_NS = 2 * 60 * 1e9;
 
+let jetStreamTimeoutMs = 5000;
+
+/** Sets how long this process's JetStream API requests may take (X0_NATS_JS_TIMEOUT_MS, set once at service start). */
+export function setJetStreamTimeout(timeoutMs: number): void {
+  jetStreamTimeoutMs = timeoutMs;
+}
+
+/** A JetStream manager whose API requests wait X0_NATS_JS_TIMEOUT_MS. */
+export function jetStreamManagerOf(nc: NatsConnection): Promise<JetStreamManager> {
+  return jetstreamManager(nc, { timeout: jetStreamTimeoutMs });
+}
+
 /** Creates (or updates to the wanted config) X0_EVENTS and X0_DLQ; safe to call from every service. */
 export async function ensureStreams(nc: NatsConnection, limits: StreamLimits = DEFAULT_STREAM_LIMITS): Promise<JetStreamManager> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetStreamManagerOf(nc);
   for (const [name, subjects] of [
     [EVENTS_STREAM, EVENTS_SUBJECTS],
     [DLQ_STREAM, DLQ_SUBJECTS],
@@ -53,7 +65,10 @@ export async function ensureStreams(nc: NatsConnection, limits: StreamLimits = D
       try {
         await jsm.streams.update(name, config);
       } catch (updateError) {
-        throw new NatsSetupError(`cannot create or update stream ${name}`, { cause: new AggregateError([addError, updateError]) });
+        // Both reasons in the message: an AggregateError's own message is empty in logs.
+        throw new NatsSetupError(`cannot create or update stream ${name}: add: ${(addError as Error).message}; update: ${(updateError as Error).message}`, {
+          cause: new AggregateError([addError, updateError]),
+        });
       }
     }
   }
@@ -63,7 +78,7 @@ export async function ensureStreams(nc: NatsConnection, limits: StreamLimits = D
 /** Opens a knowledge bucket, creating it when absent (file storage, one history entry). */
 export async function openBucket(nc: NatsConnection, bucket: Bucket): Promise<KV> {
   try {
-    return await new Kvm(nc).create(bucket, { history: 1, storage: StorageType.File });
+    return await new Kvm(jetstream(nc, { timeout: jetStreamTimeoutMs })).create(bucket, { history: 1, storage: StorageType.File });
   } catch (error) {
     throw new NatsSetupError(`cannot open KV bucket ${bucket}`, { cause: error });
   }
@@ -71,7 +86,7 @@ export async function openBucket(nc: NatsConnection, bucket: Bucket): Promise<KV
 
 /** Deletes a knowledge bucket and everything in it, when it exists (a fresh lab's topology replaces the old one's). */
 export async function forgetBucket(nc: NatsConnection, bucket: Bucket): Promise<boolean> {
-  const jsm = await jetstreamManager(nc);
+  const jsm = await jetStreamManagerOf(nc);
   try {
     await jsm.streams.info(`KV_${bucket}`);
   } catch {

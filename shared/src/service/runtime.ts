@@ -1,4 +1,4 @@
-import { type JetStreamManager, jetstreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Tracer } from "@opentelemetry/api";
 import type { SpanExporter } from "@opentelemetry/sdk-trace";
@@ -7,7 +7,7 @@ import { type BaseConfig, baseConfigShape, type ConfigShape, describeConfig, loa
 import { Bus, type Live } from "../contracts/bus.ts";
 import { ConfigError, X0Error } from "../errors.ts";
 import { openIdentity, type WorkloadIdentity } from "../identity/source.ts";
-import { ensureStreams } from "../knowledge/knowledge.ts";
+import { ensureStreams, jetStreamManagerOf, setJetStreamTimeout } from "../knowledge/knowledge.ts";
 import { connectNats } from "../nats/connect.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { createServiceMetrics, metricsCatalogue, type ServiceMetrics } from "../observability/metrics.ts";
@@ -94,6 +94,7 @@ export async function runService<Shape extends ConfigShape>(
     }
     throw error;
   }
+  setJetStreamTimeout(config.X0_NATS_JS_TIMEOUT_MS);
   const logger = createLogger({ service: definition.name, node: config.X0_NODE, level: config.X0_LOG_LEVEL });
   const metrics = createServiceMetrics(definition.name);
   const tracing: Tracing = createTracing({
@@ -243,7 +244,7 @@ export async function runService<Shape extends ConfigShape>(
     nc,
     bus,
     jsm: () => {
-      jsmPromise ??= jetstreamManager(nc);
+      jsmPromise ??= jetStreamManagerOf(nc);
       return jsmPromise;
     },
     ensureStreams: () => ensureStreams(nc, { maxAgeMs: config.X0_EVENTS_MAX_AGE_S * 1000, maxBytes: config.X0_EVENTS_MAX_BYTES }),

@@ -244,10 +244,13 @@ export async function startSecureNats({
   nodes,
   host = "127.0.0.1",
   trustDomain = "x0tta6bl4.mesh",
+  tlsTimeoutSeconds,
 }: {
   nodes: string[];
   host?: string;
   trustDomain?: string;
+  /** Seconds a client has to finish the TLS handshake (nats-server's 2 by default; a TCG VM needs more). */
+  tlsTimeoutSeconds?: number;
 }): Promise<SecureNats> {
   // Imported here: most tests need no X.509 machinery.
   const { createDevCa, issueServerCertificate, issueSvid, loadPermissionMatrix, renderNatsConfig } = await import("../identity/mod.ts");
@@ -263,7 +266,7 @@ export async function startSecureNats({
   const serverFiles = { certFile: write("nats.crt", server.certPem), keyFile: write("nats.key", server.keyPem), caFile };
   const admin = await issueSvid({ ca, role: "admin", ttlMs: 24 * 3_600_000 });
   const adminTls = { caFile, certFile: write("admin.crt", admin.certPem), keyFile: write("admin.key", admin.keyPem) };
-  const configText = renderNatsConfig(loadPermissionMatrix(), { trustDomain, nodes, tls: serverFiles });
+  const configText = renderNatsConfig(loadPermissionMatrix(), { trustDomain, nodes, tls: serverFiles, tlsTimeoutSeconds });
   const nats = await startNatsServer({ host, configText });
   const url = `tls://${host === "0.0.0.0" ? "127.0.0.1" : host}:${nats.port}`;
   return {

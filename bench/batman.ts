@@ -1,0 +1,314 @@
+// bun run bench:batman: batman-adv alone against x0tta6bl4 + batman-adv, side by side in one VM boot (or natively where the
+// kernel has batman-adv). On a grid:2x3 batman lab with probe traffic n1 → n6, the same sequence of cuts (by position on
+// the path batman uses at the time: first hop, second hop, third hop, …) runs twice: once with the executor in detect-only
+// mode (batman-adv repairs alone; x0tta6bl4 only observes) and once in enforce mode. MTTR is measured by the probe itself:
+// from the cut to the first reply after the outage that lasts (no new outage within 1 s). Root only.
+// Writes bench/results/batman.json. Knobs: X0_BENCH_BATMAN_FAULTS (6 per run), X0_BENCH_BATMAN_REPAIR_TIMEOUT_S (120).
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Anomaly, Plan } from "@x0/shared";
+import { REPO_ROOT } from "@x0/shared/testing";
+import { healLab, setLinkLoss } from "../cli/src/lab/faults.ts";
+import type { ProbeEvent, RestoredEvent } from "../cli/src/lab/outage.ts";
+import { BATMAN_MESH_INTERFACE, nodeOf } from "../cli/src/lab/plan.ts";
+import { LabProber } from "../cli/src/lab/prober.ts";
+import { runInVm, vmImageDirOf } from "../cli/src/lab/vm.ts";
+import { type HealLab, inVm, labRunnable, startHealLab, VM_PROFILE } from "../test/lab-stack.ts";
+
+const FAULTS = Number(process.env.X0_BENCH_BATMAN_FAULTS ?? 6);
+const REPAIR_TIMEOUT_MS = Number(process.env.X0_BENCH_BATMAN_REPAIR_TIMEOUT_S ?? 120) * 1000;
+const FROM = "n1";
+const TO = "n6";
+const TOPOLOGY = "grid:2x3";
+const RESULT_MARK = "X0_BENCH_BATMAN_RESULT ";
+const inGuest = process.env.X0_BENCH_BATMAN_GUEST === "1";
+
+if (!labRunnable) {
+  process.stderr.write("bench:batman needs root (network namespaces, XDP) and nats-server on PATH\n");
+  process.exit(1);
+}
+
+function percentile(sorted: number[], p: number): number | null {
+  if (sorted.length === 0) return null;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+function stats(values: (number | null)[]) {
+  const measured = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
+  const round = (v: number | null) => (v === null ? null : Math.round(v));
+  return {
+    n: measured.length,
+    not_repaired: values.length - measured.length,
+    p50_ms: round(percentile(measured, 50)),
+    p95_ms: round(percentile(measured, 95)),
+    max_ms: round(measured.at(-1) ?? null),
+  };
+}
+
+/** One cut and what the probe saw. */
+interface Sample {
+  index: number;
+  hop: number;
+  link: string;
+  mttd_ms: number | null;
+  mttr_ms: number | null;
+}
+
+/** One run's samples with the mode it ran in. */
+interface Run {
+  mode: "detect-only" | "enforce";
+  samples: Sample[];
+  plans: number;
+  seconds: number;
+}
+
+/** Runs the fault sequence once on a fresh lab with the executor in `mode`. */
+async function runOnce(mode: Run["mode"]): Promise<Run> {
+  const started = Date.now();
+  const slow = inVm;
+  const common: Record<string, string> = slow ? { ...VM_PROFILE.common } : {};
+  const monitorEnv: Record<string, string> = slow ? { ...VM_PROFILE.common, ...VM_PROFILE.monitor } : {};
+  // The bench measures repair: the flap hold-down (3 downs of a link in 60 s) would hold links the sequence cuts again.
+  const policy = readFileSync(join(REPO_ROOT, "services", "planner", "policy.yaml"), "utf8").replace(
+    "flapping: { downs: 3, window_ms: 60000, stable_ms: 30000 }",
+    "flapping: { downs: 100, window_ms: 60000, stable_ms: 30000 }",
+  );
+  if (!policy.includes("downs: 100")) throw new Error("policy.yaml changed: update bench/batman.ts's flapping override");
+  const policyFile = join(mkdtempSync(join(tmpdir(), "x0-bench-batman-")), "policy.yaml");
+  writeFileSync(policyFile, policy);
+  const lab = await startHealLab({
+    topology: TOPOLOGY,
+    prefix: `x0bb${process.pid % 10_000}`,
+    routing: "batman",
+    env: common,
+    monitorEnv,
+    serviceEnv: { planner: { X0_PLANNER_POLICY: policyFile }, executor: { X0_EXECUTOR_MODE: mode }, analyzer: slow ? { ...VM_PROFILE.analyzer } : {} },
+    startTimeoutMs: slow ? VM_PROFILE.startTimeoutMs : 30_000,
+  });
+  const probeEvents: ProbeEvent[] = [];
+  const anomalies: { at: number; anomaly: Anomaly }[] = [];
+  const plans: { at: number; plan: Plan }[] = [];
+  const results = new Set<string>();
+  lab.nc.subscribe("x0.anomaly.>", { callback: (_e, msg) => void anomalies.push({ at: Date.now(), anomaly: msg.json<Anomaly>() }) });
+  lab.nc.subscribe("x0.plan.>", { callback: (_e, msg) => void plans.push({ at: Date.now(), plan: msg.json<Plan>() }) });
+  lab.nc.subscribe("x0.action.>", { callback: (_e, msg) => void results.add(msg.json<{ plan_id: string }>().plan_id) });
+  const prober = new LabProber({
+    plan: lab.plan,
+    intervalMs: slow ? VM_PROFILE.proberIntervalMs : 10,
+    summaryMs: 1000,
+    onEvent: (event) => probeEvents.push(event),
+  });
+  const samples: Sample[] = [];
+  try {
+    const originators = await originatorsOf(lab);
+    await prober.start(FROM, TO);
+    await steady(probeEvents, Date.now(), 3000, 120_000);
+    for (let index = 0; index < FAULTS; index++) {
+      const path = batmanPath(lab, originators);
+      const hop = index % (path.length - 1);
+      const a = path[hop] as string;
+      const b = path[hop + 1] as string;
+      const link = `link:${[a, b].sort().join("|")}`;
+      const at = Date.now();
+      await setLinkLoss(lab.plan, a, b, 1);
+      const [detected, repaired] = await Promise.all([
+        firstAnomaly(anomalies, at, (x) => x.target?.id === link || (x.target?.nodes ?? []).includes(a), REPAIR_TIMEOUT_MS),
+        restoredAfter(probeEvents, at, REPAIR_TIMEOUT_MS),
+      ]);
+      const sample = { index, hop, link, mttd_ms: detected, mttr_ms: repaired };
+      samples.push(sample);
+      process.stderr.write(
+        `${mode} ${index + 1}/${FAULTS} cut ${link} (hop ${hop} of ${path.join("→")}): MTTD ${detected ?? "-"} ms, MTTR ${repaired ?? "-"} ms\n`,
+      );
+      // Heal, then wait for the mesh to be whole again: every hard interface back, incidents resolved, plans answered,
+      // and the probe steady, so every cut starts from the same state.
+      healLab(lab.plan);
+      await settle(lab, anomalies, plans, results, probeEvents);
+    }
+  } finally {
+    await prober.stop().catch(() => {});
+    await lab.stop();
+  }
+  return { mode, samples, plans: plans.length, seconds: Math.round((Date.now() - started) / 1000) };
+}
+
+/** Each node's originator address (the MAC of its primary0), read in its namespace. */
+async function originatorsOf(lab: HealLab): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  for (const node of lab.plan.nodes) {
+    const mesh = JSON.parse(batctl(lab, node.name, "mj")) as { hard_address: string };
+    found.set(mesh.hard_address, node.name);
+  }
+  return found;
+}
+
+function batctl(lab: HealLab, node: string, ...args: string[]): string {
+  const result = Bun.spawnSync(["ip", "netns", "exec", nodeOf(lab.plan, node).netns, "batctl", "meshif", BATMAN_MESH_INTERFACE, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  if (result.exitCode !== 0) throw new Error(`batctl ${args.join(" ")} in ${node}: ${result.stderr.toString()}`);
+  return result.stdout.toString();
+}
+
+/** The node path batman-adv uses from FROM to TO now: each node's best route to TO's originator (lab interfaces are `<near>-<far>`). */
+function batmanPath(lab: HealLab, originators: Map<string, string>): string[] {
+  const target = [...originators].find(([, node]) => node === TO)?.[0];
+  const path = [FROM];
+  while (path.at(-1) !== TO && path.length <= lab.plan.nodes.length) {
+    const routes = JSON.parse(batctl(lab, path.at(-1) as string, "oj")) as { orig_address: string; hard_ifname: string; best?: boolean }[];
+    const best = routes.find((route) => route.orig_address === target && route.best);
+    if (!best) throw new Error(`${path.at(-1)} has no route to ${TO}`);
+    path.push(best.hard_ifname.split("-")[1] as string);
+  }
+  return path;
+}
+
+async function firstAnomaly(anomalies: { at: number; anomaly: Anomaly }[], at: number, about: (a: Anomaly) => boolean, timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const found = anomalies.find((a) => a.at >= at && a.anomaly.state === "opened" && about(a.anomaly));
+    if (found) return found.at - at;
+    await Bun.sleep(10);
+  }
+  return null;
+}
+
+/** The first probe reply after the outage the fault caused that lasts (no new outage within 1 s); null after `timeoutMs`. */
+async function restoredAfter(events: ProbeEvent[], at: number, timeoutMs: number): Promise<number | null> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const after = events.filter((e) => e.ts >= at);
+    const firstOutage = after.find((e) => e.event === "outage");
+    if (firstOutage) {
+      for (const restored of after.filter((e): e is RestoredEvent => e.event === "restored" && e.ts >= firstOutage.ts)) {
+        if (Date.now() < restored.ts + 1000) break;
+        if (!after.some((e) => e.event === "outage" && e.ts > restored.ts && e.ts <= restored.ts + 1000)) return restored.ts - at;
+      }
+    }
+    await Bun.sleep(50);
+  }
+  return null;
+}
+
+/** Waits until the probe has had no outage for `quietMs` (from `from` on). */
+async function steady(events: ProbeEvent[], from: number, quietMs: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const last = events.findLast((e) => e.event === "outage" || e.event === "restored");
+    const inOutage = last?.event === "outage";
+    const since = Math.max(from, last?.ts ?? from);
+    if (!inOutage && Date.now() - since >= quietMs && events.some((e) => e.event === "summary" && e.ts > from && e.received > 0)) return;
+    await Bun.sleep(100);
+  }
+  throw new Error(`the probe ${FROM} → ${TO} did not steady within ${timeoutMs / 1000} s`);
+}
+
+async function settle(
+  lab: HealLab,
+  anomalies: { anomaly: Anomaly }[],
+  plans: { plan: Plan }[],
+  results: Set<string>,
+  probeEvents: ProbeEvent[],
+): Promise<void> {
+  const deadline = Date.now() + 180_000;
+  const whole = () =>
+    lab.plan.nodes.every((node) => {
+      const attached = batctl(lab, node.name, "interface");
+      return node.interfaces.every((iface) => attached.includes(`${iface}: active`));
+    });
+  for (;;) {
+    const open = new Set<string>();
+    for (const { anomaly } of anomalies) {
+      if (anomaly.state === "resolved") open.delete(anomaly.incident_id);
+      else open.add(anomaly.incident_id);
+    }
+    const pending = plans.filter(({ plan }) => !results.has(plan.plan_id));
+    if (open.size === 0 && pending.length === 0 && whole()) break;
+    if (Date.now() > deadline) throw new Error(`the lab did not settle: ${open.size} incidents open, ${pending.length} plans pending, mesh whole ${whole()}`);
+    await Bun.sleep(250);
+  }
+  // batman-adv needs a few OGM intervals to trust a re-added link again: every cut starts from a converged mesh.
+  await Bun.sleep(8000);
+  await steady(probeEvents, Date.now(), 3000, 120_000);
+}
+
+function report(runs: Run[], guest: Record<string, unknown>) {
+  const [alone, acting] = runs as [Run, Run];
+  const aloneStats = stats(alone.samples.map((s) => s.mttr_ms));
+  const actingStats = stats(acting.samples.map((s) => s.mttr_ms));
+  // A fault batman-adv alone did not repair within the timeout counts as the timeout (a lower bound on its MTTR).
+  const mttrOrTimeout = (s: Sample) => s.mttr_ms ?? REPAIR_TIMEOUT_MS;
+  const pairs = alone.samples.map((s, i) => ({ index: i, alone_ms: s.mttr_ms, x0_ms: acting.samples[i]?.mttr_ms ?? null }));
+  const ratioP95 = aloneStats.p95_ms !== null && actingStats.p95_ms ? aloneStats.p95_ms / actingStats.p95_ms : null;
+  const neverSlower = pairs.every((p) => p.x0_ms !== null && p.x0_ms <= mttrOrTimeout(alone.samples[p.index] as Sample));
+  return {
+    measured_at: new Date().toISOString(),
+    command: "bun run bench:batman",
+    machine: { cpus: cpus().length, cpu_model: cpus()[0]?.model, bun: Bun.version },
+    guest,
+    lab: {
+      topology: TOPOLOGY,
+      routing: "batman-adv (BATMAN_IV, OGM interval 1000 ms)",
+      probe: `${FROM} → ${TO} on bat0 (UDP hellos)`,
+      settings: inVm ? { ...VM_PROFILE.monitor, ...VM_PROFILE.analyzer } : "defaults",
+    },
+    sequence: `${FAULTS} cuts per run, by position on the path batman-adv uses at the time (hop 0, 1, 2, …); the same sequence in both runs`,
+    definitions: {
+      mttr: "cut injected (XDP fault map: every frame dropped both ways, interfaces stay up) → first probe reply after the outage, when no new outage follows within 1 s",
+      mttd: "cut injected → first opened anomaly about the link received by a NATS subscriber",
+      batman_alone: "executor in detect-only mode: x0tta6bl4 observes and plans, batman-adv alone repairs",
+      x0_batman: "executor in enforce mode: the planner's batman_interface steps remove the cut link's hard interfaces on both ends",
+    },
+    results: {
+      batman_alone: { mttr: aloneStats, mttd: stats(alone.samples.map((s) => s.mttd_ms)), plans: alone.plans, seconds: alone.seconds },
+      x0_batman: { mttr: actingStats, mttd: stats(acting.samples.map((s) => s.mttd_ms)), plans: acting.plans, seconds: acting.seconds },
+      p95_ratio_alone_over_x0: ratioP95 === null ? null : Math.round(ratioP95 * 100) / 100,
+    },
+    targets: { p95_ratio_min: 4, never_slower_on_any_fault: true },
+    targets_met: { p95_ratio: ratioP95 !== null && ratioP95 >= 4 && actingStats.not_repaired === 0, never_slower: neverSlower },
+    pairs,
+    samples: { batman_alone: alone.samples, x0_batman: acting.samples },
+    repair_timeout_ms: REPAIR_TIMEOUT_MS,
+  };
+}
+
+const nativeBatman = existsSync("/sys/module/batman_adv") || Bun.spawnSync(["modprobe", "batman-adv"]).exitCode === 0;
+if (inGuest || nativeBatman) {
+  const runs = [await runOnce("detect-only"), await runOnce("enforce")];
+  const guest = {
+    kernel: Bun.spawnSync(["uname", "-r"]).stdout.toString().trim(),
+    batman_adv: existsSync("/sys/module/batman_adv/version") ? readFileSync("/sys/module/batman_adv/version", "utf8").trim() : null,
+    in_vm: inGuest,
+    cpus: cpus().length,
+  };
+  const result = report(runs, guest);
+  if (inGuest) console.log(`${RESULT_MARK}${JSON.stringify(result)}`);
+  else {
+    writeFileSync(join(REPO_ROOT, "bench", "results", "batman.json"), `${JSON.stringify(result, null, 2)}\n`);
+    console.log(JSON.stringify({ results: result.results, targets_met: result.targets_met }, null, 2));
+  }
+} else {
+  // This kernel has no batman-adv: the whole bench runs in one boot of the lab VM.
+  process.stderr.write("bench:batman: no batman-adv here; running in the lab VM (x0 lab vm)\n");
+  const vm = await runInVm({
+    argv: [process.execPath, join(REPO_ROOT, "bench", "batman.ts")],
+    cwd: REPO_ROOT,
+    env: { X0_BENCH_BATMAN_GUEST: "1", X0_BENCH_BATMAN_FAULTS: String(FAULTS), X0_BENCH_BATMAN_REPAIR_TIMEOUT_S: String(REPAIR_TIMEOUT_MS / 1000) },
+    imageDir: vmImageDirOf(process.env),
+    timeoutMs: 3 * 3600_000,
+    onOutput: (chunk) => {
+      for (const line of chunk.split("\n")) if (line && !line.startsWith(RESULT_MARK)) process.stderr.write(`${line}\n`);
+    },
+  });
+  const line = vm.output.split("\n").find((l) => l.startsWith(RESULT_MARK));
+  if (vm.exitCode !== 0 || line === undefined) {
+    process.stderr.write(`bench:batman: the VM run failed (exit ${vm.exitCode})\n`);
+    process.exit(1);
+  }
+  const result = JSON.parse(line.slice(RESULT_MARK.length)) as ReturnType<typeof report>;
+  result.machine = { cpus: cpus().length, cpu_model: cpus()[0]?.model, bun: Bun.version };
+  writeFileSync(join(REPO_ROOT, "bench", "results", "batman.json"), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(JSON.stringify({ results: result.results, targets_met: result.targets_met }, null, 2));
+}

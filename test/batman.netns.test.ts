@@ -1,0 +1,279 @@
+// batman-adv for real (root, a kernel with batman-adv: test/batman.vm.test.ts runs this file inside a VM that has it): a lab
+// routed by batman-adv, the whole loop on it, and assertions on what batctl and probe traffic show.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import type { Subscription } from "@nats-io/transport-node";
+import { Buckets, NodeAnnouncement, openBucket, Plan, type Telemetry } from "@x0/shared";
+import { waitFor } from "@x0/shared/testing";
+import { setLinkLoss } from "../cli/src/lab/faults.ts";
+import type { ProbeEvent } from "../cli/src/lab/outage.ts";
+import { BATMAN_MESH_INTERFACE, linkBetween, nodeOf } from "../cli/src/lab/plan.ts";
+import { LabProber } from "../cli/src/lab/prober.ts";
+import { batctlActuators } from "../services/executor/src/actuators/batctl.ts";
+import { batmanRequired, batmanSkipReason } from "./batman-env.ts";
+import { type HealLab, inVm, startHealLab, VM_PROFILE } from "./lab-stack.ts";
+
+const skipReason = batmanSkipReason();
+if (skipReason !== null && batmanRequired) throw new Error(`batman-adv tests were asked for (X0_REQUIRE_BATMAN=1) but cannot run: ${skipReason}`);
+if (skipReason !== null) process.stderr.write(`batman.netns.test.ts: skipped: ${skipReason}\n`);
+const runnable = skipReason === null;
+
+// In a TCG VM everything is ~40× slower than on the host: the lab runs with the VM profile.
+const slow = inVm;
+const START_MS = slow ? VM_PROFILE.startTimeoutMs : 30_000;
+const common: Record<string, string> = slow ? { ...VM_PROFILE.common } : {};
+const monitorEnv: Record<string, string> = slow ? { ...VM_PROFILE.common, ...VM_PROFILE.monitor } : {};
+const serviceEnv: Record<string, Record<string, string>> = slow ? { analyzer: { ...VM_PROFILE.analyzer } } : {};
+
+/** batctl in a node's namespace, JSON output parsed. */
+function batctlJson<T>(lab: HealLab, node: string, ...args: string[]): T {
+  const result = Bun.spawnSync(["ip", "netns", "exec", nodeOf(lab.plan, node).netns, "batctl", "meshif", BATMAN_MESH_INTERFACE, ...args], {
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  if (result.exitCode !== 0) throw new Error(`batctl ${args.join(" ")} in ${node}: ${result.stderr.toString()}`);
+  return JSON.parse(result.stdout.toString()) as T;
+}
+
+/** Hard interfaces attached to a node's bat0 now. */
+function hardInterfaces(lab: HealLab, node: string): string[] {
+  const result = Bun.spawnSync(["ip", "netns", "exec", nodeOf(lab.plan, node).netns, "batctl", "meshif", BATMAN_MESH_INTERFACE, "interface"], {
+    stdout: "pipe",
+  });
+  return result.stdout
+    .toString()
+    .split("\n")
+    .flatMap((line) => /^(\S+):/.exec(line)?.[1] ?? []);
+}
+
+/** Every node's announcement, once each names its batman-adv originator. */
+async function announcements(lab: HealLab): Promise<Map<string, NodeAnnouncement>> {
+  const kv = await openBucket(lab.nc, Buckets.topology);
+  const found = new Map<string, NodeAnnouncement>();
+  await waitFor(
+    "every node to announce its batman-adv originator",
+    async () => {
+      for (const node of lab.plan.nodes) {
+        const entry = await kv.get(`node.${node.name}`);
+        if (!entry?.value?.length) continue;
+        const parsed = NodeAnnouncement.safeParse(JSON.parse(new TextDecoder().decode(entry.value)));
+        if (parsed.success && parsed.data.batman) found.set(node.name, parsed.data);
+      }
+      return found.size === lab.plan.nodes.length;
+    },
+    START_MS,
+    250,
+  );
+  return found;
+}
+
+/** Waits until every node's telemetry shows a best route with TQ > 0 to every other node's originator. */
+async function tqReachesTelemetry(lab: HealLab): Promise<Map<string, Telemetry>> {
+  const announced = await announcements(lab);
+  const latest = new Map<string, Telemetry>();
+  const sub: Subscription = lab.nc.subscribe("x0.telemetry.>");
+  void (async () => {
+    for await (const message of sub) {
+      const telemetry = message.json() as Telemetry;
+      if (telemetry.batman) latest.set(telemetry.node, telemetry);
+    }
+  })();
+  try {
+    await waitFor(
+      "TQ to every originator in every node's telemetry",
+      () =>
+        lab.plan.nodes.every((node) => {
+          const batman = latest.get(node.name)?.batman;
+          if (!batman || batman.error) return false;
+          return lab.plan.nodes
+            .filter((other) => other.name !== node.name)
+            .every((other) => {
+              const originator = announced.get(other.name)?.batman?.originator;
+              return batman.originators.some((o) => o.originator === originator && o.best && o.tq > 0);
+            });
+        }),
+      START_MS,
+      250,
+    );
+  } finally {
+    sub.unsubscribe();
+  }
+  return latest;
+}
+
+describe.skipIf(!runnable)("batman-adv lab", () => {
+  describe("line:3", () => {
+    let lab: HealLab;
+    beforeAll(async () => {
+      lab = await startHealLab({
+        topology: "line:3",
+        prefix: `x0bl${process.pid % 10_000}`,
+        routing: "batman",
+        // TQ and announcements need the monitors and NATS only.
+        services: [],
+        monitorEnv,
+        env: common,
+        serviceEnv,
+        startTimeoutMs: START_MS,
+      });
+    }, 2 * START_MS);
+    afterAll(async () => lab?.stop(), 60_000);
+
+    test(
+      "batman line:3 - TQ values reach telemetry, and the announcements name each node's originator and hard interfaces",
+      async () => {
+        const latest = await tqReachesTelemetry(lab);
+        const announced = await announcements(lab);
+        expect(announced.get("n2")?.batman).toMatchObject({ mesh_interface: "bat0", hard_interfaces: ["n2-n1", "n2-n3", "primary0"] });
+        expect(announced.get("n2")?.batman?.address).toBe(`${nodeOf(lab.plan, "n2").serviceAddress}/16`);
+        // n1 reaches n3 through n2: its best route's next hop is an interface MAC of n2.
+        const n3 = announced.get("n3")?.batman?.originator;
+        const route = latest.get("n1")?.batman?.originators.find((o) => o.originator === n3 && o.best);
+        const n2Macs = announced.get("n2")?.interfaces.map((i) => i.mac);
+        expect(n2Macs).toContain(route?.next_hop);
+      },
+      2 * START_MS,
+    );
+  });
+
+  describe("grid:2x3", () => {
+    let lab: HealLab;
+    beforeAll(async () => {
+      lab = await startHealLab({
+        topology: "grid:2x3",
+        prefix: `x0bg${process.pid % 10_000}`,
+        routing: "batman",
+        services: [],
+        monitorEnv,
+        env: common,
+        serviceEnv,
+        startTimeoutMs: START_MS,
+      });
+    }, 2 * START_MS);
+    afterAll(async () => lab?.stop(), 60_000);
+
+    test(
+      "batman grid:2x3 - TQ values reach telemetry",
+      async () => {
+        await tqReachesTelemetry(lab);
+      },
+      2 * START_MS,
+    );
+
+    test(
+      "batman grid:2x3 - hop_penalty is applied, verified and rolled back on the real mesh",
+      async () => {
+        const [penalty] = batctlActuators({ netnsTemplate: `${lab.plan.prefix}-{node}` });
+        const params = { node: "n2", mesh_interface: "bat0", interface: "n2-n1", value: 200 };
+        const read = () => {
+          const result = Bun.spawnSync(["ip", "netns", "exec", nodeOf(lab.plan, "n2").netns, "batctl", "hardif", "n2-n1", "hop_penalty"], { stdout: "pipe" });
+          return Number(result.stdout.toString().trim());
+        };
+        const before = read();
+        expect(before).not.toBe(200);
+        const step = { index: 0, type: "batman_hop_penalty" as const, params, reason: "test" };
+        const applied = await penalty.apply(step, { node: "site", beforeChange: async () => {} } as never);
+        expect(read()).toBe(200);
+        const verified = await penalty.verify(step, applied, {} as never);
+        expect(verified.ok).toBe(true);
+        await penalty.rollback(step, applied, {} as never);
+        expect(read()).toBe(before);
+      },
+      START_MS,
+    );
+  });
+  // The whole loop on a ring of four (two paths between n1 and n3): fewer monitors than the grid, which matters in a VM.
+  describe("ring:4", () => {
+    let lab: HealLab;
+    beforeAll(async () => {
+      lab = await startHealLab({
+        topology: "ring:4",
+        prefix: `x0br${process.pid % 10_000}`,
+        routing: "batman",
+        monitorEnv,
+        env: common,
+        serviceEnv,
+        startTimeoutMs: START_MS,
+      });
+    }, 2 * START_MS);
+    afterAll(async () => lab?.stop(), 60_000);
+
+    test(
+      "batman ring:4 - a cut link is detected, its hard interfaces are removed from bat0, and probe traffic resumes over the other path",
+      async () => {
+        const announced = await announcements(lab);
+        const events: ProbeEvent[] = [];
+        const prober = new LabProber({
+          plan: lab.plan,
+          intervalMs: slow ? VM_PROFILE.proberIntervalMs : 10,
+          summaryMs: 1000,
+          onEvent: (event) => events.push(event),
+        });
+        const plans: Plan[] = [];
+        // What the loop said, for the failure message: a wait that times out shows what happened instead.
+        const said: string[] = [];
+        const started = Date.now();
+        const sub = lab.nc.subscribe("x0.>", {
+          callback: (_error, message) => {
+            const kind = message.subject.split(".")[1] ?? "";
+            if (!["anomaly", "plan", "action", "dlq"].includes(kind)) return;
+            const body = message.json<Record<string, unknown>>();
+            if (kind === "plan") plans.push(Plan.parse(body));
+            const target = (body.target as { id?: string } | undefined)?.id ?? "";
+            const summary =
+              kind === "anomaly"
+                ? `${body.state} ${body.kind} ${target}`
+                : kind === "plan"
+                  ? `${body.rule} ${JSON.stringify((body.actions as { type: string; params: unknown }[]).map((a) => [a.type, a.params]))}`
+                  : JSON.stringify(body).slice(0, 800);
+            said.push(`+${Date.now() - started} ms ${message.subject} ${summary}`);
+          },
+        });
+        const explain = (error: unknown): never => {
+          throw new Error(`${(error as Error).message}\nwhat the loop said:\n${said.join("\n")}`);
+        };
+        try {
+          await prober.start("n1", "n3");
+          // Steady traffic first.
+          await waitFor("probe replies n1 → n3", () => events.some((e) => e.event === "summary" && e.received > 0), START_MS, 100);
+          // Cut the first hop batman uses from n1 towards n3 (n2 or n4: the ring has two paths).
+          const n3 = announced.get("n3")?.batman?.originator;
+          const best = batctlJson<{ orig_address: string; hard_ifname: string; best?: boolean }[]>(lab, "n1", "oj").find(
+            (o) => o.orig_address === n3 && o.best,
+          );
+          expect(best).toBeDefined();
+          const far = (best?.hard_ifname ?? "").split("-")[1] as string;
+          const { near, far: farEnd } = linkBetween(lab.plan, "n1", far);
+          const cutAt = Date.now();
+          await setLinkLoss(lab.plan, "n1", far, 1);
+          // x0tta6bl4 removes the link's hard interface from bat0 on both ends.
+          await waitFor(
+            `${near.interface} and ${farEnd.interface} out of bat0`,
+            () => !hardInterfaces(lab, "n1").includes(near.interface) && !hardInterfaces(lab, far).includes(farEnd.interface),
+            START_MS,
+            100,
+          ).catch(explain);
+          const plan = plans.find((p) => p.actions.some((s) => s.type === "batman_interface" && s.params.state === "inactive"));
+          expect(plan).toBeDefined();
+          // Probe traffic resumes over the other path.
+          await waitFor("probe traffic restored", () => events.some((e) => e.event === "restored" && e.ts > cutAt), START_MS, 100).catch(explain);
+          const rerouted = batctlJson<{ orig_address: string; hard_ifname: string; best?: boolean }[]>(lab, "n1", "oj").find(
+            (o) => o.orig_address === n3 && o.best,
+          );
+          expect(rerouted?.hard_ifname).not.toBe(near.interface);
+          // Heal: the interfaces come back once the link is healthy again.
+          await setLinkLoss(lab.plan, "n1", far, 0);
+          await waitFor(
+            "the hard interfaces back in bat0",
+            () => hardInterfaces(lab, "n1").includes(near.interface) && hardInterfaces(lab, far).includes(farEnd.interface),
+            START_MS,
+            200,
+          ).catch(explain);
+        } finally {
+          sub.unsubscribe();
+          await prober.stop();
+        }
+      },
+      6 * START_MS,
+    );
+  });
+});
