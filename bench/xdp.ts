@@ -4,9 +4,12 @@
 //    and with a deny entry for another neighbour so the policy lookups run), and both programs in native mode. Conditions
 //    alternate within each round so drift in the shared CPU hits them alike; overheads are paired per round. The programs'
 //    own run time per packet comes from the kernel's BPF stats (kernel.bpf_stats_enabled, restored afterwards).
-// 2. The CPU share of a real monitor process at a 100 ms interval with 64 live neighbours.
-// Knobs: X0_BENCH_FLOOD_S (2), X0_BENCH_ROUNDS (4), X0_BENCH_CPU_S (20). Results go to bench/results/xdp.json.
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+// 2. The CPU share of a real monitor process at a 100 ms interval with 64 live neighbours: from 2 s after all 64 are live
+//    (the judged figure, as measured since the start: it includes the JIT's warm-up), split by thread, and again once the
+//    process has run for a minute (steady state).
+// Knobs: X0_BENCH_FLOOD_S (2), X0_BENCH_ROUNDS (4), X0_BENCH_CPU_S (20), X0_BENCH_STEADY_AFTER_S (60: when the steady-state
+// window starts, counted from the monitor's readiness; 0 skips it). Results go to bench/results/xdp.json.
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { connectNats, type Telemetry } from "@x0/shared";
@@ -20,6 +23,7 @@ import { PinnedPolicy } from "../services/monitor/src/xdp/pins.ts";
 const FLOOD_S = Number(process.env.X0_BENCH_FLOOD_S ?? 2);
 const ROUNDS = Number(process.env.X0_BENCH_ROUNDS ?? 4);
 const CPU_S = Number(process.env.X0_BENCH_CPU_S ?? 20);
+const STEADY_AFTER_S = Number(process.env.X0_BENCH_STEADY_AFTER_S ?? 60);
 const NEIGHBOURS = 64;
 const PAYLOAD = 18; // minimum-size Ethernet frames (64 bytes with FCS): the per-packet cost dominates
 const BUILD = join(REPO_ROOT, "bpf", "build");
@@ -43,6 +47,32 @@ async function runIn(ns: string, argv: string[]): Promise<string> {
 function progStats(id: number): { runTimeNs: number; runCnt: number } {
   const info = JSON.parse(run(["bpftool", "prog", "show", "id", String(id), "--json"])) as { run_time_ns?: number; run_cnt?: number };
   return { runTimeNs: info.run_time_ns ?? 0, runCnt: info.run_cnt ?? 0 };
+}
+
+/** On-CPU nanoseconds of each thread of `pid` (schedstat), by thread id, with the thread's name. */
+function threadTimes(pid: number): Map<string, { name: string; ns: number }> {
+  const out = new Map<string, { name: string; ns: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, "utf8").trim();
+      out.set(tid, { name, ns: Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]) });
+    } catch {
+      // A thread that ended between the listing and the read has nothing more to count.
+    }
+  }
+  return out;
+}
+
+/** Per cent of one core each thread name used between two {@link threadTimes} readings `seconds` apart. */
+function threadShares(before: Map<string, { name: string; ns: number }>, after: Map<string, { name: string; ns: number }>, seconds: number) {
+  const byName: Record<string, number> = {};
+  for (const [tid, { name, ns }] of after) byName[name] = (byName[name] ?? 0) + ns - (before.get(tid)?.ns ?? 0);
+  return Object.fromEntries(
+    Object.entries(byName)
+      .filter(([, ns]) => ns > 0)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, ns]) => [name, Number(((ns / 1e9 / seconds) * 100).toFixed(3))]),
+  );
 }
 
 const round1 = (n: number) => Number(n.toFixed(1));
@@ -185,29 +215,47 @@ try {
       },
     });
     await monitor.waitReady();
-    const load = runIn(lab.ns, [process.execPath, join(LAB, "neighbours-send.ts"), lab.hostIp, "9", String(CPU_S + 5), "10", ...sources]);
+    const readyAt = performance.now();
+    const loadSeconds = Math.max(CPU_S, STEADY_AFTER_S + CPU_S) + 10;
+    const load = runIn(lab.ns, [process.execPath, join(LAB, "neighbours-send.ts"), lab.hostIp, "9", String(loadSeconds), "10", ...sources]);
     await waitFor("64 neighbours in telemetry", () => (last?.interfaces[0]?.neighbours?.filter((n) => n.packets_delta > 0).length ?? 0) >= NEIGHBOURS, 15_000);
     await Bun.sleep(2000);
+    const pid = monitor.process.pid;
     const ticks = () => {
-      const fields = readFileSync(`/proc/${monitor.process.pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
       return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks (1/100 s)
     };
-    const t0 = ticks();
-    const started = performance.now();
-    const published0 = last?.seq ?? 0;
-    await Bun.sleep(CPU_S * 1000);
-    const cpuSeconds = (ticks() - t0) / 100;
-    const wall = (performance.now() - started) / 1000;
+    /** The monitor's CPU over the next CPU_S seconds: utime + stime of the process, and each thread's on-CPU time. */
+    const window = async () => {
+      const [t0, threads0, started, published0] = [ticks(), threadTimes(pid), performance.now(), last?.seq ?? 0];
+      await Bun.sleep(CPU_S * 1000);
+      const [cpuSeconds, threads1, wall] = [(ticks() - t0) / 100, threadTimes(pid), (performance.now() - started) / 1000];
+      return {
+        since_ready_s: Number(((started - readyAt) / 1000).toFixed(1)),
+        samples: (last?.seq ?? 0) - published0,
+        seconds: Number(wall.toFixed(2)),
+        cpu_seconds: cpuSeconds,
+        cpu_percent_of_one_core: Number(((cpuSeconds / wall) * 100).toFixed(2)),
+        threads_percent_of_one_core: threadShares(threads0, threads1, wall),
+      };
+    };
+    const first = await window();
+    const neighboursLive = last?.interfaces[0]?.neighbours?.filter((n) => n.packets_delta > 0).length ?? 0;
+    let steady: Awaited<ReturnType<typeof window>> | undefined;
+    if (STEADY_AFTER_S > 0) {
+      await Bun.sleep(Math.max(0, STEADY_AFTER_S * 1000 - (performance.now() - readyAt)));
+      steady = await window();
+    }
     results.monitor = {
       interval_ms: 100,
-      neighbours_live: last?.interfaces[0]?.neighbours?.filter((n) => n.packets_delta > 0).length ?? 0,
+      neighbours_live: neighboursLive,
       xdp_mode: last?.interfaces[0]?.xdp?.mode,
-      samples: (last?.seq ?? 0) - published0,
-      seconds: Number(wall.toFixed(2)),
-      cpu_seconds: cpuSeconds,
-      cpu_percent_of_one_core: Number(((cpuSeconds / wall) * 100).toFixed(2)),
+      ...first,
       target: "< 2% of one core",
-      target_met: (cpuSeconds / wall) * 100 < 2,
+      judged_on:
+        "cpu_percent_of_one_core of the first window (from 2 s after all 64 neighbours are live, as measured since the start), which includes the JIT compiling the hot paths (JITWorker threads); steady_state is the same measure once the process has run for a minute",
+      target_met: (first.cpu_seconds / first.seconds) * 100 < 2,
+      ...(steady ? { steady_state: steady } : {}),
     };
     await load;
   } finally {

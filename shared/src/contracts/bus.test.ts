@@ -10,8 +10,8 @@ import { createLogger } from "../observability/logger.ts";
 import { createServiceMetrics } from "../observability/metrics.ts";
 import { createTracing } from "../observability/tracing.ts";
 import { anomalyFixture, type NatsServer, startNatsServer, waitFor } from "../testing/mod.ts";
-import { Bus, type Endpoint, RequestError } from "./bus.ts";
-import type { Anomaly } from "./schemas.ts";
+import { Bus, compiled, type Endpoint, RequestError } from "./bus.ts";
+import { type Anomaly, Telemetry } from "./schemas.ts";
 import { contracts, EVENTS_STREAM } from "./subjects.ts";
 
 let nats: NatsServer;
@@ -49,7 +49,93 @@ afterAll(async () => {
   await nats?.dispose();
 });
 
+/** A telemetry message with one interface, its XDP state and two neighbours. */
+function telemetry(): Telemetry {
+  const neighbour = (i: number) => ({
+    mac: `02:00:00:00:00:0${i}`,
+    ipv4: `10.0.0.${i}`,
+    packets: 10 * i,
+    bytes: 1000 * i,
+    dropped: 0,
+    packets_delta: i,
+    bytes_delta: 100 * i,
+    dropped_delta: 0,
+    packets_per_s: 9.900990099009901 * i,
+    bytes_per_s: 990.0990099009902 * i,
+    dropped_per_s: 0,
+    last_seen_ts: 1_800_000_000_000,
+    alive: true,
+    denied: false,
+    fault_probability: 0,
+  });
+  const counters = { rx_bytes: 1, tx_bytes: 2, rx_packets: 3, tx_packets: 4, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 };
+  return {
+    v: 1,
+    node: "n1",
+    ts: 1_800_000_000_000,
+    seq: 7,
+    interval_ms: 100,
+    source: "sysfs",
+    ebpf: true,
+    interfaces: [
+      {
+        name: "mesh0",
+        operstate: "up",
+        counters,
+        deltas: counters,
+        rates: { ...counters, rx_bytes: 10.5 },
+        xdp: {
+          mode: "native",
+          packets: 5,
+          bytes: 300,
+          passed: 5,
+          dropped_deny: 0,
+          dropped_fault: 0,
+          packets_delta: 2,
+          bytes_delta: 120,
+          dropped_delta: 0,
+          packets_per_s: 19.801980198019802,
+          bytes_per_s: 1188.1188118811881,
+          dropped_per_s: 0,
+        },
+        neighbours: [neighbour(1), neighbour(2)],
+      },
+    ],
+    ebpf_state: { available: true, missing: [], tracepoints: true },
+    drops: [{ reason: "NO_SOCKET", count: 3, delta: 1, per_s: 10 }],
+    events: [],
+  };
+}
+
 describe("bus", () => {
+  test("bus - every contract schema gets zod's compiled fast path, which parses and rejects exactly as the runtime parser", () => {
+    // strict: a schema the compiler cannot model would silently keep the (slower) runtime parser.
+    for (const contract of Object.values(contracts)) expect(() => z.compile(contract.schema, { strict: true })).not.toThrow();
+    const fast = compiled(Telemetry);
+    expect(compiled(Telemetry)).toBe(fast);
+    const valid = { ...telemetry(), unknown_field: "stripped" };
+    expect(fast.safeParse(valid).success).toBe(true);
+    expect(fast.safeParse(valid)).toEqual(Telemetry.safeParse(valid));
+    expect(JSON.stringify(fast.parse(valid))).toBe(JSON.stringify(Telemetry.parse(valid)));
+    const invalid: [string, (t: Telemetry) => void][] = [
+      ["negative counter", (t) => ((t.interfaces[0]?.neighbours?.[1] as { packets: number }).packets = -1)],
+      ["unsafe integer", (t) => ((t.interfaces[0]?.neighbours?.[0] as { bytes: number }).bytes = 2 ** 53)],
+      ["bad MAC", (t) => ((t.interfaces[0]?.neighbours?.[0] as { mac: string }).mac = "02:00:00:00:00:0G")],
+      ["ipv4 any", (t) => ((t.interfaces[0]?.neighbours?.[0] as { ipv4: string }).ipv4 = "any")],
+      ["fault above 1", (t) => ((t.interfaces[0]?.neighbours?.[0] as { fault_probability: number }).fault_probability = 1.5)],
+      ["NaN rate", (t) => ((t.interfaces[0]?.rates as { rx_bytes: number }).rx_bytes = Number.NaN)],
+      ["long interface name", (t) => ((t.interfaces[0] as { name: string }).name = "a-very-long-ifname")],
+      ["bad node", (t) => ((t as { node: string }).node = "n 1")],
+    ];
+    for (const [what, spoil] of invalid) {
+      const message = telemetry();
+      spoil(message);
+      const [slow, quick] = [Telemetry.safeParse(message), fast.safeParse(message)];
+      expect(quick.success, what).toBe(false);
+      expect(z.prettifyError(quick.error as z.ZodError), what).toBe(z.prettifyError(slow.error as z.ZodError));
+    }
+  });
+
   test("bus - publishing an invalid message throws ContractViolation and sends nothing", () => {
     expect(() => bus.publish(contracts.anomaly, "n1", { ...anomaly(), kind: "meteor" } as unknown as Anomaly)).toThrow(ContractViolation);
     expect(() => bus.publish(contracts.anomaly, "n1", { ...anomaly(), kind: "meteor" } as unknown as Anomaly)).toThrow(/kind/);

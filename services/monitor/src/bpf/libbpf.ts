@@ -68,6 +68,7 @@ const LIBBPF_SYMBOLS = {
   bpf_map_lookup_batch: { args: [i32, P, P, P, P, P, P], returns: i32 },
   ring_buffer__new: { args: [i32, P, P, P], returns: P },
   ring_buffer__poll: { args: [P, i32], returns: i32 },
+  ring_buffer__consume: { args: [P], returns: i32 },
   ring_buffer__free: { args: [P], returns: V },
   libbpf_num_possible_cpus: { args: [], returns: i32 },
 } as const;

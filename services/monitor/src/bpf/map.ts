@@ -96,6 +96,16 @@ export class BpfMap {
     return value;
   }
 
+  /** Reads the value at `key` into `value` (at least {@link valueBytes} long, reused by the caller); false when absent. */
+  lookupInto(key: Uint8Array, value: Buffer): boolean {
+    // The kernel writes valueBytes whatever the buffer's size.
+    if (value.length < this.valueBytes) throw new MapLayoutMismatch(`map ${this.label}: lookup into ${value.length} bytes, values take ${this.valueBytes}`);
+    const ret = this.lib.bpf.bpf_map_lookup_elem(this.fd, key, value);
+    if (ret === -2) return false;
+    if (ret < 0) this.fail("lookup", ret);
+    return true;
+  }
+
   /** Writes `value` at `key` (for per-CPU maps, `value` holds every CPU's slot). */
   update(key: Uint8Array, value: Uint8Array, flags: number = UpdateFlag.ANY): void {
     const ret = this.lib.bpf.bpf_map_update_elem(this.fd, key, value, flags);

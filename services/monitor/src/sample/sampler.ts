@@ -8,7 +8,10 @@ import { COUNTER_NAMES } from "../sysfs/counters.ts";
 import type { MonitorMetrics, PendingTraffic } from "../telemetry/metrics.ts";
 import { RateTracker } from "../telemetry/rates.ts";
 import type { NetTrace } from "../trace/tracepoints.ts";
-import type { Dataplane, InterfaceEvent } from "../xdp/dataplane.ts";
+import type { Dataplane, InterfaceEvent, InterfaceReading } from "../xdp/dataplane.ts";
+
+/** What the sampler uses of the {@link Dataplane} (tests give a fake). */
+export type DataplaneSource = Pick<Dataplane, "sync" | "state" | "read" | "takeEvents" | "active">;
 
 /** Where a sample's parts come from; only `readInterfaces` is required. */
 export interface SamplerSources {
@@ -17,8 +20,8 @@ export interface SamplerSources {
   readInterfaces: () => InterfaceSample[];
   ebpfState: () => EbpfState;
   lib?: Libbpf;
-  dataplane?: Dataplane;
-  trace?: NetTrace;
+  dataplane?: DataplaneSource;
+  trace?: Pick<NetTrace, "readRetransmits" | "readDrops">;
   probes?: () => PeerStats[];
   batman?: () => BatmanSample | undefined;
   metrics: MonitorMetrics;
@@ -33,16 +36,22 @@ export interface SamplerSources {
 }
 
 const MAX_EVENTS = 256;
+const NO_TQ: ReadonlyMap<string, number> = new Map();
 
 /** Builds telemetry samples, keeping the previous readings for deltas and rates. */
 export class Sampler {
   private readonly rates = new RateTracker();
   private seq = 0;
   private lastTs = 0;
-  /** Per interface, each neighbour's previous reading (by keyId). */
+  /** Per interface, each neighbour's previous reading (by keyId), updated in place every sample. */
   private readonly neighbourState = new Map<string, Map<string, NeighbourState>>();
   /** The XDP mode last written to the mode gauge, per interface. */
   private readonly modeShown = new Map<string, string>();
+  /** Rate-tracker keys of each sampled interface, made once rather than every sample (dropped with the interface). */
+  private readonly interfaceKeys = new Map<string, { counters: string[]; xdp: string[] }>();
+  private round = 0;
+  /** The value last written to the eBPF gauge. */
+  private ebpfShown: boolean | undefined;
 
   constructor(private readonly sources: SamplerSources) {}
 
@@ -56,14 +65,17 @@ export class Sampler {
     s.dataplane?.sync(s.xdpInterfaces ? s.xdpInterfaces(names) : names);
     const probes = s.probes?.() ?? [];
     const batman = s.batman?.();
-    const tqByMac = batman ? directTq(batman.originators) : new Map<string, number>();
+    const tqByMac = batman ? directTq(batman.originators) : NO_TQ;
 
+    this.round++;
     for (const iface of interfaces) {
       const deltas = {} as Record<CounterName, number>;
       const rates = {} as Record<CounterName, number>;
       let complete = true;
-      for (const counter of COUNTER_NAMES) {
-        const change = this.rates.change(`if/${iface.name}/${counter}`, iface.counters[counter], elapsed);
+      const keys = this.keysOf(iface.name).counters;
+      for (let i = 0; i < COUNTER_NAMES.length; i++) {
+        const counter = COUNTER_NAMES[i] as CounterName;
+        const change = this.rates.change(keys[i] as string, iface.counters[counter], elapsed);
         if (!change) complete = false;
         else {
           deltas[counter] = change.delta;
@@ -133,14 +145,28 @@ export class Sampler {
         }));
     }
     for (const name of this.neighbourState.keys()) if (!names.includes(name)) this.neighbourState.delete(name);
-    s.metrics.ebpf.set(telemetry.ebpf ? 1 : 0);
+    for (const name of this.interfaceKeys.keys()) if (!names.includes(name)) this.interfaceKeys.delete(name);
+    if (this.ebpfShown !== telemetry.ebpf) {
+      s.metrics.ebpf.set(telemetry.ebpf ? 1 : 0);
+      this.ebpfShown = telemetry.ebpf;
+    }
     this.rates.endRound();
     return telemetry;
   }
 
-  private addXdp(iface: InterfaceSample, now: number, elapsed: number, probes: PeerStats[], tqByMac: Map<string, number>): void {
+  /** The rate-tracker keys of an interface's counters (`if/<name>/<counter>`) and XDP totals (`xdp/<name>/<total>`). */
+  private keysOf(name: string): { counters: string[]; xdp: string[] } {
+    let keys = this.interfaceKeys.get(name);
+    if (!keys) {
+      keys = { counters: COUNTER_NAMES.map((counter) => `if/${name}/${counter}`), xdp: XDP_TOTALS.map((total) => `xdp/${name}/${total}`) };
+      this.interfaceKeys.set(name, keys);
+    }
+    return keys;
+  }
+
+  private addXdp(iface: InterfaceSample, now: number, elapsed: number, probes: PeerStats[], tqByMac: ReadonlyMap<string, number>): void {
     const s = this.sources;
-    const dataplane = s.dataplane as Dataplane;
+    const dataplane = s.dataplane as DataplaneSource;
     const state = dataplane.state(iface.name);
     if (this.modeShown.get(iface.name) !== state.mode) {
       for (const mode of ["native", "generic", "off"] as const) s.metrics.xdpMode.set({ interface: iface.name, mode }, state.mode === mode ? 1 : 0);
@@ -154,24 +180,24 @@ export class Sampler {
       return;
     }
     const { totals } = reading;
-    const dropped = Number(totals.droppedDeny + totals.droppedFault);
-    const key = `xdp/${iface.name}`;
-    const packets = this.rates.change(`${key}/packets`, Number(totals.packets), elapsed);
-    const bytes = this.rates.change(`${key}/bytes`, Number(totals.bytes), elapsed);
-    const drops = this.rates.change(`${key}/dropped`, dropped, elapsed);
-    const deny = this.rates.change(`${key}/deny`, Number(totals.droppedDeny), elapsed);
-    const fault = this.rates.change(`${key}/fault`, Number(totals.droppedFault), elapsed);
-    const newDeny = deny?.delta ?? Number(totals.droppedDeny);
-    const newFault = fault?.delta ?? Number(totals.droppedFault);
+    const dropped = totals.droppedDeny + totals.droppedFault;
+    const [packetsKey, bytesKey, droppedKey, denyKey, faultKey] = this.keysOf(iface.name).xdp as [string, string, string, string, string];
+    const packets = this.rates.change(packetsKey, totals.packets, elapsed);
+    const bytes = this.rates.change(bytesKey, totals.bytes, elapsed);
+    const drops = this.rates.change(droppedKey, dropped, elapsed);
+    const deny = this.rates.change(denyKey, totals.droppedDeny, elapsed);
+    const fault = this.rates.change(faultKey, totals.droppedFault, elapsed);
+    const newDeny = deny?.delta ?? totals.droppedDeny;
+    const newFault = fault?.delta ?? totals.droppedFault;
     if (newDeny) s.metrics.xdpDropped.inc({ interface: iface.name, cause: "deny" }, newDeny);
     if (newFault) s.metrics.xdpDropped.inc({ interface: iface.name, cause: "fault" }, newFault);
     iface.xdp = {
       ...state,
-      packets: Number(totals.packets),
-      bytes: Number(totals.bytes),
-      passed: Number(totals.passed),
-      dropped_deny: Number(totals.droppedDeny),
-      dropped_fault: Number(totals.droppedFault),
+      packets: totals.packets,
+      bytes: totals.bytes,
+      passed: totals.passed,
+      dropped_deny: totals.droppedDeny,
+      dropped_fault: totals.droppedFault,
       packets_delta: packets?.delta ?? 0,
       bytes_delta: bytes?.delta ?? 0,
       dropped_delta: drops?.delta ?? 0,
@@ -180,55 +206,95 @@ export class Sampler {
       dropped_per_s: drops?.perS ?? 0,
     };
 
-    const probeByIp = new Map(probes.map((p) => [p.host, p]));
-    const previous = this.neighbourState.get(iface.name) ?? new Map<string, NeighbourState>();
-    const current = new Map<string, NeighbourState>();
+    iface.neighbours = this.neighbours(iface.name, reading, now, elapsed, probes, tqByMac);
+  }
+
+  /**
+   * The neighbour samples of one interface, most recently active first and capped. Each neighbour's state is updated in
+   * place and only the published sample is allocated: this loop runs for every neighbour every interval, so it is a plain
+   * loop over local variables (a per-neighbour closure was the largest function the JIT compiled).
+   */
+  private neighbours(
+    name: string,
+    reading: InterfaceReading,
+    now: number,
+    elapsed: number,
+    probes: PeerStats[],
+    tqByMac: ReadonlyMap<string, number>,
+  ): NeighbourSample[] {
+    const s = this.sources;
+    const probeByIp = probes.length > 0 ? new Map(probes.map((p) => [p.host, p])) : undefined;
+    let states = this.neighbourState.get(name);
+    if (!states) {
+      states = new Map();
+      this.neighbourState.set(name, states);
+    }
+    const known = states;
+    const round = this.round;
     const rated = elapsed > 0;
-    const neighbours: NeighbourSample[] = reading.neighbours.map((n) => {
-      // Per-neighbour state replaces string-keyed rate lookups: the hot loop of a sample with many neighbours.
-      const before = previous.get(n.id);
-      const had = before !== undefined && rated;
-      const packetsDelta = had ? counterDelta(n.packets, before.packets) : 0;
-      const bytesDelta = had ? counterDelta(n.bytes, before.bytes) : 0;
-      const droppedDelta = had ? counterDelta(n.droppedPackets, before.dropped) : 0;
-      const traffic = before?.traffic ?? s.metrics.neighbourTraffic.get(iface.name, s.metrics.neighbourLabels.value(n.id));
-      // A Prometheus counter starts with the process: a neighbour's first reading counts whole, later ones by delta.
-      traffic.packets += had ? packetsDelta : n.packets;
-      traffic.bytes += had ? bytesDelta : n.bytes;
+    const { denied, faults } = reading;
+    const checkPolicy = denied.size > 0 || faults.size > 0;
+    const neighbours: NeighbourSample[] = [];
+    for (const { neighbour: n, packets, bytes, droppedPackets } of reading.neighbours) {
+      let state = known.get(n.id);
+      // A neighbour absent from the previous sample (new, or back after a gap in XDP) has no delta yet.
+      const had = state !== undefined && state.round === round - 1 && rated;
+      const packetsDelta = had ? counterDelta(packets, (state as NeighbourState).packets) : 0;
+      const bytesDelta = had ? counterDelta(bytes, (state as NeighbourState).bytes) : 0;
+      const droppedDelta = had ? counterDelta(droppedPackets, (state as NeighbourState).dropped) : 0;
       // The program keeps no timestamp (a clock read per packet is costly): a neighbour was seen when its count moved.
-      const lastSeen = !had || packetsDelta > 0 ? now : before.lastSeen;
-      current.set(n.id, { packets: n.packets, bytes: n.bytes, dropped: n.droppedPackets, lastSeen, traffic });
-      const probe = n.ipv4 ? probeByIp.get(n.ipv4) : undefined;
-      const perS = (delta: number) => (had ? (delta * 1000) / elapsed : 0);
+      const lastSeen = !had || packetsDelta > 0 ? now : (state as NeighbourState).lastSeen;
+      if (state === undefined) {
+        state = {
+          packets,
+          bytes,
+          dropped: droppedPackets,
+          lastSeen,
+          round,
+          traffic: s.metrics.neighbourTraffic.get(name, s.metrics.neighbourLabels.value(n.id)),
+        };
+        known.set(n.id, state);
+      } else {
+        state.packets = packets;
+        state.bytes = bytes;
+        state.dropped = droppedPackets;
+        state.lastSeen = lastSeen;
+        state.round = round;
+      }
+      // A Prometheus counter starts with the process: a neighbour's first reading counts whole, later ones by delta.
+      state.traffic.packets += had ? packetsDelta : packets;
+      state.traffic.bytes += had ? bytesDelta : bytes;
+      const probe = probeByIp !== undefined && n.ipv4 ? probeByIp.get(n.ipv4) : undefined;
       const sample: NeighbourSample = {
         mac: n.mac,
         ipv4: n.ipv4,
-        packets: n.packets,
-        bytes: n.bytes,
-        dropped: n.droppedPackets,
+        packets,
+        bytes,
+        dropped: droppedPackets,
         packets_delta: packetsDelta,
         bytes_delta: bytesDelta,
         dropped_delta: droppedDelta,
-        packets_per_s: perS(packetsDelta),
-        bytes_per_s: perS(bytesDelta),
-        dropped_per_s: perS(droppedDelta),
+        packets_per_s: had ? (packetsDelta * 1000) / elapsed : 0,
+        bytes_per_s: had ? (bytesDelta * 1000) / elapsed : 0,
+        dropped_per_s: had ? (droppedDelta * 1000) / elapsed : 0,
         last_seen_ts: lastSeen,
         // Counter-based liveness works for neighbours that do not answer hellos; an answered hello also counts.
         alive: now - lastSeen <= s.livenessMs || (probe !== undefined && probe.rttMs !== null && probe.loss < 1),
         // Exact entries first, then the MAC-wide ("any") entry, as the program looks them up.
-        denied: reading.denied.has(n.id) || reading.denied.has(`${n.mac}/any`),
-        fault_probability: reading.faults.get(n.id) ?? reading.faults.get(`${n.mac}/any`) ?? 0,
+        denied: checkPolicy && (denied.has(n.id) || denied.has(`${n.mac}/any`)),
+        fault_probability: checkPolicy ? (faults.get(n.id) ?? faults.get(`${n.mac}/any`) ?? 0) : 0,
       };
       if (probe?.rttMs != null) sample.rtt_ms = probe.rttMs;
       if (probe) sample.loss = probe.loss;
       const tq = tqByMac.get(n.mac);
       if (tq !== undefined) sample.tq = tq;
-      return sample;
-    });
+      neighbours.push(sample);
+    }
     // Neighbours evicted from the LRU map are forgotten here too.
-    this.neighbourState.set(iface.name, current);
-    neighbours.sort((a, b) => b.last_seen_ts - a.last_seen_ts);
-    iface.neighbours = neighbours.slice(0, s.maxNeighbours);
+    if (known.size > neighbours.length) for (const [id, state] of known) if (state.round !== round) known.delete(id);
+    // Usually every neighbour was seen this interval: the order is already right (sort is stable), so skip the sort.
+    if (!newestFirst(neighbours)) neighbours.sort((a, b) => b.last_seen_ts - a.last_seen_ts);
+    return neighbours.length > s.maxNeighbours ? neighbours.slice(0, s.maxNeighbours) : neighbours;
   }
 
   private counterList<T>(
@@ -253,7 +319,19 @@ interface NeighbourState {
   dropped: number;
   /** Epoch ms when its packet count last moved. */
   lastSeen: number;
+  /** The sample (Sampler round) of this reading. */
+  round: number;
   traffic: PendingTraffic;
+}
+
+/** The rate-tracked XDP totals of an interface. */
+const XDP_TOTALS = ["packets", "bytes", "dropped", "deny", "fault"] as const;
+
+/** Whether the samples are already ordered most recently seen first. */
+function newestFirst(neighbours: readonly NeighbourSample[]): boolean {
+  for (let i = 1; i < neighbours.length; i++)
+    if ((neighbours[i] as NeighbourSample).last_seen_ts > (neighbours[i - 1] as NeighbourSample).last_seen_ts) return false;
+  return true;
 }
 
 /** A cumulative counter's increase; one that went backwards was reset (maps re-created), so its new value is the increase. */

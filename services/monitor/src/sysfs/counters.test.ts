@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { COUNTER_NAMES, InterfaceReader, readInterfaces, SysfsError, selectInterfaces } from "./counters.ts";
+import { COUNTER_NAMES, InterfaceReader, parseCounter, readInterfaces, SysfsError, selectInterfaces } from "./counters.ts";
 
 function fakeSysfs(interfaces: Record<string, { operstate: string; base: number }>): string {
   const root = mkdtempSync(join(tmpdir(), "x0-sysfs-"));
@@ -81,6 +81,19 @@ describe("sysfs counters", () => {
     } finally {
       reader.close();
     }
+  });
+
+  test("sysfs counters - a counter is decimal digits and a newline; anything else is not a number", () => {
+    const parse = (text: string) => {
+      const buffer = Buffer.alloc(64);
+      return parseCounter(buffer, buffer.write(text, "latin1"));
+    };
+    expect(parse("0\n")).toBe(0);
+    // Above 2^53 a counter cannot be exact: the reader reports such an interface as invalid.
+    expect(Number.isSafeInteger(parse("18446744073709551615\n"))).toBe(false);
+    expect(parse("9007199254740991\n")).toBe(Number.MAX_SAFE_INTEGER);
+    expect(parse("123")).toBe(123);
+    for (const bad of ["", "\n", "-1\n", "1e3\n", " 12\n", "12x\n"]) expect(parse(bad), bad).toBeNaN();
   });
 
   test("sysfs counters - the host's real /sys/class/net reads", () => {

@@ -23,4 +23,25 @@ describe("rates", () => {
     rates.endRound();
     expect(rates.change("a", 9, 100)).toBeUndefined();
   });
+
+  test("rates - a key read twice in one round is compared with the previous round both times", () => {
+    const rates = new RateTracker();
+    rates.change("a", 10, 100);
+    rates.endRound();
+    expect(rates.change("a", 20, 100)).toEqual({ delta: 10, perS: 100 });
+    expect(rates.change("a", 25, 100)).toEqual({ delta: 15, perS: 150 });
+    rates.endRound();
+    expect(rates.change("a", 30, 100)).toEqual({ delta: 5, perS: 50 });
+  });
+
+  test("rates - a key skipped for one round starts again without a change", () => {
+    const rates = new RateTracker();
+    rates.change("a", 1, 100);
+    rates.change("b", 1, 100);
+    rates.endRound();
+    rates.change("b", 2, 100);
+    rates.endRound();
+    expect(rates.change("a", 3, 100)).toBeUndefined();
+    expect(rates.change("b", 4, 100)).toEqual({ delta: 2, perS: 20 });
+  });
 });

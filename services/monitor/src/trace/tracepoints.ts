@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import type { Libbpf } from "../bpf/libbpf.ts";
 import type { BpfMap, MapErrorSink } from "../bpf/map.ts";
 import { BpfObject } from "../bpf/object.ts";
+import { u64 } from "../xdp/layout.ts";
 import { decodeRetxKey, parseDropReasons, RETX_KEY_SIZE, TRACE_OBJECT } from "./layout.ts";
 
 /** The tracefs format file that names drop reasons. */
@@ -11,6 +12,10 @@ export const KFREE_SKB_FORMAT = "/sys/kernel/tracing/events/skb/kfree_skb/format
 
 /** The tracepoint programs, attached. */
 export class NetTrace {
+  /** Retransmit destinations by raw key bytes (latin1), with the read in which each was last seen. */
+  private readonly destinations = new Map<string, { destination: string | null; read: number }>();
+  private reads = 0;
+
   private constructor(
     private readonly object: BpfObject,
     private readonly retransmits: BpfMap,
@@ -34,23 +39,37 @@ export class NetTrace {
   /** Cumulative TCP retransmits by destination address. */
   readRetransmits(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [key, value] of this.retransmits.entries()) {
-      const destination = decodeRetxKey(key);
-      if (destination) out.set(destination, Number(value.readBigUInt64LE(0)));
-    }
+    const read = ++this.reads;
+    // Read in place from the batch buffers (both maps are read every sample); addresses are formatted once per destination.
+    this.retransmits.forEach((keys, keyOffset, values, valueOffset) => {
+      const raw = keys.toString("latin1", keyOffset, keyOffset + RETX_KEY_SIZE);
+      let cached = this.destinations.get(raw);
+      if (!cached) {
+        cached = { destination: decodeRetxKey(keys.subarray(keyOffset, keyOffset + RETX_KEY_SIZE)), read };
+        this.destinations.set(raw, cached);
+      }
+      cached.read = read;
+      if (cached.destination) out.set(cached.destination, u64(values, valueOffset));
+    });
+    for (const [raw, cached] of this.destinations) if (cached.read !== read) this.destinations.delete(raw);
     return out;
   }
 
   /** Cumulative skb drops by reason name (the kernel's SKB_DROP_REASON_* suffix, or `reason_<n>`). */
   readDrops(): Map<string, number> {
     const out = new Map<string, number>();
-    for (const [key, value] of this.drops.entries()) {
-      const code = key.readUInt32LE(0);
-      let count = 0n;
-      for (let slot = 0; slot + 8 <= value.length; slot += 8) count += value.readBigUInt64LE(slot);
-      const name = this.reasonNames.get(code) ?? `reason_${code}`;
-      out.set(name, (out.get(name) ?? 0) + Number(count));
-    }
+    const { valueBytes } = this.drops;
+    this.drops.forEach((keys, keyOffset, values, valueOffset) => {
+      const code = keys.readUInt32LE(keyOffset);
+      let count = 0;
+      for (let slot = valueOffset; slot + 8 <= valueOffset + valueBytes; slot += 8) count += u64(values, slot);
+      let name = this.reasonNames.get(code);
+      if (name === undefined) {
+        name = `reason_${code}`;
+        this.reasonNames.set(code, name);
+      }
+      out.set(name, (out.get(name) ?? 0) + count);
+    });
     return out;
   }
 

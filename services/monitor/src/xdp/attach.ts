@@ -5,20 +5,7 @@ import { BpfError, cstr, type Libbpf } from "../bpf/libbpf.ts";
 import type { BpfMap, MapErrorSink } from "../bpf/map.ts";
 import { BpfObject } from "../bpf/object.ts";
 import { RingBuffer } from "../bpf/ringbuf.ts";
-import {
-  decodeCounter,
-  decodeEvent,
-  decodeKey,
-  decodeStats,
-  encodeConfig,
-  keyId,
-  type NeighbourKey,
-  type NeighbourStats,
-  SIZES,
-  Stat,
-  XDP_OBJECT,
-  type XdpEvent,
-} from "./layout.ts";
+import { decodeCounter, decodeEvent, decodeKey, encodeConfig, keyId, type NeighbourKey, SIZES, Stat, u64, XDP_OBJECT, type XdpEvent } from "./layout.ts";
 import { syncPolicyFlag } from "./pins.ts";
 
 /** XDP attach flags (include/uapi/linux/if_link.h). */
@@ -34,19 +21,33 @@ export class InterfaceMissing extends X0Error {}
 /** Another (not x0tta6bl4) XDP program is attached; the monitor does not replace it. */
 export class XdpBusy extends X0Error {}
 
-/** Interface totals from the XDP program (cumulative). */
+/** Interface totals from the XDP program (cumulative; numbers, exact up to 2^53 like the neighbour counters). */
 export interface XdpTotals {
-  packets: bigint;
-  bytes: bigint;
-  passed: bigint;
-  droppedDeny: bigint;
-  droppedFault: bigint;
+  packets: number;
+  bytes: number;
+  passed: number;
+  droppedDeny: number;
+  droppedFault: number;
 }
 
-/** One neighbour's cumulative counters. */
-export interface XdpNeighbour extends NeighbourKey, NeighbourStats {
-  /** keyId of the neighbour (computed once per neighbour, not per read). */
-  id: string;
+/** A neighbour's addresses, formatted once while it stays in the map. */
+export interface KnownNeighbour extends NeighbourKey {
+  /** keyId of the neighbour. */
+  readonly id: string;
+}
+
+/** One neighbour's cumulative counters summed over CPUs, as of the last read. */
+export interface NeighbourReading {
+  neighbour: KnownNeighbour;
+  packets: number;
+  bytes: number;
+  droppedPackets: number;
+}
+
+/** A cached neighbour key and the read in which it was last seen. */
+interface CachedKey {
+  neighbour: KnownNeighbour;
+  read: number;
 }
 
 /** The ifindex of `name`, or throws {@link InterfaceMissing}. */
@@ -120,8 +121,14 @@ export class XdpInterface {
   private readonly neighbours: BpfMap;
   private readonly totals: BpfMap;
   private readonly totalKeys = [Stat.TOTAL, Stat.DROP_DENY, Stat.DROP_FAULT].map((stat) => new Uint8Array(new Uint32Array([stat]).buffer));
+  /** One lookup result of the totals map, reused by every read. */
+  private readonly totalsValue: Buffer;
   private detached = false;
-  private keys = new Map<string, NeighbourKey & { id: string }>();
+  /** Neighbour keys by their raw bytes (as a latin1 string): each neighbour's addresses are formatted once, not every read. */
+  private readonly keys = new Map<string, CachedKey>();
+  private reads = 0;
+  /** The records {@link readNeighbours} fills, reused by every read. */
+  private readonly readings: NeighbourReading[] = [];
 
   private constructor(
     private readonly lib: Libbpf,
@@ -136,6 +143,7 @@ export class XdpInterface {
   ) {
     this.neighbours = object.map("neighbours").expectLayout(SIZES.key, SIZES.stats);
     this.totals = object.map("totals").expectLayout(4, SIZES.counter);
+    this.totalsValue = Buffer.alloc(this.totals.valueBytes);
   }
 
   /** Cleans a stale instance, loads the object with pinned maps and attaches it. */
@@ -182,36 +190,57 @@ export class XdpInterface {
 
   /** Interface totals summed over CPUs. */
   readTotals(): XdpTotals {
-    const [total, deny, fault] = this.totalKeys.map((key) => {
-      const value = this.totals.lookup(key);
-      return value ? decodeCounter(value) : { packets: 0n, bytes: 0n };
-    });
-    const packets = total?.packets ?? 0n;
-    const droppedDeny = deny?.packets ?? 0n;
-    const droppedFault = fault?.packets ?? 0n;
+    const [total, deny, fault] = this.totalKeys.map((key) =>
+      this.totals.lookupInto(key, this.totalsValue) ? decodeCounter(this.totalsValue, this.totals.valueBytes) : { packets: 0, bytes: 0 },
+    );
+    const packets = total?.packets ?? 0;
+    const droppedDeny = deny?.packets ?? 0;
+    const droppedFault = fault?.packets ?? 0;
     // The program counts only totals and drops (one map update fewer per packet); passed is the rest.
-    return { packets, bytes: total?.bytes ?? 0n, passed: packets - droppedDeny - droppedFault, droppedDeny, droppedFault };
+    return { packets, bytes: total?.bytes ?? 0, passed: packets - droppedDeny - droppedFault, droppedDeny, droppedFault };
   }
 
-  /** Every neighbour's counters summed over CPUs. */
-  readNeighbours(): XdpNeighbour[] {
-    const out: XdpNeighbour[] = [];
-    const known = new Map<string, NeighbourKey & { id: string }>();
+  /**
+   * Every neighbour's counters summed over CPUs, decoded straight from the batch buffers into records that the next read
+   * overwrites (read them before calling again): with 64 neighbours every 100 ms, an object per neighbour and read was much
+   * of the monitor's garbage, and a callback per neighbour much of its JIT work.
+   */
+  readNeighbours(): readonly NeighbourReading[] {
+    const read = ++this.reads;
+    const { readings } = this;
+    let count = 0;
     const { valueBytes } = this.neighbours;
     this.neighbours.forEach((keys, keyOffset, values, valueOffset) => {
-      // The raw key bytes as a string: a cheap map key, so each neighbour's addresses are formatted once, not every read.
       const raw = keys.toString("latin1", keyOffset, keyOffset + SIZES.key);
-      let key = this.keys.get(raw);
-      if (!key) {
+      let cached = this.keys.get(raw);
+      if (!cached) {
         const decoded = decodeKey(keys, keyOffset);
-        key = { ...decoded, id: keyId(decoded) };
+        cached = { neighbour: { ...decoded, id: keyId(decoded) }, read };
+        this.keys.set(raw, cached);
       }
-      known.set(raw, key);
-      out.push({ mac: key.mac, ipv4: key.ipv4, id: key.id, ...decodeStats(values, valueOffset, valueBytes) });
+      cached.read = read;
+      // struct x0_neigh_stats per CPU slot: packets, bytes, dropped packets, dropped bytes (u64 each).
+      let packets = 0;
+      let bytes = 0;
+      let dropped = 0;
+      for (let slot = valueOffset; slot + SIZES.stats <= valueOffset + valueBytes; slot += SIZES.stats) {
+        packets += u64(values, slot);
+        bytes += u64(values, slot + 8);
+        dropped += u64(values, slot + 16);
+      }
+      const reading = readings[count];
+      if (reading) {
+        reading.neighbour = cached.neighbour;
+        reading.packets = packets;
+        reading.bytes = bytes;
+        reading.droppedPackets = dropped;
+      } else readings.push({ neighbour: cached.neighbour, packets, bytes, droppedPackets: dropped });
+      count++;
     });
-    // Evicted neighbours leave the cache with the map.
-    this.keys = known;
-    return out;
+    readings.length = count;
+    // Neighbours evicted from the LRU map leave the cache with it.
+    if (this.keys.size > count) for (const [raw, cached] of this.keys) if (cached.read !== read) this.keys.delete(raw);
+    return readings;
   }
 
   /** Consumes pending ring buffer events (delivered to `onEvent`); returns how many. */

@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import type { Libbpf } from "../bpf/libbpf.ts";
 import { BpfMap, type MapErrorSink } from "../bpf/map.ts";
-import { InterfaceMissing, XdpInterface, type XdpMode, type XdpModePreference, type XdpNeighbour, type XdpTotals } from "./attach.ts";
+import { InterfaceMissing, type NeighbourReading, XdpInterface, type XdpMode, type XdpModePreference, type XdpTotals } from "./attach.ts";
 import { decodeFault, decodeKey, keyId, SIZES, type XdpEvent } from "./layout.ts";
 import { type PolicyMaps, policyFlag } from "./pins.ts";
 
@@ -28,12 +28,23 @@ export interface InterfaceEvent extends XdpEvent {
 /** What the data plane knows about one interface in one sample. */
 export interface InterfaceReading {
   totals: XdpTotals;
-  neighbours: XdpNeighbour[];
-  /** keyId → true for denied neighbours. */
-  denied: Set<string>;
+  /** Every neighbour's cumulative counters; the records are reused by the interface's next read. */
+  neighbours: readonly NeighbourReading[];
+  /** keyIds of denied neighbours. */
+  denied: ReadonlySet<string>;
   /** keyId → drop probability. */
-  faults: Map<string, number>;
+  faults: ReadonlyMap<string, number>;
 }
+
+/** Whether two interface lists are equal, in order. */
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const NONE_DENIED: ReadonlySet<string> = new Set();
+const NO_FAULTS: ReadonlyMap<string, number> = new Map();
 
 interface Failed {
   error: Error;
@@ -46,6 +57,8 @@ export class Dataplane {
   private readonly failed = new Map<string, Failed>();
   private readonly events: InterfaceEvent[] = [];
   private readonly policy = new Map<string, PolicyMaps>();
+  /** The interface list of the last {@link sync}. */
+  private synced: readonly string[] = [];
 
   constructor(
     private readonly lib: Libbpf,
@@ -54,6 +67,9 @@ export class Dataplane {
 
   /** Attaches to interfaces not attached yet (failed ones once their retry time has come); detaches from ones no longer wanted. */
   sync(interfaces: readonly string[], now = Date.now()): void {
+    // Every sample calls this with the same list: nothing to do unless it changed or a failed interface is due a retry.
+    if (this.failed.size === 0 && sameList(interfaces, this.synced)) return;
+    this.synced = [...interfaces];
     for (const iface of interfaces) {
       if (this.attached.has(iface)) continue;
       const failed = this.failed.get(iface);
@@ -104,8 +120,8 @@ export class Dataplane {
     return {
       totals: xdp.readTotals(),
       neighbours: xdp.readNeighbours(),
-      denied: active ? new Set(maps.deny.entries().map(([key]) => keyId(decodeKey(key)))) : new Set(),
-      faults: active ? new Map(maps.fault.entries().map(([key, value]) => [keyId(decodeKey(key)), decodeFault(value)])) : new Map(),
+      denied: active ? new Set(maps.deny.entries().map(([key]) => keyId(decodeKey(key)))) : NONE_DENIED,
+      faults: active ? new Map(maps.fault.entries().map(([key, value]) => [keyId(decodeKey(key)), decodeFault(value)])) : NO_FAULTS,
     };
   }
 
@@ -150,6 +166,7 @@ export class Dataplane {
   /** Detaches every program (pinned maps stay); throws the first failure after trying all. */
   close(): void {
     const errors: unknown[] = [];
+    this.synced = [];
     for (const iface of [...this.attached.keys()]) {
       try {
         this.detachOne(iface);

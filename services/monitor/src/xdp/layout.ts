@@ -77,7 +77,7 @@ export interface NeighbourStats {
 }
 
 /** A little-endian u64 as a number (two u32 reads: no BigInt on the sampling path). */
-function u64(buffer: Buffer, offset: number): number {
+export function u64(buffer: Buffer, offset: number): number {
   return buffer.readUInt32LE(offset) + buffer.readUInt32LE(offset + 4) * 0x1_0000_0000;
 }
 
@@ -93,13 +93,13 @@ export function decodeStats(value: Buffer, offset = 0, length = value.length - o
   return stats;
 }
 
-/** struct x0_counter summed over CPUs. */
-export function decodeCounter(value: Buffer): { packets: bigint; bytes: bigint } {
-  let packets = 0n;
-  let bytes = 0n;
-  for (let slot = 0; slot + SIZES.counter <= value.length; slot += SIZES.counter) {
-    packets += value.readBigUInt64LE(slot);
-    bytes += value.readBigUInt64LE(slot + 8);
+/** struct x0_counter summed over CPUs (the first `length` bytes of `value`), as numbers like {@link decodeStats}. */
+export function decodeCounter(value: Buffer, length = value.length): { packets: number; bytes: number } {
+  let packets = 0;
+  let bytes = 0;
+  for (let slot = 0; slot + SIZES.counter <= length; slot += SIZES.counter) {
+    packets += u64(value, slot);
+    bytes += u64(value, slot + 8);
   }
   return { packets, bytes };
 }

@@ -10,6 +10,8 @@ import { decodeFault, decodeKey, encodeDeny, encodeFault, encodeKey, encodePolic
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/x0";
 
 const POLICY_INDEX = new Uint8Array(4);
+/** Where {@link policyFlag} reads the flag: it runs every sample, so it allocates nothing. */
+const policyValue = Buffer.alloc(SIZES.policy);
 
 /** The maps the policy flag protocol touches. */
 export interface PolicyMaps {
@@ -45,7 +47,7 @@ export function syncPolicyFlag(maps: PolicyMaps): boolean {
 
 /** Whether the policy flag is raised. */
 export function policyFlag({ policy }: PolicyMaps): boolean {
-  return (policy.lookup(POLICY_INDEX)?.readUInt32LE(0) ?? 1) !== 0;
+  return !policy.lookupInto(POLICY_INDEX, policyValue) || policyValue.readUInt32LE(0) !== 0;
 }
 
 /** Policy maps of one interface opened from bpffs. */
