@@ -11,6 +11,7 @@ import { cutNode, healLab, setLinkLoss } from "../cli/src/lab/faults.ts";
 import type { ProbeEvent, RestoredEvent, SummaryEvent } from "../cli/src/lab/outage.ts";
 import { LabProber } from "../cli/src/lab/prober.ts";
 import { type HealLab, labRunnable, startHealLab } from "../test/lab-stack.ts";
+import { durationStats } from "./stats.ts";
 
 const CUTS = Number(process.env.X0_BENCH_HEAL_CUTS ?? 20);
 const LOSSES = Number(process.env.X0_BENCH_HEAL_LOSSES ?? 20);
@@ -48,22 +49,7 @@ const lastDown = new Map<string, number[]>();
 /** Per link id, its last lossy-link fault. */
 const lastFault = new Map<string, number>();
 
-function percentile(sorted: number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}
-
-function stats(values: (number | null)[]) {
-  const measured = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
-  const round = (v: number | null) => (v === null ? null : Math.round(v));
-  return {
-    n: measured.length,
-    missing: values.length - measured.length,
-    p50_ms: round(percentile(measured, 50)),
-    p95_ms: round(percentile(measured, 95)),
-    max_ms: round(measured.at(-1) ?? null),
-  };
-}
+const stats = durationStats;
 
 const linkIdOf = (a: string, b: string) => `link:${[a, b].sort().join("|")}`;
 

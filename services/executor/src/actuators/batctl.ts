@@ -5,13 +5,10 @@
 // template (X0_EXECUTOR_NETNS, the lab's site executor) batctl runs as `ip netns exec <ns> batctl ...` for any node, because
 // batctl has no namespace option of its own; without one it acts on this host, for this node only.
 import { z } from "zod";
-import { ActuatorError, InvalidStepParams } from "../errors.ts";
+import { ActuatorError } from "../errors.ts";
 import { runChecked } from "./exec.ts";
-import { fillTemplate, InterfaceName, isPerNode, Mac, Node } from "./params.ts";
+import { InterfaceName, isPerNode, Mac, Node, netnsOfTemplate } from "./params.ts";
 import { type Actuator, type ActuatorContext, type Applied, type Observation, observed, type Step } from "./types.ts";
-
-// The same rule as the route actuator's: what `ip netns` accepts as one name.
-const NetnsName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, "netns name must be 1-64 of [A-Za-z0-9_.-]");
 
 /** Params of batman_hop_penalty: the mesh interface's penalty, or a hard interface's when `interface` is given. */
 export const HopPenaltyParams = z.object({
@@ -219,13 +216,7 @@ export function batctlActuators({
   Actuator<OrigIntervalParams, { previous: number }>,
   Actuator<GwModeParams, { previous: GwUndo }>,
 ] {
-  const netnsOf = (node: string): string | null => {
-    if (netnsTemplate === "") return null;
-    const name = fillTemplate(netnsTemplate, node);
-    const checked = NetnsName.safeParse(name);
-    if (!checked.success) throw new InvalidStepParams(`namespace ${JSON.stringify(name)} from X0_EXECUTOR_NETNS is not a valid name`);
-    return checked.data;
-  };
+  const netnsOf = (node: string): string | null => netnsOfTemplate(netnsTemplate, node);
   /** The argv running batctl with `args` for `node`: in its namespace when there is a template, else on this host. */
   const argvOf = (node: string, args: readonly string[]): string[] => {
     const netns = netnsOf(node);

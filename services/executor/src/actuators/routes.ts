@@ -2,9 +2,9 @@
 // executor) or on the host (one executor per node). Many steps for one namespace go through one `ip -batch -` spawn, so a
 // 40-route repair costs three spawns (read, change, read back), not 120.
 import { z } from "zod";
-import { ActuatorError, CommandFailed, InvalidStepParams } from "../errors.ts";
+import { ActuatorError, CommandFailed } from "../errors.ts";
 import { runCommand } from "./exec.ts";
-import { fillTemplate, InterfaceName, Ipv4, isPerNode, Node } from "./params.ts";
+import { InterfaceName, Ipv4, isPerNode, Node, netnsOfTemplate } from "./params.ts";
 import { type Actuator, type ActuatorContext, type Applied, type Observation, observed, type Step } from "./types.ts";
 
 /** Params of a route_replace step. */
@@ -21,8 +21,6 @@ export const RouteParams = z.object({
 });
 /** Validated route_replace params. */
 export type RouteParams = z.infer<typeof RouteParams>;
-
-const NetnsName = z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/, "netns name must be 1-64 of [A-Za-z0-9_.-]");
 
 /** A route as the kernel reported it (`ip -j route show`), reduced to what restoring it needs; validated again before use. */
 export const KernelRoute = z.object({
@@ -87,13 +85,7 @@ export function restoreArgs(prefix: string, route: KernelRoute): string[] {
 
 /** The route_replace actuator. */
 export function routesActuator({ ip = "ip", netnsTemplate = "", timeoutMs = 5000 }: RoutesOptions = {}): Actuator<RouteParams, RouteUndo> {
-  const netnsOf = (node: string): string | null => {
-    if (netnsTemplate === "") return null;
-    const name = fillTemplate(netnsTemplate, node);
-    const checked = NetnsName.safeParse(name);
-    if (!checked.success) throw new InvalidStepParams(`namespace ${JSON.stringify(name)} from X0_EXECUTOR_NETNS is not a valid name`);
-    return checked.data;
-  };
+  const netnsOf = (node: string): string | null => netnsOfTemplate(netnsTemplate, node);
   const ipArgv = (netns: string | null, ...args: string[]) => (netns === null ? [ip, ...args] : [ip, "-n", netns, ...args]);
 
   /** Runs `lines` through one `ip -force -batch -`; returns the error of each failed line (0-based). */
