@@ -15,12 +15,14 @@ import { BATMAN_MESH_INTERFACE, nodeOf } from "../cli/src/lab/plan.ts";
 import { LabProber } from "../cli/src/lab/prober.ts";
 import { runInVm, vmImageDirOf } from "../cli/src/lab/vm.ts";
 import { type HealLab, inVm, labRunnable, startHealLab, VM_PROFILE } from "../test/lab-stack.ts";
+import { durationStats } from "./stats.ts";
 
 const FAULTS = Number(process.env.X0_BENCH_BATMAN_FAULTS ?? 6);
 const REPAIR_TIMEOUT_MS = Number(process.env.X0_BENCH_BATMAN_REPAIR_TIMEOUT_S ?? 120) * 1000;
+// The issue's grid:2x3 by default; X0_BENCH_BATMAN_TOPOLOGY=ring:4 X0_BENCH_BATMAN_TO=n3 is a lighter lab (4 monitors).
+const TOPOLOGY = process.env.X0_BENCH_BATMAN_TOPOLOGY ?? "grid:2x3";
 const FROM = "n1";
-const TO = "n6";
-const TOPOLOGY = "grid:2x3";
+const TO = process.env.X0_BENCH_BATMAN_TO ?? "n6";
 const RESULT_MARK = "X0_BENCH_BATMAN_RESULT ";
 const inGuest = process.env.X0_BENCH_BATMAN_GUEST === "1";
 
@@ -29,22 +31,7 @@ if (!labRunnable) {
   process.exit(1);
 }
 
-function percentile(sorted: number[], p: number): number | null {
-  if (sorted.length === 0) return null;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
-}
-
-function stats(values: (number | null)[]) {
-  const measured = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
-  const round = (v: number | null) => (v === null ? null : Math.round(v));
-  return {
-    n: measured.length,
-    not_repaired: values.length - measured.length,
-    p50_ms: round(percentile(measured, 50)),
-    p95_ms: round(percentile(measured, 95)),
-    max_ms: round(measured.at(-1) ?? null),
-  };
-}
+const stats = durationStats;
 
 /** One cut and what the probe saw. */
 interface Sample {
@@ -113,7 +100,8 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
       const at = Date.now();
       await setLinkLoss(lab.plan, a, b, 1);
       const [detected, repaired] = await Promise.all([
-        firstAnomaly(anomalies, at, (x) => x.target?.id === link || (x.target?.nodes ?? []).includes(a), REPAIR_TIMEOUT_MS),
+        // About the cut link, or a node on either end of it (a cut can first look like a node going silent).
+        firstAnomaly(anomalies, at, (x) => x.target?.id === link || (x.target?.nodes ?? []).some((node) => node === a || node === b), REPAIR_TIMEOUT_MS),
         restoredAfter(probeEvents, at, REPAIR_TIMEOUT_MS),
       ]);
       const sample = { index, hop, link, mttd_ms: detected, mttr_ms: repaired };
@@ -212,7 +200,7 @@ async function settle(
   results: Set<string>,
   probeEvents: ProbeEvent[],
 ): Promise<void> {
-  const deadline = Date.now() + 180_000;
+  const deadline = Date.now() + 60_000;
   const whole = () =>
     lab.plan.nodes.every((node) => {
       const attached = batctl(lab, node.name, "interface");
@@ -226,7 +214,14 @@ async function settle(
     }
     const pending = plans.filter(({ plan }) => !results.has(plan.plan_id));
     if (open.size === 0 && pending.length === 0 && whole()) break;
-    if (Date.now() > deadline) throw new Error(`the lab did not settle: ${open.size} incidents open, ${pending.length} plans pending, mesh whole ${whole()}`);
+    if (Date.now() > deadline) {
+      // In a loaded VM an incident can outlive the fault (see the note in the results); the next cut needs a whole mesh.
+      if (pending.length === 0 && whole()) {
+        process.stderr.write(`settle: ${open.size} incidents still open after the heal; going on with a whole mesh\n`);
+        break;
+      }
+      throw new Error(`the lab did not settle: ${open.size} incidents open, ${pending.length} plans pending, mesh whole ${whole()}`);
+    }
     await Bun.sleep(250);
   }
   // batman-adv needs a few OGM intervals to trust a re-added link again: every cut starts from a converged mesh.
@@ -267,14 +262,16 @@ function report(runs: Run[], guest: Record<string, unknown>) {
       p95_ratio_alone_over_x0: ratioP95 === null ? null : Math.round(ratioP95 * 100) / 100,
     },
     targets: { p95_ratio_min: 4, never_slower_on_any_fault: true },
-    targets_met: { p95_ratio: ratioP95 !== null && ratioP95 >= 4 && actingStats.not_repaired === 0, never_slower: neverSlower },
+    targets_met: { p95_ratio: ratioP95 !== null && ratioP95 >= 4 && actingStats.missing === 0, never_slower: neverSlower },
     pairs,
     samples: { batman_alone: alone.samples, x0_batman: acting.samples },
     repair_timeout_ms: REPAIR_TIMEOUT_MS,
   };
 }
 
-const nativeBatman = existsSync("/sys/module/batman_adv") || Bun.spawnSync(["modprobe", "batman-adv"]).exitCode === 0;
+const modprobe = Bun.which("modprobe") ?? (existsSync("/usr/sbin/modprobe") ? "/usr/sbin/modprobe" : null);
+const nativeBatman =
+  existsSync("/sys/module/batman_adv") || (modprobe !== null && !inGuest && Bun.spawnSync([modprobe, "batman-adv"], { stderr: "ignore" }).exitCode === 0);
 if (inGuest || nativeBatman) {
   const runs = [await runOnce("detect-only"), await runOnce("enforce")];
   const guest = {
@@ -295,7 +292,13 @@ if (inGuest || nativeBatman) {
   const vm = await runInVm({
     argv: [process.execPath, join(REPO_ROOT, "bench", "batman.ts")],
     cwd: REPO_ROOT,
-    env: { X0_BENCH_BATMAN_GUEST: "1", X0_BENCH_BATMAN_FAULTS: String(FAULTS), X0_BENCH_BATMAN_REPAIR_TIMEOUT_S: String(REPAIR_TIMEOUT_MS / 1000) },
+    env: {
+      X0_BENCH_BATMAN_GUEST: "1",
+      X0_BENCH_BATMAN_FAULTS: String(FAULTS),
+      X0_BENCH_BATMAN_REPAIR_TIMEOUT_S: String(REPAIR_TIMEOUT_MS / 1000),
+      X0_BENCH_BATMAN_TOPOLOGY: TOPOLOGY,
+      X0_BENCH_BATMAN_TO: TO,
+    },
     imageDir: vmImageDirOf(process.env),
     timeoutMs: 3 * 3600_000,
     onOutput: (chunk) => {

@@ -6,8 +6,9 @@ import { labRunnable } from "./lab-stack.ts";
 /** Loads batman-adv when it is a module that is not loaded yet; true when the kernel has it afterwards. */
 function batmanModuleLoaded(): boolean {
   if (existsSync("/sys/module/batman_adv")) return true;
-  if (process.getuid?.() !== 0 || Bun.which("modprobe") === null) return false;
-  Bun.spawnSync(["modprobe", "batman-adv"], { stdout: "ignore", stderr: "ignore" });
+  const modprobe = Bun.which("modprobe") ?? (existsSync("/usr/sbin/modprobe") ? "/usr/sbin/modprobe" : null);
+  if (process.getuid?.() !== 0 || modprobe === null) return false;
+  Bun.spawnSync([modprobe, "batman-adv"], { stdout: "ignore", stderr: "ignore" });
   return existsSync("/sys/module/batman_adv");
 }
 
