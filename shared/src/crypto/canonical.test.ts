@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { canonicalJson } from "./canonical.ts";
+import { canonicalJson, canonicalObject } from "./canonical.ts";
 import { InvalidCryptoInput } from "./errors.ts";
 
 describe("canonical", () => {
@@ -23,5 +23,17 @@ describe("canonical", () => {
     expect(() => canonicalJson({ n: Number.NaN })).toThrow(InvalidCryptoInput);
     expect(() => canonicalJson({ f: () => 1 })).toThrow(InvalidCryptoInput);
     expect(() => canonicalJson(10n)).toThrow(InvalidCryptoInput);
+  });
+
+  test("canonical - replacing members gives the text of the spread object, without touching the record", () => {
+    const record = { v: 1, signature: { value: "x" }, b: [1, { d: 2, c: undefined }], a: "é" };
+    const replace = { signature: { key_id: "k", signed_at: 5 }, z: true, u: undefined };
+    expect(canonicalObject(record, replace)).toBe(canonicalJson({ ...record, ...replace }));
+    expect(canonicalObject(record)).toBe(canonicalJson(record));
+    expect(canonicalObject({}, { a: undefined })).toBe("{}");
+    expect(record.signature).toEqual({ value: "x" });
+    // A JSON-parsed "__proto__" member is an own member like any other.
+    const parsed = JSON.parse('{"__proto__":{"x":1},"a":2}');
+    expect(canonicalObject(parsed, { s: 1 })).toBe('{"__proto__":{"x":1},"a":2,"s":1}');
   });
 });

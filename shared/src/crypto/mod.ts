@@ -11,6 +11,8 @@ export { cryptoConfigShape, openControlPlaneCrypto } from "./control-plane.ts";
 export { ed25519Keypair, ed25519Sign, ed25519Verify } from "./ed25519.ts";
 export { ENVELOPE_ALG, Envelope, openEnvelope, sealEnvelope } from "./envelope.ts";
 export { BackendUnavailable, CryptoError, DecryptionFailed, InvalidCryptoInput, KeyStoreError } from "./errors.ts";
+export type { HedgedSignerOptions } from "./hedged.ts";
+export { HedgedSigner, HedgedSigningFailed, withHedgedSigning } from "./hedged.ts";
 export type { IdentityOptions } from "./identity.ts";
 export { SigningIdentity } from "./identity.ts";
 export type { KekSource } from "./kek.ts";

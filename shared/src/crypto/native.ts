@@ -30,6 +30,11 @@ const ML_DSA_65_SEED_PKCS8 = new Uint8Array([
   0x30, 0x34, 0x02, 0x01, 0x00, 0x30, 0x0b, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x03, 0x12, 0x04, 0x22, 0x80, 0x20,
 ]);
 
+/** The node:crypto private key of an ML-DSA-65 seed (ξ); also used by the hedged signing threads. */
+export function mldsaPrivateKeyOfSeed(seed: Uint8Array): KeyObject {
+  return createPrivateKey({ key: Buffer.from(concatBytes(ML_DSA_65_SEED_PKCS8, seed)), format: "der", type: "pkcs8" });
+}
+
 /** Whether this Bun exposes ML-KEM-768 in WebCrypto and ML-DSA-65 in node:crypto. */
 export function nativeAvailable(): boolean {
   return typeof (crypto.subtle as unknown as { encapsulateBits?: unknown }).encapsulateBits === "function";
@@ -82,16 +87,14 @@ export function createNativeBackend(): PqBackend {
     },
     sigKeypair(seed): KeyPair {
       const xi = seed === undefined ? crypto.getRandomValues(new Uint8Array(ML_DSA_65.seed)) : expectLength(seed, ML_DSA_65.seed, "ML-DSA-65 seed");
-      const privateKey = createPrivateKey({ key: Buffer.from(concatBytes(ML_DSA_65_SEED_PKCS8, xi)), format: "der", type: "pkcs8" });
+      const privateKey = mldsaPrivateKeyOfSeed(xi);
       const jwk = createPublicKey(privateKey).export({ format: "jwk" }) as { pub?: string };
       if (!jwk.pub) throw new CryptoError("native ML-DSA-65 public key export gave no key");
       return { publicKey: new Uint8Array(Buffer.from(jwk.pub, "base64url")), secretKey: xi.slice() };
     },
     sigSign(secretKey, message) {
       requireForm(backend, "sig", sigSecretKeyForm(secretKey));
-      const key = sigPrivate.get(secretKey, () =>
-        createPrivateKey({ key: Buffer.from(concatBytes(ML_DSA_65_SEED_PKCS8, secretKey)), format: "der", type: "pkcs8" }),
-      );
+      const key = sigPrivate.get(secretKey, () => mldsaPrivateKeyOfSeed(secretKey));
       return new Uint8Array(sign(null, message, key));
     },
     sigVerify(publicKey, message, signature) {

@@ -3,7 +3,7 @@ import { MessageSignature, type SignatureAlg } from "../contracts/schemas.ts";
 import type { PqBackend } from "./backend.ts";
 import { ML_DSA_65 } from "./backend.ts";
 import { fromBase64, toBase64 } from "./bytes.ts";
-import { canonicalJson } from "./canonical.ts";
+import { canonicalObject } from "./canonical.ts";
 import { ed25519Sign, ed25519Verify } from "./ed25519.ts";
 import { InvalidCryptoInput } from "./errors.ts";
 
@@ -41,9 +41,8 @@ export function signedBytes(
   message: Record<string, unknown>,
   meta: Pick<MessageSignature, "key_id" | "alg" | "nonce" | "signed_at">,
 ): Uint8Array {
-  const { signature: _signature, ...body } = message;
-  const covered = { ...body, signature: { key_id: meta.key_id, alg: meta.alg, nonce: meta.nonce, signed_at: meta.signed_at } };
-  return encoder.encode(`x0tta6bl4/${domain}/v1\n${canonicalJson(covered)}`);
+  const signature = { key_id: meta.key_id, alg: meta.alg, nonce: meta.nonce, signed_at: meta.signed_at };
+  return encoder.encode(`x0tta6bl4/${domain}/v1\n${canonicalObject(message, { signature })}`);
 }
 
 /** A fresh 16-byte nonce, base64url. */
