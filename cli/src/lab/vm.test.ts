@@ -21,10 +21,12 @@ describe("lab vm", () => {
   });
 
   test("lab vm - QEMU boots the kernel with TCG, the host's root read-only and the job folder writable over 9p", () => {
-    const argv = qemuArgv({ qemu: "qemu-system-x86_64", kernel: "/k", initrd: "/i", cpus: 2, memoryMb: 1024, jobDir: "/tmp/job" });
+    const argv = qemuArgv({ qemu: "qemu-system-x86_64", kernel: "/k", initrd: "/i", cpus: 2, memoryMb: 1024, jobDir: "/tmp/job", repoDir: "/tmp/x0" });
     expect(argv.slice(0, 5)).toEqual(["qemu-system-x86_64", "-accel", "tcg,thread=multi", "-cpu", "max"]);
     expect(argv).toContain("local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap");
     expect(argv).toContain("local,path=/tmp/job,mount_tag=job,security_model=none,multidevs=remap");
+    // The repository again at its own path: a checkout under /tmp stays visible under the guest's tmpfs.
+    expect(argv).toContain("local,path=/tmp/x0,mount_tag=repo,security_model=none,readonly=on,multidevs=remap");
     expect(argv[argv.indexOf("-serial") + 1]).toBe("file:/tmp/job/console.log");
     expect(argv).not.toContain("-enable-kvm");
   });

@@ -66,7 +66,16 @@ export interface VmRunResult {
 }
 
 /** The QEMU command line of a run. */
-export function qemuArgv(options: { qemu: string; kernel: string; initrd: string; cpus: number; memoryMb: number; jobDir: string }): string[] {
+export function qemuArgv(options: {
+  qemu: string;
+  kernel: string;
+  initrd: string;
+  cpus: number;
+  memoryMb: number;
+  jobDir: string;
+  /** The repository, shared again at its own path: the guest's tmpfs on /tmp, /run, /var/tmp and /root would hide a checkout there. */
+  repoDir: string;
+}): string[] {
   return [
     options.qemu,
     // TCG: KVM fails on these machines; thread=multi gives each vCPU a host thread.
@@ -95,6 +104,8 @@ export function qemuArgv(options: { qemu: string; kernel: string; initrd: string
     "local,path=/,mount_tag=host,security_model=none,readonly=on,multidevs=remap",
     "-virtfs",
     `local,path=${options.jobDir},mount_tag=job,security_model=none,multidevs=remap`,
+    "-virtfs",
+    `local,path=${options.repoDir},mount_tag=repo,security_model=none,readonly=on,multidevs=remap`,
   ];
 }
 
@@ -111,6 +122,7 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
       X0_STATE_DIR: "/run/x0-state",
       ...options.env,
       X0_VM_CWD: options.cwd,
+      X0_VM_REPO: REPO_ROOT,
       X0_IN_VM: "1",
     };
     writeFileSync(join(jobDir, "env"), envFile(env));
@@ -122,6 +134,7 @@ export async function runInVm(options: VmRunOptions): Promise<VmRunResult> {
       cpus: options.cpus ?? 2,
       memoryMb: options.memoryMb ?? 3072,
       jobDir,
+      repoDir: REPO_ROOT,
     });
     let child: ReturnType<typeof Bun.spawn>;
     try {
