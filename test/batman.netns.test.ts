@@ -101,21 +101,24 @@ async function tqReachesTelemetry(lab: HealLab): Promise<Map<string, Telemetry>>
   return latest;
 }
 
+/** A batman lab with monitors and NATS only: TQ, announcements and the actuators need nothing more. */
+function monitorsOnlyLab(topology: string, prefix: string): Promise<HealLab> {
+  return startHealLab({
+    topology,
+    prefix: `${prefix}${process.pid % 10_000}`,
+    routing: "batman",
+    services: [],
+    monitorEnv,
+    env: common,
+    startTimeoutMs: START_MS,
+  });
+}
+
 describe.skipIf(!runnable)("batman-adv lab", () => {
   describe("line:3", () => {
     let lab: HealLab;
     beforeAll(async () => {
-      lab = await startHealLab({
-        topology: "line:3",
-        prefix: `x0bl${process.pid % 10_000}`,
-        routing: "batman",
-        // TQ and announcements need the monitors and NATS only.
-        services: [],
-        monitorEnv,
-        env: common,
-        serviceEnv,
-        startTimeoutMs: START_MS,
-      });
+      lab = await monitorsOnlyLab("line:3", "x0bl");
     }, 2 * START_MS);
     afterAll(async () => lab?.stop(), 60_000);
 
@@ -139,16 +142,7 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
   describe("grid:2x3", () => {
     let lab: HealLab;
     beforeAll(async () => {
-      lab = await startHealLab({
-        topology: "grid:2x3",
-        prefix: `x0bg${process.pid % 10_000}`,
-        routing: "batman",
-        services: [],
-        monitorEnv,
-        env: common,
-        serviceEnv,
-        startTimeoutMs: START_MS,
-      });
+      lab = await monitorsOnlyLab("grid:2x3", "x0bg");
     }, 2 * START_MS);
     afterAll(async () => lab?.stop(), 60_000);
 

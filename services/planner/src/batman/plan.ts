@@ -1,7 +1,7 @@
 // Batman-adv plans: a failed link's hard interfaces leave the mesh (batman_interface inactive), a degraded link's get a
 // hop penalty (batman_hop_penalty), and both return when the incident ends. batman-adv then routes by itself.
 import type { MeshGraph, PlannedAction } from "@x0/shared";
-import { type AffectedPair, selectVerifyPairs } from "../routing/plan.ts";
+import { type AffectedPair, type PathElement, pairsOnPaths, selectVerifyPairs } from "../routing/plan.ts";
 import { type BatmanLink, PathCache } from "./mesh.ts";
 import { type BatmanChange, type BatmanSetting, type SettingMap, settingKey, untouched } from "./settings.ts";
 
@@ -181,23 +181,8 @@ export function batmanActions(
 }
 
 /** Pairs whose batman path (in `paths`) crosses the element: a link (its ends consecutive, either way) or a node. */
-export function crossingPairs(paths: PathCache, element: { link: [string, string] } | { node: string }): AffectedPair[] {
-  const pairs: AffectedPair[] = [];
-  for (const from of paths.graph.nodes) {
-    for (const to of paths.graph.nodes) {
-      if (from === to) continue;
-      const path = paths.path(from, to);
-      if (!path) continue;
-      let crosses: boolean;
-      if ("node" in element) crosses = path.includes(element.node);
-      else {
-        const [a, b] = element.link;
-        crosses = path.some((hop, i) => i > 0 && ((path[i - 1] === a && hop === b) || (path[i - 1] === b && hop === a)));
-      }
-      if (crosses) pairs.push({ from, to, hops: path.length - 1 });
-    }
-  }
-  return pairs;
+export function crossingPairs(paths: PathCache, element: PathElement): AffectedPair[] {
+  return pairsOnPaths(paths.graph.nodes, (from, to) => paths.path(from, to), element);
 }
 
 /** A summary of interface changes: how many leave or return to their mesh, how many penalties change, and the links kept. */

@@ -9,13 +9,16 @@ export interface AffectedPair {
   hops: number;
 }
 
-/** Pairs whose path in `routes` passes through the element: a link (consecutive `a`,`b` either way) or a node. */
-export function pairsCrossing(routes: RouteMap, nodes: string[], element: { link: [string, string] } | { node: string }): AffectedPair[] {
+/** An element a path can cross: a link (its ends consecutive, either way) or a node. */
+export type PathElement = { link: [string, string] } | { node: string };
+
+/** Pairs of `nodes` whose path (`pathOf`, undefined: none) passes through the element, with their length in hops. */
+export function pairsOnPaths(nodes: readonly string[], pathOf: (from: string, to: string) => string[] | undefined, element: PathElement): AffectedPair[] {
   const pairs: AffectedPair[] = [];
   for (const from of nodes) {
     for (const to of nodes) {
       if (from === to) continue;
-      const path = forwardingPath(routes, from, to);
+      const path = pathOf(from, to);
       if (!path) continue;
       let crosses: boolean;
       if ("node" in element) crosses = path.includes(element.node);
@@ -27,6 +30,11 @@ export function pairsCrossing(routes: RouteMap, nodes: string[], element: { link
     }
   }
   return pairs;
+}
+
+/** Pairs whose path in `routes` passes through the element: a link (consecutive `a`,`b` either way) or a node. */
+export function pairsCrossing(routes: RouteMap, nodes: string[], element: PathElement): AffectedPair[] {
+  return pairsOnPaths(nodes, (from, to) => forwardingPath(routes, from, to), element);
 }
 
 /**
