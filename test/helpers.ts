@@ -79,16 +79,21 @@ export async function startLoopServices(env: Record<string, string>, sysfsRoot: 
 
 const ZERO_COUNTERS = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 };
 
-/** `warmup` samples of one node's interface `mesh0` up, then one with it down: exactly one link_down incident. */
-export function incidentSamples(node: string, start: number, warmup: number): Telemetry[] {
-  return Array.from({ length: warmup + 2 }, (_, i) => ({
+/** Sample `seq` of one node whose interface `mesh0` is up for `warmup + 1` samples and down from then on. */
+export function incidentSample(node: string, start: number, warmup: number, seq: number): Telemetry {
+  return {
     v: 1,
     node,
-    ts: start + i * 1000,
-    seq: i,
+    ts: start + seq * 1000,
+    seq,
     interval_ms: 1000,
     source: "sysfs",
     ebpf: false,
-    interfaces: [{ name: "mesh0", operstate: i === warmup + 1 ? "down" : "up", counters: ZERO_COUNTERS }],
-  }));
+    interfaces: [{ name: "mesh0", operstate: seq > warmup ? "down" : "up", counters: ZERO_COUNTERS }],
+  };
+}
+
+/** `warmup` samples of one node's interface `mesh0` up, then one with it down: exactly one link_down incident. */
+export function incidentSamples(node: string, start: number, warmup: number): Telemetry[] {
+  return Array.from({ length: warmup + 2 }, (_, seq) => incidentSample(node, start, warmup, seq));
 }
