@@ -107,5 +107,8 @@ describe("lab commands", () => {
       X0_HTTP_HOST: "0.0.0.0",
       X0_LAB_PREFIX: "x0",
     });
+    // The caller sets the pace (the VM profile slows it); the lab's wiring it cannot override.
+    const paced = monitorEnvironment(line, n2, "nats://x:1", { X0_MONITOR_INTERVAL_MS: "1000", X0_MONITOR_PROBE_INTERVAL_MS: "100", X0_NODE: "other" });
+    expect(paced).toMatchObject({ X0_MONITOR_INTERVAL_MS: "1000", X0_MONITOR_PROBE_INTERVAL_MS: "100", X0_NODE: "n2" });
   });
 });

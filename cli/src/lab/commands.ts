@@ -134,6 +134,9 @@ export function monitorEnvironment(
 ): Record<string, string | undefined> {
   const interfaces = node.interfaces.join(",");
   return {
+    // The lab's pace, unless the caller sets its own (the VM profile slows it down for a TCG guest).
+    X0_MONITOR_PROBE_INTERVAL_MS: "20",
+    X0_MONITOR_INTERVAL_MS: "100",
     ...base,
     X0_NODE: node.name,
     X0_INSTANCE: `${node.name}-${plan.prefix}`,
@@ -145,8 +148,6 @@ export function monitorEnvironment(
     X0_MONITOR_PROBE_PEERS: node.neighbourAddresses.join(","),
     X0_MONITOR_PROBE_PORT: String(HELLO_PORT),
     X0_MONITOR_SERVICE_ADDRESS: node.serviceAddress,
-    X0_MONITOR_PROBE_INTERVAL_MS: "20",
-    X0_MONITOR_INTERVAL_MS: "100",
     X0_MONITOR_TRACEPOINTS: "off",
     // A static lab has no batman-adv: no batctl spawns looking for it.
     X0_MONITOR_BATMAN_INTERFACE: plan.routing === "batman" ? BATMAN_MESH_INTERFACE : "off",
