@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Anomaly, Plan } from "@x0/shared";
+import type { ActionResult, Anomaly, Plan } from "@x0/shared";
 import { REPO_ROOT } from "@x0/shared/testing";
 import { healLab, setLinkLoss } from "../cli/src/lab/faults.ts";
 import type { ProbeEvent, RestoredEvent } from "../cli/src/lab/outage.ts";
@@ -40,6 +40,14 @@ interface Sample {
   link: string;
   mttd_ms: number | null;
   mttr_ms: number | null;
+  /** Cut → the first plan about the link received, and its result (the executor's steps done and verified). */
+  planned_ms: number | null;
+  result_ms: number | null;
+  result_status: string | null;
+  /** Cut → the executor's last step applied (its clock: the same machine). */
+  applied_ms: number | null;
+  /** What the executor saw when the effect did not verify. */
+  result_failed: string[];
 }
 
 /** One run's samples with the mode it ran in. */
@@ -76,10 +84,15 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
   const probeEvents: ProbeEvent[] = [];
   const anomalies: { at: number; anomaly: Anomaly }[] = [];
   const plans: { at: number; plan: Plan }[] = [];
-  const results = new Set<string>();
+  const results = new Map<string, { at: number; result: ActionResult }>();
   lab.nc.subscribe("x0.anomaly.>", { callback: (_e, msg) => void anomalies.push({ at: Date.now(), anomaly: msg.json<Anomaly>() }) });
   lab.nc.subscribe("x0.plan.>", { callback: (_e, msg) => void plans.push({ at: Date.now(), plan: msg.json<Plan>() }) });
-  lab.nc.subscribe("x0.action.>", { callback: (_e, msg) => void results.add(msg.json<{ plan_id: string }>().plan_id) });
+  lab.nc.subscribe("x0.action.>", {
+    callback: (_e, msg) => {
+      const result = msg.json<ActionResult>();
+      if (!results.has(result.plan_id)) results.set(result.plan_id, { at: Date.now(), result });
+    },
+  });
   const prober = new LabProber({
     plan: lab.plan,
     intervalMs: slow ? VM_PROFILE.proberIntervalMs : 10,
@@ -104,15 +117,29 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
         firstAnomaly(anomalies, at, (x) => x.target?.id === link || (x.target?.nodes ?? []).some((node) => node === a || node === b), REPAIR_TIMEOUT_MS),
         restoredAfter(probeEvents, at, REPAIR_TIMEOUT_MS),
       ]);
-      const sample = { index, hop, link, mttd_ms: detected, mttr_ms: repaired };
-      samples.push(sample);
-      process.stderr.write(
-        `${mode} ${index + 1}/${FAULTS} cut ${link} (hop ${hop} of ${path.join("→")}): MTTD ${detected ?? "-"} ms, MTTR ${repaired ?? "-"} ms\n`,
-      );
       // Heal, then wait for the mesh to be whole again: every hard interface back, incidents resolved, plans answered,
       // and the probe steady, so every cut starts from the same state.
       healLab(lab.plan);
       await settle(lab, anomalies, plans, results, probeEvents);
+      // The plan's result comes after its verify, often after the probe recovered: read once the mesh settled.
+      const plan = plans.find((p) => p.at >= at && p.plan.target?.id === link);
+      const result = plan ? results.get(plan.plan.plan_id) : undefined;
+      const sample = {
+        index,
+        hop,
+        link,
+        mttd_ms: detected,
+        mttr_ms: repaired,
+        planned_ms: plan ? plan.at - at : null,
+        result_ms: result ? result.at - at : null,
+        result_status: result?.result.status ?? null,
+        applied_ms: result?.result.applied_at === undefined ? null : result.result.applied_at - at,
+        result_failed: (result?.result.verification ?? []).filter((check) => !check.ok).map((check) => `${check.check}: ${check.detail}`),
+      };
+      samples.push(sample);
+      process.stderr.write(
+        `${mode} ${index + 1}/${FAULTS} cut ${link} (hop ${hop} of ${path.join("→")}): MTTD ${detected ?? "-"} ms, MTTR ${repaired ?? "-"} ms, plan ${sample.planned_ms ?? "-"} ms, result ${sample.result_ms ?? "-"} ms (${sample.result_status ?? "-"}), applied ${sample.applied_ms ?? "-"} ms${sample.result_failed.length > 0 ? `; not verified: ${sample.result_failed.join(" | ")}` : ""}\n`,
+      );
     }
   } finally {
     await prober.stop().catch(() => {});
@@ -197,7 +224,7 @@ async function settle(
   lab: HealLab,
   anomalies: { anomaly: Anomaly }[],
   plans: { plan: Plan }[],
-  results: Set<string>,
+  results: ReadonlyMap<string, unknown>,
   probeEvents: ProbeEvent[],
 ): Promise<void> {
   const deadline = Date.now() + 60_000;

@@ -16,7 +16,6 @@ const skipReason = batmanSkipReason();
 if (skipReason !== null && batmanRequired) throw new Error(`batman-adv tests were asked for (X0_REQUIRE_BATMAN=1) but cannot run: ${skipReason}`);
 if (skipReason !== null) process.stderr.write(`batman.netns.test.ts: skipped: ${skipReason}\n`);
 const runnable = skipReason === null;
-const loopRequested = process.env.X0_BATMAN_LOOP === "1" || process.env.X0_IN_VM !== "1";
 
 // In a TCG VM everything is ~40× slower than on the host: the lab runs with the VM profile.
 const slow = inVm;
@@ -177,102 +176,98 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
     );
   });
   // The whole loop on a ring of four (two paths between n1 and n3): fewer monitors than the grid, which matters in a VM.
-  // Opt-in (X0_BATMAN_LOOP=1): in the TCG guest the loop passes only some runs, because the overloaded guest makes the
-  // analyzer see false faults that the planner then routes around (see the README); natively it has no such load.
-  // Not registered at all when not asked for: the VM runner requires that nothing it runs is skipped.
-  if (loopRequested)
-    describe("ring:4", () => {
-      let lab: HealLab;
-      beforeAll(async () => {
-        lab = await startHealLab({
-          topology: "ring:4",
-          prefix: `x0br${process.pid % 10_000}`,
-          routing: "batman",
-          monitorEnv,
-          env: common,
-          serviceEnv,
-          startTimeoutMs: START_MS,
-        });
-      }, 2 * START_MS);
-      afterAll(async () => lab?.stop(), 60_000);
+  describe("ring:4", () => {
+    let lab: HealLab;
+    beforeAll(async () => {
+      lab = await startHealLab({
+        topology: "ring:4",
+        prefix: `x0br${process.pid % 10_000}`,
+        routing: "batman",
+        monitorEnv,
+        env: common,
+        serviceEnv,
+        startTimeoutMs: START_MS,
+      });
+    }, 2 * START_MS);
+    afterAll(async () => lab?.stop(), 60_000);
 
-      test(
-        "batman ring:4 - a cut link is detected, its hard interfaces are removed from bat0, and probe traffic resumes over the other path",
-        async () => {
-          const announced = await announcements(lab);
-          const events: ProbeEvent[] = [];
-          const prober = new LabProber({
-            plan: lab.plan,
-            intervalMs: slow ? VM_PROFILE.proberIntervalMs : 10,
-            summaryMs: 1000,
-            onEvent: (event) => events.push(event),
-          });
-          const plans: Plan[] = [];
-          // What the loop said, for the failure message: a wait that times out shows what happened instead.
-          const said: string[] = [];
-          const started = Date.now();
-          const sub = lab.nc.subscribe("x0.>", {
-            callback: (_error, message) => {
-              const kind = message.subject.split(".")[1] ?? "";
-              if (!["anomaly", "plan", "action", "dlq"].includes(kind)) return;
-              const body = message.json<Record<string, unknown>>();
-              if (kind === "plan") plans.push(Plan.parse(body));
-              const target = (body.target as { id?: string } | undefined)?.id ?? "";
-              const summary =
-                kind === "anomaly"
-                  ? `${body.state} ${body.kind} ${target}`
-                  : kind === "plan"
-                    ? `${body.rule} ${JSON.stringify((body.actions as { type: string; params: unknown }[]).map((a) => [a.type, a.params]))}`
-                    : JSON.stringify(body).slice(0, 800);
-              said.push(`+${Date.now() - started} ms ${message.subject} ${summary}`);
-            },
-          });
-          const explain = (error: unknown): never => {
-            throw new Error(`${(error as Error).message}\nwhat the loop said:\n${said.join("\n")}`);
-          };
-          try {
-            await prober.start("n1", "n3");
-            // Steady traffic first.
-            await waitFor("probe replies n1 → n3", () => events.some((e) => e.event === "summary" && e.received > 0), START_MS, 100);
-            // Cut the first hop batman uses from n1 towards n3 (n2 or n4: the ring has two paths).
-            const n3 = announced.get("n3")?.batman?.originator;
-            const best = batctlJson<{ orig_address: string; hard_ifname: string; best?: boolean }[]>(lab, "n1", "oj").find(
-              (o) => o.orig_address === n3 && o.best,
-            );
-            expect(best).toBeDefined();
-            const far = (best?.hard_ifname ?? "").split("-")[1] as string;
-            const { near, far: farEnd } = linkBetween(lab.plan, "n1", far);
-            const cutAt = Date.now();
-            await setLinkLoss(lab.plan, "n1", far, 1);
-            // x0tta6bl4 removes the link's hard interface from bat0 on both ends.
-            await waitFor(
-              `${near.interface} and ${farEnd.interface} out of bat0`,
-              () => !hardInterfaces(lab, "n1").includes(near.interface) && !hardInterfaces(lab, far).includes(farEnd.interface),
-              START_MS,
-              100,
-            ).catch(explain);
-            const plan = plans.find((p) => p.actions.some((s) => s.type === "batman_interface" && s.params.state === "inactive"));
-            expect(plan).toBeDefined();
-            // Probe traffic resumes over the other path.
-            await waitFor("probe traffic restored", () => events.some((e) => e.event === "restored" && e.ts > cutAt), START_MS, 100).catch(explain);
-            const rerouted = batctlJson<{ orig_address: string; hard_ifname: string; best?: boolean }[]>(lab, "n1", "oj").find(
-              (o) => o.orig_address === n3 && o.best,
-            );
-            expect(rerouted?.hard_ifname).not.toBe(near.interface);
-            // Heal: the interfaces come back once the link is healthy again.
-            await setLinkLoss(lab.plan, "n1", far, 0);
-            await waitFor(
-              "the hard interfaces back in bat0",
-              () => hardInterfaces(lab, "n1").includes(near.interface) && hardInterfaces(lab, far).includes(farEnd.interface),
-              START_MS,
-              200,
-            ).catch(explain);
-          } finally {
-            sub.unsubscribe();
-            await prober.stop();
-          }
-        },
-        6 * START_MS,
-      );
-    });
+    test(
+      "batman ring:4 - a cut link is detected, its hard interfaces are removed from bat0, and probe traffic resumes over the other path",
+      async () => {
+        const announced = await announcements(lab);
+        const events: ProbeEvent[] = [];
+        const prober = new LabProber({
+          plan: lab.plan,
+          intervalMs: slow ? VM_PROFILE.proberIntervalMs : 10,
+          summaryMs: 1000,
+          onEvent: (event) => events.push(event),
+        });
+        const plans: Plan[] = [];
+        // What the loop said, for the failure message: a wait that times out shows what happened instead.
+        const said: string[] = [];
+        const started = Date.now();
+        const sub = lab.nc.subscribe("x0.>", {
+          callback: (_error, message) => {
+            const kind = message.subject.split(".")[1] ?? "";
+            if (!["anomaly", "plan", "action", "dlq"].includes(kind)) return;
+            const body = message.json<Record<string, unknown>>();
+            if (kind === "plan") plans.push(Plan.parse(body));
+            const target = (body.target as { id?: string } | undefined)?.id ?? "";
+            const summary =
+              kind === "anomaly"
+                ? `${body.state} ${body.kind} ${target}`
+                : kind === "plan"
+                  ? `${body.rule} ${JSON.stringify((body.actions as { type: string; params: unknown }[]).map((a) => [a.type, a.params]))}`
+                  : JSON.stringify(body).slice(0, 800);
+            said.push(`+${Date.now() - started} ms ${message.subject} ${summary}`);
+          },
+        });
+        const explain = (error: unknown): never => {
+          throw new Error(`${(error as Error).message}\nwhat the loop said:\n${said.join("\n")}`);
+        };
+        try {
+          await prober.start("n1", "n3");
+          // Steady traffic first.
+          await waitFor("probe replies n1 → n3", () => events.some((e) => e.event === "summary" && e.received > 0), START_MS, 100);
+          // Cut the first hop batman uses from n1 towards n3 (n2 or n4: the ring has two paths).
+          const n3 = announced.get("n3")?.batman?.originator;
+          const best = batctlJson<{ orig_address: string; hard_ifname: string; best?: boolean }[]>(lab, "n1", "oj").find(
+            (o) => o.orig_address === n3 && o.best,
+          );
+          expect(best).toBeDefined();
+          const far = (best?.hard_ifname ?? "").split("-")[1] as string;
+          const { near, far: farEnd } = linkBetween(lab.plan, "n1", far);
+          const cutAt = Date.now();
+          await setLinkLoss(lab.plan, "n1", far, 1);
+          // x0tta6bl4 removes the link's hard interface from bat0 on both ends.
+          await waitFor(
+            `${near.interface} and ${farEnd.interface} out of bat0`,
+            () => !hardInterfaces(lab, "n1").includes(near.interface) && !hardInterfaces(lab, far).includes(farEnd.interface),
+            START_MS,
+            100,
+          ).catch(explain);
+          const plan = plans.find((p) => p.actions.some((s) => s.type === "batman_interface" && s.params.state === "inactive"));
+          expect(plan).toBeDefined();
+          // Probe traffic resumes over the other path.
+          await waitFor("probe traffic restored", () => events.some((e) => e.event === "restored" && e.ts > cutAt), START_MS, 100).catch(explain);
+          const rerouted = batctlJson<{ orig_address: string; hard_ifname: string; best?: boolean }[]>(lab, "n1", "oj").find(
+            (o) => o.orig_address === n3 && o.best,
+          );
+          expect(rerouted?.hard_ifname).not.toBe(near.interface);
+          // Heal: the interfaces come back once the link is healthy again.
+          await setLinkLoss(lab.plan, "n1", far, 0);
+          await waitFor(
+            "the hard interfaces back in bat0",
+            () => hardInterfaces(lab, "n1").includes(near.interface) && hardInterfaces(lab, far).includes(farEnd.interface),
+            START_MS,
+            200,
+          ).catch(explain);
+        } finally {
+          sub.unsubscribe();
+          await prober.stop();
+        }
+      },
+      6 * START_MS,
+    );
+  });
 });

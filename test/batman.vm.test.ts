@@ -30,8 +30,7 @@ describe.skipIf(reason !== null)("batman-adv in the lab VM", () => {
       const result = await runInVm({
         argv: [process.execPath, "test", "--timeout", "600000", GUEST_TESTS],
         cwd: REPO_ROOT,
-        // X0_BATMAN_LOOP=1 adds the whole-loop cut test on ring:4 (opt-in in the VM: see test/batman.netns.test.ts).
-        env: { X0_REQUIRE_BATMAN: "1", ...(process.env.X0_BATMAN_LOOP === "1" ? { X0_BATMAN_LOOP: "1" } : {}) },
+        env: { X0_REQUIRE_BATMAN: "1" },
         imageDir,
         timeoutMs: TIMEOUT_MS - 30_000,
         onOutput: (chunk) => {
@@ -47,7 +46,7 @@ describe.skipIf(reason !== null)("batman-adv in the lab VM", () => {
       expect(result.exitCode, context).toBe(0);
       expect(failed, context).toBe(0);
       expect(skipped, context).toBe(0);
-      expect(passed, context).toBeGreaterThanOrEqual(process.env.X0_BATMAN_LOOP === "1" ? 4 : 3);
+      expect(passed, context).toBeGreaterThanOrEqual(4);
     },
     TIMEOUT_MS,
   );

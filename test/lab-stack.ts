@@ -14,10 +14,12 @@ import { type LabPlan, type LabRouting, planLab } from "../cli/src/lab/plan.ts";
 import { parseTopology } from "../cli/src/lab/topology.ts";
 
 /**
- * Settings for a lab inside the TCG VM (`x0 lab vm`), where every process runs ~40× slower than on the host and a Bun
- * process idles at ~13% of a guest CPU: hellos every 100 ms and telemetry every second keep the guest below saturation,
- * and the analyzer tolerates the guest's scheduling jitter (a monitor stalled for a second must not look like a dead
- * node). JetStream requests get a minute, and the small tmpfs holds streams of 64 MiB (JetStream reserves max_bytes).
+ * Settings for a lab inside the TCG VM (`x0 lab vm`), where every process runs ~40× slower than on the host: hellos every
+ * 100 ms and telemetry every second keep the guest below saturation (measured in the guest on grid:2x3: each monitor
+ * 9–11 % of a vCPU plus 5 % for its batctl reads, the guest 44 % busy; at the lab's own 20 ms hellos and 100 ms telemetry
+ * each monitor took 18–22 % and the guest was saturated once the stack joined), and the analyzer tolerates the guest's
+ * scheduling jitter (a monitor stalled for a second must not look like a dead node). JetStream requests get a minute,
+ * and the small tmpfs holds streams of 64 MiB (JetStream reserves max_bytes).
  */
 export const VM_PROFILE = {
   common: { X0_NATS_JS_TIMEOUT_MS: "60000", X0_EVENTS_MAX_BYTES: String(64 * 1024 * 1024) },

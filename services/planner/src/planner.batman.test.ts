@@ -90,7 +90,7 @@ describe("planner on batman-adv", () => {
     expect(checks).toContain(`n1>${bat0("n2")}:7471`);
     expect(checks).toContain(`n2>${bat0("n1")}:7471`);
     expect(checks.every((check) => check.includes(">10.99."))).toBe(true);
-    expect(plan?.expected_effect?.deadline_ms).toBe(2000);
+    expect(plan?.expected_effect?.deadline_ms).toBe(8000);
     expect(plan?.expected_effect?.summary).toBe("link_down on link n1|n2: batman-deactivate: 2 hard interfaces leave the mesh on 2 nodes");
     // No static route was planned or believed changed; the batman change is recorded for restarts.
     expect(planner.installed().get(routeKey("n1", "n2"))?.dev).toBe("n1-n2");

@@ -72,6 +72,10 @@ export const Policy = z
         mesh_hop_penalty: z.number().int().min(0).max(254).default(30),
         normal_hop_penalty: z.number().int().min(0).max(255).default(0),
         verify_within_ms: positiveMs.max(600_000).default(2000),
+        converge_within_ms: positiveMs
+          .max(600_000)
+          .default(8000)
+          .describe("How long probes across the mesh get after a batman plan: the other nodes learn the detour from OGMs."),
       })
       .prefault({}),
     fallback: z.array(PolicyRule).default([]),
