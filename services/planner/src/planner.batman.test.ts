@@ -13,6 +13,7 @@ import { announcementsOf, batmanIdentity, gridAnnouncements, withBatman } from "
 
 const shipped = loadPolicy(join(import.meta.dir, "..", "policy.yaml"));
 const orig = (node: string) => batmanIdentity(node).originator;
+const NINE = Array.from({ length: 9 }, (_, i) => `n${i + 1}`);
 const bat0 = (node: string) => batmanIdentity(node).address;
 
 function setup({
@@ -52,7 +53,10 @@ const later = (anomaly: Anomaly, state: "updated" | "resolved", overrides: Parti
   update: anomaly.update + 1,
   ...overrides,
 });
-const steps = (plan: Plan | undefined, type?: string) => (plan?.actions ?? []).filter((action) => !type || action.type === type).map((action) => action.params);
+// The interface and penalty steps (the mesh-wide OGM steps have tests of their own): or those of `type`.
+const steps = (plan: Plan | undefined, type?: string) =>
+  (plan?.actions ?? []).filter((action) => (type ? action.type === type : action.type !== "batman_orig_interval")).map((action) => action.params);
+const ogm = (plan: Plan | undefined) => steps(plan, "batman_orig_interval").map((params) => `${params.node}:${params.value}`);
 const probes = (plan: Plan | undefined) =>
   (plan?.expected_effect?.verify ?? []).map((check) => (check.type === "probe" ? `${check.from}>${check.to}:${check.port}` : check.type));
 
@@ -79,7 +83,9 @@ describe("planner on batman-adv", () => {
     expect(plan?.rule).toBe("link_down/batman-deactivate");
     // Only the batman alternatives compete on a batman mesh.
     expect(plan?.alternatives?.map((alternative) => alternative.name)).toEqual(["batman-deactivate"]);
-    expect(plan?.actions.map((action) => action.type)).toEqual(["batman_interface", "batman_interface"]);
+    // The ends first, then OGMs every 100 ms on every mesh node, so the other nodes learn the detour within a second.
+    expect(plan?.actions.map((action) => action.type)).toEqual(["batman_interface", "batman_interface", ...NINE.map(() => "batman_orig_interval" as const)]);
+    expect(ogm(plan)).toEqual(NINE.map((node) => `${node}:100`));
     expect(steps(plan)).toEqual([
       { node: "n1", mesh_interface: "bat0", interface: "n1-n2", state: "inactive", verify_originator: orig("n2"), verify_within_ms: 2000 },
       { node: "n2", mesh_interface: "bat0", interface: "n2-n1", state: "inactive", verify_originator: orig("n1"), verify_within_ms: 2000 },
@@ -91,7 +97,9 @@ describe("planner on batman-adv", () => {
     expect(checks).toContain(`n2>${bat0("n1")}:7471`);
     expect(checks.every((check) => check.includes(">10.99."))).toBe(true);
     expect(plan?.expected_effect?.deadline_ms).toBe(8000);
-    expect(plan?.expected_effect?.summary).toBe("link_down on link n1|n2: batman-deactivate: 2 hard interfaces leave the mesh on 2 nodes");
+    expect(plan?.expected_effect?.summary).toBe(
+      "link_down on link n1|n2: batman-deactivate: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes",
+    );
     // No static route was planned or believed changed; the batman change is recorded for restarts.
     expect(planner.installed().get(routeKey("n1", "n2"))?.dev).toBe("n1-n2");
     expect(BatmanCurrent.parse((await topologyStore.get(BATMAN_KEY))?.value).settings).toEqual([
@@ -121,6 +129,8 @@ describe("planner on batman-adv", () => {
       { node: "n2", mesh_interface: "bat0", interface: "n2-n1", state: "active", verify_originator: orig("n1"), verify_within_ms: 2000 },
     ]);
     expect(probes(back)).toContain(`n1>${bat0("n2")}:7471`);
+    // Nothing is detached any more: the mesh's configured OGM interval comes back.
+    expect(ogm(back)).toEqual(NINE.map((node) => `${node}:1000`));
     expect(planner.batmanSettings().size).toBe(0);
     expect(BatmanCurrent.parse((await topologyStore.get(BATMAN_KEY))?.value).settings).toEqual([]);
   });
@@ -176,12 +186,11 @@ describe("planner on batman-adv", () => {
     expect(escalated?.rule).toBe("link_down/batman-deactivate");
     expect(steps(escalated).map((params) => `${params.node}/${params.interface}:${params.state}`)).toEqual(["n1/n1-n2:inactive", "n2/n2-n1:inactive"]);
     const back = await planner.handleAnomaly(later(degraded, "resolved", { kind: "link_down", update: 2 }));
-    expect(back?.actions.map((action) => `${action.type}:${action.params.node}:${action.params.state ?? action.params.value}`)).toEqual([
-      "batman_interface:n1:active",
-      "batman_hop_penalty:n1:0",
-      "batman_interface:n2:active",
-      "batman_hop_penalty:n2:0",
-    ]);
+    expect(
+      back?.actions
+        .filter((action) => action.type !== "batman_orig_interval")
+        .map((action) => `${action.type}:${action.params.node}:${action.params.state ?? action.params.value}`),
+    ).toEqual(["batman_interface:n1:active", "batman_hop_penalty:n1:0", "batman_interface:n2:active", "batman_hop_penalty:n2:0"]);
   });
 
   test("planner on batman-adv - a dead node's neighbours detach the interfaces facing it; nothing is asked of the node itself", async () => {
@@ -194,6 +203,8 @@ describe("planner on batman-adv", () => {
       "n6/n6-n5:inactive",
       "n8/n8-n5:inactive",
     ]);
+    // Every node but the dead one sends OGMs faster.
+    expect(ogm(plan)).toEqual(NINE.filter((node) => node !== "n5").map((node) => `${node}:100`));
     // n2's traffic to n8 crossed n5 (n2-n5-n8): n8 must stay reachable, over another path.
     expect(steps(plan)[0]?.verify_originator).toBe(orig("n8"));
     expect(steps(plan).some((params) => params.verify_originator === orig("n5"))).toBe(false);

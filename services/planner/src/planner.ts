@@ -14,7 +14,7 @@ import {
   routeTables,
 } from "@x0/shared";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import { type BatmanLink, batmanLinkOf, meshAddress, meshGraph } from "./batman/mesh.ts";
+import { type BatmanLink, batmanLinkOf, meshAddress, meshGraph, meshNodesOf } from "./batman/mesh.ts";
 import { type BatmanEffect, batmanPlanParts } from "./batman/plan.ts";
 import { applySettings, BATMAN_KEY, type BatmanChange, BatmanCurrent, revertSettings, type SettingMap, settingKey, toSettingMap } from "./batman/settings.ts";
 import type { JsonStore } from "./kv.ts";
@@ -529,12 +529,16 @@ export class Planner {
       current: this.#batman,
       isUp: (id) => this.topology.link(id) !== undefined && this.topology.stateOf(id) === "up",
       originatorOf: (node) => this.topology.announcement(node)?.batman?.originator,
+      meshNodes: meshNodesOf(links.values()),
       params: {
         hopPenalty: batmanHopPenalty(this.#policy),
         normalHopPenalty: this.#policy.batman.normal_hop_penalty,
         verifyWithinMs: this.#policy.batman.verify_within_ms,
+        repairOrigIntervalMs: this.#policy.batman.repair_orig_interval_ms,
+        origIntervalMs: this.#policy.batman.orig_interval_ms,
       },
       maxChecks: this.#policy.verify.max_checks,
+      maxActions: MAX_ACTIONS,
       what: request.what,
     });
     timer();

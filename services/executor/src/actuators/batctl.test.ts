@@ -417,6 +417,48 @@ describe("batctl (namespaces)", () => {
     expect(nsState("x0-n2").meshif.bat0.interfaces).toEqual(["primary0", "v21"]);
   });
 
+  test("batctl - OGM intervals of several nodes in one batch: one journal write before any change, then each read back", async () => {
+    const [, , interval] = batctlActuators({ batctl: NS_BATCTL, ip: fakeIp, netnsTemplate: "x0-{node}" });
+    const batchCtx = testContext("site");
+    const intervals = () => ["x0-n1", "x0-n2"].map((ns) => nsState(ns).meshif.bat0.orig_interval as number);
+    // Different intervals per node: each rollback must restore its own node's.
+    const before = [1000, 1500];
+    for (const [k, ns] of ["x0-n1", "x0-n2"].entries()) {
+      const state = nsState(ns);
+      state.meshif.bat0.orig_interval = before[k];
+      writeFileSync(join(dir, `${ns}.json`), JSON.stringify(state));
+    }
+    let changedBeforeJournal = false;
+    const journalCtx = {
+      ...batchCtx,
+      beforeChange: async (items: { step: Step; undo: unknown }[]) => {
+        changedBeforeJournal ||= intervals().some((value, k) => value !== before[k]);
+        await batchCtx.beforeChange(items);
+      },
+    };
+    const steps = ["n1", "n2"].map((node, index) =>
+      stepOf("batman_orig_interval", OrigIntervalParams.parse({ node, mesh_interface: "bat0", value: 100 }), index),
+    );
+    const results = await (interval.applyBatch as NonNullable<typeof interval.applyBatch>)(steps, journalCtx);
+    expect(changedBeforeJournal).toBe(false);
+    expect(batchCtx.journaled.map((item) => [item.step.index, item.undo])).toEqual([
+      [0, { previous: before[0] }],
+      [1, { previous: before[1] }],
+    ]);
+    expect(results.map((result) => (result instanceof Error ? result.message : result.detail))).toEqual([
+      `n1: orig_interval of bat0 ${before[0]} → 100 ms`,
+      `n2: orig_interval of bat0 ${before[1]} → 100 ms`,
+    ]);
+    expect(intervals()).toEqual([100, 100]);
+    for (const [k, step] of steps.entries()) {
+      const applied = results[k];
+      if (applied === undefined || applied instanceof Error) throw new Error("not applied");
+      expect((await interval.verify(step, applied, batchCtx)).ok).toBe(true);
+      await interval.rollback(step, applied, batchCtx);
+    }
+    expect(intervals()).toEqual(before);
+  });
+
   test("batctl - which nodes an executor acts for: own node without a template, any with `{node}` in it", () => {
     const params = HopPenaltyParams.parse({ node: "n2", mesh_interface: "bat0", value: 1 });
     const own = HopPenaltyParams.parse({ node: "site", mesh_interface: "bat0", value: 1 });

@@ -74,3 +74,10 @@ export class PathCache {
     return this.path(from, to) !== undefined;
   }
 }
+
+/** Every node on a batman link, once, with its mesh interface. */
+export function meshNodesOf(links: Iterable<BatmanLink>): { node: string; mesh_interface: string }[] {
+  const nodes = new Map<string, string>();
+  for (const link of links) for (const end of [link.a, link.b]) nodes.set(end.node, end.mesh_interface);
+  return [...nodes].map(([node, mesh_interface]) => ({ node, mesh_interface }));
+}

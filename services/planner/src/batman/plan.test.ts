@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { linksFromAnnouncements, type MeshGraph, type NodeAnnouncement } from "@x0/shared";
 import { announcementsOf, batmanIdentity, gridAnnouncements, withBatman } from "../testing.ts";
-import { type BatmanLink, batmanLinkOf, meshAddress, meshGraph, PathCache } from "./mesh.ts";
-import { batmanActions, batmanPlanParts, crossingPairs, degradedHopPenalty, describeBatman, repairChanges, restoreChanges } from "./plan.ts";
+import { type BatmanLink, batmanLinkOf, meshAddress, meshGraph, meshNodesOf, PathCache } from "./mesh.ts";
+import { batmanActions, batmanPlanParts, crossingPairs, degradedHopPenalty, describeBatman, ogmActions, repairChanges, restoreChanges } from "./plan.ts";
 import { applySettings, type BatmanSetting, revertSettings, type SettingMap, settingKey, toSettingMap, untouched } from "./settings.ts";
 
-const PARAMS = { hopPenalty: 80, normalHopPenalty: 0, verifyWithinMs: 2000 };
+const PARAMS = { hopPenalty: 80, normalHopPenalty: 0, verifyWithinMs: 2000, repairOrigIntervalMs: 100, origIntervalMs: 1000 };
 
 /** The batman mesh of announcements, with `down` links out of routing (cost Infinity). */
 function mesh(announcements: NodeAnnouncement[], down: string[] = [], detached: (node: string, iface: string) => boolean = () => false) {
@@ -198,18 +198,26 @@ describe("batman plans", () => {
   test("batman plans - plan parts: a repair's steps and probe pairs, then a restore of what is up again", () => {
     const { batman, before, after, originatorOf } = mesh(withBatman(gridAnnouncements(3, 3)), ["link:n1|n2"]);
     const element = { links: ["link:n1|n2"], cross: { link: ["n1", "n2"] as [string, string] }, ends: ["n1", "n2"] as [string, string] };
-    const common = { links: batman, before: before.graph, originatorOf, params: PARAMS, maxChecks: 4, what: "cut" };
+    const meshNodes = meshNodesOf(batman.values());
+    const common = { links: batman, before: before.graph, originatorOf, meshNodes, params: PARAMS, maxChecks: 4, maxActions: 256, what: "cut" };
     const repair = batmanPlanParts({ ...common, purpose: "repair", effect: "detach", element, after: after.graph, current: new Map(), isUp: () => false });
-    expect(repair.actions.map((action) => [action.params.node, action.params.state, action.params.verify_originator])).toEqual([
+    const interfaceSteps = (actions: typeof repair.actions) => actions.filter((action) => action.type === "batman_interface");
+    const ogmSteps = (actions: typeof repair.actions) =>
+      actions.filter((action) => action.type === "batman_orig_interval").map((action) => [action.params.node, action.params.value]);
+    expect(interfaceSteps(repair.actions).map((action) => [action.params.node, action.params.state, action.params.verify_originator])).toEqual([
       ["n1", "inactive", batmanIdentity("n2").originator],
       ["n2", "inactive", batmanIdentity("n1").originator],
     ]);
+    // The ends re-route first; then every node of the mesh sends OGMs faster, so the others learn the detour.
+    expect(repair.actions.slice(0, 2).map((action) => action.type)).toEqual(["batman_interface", "batman_interface"]);
+    const nine = Array.from({ length: 9 }, (_, i) => `n${i + 1}`);
+    expect(ogmSteps(repair.actions)).toEqual(nine.map((node) => [node, 100]));
     expect(repair.pairs).toHaveLength(4);
     expect(repair.pairs.slice(2)).toEqual([
       { from: "n1", to: "n2" },
       { from: "n2", to: "n1" },
     ]);
-    expect(repair.summary).toBe("cut: 2 hard interfaces leave the mesh on 2 nodes");
+    expect(repair.summary).toBe("cut: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes");
     const current = toSettingMap(repair.changes.map((change) => change.next));
     const restore = batmanPlanParts({
       ...common,
@@ -220,10 +228,51 @@ describe("batman plans", () => {
       current,
       isUp: (id) => id === "link:n1|n2",
     });
-    expect(restore.actions.map((action) => [action.params.node, action.params.state, action.params.verify_originator])).toEqual([
+    expect(interfaceSteps(restore.actions).map((action) => [action.params.node, action.params.state, action.params.verify_originator])).toEqual([
       ["n1", "active", batmanIdentity("n2").originator],
       ["n2", "active", batmanIdentity("n1").originator],
     ]);
+    // Nothing detached any more: the configured interval comes back.
+    expect(ogmSteps(restore.actions)).toEqual(nine.map((node) => [node, 1000]));
+    // A mesh too large for one plan still gets its repair, without the OGM steps.
+    const small = batmanPlanParts({
+      ...common,
+      maxActions: 5,
+      purpose: "repair",
+      effect: "detach",
+      element,
+      after: after.graph,
+      current: new Map(),
+      isUp: () => false,
+    });
+    expect(small.actions.map((action) => action.type)).toEqual(["batman_interface", "batman_interface"]);
+    expect(small.summary).toBe("cut: 2 hard interfaces leave the mesh on 2 nodes; OGM intervals left alone: 9 nodes are more steps than one plan holds");
     expect(restore.pairs).toContainEqual({ from: "n1", to: "n2" });
+  });
+
+  test("batman plans - OGM steps follow whether anything is detached: once for overlapping repairs, never for a dead node or when off", () => {
+    const meshNodes = ["n1", "n2", "n3"].map((node) => ({ node, mesh_interface: "bat0" }));
+    const detach = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link, { active: false }), previous: undefined });
+    const first = [detach("n1", "n1-n2", "link:n1|n2"), detach("n2", "n2-n1", "link:n1|n2")];
+    const values = (actions: ReturnType<typeof ogmActions>) => actions.map((action) => `${action.params.node}:${action.params.value}`);
+    expect(values(ogmActions(new Map(), first, meshNodes, undefined, "cut", PARAMS))).toEqual(["n1:100", "n2:100", "n3:100"]);
+    // A second repair while the first link is still detached: the mesh is fast already.
+    const current = toSettingMap(first.map((change) => change.next));
+    expect(ogmActions(current, [detach("n2", "n2-n3", "link:n2|n3")], meshNodes, undefined, "cut", PARAMS)).toEqual([]);
+    // A penalty detaches nothing; a dead node's executor is not asked.
+    expect(ogmActions(new Map(), [{ next: setting("n1", "n1-n2", "l", { hop_penalty: 80 }), previous: undefined }], meshNodes, undefined, "x", PARAMS)).toEqual(
+      [],
+    );
+    expect(values(ogmActions(new Map(), first, meshNodes, "n3", "node down", PARAMS))).toEqual(["n1:100", "n2:100"]);
+    // Returning one of two detached links keeps the mesh fast; returning the last sets the configured interval back.
+    const both = toSettingMap([...first.map((change) => change.next), setting("n2", "n2-n3", "link:n2|n3", { active: false })]);
+    const back = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link), previous: setting(node, iface, link, { active: false }) });
+    expect(ogmActions(both, [back("n1", "n1-n2", "link:n1|n2"), back("n2", "n2-n1", "link:n1|n2")], meshNodes, undefined, "up", PARAMS)).toEqual([]);
+    expect(values(ogmActions(current, [back("n1", "n1-n2", "link:n1|n2"), back("n2", "n2-n1", "link:n1|n2")], meshNodes, undefined, "up", PARAMS))).toEqual([
+      "n1:1000",
+      "n2:1000",
+      "n3:1000",
+    ]);
+    expect(ogmActions(new Map(), first, meshNodes, undefined, "cut", { ...PARAMS, repairOrigIntervalMs: 0 })).toEqual([]);
   });
 });

@@ -30,7 +30,14 @@ describe("policy", () => {
     expect(policy.flapping).toEqual({ downs: 3, window_ms: 60_000, stable_ms: 30_000 });
     expect(policy.budget.plans_per_minute).toBe(30);
     expect(policy.verify).toEqual({ max_checks: 4, deadline_ms: 2000 });
-    expect(policy.batman).toEqual({ mesh_hop_penalty: 30, normal_hop_penalty: 0, verify_within_ms: 2000, converge_within_ms: 8000 });
+    expect(policy.batman).toEqual({
+      mesh_hop_penalty: 30,
+      normal_hop_penalty: 0,
+      verify_within_ms: 2000,
+      converge_within_ms: 8000,
+      repair_orig_interval_ms: 100,
+      orig_interval_ms: 1000,
+    });
     expect(batmanHopPenalty(policy)).toBe(80);
   });
 

@@ -76,6 +76,13 @@ export const Policy = z
           .max(600_000)
           .default(8000)
           .describe("How long probes across the mesh get after a batman plan: the other nodes learn the detour from OGMs."),
+        repair_orig_interval_ms: z
+          .number()
+          .int()
+          .refine((ms) => ms === 0 || (ms >= 40 && ms <= 60_000), "0 (off) or 40 to 60000 ms")
+          .default(100)
+          .describe("OGM interval of every mesh node while a hard interface is detached; 0 leaves it alone."),
+        orig_interval_ms: z.number().int().min(40).max(60_000).default(1000).describe("The mesh's configured OGM interval, set back after a repair."),
       })
       .prefault({}),
     fallback: z.array(PolicyRule).default([]),
