@@ -203,6 +203,43 @@ export interface BatctlOptions {
   pollMs?: number;
 }
 
+/** `error` as an Error (a thrown non-Error becomes an ActuatorError saying what it was). */
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new ActuatorError(String(error));
+}
+
+/**
+ * Applies steps on several nodes at once: reads every step's undo data concurrently, journals those that were read in
+ * one write before anything changes, then makes the changes concurrently. A step whose read or change failed gets its
+ * error; the others still apply (the runner fails the plan and rolls back what was applied).
+ */
+async function applyConcurrently<P, U extends object>(
+  steps: readonly Step<P>[],
+  ctx: ActuatorContext,
+  read: (params: P) => Promise<U>,
+  change: (params: P, undo: U) => Promise<string>,
+): Promise<(Applied<U> | Error)[]> {
+  const reads = await Promise.all(steps.map((step) => read(step.params).catch(asError)));
+  const ready = steps.flatMap((step, k) => {
+    const undo = reads[k];
+    return undo === undefined || undo instanceof Error ? [] : [{ step, undo }];
+  });
+  if (ready.length > 0) await ctx.beforeChange(ready);
+  return Promise.all(
+    steps.map(async (step, k): Promise<Applied<U> | Error> => {
+      const undo = reads[k];
+      if (undo === undefined || undo instanceof Error) return undo ?? new ActuatorError("the step's state was not read");
+      try {
+        const detail = await change(step.params, undo);
+        // `at` is when the change was made: verify windows count from it.
+        return { undo, at: Date.now(), detail };
+      } catch (error) {
+        return asError(error);
+      }
+    }),
+  );
+}
+
 /** The batman_hop_penalty, batman_interface, batman_orig_interval and batman_gw_mode actuators. */
 export function batctlActuators({
   batctl = "batctl",
@@ -243,49 +280,26 @@ export function batctlActuators({
   const where = (p: HopPenaltyParams) => (p.interface ? `${p.mesh_interface}/${p.interface}` : p.mesh_interface);
 
   const attachedOf = async (p: BatmanInterfaceParams) => parseInterfaces(await run(p.node, "meshif", p.mesh_interface, "interface"));
-  /** Reads each step's interface state, journals the undo of those that read, then applies them concurrently. */
-  const asError = (error: unknown): Error => (error instanceof Error ? error : new ActuatorError(String(error)));
-  const applyInterfaces = async (steps: readonly Step<BatmanInterfaceParams>[], ctx: ActuatorContext): Promise<(Applied<{ attached: boolean }> | Error)[]> => {
-    const reads = await Promise.all(
-      steps.map(async (step): Promise<{ attached: boolean } | Error> => {
-        const p = step.params;
-        try {
-          const listing = await attachedOf(p);
-          const attached = listing.has(p.interface);
-          // A mesh interface without hard interfaces cuts the node off the mesh (and older batctl destroys it with every
-          // setting a rollback would need); the lab keeps primary0 attached so a repair never gets here.
-          if (p.state === "inactive" && attached && listing.size === 1)
-            return new ActuatorError(`${p.node}: refusing to remove ${p.interface}, the last hard interface of ${p.mesh_interface}`);
-          return { attached };
-        } catch (error) {
-          return error instanceof Error ? error : new ActuatorError(String(error));
-        }
-      }),
-    );
-    const ready = steps.flatMap((step, k) => {
-      const read = reads[k];
-      return read === undefined || read instanceof Error ? [] : [{ step, undo: read }];
-    });
-    if (ready.length > 0) await ctx.beforeChange(ready);
-    return Promise.all(
-      steps.map(async (step, k): Promise<Applied<{ attached: boolean }> | Error> => {
-        const read = reads[k];
-        if (read === undefined || read instanceof Error) return read ?? new ActuatorError("batman_interface: not read");
-        const p = step.params;
+  /** Both ends of a link at once (see applyConcurrently). */
+  const applyInterfaces = (steps: readonly Step<BatmanInterfaceParams>[], ctx: ActuatorContext) =>
+    applyConcurrently(
+      steps,
+      ctx,
+      async (p): Promise<{ attached: boolean }> => {
+        const listing = await attachedOf(p);
+        const attached = listing.has(p.interface);
+        // A mesh interface without hard interfaces cuts the node off the mesh (and older batctl destroys it with every
+        // setting a rollback would need); the lab keeps primary0 attached so a repair never gets here.
+        if (p.state === "inactive" && attached && listing.size === 1)
+          throw new ActuatorError(`${p.node}: refusing to remove ${p.interface}, the last hard interface of ${p.mesh_interface}`);
+        return { attached };
+      },
+      async (p, { attached }) => {
         const attach = p.state === "active";
-        try {
-          if (attach !== read.attached) await setAttached(p, attach);
-        } catch (error) {
-          return error instanceof Error ? error : new ActuatorError(String(error));
-        }
-        return {
-          undo: read,
-          at: Date.now(),
-          detail: `${p.node}: ${p.interface} ${attach ? "added to" : "removed from"} ${p.mesh_interface}${attach === read.attached ? " (already so)" : ""}`,
-        };
-      }),
+        if (attach !== attached) await setAttached(p, attach);
+        return `${p.node}: ${p.interface} ${attach ? "added to" : "removed from"} ${p.mesh_interface}${attach === attached ? " (already so)" : ""}`;
+      },
     );
-  };
   const setAttached = (p: BatmanInterfaceParams, attach: boolean) => run(p.node, "meshif", p.mesh_interface, "interface", attach ? "add" : "del", p.interface);
   /** One look at a batman_interface step's effect: the interface listing and, when asked, the best route to the originator. */
   const observeInterface = async (p: BatmanInterfaceParams): Promise<Observation> => {
@@ -309,27 +323,17 @@ export function batctlActuators({
 
   const orig = (p: OrigIntervalParams) => ["meshif", p.mesh_interface, "orig_interval"];
   const readOrigInterval = (p: OrigIntervalParams) => readNumber(p.node, orig(p), "an OGM interval", ORIG_INTERVAL_MAX);
-  const applyOrigIntervals = async (steps: readonly Step<OrigIntervalParams>[], ctx: ActuatorContext): Promise<(Applied<{ previous: number }> | Error)[]> => {
-    const reads = await Promise.all(steps.map((step) => readOrigInterval(step.params).catch((error: unknown) => asError(error))));
-    const ready = steps.flatMap((step, k) => {
-      const previous = reads[k];
-      return typeof previous === "number" ? [{ step, undo: { previous } }] : [];
-    });
-    if (ready.length > 0) await ctx.beforeChange(ready);
-    return Promise.all(
-      steps.map(async (step, k): Promise<Applied<{ previous: number }> | Error> => {
-        const previous = reads[k];
-        if (typeof previous !== "number") return previous ?? new ActuatorError("batman_orig_interval: not read");
-        const p = step.params;
-        try {
-          await run(p.node, ...orig(p), String(p.value));
-        } catch (error) {
-          return asError(error);
-        }
-        return { undo: { previous }, at: Date.now(), detail: `${p.node}: orig_interval of ${p.mesh_interface} ${previous} → ${p.value} ms` };
-      }),
+  /** Every node's OGM interval at once (see applyConcurrently). */
+  const applyOrigIntervals = (steps: readonly Step<OrigIntervalParams>[], ctx: ActuatorContext) =>
+    applyConcurrently(
+      steps,
+      ctx,
+      async (p) => ({ previous: await readOrigInterval(p) }),
+      async (p, { previous }) => {
+        await run(p.node, ...orig(p), String(p.value));
+        return `${p.node}: orig_interval of ${p.mesh_interface} ${previous} → ${p.value} ms`;
+      },
     );
-  };
 
   const readGw = async (p: GwModeParams) => parseGwMode(await run(p.node, "meshif", p.mesh_interface, "gw_mode"));
   const setGw = (p: GwModeParams, target: GwUndo) =>
