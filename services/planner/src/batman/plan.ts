@@ -305,9 +305,9 @@ export function batmanPlanParts(input: BatmanPlanInput): BatmanPlanParts {
  * `batman_orig_interval` steps for every mesh node (but a dead one) when `changes` detach the first hard interface (the
  * repair interval) or return the last one (the configured interval). Detaching re-routes a link's two ends at once, but
  * the other nodes keep their routes towards them until new OGMs move B.A.T.M.A.N. IV's windows, one OGM interval at a
- * time (bench:batman in the VM: 4.5 to 10.6 s with OGMs every second, 2.2 to 3.5 s with every node sending them every
- * 100 ms from the detection on). The mesh-wide interval follows whether anything is detached, so overlapping repairs
- * set it once and the last restore sets it back.
+ * time (in the lab VM, batman-adv alone repaired cuts in 0.8 to 10.6 s with OGMs every second, and in 2.2 to 3.5 s once
+ * every node's interval was set to 100 ms at the detection). The mesh-wide interval follows whether anything is
+ * detached, so overlapping repairs set it once and the last restore sets it back.
  */
 export function ogmActions(
   current: SettingMap,
