@@ -93,7 +93,7 @@ export function incidentSample(node: string, start: number, warmup: number, seq:
   };
 }
 
-/** `warmup` samples of one node's interface `mesh0` up, then one with it down: exactly one link_down incident. */
+/** `warmup + 1` samples of one node's interface `mesh0` up, then one with it down: exactly one link_down incident. */
 export function incidentSamples(node: string, start: number, warmup: number): Telemetry[] {
   return Array.from({ length: warmup + 2 }, (_, seq) => incidentSample(node, start, warmup, seq));
 }
