@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { type ActionResult, type Anomaly, createLogger, type IncidentTarget, type NodeAnnouncement, Plan } from "@x0/shared";
-import { anomalyFixture } from "@x0/shared/testing";
+import { createLogger, type NodeAnnouncement, Plan } from "@x0/shared";
 import { Registry } from "prom-client";
 import { BATMAN_KEY, BatmanCurrent } from "./batman/settings.ts";
 import { MemoryStore } from "./kv.ts";
@@ -9,7 +8,7 @@ import { OutcomeStore } from "./outcomes/store.ts";
 import { Planner } from "./planner.ts";
 import { loadPolicy, type Policy } from "./policy/policy.ts";
 import { routeKey } from "./routing/routes.ts";
-import { announcementsOf, batmanIdentity, gridAnnouncements, withBatman } from "./testing.ts";
+import { announcementsOf, batmanIdentity, gridAnnouncements, incident, later, linkTarget, result, withBatman } from "./testing.ts";
 
 const shipped = loadPolicy(join(import.meta.dir, "..", "policy.yaml"));
 const orig = (node: string) => batmanIdentity(node).originator;
@@ -44,36 +43,11 @@ function setup({
   return { planner, plans, topologyStore, advance: (ms: number) => (now += ms), now: () => now };
 }
 
-const linkTarget = (a: string, b: string): IncidentTarget => ({ type: "link", id: `link:${a}|${b}`, nodes: [a, b] });
-const incident = (kind: Anomaly["kind"], target: IncidentTarget, overrides: Partial<Anomaly> = {}): Anomaly =>
-  anomalyFixture({ kind, node: target.nodes[0] ?? "n1", target, ...overrides });
-const later = (anomaly: Anomaly, state: "updated" | "resolved", overrides: Partial<Anomaly> = {}): Anomaly => ({
-  ...anomaly,
-  state,
-  update: anomaly.update + 1,
-  ...overrides,
-});
-// The interface and penalty steps (the mesh-wide OGM steps have tests of their own): or those of `type`.
 const steps = (plan: Plan | undefined, type?: string) =>
   (plan?.actions ?? []).filter((action) => (type ? action.type === type : action.type !== "batman_orig_interval")).map((action) => action.params);
 const ogm = (plan: Plan | undefined) => steps(plan, "batman_orig_interval").map((params) => `${params.node}:${params.value}`);
 const probes = (plan: Plan | undefined) =>
   (plan?.expected_effect?.verify ?? []).map((check) => (check.type === "probe" ? `${check.from}>${check.to}:${check.port}` : check.type));
-
-function result(plan: Plan, status: ActionResult["status"], at: number): ActionResult {
-  return {
-    v: 1,
-    result_id: crypto.randomUUID(),
-    plan_id: plan.plan_id,
-    incident_id: plan.incident_id,
-    node: plan.node,
-    status,
-    dry_run: false,
-    steps: [],
-    started_at: at,
-    finished_at: at,
-  };
-}
 
 describe("planner on batman-adv", () => {
   test("planner on batman-adv - a cut link's hard interfaces leave the mesh at both ends, verified by the far originators and bat0 probes", async () => {

@@ -1,14 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { type ActionResult, type Anomaly, createLogger, type IncidentTarget, Plan, type Telemetry } from "@x0/shared";
-import { anomalyFixture } from "@x0/shared/testing";
+import { createLogger, type IncidentTarget, Plan, type Telemetry } from "@x0/shared";
 import { Registry } from "prom-client";
 import { MemoryStore } from "./kv.ts";
 import { OutcomeStore } from "./outcomes/store.ts";
 import { Planner, planIdFor } from "./planner.ts";
 import { loadPolicy, type Policy } from "./policy/policy.ts";
 import { ROUTES_KEY, RoutesCurrent, routeKey } from "./routing/routes.ts";
-import { announcementsOf, gridAnnouncements } from "./testing.ts";
+import { announcementsOf, gridAnnouncements, incident, later, linkTarget, result } from "./testing.ts";
 import { LinkRecord } from "./topology/topology.ts";
 
 const shipped = loadPolicy(join(import.meta.dir, "..", "policy.yaml"));
@@ -55,32 +54,6 @@ function setup({
   });
   for (const announcement of announcements) planner.announce(announcement);
   return { planner, plans, msgIDs, topologyStore, outcomeStore, registry, advance: (ms) => (now += ms), now: () => now };
-}
-
-const linkTarget = (a: string, b: string): IncidentTarget => ({ type: "link", id: `link:${a}|${b}`, nodes: [a, b] });
-
-function incident(kind: Anomaly["kind"], target: IncidentTarget | undefined, overrides: Partial<Anomaly> = {}): Anomaly {
-  return anomalyFixture({ kind, node: target?.nodes[0] ?? "n1", ...(target ? { target } : {}), ...overrides });
-}
-
-function later(anomaly: Anomaly, state: "updated" | "resolved", overrides: Partial<Anomaly> = {}): Anomaly {
-  return { ...anomaly, state, update: anomaly.update + 1, ...overrides };
-}
-
-function result(plan: Plan, status: ActionResult["status"], at: number): ActionResult {
-  return {
-    v: 1,
-    result_id: crypto.randomUUID(),
-    plan_id: plan.plan_id,
-    incident_id: plan.incident_id,
-    node: plan.node,
-    status,
-    dry_run: false,
-    steps: [],
-    started_at: at,
-    finished_at: at,
-    ...(status === "verified" ? { verified_at: at } : {}),
-  };
 }
 
 const routeOf = (plan: Plan | undefined, node: string, destination: string) =>

@@ -1,5 +1,6 @@
 // Synthetic lab topologies for the planner's tests, addressed as `x0 lab` addresses them (docs/self-healing.md).
-import type { NodeAnnouncement } from "@x0/shared";
+import type { ActionResult, Anomaly, IncidentTarget, NodeAnnouncement, Plan } from "@x0/shared";
+import { anomalyFixture } from "@x0/shared/testing";
 
 /** Announcements of an R×C grid: nodes n1…nN row-major, link k on 10.200.⌊k/64⌋.(k mod 64)·4+1/+2 /30, service address 10.255.⌊k/256⌋.(k mod 256). */
 export function gridAnnouncements(rows: number, cols: number, { probePort = 7471 }: { probePort?: number } = {}): NodeAnnouncement[] {
@@ -56,4 +57,34 @@ export function withBatman(announcements: NodeAnnouncement[], { without = [] }: 
       batman: { mesh_interface: "bat0", originator, hard_interfaces: ["primary0", ...links], address: `${address}/16` },
     };
   });
+}
+
+/** The incident target of link a|b. */
+export const linkTarget = (a: string, b: string): IncidentTarget => ({ type: "link", id: `link:${a}|${b}`, nodes: [a, b] });
+
+/** An opened incident of `kind` about `target` (none: an incident without a target), raised by its first node. */
+export function incident(kind: Anomaly["kind"], target: IncidentTarget | undefined, overrides: Partial<Anomaly> = {}): Anomaly {
+  return anomalyFixture({ kind, node: target?.nodes[0] ?? "n1", ...(target ? { target } : {}), ...overrides });
+}
+
+/** The incident's next state. */
+export function later(anomaly: Anomaly, state: "updated" | "resolved", overrides: Partial<Anomaly> = {}): Anomaly {
+  return { ...anomaly, state, update: anomaly.update + 1, ...overrides };
+}
+
+/** The executor's result of `plan` with `status`, finished at `at`. */
+export function result(plan: Plan, status: ActionResult["status"], at: number): ActionResult {
+  return {
+    v: 1,
+    result_id: crypto.randomUUID(),
+    plan_id: plan.plan_id,
+    incident_id: plan.incident_id,
+    node: plan.node,
+    status,
+    dry_run: false,
+    steps: [],
+    started_at: at,
+    finished_at: at,
+    ...(status === "verified" ? { verified_at: at } : {}),
+  };
 }
