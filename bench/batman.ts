@@ -44,10 +44,21 @@ interface Sample {
   planned_ms: number | null;
   result_ms: number | null;
   result_status: string | null;
-  /** Cut → the executor's last step applied (its clock: the same machine). */
+  /** Cut → the executor began the plan, and its last step applied (its clock: the same machine). */
+  started_ms: number | null;
   applied_ms: number | null;
+  /** Cut → the last hard interface of the link detached (its batman_interface steps). */
+  detached_ms: number | null;
   /** What the executor saw when the effect did not verify. */
   result_failed: string[];
+}
+
+/** Cut at `at` → the last batman_interface step of `result` applied; null when none was. */
+function detachedAt(result: ActionResult | undefined, at: number): number | null {
+  const times = (result?.steps ?? [])
+    .filter((step) => step.type === "batman_interface" && step.applied_at !== undefined)
+    .map((step) => step.applied_at as number);
+  return times.length === 0 ? null : Math.max(...times) - at;
 }
 
 /** One run's samples with the mode it ran in. */
@@ -133,12 +144,14 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
         planned_ms: plan ? plan.at - at : null,
         result_ms: result ? result.at - at : null,
         result_status: result?.result.status ?? null,
+        started_ms: result && result.result.status !== "skipped" ? result.result.started_at - at : null,
         applied_ms: result?.result.applied_at === undefined ? null : result.result.applied_at - at,
+        detached_ms: detachedAt(result?.result, at),
         result_failed: (result?.result.verification ?? []).filter((check) => !check.ok).map((check) => `${check.check}: ${check.detail}`),
       };
       samples.push(sample);
       process.stderr.write(
-        `${mode} ${index + 1}/${FAULTS} cut ${link} (hop ${hop} of ${path.join("→")}): MTTD ${detected ?? "-"} ms, MTTR ${repaired ?? "-"} ms, plan ${sample.planned_ms ?? "-"} ms, result ${sample.result_ms ?? "-"} ms (${sample.result_status ?? "-"}), applied ${sample.applied_ms ?? "-"} ms${sample.result_failed.length > 0 ? `; not verified: ${sample.result_failed.join(" | ")}` : ""}\n`,
+        `${mode} ${index + 1}/${FAULTS} cut ${link} (hop ${hop} of ${path.join("→")}): MTTD ${detected ?? "-"} ms, MTTR ${repaired ?? "-"} ms, plan ${sample.planned_ms ?? "-"} ms, result ${sample.result_ms ?? "-"} ms (${sample.result_status ?? "-"}), started ${sample.started_ms ?? "-"} ms, detached ${sample.detached_ms ?? "-"} ms, applied ${sample.applied_ms ?? "-"} ms${sample.result_failed.length > 0 ? `; not verified: ${sample.result_failed.join(" | ")}` : ""}\n`,
       );
     }
   } finally {
@@ -272,7 +285,7 @@ function report(runs: Run[], guest: Record<string, unknown>) {
     guest,
     lab: {
       topology: TOPOLOGY,
-      routing: "batman-adv (BATMAN_IV, OGM interval 1000 ms)",
+      routing: "batman-adv (BATMAN_IV, OGM interval 1000 ms, bridge loop avoidance off)",
       probe: `${FROM} → ${TO} on bat0 (UDP hellos)`,
       settings: inVm ? { ...VM_PROFILE.monitor, ...VM_PROFILE.analyzer } : "defaults",
     },

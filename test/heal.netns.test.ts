@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ActionResult, Anomaly, Buckets, openBucket, Plan, readEventHistory, type Telemetry } from "@x0/shared";
+import { ActionResult, Anomaly, Buckets, openBucket, Plan, ProbeOverdue, readEventHistory, type Telemetry } from "@x0/shared";
 import { REPO_ROOT, waitFor } from "@x0/shared/testing";
 import { summarizeIncidents } from "../cli/src/incidents/summarize.ts";
 import { inNetns } from "../cli/src/lab/commands.ts";
@@ -132,6 +132,18 @@ describe.skipIf(!labRunnable)("self-healing on a grid:3x3 lab", () => {
     const result = results(cutAt).find((r) => r.plan_id === plan?.plan_id);
     expect(result?.status).toBe("verified");
     expect(result?.verification?.every((check) => check.ok)).toBe(true);
+    // Both ends told the analyzer at hello pace that the other end's replies were overdue (x0.overdue), each naming the
+    // far end's address on the cut link, with the silence measured from its last reply.
+    for (const [near, far] of [cutLink, [cutLink[1], cutLink[0]]] as const) {
+      const address = linkBetween(lab.plan, near, far).far.address;
+      const reports = since(cutAt, `x0.overdue.${near}`).map((m) => ProbeOverdue.parse(m.body));
+      const aboutFar = reports.filter((report) => report.probes.some((probe) => probe.peer.startsWith(`${address}:`)));
+      expect(aboutFar.length).toBeGreaterThan(0);
+      for (const report of aboutFar) {
+        const probe = report.probes.find((entry) => entry.peer.startsWith(`${address}:`));
+        expect(report.ts - (probe?.last_reply_ts ?? report.ts)).toBeGreaterThan(0);
+      }
+    }
   }, 30_000);
 
   test("heal - the incident record is complete: detection, plan and verified result with their timings, in X0_EVENTS and x0 incidents", async () => {

@@ -30,6 +30,7 @@ export {
   Plan,
   PlanAlternative,
   PlannedAction,
+  ProbeOverdue,
   ProbeRequest,
   ProbeResponse,
   ProbeSample,

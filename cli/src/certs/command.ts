@@ -14,7 +14,7 @@ export const CERTS_USAGE = `Usage: x0 certs <init|issue|nats-config> [options]
   init          create the development CA and the NATS server certificate (keeps an existing CA unless --force)
   issue         mint a client certificate (X.509-SVID), e.g. for an outside subscriber:
                   x0 certs issue --role observer --id grafana
-                the observer role may subscribe to x0.telemetry/anomaly/plan/action and publish nothing
+                the observer role may subscribe to x0.telemetry/overdue/anomaly/plan/action and publish nothing
   nats-config   print the nats-server configuration for the permission matrix (ops/nats/permissions.yaml):
                   x0 certs nats-config --nodes n1,n2 [--observers grafana]
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { LabSpecError } from "../errors.ts";
 import {
+  batmanMeshSettings,
   configureNode,
   createLinks,
   createNamespaces,
@@ -43,6 +44,17 @@ describe("lab commands", () => {
       "link set mgmt up",
       "",
     ]);
+    // Bridge loop avoidance off (bat0 is not bridged; it would drop the node's ARP requests while its claims settle).
+    expect(batmanMeshSettings(batmanLine, nodeOf(batmanLine, "n2"))?.argv).toEqual([
+      "nsenter",
+      `--net=${nodeOf(batmanLine, "n2").netnsPath}`,
+      "batctl",
+      "meshif",
+      "bat0",
+      "bridge_loop_avoidance",
+      "0",
+    ]);
+    expect(batmanMeshSettings(line, n2)).toBeUndefined();
     expect(monitorEnvironment(batmanLine, nodeOf(batmanLine, "n2"), "nats://x:1").X0_MONITOR_BATMAN_INTERFACE).toBe("bat0");
     expect(monitorEnvironment(line, n2, "nats://x:1").X0_MONITOR_BATMAN_INTERFACE).toBe("off");
   });

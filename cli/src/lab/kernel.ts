@@ -3,7 +3,18 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync,
 import { join } from "node:path";
 import { LabCommandError, LabExistsError } from "../errors.ts";
 import { isProcessAlive } from "../processes.ts";
-import { configureNode, createLinks, createNamespaces, installRoutes, ipBatch, type LabCommand, mountSysfs, nodeSysctls, showLink } from "./commands.ts";
+import {
+  batmanMeshSettings,
+  configureNode,
+  createLinks,
+  createNamespaces,
+  installRoutes,
+  ipBatch,
+  type LabCommand,
+  mountSysfs,
+  nodeSysctls,
+  showLink,
+} from "./commands.ts";
 import {
   bridgeOf,
   isLabMgmtInterface,
@@ -57,6 +68,10 @@ export function buildLab(plan: LabPlan): void {
   for (const node of plan.nodes) runCommand(nodeSysctls(node));
   runCommand(createLinks(plan));
   for (const node of plan.nodes) runCommand(configureNode(plan, node));
+  for (const node of plan.nodes) {
+    const settings = batmanMeshSettings(plan, node);
+    if (settings !== undefined) runCommand(settings);
+  }
   // Routes go in only once every end is addressed and up, so each next hop is on a connected subnet.
   for (const node of plan.nodes) {
     const routes = installRoutes(plan, node);

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { Anomaly, Telemetry } from "@x0/shared";
 import { Analyzer, type AnalyzerOptions } from "./analyzer.ts";
-import { MeshSim, seeded } from "./testing/mesh-sim.ts";
+import { MeshSim, type MeshSimOptions, seeded } from "./testing/mesh-sim.ts";
 
 /** Deterministic incident ids. */
 function ids(): () => string {
@@ -9,9 +9,9 @@ function ids(): () => string {
   return () => `00000000-0000-4000-8000-${String(++n).padStart(12, "0")}`;
 }
 
-/** An analyzer fed by a simulated lab: telemetry as taken, and its timer every 25 ms. */
-function lab(links: [string, string][], options: Partial<AnalyzerOptions> = {}, seed = 1) {
-  const sim = new MeshSim({ links, seed });
+/** An analyzer fed by a simulated lab: telemetry as taken, overdue reports when the sim makes them, and its timer every 25 ms. */
+function lab(links: [string, string][], options: Partial<AnalyzerOptions> = {}, seed = 1, simOptions: Partial<MeshSimOptions> = {}) {
+  const sim = new MeshSim({ links, seed, ...simOptions });
   const analyzer = new Analyzer({ newId: ids(), warmupSamples: 10, ...options });
   for (const announcement of sim.announcements()) analyzer.announce(announcement);
   const states: Anomaly[] = [];
@@ -22,6 +22,7 @@ function lab(links: [string, string][], options: Partial<AnalyzerOptions> = {}, 
       (now) => {
         if (now % 25 === 0) states.push(...analyzer.tick(now));
       },
+      (report) => states.push(...analyzer.overdue(report, sim.now)),
     );
   return { sim, analyzer, states, run };
 }
@@ -132,9 +133,37 @@ describe("analyzer", () => {
     expect(analyzer.openIncidents).toBe(0);
   });
 
-  test("analyzer - 30 % loss each way opens link_degraded within 1.5 s and stays one incident", () => {
-    for (const seed of [1, 2, 3, 4, 5]) {
-      const { sim, states, run } = lab(triangle, {}, seed);
+  test("analyzer - with telemetry every second, overdue reports detect every cut within that second; samples alone cannot", () => {
+    // A slow node's pace (hellos every 100 ms, telemetry every 1 s); cuts at 20 phases of the telemetry interval.
+    const detectionTimes = (overdueAfterMs: number) => {
+      const { sim, states, run } = lab(triangle, { phiMinStddevMs: 50 }, 1, { helloMs: 100, intervalMs: 1000, overdueAfterMs });
+      run(15_000);
+      const times: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        run(50 + 47 * i);
+        const faultAt = sim.now;
+        const before = states.length;
+        sim.fault("n1", "n2", 1);
+        run(4000);
+        const open = states.slice(before).filter((s) => s.state === "opened");
+        expect(open.map((s) => `${s.kind} ${s.target?.id}`)).toEqual(["link_down link:n1|n2"]);
+        times.push((open[0]?.detected_at as number) - faultAt);
+        sim.heal();
+        run(5000);
+      }
+      return times;
+    };
+    const withReports = detectionTimes(300);
+    const samplesOnly = detectionTimes(0);
+    // phi 8 over replies every 100 ms ± 50 is ~380 ms of silence (measured: 309-398 ms; samples alone: 316-1299 ms).
+    expect(Math.max(...withReports)).toBeLessThan(1000);
+    expect(Math.max(...samplesOnly)).toBeGreaterThan(1000);
+    expect(withReports.every((time, i) => time <= (samplesOnly[i] as number))).toBe(true);
+  });
+
+  test("analyzer - 30 % loss each way opens link_degraded within 1.5 s and stays one incident (with and without overdue reports)", () => {
+    for (const [seed, overdueAfterMs] of [1, 2, 3, 4, 5].flatMap((seed) => [[seed, 0] as const, [seed, 60] as const])) {
+      const { sim, states, run } = lab(triangle, {}, seed, { overdueAfterMs });
       run(3000);
       const faultAt = sim.now;
       sim.fault("n1", "n2", 0.3);

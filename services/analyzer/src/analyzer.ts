@@ -1,5 +1,5 @@
 // The analyzer's core: telemetry in, incident states out. Pure: the caller passes the clock and publishes the states.
-import type { Anomaly, Evidence, IncidentTarget, NodeAnnouncement, Telemetry } from "@x0/shared";
+import type { Anomaly, Evidence, IncidentTarget, NodeAnnouncement, ProbeOverdue, Telemetry } from "@x0/shared";
 import { z } from "zod";
 import { BatmanLink, type BatmanLinkOptions, oneHopNeighbours, readsFingerprint } from "./detect/batman-link.ts";
 import { ProbePair, type ProbePairOptions } from "./detect/probe-pair.ts";
@@ -226,6 +226,20 @@ export class Analyzer {
         this.options.spikeSamples,
       );
       this.#observeSeries(series, "retransmit_storm", perSecond, sample, receivedAt);
+    }
+    return this.#book.drain();
+  }
+
+  /**
+   * Feeds one overdue report (x0.overdue) received at `receivedAt`: a pair whose silence already exceeds phi goes down now,
+   * not at the next telemetry sample. Peers the analyzer has no armed pair for are ignored (their samples arm them).
+   */
+  overdue(report: ProbeOverdue, receivedAt: number): Anomaly[] {
+    for (const probe of report.probes) {
+      const state = this.#pairs.get(`${report.node}|${probe.peer}`);
+      if (!state) continue;
+      const change = state.pair.overdue(report.ts, probe);
+      if (change.changed) this.#report(state, true, receivedAt);
     }
     return this.#book.drain();
   }

@@ -206,6 +206,13 @@ await runService({
         for (const anomaly of analyzer.ingest(sample, Date.now())) void publish(anomaly, delivery.trace);
       }),
     );
+    counters.overdue_reports = 0;
+    track(
+      bus.subscribe(contracts.overdue, (report, delivery) => {
+        counters.overdue_reports = (counters.overdue_reports ?? 0) + 1;
+        for (const anomaly of analyzer.overdue(report, Date.now())) void publish(anomaly, delivery.trace);
+      }),
+    );
 
     let lastTick = Date.now();
     const tickTimer = setInterval(() => {

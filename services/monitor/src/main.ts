@@ -4,6 +4,7 @@ import { announcementKey, Buckets, commaListSchema, contracts, openBucket, probe
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
 import { AddressCache, announcement } from "./announce/announce.ts";
+import { overdueAfterMs, overdueReport } from "./probes/overdue.ts";
 import { probeOnce } from "./probes/probe-once.ts";
 import { PEER_PATTERN, Prober, parsePeer } from "./probes/prober.ts";
 import { startBatman } from "./sample/batman.ts";
@@ -57,6 +58,11 @@ await runService({
     X0_MONITOR_PROBE_PORT: z.coerce.number().int().min(0).max(65535).default(7471),
     /** Hello interval. */
     X0_MONITOR_PROBE_INTERVAL_MS: ms(20, 100),
+    /**
+     * A peer silent this long (ms) is reported on x0.overdue at every hello, for up to two telemetry intervals, so the
+     * analyzer need not wait for the next sample: unset → 3 hello intervals; `off` → never; else at least 2 hello intervals.
+     */
+    X0_MONITOR_PROBE_OVERDUE_MS: z.string().optional(),
     /** A hello unanswered for this long is lost. */
     X0_MONITOR_PROBE_TIMEOUT_MS: ms(1, 500),
     /** Resolved hellos per peer that loss and mean RTT are computed over. */
@@ -92,6 +98,9 @@ await runService({
     onStop(() => ebpf.close());
     let prober: Prober | undefined;
     const peers = config.X0_MONITOR_PROBE_PEERS.map((peer) => parsePeer(peer, config.X0_MONITOR_PROBE_PORT || 7471));
+    const helloIntervalMs = config.X0_MONITOR_PROBE_INTERVAL_MS;
+    const overdueAfter = overdueAfterMs(config.X0_MONITOR_PROBE_OVERDUE_MS, helloIntervalMs);
+    counters.overdue_reports = 0;
     try {
       prober = await Prober.start({
         peers,
@@ -100,6 +109,13 @@ await runService({
         timeoutMs: config.X0_MONITOR_PROBE_TIMEOUT_MS,
         window: config.X0_MONITOR_PROBE_WINDOW,
         onSendError: (peer, error) => logger.debug("hello not sent", { peer, error }),
+        overdueAfterMs: overdueAfter,
+        // Two telemetry intervals: by then the regular samples carry the silence as well.
+        overdueReportForMs: 2 * config.X0_MONITOR_INTERVAL_MS,
+        onOverdue: (overdue) => {
+          bus.publish(contracts.overdue, node, overdueReport(node, Date.now(), helloIntervalMs, overdue));
+          counters.overdue_reports = (counters.overdue_reports ?? 0) + 1;
+        },
       });
       onStop(() => prober?.close());
     } catch (error) {

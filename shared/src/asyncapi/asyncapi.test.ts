@@ -20,6 +20,7 @@ describe("asyncapi", () => {
       "x0.action.{node}",
       "x0.anomaly.{node}",
       "x0.dlq.{service}",
+      "x0.overdue.{node}",
       "x0.plan.{node}",
       "x0.probe.{node}",
       "x0.telemetry.{node}",

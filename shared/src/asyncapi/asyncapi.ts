@@ -30,7 +30,7 @@ const traceHeaders = {
 
 function durability(contract: Contract): string {
   if (contract === contracts.dlq) return `Kept in the JetStream stream ${DLQ_STREAM}.`;
-  if (contract === contracts.telemetry) return "Core NATS only (at most once; high rate, not stored).";
+  if (contract === contracts.telemetry || contract === contracts.overdue) return "Core NATS only (at most once; high rate, not stored).";
   return `Stored in the JetStream stream ${EVENTS_STREAM} (file storage), published with Nats-Msg-Id so retries are stored once.`;
 }
 

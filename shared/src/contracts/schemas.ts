@@ -193,6 +193,21 @@ export const Telemetry = z
 /** A telemetry message. */
 export type Telemetry = z.infer<typeof Telemetry>;
 
+/** `x0.overdue.<node>`: hello peers whose replies are overdue, reported between telemetry samples. */
+export const ProbeOverdue = z
+  .object({
+    v: z.literal(1),
+    node: NodeId,
+    ts: EpochMillis.describe("When the report was made (the silence is measured up to here)."),
+    hello_interval_ms: z.number().int().positive().describe("The monitor's hello interval: reports come at most this often."),
+    probes: z.array(ProbeSample).min(1).max(256).describe("The overdue peers only, as they would appear in telemetry now."),
+  })
+  .describe(
+    "Published by the monitor at every hello while a peer's replies are overdue, for up to two telemetry intervals, so the analyzer can judge a silent peer without waiting for the next telemetry sample.",
+  );
+/** A probe overdue report. */
+export type ProbeOverdue = z.infer<typeof ProbeOverdue>;
+
 /** Failure kinds the analyzer reports. */
 export const AnomalyKind = z.enum(["link_down", "link_degraded", "node_unreachable", "traffic_spike", "retransmit_storm"]);
 /** An anomaly kind. */
@@ -409,6 +424,7 @@ export const ActionResult = z
           params: PlannedAction.shape.params,
           status: StepStatus,
           detail: z.string().max(1024),
+          applied_at: EpochMillis.optional().describe("When this step's change was made; absent when it made none."),
         }),
       )
       .max(256),

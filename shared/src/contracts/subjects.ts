@@ -1,7 +1,7 @@
 import type { z } from "zod";
 import { InvalidSubjectToken } from "../errors.ts";
 import type { Endpoint } from "./bus.ts";
-import { ActionResult, Anomaly, DeadLetter, Plan, ProbeRequest, ProbeResponse, Telemetry } from "./schemas.ts";
+import { ActionResult, Anomaly, DeadLetter, Plan, ProbeOverdue, ProbeRequest, ProbeResponse, Telemetry } from "./schemas.ts";
 
 /** The prefix of every x0tta6bl4 subject. */
 export const SUBJECT_ROOT = "x0";
@@ -38,6 +38,12 @@ export const contracts = {
   telemetry: defineContract("telemetry", "node", Telemetry, {
     message: "Telemetry",
     summary: "Interface counters of a node, every monitor interval.",
+    producers: ["monitor"],
+    consumers: ["analyzer"],
+  }),
+  overdue: defineContract("overdue", "node", ProbeOverdue, {
+    message: "ProbeOverdue",
+    summary: "Hello peers of a node whose replies are overdue, between telemetry samples (at most once per hello interval).",
     producers: ["monitor"],
     consumers: ["analyzer"],
   }),

@@ -11,13 +11,13 @@ describe("permission matrix", () => {
     const users = natsUsers(matrix, { trustDomain: "x0tta6bl4.mesh", nodes: ["n1", "n2"], observers: ["grafana"] });
     const of = (id: string) => users.find((u) => u.user === `spiffe://x0tta6bl4.mesh/x0/${id}`)?.permissions;
     const x0Publish = (id: string) => (((of(id)?.publish ?? { allow: [] }) as { allow: string[] }).allow ?? []).filter((s) => s.startsWith("x0."));
-    expect(x0Publish("monitor/n1")).toEqual(["x0.telemetry.n1", "x0.dlq.monitor"]);
-    expect(x0Publish("monitor/n2")).toEqual(["x0.telemetry.n2", "x0.dlq.monitor"]);
+    expect(x0Publish("monitor/n1")).toEqual(["x0.telemetry.n1", "x0.overdue.n1", "x0.dlq.monitor"]);
+    expect(x0Publish("monitor/n2")).toEqual(["x0.telemetry.n2", "x0.overdue.n2", "x0.dlq.monitor"]);
     expect(x0Publish("analyzer")).toEqual(["x0.anomaly.*", "x0.dlq.analyzer"]);
     expect(x0Publish("planner")).toEqual(["x0.plan.*", "x0.dlq.planner"]);
     expect(x0Publish("executor/n1")).toEqual(["x0.action.*", "x0.dlq.executor", "x0.probe.*"]);
     expect(of("observer/grafana")?.publish).toEqual({ deny: [">"] });
-    expect(of("observer/grafana")?.subscribe).toEqual({ allow: ["x0.telemetry.*", "x0.anomaly.*", "x0.plan.*", "x0.action.*"] });
+    expect(of("observer/grafana")?.subscribe).toEqual({ allow: ["x0.telemetry.*", "x0.overdue.*", "x0.anomaly.*", "x0.plan.*", "x0.action.*"] });
     expect(of("monitor/n1")?.subscribe).toEqual({ allow: ["x0.probe.n1", "_INBOX.>"] });
     // Every role of the matrix has a user, per node and per observer where it says so.
     expect(users.map((u) => u.user).sort()).toEqual(

@@ -69,4 +69,40 @@ describe("probe-pair", () => {
     const last = (22 + DEFAULT_ANALYZER_OPTIONS.armSamples + 15) * 100;
     expect(pair.tick(last + 300).down).toBe(true);
   });
+
+  test("probe-pair - an overdue report turns a silent pair down at once, without the next sample or the telemetry lag", () => {
+    // Telemetry every second: between samples the timer allows one reply interval plus one telemetry interval.
+    const slow = (ts: number) => ({ node: "n1", ts, intervalMs: 1000, receivedAt: ts });
+    const pair = new ProbePair("n1", "10.200.0.2:7471", "n1-n2", ARMED_AT_ONCE);
+    pair.observe(slow(1000), probe(50, 50, 995));
+    pair.observe(slow(2000), probe(100, 100, 1995));
+    // Replies every 20 ms stop after 1995. 150 ms later the timer is nowhere near suspicion ...
+    expect(pair.tick(2150).down).toBe(false);
+    // ... but the monitor's report at 2150 judges the silence as it is: 155 ms against replies every 20 ms.
+    expect(pair.overdue(2150, probe(107, 100, 1995))).toEqual({ down: true, degraded: false, changed: true });
+    expect(pair.onsetAt).toBe(1995);
+    // Expected: the 20 ms reply interval with no telemetry lag added (the timer would have used 1020 ms).
+    expect(pair.verdictReading()).toMatchObject({ metric: "phi", mean: 20, score: (2150 - 1995 - 20) / 20 });
+    expect(pair.verdictEvidence()[0]).toMatchObject({ metric: "phi", ts: 2150 });
+    // The next regular sample keeps it down, and fresh replies end it as always.
+    expect(pair.observe(slow(3000), probe(150, 100, 1995)).down).toBe(true);
+  });
+
+  test("probe-pair - an overdue report within phi's tolerance, stale, for an unarmed or degraded pair changes nothing", () => {
+    const pair = new ProbePair("n1", "10.200.0.2:7471", "n1-n2", ARMED_AT_ONCE);
+    // Not armed yet: no judgement at all.
+    expect(pair.overdue(1000, probe(50, 50, 500)).changed).toBe(false);
+    pair.observe(clock(1000), probe(50, 50, 995));
+    pair.observe(clock(1100), probe(55, 55, 1095));
+    // 40 ms of silence against 20 ms ± 5 (the ratio floor) is well within phi's tolerance.
+    expect(pair.overdue(1135, probe(57, 55, 1095)).down).toBe(false);
+    // A report older than what the samples already told (a reply since then) is stale.
+    expect(pair.overdue(2000, probe(57, 55, 1000)).down).toBe(false);
+    expect(pair.down).toBe(false);
+    // Degraded links have long gaps by nature: reports leave them to the samples.
+    const lossy = new ProbePair("n1", "10.200.0.2:7471", "n1-n2", ARMED_AT_ONCE);
+    lossy.degraded = true;
+    lossy.observe(clock(1000), probe(50, 50, 995));
+    expect(lossy.overdue(1500, probe(75, 50, 995)).down).toBe(false);
+  });
 });

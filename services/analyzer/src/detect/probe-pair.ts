@@ -163,6 +163,27 @@ export class ProbePair {
     return { down: true, degraded: false, changed: true };
   }
 
+  /**
+   * Judges an overdue report (x0.overdue) made at `ts` on the monitor's clock: phi over the silence up to then, with the
+   * report's own reply-interval stats and no telemetry lag, since the report is fresh. It only ever turns a pair down;
+   * the counters, loss window and recovery stay with the regular samples. A degraded pair is left to them too: its
+   * gaps are long by nature, and going down from degraded takes two samples in a row.
+   */
+  overdue(ts: number, probe: ProbeSample): PairChange {
+    const lastReply = probe.last_reply_ts ?? null;
+    if (!this.#armed || this.down || this.degraded || lastReply === null || lastReply < (this.#last?.probe.last_reply_ts ?? 0))
+      return { down: this.down, degraded: this.degraded, changed: false };
+    const mean = probe.reply_interval_mean_ms;
+    if (mean === undefined || mean === null || mean <= 0) return { down: false, degraded: false, changed: false };
+    const stddev = flooredStddev(mean, probe.reply_interval_stddev_ms ?? 0, { ratio: this.options.phiStddevRatio, minMs: this.options.phiMinStddevMs });
+    const elapsed = Math.max(0, ts - lastReply);
+    const value = phi(elapsed, mean, stddev);
+    if (value <= this.options.phiThreshold) return { down: false, degraded: false, changed: false };
+    this.#notePhi({ value, elapsed, mean, stddev }, ts);
+    this.#goDown(lastReply);
+    return { down: true, degraded: false, changed: true };
+  }
+
   /** Phi after `elapsed` ms of silence, with the monitor's reply-interval stats shifted by `lagMs`; undefined without stats. */
   #phiAt(elapsed: number | undefined, lagMs: number): Suspicion | undefined {
     const probe = this.#last?.probe;

@@ -1,5 +1,5 @@
 // A deterministic mesh for tests: hellos and replies per directed pair, telemetry as the monitor publishes it, faults.
-import type { NodeAnnouncement, ProbeSample, Telemetry } from "@x0/shared";
+import type { NodeAnnouncement, ProbeOverdue, ProbeSample, Telemetry } from "@x0/shared";
 
 /** A lab-like announcement: link interfaces with their /30 addresses, and a service address. */
 export function announce(node: string, links: [string, string][], service: string): NodeAnnouncement {
@@ -45,6 +45,8 @@ export interface MeshSimOptions {
   rttMs?: number;
   seed?: number;
   start?: number;
+  /** Silence after which a pair is reported on x0.overdue, as the monitor does (0: no reports). */
+  overdueAfterMs?: number;
 }
 
 /** Simulated lab: per link a /30, hellos each way every `helloMs`, telemetry per node every `intervalMs` with its own phase. */
@@ -52,6 +54,7 @@ export class MeshSim {
   readonly helloMs: number;
   readonly intervalMs: number;
   readonly rttMs: number;
+  readonly overdueAfterMs: number;
   now: number;
   readonly #random: () => number;
   readonly #pairs: PairSim[] = [];
@@ -70,6 +73,7 @@ export class MeshSim {
     this.helloMs = options.helloMs ?? 20;
     this.intervalMs = options.intervalMs ?? 100;
     this.rttMs = options.rttMs ?? 0.3;
+    this.overdueAfterMs = options.overdueAfterMs ?? 0;
     this.now = options.start ?? 1_700_000_000_000;
     this.#random = seeded(options.seed ?? 1);
     const nodes = new Set<string>();
@@ -120,13 +124,17 @@ export class MeshSim {
 
   /**
    * Advances the clock by `ms` in 1 ms steps: hellos, replies, telemetry. `onSample` gets each telemetry sample as it is
-   * taken; `onMs` runs every millisecond (for the analyzer's timer).
+   * taken; `onMs` runs every millisecond (for the analyzer's timer); `onOverdue` gets the overdue reports, made after each
+   * round of hellos as the monitor makes them (silent longer than `overdueAfterMs`, for two telemetry intervals more).
    */
-  run(ms: number, onSample: (sample: Telemetry) => void, onMs?: (now: number) => void): void {
+  run(ms: number, onSample: (sample: Telemetry) => void, onMs?: (now: number) => void, onOverdue?: (report: ProbeOverdue) => void): void {
     const end = this.now + ms;
     while (this.now < end) {
       this.now += 1;
-      if (this.now % this.helloMs === 0) for (const pair of this.#pairs) this.#hello(pair);
+      if (this.now % this.helloMs === 0) {
+        for (const pair of this.#pairs) this.#hello(pair);
+        if (onOverdue && this.overdueAfterMs > 0) for (const node of this.#nodes) this.#reportOverdue(node, onOverdue);
+      }
       for (const node of this.#nodes) {
         if ((this.now - (this.#phase.get(node) ?? 0)) % this.intervalMs === 0 && !this.muted.has(node)) onSample(this.sample(node));
       }
@@ -154,28 +162,38 @@ export class MeshSim {
     pair.lastRtt = rtt;
   }
 
+  #reportOverdue(node: string, onOverdue: (report: ProbeOverdue) => void): void {
+    if (this.muted.has(node)) return;
+    const overdue = this.#pairs.filter((pair) => {
+      if (pair.from !== node || pair.lastReplyTs === null) return false;
+      const silence = this.now - pair.lastReplyTs;
+      return silence > this.overdueAfterMs && silence <= this.overdueAfterMs + 2 * this.intervalMs;
+    });
+    if (overdue.length > 0) onOverdue({ v: 1, node, ts: this.now, hello_interval_ms: this.helloMs, probes: overdue.map((pair) => this.#probeOf(pair)) });
+  }
+
+  #probeOf(pair: PairSim): ProbeSample {
+    const mean = pair.intervals.length ? pair.intervals.reduce((a, b) => a + b, 0) / pair.intervals.length : null;
+    const variance = mean === null ? null : pair.intervals.reduce((a, b) => a + (b - mean) ** 2, 0) / pair.intervals.length;
+    const answered = pair.results.filter((r) => r !== null);
+    return {
+      peer: pair.peer,
+      sent: pair.sent,
+      received: pair.received,
+      loss: pair.results.length ? 1 - answered.length / pair.results.length : 0,
+      rtt_ms: answered.length ? pair.lastRtt : null,
+      rtt_avg_ms: answered.length ? pair.lastRtt : null,
+      last_reply_ts: pair.lastReplyTs,
+      reply_interval_mean_ms: mean,
+      reply_interval_stddev_ms: variance === null ? null : Math.sqrt(variance),
+    };
+  }
+
   /** The telemetry sample `node` would publish now. */
   sample(node: string): Telemetry {
     const seq = this.#seq.get(node) ?? 0;
     this.#seq.set(node, seq + 1);
-    const probes: ProbeSample[] = this.#pairs
-      .filter((pair) => pair.from === node)
-      .map((pair) => {
-        const mean = pair.intervals.length ? pair.intervals.reduce((a, b) => a + b, 0) / pair.intervals.length : null;
-        const variance = mean === null ? null : pair.intervals.reduce((a, b) => a + (b - mean) ** 2, 0) / pair.intervals.length;
-        const answered = pair.results.filter((r) => r !== null);
-        return {
-          peer: pair.peer,
-          sent: pair.sent,
-          received: pair.received,
-          loss: pair.results.length ? 1 - answered.length / pair.results.length : 0,
-          rtt_ms: answered.length ? pair.lastRtt : null,
-          rtt_avg_ms: answered.length ? pair.lastRtt : null,
-          last_reply_ts: pair.lastReplyTs,
-          reply_interval_mean_ms: mean,
-          reply_interval_stddev_ms: variance === null ? null : Math.sqrt(variance),
-        };
-      });
+    const probes = this.#pairs.filter((pair) => pair.from === node).map((pair) => this.#probeOf(pair));
     return {
       v: 1,
       node,

@@ -459,6 +459,14 @@ describe("batctl (namespaces)", () => {
     expect(intervals()).toEqual(before);
   });
 
+  test("batctl - detaching interfaces and OGM intervals share a concurrency group (a repair applies both at once); the others wait their turn", () => {
+    const [hop, iface, interval, gw] = batctlActuators({ batctl: NS_BATCTL });
+    expect(iface.concurrencyGroup).toBeString();
+    expect(interval.concurrencyGroup).toBe(iface.concurrencyGroup as string);
+    expect(hop.concurrencyGroup).toBeUndefined();
+    expect(gw.concurrencyGroup).toBeUndefined();
+  });
+
   test("batctl - which nodes an executor acts for: own node without a template, any with `{node}` in it", () => {
     const params = HopPenaltyParams.parse({ node: "n2", mesh_interface: "bat0", value: 1 });
     const own = HopPenaltyParams.parse({ node: "site", mesh_interface: "bat0", value: 1 });

@@ -52,6 +52,9 @@ export const OrigIntervalParams = z.object({
 /** Validated batman_orig_interval params. */
 export type OrigIntervalParams = z.infer<typeof OrigIntervalParams>;
 
+/** The concurrency group of batman_interface and batman_orig_interval: independent settings, applied at once. */
+const BATMAN_MESH_SETTINGS = "batman-mesh-settings";
+
 const THROUGHPUT = /^(\d{1,10})(kbit|mbit)?$/i;
 
 /** A batctl throughput argument (`<n>`, `<n>kbit`, `<n>mbit`; plain numbers are kbit/s, as batctl reads them) in batman-adv's unit of 100 kbit/s. */
@@ -392,6 +395,8 @@ export function batctlActuators({
       // write for all, then the changes in parallel. batman-adv purges a removed interface's routes on its own side only,
       // so a repair takes effect when the last end is done; in sequence every end would wait for the ones before it.
       applyBatch: (steps, ctx) => applyInterfaces(steps, ctx),
+      // Detaching interfaces and speeding OGMs up repair together: neither waits for the other.
+      concurrencyGroup: BATMAN_MESH_SETTINGS,
       verify: async (step, applied) => {
         // batman-adv re-selects routes within about a second of losing an interface: look again until the window after
         // the change has passed, so one early read does not fail a repair that is about to take effect.
@@ -420,6 +425,7 @@ export function batctlActuators({
       },
       // A repair speeds up OGMs on every node of the mesh at once: one read per node in parallel, one journal write.
       applyBatch: (steps, ctx) => applyOrigIntervals(steps, ctx),
+      concurrencyGroup: BATMAN_MESH_SETTINGS,
       verify: async (step) => {
         const value = await readOrigInterval(step.params);
         return observed(value === step.params.value, `batctl reads orig_interval ${value} ms on ${step.params.mesh_interface} (want ${step.params.value})`);

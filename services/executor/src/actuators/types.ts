@@ -55,6 +55,12 @@ export interface Actuator<P = unknown, U = unknown> {
   apply(step: Step<P>, ctx: ActuatorContext): Promise<Applied<U>>;
   /** Applies many steps at once (one spawn for a namespace's routes); results in the order of `steps`. */
   applyBatch?(steps: readonly Step<P>[], ctx: ActuatorContext): Promise<(Applied<U> | Error)[]>;
+  /**
+   * Steps of batching actuators with the same group that follow each other in a plan are applied at once, each
+   * actuator's batch concurrently with the others': their relative order never matters (batman-adv settings of
+   * different kinds, on any nodes). Without a group a batch waits for the steps before it.
+   */
+  readonly concurrencyGroup?: string;
   verify(step: Step<P>, applied: Applied<U>, ctx: ActuatorContext): Promise<Observation>;
   /** Verifies many steps at once; results in the order of `steps`. */
   verifyBatch?(items: readonly { step: Step<P>; applied: Applied<U> }[], ctx: ActuatorContext): Promise<Observation[]>;

@@ -91,8 +91,35 @@ function runnerWith(
   return { runner, metrics };
 }
 
+/** A batching actuator of `type` that logs when its batches start and end (20 ms apart); `refuse` fails a key. */
+function loggingBatcher(type: PlannedAction["type"], log: string[], concurrencyGroup?: string, refuse?: string): Actuator<{ node: string; key: string }, null> {
+  return {
+    type,
+    params: z.object({ node: z.string(), key: z.string() }),
+    reversible: true,
+    concurrencyGroup,
+    handles: () => ({ ok: true }),
+    apply: async () => {
+      throw new Error("batched only");
+    },
+    applyBatch: async (steps, ctx) => {
+      log.push(`start ${type}`);
+      await ctx.beforeChange(steps.map((step) => ({ step, undo: null })));
+      await Bun.sleep(20);
+      log.push(`end ${type}`);
+      return steps.map((step) =>
+        step.params.key === refuse ? new Error(`refused ${step.params.key}`) : { undo: null, at: Date.now(), detail: `${type} ${step.params.key}` },
+      );
+    },
+    verify: async () => observed(true, "fine"),
+    rollback: async (step) => {
+      log.push(`rollback ${step.params.key}`);
+    },
+  };
+}
+
 describe("runner", () => {
-  test("runner - applied and observed: verified, with applied_at, verified_at and what was observed; journaled before each change", async () => {
+  test("runner - applied and observed: verified, with applied_at (the plan's and each step's), verified_at and what was observed; journaled before each change", async () => {
     const kernel = fakeKernel();
     const { runner, metrics } = runnerWith(kernel);
     const journal = memoryJournal();
@@ -102,6 +129,11 @@ describe("runner", () => {
     expect(result.steps.map((s) => s.status)).toEqual(["verified", "verified"]);
     expect(result.applied_at).toBeNumber();
     expect(result.verified_at).toBeGreaterThanOrEqual(result.applied_at as number);
+    // Each step says when its change was made: in order, within the run, the last no later than the plan's applied_at.
+    const [first, second] = result.steps.map((step) => step.applied_at as number);
+    expect(first).toBeGreaterThanOrEqual(result.started_at);
+    expect(second).toBeGreaterThanOrEqual(first as number);
+    expect(second).toBeLessThanOrEqual(result.applied_at as number);
     expect(result.verification?.[0]).toMatchObject({ check: "steps", ok: true });
     // The journal held each step's undo data before its change, then its outcome.
     const states = journal.records.map((r) => r.entries.map((e) => `${e.index}:${e.state}`).join(","));
@@ -181,6 +213,8 @@ describe("runner", () => {
     const result = await runner.run(planOf([action("k0", "new"), action("k2", "x"), action("k3", "y")]), memoryJournal(), { holder: "h1" });
     expect(result.status).toBe("failed");
     expect(result.steps.map((s) => s.status)).toEqual(["rolled_back", "failed", "skipped"]);
+    // Only the step that made a change (since rolled back) has a time for it.
+    expect(result.steps.map((s) => s.applied_at !== undefined)).toEqual([true, false, false]);
     expect(result.detail).toMatch(/step 1 \(route_replace\) failed: kernel refused k2/);
     expect(kernel.state.get("k0")).toBe("old");
   });
@@ -289,5 +323,61 @@ describe("runner", () => {
     expect(kernel.calls).toEqual(["rollback k1", "rollback k0"]);
     expect(kernel.state).toEqual(new Map([["k0", "old"]]));
     expect(result.detail).toMatch(/nothing re-applied/);
+  });
+
+  test("runner - consecutive batches of one concurrency group apply at once; the next batch waits for both", async () => {
+    const log: string[] = [];
+    const kernel = fakeKernel();
+    const { runner } = runnerWith(kernel, {
+      extra: [
+        loggingBatcher("batman_interface", log, "mesh"),
+        loggingBatcher("batman_orig_interval", log, "mesh"),
+        loggingBatcher("batman_hop_penalty", log),
+      ] as Actuator<never, never>[],
+    });
+    const step = (type: PlannedAction["type"], key: string): PlannedAction => ({ type, params: { node: "n1", key }, reason: "test" });
+    const journal = memoryJournal();
+    const result = await runner.run(
+      planOf([step("batman_interface", "a"), step("batman_interface", "b"), step("batman_orig_interval", "c"), step("batman_hop_penalty", "d")]),
+      journal,
+      { holder: "h1" },
+    );
+    expect(result.status).toBe("verified");
+    // Both batches of the group started before either ended; the ungrouped batch started after both.
+    expect(log).toEqual([
+      "start batman_interface",
+      "start batman_orig_interval",
+      "end batman_interface",
+      "end batman_orig_interval",
+      "start batman_hop_penalty",
+      "end batman_hop_penalty",
+    ]);
+    // Every step was journaled before its change and applied after it, whichever batch it was in.
+    expect(
+      journal.records
+        .at(-1)
+        ?.entries.map((entry) => `${entry.index}:${entry.state}`)
+        .sort(),
+    ).toEqual(["0:applied", "1:applied", "2:applied", "3:applied"]);
+  });
+
+  test("runner - a step failing in one batch of a concurrency group fails the plan and rolls back the other batch's steps too", async () => {
+    const log: string[] = [];
+    const { runner } = runnerWith(fakeKernel(), {
+      extra: [loggingBatcher("batman_interface", log, "mesh"), loggingBatcher("batman_orig_interval", log, "mesh", "c")] as Actuator<never, never>[],
+    });
+    const step = (type: PlannedAction["type"], key: string): PlannedAction => ({ type, params: { node: "n1", key }, reason: "test" });
+    const result = await runner.run(
+      planOf([step("batman_interface", "a"), step("batman_orig_interval", "c"), step("batman_orig_interval", "e")]),
+      memoryJournal(),
+      {
+        holder: "h1",
+      },
+    );
+    expect(result.status).toBe("failed");
+    expect(result.steps.map((s) => s.status)).toEqual(["rolled_back", "failed", "rolled_back"]);
+    expect(result.detail).toMatch(/step 1 \(batman_orig_interval\) failed: refused c/);
+    // The failed step was journaled before its change too, so it is undone as well (rollbacks are idempotent).
+    expect(log.filter((line) => line.startsWith("rollback")).sort()).toEqual(["rollback a", "rollback c", "rollback e"]);
   });
 });

@@ -4,7 +4,7 @@ import type { ActionResult, Logger, Plan, PlannedAction, Telemetry, VerifyCheck 
 import { z } from "zod";
 import type { ActuatorRegistry } from "../actuators/registry.ts";
 import { type Actuator, type ActuatorContext, type Applied, type Observation, observed, type Step } from "../actuators/types.ts";
-import { LeaseLost } from "../errors.ts";
+import { ActuatorError, LeaseLost } from "../errors.ts";
 import type { JournalEntry, JournalRecord, JournalWriter } from "./journal.ts";
 
 /** A probe check as the runner asks for it: hellos from a node's monitor to an address, bounded by `timeoutMs`. */
@@ -190,7 +190,10 @@ export class PlanRunner {
     };
   }
 
-  /** Applies `runnable` in order (consecutive steps of one batching actuator together); returns the first failed step. */
+  /**
+   * Applies `runnable` in order, consecutive steps of one batching actuator together, and consecutive batches of
+   * actuators sharing a concurrency group at once; returns the first failed step.
+   */
   async #apply(
     runnable: StepState[],
     ctx: ActuatorContext,
@@ -204,16 +207,30 @@ export class PlanRunner {
       const actuator = first.actuator as Actuator;
       const group = [first];
       if (stepDelayMs === 0 && actuator.applyBatch) {
-        while (runnable[i + group.length]?.actuator === actuator) group.push(runnable[i + group.length] as StepState);
+        const joins = (next: Actuator | undefined) =>
+          next === actuator ||
+          (next?.applyBatch !== undefined && actuator.concurrencyGroup !== undefined && next.concurrencyGroup === actuator.concurrencyGroup);
+        while (joins(runnable[i + group.length]?.actuator)) group.push(runnable[i + group.length] as StepState);
       }
       if (i > 0 && stepDelayMs > 0) await Bun.sleep(stepDelayMs);
       if (signal?.aborted) throw new LeaseLost("lease lost before the next step", { cause: signal.reason });
-      const started = performance.now();
-      const steps = group.map((state) => state.step as Step);
-      const results: (Applied | Error)[] = actuator.applyBatch
-        ? await actuator.applyBatch(steps, ctx).catch((error: Error) => steps.map(() => error))
-        : [await actuator.apply(steps[0] as Step, ctx).catch((error: Error) => error)];
-      this.#o.metrics?.step(actuator.type, "apply", (performance.now() - started) / 1000);
+      // One batch per actuator in the group, all at once; results back in the group's order.
+      const byActuator = new Map<Actuator, StepState[]>();
+      for (const state of group) byActuator.set(state.actuator as Actuator, [...(byActuator.get(state.actuator as Actuator) ?? []), state]);
+      const resultOf = new Map<StepState, Applied | Error>();
+      await Promise.all(
+        [...byActuator].map(async ([batchActuator, states]) => {
+          const started = performance.now();
+          const steps = states.map((state) => state.step as Step);
+          const results: (Applied | Error)[] = batchActuator.applyBatch
+            ? await batchActuator.applyBatch(steps, ctx).catch((error: Error) => steps.map(() => error))
+            : [await batchActuator.apply(steps[0] as Step, ctx).catch((error: Error) => error)];
+          this.#o.metrics?.step(batchActuator.type, "apply", (performance.now() - started) / 1000);
+          for (const [k, state] of states.entries())
+            resultOf.set(state, results[k] ?? new ActuatorError(`${batchActuator.type}: no result for step ${state.index}`));
+        }),
+      );
+      const results = group.map((state) => resultOf.get(state));
       let failed: StepState | undefined;
       group.forEach((state, k) => {
         const result = results[k];
@@ -437,6 +454,7 @@ export class PlanRunner {
         params: state.action.params,
         status: state.status,
         detail: clip(state.detail || state.action.reason),
+        ...(state.applied ? { applied_at: state.applied.at } : {}),
       })),
       started_at: startedAt,
       finished_at: Date.now(),

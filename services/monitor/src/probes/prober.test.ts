@@ -68,6 +68,49 @@ describe("prober heartbeat history", () => {
   });
 });
 
+describe("prober overdue reports", () => {
+  test("prober - a peer gone silent is reported at every hello from overdueAfterMs on, for overdueReportForMs, and a live one never", async () => {
+    const live = await Prober.start({ peers: [], port: 0, host: "127.0.0.1", intervalMs: 20, timeoutMs: 200, window: 10 });
+    const leaving = await Prober.start({ peers: [], port: 0, host: "127.0.0.1", intervalMs: 20, timeoutMs: 200, window: 10 });
+    probers.push(live);
+    const reports: { at: number; peers: string[]; lastReplyTs: (number | null)[] }[] = [];
+    const prober = await Prober.start({
+      peers: [
+        { host: "127.0.0.1", port: live.port },
+        { host: "127.0.0.1", port: leaving.port },
+      ],
+      port: 0,
+      host: "127.0.0.1",
+      intervalMs: 20,
+      timeoutMs: 200,
+      window: 10,
+      overdueAfterMs: 100,
+      overdueReportForMs: 200,
+      onOverdue: (overdue) => reports.push({ at: Date.now(), peers: overdue.map((p) => p.peer), lastReplyTs: overdue.map((p) => p.lastReplyTs) }),
+    });
+    probers.push(prober);
+    await waitFor("replies from both", () => prober.stats().every((stats) => stats.received >= 6), 5000);
+    expect(reports).toEqual([]);
+    leaving.close();
+    // A reply already on its way may still land: the silence starts at whichever reply came last.
+    await Bun.sleep(30);
+    const lastReply = prober.stats()[1]?.lastReplyTs ?? 0;
+    await waitFor("an overdue report", () => reports.length > 0, 5000);
+    // The window closes 300 ms after the last reply: wait past it, and a while more, to see the reports stop.
+    await Bun.sleep(600);
+    const leavingId = `127.0.0.1:${leaving.port}`;
+    expect(reports.every((report) => report.peers.length === 1 && report.peers[0] === leavingId)).toBe(true);
+    // (Epoch stamps come from the monotonic clock per call: they may differ by a millisecond or two of rounding.)
+    expect(reports.every((report) => Math.abs((report.lastReplyTs[0] ?? 0) - lastReply) <= 2)).toBe(true);
+    // Silent for more than 100 ms at the first report, at most 300 ms (plus one hello's scheduling) at the last.
+    expect((reports[0]?.at ?? 0) - lastReply).toBeGreaterThanOrEqual(100 - 2);
+    expect((reports.at(-1)?.at ?? 0) - lastReply).toBeLessThanOrEqual(300 + 20 + 50);
+    // One report per hello while overdue: about 200 ms / 20 ms of them, never a flood.
+    expect(reports.length).toBeGreaterThanOrEqual(3);
+    expect(reports.length).toBeLessThanOrEqual(11);
+  });
+});
+
 describe("probe once", () => {
   test("probeOnce - a responder answers the first hello; a closed port answers none", async () => {
     const { probeOnce } = await import("./probe-once.ts");

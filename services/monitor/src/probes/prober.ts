@@ -72,6 +72,11 @@ export interface ProberOptions {
   now?: () => number;
   /** Called when a hello cannot be sent (it counts as lost). */
   onSendError?: (peer: string, error: unknown) => void;
+  /** A peer is overdue once its latest reply is older than this (0: never), and reported for `overdueReportForMs` more. */
+  overdueAfterMs?: number;
+  overdueReportForMs?: number;
+  /** Called after a round of hellos with the peers that are overdue now, when there are any. */
+  onOverdue?: (overdue: PeerStats[]) => void;
 }
 
 /** Sends hellos every interval and answers others' hellos on the same socket. */
@@ -79,6 +84,7 @@ export class Prober {
   private readonly peers: PeerState[];
   private readonly now: () => number;
   private timer: ReturnType<typeof setInterval> | undefined;
+  private lastTickAt: number | undefined;
 
   private constructor(
     private readonly socket: udp.Socket<"buffer">,
@@ -173,29 +179,50 @@ export class Prober {
         this.options.onSendError?.(peer.id, error);
       }
     }
+    this.reportOverdue(now);
+  }
+
+  /** Hands the overdue peers to `onOverdue`: silent longer than `overdueAfterMs`, for at most `overdueReportForMs` more. */
+  private reportOverdue(now: number): void {
+    const { overdueAfterMs = 0, overdueReportForMs = 0, onOverdue } = this.options;
+    const late = this.lastTickAt !== undefined && now - this.lastTickAt > 2 * this.options.intervalMs;
+    this.lastTickAt = now;
+    // A tick far behind schedule means this process stalled: replies may wait unread in the socket, so the silence
+    // may be ours. The next tick, after they are read, judges.
+    if (overdueAfterMs <= 0 || !onOverdue || late) return;
+    const overdue = this.peers.filter((peer) => {
+      if (peer.lastReplyAt === null) return false;
+      const silence = now - peer.lastReplyAt;
+      return silence > overdueAfterMs && silence <= overdueAfterMs + overdueReportForMs;
+    });
+    if (overdue.length === 0) return;
+    const epochOffset = Date.now() - now;
+    onOverdue(overdue.map((peer) => this.statsOf(peer, epochOffset)));
   }
 
   /** Current results per peer. */
   stats(): PeerStats[] {
     // Monotonic → epoch once per call: replies are stamped with the monotonic clock, which never jumps.
     const epochOffset = Date.now() - this.now();
-    return this.peers.map((peer) => {
-      const answered = peer.window.filter((r): r is number => r !== null);
-      const gapMean = peer.gaps.length === 0 ? null : peer.gaps.reduce((a, b) => a + b, 0) / peer.gaps.length;
-      const gapStddev = gapMean === null ? null : Math.sqrt(peer.gaps.reduce((sum, gap) => sum + (gap - gapMean) ** 2, 0) / peer.gaps.length);
-      return {
-        lastReplyTs: peer.lastReplyAt === null ? null : Math.round(peer.lastReplyAt + epochOffset),
-        replyIntervalMeanMs: gapMean,
-        replyIntervalStddevMs: gapStddev,
-        peer: peer.id,
-        host: peer.host,
-        sent: peer.sent,
-        received: peer.received,
-        loss: peer.window.length === 0 ? 0 : 1 - answered.length / peer.window.length,
-        rttMs: answered.length === 0 ? null : peer.lastRttMs,
-        rttAvgMs: answered.length === 0 ? null : answered.reduce((a, b) => a + b, 0) / answered.length,
-      };
-    });
+    return this.peers.map((peer) => this.statsOf(peer, epochOffset));
+  }
+
+  private statsOf(peer: PeerState, epochOffset: number): PeerStats {
+    const answered = peer.window.filter((r): r is number => r !== null);
+    const gapMean = peer.gaps.length === 0 ? null : peer.gaps.reduce((a, b) => a + b, 0) / peer.gaps.length;
+    const gapStddev = gapMean === null ? null : Math.sqrt(peer.gaps.reduce((sum, gap) => sum + (gap - gapMean) ** 2, 0) / peer.gaps.length);
+    return {
+      lastReplyTs: peer.lastReplyAt === null ? null : Math.round(peer.lastReplyAt + epochOffset),
+      replyIntervalMeanMs: gapMean,
+      replyIntervalStddevMs: gapStddev,
+      peer: peer.id,
+      host: peer.host,
+      sent: peer.sent,
+      received: peer.received,
+      loss: peer.window.length === 0 ? 0 : 1 - answered.length / peer.window.length,
+      rttMs: answered.length === 0 ? null : peer.lastRttMs,
+      rttAvgMs: answered.length === 0 ? null : answered.reduce((a, b) => a + b, 0) / answered.length,
+    };
   }
 
   /** Stops probing and closes the socket. */

@@ -3,6 +3,7 @@
 import type { BatmanSample, CounterName, EbpfState, InterfaceSample, NeighbourSample, Telemetry } from "@x0/shared";
 import { directTq } from "../batman/parse.ts";
 import type { Libbpf } from "../bpf/libbpf.ts";
+import { probeSampleOf } from "../probes/overdue.ts";
 import type { PeerStats } from "../probes/prober.ts";
 import { COUNTER_NAMES } from "../sysfs/counters.ts";
 import type { MonitorMetrics, PendingTraffic } from "../telemetry/metrics.ts";
@@ -108,17 +109,7 @@ export class Sampler {
       if (retransmits > 0) s.metrics.retransmits.inc(retransmits);
     }
     if (s.probes) {
-      telemetry.probes = probes.map((p) => ({
-        peer: p.peer,
-        sent: p.sent,
-        received: p.received,
-        loss: p.loss,
-        rtt_ms: p.rttMs,
-        rtt_avg_ms: p.rttAvgMs,
-        last_reply_ts: p.lastReplyTs,
-        reply_interval_mean_ms: p.replyIntervalMeanMs,
-        reply_interval_stddev_ms: p.replyIntervalStddevMs,
-      }));
+      telemetry.probes = probes.map(probeSampleOf);
       for (const p of probes) {
         s.metrics.probeLoss.set({ peer: p.peer }, p.loss);
         if (p.rttMs !== null) s.metrics.probeRtt.set({ peer: p.peer }, p.rttMs / 1000);
