@@ -82,6 +82,36 @@ describe("planner on batman-adv", () => {
     ]);
   });
 
+  test("planner on batman-adv - a link whose interfaces an announcement briefly lacks (re-attached since the monitor's last read) is still a batman link", async () => {
+    const { planner } = setup();
+    // Someone else detached n1-n2 and n2-n1 (a rollback in flight, an operator): the next announcements lack them.
+    for (const announcement of withBatman(gridAnnouncements(3, 3))) {
+      const gone = ({ n1: "n1-n2", n2: "n2-n1" } as Record<string, string>)[announcement.node];
+      if (!gone || !announcement.batman) continue;
+      planner.announce({
+        ...announcement,
+        batman: { ...announcement.batman, hard_interfaces: announcement.batman.hard_interfaces.filter((name) => name !== gone) },
+      });
+    }
+    const plan = await planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    // Batman steps, never static /32 routes over the veths of a batman mesh.
+    expect(plan?.rule).toBe("link_down/batman-deactivate");
+    expect(plan?.actions.some((action) => action.type === "route_replace")).toBe(false);
+    expect(steps(plan).map((params) => `${params.node}:${params.interface}`)).toEqual(["n1:n1-n2", "n2:n2-n1"]);
+  });
+
+  test("planner on batman-adv - a node that never announced an interface as a hard interface keeps it out of the mesh (mixed node)", async () => {
+    // n1's announcements never list n1-n2: the link is not a batman link, and its repair is static routes.
+    const announcements = withBatman(gridAnnouncements(3, 3)).map((announcement) =>
+      announcement.node === "n1" && announcement.batman
+        ? { ...announcement, batman: { ...announcement.batman, hard_interfaces: announcement.batman.hard_interfaces.filter((name) => name !== "n1-n2") } }
+        : announcement,
+    );
+    const { planner } = setup({ announcements });
+    const plan = await planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    expect(plan?.actions.every((action) => action.type === "route_replace")).toBe(true);
+  });
+
   test("planner on batman-adv - the incident's end returns both interfaces, even once the announcements no longer list them", async () => {
     const { planner, topologyStore } = setup();
     const down = incident("link_down", linkTarget("n1", "n2"));

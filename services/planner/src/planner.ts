@@ -124,6 +124,12 @@ export class Planner {
   readonly #owner = new Map<string, string>();
   /** The batman-adv hard interfaces the planner believes it changed (batman.current). */
   #batman: SettingMap = new Map();
+  /**
+   * Every hard interface an announcement ever listed (settingKey). A monitor announces the attached ones as of its last
+   * batctl read, so an interface a rollback or an operator just re-attached, or someone detached, can be missing from
+   * it for a while: its link is still a batman link, never one to repair with static routes.
+   */
+  readonly #hardInterfaces = new Set<string>();
   /** The plan that last stated each hard interface's setting (in memory), as #owner for routes. */
   readonly #batmanOwner = new Map<string, string>();
   #pendingRelease: { ids: string[]; incidentId: string } | undefined;
@@ -174,11 +180,13 @@ export class Planner {
   /** A node's announcement arrived or changed. */
   announce(announcement: NodeAnnouncement): void {
     this.topology.announce(announcement);
+    for (const iface of announcement.batman?.hard_interfaces ?? []) this.#hardInterfaces.add(settingKey(announcement.node, iface));
   }
 
   /** A node's announcement was deleted. */
   forget(node: string): void {
     this.topology.forget(node);
+    for (const key of this.#hardInterfaces) if (key.startsWith(settingKey(node, ""))) this.#hardInterfaces.delete(key);
   }
 
   /** Raw telemetry from `node` (its subject token): probe loss and RTT update link costs. */
@@ -803,7 +811,8 @@ export class Planner {
 
   /** Every announced batman link by id; an interface the planner detached still counts as its node's hard interface. */
   #batmanLinks(): Map<string, BatmanLink> {
-    const detached = (node: string, iface: string) => this.#batman.get(settingKey(node, iface))?.active === false;
+    const detached = (node: string, iface: string) =>
+      this.#batman.get(settingKey(node, iface))?.active === false || this.#hardInterfaces.has(settingKey(node, iface));
     const links = new Map<string, BatmanLink>();
     for (const link of this.topology.hopCountGraph().links) {
       const batman = batmanLinkOf(link, (node) => this.topology.announcement(node), detached);

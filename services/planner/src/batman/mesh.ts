@@ -18,7 +18,10 @@ export interface BatmanLink {
   b: BatmanEnd;
 }
 
-/** Whether the planner itself detached `iface` of `node` from its mesh (so the announcement may no longer list it). */
+/**
+ * Whether `iface` of `node` belongs to its mesh though the announcement may not list it now: the planner detached it,
+ * or an earlier announcement listed it (the monitor announces what was attached at its last batctl read).
+ */
 export type Detached = (node: string, iface: string) => boolean;
 
 /** The address on a node's mesh interface, without its prefix length; undefined when the node announces none. */
