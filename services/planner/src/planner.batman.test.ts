@@ -43,6 +43,15 @@ function setup({
   return { planner, plans, topologyStore, advance: (ms: number) => (now += ms), now: () => now };
 }
 
+/** The grid's batman announcements with one hard interface left out per node named (`{ n1: "n1-n2" }`). */
+function withoutHardInterfaces(gone: Record<string, string>): NodeAnnouncement[] {
+  return withBatman(gridAnnouncements(3, 3)).map((announcement) => {
+    const left = gone[announcement.node];
+    if (left === undefined || !announcement.batman) return announcement;
+    return { ...announcement, batman: { ...announcement.batman, hard_interfaces: announcement.batman.hard_interfaces.filter((name) => name !== left) } };
+  });
+}
+
 const steps = (plan: Plan | undefined, type?: string) =>
   (plan?.actions ?? []).filter((action) => (type ? action.type === type : action.type !== "batman_orig_interval")).map((action) => action.params);
 const ogm = (plan: Plan | undefined) => steps(plan, "batman_orig_interval").map((params) => `${params.node}:${params.value}`);
@@ -85,14 +94,7 @@ describe("planner on batman-adv", () => {
   test("planner on batman-adv - a link whose interfaces an announcement briefly lacks (re-attached since the monitor's last read) is still a batman link", async () => {
     const { planner } = setup();
     // Someone else detached n1-n2 and n2-n1 (a rollback in flight, an operator): the next announcements lack them.
-    for (const announcement of withBatman(gridAnnouncements(3, 3))) {
-      const gone = ({ n1: "n1-n2", n2: "n2-n1" } as Record<string, string>)[announcement.node];
-      if (!gone || !announcement.batman) continue;
-      planner.announce({
-        ...announcement,
-        batman: { ...announcement.batman, hard_interfaces: announcement.batman.hard_interfaces.filter((name) => name !== gone) },
-      });
-    }
+    for (const announcement of withoutHardInterfaces({ n1: "n1-n2", n2: "n2-n1" })) planner.announce(announcement);
     const plan = await planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
     // Batman steps, never static /32 routes over the veths of a batman mesh.
     expect(plan?.rule).toBe("link_down/batman-deactivate");
@@ -102,12 +104,7 @@ describe("planner on batman-adv", () => {
 
   test("planner on batman-adv - a node that never announced an interface as a hard interface keeps it out of the mesh (mixed node)", async () => {
     // n1's announcements never list n1-n2: the link is not a batman link, and its repair is static routes.
-    const announcements = withBatman(gridAnnouncements(3, 3)).map((announcement) =>
-      announcement.node === "n1" && announcement.batman
-        ? { ...announcement, batman: { ...announcement.batman, hard_interfaces: announcement.batman.hard_interfaces.filter((name) => name !== "n1-n2") } }
-        : announcement,
-    );
-    const { planner } = setup({ announcements });
+    const { planner } = setup({ announcements: withoutHardInterfaces({ n1: "n1-n2" }) });
     const plan = await planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
     expect(plan?.actions.every((action) => action.type === "route_replace")).toBe(true);
   });
@@ -117,14 +114,7 @@ describe("planner on batman-adv", () => {
     const down = incident("link_down", linkTarget("n1", "n2"));
     await planner.handleAnomaly(down);
     // The monitors announce attached hard interfaces only: after the detach, n1-n2 and n2-n1 are gone from them.
-    for (const announcement of withBatman(gridAnnouncements(3, 3))) {
-      const gone = ({ n1: "n1-n2", n2: "n2-n1" } as Record<string, string>)[announcement.node];
-      if (!gone || !announcement.batman) continue;
-      planner.announce({
-        ...announcement,
-        batman: { ...announcement.batman, hard_interfaces: announcement.batman.hard_interfaces.filter((name) => name !== gone) },
-      });
-    }
+    for (const announcement of withoutHardInterfaces({ n1: "n1-n2", n2: "n2-n1" })) planner.announce(announcement);
     expect(await planner.handleAnomaly(later(down, "updated"))).toBeUndefined();
     const back = await planner.handleAnomaly(later(down, "resolved", { update: 2 }));
     expect(back?.rule).toBe("link_down/restore");
