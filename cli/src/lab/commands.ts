@@ -98,8 +98,8 @@ export function configureNode(plan: LabPlan, node: LabNode): LabCommand {
 /**
  * Inside a batman node, after bat0 is up: bridge loop avoidance off. It guards a bat0 bridged into a LAN, which a lab's
  * is not, and while its claim requests are in flight it drops every broadcast the node sends: ARP requests included.
- * Measured in the lab VM: after a repair detached link n1|n2, n1 could not resolve n2's bat0 address for over 10 s
- * (bat0's tx_dropped rose with each ARP request) though every route was right; with it off, n1 resolved n2 at once.
+ * Seen in the lab VM: after a repair detached a link of n1, n1 could not resolve the other end's bat0 address for over
+ * 10 s (its bat0's tx_dropped rose with each ARP attempt) though every route was right; with it off, at once.
  */
 export function batmanMeshSettings(plan: LabPlan, node: LabNode, batctl = "batctl"): LabCommand | undefined {
   if (plan.routing !== "batman") return undefined;
