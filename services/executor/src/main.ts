@@ -8,6 +8,7 @@ import { notifyActuator } from "./actuators/notify.ts";
 import { processActuator } from "./actuators/process.ts";
 import { ActuatorRegistry } from "./actuators/registry.ts";
 import { routesActuator } from "./actuators/routes.ts";
+import { rtnetlinkMasters } from "./actuators/rtnetlink.ts";
 import { observed } from "./actuators/types.ts";
 import { executorConfigShape, resolveMode } from "./config.ts";
 import { DataplaneUnavailable, PlanInProgress } from "./errors.ts";
@@ -91,10 +92,13 @@ await runService({
     for (const actuator of denyActuators({ open: openDataplane, pinRootTemplate: config.X0_EXECUTOR_BPF_PIN_ROOT, bpfDir: config.X0_EXECUTOR_BPF_DIR })) {
       registry.register(actuator);
     }
+    const masters = config.X0_EXECUTOR_BATMAN_LINKS === "netlink" ? rtnetlinkMasters() : undefined;
+    onStop(() => masters?.close());
     const [hopPenalty, batmanInterface, origInterval, gwMode] = batctlActuators({
       batctl: config.X0_EXECUTOR_BATCTL,
       ip: config.X0_EXECUTOR_IP,
       netnsTemplate: config.X0_EXECUTOR_NETNS,
+      masters,
     });
     registry.register(hopPenalty).register(batmanInterface).register(origInterval).register(gwMode);
     details.actuators = registry.types();

@@ -16,6 +16,7 @@ import {
   parseOriginators,
   throughputUnits,
 } from "./batctl.ts";
+import type { LinkMasters } from "./rtnetlink.ts";
 import { stepOf, testContext } from "./testing.ts";
 import type { Step } from "./types.ts";
 
@@ -415,6 +416,46 @@ describe("batctl (namespaces)", () => {
     ]);
     expect(nsState("x0-n1").meshif.bat0.interfaces).toEqual(["primary0", "v23"]);
     expect(nsState("x0-n2").meshif.bat0.interfaces).toEqual(["primary0", "v21"]);
+  });
+
+  test("batctl - with `masters`, batman_interface lists, detaches and restores over it (no batctl spawn); verification still reads batctl", async () => {
+    // Masters over the fake's per-namespace state (rtnetlink itself is tested against the kernel in rtnetlink.netns.test.ts).
+    const calls: string[] = [];
+    const masters: LinkMasters = {
+      links: (netns) => {
+        calls.push(`links ${netns}`);
+        const names: string[] = nsState(String(netns)).meshif.bat0.interfaces;
+        return [{ index: 1, name: "bat0", master: 0 }, ...names.map((name, k) => ({ index: 10 + k, name, master: 1 })), { index: 9, name: "eth9", master: 0 }];
+      },
+      setMaster: (netns, name, master) => {
+        calls.push(`setMaster ${netns} ${name} ${master}`);
+        const saved = nsState(String(netns));
+        const rest = saved.meshif.bat0.interfaces.filter((known: string) => known !== name);
+        saved.meshif.bat0.interfaces = master === "bat0" ? [...rest, name] : rest;
+        writeFileSync(join(dir, `${netns}.json`), JSON.stringify(saved));
+      },
+      close: () => {},
+    };
+    const [, iface] = batctlActuators({ batctl: NS_BATCTL, ip: fakeIp, netnsTemplate: "x0-{node}", masters });
+    const down = stepOf("batman_interface", BatmanInterfaceParams.parse({ node: "n2", mesh_interface: "bat0", interface: "v23", state: "inactive" }));
+    const applied = await iface.apply(down, ctx);
+    expect(applied.detail).toBe("n2: v23 removed from bat0");
+    expect(calls).toEqual(["links x0-n2", "setMaster x0-n2 v23 null"]);
+    expect(ipCalls()).toEqual([]);
+    expect(nsState("x0-n2").meshif.bat0.interfaces).toEqual(["primary0", "v21"]);
+    expect((await iface.verify(down, applied, ctx)).ok).toBe(true);
+    expect(ipCalls()).toEqual([`netns exec x0-n2 ${NS_BATCTL} meshif bat0 interface`]);
+    await iface.rollback(down, applied, ctx);
+    expect(calls.slice(2)).toEqual(["links x0-n2", "setMaster x0-n2 v23 bat0"]);
+    expect(nsState("x0-n2").meshif.bat0.interfaces).toEqual(["primary0", "v21", "v23"]);
+
+    // The last hard interface is refused here too, and a missing mesh interface is named.
+    writeFileSync(join(dir, "x0-n1.json"), JSON.stringify({ meshif: { bat0: { interfaces: ["primary0"] } } }));
+    const last = stepOf("batman_interface", BatmanInterfaceParams.parse({ node: "n1", mesh_interface: "bat0", interface: "primary0", state: "inactive" }));
+    await expect(iface.apply(last, ctx)).rejects.toThrow(/refusing to remove primary0, the last hard interface of bat0/);
+    const other = stepOf("batman_interface", BatmanInterfaceParams.parse({ node: "n1", mesh_interface: "bat1", interface: "v12", state: "inactive" }));
+    await expect(iface.apply(other, ctx)).rejects.toThrow(/n1: no mesh interface bat1/);
+    expect(nsState("x0-n1").meshif.bat0.interfaces).toEqual(["primary0"]);
   });
 
   test("batctl - OGM intervals of several nodes in one batch: one journal write before any change, then each read back", async () => {

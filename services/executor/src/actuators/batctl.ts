@@ -3,11 +3,14 @@
 // `meshif <bat> oj`), batman_orig_interval (`meshif <bat> orig_interval [ms]`) and batman_gw_mode (`meshif <bat> gw_mode [mode
 // [arg]]`). Each change is read back to verify, and the value read before it is what a rollback restores. With a namespace
 // template (X0_EXECUTOR_NETNS, the lab's site executor) batctl runs as `ip netns exec <ns> batctl ...` for any node, because
-// batctl has no namespace option of its own; without one it acts on this host, for this node only.
+// batctl has no namespace option of its own; without one it acts on this host, for this node only. Given `masters`
+// (rtnetlink in process), batman_interface attaches, detaches and lists hard interfaces without spawning anything: those
+// calls are a repair's critical path. Its verification still reads batctl (interface status and the originator table).
 import { z } from "zod";
 import { ActuatorError } from "../errors.ts";
 import { runChecked } from "./exec.ts";
 import { InterfaceName, isPerNode, Mac, Node, netnsOfTemplate } from "./params.ts";
+import { type LinkMasters, slavesOf } from "./rtnetlink.ts";
 import { type Actuator, type ActuatorContext, type Applied, type Observation, observed, type Step } from "./types.ts";
 
 /** Params of batman_hop_penalty: the mesh interface's penalty, or a hard interface's when `interface` is given. */
@@ -204,6 +207,8 @@ export interface BatctlOptions {
   timeoutMs?: number;
   /** How often batman_interface verification reads the tables again while waiting for batman-adv to re-route. */
   pollMs?: number;
+  /** Attaches, detaches and lists hard interfaces in process (rtnetlink); without it batctl does. */
+  masters?: LinkMasters;
 }
 
 /** `error` as an Error (a thrown non-Error becomes an ActuatorError saying what it was). */
@@ -250,6 +255,7 @@ export function batctlActuators({
   netnsTemplate = "",
   timeoutMs = 5000,
   pollMs = 100,
+  masters,
 }: BatctlOptions = {}): [
   Actuator<HopPenaltyParams, { previous: number }>,
   Actuator<BatmanInterfaceParams, { attached: boolean }>,
@@ -283,17 +289,24 @@ export function batctlActuators({
   const where = (p: HopPenaltyParams) => (p.interface ? `${p.mesh_interface}/${p.interface}` : p.mesh_interface);
 
   const attachedOf = async (p: BatmanInterfaceParams) => parseInterfaces(await run(p.node, "meshif", p.mesh_interface, "interface"));
+  /** The hard interfaces of the step's mesh interface (names only): over rtnetlink when there is `masters`, else batctl's listing. */
+  const hardInterfacesOf = async (p: BatmanInterfaceParams): Promise<string[]> => {
+    if (!masters) return [...(await attachedOf(p)).keys()];
+    const slaves = slavesOf(masters.links(netnsOf(p.node)), p.mesh_interface);
+    if (slaves === undefined) throw new ActuatorError(`${p.node}: no mesh interface ${p.mesh_interface}`);
+    return slaves;
+  };
   /** Both ends of a link at once (see applyConcurrently). */
   const applyInterfaces = (steps: readonly Step<BatmanInterfaceParams>[], ctx: ActuatorContext) =>
     applyConcurrently(
       steps,
       ctx,
       async (p): Promise<{ attached: boolean }> => {
-        const listing = await attachedOf(p);
-        const attached = listing.has(p.interface);
+        const listing = await hardInterfacesOf(p);
+        const attached = listing.includes(p.interface);
         // A mesh interface without hard interfaces cuts the node off the mesh (and older batctl destroys it with every
         // setting a rollback would need); the lab keeps primary0 attached so a repair never gets here.
-        if (p.state === "inactive" && attached && listing.size === 1)
+        if (p.state === "inactive" && attached && listing.length === 1)
           throw new ActuatorError(`${p.node}: refusing to remove ${p.interface}, the last hard interface of ${p.mesh_interface}`);
         return { attached };
       },
@@ -303,7 +316,10 @@ export function batctlActuators({
         return `${p.node}: ${p.interface} ${attach ? "added to" : "removed from"} ${p.mesh_interface}${attach === attached ? " (already so)" : ""}`;
       },
     );
-  const setAttached = (p: BatmanInterfaceParams, attach: boolean) => run(p.node, "meshif", p.mesh_interface, "interface", attach ? "add" : "del", p.interface);
+  const setAttached = async (p: BatmanInterfaceParams, attach: boolean): Promise<void> => {
+    if (masters) masters.setMaster(netnsOf(p.node), p.interface, attach ? p.mesh_interface : null);
+    else await run(p.node, "meshif", p.mesh_interface, "interface", attach ? "add" : "del", p.interface);
+  };
   /** One look at a batman_interface step's effect: the interface listing and, when asked, the best route to the originator. */
   const observeInterface = async (p: BatmanInterfaceParams): Promise<Observation> => {
     const status = (await attachedOf(p)).get(p.interface);
@@ -408,7 +424,7 @@ export function batctlActuators({
         }
       },
       rollback: async (step, applied) => {
-        const attached = (await attachedOf(step.params)).has(step.params.interface);
+        const attached = (await hardInterfacesOf(step.params)).includes(step.params.interface);
         const wanted = z.boolean().parse(applied.undo.attached);
         if (attached !== wanted) await setAttached(step.params, wanted);
       },
