@@ -51,6 +51,19 @@ interface Sample {
   detached_ms: number | null;
   /** What the executor saw when the effect did not verify. */
   result_failed: string[];
+  /** Every probe outage from the cut until the mesh settled after the heal: declared at (cut → ms) and how long it lasted. */
+  outages: { declared_ms: number; lasted_ms: number | null }[];
+  /** Every plan from the cut until the mesh settled: when (cut → ms), about what, its steps and its result. */
+  plans: { at_ms: number; kind: string; target: string | null; steps: string[]; status: string | null }[];
+}
+
+/** A plan's steps in a few words each (`batman_interface n1 n1-n4 inactive`). */
+function stepSummary(plan: Plan): string[] {
+  return plan.actions.map((action) => {
+    const params = action.params as Record<string, unknown>;
+    const words = ["node", "interface", "state", "value", "mode"].flatMap((key) => (params[key] === undefined ? [] : [String(params[key])]));
+    return [action.type, ...words].join(" ");
+  });
 }
 
 /** Cut at `at` → the last batman_interface step of `result` applied; null when none was. */
@@ -148,10 +161,28 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
         applied_ms: result?.result.applied_at === undefined ? null : result.result.applied_at - at,
         detached_ms: detachedAt(result?.result, at),
         result_failed: (result?.result.verification ?? []).filter((check) => !check.ok).map((check) => `${check.check}: ${check.detail}`),
+        outages: probeEvents
+          .filter((e) => e.ts >= at && e.event === "outage")
+          .map((outage) => {
+            const restored = probeEvents.find((e): e is RestoredEvent => e.event === "restored" && e.ts >= outage.ts);
+            return { declared_ms: outage.ts - at, lasted_ms: restored ? restored.outage_ms : null };
+          }),
+        plans: plans
+          .filter((p) => p.at >= at)
+          .map((p) => ({
+            at_ms: p.at - at,
+            kind: p.plan.kind,
+            target: p.plan.target?.id ?? null,
+            steps: stepSummary(p.plan),
+            status: results.get(p.plan.plan_id)?.result.status ?? null,
+          })),
       };
       samples.push(sample);
       process.stderr.write(
         `${mode} ${index + 1}/${FAULTS} cut ${link} (hop ${hop} of ${path.join("→")}): MTTD ${detected ?? "-"} ms, MTTR ${repaired ?? "-"} ms, plan ${sample.planned_ms ?? "-"} ms, result ${sample.result_ms ?? "-"} ms (${sample.result_status ?? "-"}), started ${sample.started_ms ?? "-"} ms, detached ${sample.detached_ms ?? "-"} ms, applied ${sample.applied_ms ?? "-"} ms${sample.result_failed.length > 0 ? `; not verified: ${sample.result_failed.join(" | ")}` : ""}\n`,
+      );
+      process.stderr.write(
+        `  outages ${sample.outages.map((o) => `${o.declared_ms}+${o.lasted_ms ?? "?"}`).join(" ") || "-"}; plans ${sample.plans.map((p) => `${p.at_ms} ${p.kind} ${p.target ?? "-"} [${p.steps.join(", ")}] ${p.status ?? "-"}`).join(" | ") || "-"}\n`,
       );
     }
   } finally {

@@ -8,7 +8,10 @@ import { setLinkLoss } from "../cli/src/lab/faults.ts";
 import type { ProbeEvent } from "../cli/src/lab/outage.ts";
 import { BATMAN_MESH_INTERFACE, linkBetween, nodeOf } from "../cli/src/lab/plan.ts";
 import { LabProber } from "../cli/src/lab/prober.ts";
+import { batadvMesh } from "../services/executor/src/actuators/batadv.ts";
 import { batctlActuators } from "../services/executor/src/actuators/batctl.ts";
+import { NetlinkSockets } from "../services/executor/src/actuators/netlink.ts";
+import { rtnetlinkMasters, slavesOf } from "../services/executor/src/actuators/rtnetlink.ts";
 import { batmanRequired, batmanSkipReason } from "./batman-env.ts";
 import { type HealLab, inVm, startHealLab, VM_PROFILE } from "./lab-stack.ts";
 
@@ -171,6 +174,38 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
         expect(verified.ok).toBe(true);
         await penalty.rollback(step, applied, {} as never);
         expect(read()).toBe(before);
+      },
+      START_MS,
+    );
+
+    test(
+      "batman grid:2x3 - in process over netlink: a hard interface leaves bat0 and comes back, the OGM interval is set and restored, as batctl reads them",
+      async () => {
+        const sockets = new NetlinkSockets();
+        try {
+          const netns = nodeOf(lab.plan, "n2").netns;
+          const masters = rtnetlinkMasters(sockets);
+          const mesh = batadvMesh(sockets, masters);
+          const batctlRead = (...args: string[]) =>
+            Bun.spawnSync(["ip", "netns", "exec", netns, "batctl", "meshif", "bat0", ...args], { stdout: "pipe" }).stdout.toString();
+          expect(slavesOf(masters.links(netns), "bat0")).toContain("n2-n1");
+          masters.setMaster(netns, "n2-n1", null);
+          expect(batctlRead("interface")).not.toContain("n2-n1");
+          expect(slavesOf(masters.links(netns), "bat0")).not.toContain("n2-n1");
+          masters.setMaster(netns, "n2-n1", "bat0");
+          expect(batctlRead("interface")).toContain("n2-n1");
+
+          const before = mesh.get(netns, "bat0", "orig_interval");
+          expect(before).toBe(Number(batctlRead("orig_interval").trim()));
+          mesh.set(netns, "bat0", "orig_interval", 250);
+          expect(batctlRead("orig_interval").trim()).toBe("250");
+          expect(mesh.get(netns, "bat0", "orig_interval")).toBe(250);
+          mesh.set(netns, "bat0", "orig_interval", before);
+          expect(Number(batctlRead("orig_interval").trim())).toBe(before);
+          expect(() => mesh.get(netns, "bat7", "orig_interval")).toThrow(/has no mesh interface bat7/);
+        } finally {
+          sockets.close();
+        }
       },
       START_MS,
     );

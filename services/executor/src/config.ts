@@ -52,8 +52,8 @@ export const executorConfigShape = {
   X0_EXECUTOR_IP: z.string().min(1).default("ip"),
   /** The batctl executable. */
   X0_EXECUTOR_BATCTL: z.string().min(1).default("batctl"),
-  /** How batman_interface attaches and detaches hard interfaces: rtnetlink in process (no spawn), or by running batctl. */
-  X0_EXECUTOR_BATMAN_LINKS: z.enum(["netlink", "batctl"]).default("netlink"),
+  /** How batman_interface and batman_orig_interval reach batman-adv: netlink in process (no spawn), or by running batctl. */
+  X0_EXECUTOR_BATMAN_CONTROL: z.enum(["netlink", "batctl"]).default("netlink"),
   /** bpffs folder of a node's pinned XDP maps, e.g. `/sys/fs/bpf/x0lab/{node}`. */
   X0_EXECUTOR_BPF_PIN_ROOT: Template.default("/sys/fs/bpf/x0"),
   /** Folder of the built BPF objects, handed to the monitor's data-plane control. */

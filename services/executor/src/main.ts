@@ -2,8 +2,10 @@
 import { Buckets, contracts, openBucket, openControlPlaneCrypto, probeEndpoint, runService, subjectOf, type Telemetry } from "@x0/shared";
 import { Counter, Gauge, Histogram } from "prom-client";
 import pkg from "../package.json" with { type: "json" };
+import { batadvMesh } from "./actuators/batadv.ts";
 import { batctlActuators } from "./actuators/batctl.ts";
 import { type DataplaneControl, denyActuators, type OpenDataplaneControl } from "./actuators/deny.ts";
+import { NetlinkSockets } from "./actuators/netlink.ts";
 import { notifyActuator } from "./actuators/notify.ts";
 import { processActuator } from "./actuators/process.ts";
 import { ActuatorRegistry } from "./actuators/registry.ts";
@@ -92,13 +94,16 @@ await runService({
     for (const actuator of denyActuators({ open: openDataplane, pinRootTemplate: config.X0_EXECUTOR_BPF_PIN_ROOT, bpfDir: config.X0_EXECUTOR_BPF_DIR })) {
       registry.register(actuator);
     }
-    const masters = config.X0_EXECUTOR_BATMAN_LINKS === "netlink" ? rtnetlinkMasters() : undefined;
-    onStop(() => masters?.close());
+    const netlink = config.X0_EXECUTOR_BATMAN_CONTROL === "netlink" ? new NetlinkSockets() : undefined;
+    onStop(() => netlink?.close());
+    const masters = netlink ? rtnetlinkMasters(netlink) : undefined;
+    const mesh = netlink && masters ? batadvMesh(netlink, masters) : undefined;
     const [hopPenalty, batmanInterface, origInterval, gwMode] = batctlActuators({
       batctl: config.X0_EXECUTOR_BATCTL,
       ip: config.X0_EXECUTOR_IP,
       netnsTemplate: config.X0_EXECUTOR_NETNS,
       masters,
+      mesh,
     });
     registry.register(hopPenalty).register(batmanInterface).register(origInterval).register(gwMode);
     details.actuators = registry.types();

@@ -2,6 +2,7 @@ import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { BatmanMesh } from "./batadv.ts";
 import {
   BatmanInterfaceParams,
   bandwidthUnits,
@@ -434,7 +435,6 @@ describe("batctl (namespaces)", () => {
         saved.meshif.bat0.interfaces = master === "bat0" ? [...rest, name] : rest;
         writeFileSync(join(dir, `${netns}.json`), JSON.stringify(saved));
       },
-      close: () => {},
     };
     const [, iface] = batctlActuators({ batctl: NS_BATCTL, ip: fakeIp, netnsTemplate: "x0-{node}", masters });
     const down = stepOf("batman_interface", BatmanInterfaceParams.parse({ node: "n2", mesh_interface: "bat0", interface: "v23", state: "inactive" }));
@@ -456,6 +456,44 @@ describe("batctl (namespaces)", () => {
     const other = stepOf("batman_interface", BatmanInterfaceParams.parse({ node: "n1", mesh_interface: "bat1", interface: "v12", state: "inactive" }));
     await expect(iface.apply(other, ctx)).rejects.toThrow(/n1: no mesh interface bat1/);
     expect(nsState("x0-n1").meshif.bat0.interfaces).toEqual(["primary0"]);
+  });
+
+  test("batctl - with `mesh`, batman_orig_interval reads, sets, verifies and rolls back over it (no batctl spawn)", async () => {
+    // Mesh settings over the fake's per-namespace state (the generic netlink requests are tested in rtnetlink.test.ts).
+    const calls: string[] = [];
+    const mesh: BatmanMesh = {
+      get: (netns, meshInterface, setting) => {
+        calls.push(`get ${netns} ${meshInterface} ${setting}`);
+        return nsState(String(netns)).meshif[meshInterface]?.orig_interval ?? 1000;
+      },
+      set: (netns, meshInterface, setting, value) => {
+        calls.push(`set ${netns} ${meshInterface} ${setting} ${value}`);
+        const saved = nsState(String(netns));
+        saved.meshif[meshInterface].orig_interval = value;
+        writeFileSync(join(dir, `${netns}.json`), JSON.stringify(saved));
+      },
+    };
+    const [, , interval] = batctlActuators({ batctl: NS_BATCTL, ip: fakeIp, netnsTemplate: "x0-{node}", mesh });
+    const steps = ["n1", "n2"].map((node, k) => stepOf("batman_orig_interval", OrigIntervalParams.parse({ node, mesh_interface: "bat0", value: 100 }), k));
+    const results = await (interval.applyBatch as NonNullable<typeof interval.applyBatch>)(steps, ctx);
+    expect(results.map((result) => (result instanceof Error ? result.message : result.detail))).toEqual([
+      "n1: orig_interval of bat0 1000 → 100 ms",
+      "n2: orig_interval of bat0 1000 → 100 ms",
+    ]);
+    expect(nsState("x0-n2").meshif.bat0.orig_interval).toBe(100);
+    const first = results[0] as Exclude<(typeof results)[0], Error>;
+    expect((await interval.verify(steps[0] as Step<OrigIntervalParams>, first, ctx)).ok).toBe(true);
+    await interval.rollback(steps[0] as Step<OrigIntervalParams>, first, ctx);
+    expect(nsState("x0-n1").meshif.bat0.orig_interval).toBe(1000);
+    expect(calls).toEqual([
+      "get x0-n1 bat0 orig_interval",
+      "get x0-n2 bat0 orig_interval",
+      "set x0-n1 bat0 orig_interval 100",
+      "set x0-n2 bat0 orig_interval 100",
+      "get x0-n1 bat0 orig_interval",
+      "set x0-n1 bat0 orig_interval 1000",
+    ]);
+    expect(ipCalls()).toEqual([]);
   });
 
   test("batctl - OGM intervals of several nodes in one batch: one journal write before any change, then each read back", async () => {

@@ -3,11 +3,13 @@
 // `meshif <bat> oj`), batman_orig_interval (`meshif <bat> orig_interval [ms]`) and batman_gw_mode (`meshif <bat> gw_mode [mode
 // [arg]]`). Each change is read back to verify, and the value read before it is what a rollback restores. With a namespace
 // template (X0_EXECUTOR_NETNS, the lab's site executor) batctl runs as `ip netns exec <ns> batctl ...` for any node, because
-// batctl has no namespace option of its own; without one it acts on this host, for this node only. Given `masters`
-// (rtnetlink in process), batman_interface attaches, detaches and lists hard interfaces without spawning anything: those
-// calls are a repair's critical path. Its verification still reads batctl (interface status and the originator table).
+// batctl has no namespace option of its own; without one it acts on this host, for this node only. Given `masters` and
+// `mesh` (netlink in process), batman_interface attaches, detaches and lists hard interfaces and batman_orig_interval reads
+// and sets the OGM interval without spawning anything: those calls are a repair's critical path. batman_interface's
+// verification still reads batctl (interface status and the originator table).
 import { z } from "zod";
 import { ActuatorError } from "../errors.ts";
+import type { BatmanMesh } from "./batadv.ts";
 import { runChecked } from "./exec.ts";
 import { InterfaceName, isPerNode, Mac, Node, netnsOfTemplate } from "./params.ts";
 import { type LinkMasters, slavesOf } from "./rtnetlink.ts";
@@ -209,6 +211,8 @@ export interface BatctlOptions {
   pollMs?: number;
   /** Attaches, detaches and lists hard interfaces in process (rtnetlink); without it batctl does. */
   masters?: LinkMasters;
+  /** Reads and sets the OGM interval in process (batadv generic netlink); without it batctl does. */
+  mesh?: BatmanMesh;
 }
 
 /** `error` as an Error (a thrown non-Error becomes an ActuatorError saying what it was). */
@@ -256,6 +260,7 @@ export function batctlActuators({
   timeoutMs = 5000,
   pollMs = 100,
   masters,
+  mesh,
 }: BatctlOptions = {}): [
   Actuator<HopPenaltyParams, { previous: number }>,
   Actuator<BatmanInterfaceParams, { attached: boolean }>,
@@ -341,7 +346,12 @@ export function batctlActuators({
   };
 
   const orig = (p: OrigIntervalParams) => ["meshif", p.mesh_interface, "orig_interval"];
-  const readOrigInterval = (p: OrigIntervalParams) => readNumber(p.node, orig(p), "an OGM interval", ORIG_INTERVAL_MAX);
+  const readOrigInterval = async (p: OrigIntervalParams) =>
+    mesh ? mesh.get(netnsOf(p.node), p.mesh_interface, "orig_interval") : readNumber(p.node, orig(p), "an OGM interval", ORIG_INTERVAL_MAX);
+  const setOrigInterval = async (p: OrigIntervalParams, value: number): Promise<void> => {
+    if (mesh) mesh.set(netnsOf(p.node), p.mesh_interface, "orig_interval", value);
+    else await run(p.node, ...orig(p), String(value));
+  };
   /** Every node's OGM interval at once (see applyConcurrently). */
   const applyOrigIntervals = (steps: readonly Step<OrigIntervalParams>[], ctx: ActuatorContext) =>
     applyConcurrently(
@@ -349,7 +359,7 @@ export function batctlActuators({
       ctx,
       async (p) => ({ previous: await readOrigInterval(p) }),
       async (p, { previous }) => {
-        await run(p.node, ...orig(p), String(p.value));
+        await setOrigInterval(p, p.value);
         return `${p.node}: orig_interval of ${p.mesh_interface} ${previous} → ${p.value} ms`;
       },
     );
@@ -448,7 +458,7 @@ export function batctlActuators({
       },
       rollback: async (step, applied) => {
         const previous = z.number().int().min(ORIG_INTERVAL_MIN).max(ORIG_INTERVAL_MAX).parse(applied.undo.previous);
-        await run(step.params.node, ...orig(step.params), String(previous));
+        await setOrigInterval(step.params, previous);
       },
     },
     {

@@ -2,7 +2,9 @@
 // for bat0 (this kernel has no batman-adv; IFLA_MASTER is the same call for both, and test/batman.vm.test.ts runs it on bat0).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
-import { NetlinkError, rtnetlinkMasters, slavesOf } from "./rtnetlink.ts";
+import { batadvMesh } from "./batadv.ts";
+import { NetlinkError, NetlinkSockets } from "./netlink.ts";
+import { rtnetlinkMasters, slavesOf } from "./rtnetlink.ts";
 
 const root = process.getuid?.() === 0;
 if (!root) console.warn("rtnetlink.netns.test: skipped, needs root (network namespaces)");
@@ -32,7 +34,8 @@ function removeLeftovers(): void {
 }
 
 describe.skipIf(!root)("rtnetlink (netns)", () => {
-  const masters = root ? rtnetlinkMasters() : undefined;
+  const sockets = root ? new NetlinkSockets() : undefined;
+  const masters = sockets ? rtnetlinkMasters(sockets) : undefined;
 
   beforeAll(() => {
     removeLeftovers();
@@ -43,7 +46,7 @@ describe.skipIf(!root)("rtnetlink (netns)", () => {
     sh(["ip", "-n", NETNS, "link", "set", "a0", "master", "mesh0"]);
   });
   afterAll(() => {
-    masters?.close();
+    sockets?.close();
     Bun.spawnSync(["ip", "netns", "delete", NETNS], { stdout: "ignore", stderr: "ignore" });
   });
 
@@ -66,12 +69,25 @@ describe.skipIf(!root)("rtnetlink (netns)", () => {
   });
 
   test("rtnetlink - the kernel's refusals are errors naming the call and the errno; nothing changes", () => {
-    expect(() => masters?.setMaster(NETNS, "nope0", "mesh0")).toThrow(/setting the master of nope0 in namespace x0nl\d+ to mesh0: errno 19 \(ENODEV\)/);
-    expect(() => masters?.setMaster(NETNS, "a1", "bat9")).toThrow(/has no interface bat9/);
+    expect(() => masters?.setMaster(NETNS, "nope0", "mesh0")).toThrow(/setting the master of nope0 to mesh0 in namespace x0nl\d+: errno 19 \(ENODEV\)/);
+    expect(() => masters?.setMaster(NETNS, "a1", "bat9")).toThrow(/namespace x0nl\d+ has no interface bat9/);
     // A bridge cannot be its own port.
     expect(() => masters?.setMaster(NETNS, "mesh0", "mesh0")).toThrow(NetlinkError);
     expect(() => masters?.links("x0nl-missing")).toThrow(/open \/run\/netns\/x0nl-missing \(no such network namespace\?\): errno 2 \(ENOENT\)/);
     expect(slavesOf(masters?.links(NETNS) ?? [], "mesh0")).toEqual(["a0"]);
+  });
+
+  test("batadv - without the batman-adv module, mesh settings fail naming the missing family; a missing mesh interface is named", () => {
+    if (!sockets || !masters) return;
+    const mesh = batadvMesh(sockets, masters);
+    if (existsSync("/sys/module/batman_adv")) {
+      expect(() => mesh.get(NETNS, "bat9", "orig_interval")).toThrow(/namespace x0nl\d+ has no mesh interface bat9/);
+      return;
+    }
+    expect(() => mesh.get(NETNS, "mesh0", "orig_interval")).toThrow(
+      /no batadv generic netlink family \(is the batman-adv module loaded\?\): errno 2 \(ENOENT\)/,
+    );
+    expect(() => mesh.set(NETNS, "mesh0", "orig_interval", 100)).toThrow(/batman-adv module/);
   });
 
   test("rtnetlink - the calling thread is back in its own namespace after every call", () => {
