@@ -2,16 +2,14 @@
 // routed by batman-adv, the whole loop on it, and assertions on what batctl and probe traffic show.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subscription } from "@nats-io/transport-node";
-import { Buckets, NodeAnnouncement, openBucket, Plan, type Telemetry } from "@x0/shared";
+import { Buckets, batadvMesh, NetlinkSockets, NodeAnnouncement, openBucket, Plan, rtnetlinkMasters, slavesOf, type Telemetry } from "@x0/shared";
 import { waitFor } from "@x0/shared/testing";
 import { setLinkLoss } from "../cli/src/lab/faults.ts";
 import type { ProbeEvent } from "../cli/src/lab/outage.ts";
 import { BATMAN_MESH_INTERFACE, linkBetween, nodeOf } from "../cli/src/lab/plan.ts";
 import { LabProber } from "../cli/src/lab/prober.ts";
-import { batadvMesh } from "../services/executor/src/actuators/batadv.ts";
 import { batctlActuators } from "../services/executor/src/actuators/batctl.ts";
-import { NetlinkSockets } from "../services/executor/src/actuators/netlink.ts";
-import { rtnetlinkMasters, slavesOf } from "../services/executor/src/actuators/rtnetlink.ts";
+import { parseHardInterfaces, parseMesh, parseNeighbours, parseOriginators } from "../services/monitor/src/batman/parse.ts";
 import { batmanRequired, batmanSkipReason } from "./batman-env.ts";
 import { type HealLab, inVm, startHealLab, VM_PROFILE } from "./lab-stack.ts";
 
@@ -179,7 +177,7 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
     );
 
     test(
-      "batman grid:2x3 - in process over netlink: a hard interface leaves bat0 and comes back, the OGM interval is set and restored, as batctl reads them",
+      "batman grid:2x3 - in process over netlink: a hard interface leaves bat0 and comes back, the OGM interval is set and restored, and the tables read as batctl prints them",
       async () => {
         const sockets = new NetlinkSockets();
         try {
@@ -203,6 +201,31 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
           mesh.set(netns, "bat0", "orig_interval", before);
           expect(Number(batctlRead("orig_interval").trim())).toBe(before);
           expect(() => mesh.get(netns, "bat7", "orig_interval")).toThrow(/has no mesh interface bat7/);
+
+          // The tables the monitor reads: the same routes, neighbours and mesh facts as batctl prints (read again while
+          // an OGM changes a route between the two reads).
+          const routes = (entries: { originator: string; next_hop: string; interface: string; best: boolean }[]) =>
+            entries.map((e) => `${e.originator} via ${e.next_hop} on ${e.interface}${e.best ? " best" : ""}`).sort();
+          let same = false;
+          for (let attempt = 0; attempt < 5 && !same; attempt++) {
+            const overNetlink = routes(mesh.originators(netns, "bat0"));
+            const overBatctl = routes(parseOriginators(batctlRead("oj")));
+            same = overNetlink.length > 0 && JSON.stringify(overNetlink) === JSON.stringify(overBatctl);
+          }
+          expect(same).toBe(true);
+          const neighbours = mesh
+            .neighbours(netns, "bat0")
+            .map((n) => `${n.neighbour} on ${n.interface}`)
+            .sort();
+          expect(neighbours).toEqual(
+            parseNeighbours(batctlRead("nj"))
+              .map((n) => `${n.neighbour} on ${n.interface}`)
+              .sort(),
+          );
+          const facts = mesh.facts(netns, "bat0");
+          const mj = parseMesh(batctlRead("mj"));
+          expect([facts.originator, facts.primaryInterface]).toEqual([mj.originator, mj.primaryInterface]);
+          expect([...facts.hardInterfaces.keys()].sort()).toEqual([...parseHardInterfaces(batctlRead("interface")).keys()].sort());
         } finally {
           sockets.close();
         }

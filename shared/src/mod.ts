@@ -55,6 +55,7 @@ export type { Bucket, StreamLimits } from "./knowledge/knowledge.ts";
 export { Buckets, DEFAULT_STREAM_LIMITS, ensureStreams, forgetBucket, openBucket } from "./knowledge/knowledge.ts";
 export type { ConnectOptions } from "./nats/connect.ts";
 export { connectNats } from "./nats/connect.ts";
+export * from "./netlink/mod.ts";
 export type { LogFields, Logger, LoggerOptions } from "./observability/logger.ts";
 export { createLogger, LogLevel, RateLimiter } from "./observability/logger.ts";
 export type { CatalogueEntry, ServiceMetrics } from "./observability/metrics.ts";

@@ -1,16 +1,25 @@
 // Executor (E of MAPE-K): signed plans in, actuators applied, effects verified (or rolled back), honest results out.
-import { Buckets, contracts, openBucket, openControlPlaneCrypto, probeEndpoint, runService, subjectOf, type Telemetry } from "@x0/shared";
+import {
+  Buckets,
+  batadvMesh,
+  contracts,
+  NetlinkSockets,
+  openBucket,
+  openControlPlaneCrypto,
+  probeEndpoint,
+  rtnetlinkMasters,
+  runService,
+  subjectOf,
+  type Telemetry,
+} from "@x0/shared";
 import { Counter, Gauge, Histogram } from "prom-client";
 import pkg from "../package.json" with { type: "json" };
-import { batadvMesh } from "./actuators/batadv.ts";
 import { batctlActuators } from "./actuators/batctl.ts";
 import { type DataplaneControl, denyActuators, type OpenDataplaneControl } from "./actuators/deny.ts";
-import { NetlinkSockets } from "./actuators/netlink.ts";
 import { notifyActuator } from "./actuators/notify.ts";
 import { processActuator } from "./actuators/process.ts";
 import { ActuatorRegistry } from "./actuators/registry.ts";
 import { routesActuator } from "./actuators/routes.ts";
-import { rtnetlinkMasters } from "./actuators/rtnetlink.ts";
 import { observed } from "./actuators/types.ts";
 import { executorConfigShape, resolveMode } from "./config.ts";
 import { DataplaneUnavailable, PlanInProgress } from "./errors.ts";

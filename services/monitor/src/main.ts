@@ -69,8 +69,10 @@ await runService({
     X0_MONITOR_PROBE_WINDOW: z.coerce.number().int().min(1).max(10_000).default(50),
     /** batman-adv mesh interface: a name, `auto` (detect) or `off`. */
     X0_MONITOR_BATMAN_INTERFACE: z.string().min(1).max(15).default("auto"),
-    /** How often batctl is read. */
+    /** How often batman-adv's tables are read. */
     X0_MONITOR_BATMAN_INTERVAL_MS: ms(100, 1000),
+    /** How batman-adv is read: `netlink` (its generic netlink family, in process) or `batctl` (a spawn per table). */
+    X0_MONITOR_BATMAN_SOURCE: z.enum(["netlink", "batctl"]).default("netlink"),
     /** The batctl executable. */
     X0_MONITOR_BATCTL: z.string().min(1).default("batctl"),
     /** The node's stable address, which other nodes route to; announced in x0_topology (empty: none). */
@@ -125,6 +127,7 @@ await runService({
     }
     const batman = startBatman({
       meshInterface: config.X0_MONITOR_BATMAN_INTERFACE,
+      source: config.X0_MONITOR_BATMAN_SOURCE,
       batctl: config.X0_MONITOR_BATCTL,
       intervalMs: config.X0_MONITOR_BATMAN_INTERVAL_MS,
       logger,

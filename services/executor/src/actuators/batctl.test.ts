@@ -2,7 +2,7 @@ import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { BatmanMesh } from "./batadv.ts";
+import type { BatmanMesh, LinkMasters } from "@x0/shared";
 import {
   BatmanInterfaceParams,
   bandwidthUnits,
@@ -17,7 +17,6 @@ import {
   parseOriginators,
   throughputUnits,
 } from "./batctl.ts";
-import type { LinkMasters } from "./rtnetlink.ts";
 import { stepOf, testContext } from "./testing.ts";
 import type { Step } from "./types.ts";
 
@@ -420,7 +419,7 @@ describe("batctl (namespaces)", () => {
   });
 
   test("batctl - with `masters`, batman_interface lists, detaches and restores over it (no batctl spawn); verification still reads batctl", async () => {
-    // Masters over the fake's per-namespace state (rtnetlink itself is tested against the kernel in rtnetlink.netns.test.ts).
+    // Masters over the fake's per-namespace state (rtnetlink itself is tested against the kernel in shared/src/netlink/netlink.netns.test.ts).
     const calls: string[] = [];
     const masters: LinkMasters = {
       links: (netns) => {
@@ -459,9 +458,9 @@ describe("batctl (namespaces)", () => {
   });
 
   test("batctl - with `mesh`, batman_orig_interval reads, sets, verifies and rolls back over it (no batctl spawn)", async () => {
-    // Mesh settings over the fake's per-namespace state (the generic netlink requests are tested in rtnetlink.test.ts).
+    // Mesh settings over the fake's per-namespace state (the generic netlink requests are tested in shared/src/netlink/netlink.test.ts).
     const calls: string[] = [];
-    const mesh: BatmanMesh = {
+    const mesh: Pick<BatmanMesh, "get" | "set"> = {
       get: (netns, meshInterface, setting) => {
         calls.push(`get ${netns} ${meshInterface} ${setting}`);
         return nsState(String(netns)).meshif[meshInterface]?.orig_interval ?? 1000;

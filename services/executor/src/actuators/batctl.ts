@@ -7,12 +7,11 @@
 // `mesh` (netlink in process), batman_interface attaches, detaches and lists hard interfaces and batman_orig_interval reads
 // and sets the OGM interval without spawning anything: those calls are a repair's critical path. batman_interface's
 // verification still reads batctl (interface status and the originator table).
+import { type BatmanMesh, type LinkMasters, slavesOf } from "@x0/shared";
 import { z } from "zod";
 import { ActuatorError } from "../errors.ts";
-import type { BatmanMesh } from "./batadv.ts";
 import { runChecked } from "./exec.ts";
 import { InterfaceName, isPerNode, Mac, Node, netnsOfTemplate } from "./params.ts";
-import { type LinkMasters, slavesOf } from "./rtnetlink.ts";
 import { type Actuator, type ActuatorContext, type Applied, type Observation, observed, type Step } from "./types.ts";
 
 /** Params of batman_hop_penalty: the mesh interface's penalty, or a hard interface's when `interface` is given. */
@@ -212,7 +211,7 @@ export interface BatctlOptions {
   /** Attaches, detaches and lists hard interfaces in process (rtnetlink); without it batctl does. */
   masters?: LinkMasters;
   /** Reads and sets the OGM interval in process (batadv generic netlink); without it batctl does. */
-  mesh?: BatmanMesh;
+  mesh?: Pick<BatmanMesh, "get" | "set">;
 }
 
 /** `error` as an Error (a thrown non-Error becomes an ActuatorError saying what it was). */

@@ -1,5 +1,5 @@
-// Reads batman-adv state through batctl (argv only, no shell) every batman interval and keeps the latest sample.
-import { type BatmanSample, X0Error } from "@x0/shared";
+// Reads batman-adv state through batman-adv's generic netlink family in process, or through batctl (argv only, no shell).
+import { type BatmanMesh as BatmanNetlink, type BatmanSample, X0Error } from "@x0/shared";
 import { parseHardInterfaces, parseMesh, parseNeighbours, parseOriginators } from "./parse.ts";
 
 /** batctl failed or timed out. */
@@ -59,4 +59,15 @@ export async function collectBatmanMesh({ meshInterface, batctl = "batctl", time
     output([batctl, "meshif", meshInterface, "interface"], timeoutMs).then(parseHardInterfaces),
   ]);
   return { mesh_interface: meshInterface, originator: mesh.originator, hard_interfaces: [...interfaces.keys()].sort() };
+}
+
+/** Reads originators and neighbours of one mesh interface of this namespace over netlink (`oj` and `nj` without a spawn). */
+export function collectBatmanNetlink(netlink: BatmanNetlink, meshInterface: string): BatmanSample {
+  return { mesh_interface: meshInterface, originators: netlink.originators(null, meshInterface), neighbours: netlink.neighbours(null, meshInterface) };
+}
+
+/** Reads the mesh's originator address and hard interfaces over netlink (`mj` and `interface` without a spawn). */
+export function collectBatmanMeshNetlink(netlink: BatmanNetlink, meshInterface: string): BatmanMesh {
+  const facts = netlink.facts(null, meshInterface);
+  return { mesh_interface: meshInterface, originator: facts.originator, hard_interfaces: [...facts.hardInterfaces.keys()].sort() };
 }

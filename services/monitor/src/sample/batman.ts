@@ -1,7 +1,14 @@
-// Keeps the latest batman-adv sample, refreshed in the background every batman interval (batctl is a process spawn,
-// too costly for every 100 ms telemetry interval; batman-adv itself sends OGMs once a second).
-import type { BatmanSample, Logger } from "@x0/shared";
-import { type BatmanMesh, collectBatman, collectBatmanMesh, findBatmanInterfaces } from "../batman/collector.ts";
+// Keeps the latest batman-adv sample, refreshed in the background every batman interval (batman-adv itself sends OGMs
+// once a second; with batctl each read is a process spawn, too costly for every 100 ms telemetry interval).
+import { type BatmanSample, batadvMesh, type Logger, NetlinkSockets, rtnetlinkMasters } from "@x0/shared";
+import {
+  type BatmanMesh,
+  collectBatman,
+  collectBatmanMesh,
+  collectBatmanMeshNetlink,
+  collectBatmanNetlink,
+  findBatmanInterfaces,
+} from "../batman/collector.ts";
 
 /** How often the mesh's originator address and hard interfaces are read again (they change only when a hard interface is added or removed). */
 const MESH_REFRESH_MS = 5000;
@@ -9,6 +16,8 @@ const MESH_REFRESH_MS = 5000;
 /** Settings: `meshInterface` is a name, "auto" (detect batadv links) or "off". */
 export interface BatmanSettings {
   meshInterface: string;
+  /** Read batman-adv over its netlink family in process, or by running batctl. */
+  source: "netlink" | "batctl";
   batctl: string;
   intervalMs: number;
   logger: Logger;
@@ -22,8 +31,10 @@ export interface BatmanSource {
 }
 
 /** Starts the refresh loop; returns the latest sample and mesh getters and a stop function. */
-export function startBatman({ meshInterface, batctl, intervalMs, logger }: BatmanSettings): BatmanSource {
+export function startBatman({ meshInterface, source, batctl, intervalMs, logger }: BatmanSettings): BatmanSource {
   if (meshInterface === "off") return { latest: () => undefined, mesh: () => undefined, stop: () => {} };
+  const sockets = source === "netlink" ? new NetlinkSockets() : undefined;
+  const netlink = sockets ? batadvMesh(sockets, rtnetlinkMasters(sockets)) : undefined;
   let latest: BatmanSample | undefined;
   let meshFacts: BatmanMesh | undefined;
   let meshReadAt = Number.NEGATIVE_INFINITY;
@@ -44,10 +55,13 @@ export function startBatman({ meshInterface, batctl, intervalMs, logger }: Batma
       if (!mesh) return;
       const now = Date.now();
       const readMesh = now - meshReadAt >= MESH_REFRESH_MS;
-      const [sample, facts] = await Promise.all([
-        collectBatman({ meshInterface: mesh, batctl }),
-        readMesh ? collectBatmanMesh({ meshInterface: mesh, batctl }) : Promise.resolve(meshFacts),
-      ]);
+      const meshInterfaceName = mesh;
+      const [sample, facts] = netlink
+        ? [collectBatmanNetlink(netlink, meshInterfaceName), readMesh ? collectBatmanMeshNetlink(netlink, meshInterfaceName) : meshFacts]
+        : await Promise.all([
+            collectBatman({ meshInterface: meshInterfaceName, batctl }),
+            readMesh ? collectBatmanMesh({ meshInterface: meshInterfaceName, batctl }) : Promise.resolve(meshFacts),
+          ]);
       latest = sample;
       if (readMesh) {
         meshFacts = facts;
@@ -65,5 +79,12 @@ export function startBatman({ meshInterface, batctl, intervalMs, logger }: Batma
   };
   void refresh();
   const timer = setInterval(() => void refresh(), intervalMs);
-  return { latest: () => latest, mesh: () => meshFacts, stop: () => clearInterval(timer) };
+  return {
+    latest: () => latest,
+    mesh: () => meshFacts,
+    stop: () => {
+      clearInterval(timer);
+      sockets?.close();
+    },
+  };
 }

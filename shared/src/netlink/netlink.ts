@@ -1,11 +1,12 @@
 // Netlink in process, in any network namespace: message encoding, attribute parsing, and one socket per (namespace,
 // protocol) over bun:ffi (libc's socket/send/recv/setns). Hand-written: no maintained netlink library exists for Bun, and
-// the executor needs a handful of requests (rtnetlink.ts: interface masters; batadv.ts: batman-adv mesh settings).
+// x0tta6bl4 needs a handful of requests (rtnetlink.ts: interfaces and their masters; batadv.ts: batman-adv's settings
+// and tables), for the executor's actuators and the monitor's batman-adv readings.
 //
 // A netlink socket stays in the namespace it was created in, so the calling thread enters the namespace (setns), creates
 // the socket and returns at once, before any other JavaScript runs.
 import { dlopen, FFIType, type Pointer, ptr, read } from "bun:ffi";
-import { ActuatorError } from "../errors.ts";
+import { X0Error } from "../errors.ts";
 
 /** Netlink protocols this module opens. */
 export const NetlinkProtocol = { route: 0, generic: 16 } as const;
@@ -46,7 +47,7 @@ const ERRNO_NAMES: Record<number, string> = {
 };
 
 /** A netlink call failed: the kernel's errno (or the libc call's) and what was asked. */
-export class NetlinkError extends ActuatorError {
+export class NetlinkError extends X0Error {
   constructor(
     message: string,
     readonly errno: number,

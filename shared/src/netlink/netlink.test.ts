@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { encodeFamilyRequest, encodeGetMesh, encodeSetMesh, genlAttributes } from "./batadv.ts";
+import { encodeDump, encodeFamilyRequest, encodeGetMesh, encodeSetMesh, genlAttributes, parseNeighbour, parseOriginator, readMac } from "./batadv.ts";
 import { encodeMessage, NetlinkError, parseMessages, readString, readUint, uint } from "./netlink.ts";
 import { encodeLinkDump, encodeSetMaster, parseLink, slavesOf } from "./rtnetlink.ts";
 
@@ -82,5 +82,53 @@ describe("netlink messages", () => {
     expect(readUint(attributes.get(3))).toBe(7);
     expect(readUint(attributes.get(57))).toBe(100);
     expect(attributes.get(57)?.length).toBe(4);
+  });
+
+  test("batadv - originator and neighbour dump entries as batctl oj/nj print them; an entry missing a field is skipped", () => {
+    const mac = (last: number) => new Uint8Array([0x02, 0, 0, 0, 0, last]);
+    // A genl reply payload: the 4-byte genl header, then attributes (encodeMessage's body and attribute layout, header dropped).
+    const payload = (attributes: [number, Uint8Array][]) => encodeMessage(0, 0, 0, new Uint8Array([8, 1, 0, 0]), attributes).subarray(16);
+    const names = new Map([[4, "n2-n1"]]);
+    const best = payload([
+      [9, mac(1)],
+      [24, mac(1)],
+      [6, uint(4, 4)],
+      [25, uint(240, 1)],
+      [23, uint(312, 4)],
+      [22, new Uint8Array(0)],
+    ]);
+    expect(parseOriginator(best, names)).toEqual({
+      originator: "02:00:00:00:00:01",
+      next_hop: "02:00:00:00:00:01",
+      interface: "n2-n1",
+      tq: 240,
+      last_seen_ms: 312,
+      best: true,
+    });
+    // The hard interface's name attribute wins over the ifindex; no FLAG_BEST is not best.
+    const other = payload([
+      [9, mac(3)],
+      [24, mac(5)],
+      [7, new TextEncoder().encode("n2-n5\0")],
+      [6, uint(9, 4)],
+      [25, uint(101, 1)],
+      [23, uint(40, 4)],
+    ]);
+    expect(parseOriginator(other, names)).toMatchObject({ originator: "02:00:00:00:00:03", interface: "n2-n5", tq: 101, best: false });
+    expect(parseOriginator(payload([[9, mac(1)]]), names)).toBeUndefined();
+    expect(
+      parseNeighbour(
+        payload([
+          [24, mac(1)],
+          [6, uint(4, 4)],
+          [23, uint(12, 4)],
+        ]),
+        names,
+      ),
+    ).toEqual({ neighbour: "02:00:00:00:00:01", interface: "n2-n1", last_seen_ms: 12 });
+    expect(readMac(new Uint8Array(5))).toBeUndefined();
+    const dump = encodeDump(9, 30, "originators", 7);
+    expect(header(dump)).toEqual([dump.length, 30, 0x301, 9]);
+    expect(dump[16]).toBe(8);
   });
 });

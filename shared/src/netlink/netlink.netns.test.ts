@@ -7,7 +7,7 @@ import { NetlinkError, NetlinkSockets } from "./netlink.ts";
 import { rtnetlinkMasters, slavesOf } from "./rtnetlink.ts";
 
 const root = process.getuid?.() === 0;
-if (!root) console.warn("rtnetlink.netns.test: skipped, needs root (network namespaces)");
+if (!root) console.warn("netlink.netns.test: skipped, needs root (network namespaces)");
 
 // x0nl<pid>: unique per run; a leftover of a crashed run is recognised by its dead pid.
 const NETNS = `x0nl${process.pid}`;
