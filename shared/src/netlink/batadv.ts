@@ -145,6 +145,15 @@ export interface BatmanMesh {
 export function batadvMesh(sockets: NetlinkSockets, links: LinkMasters): BatmanMesh {
   // Generic netlink family ids are global (the same in every namespace); batadv's exists once the module is loaded.
   let family: number | undefined;
+  // A reloaded module registers the family again under a new id: after a failed request, look it up afresh.
+  const batadv = (netns: string | null, request: Parameters<NetlinkSockets["transact"]>[1]) => {
+    try {
+      return sockets.transact(netns, request);
+    } catch (error) {
+      family = undefined;
+      throw error;
+    }
+  };
   const familyId = (netns: string | null): number => {
     if (family !== undefined) return family;
     let replies: ReturnType<NetlinkSockets["transact"]>;
@@ -175,7 +184,7 @@ export function batadvMesh(sockets: NetlinkSockets, links: LinkMasters): BatmanM
   const dump = (netns: string | null, mesh: string, command: "originators" | "neighbours" | "hard_interfaces") => {
     const id = familyId(netns);
     const { index, names } = interfaces(netns, mesh);
-    const replies = sockets.transact(netns, {
+    const replies = batadv(netns, {
       protocol: NetlinkProtocol.generic,
       build: (seq) => encodeDump(seq, id, command, index),
       dump: true,
@@ -195,7 +204,7 @@ export function batadvMesh(sockets: NetlinkSockets, links: LinkMasters): BatmanM
     facts(netns, mesh) {
       const id = familyId(netns);
       const index = meshIndex(netns, mesh);
-      const [reply] = sockets.transact(netns, {
+      const [reply] = batadv(netns, {
         protocol: NetlinkProtocol.generic,
         build: (seq) => encodeGetMesh(seq, id, index),
         dump: false,
@@ -218,7 +227,7 @@ export function batadvMesh(sockets: NetlinkSockets, links: LinkMasters): BatmanM
     get(netns, mesh, setting) {
       const id = familyId(netns);
       const index = meshIndex(netns, mesh);
-      const replies = sockets.transact(netns, {
+      const replies = batadv(netns, {
         protocol: NetlinkProtocol.generic,
         build: (seq) => encodeGetMesh(seq, id, index),
         dump: false,
@@ -231,7 +240,7 @@ export function batadvMesh(sockets: NetlinkSockets, links: LinkMasters): BatmanM
     set(netns, mesh, setting, value) {
       const id = familyId(netns);
       const index = meshIndex(netns, mesh);
-      sockets.transact(netns, {
+      batadv(netns, {
         protocol: NetlinkProtocol.generic,
         build: (seq) => encodeSetMesh(seq, id, index, setting, value),
         dump: false,
