@@ -225,7 +225,10 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
           const facts = mesh.facts(netns, "bat0");
           const mj = parseMesh(batctlRead("mj"));
           expect([facts.originator, facts.primaryInterface]).toEqual([mj.originator, mj.primaryInterface]);
-          expect([...facts.hardInterfaces.keys()].sort()).toEqual([...parseHardInterfaces(batctlRead("interface")).keys()].sort());
+          const statuses = (listing: Map<string, string>) => [...listing].map(([name, status]) => `${name}: ${status}`).sort();
+          const overNetlinkStatus = new Map([...mesh.hardInterfaces(netns, "bat0")].map(([name, active]) => [name, active ? "active" : "inactive"]));
+          expect(statuses(overNetlinkStatus)).toEqual(statuses(parseHardInterfaces(batctlRead("interface"))));
+          expect([...facts.hardInterfaces.keys()].sort()).toEqual([...overNetlinkStatus.keys()].sort());
         } finally {
           sockets.close();
         }

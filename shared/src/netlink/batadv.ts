@@ -135,6 +135,8 @@ export interface BatmanMesh {
   neighbours(netns: string | null, mesh: string): BatmanSample["neighbours"];
   /** The originator address, primary interface and hard interfaces, as `batctl mj` and `batctl interface`. */
   facts(netns: string | null, mesh: string): BatmanMeshFacts;
+  /** The hard interfaces (name → active), as `batctl interface` lists them. */
+  hardInterfaces(netns: string | null, mesh: string): Map<string, boolean>;
   /** The setting's current value. */
   get(netns: string | null, mesh: string, setting: MeshSettingName): number;
   /** Sets the setting (batman-adv may adjust it: read it back to see). */
@@ -192,6 +194,16 @@ export function batadvMesh(sockets: NetlinkSockets, links: LinkMasters): BatmanM
     });
     return { payloads: replies.map((reply) => reply.payload), names };
   };
+  const hardInterfaces = (netns: string | null, mesh: string): Map<string, boolean> => {
+    const listed = new Map<string, boolean>();
+    const { payloads, names } = dump(netns, mesh, "hard_interfaces");
+    for (const payload of payloads) {
+      const attributes = genlAttributes(payload);
+      const name = hardInterfaceOf(attributes, names);
+      if (name !== undefined) listed.set(name, attributes.has(BATADV_ATTR_ACTIVE));
+    }
+    return listed;
+  };
   return {
     originators(netns, mesh) {
       const { payloads, names } = dump(netns, mesh, "originators");
@@ -215,15 +227,9 @@ export function batadvMesh(sockets: NetlinkSockets, links: LinkMasters): BatmanM
       const primaryInterface = readString(attributes.get(BATADV_ATTR_HARD_IFNAME));
       // batman-adv leaves the primary out while the mesh has no active hard interface (batctl mj then fails too).
       if (originator === undefined || primaryInterface === undefined) throw new NetlinkError(`${mesh} has no primary hard interface`, ENODEV);
-      const hardInterfaces = new Map<string, boolean>();
-      const { payloads, names } = dump(netns, mesh, "hard_interfaces");
-      for (const payload of payloads) {
-        const hardAttributes = genlAttributes(payload);
-        const name = hardInterfaceOf(hardAttributes, names);
-        if (name !== undefined) hardInterfaces.set(name, hardAttributes.has(BATADV_ATTR_ACTIVE));
-      }
-      return { originator, primaryInterface, hardInterfaces };
+      return { originator, primaryInterface, hardInterfaces: hardInterfaces(netns, mesh) };
     },
+    hardInterfaces,
     get(netns, mesh, setting) {
       const id = familyId(netns);
       const index = meshIndex(netns, mesh);

@@ -460,7 +460,22 @@ describe("batctl (namespaces)", () => {
   test("batctl - with `mesh`, batman_orig_interval reads, sets, verifies and rolls back over it (no batctl spawn)", async () => {
     // Mesh settings over the fake's per-namespace state (the generic netlink requests are tested in shared/src/netlink/netlink.test.ts).
     const calls: string[] = [];
-    const mesh: Pick<BatmanMesh, "get" | "set"> = {
+    const mesh: Pick<BatmanMesh, "get" | "set" | "hardInterfaces" | "originators"> = {
+      hardInterfaces: (netns, meshInterface) => {
+        calls.push(`hardInterfaces ${netns} ${meshInterface}`);
+        return new Map((nsState(String(netns)).meshif[meshInterface]?.interfaces ?? []).map((name: string) => [name, true]));
+      },
+      originators: (netns, meshInterface) => {
+        calls.push(`originators ${netns} ${meshInterface}`);
+        return parseOriginators(existsSync(originatorsPath) ? readFileSync(originatorsPath, "utf8") : "[]").map((o) => ({
+          originator: o.orig_address,
+          next_hop: o.neigh_address ?? "",
+          interface: o.hard_ifname,
+          tq: o.tq ?? 0,
+          last_seen_ms: o.last_seen_msecs ?? 0,
+          best: o.best === true,
+        }));
+      },
       get: (netns, meshInterface, setting) => {
         calls.push(`get ${netns} ${meshInterface} ${setting}`);
         return nsState(String(netns)).meshif[meshInterface]?.orig_interval ?? 1000;
@@ -493,6 +508,24 @@ describe("batctl (namespaces)", () => {
       "set x0-n1 bat0 orig_interval 1000",
     ]);
     expect(ipCalls()).toEqual([]);
+
+    // batman_interface's verification reads the interface status and the originator table over it too.
+    calls.length = 0;
+    const [, iface] = batctlActuators({ batctl: NS_BATCTL, ip: fakeIp, netnsTemplate: "x0-{node}", mesh });
+    writeFileSync(originatorsPath, table("v21"));
+    const down = stepOf(
+      "batman_interface",
+      BatmanInterfaceParams.parse({ node: "n2", mesh_interface: "bat0", interface: "v23", state: "inactive", verify_originator: FAR, verify_within_ms: 0 }),
+    );
+    const removed = await iface.apply(down, ctx);
+    const seen = await iface.verify(down, removed, ctx);
+    expect(seen).toMatchObject({ ok: true });
+    expect(seen.detail).toContain(`best route to ${FAR} via v21`);
+    expect(calls).toEqual(["hardInterfaces x0-n2 bat0", "originators x0-n2 bat0"]);
+    writeFileSync(originatorsPath, table("v23"));
+    expect((await iface.verify(down, removed, ctx)).detail).toContain("still the removed interface");
+    // Only the apply's listing and detach went through batctl here (no `masters`); neither verification spawned anything.
+    expect(ipCalls()).toEqual([`netns exec x0-n2 ${NS_BATCTL} meshif bat0 interface`, `netns exec x0-n2 ${NS_BATCTL} meshif bat0 interface del v23`]);
   });
 
   test("batctl - OGM intervals of several nodes in one batch: one journal write before any change, then each read back", async () => {

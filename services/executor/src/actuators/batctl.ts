@@ -4,9 +4,9 @@
 // [arg]]`). Each change is read back to verify, and the value read before it is what a rollback restores. With a namespace
 // template (X0_EXECUTOR_NETNS, the lab's site executor) batctl runs as `ip netns exec <ns> batctl ...` for any node, because
 // batctl has no namespace option of its own; without one it acts on this host, for this node only. Given `masters` and
-// `mesh` (netlink in process), batman_interface attaches, detaches and lists hard interfaces and batman_orig_interval reads
-// and sets the OGM interval without spawning anything: those calls are a repair's critical path. batman_interface's
-// verification still reads batctl (interface status and the originator table).
+// `mesh` (netlink in process), batman_interface attaches, detaches, lists and verifies hard interfaces (status and the
+// originator table) and batman_orig_interval reads and sets the OGM interval without spawning anything: a repair's
+// critical path, and a verification polls every 100 ms while batman-adv converges.
 import { type BatmanMesh, type LinkMasters, slavesOf } from "@x0/shared";
 import { z } from "zod";
 import { ActuatorError } from "../errors.ts";
@@ -210,8 +210,8 @@ export interface BatctlOptions {
   pollMs?: number;
   /** Attaches, detaches and lists hard interfaces in process (rtnetlink); without it batctl does. */
   masters?: LinkMasters;
-  /** Reads and sets the OGM interval in process (batadv generic netlink); without it batctl does. */
-  mesh?: Pick<BatmanMesh, "get" | "set">;
+  /** Reads and sets the OGM interval, and reads what batman_interface verifies, in process (batadv generic netlink); without it batctl does. */
+  mesh?: Pick<BatmanMesh, "get" | "set" | "hardInterfaces" | "originators">;
 }
 
 /** `error` as an Error (a thrown non-Error becomes an ActuatorError saying what it was). */
@@ -325,13 +325,29 @@ export function batctlActuators({
     else await run(p.node, "meshif", p.mesh_interface, "interface", attach ? "add" : "del", p.interface);
   };
   /** One look at a batman_interface step's effect: the interface listing and, when asked, the best route to the originator. */
+  const statusOf = async (p: BatmanInterfaceParams): Promise<string | undefined> => {
+    if (!mesh) return (await attachedOf(p)).get(p.interface);
+    const active = mesh.hardInterfaces(netnsOf(p.node), p.mesh_interface).get(p.interface);
+    return active === undefined ? undefined : active ? "active" : "inactive";
+  };
+  const originatorsOf = async (p: BatmanInterfaceParams): Promise<OriginatorEntry[]> =>
+    mesh
+      ? mesh.originators(netnsOf(p.node), p.mesh_interface).map((o) => ({
+          orig_address: o.originator,
+          neigh_address: o.next_hop,
+          hard_ifname: o.interface,
+          tq: o.tq,
+          best: o.best,
+          last_seen_msecs: o.last_seen_ms,
+        }))
+      : parseOriginators(await run(p.node, "meshif", p.mesh_interface, "oj"));
   const observeInterface = async (p: BatmanInterfaceParams): Promise<Observation> => {
-    const status = (await attachedOf(p)).get(p.interface);
+    const status = await statusOf(p);
     const listed = p.state === "active" ? status === "active" : status === undefined || status === "inactive";
     const parts = [`batctl lists ${p.interface} in ${p.mesh_interface} as ${status ?? "absent"}${listed ? "" : ` (want ${p.state})`}`];
     let routed = true;
     if (p.verify_originator !== undefined) {
-      const best = bestRoute(parseOriginators(await run(p.node, "meshif", p.mesh_interface, "oj")), p.verify_originator);
+      const best = bestRoute(await originatorsOf(p), p.verify_originator);
       if (best === undefined) {
         routed = false;
         parts.push(`no best route to ${p.verify_originator}`);
