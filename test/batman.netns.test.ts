@@ -202,33 +202,41 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
           expect(Number(batctlRead("orig_interval").trim())).toBe(before);
           expect(() => mesh.get(netns, "bat7", "orig_interval")).toThrow(/has no mesh interface bat7/);
 
-          // The tables the monitor reads: the same routes, neighbours and mesh facts as batctl prints (read again while
-          // an OGM changes a route between the two reads).
+          // The tables the monitor reads: the same routes, neighbours and mesh facts as batctl prints. n2-n1 was just
+          // attached again, so its neighbour, routes and status may change between two reads: compare until they agree.
+          const agree = async (read: () => [string[], string[]]) => {
+            let last: [string[], string[]] = [[], []];
+            for (let attempt = 0; attempt < 20; attempt++) {
+              last = read();
+              if (last[0].length > 0 && JSON.stringify(last[0]) === JSON.stringify(last[1])) return last;
+              await Bun.sleep(250);
+            }
+            return last;
+          };
           const routes = (entries: { originator: string; next_hop: string; interface: string; best: boolean }[]) =>
             entries.map((e) => `${e.originator} via ${e.next_hop} on ${e.interface}${e.best ? " best" : ""}`).sort();
-          let same = false;
-          for (let attempt = 0; attempt < 5 && !same; attempt++) {
-            const overNetlink = routes(mesh.originators(netns, "bat0"));
-            const overBatctl = routes(parseOriginators(batctlRead("oj")));
-            same = overNetlink.length > 0 && JSON.stringify(overNetlink) === JSON.stringify(overBatctl);
-          }
-          expect(same).toBe(true);
-          const neighbours = mesh
-            .neighbours(netns, "bat0")
-            .map((n) => `${n.neighbour} on ${n.interface}`)
-            .sort();
-          expect(neighbours).toEqual(
-            parseNeighbours(batctlRead("nj"))
-              .map((n) => `${n.neighbour} on ${n.interface}`)
-              .sort(),
-          );
+          const [routesOverNetlink, routesOverBatctl] = await agree(() => [
+            routes(mesh.originators(netns, "bat0")),
+            routes(parseOriginators(batctlRead("oj"))),
+          ]);
+          expect(routesOverNetlink).toEqual(routesOverBatctl);
+          const neighbours = (entries: { neighbour: string; interface: string }[]) => entries.map((n) => `${n.neighbour} on ${n.interface}`).sort();
+          const [neighboursOverNetlink, neighboursOverBatctl] = await agree(() => [
+            neighbours(mesh.neighbours(netns, "bat0")),
+            neighbours(parseNeighbours(batctlRead("nj"))),
+          ]);
+          expect(neighboursOverNetlink).toEqual(neighboursOverBatctl);
           const facts = mesh.facts(netns, "bat0");
           const mj = parseMesh(batctlRead("mj"));
           expect([facts.originator, facts.primaryInterface]).toEqual([mj.originator, mj.primaryInterface]);
           const statuses = (listing: Map<string, string>) => [...listing].map(([name, status]) => `${name}: ${status}`).sort();
-          const overNetlinkStatus = new Map([...mesh.hardInterfaces(netns, "bat0")].map(([name, active]) => [name, active ? "active" : "inactive"]));
-          expect(statuses(overNetlinkStatus)).toEqual(statuses(parseHardInterfaces(batctlRead("interface"))));
-          expect([...facts.hardInterfaces.keys()].sort()).toEqual([...overNetlinkStatus.keys()].sort());
+          const overNetlinkStatus = () => new Map([...mesh.hardInterfaces(netns, "bat0")].map(([name, active]) => [name, active ? "active" : "inactive"]));
+          const [statusOverNetlink, statusOverBatctl] = await agree(() => [
+            statuses(overNetlinkStatus()),
+            statuses(parseHardInterfaces(batctlRead("interface"))),
+          ]);
+          expect(statusOverNetlink).toEqual(statusOverBatctl);
+          expect([...facts.hardInterfaces.keys()].sort()).toEqual([...overNetlinkStatus().keys()].sort());
         } finally {
           sockets.close();
         }
