@@ -65,25 +65,24 @@ async function interleavedLatency<K extends string>(count: number, ops: Record<K
   const names = Object.keys(ops) as K[];
   const times = Object.fromEntries(names.map((name) => [name, [] as number[]])) as Record<K, number[]>;
   for (const name of names) for (let i = 0; i < WARM_UP_RUNS; i++) await ops[name]();
-  // With `idleMs`, every run waits that long first (the operations take turns), as a service waits between plans.
-  for (let done = 0; idleMs > 0 && done < count; done++) {
-    for (const name of names) {
-      await Bun.sleep(idleMs);
-      const start = performance.now();
-      await ops[name]();
-      times[name].push(performance.now() - start);
-    }
-  }
-  for (let done = idleMs > 0 ? count : 0; done < count; done += 50) {
-    // Back to the event loop between chunks, as a service is between messages (timers and setImmediate run).
-    await new Promise((resolve) => setImmediate(resolve));
-    for (const name of names) {
-      const op = ops[name];
-      for (let i = 0; i < Math.min(50, count - done); i++) {
-        const start = performance.now();
-        await op();
-        times[name].push(performance.now() - start);
+  const timed = async (name: K) => {
+    const start = performance.now();
+    await ops[name]();
+    times[name].push(performance.now() - start);
+  };
+  if (idleMs > 0) {
+    // Every run waits `idleMs` first (the operations take turns), as a service waits between plans.
+    for (let done = 0; done < count; done++) {
+      for (const name of names) {
+        await Bun.sleep(idleMs);
+        await timed(name);
       }
+    }
+  } else {
+    for (let done = 0; done < count; done += 50) {
+      // Back to the event loop between chunks, as a service is between messages (timers and setImmediate run).
+      await new Promise((resolve) => setImmediate(resolve));
+      for (const name of names) for (let i = 0; i < Math.min(50, count - done); i++) await timed(name);
     }
   }
   const round = (x: number) => Number(x.toFixed(4));

@@ -105,8 +105,8 @@ await runService({
     }
     const netlink = config.X0_EXECUTOR_BATMAN_CONTROL === "netlink" ? new NetlinkSockets() : undefined;
     onStop(() => netlink?.close());
-    const masters = netlink ? rtnetlinkMasters(netlink) : undefined;
-    const mesh = netlink && masters ? batadvMesh(netlink, masters) : undefined;
+    const masters = netlink && rtnetlinkMasters(netlink);
+    const mesh = netlink && masters && batadvMesh(netlink, masters);
     const [hopPenalty, batmanInterface, origInterval, gwMode] = batctlActuators({
       batctl: config.X0_EXECUTOR_BATCTL,
       ip: config.X0_EXECUTOR_IP,

@@ -6,6 +6,7 @@
 import type { BatmanSample } from "../contracts/schemas.ts";
 import {
   cString,
+  Errno,
   encodeMessage,
   NetlinkError,
   NetlinkProtocol,
@@ -41,8 +42,7 @@ const BATADV_ATTR_FLAG_BEST = 22;
 const BATADV_ATTR_LAST_SEEN_MSECS = 23;
 const BATADV_ATTR_NEIGH_ADDRESS = 24;
 const BATADV_ATTR_TQ = 25;
-const ENODEV = 19;
-const ENOENT = 2;
+const { ENODEV, ENOENT, EPROTO } = Errno;
 
 /** batman-adv mesh attributes this module reads and sets, with their netlink type and width. */
 export const MeshSetting = {
@@ -172,7 +172,7 @@ export function batadvMesh(sockets: NetlinkSockets, links: LinkMasters): BatmanM
       throw error;
     }
     const id = readUint(replies.map((reply) => genlAttributes(reply.payload).get(CTRL_ATTR_FAMILY_ID)).find((value) => value !== undefined));
-    if (id === undefined) throw new NetlinkError("the batadv family reply has no id", 71);
+    if (id === undefined) throw new NetlinkError("the batadv family reply has no id", EPROTO);
     family = id;
     return id;
   };
@@ -240,7 +240,7 @@ export function batadvMesh(sockets: NetlinkSockets, links: LinkMasters): BatmanM
         what: `reading ${setting} of ${mesh}`,
       });
       const value = readUint(replies.map((reply) => genlAttributes(reply.payload).get(MeshSetting[setting].attribute)).find((data) => data !== undefined));
-      if (value === undefined) throw new NetlinkError(`batman-adv's mesh reply for ${mesh} has no ${setting}`, 71);
+      if (value === undefined) throw new NetlinkError(`batman-adv's mesh reply for ${mesh} has no ${setting}`, EPROTO);
       return value;
     },
     set(netns, mesh, setting, value) {

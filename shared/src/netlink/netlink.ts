@@ -25,12 +25,15 @@ const O_CLOEXEC = 0o2000000;
 const CLONE_NEWNET = 0x40000000;
 const MSG_DONTWAIT = 0x40;
 const EINTR = 4;
-const EPROTO = 71;
 
 const NLMSG_HEADER = 16;
 const ATTRIBUTE_HEADER = 4;
 // Dump replies come in parts of at most a few pages; 64 KiB always holds one.
 const RECEIVE_BYTES = 65_536;
+
+/** The errnos this module and its users raise themselves. */
+export const Errno = { ENOENT: 2, ENODEV: 19, EPROTO: 71 } as const;
+const { EPROTO } = Errno;
 
 // The errnos these requests plausibly meet, named so messages say what went wrong.
 const ERRNO_NAMES: Record<number, string> = {

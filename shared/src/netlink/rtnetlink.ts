@@ -5,6 +5,7 @@
 import {
   type Attribute,
   cString,
+  Errno,
   encodeMessage,
   NetlinkError,
   NetlinkProtocol,
@@ -23,7 +24,7 @@ const RTM_GETLINK = 18;
 const IFLA_IFNAME = 3;
 const IFLA_MASTER = 10;
 const IFINFOMSG = 16;
-const ENODEV = 19;
+const { ENODEV } = Errno;
 
 /** One network interface as RTM_GETLINK reports it (the fields read here). */
 export interface LinkInfo {

@@ -55,12 +55,11 @@ export function startBatman({ meshInterface, source, batctl, intervalMs, logger 
       if (!mesh) return;
       const now = Date.now();
       const readMesh = now - meshReadAt >= MESH_REFRESH_MS;
-      const meshInterfaceName = mesh;
       const [sample, facts] = netlink
-        ? [collectBatmanNetlink(netlink, meshInterfaceName), readMesh ? collectBatmanMeshNetlink(netlink, meshInterfaceName) : meshFacts]
+        ? [collectBatmanNetlink(netlink, mesh), readMesh ? collectBatmanMeshNetlink(netlink, mesh) : meshFacts]
         : await Promise.all([
-            collectBatman({ meshInterface: meshInterfaceName, batctl }),
-            readMesh ? collectBatmanMesh({ meshInterface: meshInterfaceName, batctl }) : Promise.resolve(meshFacts),
+            collectBatman({ meshInterface: mesh, batctl }),
+            readMesh ? collectBatmanMesh({ meshInterface: mesh, batctl }) : Promise.resolve(meshFacts),
           ]);
       latest = sample;
       if (readMesh) {
