@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ActionResult, Anomaly, Plan } from "@x0/shared";
+import type { ActionResult, Anomaly, Plan, Telemetry } from "@x0/shared";
 import { REPO_ROOT } from "@x0/shared/testing";
 import { healLab, setLinkLoss } from "../cli/src/lab/faults.ts";
 import type { ProbeEvent, RestoredEvent } from "../cli/src/lab/outage.ts";
@@ -55,6 +55,11 @@ interface Sample {
   outages: { declared_ms: number; lasted_ms: number | null }[];
   /** Every plan from the cut until the mesh settled: when (cut → ms), about what, its steps and its result. */
   plans: { at_ms: number; kind: string; target: string | null; steps: string[]; status: string | null }[];
+  /**
+   * When the probe was still out 4 s after the cut: every node's routes as its monitor last published them (batman-adv's
+   * originator table, read every 2 s in the VM), `<target>:<next node>/<tq>`, the best one marked `*`.
+   */
+  routes_when_stuck: Record<string, string[]> | null;
 }
 
 /** A plan's steps in a few words each (`batman_interface n1 n1-n4 inactive`). */
@@ -111,6 +116,14 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
   const results = new Map<string, { at: number; result: ActionResult }>();
   lab.nc.subscribe("x0.anomaly.>", { callback: (_e, msg) => void anomalies.push({ at: Date.now(), anomaly: msg.json<Anomaly>() }) });
   lab.nc.subscribe("x0.plan.>", { callback: (_e, msg) => void plans.push({ at: Date.now(), plan: msg.json<Plan>() }) });
+  // Each node's batman-adv table as its monitor last published it: what a cut that stays unrepaired is stuck on.
+  const tables = new Map<string, NonNullable<Telemetry["batman"]>>();
+  lab.nc.subscribe("x0.telemetry.>", {
+    callback: (_e, msg) => {
+      const sample = msg.json<Telemetry>();
+      if (sample.batman) tables.set(sample.node, sample.batman);
+    },
+  });
   lab.nc.subscribe("x0.action.>", {
     callback: (_e, msg) => {
       const result = msg.json<ActionResult>();
@@ -136,6 +149,11 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
       const link = `link:${[a, b].sort().join("|")}`;
       const at = Date.now();
       await setLinkLoss(lab.plan, a, b, 1);
+      let routesWhenStuck: Record<string, string[]> | null = null;
+      const stuck = Bun.sleep(4000).then(() => {
+        const last = probeEvents.findLast((e) => e.ts >= at && (e.event === "outage" || e.event === "restored"));
+        if (last?.event === "outage") routesWhenStuck = routesOf(tables, originators);
+      });
       const [detected, repaired] = await Promise.all([
         // About the cut link, or a node on either end of it (a cut can first look like a node going silent).
         firstAnomaly(anomalies, at, (x) => x.target?.id === link || (x.target?.nodes ?? []).some((node) => node === a || node === b), REPAIR_TIMEOUT_MS),
@@ -143,12 +161,13 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
       ]);
       // Heal, then wait for the mesh to be whole again: every hard interface back, incidents resolved, plans answered,
       // and the probe steady, so every cut starts from the same state.
+      await stuck;
       healLab(lab.plan);
       await settle(lab, anomalies, plans, results, probeEvents);
       // The plan's result comes after its verify, often after the probe recovered: read once the mesh settled.
       const plan = plans.find((p) => p.at >= at && p.plan.target?.id === link);
       const result = plan ? results.get(plan.plan.plan_id) : undefined;
-      const sample = {
+      const sample: Sample = {
         index,
         hop,
         link,
@@ -176,11 +195,18 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
             steps: stepSummary(p.plan),
             status: results.get(p.plan.plan_id)?.result.status ?? null,
           })),
+        routes_when_stuck: routesWhenStuck,
       };
       samples.push(sample);
       process.stderr.write(
         `${mode} ${index + 1}/${FAULTS} cut ${link} (hop ${hop} of ${path.join("→")}): MTTD ${detected ?? "-"} ms, MTTR ${repaired ?? "-"} ms, plan ${sample.planned_ms ?? "-"} ms, result ${sample.result_ms ?? "-"} ms (${sample.result_status ?? "-"}), started ${sample.started_ms ?? "-"} ms, detached ${sample.detached_ms ?? "-"} ms, applied ${sample.applied_ms ?? "-"} ms${sample.result_failed.length > 0 ? `; not verified: ${sample.result_failed.join(" | ")}` : ""}\n`,
       );
+      if (sample.routes_when_stuck)
+        process.stderr.write(
+          `  routes 4 s after the cut: ${Object.entries(sample.routes_when_stuck)
+            .map(([node, routes]) => `${node} ${routes.join(" ")}`)
+            .join(" | ")}\n`,
+        );
       process.stderr.write(
         `  outages ${sample.outages.map((o) => `${o.declared_ms}+${o.lasted_ms ?? "?"}`).join(" ") || "-"}; plans ${sample.plans.map((p) => `${p.at_ms} ${p.kind} ${p.target ?? "-"} [${p.steps.join(", ")}] ${p.status ?? "-"}`).join(" | ") || "-"}\n`,
       );
@@ -190,6 +216,17 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
     await lab.stop();
   }
   return { mode, samples, plans: plans.length, seconds: Math.round((Date.now() - started) / 1000) };
+}
+
+/** Every node's routes from its last published table: `<target>:<next node>/<tq>`, the best one marked `*`. */
+function routesOf(tables: ReadonlyMap<string, NonNullable<Telemetry["batman"]>>, originators: ReadonlyMap<string, string>): Record<string, string[]> {
+  const routes: Record<string, string[]> = {};
+  for (const [node, table] of [...tables].sort(([x], [y]) => (x < y ? -1 : 1))) {
+    routes[node] = table.originators
+      .map((o) => `${originators.get(o.originator) ?? o.originator}:${o.interface.split("-")[1] ?? o.interface}/${o.tq}${o.best ? "*" : ""}`)
+      .sort();
+  }
+  return routes;
 }
 
 /** Each node's originator address (the MAC of its primary0), read in its namespace. */

@@ -177,7 +177,7 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
     );
 
     test(
-      "batman grid:2x3 - in process over netlink: a hard interface leaves bat0 and comes back, the OGM interval is set and restored, and the tables read as batctl prints them",
+      "batman grid:2x3 - in process over netlink: a hard interface leaves bat0 and comes back, the OGM interval and hop penalty are set and restored, and the tables read as batctl prints them",
       async () => {
         const sockets = new NetlinkSockets();
         try {
@@ -193,13 +193,19 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
           masters.setMaster(netns, "n2-n1", "bat0");
           expect(batctlRead("interface")).toContain("n2-n1");
 
-          const before = mesh.get(netns, "bat0", "orig_interval");
-          expect(before).toBe(Number(batctlRead("orig_interval").trim()));
-          mesh.set(netns, "bat0", "orig_interval", 250);
-          expect(batctlRead("orig_interval").trim()).toBe("250");
-          expect(mesh.get(netns, "bat0", "orig_interval")).toBe(250);
-          mesh.set(netns, "bat0", "orig_interval", before);
-          expect(Number(batctlRead("orig_interval").trim())).toBe(before);
+          // The OGM interval (u32) and the mesh's hop penalty (u8), each set and restored as batctl reads them.
+          for (const [setting, value] of [
+            ["orig_interval", 250],
+            ["hop_penalty", 10],
+          ] as const) {
+            const before = mesh.get(netns, "bat0", setting);
+            expect(before).toBe(Number(batctlRead(setting).trim()));
+            mesh.set(netns, "bat0", setting, value);
+            expect(batctlRead(setting).trim()).toBe(String(value));
+            expect(mesh.get(netns, "bat0", setting)).toBe(value);
+            mesh.set(netns, "bat0", setting, before);
+            expect(Number(batctlRead(setting).trim())).toBe(before);
+          }
           expect(() => mesh.get(netns, "bat7", "orig_interval")).toThrow(/has no mesh interface bat7/);
 
           // The tables the monitor reads: the same routes, neighbours and mesh facts as batctl prints. n2-n1 was just
@@ -261,7 +267,7 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
     afterAll(async () => lab?.stop(), 60_000);
 
     test(
-      "batman ring:4 - a cut link is detected, its hard interfaces are removed from bat0, and probe traffic resumes over the other path",
+      "batman ring:4 - a cut link is detected, its hard interfaces are removed from bat0, probe traffic resumes over the other path, and the mesh settings come back after",
       async () => {
         const announced = await announcements(lab);
         const events: ProbeEvent[] = [];
@@ -323,7 +329,13 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
             (o) => o.orig_address === n3 && o.best,
           );
           expect(rerouted?.hard_ifname).not.toBe(near.interface);
-          // Heal: the interfaces come back once the link is healthy again.
+          // While the link is out, every node sends OGMs every 100 ms and forwards them with the repair's mesh hop penalty.
+          const ring = ["n1", "n2", "n3", "n4"];
+          const meshSettings = () => ring.map((node) => `${node}:${batctlJson(lab, node, "orig_interval")}/${batctlJson(lab, node, "hop_penalty")}`);
+          await waitFor("OGMs every 100 ms with hop penalty 10 on every node", () => meshSettings().every((s) => s.endsWith(":100/10")), START_MS, 200).catch(
+            explain,
+          );
+          // Heal: the interfaces come back once the link is healthy again, and the mesh's own settings with them.
           await setLinkLoss(lab.plan, "n1", far, 0);
           await waitFor(
             "the hard interfaces back in bat0",
@@ -331,6 +343,9 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
             START_MS,
             200,
           ).catch(explain);
+          await waitFor("the configured OGM interval and hop penalty back", () => meshSettings().every((s) => s.endsWith(":1000/30")), START_MS, 200).catch(
+            explain,
+          );
         } finally {
           sub.unsubscribe();
           await prober.stop();

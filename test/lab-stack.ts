@@ -18,17 +18,18 @@ import { parseTopology } from "../cli/src/lab/topology.ts";
  * 100 ms and telemetry every second keep the guest below saturation (measured in the guest on grid:2x3, when monitors
  * still read batman-adv through batctl: each monitor 9–11 % of a vCPU plus 5 % for its batctl reads, the guest 44 % busy;
  * at the lab's own 20 ms hellos and 100 ms telemetry each monitor took 18–22 % and the guest was saturated once the stack
- * joined), and the analyzer tolerates the guest's scheduling jitter with a 100 ms phi floor (a monitor stalled for a
- * moment must not look like a dead node). That floor needs the quiet guest netlink gives: while monitors and repairs
- * spawned batctl, a 100 ms floor opened false link_downs under repair load (15 and 50 plans for 6 cuts), so it was 200 ms;
- * with netlink, bench:batman's repairs made exactly one repair and one restore plan per cut. JetStream requests get a
- * minute, and the small tmpfs holds streams of 64 MiB (JetStream reserves max_bytes).
+ * joined), and the analyzer tolerates the guest's scheduling jitter with a 50 ms phi floor (a monitor stalled for a
+ * moment must not look like a dead node; about 0.4 s of silence). That floor needs the quiet guest netlink gives: while
+ * monitors and repairs spawned batctl, a 100 ms floor opened false link_downs under repair load (15 and 50 plans for 6
+ * cuts), so it was 200 ms; with netlink, bench:batman's repairs made exactly one repair and one restore plan per cut at
+ * 100 ms and, in three of four runs, at 50 ms (in the other, one repair was rolled back: see the README). JetStream
+ * requests get a minute, and the small tmpfs holds streams of 64 MiB (JetStream reserves max_bytes).
  */
 export const VM_PROFILE = {
   common: { X0_NATS_JS_TIMEOUT_MS: "60000", X0_EVENTS_MAX_BYTES: String(64 * 1024 * 1024) },
   // batman-adv's tables every 2 s: telemetry needs no fresher TQ, and a guest at 40× slower has no cycles to spare.
   monitor: { X0_MONITOR_PROBE_INTERVAL_MS: "100", X0_MONITOR_INTERVAL_MS: "1000", X0_MONITOR_BATMAN_INTERVAL_MS: "2000" },
-  analyzer: { X0_ANALYZER_PHI_MIN_STDDEV_MS: "100", X0_ANALYZER_SILENCE_INTERVALS: "8", X0_ANALYZER_BATMAN_LAST_SEEN_MS: "6000" },
+  analyzer: { X0_ANALYZER_PHI_MIN_STDDEV_MS: "50", X0_ANALYZER_SILENCE_INTERVALS: "8", X0_ANALYZER_BATMAN_LAST_SEEN_MS: "6000" },
   /** Probe traffic every 100 ms: replies take tens of ms in the guest, so a faster prober sees outages in every jitter. */
   proberIntervalMs: 100,
   startTimeoutMs: 240_000,

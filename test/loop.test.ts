@@ -131,6 +131,13 @@ describe("loop", () => {
     expect((await status("monitor")).counters.telemetry_published).toBeGreaterThan(10);
   });
 
+  test("loop - the planner and the executor rehearsed their plan path at start (/status): planned, signed, checked, run and verified", async () => {
+    const rehearsal = async (name: string) =>
+      ((await (await fetch(`http://127.0.0.1:${service(name).port}/status`)).json()) as { details: { rehearsal?: Record<string, unknown> } }).details.rehearsal;
+    expect(await rehearsal("planner")).toMatchObject({ plans: 2, rules: ["link_down/batman-deactivate", "link_down/reroute-around"] });
+    expect(await rehearsal("executor")).toMatchObject({ status: "verified", steps: 5 });
+  });
+
   test("loop - every service worked within its permissions (mTLS, SPIFFE ids mapped to the matrix): the server refused nothing", () => {
     expect(nats.log.filter((line) => line.includes("Violation"))).toEqual([]);
   });

@@ -27,3 +27,6 @@ export class PlanInProgress extends X0Error {}
 
 /** This instance lost the plan's lease while running it (another instance took over after it expired). */
 export class LeaseLost extends X0Error {}
+
+/** The start-up rehearsal of the plan path (synthetic plan, in-memory mesh) did not end verified: a part of the path is broken. */
+export class RehearsalFailed extends X0Error {}

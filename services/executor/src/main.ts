@@ -25,6 +25,7 @@ import { executorConfigShape, resolveMode } from "./config.ts";
 import { DataplaneUnavailable, PlanInProgress } from "./errors.ts";
 import { PlanLeases } from "./lease/lease.ts";
 import { PlanHandler } from "./run/handle-plan.ts";
+import { rehearsePlanHandling } from "./run/rehearsal.ts";
 import { PlanRunner } from "./run/runner.ts";
 import { Supersessions } from "./run/supersession.ts";
 import { checkPlan } from "./verify/verify-plan.ts";
@@ -172,6 +173,22 @@ await runService({
     // A holder name per process: a restarted instance is a new holder, so it never mistakes its old lease for a live one.
     const leases = new PlanLeases({ kv: outcomes, holder: `${config.X0_INSTANCE}.${crypto.randomUUID().slice(0, 8)}`, ttlMs: config.X0_EXECUTOR_LEASE_MS });
     const handler = new PlanHandler({ mode, outcomes, leases, runner, logger, sign: (result) => signing.sign("action", result) });
+    // Before the first plan: it should not pay for the first pass through the checking, running and signing code.
+    await rehearsePlanHandling({
+      backend: signing.backend,
+      signResult: (result) => signing.sign("action", result),
+      checkPlan: (plan) => bus.check(contracts.plan, plan.node, plan),
+      checkResult: (result) => bus.check(contracts.action, result.node, result),
+    }).then(
+      (rehearsal) => {
+        details.rehearsal = { status: rehearsal.status, steps: rehearsal.steps, ms: Math.round(rehearsal.durationMs) };
+        logger.info("plan path rehearsed", details.rehearsal as Record<string, unknown>);
+      },
+      (error) => {
+        details.rehearsal = { failed: (error as Error).message };
+        logger.error("plan path rehearsal failed; the first real plan will take the cold path", { error });
+      },
+    );
     logger.info("executor mode", { mode, scope: config.X0_EXECUTOR_SCOPE, netns: config.X0_EXECUTOR_NETNS || "(host)", actuators: registry.types() });
 
     track(

@@ -8,6 +8,7 @@ import { KvStore } from "./kv.ts";
 import { OutcomeStore } from "./outcomes/store.ts";
 import { Planner } from "./planner.ts";
 import { loadPolicy } from "./policy/policy.ts";
+import { rehearsePlanning } from "./rehearsal.ts";
 import { followAnnouncements } from "./topology/announcements.ts";
 
 /** How many processed anomaly ids the planner remembers to skip redeliveries. */
@@ -57,6 +58,22 @@ await runService({
       },
     });
     await planner.restore();
+    // Before the first incident: its plan should not pay for the first pass through the planning, signing and checking code.
+    await rehearsePlanning({
+      policy,
+      sign: (plan) => signing.sign("plan", plan),
+      checkPlan: (plan) => bus.check(contracts.plan, plan.node, plan),
+      checkAnomaly: (anomaly) => bus.check(contracts.anomaly, anomaly.node, anomaly).message,
+    }).then(
+      (rehearsal) => {
+        details.rehearsal = { plans: rehearsal.plans, rules: rehearsal.rules, ms: Math.round(rehearsal.durationMs) };
+        logger.info("plan path rehearsed", details.rehearsal as Record<string, unknown>);
+      },
+      (error) => {
+        details.rehearsal = { failed: (error as Error).message };
+        logger.error("plan path rehearsal failed; the first real plan will take the cold path", { error });
+      },
+    );
     track(await followAnnouncements(topologyKv, planner, logger));
 
     // Telemetry is read raw and only in part: the analyzer owns its validation and dead letters.

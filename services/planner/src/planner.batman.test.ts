@@ -52,9 +52,16 @@ function withoutHardInterfaces(gone: Record<string, string>): NodeAnnouncement[]
   });
 }
 
+/** Steps acting on one mesh node's own settings, not on the mesh's (the orig_interval and mesh hop penalty of every node). */
+const meshWide = (action: Plan["actions"][number]) =>
+  action.type === "batman_orig_interval" || (action.type === "batman_hop_penalty" && action.params.interface === undefined);
 const steps = (plan: Plan | undefined, type?: string) =>
-  (plan?.actions ?? []).filter((action) => (type ? action.type === type : action.type !== "batman_orig_interval")).map((action) => action.params);
+  (plan?.actions ?? []).filter((action) => (type ? action.type === type : !meshWide(action))).map((action) => action.params);
 const ogm = (plan: Plan | undefined) => steps(plan, "batman_orig_interval").map((params) => `${params.node}:${params.value}`);
+const meshPenalty = (plan: Plan | undefined) =>
+  (plan?.actions ?? [])
+    .filter((action) => meshWide(action) && action.type === "batman_hop_penalty")
+    .map((action) => `${action.params.node}:${action.params.value}`);
 const probes = (plan: Plan | undefined) =>
   (plan?.expected_effect?.verify ?? []).map((check) => (check.type === "probe" ? `${check.from}>${check.to}:${check.port}` : check.type));
 
@@ -66,9 +73,15 @@ describe("planner on batman-adv", () => {
     expect(plan?.rule).toBe("link_down/batman-deactivate");
     // Only the batman alternatives compete on a batman mesh.
     expect(plan?.alternatives?.map((alternative) => alternative.name)).toEqual(["batman-deactivate"]);
-    // The ends first, then OGMs every 100 ms on every mesh node, so the other nodes learn the detour within a second.
-    expect(plan?.actions.map((action) => action.type)).toEqual(["batman_interface", "batman_interface", ...NINE.map(() => "batman_orig_interval" as const)]);
+    // The ends first, then OGMs every 100 ms and a lower hop penalty on every mesh node, so the others switch on the first fresh OGM.
+    expect(plan?.actions.map((action) => action.type)).toEqual([
+      "batman_interface",
+      "batman_interface",
+      ...NINE.map(() => "batman_orig_interval" as const),
+      ...NINE.map(() => "batman_hop_penalty" as const),
+    ]);
     expect(ogm(plan)).toEqual(NINE.map((node) => `${node}:100`));
+    expect(meshPenalty(plan)).toEqual(NINE.map((node) => `${node}:10`));
     expect(steps(plan)).toEqual([
       { node: "n1", mesh_interface: "bat0", interface: "n1-n2", state: "inactive", verify_originator: orig("n2"), verify_within_ms: 2000 },
       { node: "n2", mesh_interface: "bat0", interface: "n2-n1", state: "inactive", verify_originator: orig("n1"), verify_within_ms: 2000 },
@@ -81,7 +94,7 @@ describe("planner on batman-adv", () => {
     expect(checks.every((check) => check.includes(">10.99."))).toBe(true);
     expect(plan?.expected_effect?.deadline_ms).toBe(8000);
     expect(plan?.expected_effect?.summary).toBe(
-      "link_down on link n1|n2: batman-deactivate: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes",
+      "link_down on link n1|n2: batman-deactivate: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes; hop penalty 10 on 9 nodes",
     );
     // No static route was planned or believed changed; the batman change is recorded for restarts.
     expect(planner.installed().get(routeKey("n1", "n2"))?.dev).toBe("n1-n2");
@@ -181,10 +194,10 @@ describe("planner on batman-adv", () => {
     expect(steps(escalated).map((params) => `${params.node}/${params.interface}:${params.state}`)).toEqual(["n1/n1-n2:inactive", "n2/n2-n1:inactive"]);
     const back = await planner.handleAnomaly(later(degraded, "resolved", { kind: "link_down", update: 2 }));
     expect(
-      back?.actions
-        .filter((action) => action.type !== "batman_orig_interval")
-        .map((action) => `${action.type}:${action.params.node}:${action.params.state ?? action.params.value}`),
+      back?.actions.filter((action) => !meshWide(action)).map((action) => `${action.type}:${action.params.node}:${action.params.state ?? action.params.value}`),
     ).toEqual(["batman_interface:n1:active", "batman_hop_penalty:n1:0", "batman_interface:n2:active", "batman_hop_penalty:n2:0"]);
+    // Nothing is detached any more: the mesh's own hop penalty comes back on every node.
+    expect(meshPenalty(back)).toEqual(NINE.map((node) => `${node}:30`));
   });
 
   test("planner on batman-adv - a dead node's neighbours detach the interfaces facing it; nothing is asked of the node itself", async () => {
@@ -216,6 +229,39 @@ describe("planner on batman-adv", () => {
     // A link between two batman nodes of the same mesh is still a batman link.
     const batman = await planner.handleAnomaly(incident("link_down", linkTarget("n7", "n8"), { incident_id: crypto.randomUUID(), node: "n7" }));
     expect(batman?.rule).toBe("link_down/batman-deactivate");
+  });
+
+  test("planner on batman-adv - a link whose interfaces returned less than 30 s ago is not detached again (batman-adv's reset protection); after that it is", async () => {
+    const { planner, advance } = setup();
+    const first = incident("link_down", linkTarget("n1", "n2"));
+    expect((await planner.handleAnomaly(first))?.actions.filter((action) => action.type === "batman_interface")).toHaveLength(2);
+    advance(6000);
+    const back = await planner.handleAnomaly(later(first, "resolved"));
+    expect(steps(back).map((params) => params.state)).toEqual(["active", "active"]);
+    // 3 s after the return: a second return would come inside the neighbours' 30 s sequence number reset protection.
+    advance(3000);
+    const again = incident("link_down", linkTarget("n1", "n2"));
+    const notified = await planner.handleAnomaly(again);
+    expect(notified?.actions.map((action) => action.type)).toEqual(["notify"]);
+    expect(notified?.expected_effect?.summary).toContain("link:n1|n2 stays in the mesh: its hard interfaces returned less than 30 s ago");
+    expect(planner.batmanSettings().size).toBe(0);
+    expect(await planner.handleAnomaly(later(again, "resolved"))).toBeUndefined();
+    // Another link is detached as usual meanwhile; the same link once the 30 s have passed.
+    const other = await planner.handleAnomaly(incident("link_down", linkTarget("n5", "n6"), { node: "n5" }));
+    expect(steps(other).map((params) => `${params.node}:${params.state}`)).toEqual(["n5:inactive", "n6:inactive"]);
+    advance(27_001);
+    const later30 = await planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    expect(steps(later30).map((params) => `${params.node}:${params.state}`)).toEqual(["n1:inactive", "n2:inactive"]);
+  });
+
+  test("planner on batman-adv - a rolled-back detach is a return too: the link is not detached again within 30 s", async () => {
+    const { planner, advance, now } = setup();
+    const plan = await planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    await planner.handleResult(result(plan as Plan, "rolled_back", now()));
+    advance(5000);
+    const again = await planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    expect(again?.actions.map((action) => action.type)).toEqual(["notify"]);
+    expect(again?.expected_effect?.summary).toContain("returned less than 30 s ago");
   });
 
   test("planner on batman-adv - a flapping link stays detached after its end; the stable timer's release attaches it", async () => {

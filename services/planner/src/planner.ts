@@ -15,7 +15,7 @@ import {
 } from "@x0/shared";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { type BatmanLink, batmanLinkOf, meshAddress, meshGraph, meshNodesOf } from "./batman/mesh.ts";
-import { type BatmanEffect, batmanPlanParts } from "./batman/plan.ts";
+import { BATMAN_RESET_PROTECTION_MS, type BatmanEffect, batmanPlanParts } from "./batman/plan.ts";
 import { applySettings, BATMAN_KEY, type BatmanChange, BatmanCurrent, revertSettings, type SettingMap, settingKey, toSettingMap } from "./batman/settings.ts";
 import type { JsonStore } from "./kv.ts";
 import { type PlanRecord, rank } from "./outcomes/stats.ts";
@@ -132,6 +132,11 @@ export class Planner {
   readonly #hardInterfaces = new Set<string>();
   /** The plan that last stated each hard interface's setting (in memory), as #owner for routes. */
   readonly #batmanOwner = new Map<string, string>();
+  /**
+   * When each hard interface last returned to its mesh (by setting key; in memory): one that returned within
+   * BATMAN_RESET_PROTECTION_MS is not detached again.
+   */
+  readonly #returnedAt = new Map<string, number>();
   #pendingRelease: { ids: string[]; incidentId: string } | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   readonly #metrics: ReturnType<typeof createMetrics>;
@@ -453,10 +458,13 @@ export class Planner {
     if (outcome === "success" && record.approval === "manual") applySettings(next, changes);
     else if (outcome !== "success" && record.approval === "auto") {
       // Only interfaces this plan still owns: a later plan that changed one again keeps its setting.
-      revertSettings(
-        next,
-        changes.filter((change) => (this.#batmanOwner.get(settingKey(change.next.node, change.next.interface)) ?? record.plan_id) === record.plan_id),
+      const reverted = changes.filter(
+        (change) => (this.#batmanOwner.get(settingKey(change.next.node, change.next.interface)) ?? record.plan_id) === record.plan_id,
       );
+      revertSettings(next, reverted);
+      // A rolled-back detach returned its interface to the mesh as well.
+      for (const change of reverted)
+        if (!change.next.active && (change.previous?.active ?? true)) this.#returnedAt.set(settingKey(change.next.node, change.next.interface), now);
       this.#deps.logger.info("batman changes reverted", { plan_id: record.plan_id, status, interfaces: changes.length });
     } else return;
     await this.#saveBatman(next, record.plan_id, now);
@@ -526,7 +534,7 @@ export class Planner {
     const links = this.#batmanLinks();
     const addressOf = (node: string) => meshAddress(this.topology.announcement(node));
     const after = meshGraph(this.topology.graph(), links, addressOf);
-    const { changes, actions, kept, pairs, summary } = batmanPlanParts({
+    const { changes, actions, kept, resting, pairs, summary } = batmanPlanParts({
       purpose: request.purpose,
       effect: request.effect ?? "detach",
       element: request.element,
@@ -537,6 +545,9 @@ export class Planner {
       current: this.#batman,
       isUp: (id) => this.topology.link(id) !== undefined && this.topology.stateOf(id) === "up",
       originatorOf: (node) => this.topology.announcement(node)?.batman?.originator,
+      // A held (flapping) link returns only at its release, stable_ms later: detaching it makes no quick second return.
+      resting: (key, link) =>
+        this.topology.stateOf(link) !== "held" && now - (this.#returnedAt.get(key) ?? Number.NEGATIVE_INFINITY) < BATMAN_RESET_PROTECTION_MS,
       meshNodes: meshNodesOf(links.values()),
       params: {
         hopPenalty: batmanHopPenalty(this.#policy),
@@ -544,6 +555,8 @@ export class Planner {
         verifyWithinMs: this.#policy.batman.verify_within_ms,
         repairOrigIntervalMs: this.#policy.batman.repair_orig_interval_ms,
         origIntervalMs: this.#policy.batman.orig_interval_ms,
+        repairMeshHopPenalty: this.#policy.batman.repair_mesh_hop_penalty,
+        meshHopPenalty: this.#policy.batman.mesh_hop_penalty,
       },
       maxChecks: this.#policy.verify.max_checks,
       maxActions: MAX_ACTIONS,
@@ -558,7 +571,7 @@ export class Planner {
         {
           rule: request.rule,
           approval: request.approval,
-          message: kept.length > 0 ? summary : `${summary}: no batman change needed`,
+          message: kept.length > 0 || resting.length > 0 ? summary : `${summary}: no batman change needed`,
           alternatives: request.alternatives,
           request,
         },
@@ -607,7 +620,10 @@ export class Planner {
     if (request.approval === "auto") {
       const next = new Map(this.#batman);
       applySettings(next, changes);
-      for (const change of changes) this.#batmanOwner.set(settingKey(change.next.node, change.next.interface), plan.plan_id);
+      for (const change of changes) {
+        this.#batmanOwner.set(settingKey(change.next.node, change.next.interface), plan.plan_id);
+        if (change.next.active && change.previous?.active === false) this.#returnedAt.set(settingKey(change.next.node, change.next.interface), now);
+      }
       await this.#saveBatman(next, plan.plan_id, now);
     }
     return plan;

@@ -12,7 +12,7 @@ import { createTracing } from "../observability/tracing.ts";
 import { anomalyFixture, type NatsServer, startNatsServer, waitFor } from "../testing/mod.ts";
 import { Bus, compiled, type Endpoint, RequestError } from "./bus.ts";
 import { type Anomaly, Telemetry } from "./schemas.ts";
-import { contracts, EVENTS_STREAM } from "./subjects.ts";
+import { contracts, EVENTS_STREAM, subjectOf } from "./subjects.ts";
 
 let nats: NatsServer;
 let nc: NatsConnection;
@@ -139,6 +139,24 @@ describe("bus", () => {
   test("bus - publishing an invalid message throws ContractViolation and sends nothing", () => {
     expect(() => bus.publish(contracts.anomaly, "n1", { ...anomaly(), kind: "meteor" } as unknown as Anomaly)).toThrow(ContractViolation);
     expect(() => bus.publish(contracts.anomaly, "n1", { ...anomaly(), kind: "meteor" } as unknown as Anomaly)).toThrow(/kind/);
+  });
+
+  test("bus - check validates both ways and publishes nothing: the bytes a subscriber gets, or ContractViolation", async () => {
+    const seen: Uint8Array[] = [];
+    const sub = bus.nc.subscribe(subjectOf(contracts.anomaly, "*"), {
+      callback: (_, msg) => {
+        seen.push(msg.data);
+      },
+    });
+    const message = anomaly();
+    const { data, message: received } = bus.check(contracts.anomaly, "n1", message);
+    expect(JSON.parse(new TextDecoder().decode(data))).toEqual(message);
+    expect(received).toEqual(message);
+    expect(() => bus.check(contracts.anomaly, "n1", { ...message, kind: "meteor" } as unknown as Anomaly)).toThrow(/kind/);
+    await bus.nc.flush();
+    await Bun.sleep(50);
+    sub.unsubscribe();
+    expect(seen).toHaveLength(0);
   });
 
   test("bus - a consumed message arrives validated with a CONSUMER span in the producer's trace", async () => {

@@ -101,6 +101,22 @@ export class Bus {
   }
 
   /**
+   * Validates `message` as a publish would and its bytes as a subscriber would, publishing nothing: the bytes and the
+   * message a subscriber gets (a rehearsal of a service's path at start, or a dry run). Throws ContractViolation.
+   */
+  check<C extends Contract>(contract: C, token: string, message: MessageOf<C>): { data: Uint8Array; message: MessageOf<C> } {
+    const subject = subjectOf(contract, token);
+    const data = this.#encode(contract, subject, message);
+    const parsed = parseJson(data);
+    const checked = parsed.ok ? compiled(contract.schema).safeParse(parsed.value) : undefined;
+    if (!checked?.success) {
+      const reason = parsed.ok ? z.prettifyError(checked?.error as z.ZodError) : `invalid JSON: ${parsed.error}`;
+      throw new ContractViolation(subject, reason, { cause: checked?.error });
+    }
+    return { data, message: checked.data as MessageOf<C> };
+  }
+
+  /**
    * Validates and publishes to JetStream with a message id, retrying until the
    * server acknowledges (a restarting server loses nothing; the id makes retries idempotent).
    */

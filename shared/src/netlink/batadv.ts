@@ -46,6 +46,7 @@ const { ENODEV, ENOENT, EPROTO } = Errno;
 
 /** batman-adv mesh attributes this module reads and sets, with their netlink type and width. */
 export const MeshSetting = {
+  hop_penalty: { attribute: 53, bytes: 1 },
   orig_interval: { attribute: 57, bytes: 4 },
 } as const;
 /** A mesh setting's name. */

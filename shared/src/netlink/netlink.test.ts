@@ -82,6 +82,13 @@ describe("netlink messages", () => {
     expect(readUint(attributes.get(3))).toBe(7);
     expect(readUint(attributes.get(57))).toBe(100);
     expect(attributes.get(57)?.length).toBe(4);
+
+    // hop_penalty is a u8 (BATADV_ATTR_HOP_PENALTY, 53): one byte of value, padded to 4 in the message.
+    const penalty = encodeSetMesh(5, 30, 7, "hop_penalty", 10);
+    expect(penalty.length).toBe(16 + 4 + 8 + 8);
+    const penaltyAttributes = genlAttributes(penalty.subarray(16));
+    expect(penaltyAttributes.get(53)).toEqual(new Uint8Array([10]));
+    expect(view(penalty).getUint16(16 + 4 + 8, true)).toBe(5);
   });
 
   test("batadv - originator and neighbour dump entries as batctl oj/nj print them; an entry missing a field is skipped", () => {

@@ -457,7 +457,7 @@ describe("batctl (namespaces)", () => {
     expect(nsState("x0-n1").meshif.bat0.interfaces).toEqual(["primary0"]);
   });
 
-  test("batctl - with `mesh`, batman_orig_interval reads, sets, verifies and rolls back over it (no batctl spawn)", async () => {
+  test("batctl - with `mesh`, batman_orig_interval and a mesh's batman_hop_penalty read, set, verify and roll back over it (no batctl spawn)", async () => {
     // Mesh settings over the fake's per-namespace state (the generic netlink requests are tested in shared/src/netlink/netlink.test.ts).
     const calls: string[] = [];
     const mesh: Pick<BatmanMesh, "get" | "set" | "hardInterfaces" | "originators"> = {
@@ -478,12 +478,12 @@ describe("batctl (namespaces)", () => {
       },
       get: (netns, meshInterface, setting) => {
         calls.push(`get ${netns} ${meshInterface} ${setting}`);
-        return nsState(String(netns)).meshif[meshInterface]?.orig_interval ?? 1000;
+        return nsState(String(netns)).meshif[meshInterface]?.[setting] ?? { orig_interval: 1000, hop_penalty: 30 }[setting];
       },
       set: (netns, meshInterface, setting, value) => {
         calls.push(`set ${netns} ${meshInterface} ${setting} ${value}`);
         const saved = nsState(String(netns));
-        saved.meshif[meshInterface].orig_interval = value;
+        saved.meshif[meshInterface][setting] = value;
         writeFileSync(join(dir, `${netns}.json`), JSON.stringify(saved));
       },
     };
@@ -508,6 +508,35 @@ describe("batctl (namespaces)", () => {
       "set x0-n1 bat0 orig_interval 1000",
     ]);
     expect(ipCalls()).toEqual([]);
+
+    // The mesh's hop penalty, in one batch too; a hard interface's still goes through batctl (`hardif`).
+    calls.length = 0;
+    const [penalty] = batctlActuators({ batctl: NS_BATCTL, ip: fakeIp, netnsTemplate: "x0-{node}", mesh });
+    expect(penalty.concurrencyGroup).toBe(interval.concurrencyGroup);
+    const lower = ["n1", "n2"].map((node, k) => stepOf("batman_hop_penalty", HopPenaltyParams.parse({ node, mesh_interface: "bat0", value: 10 }), k));
+    const lowered = await (penalty.applyBatch as NonNullable<typeof penalty.applyBatch>)(lower, ctx);
+    expect(lowered.map((result) => (result instanceof Error ? result.message : result.detail))).toEqual([
+      "n1: hop_penalty of bat0 30 → 10",
+      "n2: hop_penalty of bat0 30 → 10",
+    ]);
+    expect(nsState("x0-n2").meshif.bat0.hop_penalty).toBe(10);
+    const n1Lowered = lowered[0] as Exclude<(typeof lowered)[0], Error>;
+    expect(await penalty.verify(lower[0] as Step<HopPenaltyParams>, n1Lowered, ctx)).toMatchObject({ ok: true });
+    await penalty.rollback(lower[0] as Step<HopPenaltyParams>, n1Lowered, ctx);
+    expect(nsState("x0-n1").meshif.bat0.hop_penalty).toBe(30);
+    expect(calls).toEqual([
+      "get x0-n1 bat0 hop_penalty",
+      "get x0-n2 bat0 hop_penalty",
+      "set x0-n1 bat0 hop_penalty 10",
+      "set x0-n2 bat0 hop_penalty 10",
+      "get x0-n1 bat0 hop_penalty",
+      "set x0-n1 bat0 hop_penalty 30",
+    ]);
+    expect(ipCalls()).toEqual([]);
+    const hardif = stepOf("batman_hop_penalty", HopPenaltyParams.parse({ node: "n1", mesh_interface: "bat0", interface: "primary0", value: 50 }));
+    expect((await penalty.apply(hardif, ctx)).detail).toBe("n1: hop_penalty of bat0/primary0 0 → 50");
+    expect(ipCalls()).toEqual([`netns exec x0-n1 ${NS_BATCTL} hardif primary0 hop_penalty`, `netns exec x0-n1 ${NS_BATCTL} hardif primary0 hop_penalty 50`]);
+    writeFileSync(ipLog, "");
 
     // batman_interface's verification reads the interface status and the originator table over it too.
     calls.length = 0;
@@ -570,11 +599,11 @@ describe("batctl (namespaces)", () => {
     expect(intervals()).toEqual(before);
   });
 
-  test("batctl - detaching interfaces and OGM intervals share a concurrency group (a repair applies both at once); the others wait their turn", () => {
+  test("batctl - detaching interfaces, OGM intervals and hop penalties share a concurrency group (a repair applies them at once); gw_mode waits its turn", () => {
     const [hop, iface, interval, gw] = batctlActuators({ batctl: NS_BATCTL });
     expect(iface.concurrencyGroup).toBeString();
     expect(interval.concurrencyGroup).toBe(iface.concurrencyGroup as string);
-    expect(hop.concurrencyGroup).toBeUndefined();
+    expect(hop.concurrencyGroup).toBe(iface.concurrencyGroup as string);
     expect(gw.concurrencyGroup).toBeUndefined();
   });
 

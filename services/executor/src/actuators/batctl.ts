@@ -289,8 +289,25 @@ export function batctlActuators({
   };
 
   const penaltyArgs = (p: HopPenaltyParams) => (p.interface ? ["hardif", p.interface, "hop_penalty"] : ["meshif", p.mesh_interface, "hop_penalty"]);
-  const readPenalty = (p: HopPenaltyParams) => readNumber(p.node, penaltyArgs(p), "a hop penalty", 255);
+  // A mesh interface's penalty is read and set in process when there is `mesh`; a hard interface's always through batctl.
+  const readPenalty = async (p: HopPenaltyParams) =>
+    mesh && p.interface === undefined ? mesh.get(netnsOf(p.node), p.mesh_interface, "hop_penalty") : readNumber(p.node, penaltyArgs(p), "a hop penalty", 255);
+  const setPenalty = async (p: HopPenaltyParams, value: number): Promise<void> => {
+    if (mesh && p.interface === undefined) mesh.set(netnsOf(p.node), p.mesh_interface, "hop_penalty", value);
+    else await run(p.node, ...penaltyArgs(p), String(value));
+  };
   const where = (p: HopPenaltyParams) => (p.interface ? `${p.mesh_interface}/${p.interface}` : p.mesh_interface);
+  /** Every node's hop penalty at once (see applyConcurrently). */
+  const applyPenalties = (steps: readonly Step<HopPenaltyParams>[], ctx: ActuatorContext) =>
+    applyConcurrently(
+      steps,
+      ctx,
+      async (p) => ({ previous: await readPenalty(p) }),
+      async (p, { previous }) => {
+        await setPenalty(p, p.value);
+        return `${p.node}: hop_penalty of ${where(p)} ${previous} → ${p.value}`;
+      },
+    );
 
   const attachedOf = async (p: BatmanInterfaceParams) => parseInterfaces(await run(p.node, "meshif", p.mesh_interface, "interface"));
   /** The hard interfaces of the step's mesh interface (names only): over rtnetlink when there is `masters`, else batctl's listing. */
@@ -407,11 +424,13 @@ export function batctlActuators({
       reversible: true,
       handles,
       apply: async (step, ctx) => {
-        const previous = await readPenalty(step.params);
-        await ctx.beforeChange([{ step, undo: { previous } }]);
-        await run(step.params.node, ...penaltyArgs(step.params), String(step.params.value));
-        return { undo: { previous }, at: Date.now(), detail: `${step.params.node}: hop_penalty of ${where(step.params)} ${previous} → ${step.params.value}` };
+        const [result] = await applyPenalties([step], ctx);
+        if (result instanceof Error || result === undefined) throw result ?? new ActuatorError("batman_hop_penalty: no result");
+        return result;
       },
+      // A repair lowers the penalty on every node of the mesh at once, with the OGM interval: one read per node in parallel.
+      applyBatch: (steps, ctx) => applyPenalties(steps, ctx),
+      concurrencyGroup: BATMAN_MESH_SETTINGS,
       verify: async (step) => {
         const value = await readPenalty(step.params);
         return observed(value === step.params.value, `batctl reads hop_penalty ${value} on ${where(step.params)} (want ${step.params.value})`);
@@ -419,7 +438,7 @@ export function batctlActuators({
       rollback: async (step, applied) => {
         // The undo data was journaled in x0_outcomes: validate it again before it reaches a command line.
         const previous = z.number().int().min(0).max(255).parse(applied.undo.previous);
-        await run(step.params.node, ...penaltyArgs(step.params), String(previous));
+        await setPenalty(step.params, previous);
       },
     },
     {

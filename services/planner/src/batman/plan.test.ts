@@ -2,10 +2,28 @@ import { describe, expect, test } from "bun:test";
 import { linksFromAnnouncements, type MeshGraph, type NodeAnnouncement } from "@x0/shared";
 import { announcementsOf, batmanIdentity, gridAnnouncements, withBatman } from "../testing.ts";
 import { type BatmanLink, batmanLinkOf, meshAddress, meshGraph, meshNodesOf, PathCache } from "./mesh.ts";
-import { batmanActions, batmanPlanParts, crossingPairs, degradedHopPenalty, describeBatman, ogmActions, repairChanges, restoreChanges } from "./plan.ts";
+import {
+  batmanActions,
+  batmanPlanParts,
+  crossingPairs,
+  degradedHopPenalty,
+  describeBatman,
+  meshPenaltyActions,
+  ogmActions,
+  repairChanges,
+  restoreChanges,
+} from "./plan.ts";
 import { applySettings, type BatmanSetting, revertSettings, type SettingMap, settingKey, toSettingMap, untouched } from "./settings.ts";
 
-const PARAMS = { hopPenalty: 80, normalHopPenalty: 0, verifyWithinMs: 2000, repairOrigIntervalMs: 100, origIntervalMs: 1000 };
+const PARAMS = {
+  hopPenalty: 80,
+  normalHopPenalty: 0,
+  verifyWithinMs: 2000,
+  repairOrigIntervalMs: 100,
+  origIntervalMs: 1000,
+  repairMeshHopPenalty: 10,
+  meshHopPenalty: 30,
+};
 
 /** The batman mesh of announcements, with `down` links out of routing (cost Infinity). */
 function mesh(announcements: NodeAnnouncement[], down: string[] = [], detached: (node: string, iface: string) => boolean = () => false) {
@@ -107,6 +125,7 @@ describe("batman plans", () => {
       changes: [],
       verifyOriginators: new Map(),
       kept: ["link:n2|n3"],
+      resting: [],
     });
     // n2 dead: n1 and n3 have no other link, so neither detaches.
     const dead = mesh(
@@ -204,6 +223,8 @@ describe("batman plans", () => {
     const interfaceSteps = (actions: typeof repair.actions) => actions.filter((action) => action.type === "batman_interface");
     const ogmSteps = (actions: typeof repair.actions) =>
       actions.filter((action) => action.type === "batman_orig_interval").map((action) => [action.params.node, action.params.value]);
+    const penaltySteps = (actions: typeof repair.actions) =>
+      actions.filter((action) => action.type === "batman_hop_penalty").map((action) => [action.params.node, action.params.interface, action.params.value]);
     expect(interfaceSteps(repair.actions).map((action) => [action.params.node, action.params.state, action.params.verify_originator])).toEqual([
       ["n1", "inactive", batmanIdentity("n2").originator],
       ["n2", "inactive", batmanIdentity("n1").originator],
@@ -212,12 +233,20 @@ describe("batman plans", () => {
     expect(repair.actions.slice(0, 2).map((action) => action.type)).toEqual(["batman_interface", "batman_interface"]);
     const nine = Array.from({ length: 9 }, (_, i) => `n${i + 1}`);
     expect(ogmSteps(repair.actions)).toEqual(nine.map((node) => [node, 100]));
+    // And forwards OGMs with a lower penalty (the mesh interface's, no hard interface named), after the OGM steps.
+    expect(penaltySteps(repair.actions)).toEqual(nine.map((node) => [node, undefined, 10]));
+    expect(repair.actions.map((action) => action.type)).toEqual([
+      "batman_interface",
+      "batman_interface",
+      ...nine.map(() => "batman_orig_interval" as const),
+      ...nine.map(() => "batman_hop_penalty" as const),
+    ]);
     expect(repair.pairs).toHaveLength(4);
     expect(repair.pairs.slice(2)).toEqual([
       { from: "n1", to: "n2" },
       { from: "n2", to: "n1" },
     ]);
-    expect(repair.summary).toBe("cut: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes");
+    expect(repair.summary).toBe("cut: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes; hop penalty 10 on 9 nodes");
     const current = toSettingMap(repair.changes.map((change) => change.next));
     const restore = batmanPlanParts({
       ...common,
@@ -234,6 +263,7 @@ describe("batman plans", () => {
     ]);
     // Nothing detached any more: the configured interval comes back.
     expect(ogmSteps(restore.actions)).toEqual(nine.map((node) => [node, 1000]));
+    expect(penaltySteps(restore.actions)).toEqual(nine.map((node) => [node, undefined, 30]));
     // A mesh too large for one plan still gets its repair, without the OGM steps.
     const small = batmanPlanParts({
       ...common,
@@ -246,7 +276,9 @@ describe("batman plans", () => {
       isUp: () => false,
     });
     expect(small.actions.map((action) => action.type)).toEqual(["batman_interface", "batman_interface"]);
-    expect(small.summary).toBe("cut: 2 hard interfaces leave the mesh on 2 nodes; OGM intervals left alone: 9 nodes are more steps than one plan holds");
+    expect(small.summary).toBe(
+      "cut: 2 hard interfaces leave the mesh on 2 nodes; OGM intervals and hop penalties left alone: 9 nodes are more steps than one plan holds",
+    );
     expect(restore.pairs).toContainEqual({ from: "n1", to: "n2" });
   });
 
@@ -274,5 +306,27 @@ describe("batman plans", () => {
       "n3:1000",
     ]);
     expect(ogmActions(new Map(), first, meshNodes, undefined, "cut", { ...PARAMS, repairOrigIntervalMs: 0 })).toEqual([]);
+  });
+
+  test("batman plans - mesh hop penalty steps follow the same transitions as the OGM steps, and are off when equal to the mesh's own", () => {
+    const meshNodes = ["n1", "n2", "n3"].map((node) => ({ node, mesh_interface: "bat0" }));
+    const detach = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link, { active: false }), previous: undefined });
+    const first = [detach("n1", "n1-n2", "link:n1|n2"), detach("n2", "n2-n1", "link:n1|n2")];
+    const values = (actions: ReturnType<typeof meshPenaltyActions>) =>
+      actions.map((action) => `${action.type} ${action.params.node} ${action.params.mesh_interface}:${action.params.value}`);
+    expect(values(meshPenaltyActions(new Map(), first, meshNodes, undefined, "cut", PARAMS))).toEqual([
+      "batman_hop_penalty n1 bat0:10",
+      "batman_hop_penalty n2 bat0:10",
+      "batman_hop_penalty n3 bat0:10",
+    ]);
+    expect(meshPenaltyActions(new Map(), first, meshNodes, undefined, "cut", PARAMS)[0]?.params).not.toHaveProperty("interface");
+    const current = toSettingMap(first.map((change) => change.next));
+    expect(meshPenaltyActions(current, [detach("n2", "n2-n3", "link:n2|n3")], meshNodes, undefined, "cut", PARAMS)).toEqual([]);
+    expect(values(meshPenaltyActions(new Map(), first, meshNodes, "n3", "node down", PARAMS))).toHaveLength(2);
+    const back = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link), previous: setting(node, iface, link, { active: false }) });
+    expect(
+      values(meshPenaltyActions(current, [back("n1", "n1-n2", "link:n1|n2"), back("n2", "n2-n1", "link:n1|n2")], meshNodes, undefined, "up", PARAMS)),
+    ).toEqual(["batman_hop_penalty n1 bat0:30", "batman_hop_penalty n2 bat0:30", "batman_hop_penalty n3 bat0:30"]);
+    expect(meshPenaltyActions(new Map(), first, meshNodes, undefined, "cut", { ...PARAMS, repairMeshHopPenalty: 30 })).toEqual([]);
   });
 });

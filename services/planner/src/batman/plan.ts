@@ -20,6 +20,10 @@ export interface BatmanParams {
   repairOrigIntervalMs: number;
   /** The OGM interval the mesh is configured with: set back when the last detached interface returns. */
   origIntervalMs: number;
+  /** The hop penalty of every mesh node while any hard interface is detached; equal to meshHopPenalty: left alone. */
+  repairMeshHopPenalty: number;
+  /** The hop penalty the mesh is configured with: set back when the last detached interface returns. */
+  meshHopPenalty: number;
 }
 
 /**
@@ -50,7 +54,20 @@ export interface RepairInput {
   current: SettingMap;
   hopPenalty: number;
   originatorOf: (node: string) => string | undefined;
+  /** Whether the hard interface (by setting key, on `link`) returned within BATMAN_RESET_PROTECTION_MS and may not leave again. */
+  resting?: (key: string, link: string) => boolean;
 }
+
+/**
+ * batman-adv's BATADV_RESET_PROTECTION_MS (net/batman-adv/main.h): a hard interface that joins a mesh starts its OGMs at a
+ * random sequence number, which a neighbour accepts as a reset only if its last reset of that originator was longer ago
+ * than this; within it, the neighbour drops those OGMs, so the link carries no route for up to this long. An interface
+ * that returned less than this ago is not detached again (its next return would fall inside the protection), unless
+ * its link is held down for flapping: that link returns only at the hold-down's release, after `flapping.stable_ms`. In the lab
+ * VM, twice a link returned a second time within 5 s of its first return, and the next cut whose detour needed it did
+ * not verify for 8 s and was rolled back (bench:batman, 2 of 6 runs; no other cut was preceded by such a return).
+ */
+export const BATMAN_RESET_PROTECTION_MS = 30_000;
 
 /** The changes of a repair, the originator each detached interface's step verifies, and the links it leaves alone. */
 export interface Repair {
@@ -59,6 +76,8 @@ export interface Repair {
   verifyOriginators: Map<string, string>;
   /** Links whose interfaces stay in the mesh: nothing else joins their sides (a bridge), so detaching them would partition. */
   kept: string[];
+  /** Links whose interfaces stay in the mesh because one of them returned within BATMAN_RESET_PROTECTION_MS. */
+  resting: string[];
 }
 
 /** The interface changes that take an element's batman links out of the mesh (or penalise them). */
@@ -66,6 +85,7 @@ export function repairChanges(input: RepairInput): Repair {
   const changes: BatmanChange[] = [];
   const verifyOriginators = new Map<string, string>();
   const kept: string[] = [];
+  const resting: string[] = [];
   for (const link of input.links) {
     // The ends acted on, each with the node on the other side; a node fault's dead end is left out.
     const ends = [
@@ -78,6 +98,10 @@ export function repairChanges(input: RepairInput): Repair {
       const acting = ends.map((end) => ({ ...end, verify: input.node ? survivorOf(input, end.near.node) : reachable(input, end.near.node, end.far.node) }));
       if (acting.some((end) => end.verify === undefined)) {
         kept.push(link.id);
+        continue;
+      }
+      if (acting.some(({ near }) => input.resting?.(settingKey(near.node, near.interface), link.id))) {
+        resting.push(link.id);
         continue;
       }
       for (const { near, verify } of acting) {
@@ -97,7 +121,7 @@ export function repairChanges(input: RepairInput): Repair {
       changes.push({ next: { ...current, hop_penalty: input.hopPenalty }, previous: input.current.get(settingKey(near.node, near.interface)) });
     }
   }
-  return { changes: sortChanges(changes), verifyOriginators, kept };
+  return { changes: sortChanges(changes), verifyOriginators, kept, resting };
 }
 
 function reachable(input: RepairInput, from: string, to: string): string | undefined {
@@ -190,7 +214,7 @@ export function crossingPairs(paths: PathCache, element: PathElement): AffectedP
 }
 
 /** A summary of interface changes: how many leave or return to their mesh, how many penalties change, and the links kept. */
-export function describeBatman(what: string, changes: BatmanChange[], kept: string[]): string {
+export function describeBatman(what: string, changes: BatmanChange[], kept: string[], resting: string[] = []): string {
   const count = (test: (before: BatmanSetting, next: BatmanSetting) => boolean) =>
     changes.filter(({ next, previous }) => test(previous ?? untouched(next), next)).length;
   const parts: string[] = [];
@@ -207,6 +231,9 @@ export function describeBatman(what: string, changes: BatmanChange[], kept: stri
   let summary = parts.length > 0 ? `${what}: ${parts.join(", ")} on ${nodes} node${nodes === 1 ? "" : "s"}` : what;
   if (kept.length > 0) {
     summary += `; ${kept.join(", ")} stay${kept.length === 1 ? "s" : ""} in the mesh: no other path joins ${kept.length === 1 ? "its" : "their"} sides (a bridge), so it is not detached`;
+  }
+  if (resting.length > 0) {
+    summary += `; ${resting.join(", ")} stay${resting.length === 1 ? "s" : ""} in the mesh: ${resting.length === 1 ? "its" : "their"} hard interfaces returned less than ${BATMAN_RESET_PROTECTION_MS / 1000} s ago, and a return inside batman-adv's sequence number reset protection would have the neighbours drop ${resting.length === 1 ? "its" : "their"} OGMs`;
   }
   return summary;
 }
@@ -226,6 +253,8 @@ export interface BatmanPlanInput {
   /** Whether a link is announced and up again (a restore returns its interfaces). */
   isUp: (link: string) => boolean;
   originatorOf: (node: string) => string | undefined;
+  /** Whether a hard interface (by setting key, on `link`) returned within BATMAN_RESET_PROTECTION_MS: its link is not detached. */
+  resting?: (key: string, link: string) => boolean;
   /** Every node of the batman mesh with its mesh interface (whose OGM interval a repair speeds up). */
   meshNodes: { node: string; mesh_interface: string }[];
   params: BatmanParams;
@@ -241,6 +270,8 @@ export interface BatmanPlanParts {
   changes: BatmanChange[];
   actions: PlannedAction[];
   kept: string[];
+  /** Links left attached because an interface of theirs returned within BATMAN_RESET_PROTECTION_MS. */
+  resting: string[];
   /** Source → destination pairs to probe (to the destination's mesh address), at most `maxChecks`. */
   pairs: { from: string; to: string }[];
   summary: string;
@@ -253,7 +284,7 @@ export interface BatmanPlanParts {
  */
 export function batmanPlanParts(input: BatmanPlanInput): BatmanPlanParts {
   const after = new PathCache(input.after);
-  let repair: Repair = { changes: [], verifyOriginators: new Map(), kept: [] };
+  let repair: Repair = { changes: [], verifyOriginators: new Map(), kept: [], resting: [] };
   let affected: AffectedPair[] = [];
   if (input.purpose === "repair" && input.element) {
     const before = new PathCache(input.before);
@@ -267,6 +298,7 @@ export function batmanPlanParts(input: BatmanPlanInput): BatmanPlanParts {
       current: input.current,
       hopPenalty: input.params.hopPenalty,
       originatorOf: input.originatorOf,
+      ...(input.resting ? { resting: input.resting } : {}),
     });
     affected = crossingPairs(before, cross);
   } else {
@@ -286,16 +318,20 @@ export function batmanPlanParts(input: BatmanPlanInput): BatmanPlanParts {
   );
   const deadNode = input.purpose === "repair" && input.element && "node" in input.element.cross ? input.element.cross.node : undefined;
   let ogm = ogmActions(input.current, repair.changes, input.meshNodes, deadNode, input.what, input.params);
-  let summary = describeBatman(input.what, repair.changes, repair.kept);
-  if (ogm.length > 0 && actions.length + ogm.length > input.maxActions) {
-    summary += `; OGM intervals left alone: ${ogm.length} nodes are more steps than one plan holds`;
+  let penalty = meshPenaltyActions(input.current, repair.changes, input.meshNodes, deadNode, input.what, input.params);
+  let summary = describeBatman(input.what, repair.changes, repair.kept, repair.resting);
+  if (ogm.length + penalty.length > 0 && actions.length + ogm.length + penalty.length > input.maxActions) {
+    summary += `; OGM intervals and hop penalties left alone: ${ogm.length} nodes are more steps than one plan holds`;
     ogm = [];
+    penalty = [];
   }
   if (ogm.length > 0) summary += `; OGMs every ${ogm[0]?.params.value} ms on ${ogm.length} node${ogm.length === 1 ? "" : "s"}`;
+  if (penalty.length > 0) summary += `; hop penalty ${penalty[0]?.params.value} on ${penalty.length} node${penalty.length === 1 ? "" : "s"}`;
   return {
     changes: repair.changes,
-    actions: [...actions, ...ogm],
+    actions: [...actions, ...ogm, ...penalty],
     kept: repair.kept,
+    resting: repair.resting,
     pairs: selectVerifyPairs(affected, (from, to) => after.reaches(from, to), input.maxChecks, input.element?.ends),
     summary,
   };
@@ -317,22 +353,67 @@ export function ogmActions(
   why: string,
   params: BatmanParams,
 ): PlannedAction[] {
-  if (params.repairOrigIntervalMs <= 0 || changes.length === 0) return [];
+  if (params.repairOrigIntervalMs <= 0) return [];
+  return whileDetached(current, changes, meshNodes, deadNode, (node, mesh_interface, detached) => {
+    const value = detached ? params.repairOrigIntervalMs : params.origIntervalMs;
+    return {
+      type: "batman_orig_interval",
+      params: { node, mesh_interface, value },
+      reason: detached
+        ? `${why}: OGMs every ${value} ms on ${node}'s ${mesh_interface} while hard interfaces are detached, so the whole mesh learns the detour`
+        : `${why}: OGM interval of ${node}'s ${mesh_interface} back to ${value} ms (nothing is detached any more)`,
+    };
+  });
+}
+
+/**
+ * `batman_hop_penalty` steps (the mesh interface's) for every mesh node (but a dead one) when `changes` detach the first
+ * hard interface (the repair penalty) or return the last one (the configured penalty). B.A.T.M.A.N. IV keeps a node's
+ * route until another neighbour's average TQ for that originator is higher, and averages only the OGMs it received: the
+ * old next hop's average stays as it was until five new OGMs have come without it. With a lower penalty on every
+ * forwarding node, the first fresh OGM along an equally long detour carries a higher TQ than those averages, so the
+ * nodes away from the cut switch on it instead of on the fifth.
+ */
+export function meshPenaltyActions(
+  current: SettingMap,
+  changes: BatmanChange[],
+  meshNodes: { node: string; mesh_interface: string }[],
+  deadNode: string | undefined,
+  why: string,
+  params: BatmanParams,
+): PlannedAction[] {
+  if (params.repairMeshHopPenalty === params.meshHopPenalty) return [];
+  return whileDetached(current, changes, meshNodes, deadNode, (node, mesh_interface, detached) => {
+    const value = detached ? params.repairMeshHopPenalty : params.meshHopPenalty;
+    return {
+      type: "batman_hop_penalty",
+      params: { node, mesh_interface, value },
+      reason: detached
+        ? `${why}: hop penalty ${value} on ${node}'s ${mesh_interface} while hard interfaces are detached, so fresh OGMs along the detour outbid the old route's average`
+        : `${why}: hop penalty of ${node}'s ${mesh_interface} back to ${value} (nothing is detached any more)`,
+    };
+  });
+}
+
+/**
+ * One step per mesh node (but a dead one, by name) when `changes` detach the mesh's first hard interface (`detached`
+ * true) or return its last detached one (false); none when they do neither.
+ */
+function whileDetached(
+  current: SettingMap,
+  changes: BatmanChange[],
+  meshNodes: { node: string; mesh_interface: string }[],
+  deadNode: string | undefined,
+  step: (node: string, meshInterface: string, detached: boolean) => PlannedAction,
+): PlannedAction[] {
+  if (changes.length === 0) return [];
   const anyDetached = (map: SettingMap) => [...map.values()].some((setting) => !setting.active);
   const next: SettingMap = new Map(current);
   applySettings(next, changes);
-  const was = anyDetached(current);
-  const now = anyDetached(next);
-  if (was === now) return [];
-  const value = now ? params.repairOrigIntervalMs : params.origIntervalMs;
+  const detached = anyDetached(next);
+  if (anyDetached(current) === detached) return [];
   return meshNodes
     .filter(({ node }) => node !== deadNode)
     .sort((x, y) => (x.node < y.node ? -1 : x.node > y.node ? 1 : 0))
-    .map(({ node, mesh_interface }) => ({
-      type: "batman_orig_interval" as const,
-      params: { node, mesh_interface, value },
-      reason: now
-        ? `${why}: OGMs every ${value} ms on ${node}'s ${mesh_interface} while hard interfaces are detached, so the whole mesh learns the detour`
-        : `${why}: OGM interval of ${node}'s ${mesh_interface} back to ${value} ms (nothing is detached any more)`,
-    }));
+    .map(({ node, mesh_interface }) => step(node, mesh_interface, detached));
 }

@@ -37,6 +37,7 @@ describe("policy", () => {
       converge_within_ms: 8000,
       repair_orig_interval_ms: 100,
       orig_interval_ms: 1000,
+      repair_mesh_hop_penalty: 10,
     });
     expect(batmanHopPenalty(policy)).toBe(80);
   });

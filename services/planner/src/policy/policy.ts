@@ -83,6 +83,13 @@ export const Policy = z
           .default(100)
           .describe("OGM interval of every mesh node while a hard interface is detached; 0 leaves it alone."),
         orig_interval_ms: z.number().int().min(40).max(60_000).default(1000).describe("The mesh's configured OGM interval, set back after a repair."),
+        repair_mesh_hop_penalty: z
+          .number()
+          .int()
+          .min(0)
+          .max(254)
+          .default(10)
+          .describe("Hop penalty of every mesh node while a hard interface is detached; mesh_hop_penalty leaves it alone."),
       })
       .prefault({}),
     fallback: z.array(PolicyRule).default([]),

@@ -1,0 +1,65 @@
+import { describe, expect, test } from "bun:test";
+import { ActionResult, createNativeBackend, Plan, signMessage } from "@x0/shared";
+import { RehearsalFailed } from "../errors.ts";
+import { rehearsePlanHandling } from "./rehearsal.ts";
+
+const backend = createNativeBackend();
+const resultKeys = backend.sigKeypair();
+const signResult = (result: ActionResult) =>
+  signMessage(backend, "action", result, { keyId: "executor-test", alg: "ML-DSA-65", mldsaSecret: resultKeys.secretKey });
+const encoder = new TextEncoder();
+/** The bus's checks as the contracts state them: the schema both ways. */
+const checkPlan = (plan: Plan) => {
+  const text = JSON.stringify(Plan.parse(plan));
+  return { data: encoder.encode(text), message: Plan.parse(JSON.parse(text)) };
+};
+
+describe("rehearsal", () => {
+  test("rehearsal - a synthetic batman-adv plan runs the whole path on an in-memory mesh and ends verified, its result signed and valid", async () => {
+    const plans: Plan[] = [];
+    const results: ActionResult[] = [];
+    const rehearsal = await rehearsePlanHandling({
+      backend,
+      signResult,
+      checkPlan: (plan) => {
+        plans.push(plan);
+        return checkPlan(plan);
+      },
+      checkResult: (result) => {
+        results.push(ActionResult.parse(result));
+      },
+    });
+    expect(rehearsal.status).toBe("verified");
+    expect(rehearsal.steps).toBe(5);
+    expect(plans[0]?.signature?.key_id).toMatch(/^rehearsal-/);
+    const [result] = results;
+    expect(result?.signature?.key_id).toBe("executor-test");
+    // Every step was applied by the real batman actuators and verified: both ends left, the far originator re-routed.
+    expect(result?.steps.map((step) => step.status)).toEqual(["verified", "verified", "verified", "verified", "verified"]);
+    expect(result?.steps[0]?.detail).toContain("r1: r1-r2 removed from bat0");
+    expect(result?.steps[2]?.detail).toContain("orig_interval of bat0 1000 → 100 ms");
+    expect(result?.verification?.every((entry) => entry.ok)).toBe(true);
+    expect(result?.verification?.map((entry) => entry.detail).join(" ")).toContain("best route to 02:ba:00:00:99:02 via r1-r3");
+  });
+
+  test("rehearsal - a broken part fails the rehearsal with RehearsalFailed naming it", async () => {
+    const rejecting = rehearsePlanHandling({
+      backend,
+      signResult,
+      // A plan altered after signing: the signature check must refuse it.
+      checkPlan: (plan) => checkPlan({ ...plan, node: "r2" }),
+      checkResult: () => {},
+    });
+    await expect(rejecting).rejects.toBeInstanceOf(RehearsalFailed);
+    await expect(rejecting).rejects.toThrow(/signature did not verify: bad_signature/);
+    const invalid = rehearsePlanHandling({
+      backend,
+      signResult,
+      checkPlan,
+      checkResult: () => {
+        throw new Error("result schema says no");
+      },
+    });
+    await expect(invalid).rejects.toThrow(/plan path failed on the synthetic plan: result schema says no/);
+  });
+});
