@@ -455,8 +455,11 @@ export class Planner {
   async #settleBatman(record: PlanRecord, outcome: Settled["outcome"], status: ActionResult["status"], now: number): Promise<void> {
     const changes: BatmanChange[] = (record.batman ?? []).map((change) => ({ next: change.next, previous: change.previous ?? undefined }));
     const next = new Map(this.#batman);
-    if (outcome === "success" && record.approval === "manual") applySettings(next, changes);
-    else if (outcome !== "success" && record.approval === "auto") {
+    if (outcome === "success" && record.approval === "manual") {
+      applySettings(next, changes);
+      for (const change of changes)
+        if (change.next.active && change.previous?.active === false) this.#returnedAt.set(settingKey(change.next.node, change.next.interface), now);
+    } else if (outcome !== "success" && record.approval === "auto") {
       // Only interfaces this plan still owns: a later plan that changed one again keeps its setting.
       const reverted = changes.filter(
         (change) => (this.#batmanOwner.get(settingKey(change.next.node, change.next.interface)) ?? record.plan_id) === record.plan_id,
