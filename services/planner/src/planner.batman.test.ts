@@ -293,11 +293,19 @@ describe("planner on batman-adv", () => {
 
     const manual: Policy = { ...shipped, kinds: { ...shipped.kinds, link_down: { alternatives: [{ name: "batman-deactivate", approval: "manual" }] } } };
     const second = setup({ policy: manual });
-    const waiting = await second.planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    const cut = incident("link_down", linkTarget("n1", "n2"));
+    const waiting = await second.planner.handleAnomaly(cut);
     expect(waiting?.approval).toBe("manual");
     expect(second.planner.batmanSettings().size).toBe(0);
     await second.planner.handleResult(result(waiting as Plan, "verified", second.now()));
     expect(second.planner.batmanSettings().size).toBe(2);
+    // A manual restore that ran is a return too: the link is not detached again within 30 s.
+    const back = await second.planner.handleAnomaly(later(cut, "resolved"));
+    await second.planner.handleResult(result(back as Plan, "verified", second.now()));
+    expect(second.planner.batmanSettings().size).toBe(0);
+    second.advance(6000);
+    const again = await second.planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    expect(again?.expected_effect?.summary).toContain("returned less than 30 s ago");
   });
 
   test("planner on batman-adv - a restarted planner knows what it detached and returns it at the incident's end", async () => {
