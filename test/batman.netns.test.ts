@@ -329,6 +329,18 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
             (o) => o.orig_address === n3 && o.best,
           );
           expect(rerouted?.hard_ifname).not.toBe(near.interface);
+          // The announcements follow the detach (the analyzer withdraws the vanished neighbour's batman verdicts by them).
+          const topologyKv = await openBucket(lab.nc, Buckets.topology);
+          const announcedHardInterfaces = async (node: string) => {
+            const entry = await topologyKv.get(`node.${node}`);
+            return entry?.value?.length ? (NodeAnnouncement.parse(entry.json()).batman?.hard_interfaces ?? []) : [];
+          };
+          await waitFor(
+            `${near.interface} and ${farEnd.interface} gone from the announcements`,
+            async () => !(await announcedHardInterfaces("n1")).includes(near.interface) && !(await announcedHardInterfaces(far)).includes(farEnd.interface),
+            START_MS,
+            200,
+          ).catch(explain);
           // While the link is out, every node sends OGMs every 100 ms and forwards them with the repair's mesh hop penalty.
           const ring = ["n1", "n2", "n3", "n4"];
           const meshSettings = () => ring.map((node) => `${node}:${batctlJson(lab, node, "orig_interval")}/${batctlJson(lab, node, "hop_penalty")}`);

@@ -10,8 +10,19 @@ import {
   findBatmanInterfaces,
 } from "../batman/collector.ts";
 
-/** How often the mesh's originator address and hard interfaces are read again (they change only when a hard interface is added or removed). */
+/** How often batctl reads the mesh's originator address and hard interfaces again (they change only when a hard interface is added or removed). */
 const MESH_REFRESH_MS = 5000;
+
+/**
+ * Whether the mesh facts are read again now: with every read over netlink (two requests, no spawn), every
+ * MESH_REFRESH_MS through batctl. The announcement's hard interfaces must follow a detach within one read: the analyzer
+ * withdraws the batman verdicts of a neighbour whose interface left the mesh by them, and a detach that never reached
+ * the announcement (a repair and its restore 5 s apart) aged the vanished neighbour into a second link_down right after
+ * the restore, whose second detach and return fell inside batman-adv's 30 s sequence number reset protection.
+ */
+export function meshFactsDue(source: BatmanSettings["source"], now: number, readAt: number): boolean {
+  return source === "netlink" || now - readAt >= MESH_REFRESH_MS;
+}
 
 /** Settings: `meshInterface` is a name, "auto" (detect batadv links) or "off". */
 export interface BatmanSettings {
@@ -54,7 +65,7 @@ export function startBatman({ meshInterface, source, batctl, intervalMs, logger 
       }
       if (!mesh) return;
       const now = Date.now();
-      const readMesh = now - meshReadAt >= MESH_REFRESH_MS;
+      const readMesh = meshFactsDue(source, now, meshReadAt);
       const [sample, facts] = netlink
         ? [collectBatmanNetlink(netlink, mesh), readMesh ? collectBatmanMeshNetlink(netlink, mesh) : meshFacts]
         : await Promise.all([
