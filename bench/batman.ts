@@ -3,7 +3,8 @@
 // the path batman uses at the time: first hop, second hop, third hop, …) runs twice: once with the executor in detect-only
 // mode (batman-adv repairs alone; x0tta6bl4 only observes) and once in enforce mode. MTTR is measured by the probe itself:
 // from the cut to the first reply after the outage that lasts (no new outage within 1 s). Root only.
-// Writes bench/results/batman.json. Knobs: X0_BENCH_BATMAN_FAULTS (6 per run), X0_BENCH_BATMAN_REPAIR_TIMEOUT_S (120).
+// Writes bench/results/batman.json. Knobs: X0_BENCH_BATMAN_FAULTS (20 per run: the fewest with which a nearest-rank p95 is
+// not the maximum), X0_BENCH_BATMAN_REPAIR_TIMEOUT_S (120).
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,7 +18,7 @@ import { runInVm, vmImageDirOf } from "../cli/src/lab/vm.ts";
 import { type HealLab, inVm, labRunnable, startHealLab, VM_PROFILE } from "../test/lab-stack.ts";
 import { durationStats } from "./stats.ts";
 
-const FAULTS = Number(process.env.X0_BENCH_BATMAN_FAULTS ?? 6);
+const FAULTS = Number(process.env.X0_BENCH_BATMAN_FAULTS ?? 20);
 const REPAIR_TIMEOUT_MS = Number(process.env.X0_BENCH_BATMAN_REPAIR_TIMEOUT_S ?? 120) * 1000;
 // The grid:2x3 by default; X0_BENCH_BATMAN_TOPOLOGY=ring:4 X0_BENCH_BATMAN_TO=n3 is a lighter lab (4 monitors).
 const TOPOLOGY = process.env.X0_BENCH_BATMAN_TOPOLOGY ?? "grid:2x3";
@@ -66,7 +67,7 @@ interface Sample {
 function stepSummary(plan: Plan): string[] {
   return plan.actions.map((action) => {
     const params = action.params as Record<string, unknown>;
-    const words = ["node", "interface", "state", "value", "mode"].flatMap((key) => (params[key] === undefined ? [] : [String(params[key])]));
+    const words = ["node", "interface", "state", "value", "enabled", "mode"].flatMap((key) => (params[key] === undefined ? [] : [String(params[key])]));
     return [action.type, ...words].join(" ");
   });
 }
@@ -337,6 +338,21 @@ async function settle(
   await steady(probeEvents, Date.now(), 3000, 120_000);
 }
 
+/** Each cut link's MTTRs in both runs (null: not repaired within the timeout), links sorted. */
+function byLink(alone: Sample[], acting: Sample[]): Record<string, { alone_ms: (number | null)[]; x0_ms: (number | null)[] }> {
+  const links: Record<string, { alone_ms: (number | null)[]; x0_ms: (number | null)[] }> = {};
+  for (const [samples, key] of [
+    [alone, "alone_ms"],
+    [acting, "x0_ms"],
+  ] as const) {
+    for (const sample of samples) {
+      links[sample.link] ??= { alone_ms: [], x0_ms: [] };
+      links[sample.link]?.[key].push(sample.mttr_ms);
+    }
+  }
+  return Object.fromEntries(Object.entries(links).sort(([x], [y]) => (x < y ? -1 : 1)));
+}
+
 function report(runs: Run[], guest: Record<string, unknown>) {
   const [alone, acting] = runs as [Run, Run];
   const aloneStats = stats(alone.samples.map((s) => s.mttr_ms));
@@ -372,6 +388,9 @@ function report(runs: Run[], guest: Record<string, unknown>) {
     targets: { p95_ratio_min: 4, never_slower_on_any_fault: true },
     targets_met: { p95_ratio: ratioP95 !== null && ratioP95 >= 4 && actingStats.missing === 0, never_slower: neverSlower },
     pairs,
+    // The two runs cut the same positions, not always the same links (batman-adv picks among equal paths): each link's
+    // cuts in both, to compare like with like.
+    by_link: byLink(alone.samples, acting.samples),
     samples: { batman_alone: alone.samples, x0_batman: acting.samples },
     repair_timeout_ms: REPAIR_TIMEOUT_MS,
   };

@@ -27,12 +27,17 @@ const serviceEnv: Record<string, Record<string, string>> = slow ? { analyzer: { 
 
 /** batctl in a node's namespace, JSON output parsed. */
 function batctlJson<T>(lab: HealLab, node: string, ...args: string[]): T {
+  return JSON.parse(batctlText(lab, node, ...args)) as T;
+}
+
+/** What `batctl meshif bat0 <args>` prints in a node's namespace, trimmed. */
+function batctlText(lab: HealLab, node: string, ...args: string[]): string {
   const result = Bun.spawnSync(["ip", "netns", "exec", nodeOf(lab.plan, node).netns, "batctl", "meshif", BATMAN_MESH_INTERFACE, ...args], {
     stdout: "pipe",
     stderr: "pipe",
   });
   if (result.exitCode !== 0) throw new Error(`batctl ${args.join(" ")} in ${node}: ${result.stderr.toString()}`);
-  return JSON.parse(result.stdout.toString()) as T;
+  return result.stdout.toString().trim();
 }
 
 /** Hard interfaces attached to a node's bat0 now. */
@@ -155,7 +160,7 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
     );
 
     test(
-      "batman grid:2x3 - hop_penalty is applied, verified and rolled back on the real mesh",
+      "batman grid:2x3 - hop_penalty and OGM aggregation are applied, verified and rolled back on the real mesh through batctl",
       async () => {
         const [penalty] = batctlActuators({ netnsTemplate: `${lab.plan.prefix}-{node}` });
         const params = { node: "n2", mesh_interface: "bat0", interface: "n2-n1", value: 200 };
@@ -172,12 +177,24 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
         expect(verified.ok).toBe(true);
         await penalty.rollback(step, applied, {} as never);
         expect(read()).toBe(before);
+
+        // OGM aggregation through the real batctl: it prints enabled/disabled and takes 0/1.
+        const [, , , , aggregation] = batctlActuators({ netnsTemplate: `${lab.plan.prefix}-{node}` });
+        const off = { index: 0, type: "batman_aggregation" as const, params: { node: "n2", mesh_interface: "bat0", enabled: false }, reason: "test" };
+        const aggregationNow = () => batctlText(lab, "n2", "aggregation");
+        expect(aggregationNow()).toBe("enabled");
+        const turnedOff = await aggregation.apply(off, { node: "site", beforeChange: async () => {} } as never);
+        expect(turnedOff.undo).toEqual({ previous: true });
+        expect(aggregationNow()).toBe("disabled");
+        expect((await aggregation.verify(off, turnedOff, {} as never)).ok).toBe(true);
+        await aggregation.rollback(off, turnedOff, {} as never);
+        expect(aggregationNow()).toBe("enabled");
       },
       START_MS,
     );
 
     test(
-      "batman grid:2x3 - in process over netlink: a hard interface leaves bat0 and comes back, the OGM interval and hop penalty are set and restored, and the tables read as batctl prints them",
+      "batman grid:2x3 - in process over netlink: a hard interface leaves bat0 and comes back, the OGM interval, hop penalty and aggregation are set and restored, and the tables read as batctl prints them",
       async () => {
         const sockets = new NetlinkSockets();
         try {
@@ -206,6 +223,14 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
             mesh.set(netns, "bat0", setting, before);
             expect(Number(batctlRead(setting).trim())).toBe(before);
           }
+          // OGM aggregation (a u8 used as a boolean), which batctl prints as enabled/disabled.
+          expect(mesh.get(netns, "bat0", "aggregated_ogms")).toBe(1);
+          expect(batctlRead("aggregation").trim()).toBe("enabled");
+          mesh.set(netns, "bat0", "aggregated_ogms", 0);
+          expect(batctlRead("aggregation").trim()).toBe("disabled");
+          expect(mesh.get(netns, "bat0", "aggregated_ogms")).toBe(0);
+          mesh.set(netns, "bat0", "aggregated_ogms", 1);
+          expect(batctlRead("aggregation").trim()).toBe("enabled");
           expect(() => mesh.get(netns, "bat7", "orig_interval")).toThrow(/has no mesh interface bat7/);
 
           // The tables the monitor reads: the same routes, neighbours and mesh facts as batctl prints. n2-n1 was just
@@ -341,12 +366,18 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
             START_MS,
             200,
           ).catch(explain);
-          // While the link is out, every node sends OGMs every 100 ms and forwards them with the repair's mesh hop penalty.
+          // While the link is out, every node sends OGMs every 100 ms and forwards them at once with the repair's mesh hop penalty.
           const ring = ["n1", "n2", "n3", "n4"];
-          const meshSettings = () => ring.map((node) => `${node}:${batctlJson(lab, node, "orig_interval")}/${batctlJson(lab, node, "hop_penalty")}`);
-          await waitFor("OGMs every 100 ms with hop penalty 10 on every node", () => meshSettings().every((s) => s.endsWith(":100/10")), START_MS, 200).catch(
-            explain,
-          );
+          const meshSettings = () =>
+            ring.map(
+              (node) => `${node}:${batctlJson(lab, node, "orig_interval")}/${batctlJson(lab, node, "hop_penalty")}/${batctlText(lab, node, "aggregation")}`,
+            );
+          await waitFor(
+            "OGMs every 100 ms with hop penalty 10 and no aggregation on every node",
+            () => meshSettings().every((s) => s.endsWith(":100/10/disabled")),
+            START_MS,
+            200,
+          ).catch(explain);
           // Heal: the interfaces come back once the link is healthy again, and the mesh's own settings with them.
           await setLinkLoss(lab.plan, "n1", far, 0);
           await waitFor(
@@ -355,9 +386,12 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
             START_MS,
             200,
           ).catch(explain);
-          await waitFor("the configured OGM interval and hop penalty back", () => meshSettings().every((s) => s.endsWith(":1000/30")), START_MS, 200).catch(
-            explain,
-          );
+          await waitFor(
+            "the configured OGM interval, hop penalty and aggregation back",
+            () => meshSettings().every((s) => s.endsWith(":1000/30/enabled")),
+            START_MS,
+            200,
+          ).catch(explain);
         } finally {
           sub.unsubscribe();
           await prober.stop();

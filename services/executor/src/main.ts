@@ -108,14 +108,14 @@ await runService({
     onStop(() => netlink?.close());
     const masters = netlink && rtnetlinkMasters(netlink);
     const mesh = netlink && masters && batadvMesh(netlink, masters);
-    const [hopPenalty, batmanInterface, origInterval, gwMode] = batctlActuators({
+    const [hopPenalty, batmanInterface, origInterval, gwMode, aggregation] = batctlActuators({
       batctl: config.X0_EXECUTOR_BATCTL,
       ip: config.X0_EXECUTOR_IP,
       netnsTemplate: config.X0_EXECUTOR_NETNS,
       masters,
       mesh,
     });
-    registry.register(hopPenalty).register(batmanInterface).register(origInterval).register(gwMode);
+    registry.register(hopPenalty).register(batmanInterface).register(origInterval).register(gwMode).register(aggregation);
     details.actuators = registry.types();
 
     /** The next telemetry sample of `node`, through a subscription held only while a verification waits for it. */

@@ -1,5 +1,6 @@
 // A fake batctl (2023 syntax) for tests on a kernel without batman-adv: keeps its state in the JSON file named by
-// FAKE_BATCTL_STATE and answers `meshif <bat> hop_penalty|orig_interval [n]`, `meshif <bat> gw_mode [mode [arg]]`,
+// FAKE_BATCTL_STATE and answers `meshif <bat> hop_penalty|orig_interval [n]`, `meshif <bat> aggregation [0|1]`,
+// `meshif <bat> gw_mode [mode [arg]]`,
 // `hardif <if> hop_penalty [n]`, `meshif <bat> interface [add|del <if>]` and `meshif <bat> oj` like batctl 2023.0 on
 // batman-adv does (defaults, parsing, the kernel's clamping and silently ignored values included). `oj` prints the file
 // named by FAKE_BATCTL_ORIGINATORS as it is (`[]` without one), so a test can rewrite it to play batman-adv re-routing.
@@ -11,6 +12,8 @@ interface Mesh {
   interfaces: string[];
   /** Defaults of batman-adv when absent: 1000 ms, off, class 20, 10000/2000 kbit/s (in units of 100 kbit/s), BATMAN_IV. */
   orig_interval?: number;
+  /** Absent: enabled (batman-adv's default). */
+  aggregated_ogms?: boolean;
   gw_mode?: "off" | "client" | "server";
   gw_sel_class?: number;
   gw_bandwidth_down?: number;
@@ -87,6 +90,19 @@ if (scope === "meshif" && name) {
     else {
       // batman-adv raises the interval to 2 × its 20 ms jitter.
       mesh.orig_interval = Math.max(40, unsigned(rest[0]));
+      save();
+    }
+  } else if (command === "aggregation" || command === "ag") {
+    if (rest[0] === undefined) process.stdout.write(`${mesh.aggregated_ogms === false ? "disabled" : "enabled"}\n`);
+    else {
+      // batctl's parse_bool: 0 or disable…, 1 or enable…, case-insensitive.
+      const word = rest[0].toLowerCase();
+      mesh.aggregated_ogms =
+        word === "1" || word.startsWith("enable")
+          ? true
+          : word === "0" || word.startsWith("disable")
+            ? false
+            : fail(`Error - the supplied argument is invalid: ${rest[0]}`);
       save();
     }
   } else if (command === "gw_mode" || command === "gw") gwMode(mesh, rest);

@@ -52,9 +52,11 @@ function withoutHardInterfaces(gone: Record<string, string>): NodeAnnouncement[]
   });
 }
 
-/** Steps acting on one mesh node's own settings, not on the mesh's (the orig_interval and mesh hop penalty of every node). */
+/** Steps acting on the mesh's settings, not on one hard interface's (the orig_interval, mesh hop penalty and aggregation of every node). */
 const meshWide = (action: Plan["actions"][number]) =>
-  action.type === "batman_orig_interval" || (action.type === "batman_hop_penalty" && action.params.interface === undefined);
+  action.type === "batman_orig_interval" ||
+  action.type === "batman_aggregation" ||
+  (action.type === "batman_hop_penalty" && action.params.interface === undefined);
 const steps = (plan: Plan | undefined, type?: string) =>
   (plan?.actions ?? []).filter((action) => (type ? action.type === type : !meshWide(action))).map((action) => action.params);
 const ogm = (plan: Plan | undefined) => steps(plan, "batman_orig_interval").map((params) => `${params.node}:${params.value}`);
@@ -73,15 +75,18 @@ describe("planner on batman-adv", () => {
     expect(plan?.rule).toBe("link_down/batman-deactivate");
     // Only the batman alternatives compete on a batman mesh.
     expect(plan?.alternatives?.map((alternative) => alternative.name)).toEqual(["batman-deactivate"]);
-    // The ends first, then OGMs every 100 ms and a lower hop penalty on every mesh node, so the others switch on the first fresh OGM.
+    // The ends first, then OGMs every 100 ms, a lower hop penalty and no aggregation on every mesh node, so the others
+    // switch on the first fresh OGM, forwarded at once.
     expect(plan?.actions.map((action) => action.type)).toEqual([
       "batman_interface",
       "batman_interface",
       ...NINE.map(() => "batman_orig_interval" as const),
       ...NINE.map(() => "batman_hop_penalty" as const),
+      ...NINE.map(() => "batman_aggregation" as const),
     ]);
     expect(ogm(plan)).toEqual(NINE.map((node) => `${node}:100`));
     expect(meshPenalty(plan)).toEqual(NINE.map((node) => `${node}:10`));
+    expect(steps(plan, "batman_aggregation").map((params) => `${params.node}:${params.enabled}`)).toEqual(NINE.map((node) => `${node}:false`));
     expect(steps(plan)).toEqual([
       { node: "n1", mesh_interface: "bat0", interface: "n1-n2", state: "inactive", verify_originator: orig("n2"), verify_within_ms: 2000 },
       { node: "n2", mesh_interface: "bat0", interface: "n2-n1", state: "inactive", verify_originator: orig("n1"), verify_within_ms: 2000 },
@@ -94,7 +99,7 @@ describe("planner on batman-adv", () => {
     expect(checks.every((check) => check.includes(">10.99."))).toBe(true);
     expect(plan?.expected_effect?.deadline_ms).toBe(8000);
     expect(plan?.expected_effect?.summary).toBe(
-      "link_down on link n1|n2: batman-deactivate: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes; hop penalty 10 on 9 nodes",
+      "link_down on link n1|n2: batman-deactivate: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes; hop penalty 10 on 9 nodes; OGM aggregation off on 9 nodes",
     );
     // No static route was planned or believed changed; the batman change is recorded for restarts.
     expect(planner.installed().get(routeKey("n1", "n2"))?.dev).toBe("n1-n2");

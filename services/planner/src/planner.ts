@@ -560,6 +560,8 @@ export class Planner {
         origIntervalMs: this.#policy.batman.orig_interval_ms,
         repairMeshHopPenalty: this.#policy.batman.repair_mesh_hop_penalty,
         meshHopPenalty: this.#policy.batman.mesh_hop_penalty,
+        repairOgmAggregation: this.#policy.batman.repair_ogm_aggregation,
+        ogmAggregation: this.#policy.batman.ogm_aggregation,
       },
       maxChecks: this.#policy.verify.max_checks,
       maxActions: MAX_ACTIONS,

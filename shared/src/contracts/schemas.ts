@@ -295,6 +295,7 @@ export const ActionType = z.enum([
   "batman_interface",
   "batman_orig_interval",
   "batman_gw_mode",
+  "batman_aggregation",
   "process_restart",
 ]);
 /** An action type. */

@@ -46,6 +46,8 @@ const { ENODEV, ENOENT, EPROTO } = Errno;
 
 /** batman-adv mesh attributes this module reads and sets, with their netlink type and width. */
 export const MeshSetting = {
+  /** 1: forwarded OGMs wait up to 100 ms (BATADV_MAX_AGGREGATION_MS) to share a frame; 0: they go out at once. */
+  aggregated_ogms: { attribute: 41, bytes: 1 },
   hop_penalty: { attribute: 53, bytes: 1 },
   orig_interval: { attribute: 57, bytes: 4 },
 } as const;

@@ -64,7 +64,7 @@ describe("netlink messages", () => {
     expect(() => parseMessages(buffer.subarray(0, 40))).toThrow(NetlinkError);
   });
 
-  test("batadv - generic netlink requests: the family lookup, GET_MESH and SET_MESH of orig_interval", () => {
+  test("batadv - generic netlink requests: the family lookup, GET_MESH and SET_MESH of orig_interval, hop_penalty and aggregated_ogms", () => {
     const family = encodeFamilyRequest(2, "batadv");
     expect(header(family)).toEqual([family.length, 16, 0x5, 2]);
     // genl header: CTRL_CMD_GETFAMILY, version 1; then CTRL_ATTR_FAMILY_NAME.
@@ -89,6 +89,12 @@ describe("netlink messages", () => {
     const penaltyAttributes = genlAttributes(penalty.subarray(16));
     expect(penaltyAttributes.get(53)).toEqual(new Uint8Array([10]));
     expect(view(penalty).getUint16(16 + 4 + 8, true)).toBe(5);
+
+    // aggregated_ogms is a u8 too (BATADV_ATTR_AGGREGATED_OGMS_ENABLED, 41): 0 turns OGM aggregation off.
+    const aggregation = encodeSetMesh(6, 30, 7, "aggregated_ogms", 0);
+    expect(aggregation.length).toBe(16 + 4 + 8 + 8);
+    expect(genlAttributes(aggregation.subarray(16)).get(41)).toEqual(new Uint8Array([0]));
+    expect(view(aggregation).getUint16(16 + 4 + 8, true)).toBe(5);
   });
 
   test("batadv - originator and neighbour dump entries as batctl oj/nj print them; an entry missing a field is skipped", () => {

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BatmanMesh, LinkMasters } from "@x0/shared";
 import {
+  AggregationParams,
   BatmanInterfaceParams,
   bandwidthUnits,
   batctlActuators,
@@ -12,6 +13,7 @@ import {
   gwRestoreArgs,
   HopPenaltyParams,
   OrigIntervalParams,
+  parseEnabled,
   parseGwMode,
   parseInterfaces,
   parseOriginators,
@@ -78,6 +80,12 @@ describe("batctl parsers", () => {
     expect(() => parseOriginators('{"orig_address":"x"}')).toThrow(/not a JSON array/);
   });
 
+  test("batctl - parses aggregation as batctl prints it; anything else is an error quoting the output", () => {
+    expect(parseEnabled("enabled\n")).toBe(true);
+    expect(parseEnabled("disabled\n")).toBe(false);
+    expect(() => parseEnabled("Error - interface bat0 is not present")).toThrow(/printed "Error - interface bat0 is not present", not enabled or disabled/);
+  });
+
   test("batctl - parses gw_mode as batctl prints it, tolerant of the text after the mode", () => {
     expect(parseGwMode("off\n")).toEqual({ mode: "off" });
     expect(parseGwMode("client (selection class: 20)\n")).toEqual({ mode: "client", sel_class: { value: 20, mbit: false } });
@@ -104,7 +112,7 @@ describe("batctl parsers", () => {
 });
 
 describe("batctl", () => {
-  const [hop, iface, interval, gw] = batctlActuators({ batctl: BATCTL });
+  const [hop, iface, interval, gw, aggregation] = batctlActuators({ batctl: BATCTL });
   const ctx = testContext("n1");
 
   test("batctl - hop_penalty of the mesh interface: applied, read back, rolled back to the previous value", async () => {
@@ -252,6 +260,19 @@ describe("batctl", () => {
     expect((await interval.verify(step, applied, ctx)).ok).toBe(false);
   });
 
+  test("batctl - aggregation off: applied, read back, rolled back to enabled", async () => {
+    const step = stepOf("batman_aggregation", AggregationParams.parse({ node: "n1", mesh_interface: "bat0", enabled: false }));
+    const applied = await aggregation.apply(step, ctx);
+    expect(applied.undo).toEqual({ previous: true });
+    expect(ctx.journaled.at(-1)?.undo).toEqual({ previous: true });
+    expect(applied.detail).toBe("n1: OGM aggregation of bat0 enabled → disabled");
+    expect(state().meshif.bat0.aggregated_ogms).toBe(false);
+    expect(await aggregation.verify(step, applied, ctx)).toMatchObject({ ok: true, detail: "batctl reads aggregation disabled on bat0 (want disabled)" });
+    await aggregation.rollback(step, applied, ctx);
+    expect(state().meshif.bat0.aggregated_ogms).toBe(true);
+    expect(await aggregation.verify(step, applied, ctx)).toMatchObject({ ok: false, detail: "batctl reads aggregation enabled on bat0 (want disabled)" });
+  });
+
   test("batctl - gw_mode server with a bandwidth: applied, read back, rolled back to off", async () => {
     const step = stepOf("batman_gw_mode", GwModeParams.parse({ node: "n1", mesh_interface: "bat0", mode: "server", bandwidth: "50mbit/10mbit" }));
     const applied = await gw.apply(step, ctx);
@@ -330,6 +351,10 @@ describe("batctl", () => {
     expect(issue(gwOf({ mode: "server", bandwidth: "50" }))).toMatch(/at least 100 kbit\/s/);
     expect(issue(gwOf({ mode: "server", bandwidth: "10mbit/--help" }))).toMatch(/bandwidth must be/);
     expect(issue(gwOf({ mode: "client", sel_class: "-1" }))).toMatch(/sel_class must be/);
+
+    // `enabled` is a JSON boolean: the string "false" would be true to a coercion, so it is refused.
+    expect(AggregationParams.safeParse({ node: "n1", mesh_interface: "bat0", enabled: "false" }).success).toBe(false);
+    expect(AggregationParams.safeParse({ node: "n1", mesh_interface: "-bat0", enabled: false }).success).toBe(false);
 
     const ifOf = (extra: Record<string, unknown>) =>
       BatmanInterfaceParams.safeParse({ node: "n1", mesh_interface: "bat0", interface: "mesh1", state: "inactive", ...extra });
@@ -457,7 +482,7 @@ describe("batctl (namespaces)", () => {
     expect(nsState("x0-n1").meshif.bat0.interfaces).toEqual(["primary0"]);
   });
 
-  test("batctl - with `mesh`, batman_orig_interval and a mesh's batman_hop_penalty read, set, verify and roll back over it (no batctl spawn)", async () => {
+  test("batctl - with `mesh`, batman_orig_interval, batman_aggregation and a mesh's batman_hop_penalty read, set, verify and roll back over it (no batctl spawn)", async () => {
     // Mesh settings over the fake's per-namespace state (the generic netlink requests are tested in shared/src/netlink/netlink.test.ts).
     const calls: string[] = [];
     const mesh: Pick<BatmanMesh, "get" | "set" | "hardInterfaces" | "originators"> = {
@@ -478,7 +503,7 @@ describe("batctl (namespaces)", () => {
       },
       get: (netns, meshInterface, setting) => {
         calls.push(`get ${netns} ${meshInterface} ${setting}`);
-        return nsState(String(netns)).meshif[meshInterface]?.[setting] ?? { orig_interval: 1000, hop_penalty: 30 }[setting];
+        return nsState(String(netns)).meshif[meshInterface]?.[setting] ?? { orig_interval: 1000, hop_penalty: 30, aggregated_ogms: 1 }[setting];
       },
       set: (netns, meshInterface, setting, value) => {
         calls.push(`set ${netns} ${meshInterface} ${setting} ${value}`);
@@ -537,6 +562,30 @@ describe("batctl (namespaces)", () => {
     expect((await penalty.apply(hardif, ctx)).detail).toBe("n1: hop_penalty of bat0/primary0 0 → 50");
     expect(ipCalls()).toEqual([`netns exec x0-n1 ${NS_BATCTL} hardif primary0 hop_penalty`, `netns exec x0-n1 ${NS_BATCTL} hardif primary0 hop_penalty 50`]);
     writeFileSync(ipLog, "");
+
+    // OGM aggregation too: a boolean as batman-adv's u8 (1 by default), in one batch.
+    calls.length = 0;
+    const [, , , , aggregation] = batctlActuators({ batctl: NS_BATCTL, ip: fakeIp, netnsTemplate: "x0-{node}", mesh });
+    const off = ["n1", "n2"].map((node, k) => stepOf("batman_aggregation", AggregationParams.parse({ node, mesh_interface: "bat0", enabled: false }), k));
+    const turnedOff = await (aggregation.applyBatch as NonNullable<typeof aggregation.applyBatch>)(off, ctx);
+    expect(turnedOff.map((result) => (result instanceof Error ? result.message : result.detail))).toEqual([
+      "n1: OGM aggregation of bat0 enabled → disabled",
+      "n2: OGM aggregation of bat0 enabled → disabled",
+    ]);
+    const n2Off = turnedOff[1] as Exclude<(typeof turnedOff)[1], Error>;
+    expect(await aggregation.verify(off[1] as Step<AggregationParams>, n2Off, ctx)).toMatchObject({ ok: true });
+    await aggregation.rollback(off[1] as Step<AggregationParams>, n2Off, ctx);
+    expect(nsState("x0-n2").meshif.bat0.aggregated_ogms).toBe(1);
+    expect(nsState("x0-n1").meshif.bat0.aggregated_ogms).toBe(0);
+    expect(calls).toEqual([
+      "get x0-n1 bat0 aggregated_ogms",
+      "get x0-n2 bat0 aggregated_ogms",
+      "set x0-n1 bat0 aggregated_ogms 0",
+      "set x0-n2 bat0 aggregated_ogms 0",
+      "get x0-n2 bat0 aggregated_ogms",
+      "set x0-n2 bat0 aggregated_ogms 1",
+    ]);
+    expect(ipCalls()).toEqual([]);
 
     // batman_interface's verification reads the interface status and the originator table over it too.
     calls.length = 0;
@@ -599,11 +648,12 @@ describe("batctl (namespaces)", () => {
     expect(intervals()).toEqual(before);
   });
 
-  test("batctl - detaching interfaces, OGM intervals and hop penalties share a concurrency group (a repair applies them at once); gw_mode waits its turn", () => {
-    const [hop, iface, interval, gw] = batctlActuators({ batctl: NS_BATCTL });
+  test("batctl - detaching interfaces, OGM intervals, hop penalties and aggregation share a concurrency group (a repair applies them at once); gw_mode waits its turn", () => {
+    const [hop, iface, interval, gw, aggregation] = batctlActuators({ batctl: NS_BATCTL });
     expect(iface.concurrencyGroup).toBeString();
     expect(interval.concurrencyGroup).toBe(iface.concurrencyGroup as string);
     expect(hop.concurrencyGroup).toBe(iface.concurrencyGroup as string);
+    expect(aggregation.concurrencyGroup).toBe(iface.concurrencyGroup as string);
     expect(gw.concurrencyGroup).toBeUndefined();
   });
 

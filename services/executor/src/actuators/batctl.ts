@@ -1,11 +1,12 @@
 // batman-adv settings of a node through batctl (2023 syntax): batman_hop_penalty (`meshif <bat> hop_penalty [n]`, `hardif <if>
 // hop_penalty [n]`), batman_interface (`meshif <bat> interface [add|del <if>]`, optionally checked against the originator table
-// `meshif <bat> oj`), batman_orig_interval (`meshif <bat> orig_interval [ms]`) and batman_gw_mode (`meshif <bat> gw_mode [mode
-// [arg]]`). Each change is read back to verify, and the value read before it is what a rollback restores. With a namespace
+// `meshif <bat> oj`), batman_orig_interval (`meshif <bat> orig_interval [ms]`), batman_aggregation (`meshif <bat> aggregation
+// [0|1]`) and batman_gw_mode (`meshif <bat> gw_mode [mode [arg]]`). Each change is read back to verify, and the value read before it is what a rollback restores. With a namespace
 // template (X0_EXECUTOR_NETNS, the lab's site executor) batctl runs as `ip netns exec <ns> batctl ...` for any node, because
 // batctl has no namespace option of its own; without one it acts on this host, for this node only. Given `masters` and
 // `mesh` (netlink in process), batman_interface attaches, detaches, lists and verifies hard interfaces (status and the
-// originator table) and batman_orig_interval reads and sets the OGM interval without spawning anything: a repair's
+// originator table) and batman_orig_interval and batman_aggregation read and set the OGM interval and aggregation without
+// spawning anything: a repair's
 // critical path, and a verification polls every 100 ms while batman-adv converges.
 import { type BatmanMesh, type LinkMasters, slavesOf } from "@x0/shared";
 import { z } from "zod";
@@ -56,7 +57,24 @@ export const OrigIntervalParams = z.object({
 /** Validated batman_orig_interval params. */
 export type OrigIntervalParams = z.infer<typeof OrigIntervalParams>;
 
-/** The concurrency group of batman_interface and batman_orig_interval: independent settings, applied at once. */
+/** Params of batman_aggregation: whether a mesh interface aggregates OGMs (forwarded ones wait up to 100 ms for company). */
+export const AggregationParams = z.object({
+  node: Node,
+  mesh_interface: InterfaceName,
+  enabled: z.boolean(),
+});
+/** Validated batman_aggregation params. */
+export type AggregationParams = z.infer<typeof AggregationParams>;
+
+/** What `batctl meshif <bat> aggregation` prints: `enabled` or `disabled`; anything else is an error naming the output. */
+export function parseEnabled(output: string): boolean {
+  const text = output.trim();
+  if (text === "enabled") return true;
+  if (text === "disabled") return false;
+  throw new ActuatorError(`batctl aggregation printed ${JSON.stringify(text.slice(0, 80))}, not enabled or disabled`);
+}
+
+/** The concurrency group of the batman mesh settings a repair changes together: independent settings, applied at once. */
 const BATMAN_MESH_SETTINGS = "batman-mesh-settings";
 
 const THROUGHPUT = /^(\d{1,10})(kbit|mbit)?$/i;
@@ -251,7 +269,7 @@ async function applyConcurrently<P, U extends object>(
   );
 }
 
-/** The batman_hop_penalty, batman_interface, batman_orig_interval and batman_gw_mode actuators. */
+/** The batman_hop_penalty, batman_interface, batman_orig_interval, batman_gw_mode and batman_aggregation actuators. */
 export function batctlActuators({
   batctl = "batctl",
   ip = "ip",
@@ -265,6 +283,7 @@ export function batctlActuators({
   Actuator<BatmanInterfaceParams, { attached: boolean }>,
   Actuator<OrigIntervalParams, { previous: number }>,
   Actuator<GwModeParams, { previous: GwUndo }>,
+  Actuator<AggregationParams, { previous: boolean }>,
 ] {
   const netnsOf = (node: string): string | null => netnsOfTemplate(netnsTemplate, node);
   /** The argv running batctl with `args` for `node`: in its namespace when there is a template, else on this host. */
@@ -396,6 +415,26 @@ export function batctlActuators({
       },
     );
 
+  const aggregation = (p: AggregationParams) => ["meshif", p.mesh_interface, "aggregation"];
+  const readAggregation = async (p: AggregationParams): Promise<boolean> =>
+    mesh ? mesh.get(netnsOf(p.node), p.mesh_interface, "aggregated_ogms") !== 0 : parseEnabled(await run(p.node, ...aggregation(p)));
+  const setAggregation = async (p: AggregationParams, enabled: boolean): Promise<void> => {
+    if (mesh) mesh.set(netnsOf(p.node), p.mesh_interface, "aggregated_ogms", enabled ? 1 : 0);
+    else await run(p.node, ...aggregation(p), enabled ? "1" : "0");
+  };
+  const onOff = (enabled: boolean) => (enabled ? "enabled" : "disabled");
+  /** Every node's OGM aggregation at once (see applyConcurrently). */
+  const applyAggregations = (steps: readonly Step<AggregationParams>[], ctx: ActuatorContext) =>
+    applyConcurrently(
+      steps,
+      ctx,
+      async (p) => ({ previous: await readAggregation(p) }),
+      async (p, { previous }) => {
+        await setAggregation(p, p.enabled);
+        return `${p.node}: OGM aggregation of ${p.mesh_interface} ${onOff(previous)} → ${onOff(p.enabled)}`;
+      },
+    );
+
   const readGw = async (p: GwModeParams) => parseGwMode(await run(p.node, "meshif", p.mesh_interface, "gw_mode"));
   const setGw = (p: GwModeParams, target: GwUndo) =>
     run(p.node, "meshif", p.mesh_interface, "gw_mode", target.mode, ...(target.argument === undefined ? [] : [target.argument]));
@@ -521,6 +560,30 @@ export function batctlActuators({
       },
       rollback: async (step, applied) => {
         await setGw(step.params, GwUndo.parse(applied.undo.previous));
+      },
+    },
+    {
+      type: "batman_aggregation",
+      params: AggregationParams,
+      reversible: true,
+      handles,
+      apply: async (step, ctx) => {
+        const [result] = await applyAggregations([step], ctx);
+        if (result instanceof Error || result === undefined) throw result ?? new ActuatorError("batman_aggregation: no result");
+        return result;
+      },
+      // A repair turns aggregation off on every node of the mesh at once, with the OGM interval: one read per node in parallel.
+      applyBatch: (steps, ctx) => applyAggregations(steps, ctx),
+      concurrencyGroup: BATMAN_MESH_SETTINGS,
+      verify: async (step) => {
+        const enabled = await readAggregation(step.params);
+        return observed(
+          enabled === step.params.enabled,
+          `batctl reads aggregation ${onOff(enabled)} on ${step.params.mesh_interface} (want ${onOff(step.params.enabled)})`,
+        );
+      },
+      rollback: async (step, applied) => {
+        await setAggregation(step.params, z.boolean().parse(applied.undo.previous));
       },
     },
   ];

@@ -30,14 +30,16 @@ describe("rehearsal", () => {
       },
     });
     expect(rehearsal.status).toBe("verified");
-    expect(rehearsal.steps).toBe(5);
+    expect(rehearsal.steps).toBe(11);
     expect(plans[0]?.signature?.key_id).toMatch(/^rehearsal-/);
     const [result] = results;
     expect(result?.signature?.key_id).toBe("executor-test");
     // Every step was applied by the real batman actuators and verified: both ends left, the far originator re-routed.
-    expect(result?.steps.map((step) => step.status)).toEqual(["verified", "verified", "verified", "verified", "verified"]);
+    expect(result?.steps.map((step) => step.status)).toEqual(Array.from({ length: 11 }, () => "verified"));
     expect(result?.steps[0]?.detail).toContain("r1: r1-r2 removed from bat0");
     expect(result?.steps[2]?.detail).toContain("orig_interval of bat0 1000 → 100 ms");
+    expect(result?.steps[5]?.detail).toContain("hop_penalty of bat0 30 → 10");
+    expect(result?.steps[8]?.detail).toContain("OGM aggregation of bat0 enabled → disabled");
     expect(result?.verification?.every((entry) => entry.ok)).toBe(true);
     expect(result?.verification?.map((entry) => entry.detail).join(" ")).toContain("best route to 02:ba:00:00:99:02 via r1-r3");
   });

@@ -48,6 +48,9 @@ const MESH = "bat0";
 const NODES = ["r1", "r2", "r3"] as const;
 const originatorOf = (node: string) => `02:ba:00:00:99:0${node.slice(1)}`;
 
+/** batman-adv's defaults of the mesh settings a repair changes. */
+const BATMAN_DEFAULTS: Record<MeshSettingName, number> = { orig_interval: 1000, hop_penalty: 30, aggregated_ogms: 1 };
+
 /** A batman-adv mesh in memory behind the interfaces the batman actuators use (netns `rehearsal-<node>`). */
 class MemoryMesh implements LinkMasters {
   readonly #links = new Map<string, LinkInfo[]>();
@@ -95,7 +98,7 @@ class MemoryMesh implements LinkMasters {
   }
 
   get(netns: string | null, mesh: string, setting: MeshSettingName): number {
-    return this.#settings.get(`${netns}/${mesh}/${setting}`) ?? 1000;
+    return this.#settings.get(`${netns}/${mesh}/${setting}`) ?? BATMAN_DEFAULTS[setting];
   }
 
   set(netns: string | null, mesh: string, setting: MeshSettingName, value: number): void {
@@ -168,6 +171,16 @@ function syntheticPlan(now: number): Plan {
         params: { node, mesh_interface: MESH, value: 100 },
         reason: "rehearsal: OGMs every 100 ms while the mesh re-routes",
       })),
+      ...NODES.map((node) => ({
+        type: "batman_hop_penalty" as const,
+        params: { node, mesh_interface: MESH, value: 10 },
+        reason: "rehearsal: a lower hop penalty while the mesh re-routes",
+      })),
+      ...NODES.map((node) => ({
+        type: "batman_aggregation" as const,
+        params: { node, mesh_interface: MESH, enabled: false },
+        reason: "rehearsal: OGMs forwarded at once while the mesh re-routes",
+      })),
     ],
     expected_effect: { summary: "rehearsal: r1 and r2 reach each other through r3", deadline_ms: 2000, verify: [{ type: "steps" }] },
   };
@@ -200,9 +213,10 @@ async function rehearse({ backend, signResult, checkPlan: checkPlanMessage, chec
   if (!verdict.ok) throw new RehearsalFailed(`the synthetic plan's signature did not verify: ${verdict.reason}: ${verdict.detail}`);
 
   const mesh = new MemoryMesh();
-  const [, batmanInterface, origInterval] = batctlActuators({ netnsTemplate: "rehearsal-{node}", masters: mesh, mesh, pollMs: 10 });
+  const [hopPenalty, batmanInterface, origInterval, , aggregation] = batctlActuators({ netnsTemplate: "rehearsal-{node}", masters: mesh, mesh, pollMs: 10 });
   const logger = createLogger({ service: "executor-rehearsal", node: "rehearsal", level: "error" });
-  const runner = new PlanRunner({ registry: new ActuatorRegistry().register(batmanInterface).register(origInterval), node: "r1", logger });
+  const registry = new ActuatorRegistry().register(batmanInterface).register(origInterval).register(hopPenalty).register(aggregation);
+  const runner = new PlanRunner({ registry, node: "r1", logger });
   const kv = new MemoryKv();
   const handler = new PlanHandler({ mode: "enforce", outcomes: kv, leases: new PlanLeases({ kv, holder: "rehearsal" }), runner, logger, sign: signResult });
   const handled = await handler.handle(plan, { sequence: 1, redelivered: false });

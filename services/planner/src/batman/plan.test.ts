@@ -3,6 +3,7 @@ import { linksFromAnnouncements, type MeshGraph, type NodeAnnouncement } from "@
 import { announcementsOf, batmanIdentity, gridAnnouncements, withBatman } from "../testing.ts";
 import { type BatmanLink, batmanLinkOf, meshAddress, meshGraph, meshNodesOf, PathCache } from "./mesh.ts";
 import {
+  aggregationActions,
   batmanActions,
   batmanPlanParts,
   crossingPairs,
@@ -23,6 +24,8 @@ const PARAMS = {
   origIntervalMs: 1000,
   repairMeshHopPenalty: 10,
   meshHopPenalty: 30,
+  repairOgmAggregation: false,
+  ogmAggregation: true,
 };
 
 /** The batman mesh of announcements, with `down` links out of routing (cost Infinity). */
@@ -225,6 +228,8 @@ describe("batman plans", () => {
       actions.filter((action) => action.type === "batman_orig_interval").map((action) => [action.params.node, action.params.value]);
     const penaltySteps = (actions: typeof repair.actions) =>
       actions.filter((action) => action.type === "batman_hop_penalty").map((action) => [action.params.node, action.params.interface, action.params.value]);
+    const aggregationSteps = (actions: typeof repair.actions) =>
+      actions.filter((action) => action.type === "batman_aggregation").map((action) => [action.params.node, action.params.enabled]);
     expect(interfaceSteps(repair.actions).map((action) => [action.params.node, action.params.state, action.params.verify_originator])).toEqual([
       ["n1", "inactive", batmanIdentity("n2").originator],
       ["n2", "inactive", batmanIdentity("n1").originator],
@@ -235,18 +240,23 @@ describe("batman plans", () => {
     expect(ogmSteps(repair.actions)).toEqual(nine.map((node) => [node, 100]));
     // And forwards OGMs with a lower penalty (the mesh interface's, no hard interface named), after the OGM steps.
     expect(penaltySteps(repair.actions)).toEqual(nine.map((node) => [node, undefined, 10]));
+    // And forwards them at once, not held up to 100 ms per hop for aggregation.
+    expect(aggregationSteps(repair.actions)).toEqual(nine.map((node) => [node, false]));
     expect(repair.actions.map((action) => action.type)).toEqual([
       "batman_interface",
       "batman_interface",
       ...nine.map(() => "batman_orig_interval" as const),
       ...nine.map(() => "batman_hop_penalty" as const),
+      ...nine.map(() => "batman_aggregation" as const),
     ]);
     expect(repair.pairs).toHaveLength(4);
     expect(repair.pairs.slice(2)).toEqual([
       { from: "n1", to: "n2" },
       { from: "n2", to: "n1" },
     ]);
-    expect(repair.summary).toBe("cut: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes; hop penalty 10 on 9 nodes");
+    expect(repair.summary).toBe(
+      "cut: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes; hop penalty 10 on 9 nodes; OGM aggregation off on 9 nodes",
+    );
     const current = toSettingMap(repair.changes.map((change) => change.next));
     const restore = batmanPlanParts({
       ...common,
@@ -264,6 +274,10 @@ describe("batman plans", () => {
     // Nothing detached any more: the configured interval comes back.
     expect(ogmSteps(restore.actions)).toEqual(nine.map((node) => [node, 1000]));
     expect(penaltySteps(restore.actions)).toEqual(nine.map((node) => [node, undefined, 30]));
+    expect(aggregationSteps(restore.actions)).toEqual(nine.map((node) => [node, true]));
+    expect(restore.summary).toBe(
+      "cut: 2 hard interfaces return to the mesh on 2 nodes; OGMs every 1000 ms on 9 nodes; hop penalty 30 on 9 nodes; OGM aggregation on on 9 nodes",
+    );
     // A mesh too large for one plan still gets its repair, without the OGM steps.
     const small = batmanPlanParts({
       ...common,
@@ -277,7 +291,7 @@ describe("batman plans", () => {
     });
     expect(small.actions.map((action) => action.type)).toEqual(["batman_interface", "batman_interface"]);
     expect(small.summary).toBe(
-      "cut: 2 hard interfaces leave the mesh on 2 nodes; OGM intervals and hop penalties left alone: 9 nodes are more steps than one plan holds",
+      "cut: 2 hard interfaces leave the mesh on 2 nodes; OGM intervals, hop penalties and OGM aggregation left alone: 9 nodes are more steps than one plan holds",
     );
     expect(restore.pairs).toContainEqual({ from: "n1", to: "n2" });
   });
@@ -328,5 +342,34 @@ describe("batman plans", () => {
       values(meshPenaltyActions(current, [back("n1", "n1-n2", "link:n1|n2"), back("n2", "n2-n1", "link:n1|n2")], meshNodes, undefined, "up", PARAMS)),
     ).toEqual(["batman_hop_penalty n1 bat0:30", "batman_hop_penalty n2 bat0:30", "batman_hop_penalty n3 bat0:30"]);
     expect(meshPenaltyActions(new Map(), first, meshNodes, undefined, "cut", { ...PARAMS, repairMeshHopPenalty: 30 })).toEqual([]);
+  });
+
+  test("batman plans - OGM aggregation steps follow the same transitions, and are off when the repair setting is the mesh's own", () => {
+    const meshNodes = ["n1", "n2", "n3"].map((node) => ({ node, mesh_interface: "bat0" }));
+    const detach = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link, { active: false }), previous: undefined });
+    const first = [detach("n1", "n1-n2", "link:n1|n2"), detach("n2", "n2-n1", "link:n1|n2")];
+    const values = (actions: ReturnType<typeof aggregationActions>) =>
+      actions.map((action) => `${action.type} ${action.params.node} ${action.params.mesh_interface}:${action.params.enabled}`);
+    expect(values(aggregationActions(new Map(), first, meshNodes, undefined, "cut", PARAMS))).toEqual([
+      "batman_aggregation n1 bat0:false",
+      "batman_aggregation n2 bat0:false",
+      "batman_aggregation n3 bat0:false",
+    ]);
+    expect(aggregationActions(new Map(), first, meshNodes, undefined, "cut", PARAMS)[0]?.reason).toBe(
+      "cut: OGM aggregation off on n1's bat0 while hard interfaces are detached, so forwarded OGMs go out at once instead of waiting up to 100 ms for company",
+    );
+    const current = toSettingMap(first.map((change) => change.next));
+    expect(aggregationActions(current, [detach("n2", "n2-n3", "link:n2|n3")], meshNodes, undefined, "cut", PARAMS)).toEqual([]);
+    expect(values(aggregationActions(new Map(), first, meshNodes, "n3", "node down", PARAMS))).toEqual([
+      "batman_aggregation n1 bat0:false",
+      "batman_aggregation n2 bat0:false",
+    ]);
+    const back = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link), previous: setting(node, iface, link, { active: false }) });
+    expect(
+      values(aggregationActions(current, [back("n1", "n1-n2", "link:n1|n2"), back("n2", "n2-n1", "link:n1|n2")], meshNodes, undefined, "up", PARAMS)),
+    ).toEqual(["batman_aggregation n1 bat0:true", "batman_aggregation n2 bat0:true", "batman_aggregation n3 bat0:true"]);
+    expect(aggregationActions(new Map(), first, meshNodes, undefined, "cut", { ...PARAMS, repairOgmAggregation: true })).toEqual([]);
+    // A mesh configured without aggregation is left as it is (both false).
+    expect(aggregationActions(new Map(), first, meshNodes, undefined, "cut", { ...PARAMS, ogmAggregation: false })).toEqual([]);
   });
 });

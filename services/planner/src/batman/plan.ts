@@ -24,6 +24,10 @@ export interface BatmanParams {
   repairMeshHopPenalty: number;
   /** The hop penalty the mesh is configured with: set back when the last detached interface returns. */
   meshHopPenalty: number;
+  /** Whether every mesh node aggregates OGMs while any hard interface is detached; equal to ogmAggregation: left alone. */
+  repairOgmAggregation: boolean;
+  /** Whether the mesh is configured to aggregate OGMs: set back when the last detached interface returns. */
+  ogmAggregation: boolean;
 }
 
 /**
@@ -319,17 +323,23 @@ export function batmanPlanParts(input: BatmanPlanInput): BatmanPlanParts {
   const deadNode = input.purpose === "repair" && input.element && "node" in input.element.cross ? input.element.cross.node : undefined;
   let ogm = ogmActions(input.current, repair.changes, input.meshNodes, deadNode, input.what, input.params);
   let penalty = meshPenaltyActions(input.current, repair.changes, input.meshNodes, deadNode, input.what, input.params);
+  let aggregation = aggregationActions(input.current, repair.changes, input.meshNodes, deadNode, input.what, input.params);
   let summary = describeBatman(input.what, repair.changes, repair.kept, repair.resting);
-  if (ogm.length + penalty.length > 0 && actions.length + ogm.length + penalty.length > input.maxActions) {
-    summary += `; OGM intervals and hop penalties left alone: ${ogm.length} nodes are more steps than one plan holds`;
+  const meshWide = ogm.length + penalty.length + aggregation.length;
+  if (meshWide > 0 && actions.length + meshWide > input.maxActions) {
+    const nodes = Math.max(ogm.length, penalty.length, aggregation.length);
+    summary += `; OGM intervals, hop penalties and OGM aggregation left alone: ${nodes} nodes are more steps than one plan holds`;
     ogm = [];
     penalty = [];
+    aggregation = [];
   }
-  if (ogm.length > 0) summary += `; OGMs every ${ogm[0]?.params.value} ms on ${ogm.length} node${ogm.length === 1 ? "" : "s"}`;
-  if (penalty.length > 0) summary += `; hop penalty ${penalty[0]?.params.value} on ${penalty.length} node${penalty.length === 1 ? "" : "s"}`;
+  const onNodes = (n: number) => `on ${n} node${n === 1 ? "" : "s"}`;
+  if (ogm.length > 0) summary += `; OGMs every ${ogm[0]?.params.value} ms ${onNodes(ogm.length)}`;
+  if (penalty.length > 0) summary += `; hop penalty ${penalty[0]?.params.value} ${onNodes(penalty.length)}`;
+  if (aggregation.length > 0) summary += `; OGM aggregation ${aggregation[0]?.params.enabled ? "on" : "off"} ${onNodes(aggregation.length)}`;
   return {
     changes: repair.changes,
-    actions: [...actions, ...ogm, ...penalty],
+    actions: [...actions, ...ogm, ...penalty, ...aggregation],
     kept: repair.kept,
     resting: repair.resting,
     pairs: selectVerifyPairs(affected, (from, to) => after.reaches(from, to), input.maxChecks, input.element?.ends),
@@ -391,6 +401,33 @@ export function meshPenaltyActions(
       reason: detached
         ? `${why}: hop penalty ${value} on ${node}'s ${mesh_interface} while hard interfaces are detached, so fresh OGMs along the detour outbid the old route's average`
         : `${why}: hop penalty of ${node}'s ${mesh_interface} back to ${value} (nothing is detached any more)`,
+    };
+  });
+}
+
+/**
+ * `batman_aggregation` steps for every mesh node (but a dead one) when `changes` detach the first hard interface (the
+ * repair setting, off by default) or return the last one (the configured setting). With aggregation on, a node holds
+ * every OGM it forwards for up to 100 ms (BATADV_MAX_AGGREGATION_MS, bat_iv_ogm.c) unless it can join a frame already
+ * waiting, so a fresh OGM reaches a node n hops away up to n × 100 ms later; off, each goes out at once.
+ */
+export function aggregationActions(
+  current: SettingMap,
+  changes: BatmanChange[],
+  meshNodes: { node: string; mesh_interface: string }[],
+  deadNode: string | undefined,
+  why: string,
+  params: BatmanParams,
+): PlannedAction[] {
+  if (params.repairOgmAggregation === params.ogmAggregation) return [];
+  return whileDetached(current, changes, meshNodes, deadNode, (node, mesh_interface, detached) => {
+    const enabled = detached ? params.repairOgmAggregation : params.ogmAggregation;
+    return {
+      type: "batman_aggregation",
+      params: { node, mesh_interface, enabled },
+      reason: detached
+        ? `${why}: OGM aggregation ${enabled ? "on" : "off"} on ${node}'s ${mesh_interface} while hard interfaces are detached, so forwarded OGMs ${enabled ? "share frames" : "go out at once instead of waiting up to 100 ms for company"}`
+        : `${why}: OGM aggregation of ${node}'s ${mesh_interface} back ${enabled ? "on" : "off"} (nothing is detached any more)`,
     };
   });
 }

@@ -38,6 +38,8 @@ describe("policy", () => {
       repair_orig_interval_ms: 100,
       orig_interval_ms: 1000,
       repair_mesh_hop_penalty: 10,
+      ogm_aggregation: true,
+      repair_ogm_aggregation: false,
     });
     expect(batmanHopPenalty(policy)).toBe(80);
   });

@@ -90,6 +90,11 @@ export const Policy = z
           .max(254)
           .default(10)
           .describe("Hop penalty of every mesh node while a hard interface is detached; mesh_hop_penalty leaves it alone."),
+        ogm_aggregation: z.boolean().default(true).describe("Whether the mesh aggregates OGMs as configured, set back after a repair."),
+        repair_ogm_aggregation: z
+          .boolean()
+          .default(false)
+          .describe("Whether every mesh node aggregates OGMs while a hard interface is detached; ogm_aggregation leaves it alone."),
       })
       .prefault({}),
     fallback: z.array(PolicyRule).default([]),
