@@ -135,7 +135,12 @@ describe("loop", () => {
     const rehearsal = async (name: string) =>
       ((await (await fetch(`http://127.0.0.1:${service(name).port}/status`)).json()) as { details: { rehearsal?: Record<string, unknown> } }).details.rehearsal;
     expect(await rehearsal("planner")).toMatchObject({ plans: 2, rules: ["link_down/batman-deactivate", "link_down/reroute-around"] });
-    expect(await rehearsal("executor")).toMatchObject({ status: "verified", steps: 11 });
+    const executorRehearsal = await rehearsal("executor");
+    expect(executorRehearsal).toMatchObject({
+      status: "verified",
+      steps: 11,
+      reads: { outcomes: "read (absent)", links: expect.stringMatching(/links in this namespace$/) },
+    });
   });
 
   test("loop - every service worked within its permissions (mTLS, SPIFFE ids mapped to the matrix): the server refused nothing", () => {

@@ -25,7 +25,7 @@ import { executorConfigShape, resolveMode } from "./config.ts";
 import { DataplaneUnavailable, PlanInProgress } from "./errors.ts";
 import { PlanLeases } from "./lease/lease.ts";
 import { PlanHandler } from "./run/handle-plan.ts";
-import { rehearsePlanHandling } from "./run/rehearsal.ts";
+import { rehearsePlanHandling, rehearseRealReads } from "./run/rehearsal.ts";
 import { PlanRunner } from "./run/runner.ts";
 import { Supersessions } from "./run/supersession.ts";
 import { checkPlan } from "./verify/verify-plan.ts";
@@ -180,8 +180,13 @@ await runService({
       checkPlan: (plan) => bus.check(contracts.plan, plan.node, plan),
       checkResult: (result) => bus.check(contracts.action, result.node, result),
     }).then(
-      (rehearsal) => {
-        details.rehearsal = { status: rehearsal.status, steps: rehearsal.steps, ms: Math.round(rehearsal.durationMs) };
+      async (rehearsal) => {
+        // A read that fails is reported, not fatal: the executor runs on, its first plan on the cold path.
+        const reads = await rehearseRealReads({ outcomes, masters, mesh }).catch((error: Error) => {
+          logger.warn("the rehearsal's reads through the real paths failed", { error });
+          return { failed: error.message };
+        });
+        details.rehearsal = { status: rehearsal.status, steps: rehearsal.steps, ms: Math.round(rehearsal.durationMs), reads };
         logger.info("plan path rehearsed", details.rehearsal as Record<string, unknown>);
       },
       (error) => {

@@ -254,7 +254,7 @@ describe("batctl", () => {
     expect(ctx.journaled.at(-1)?.undo).toEqual({ previous: 1000 });
     expect(state().meshif.bat0.orig_interval).toBe(250);
     const observation = await interval.verify(step, applied, ctx);
-    expect(observation).toMatchObject({ ok: true, detail: "batctl reads orig_interval 250 ms on bat0 (want 250)" });
+    expect(observation).toMatchObject({ ok: true, detail: "batctl reads orig_interval 250 ms on bat0 (want 250 ms)" });
     await interval.rollback(step, applied, ctx);
     expect(state().meshif.bat0.orig_interval).toBe(1000);
     expect((await interval.verify(step, applied, ctx)).ok).toBe(false);
@@ -265,7 +265,7 @@ describe("batctl", () => {
     const applied = await aggregation.apply(step, ctx);
     expect(applied.undo).toEqual({ previous: true });
     expect(ctx.journaled.at(-1)?.undo).toEqual({ previous: true });
-    expect(applied.detail).toBe("n1: OGM aggregation of bat0 enabled → disabled");
+    expect(applied.detail).toBe("n1: aggregation of bat0 enabled → disabled");
     expect(state().meshif.bat0.aggregated_ogms).toBe(false);
     expect(await aggregation.verify(step, applied, ctx)).toMatchObject({ ok: true, detail: "batctl reads aggregation disabled on bat0 (want disabled)" });
     await aggregation.rollback(step, applied, ctx);
@@ -516,8 +516,8 @@ describe("batctl (namespaces)", () => {
     const steps = ["n1", "n2"].map((node, k) => stepOf("batman_orig_interval", OrigIntervalParams.parse({ node, mesh_interface: "bat0", value: 100 }), k));
     const results = await (interval.applyBatch as NonNullable<typeof interval.applyBatch>)(steps, ctx);
     expect(results.map((result) => (result instanceof Error ? result.message : result.detail))).toEqual([
-      "n1: orig_interval of bat0 1000 → 100 ms",
-      "n2: orig_interval of bat0 1000 → 100 ms",
+      "n1: orig_interval of bat0 1000 ms → 100 ms",
+      "n2: orig_interval of bat0 1000 ms → 100 ms",
     ]);
     expect(nsState("x0-n2").meshif.bat0.orig_interval).toBe(100);
     const first = results[0] as Exclude<(typeof results)[0], Error>;
@@ -569,8 +569,8 @@ describe("batctl (namespaces)", () => {
     const off = ["n1", "n2"].map((node, k) => stepOf("batman_aggregation", AggregationParams.parse({ node, mesh_interface: "bat0", enabled: false }), k));
     const turnedOff = await (aggregation.applyBatch as NonNullable<typeof aggregation.applyBatch>)(off, ctx);
     expect(turnedOff.map((result) => (result instanceof Error ? result.message : result.detail))).toEqual([
-      "n1: OGM aggregation of bat0 enabled → disabled",
-      "n2: OGM aggregation of bat0 enabled → disabled",
+      "n1: aggregation of bat0 enabled → disabled",
+      "n2: aggregation of bat0 enabled → disabled",
     ]);
     const n2Off = turnedOff[1] as Exclude<(typeof turnedOff)[1], Error>;
     expect(await aggregation.verify(off[1] as Step<AggregationParams>, n2Off, ctx)).toMatchObject({ ok: true });
@@ -635,8 +635,8 @@ describe("batctl (namespaces)", () => {
       [1, { previous: before[1] }],
     ]);
     expect(results.map((result) => (result instanceof Error ? result.message : result.detail))).toEqual([
-      `n1: orig_interval of bat0 ${before[0]} → 100 ms`,
-      `n2: orig_interval of bat0 ${before[1]} → 100 ms`,
+      `n1: orig_interval of bat0 ${before[0]} ms → 100 ms`,
+      `n2: orig_interval of bat0 ${before[1]} ms → 100 ms`,
     ]);
     expect(intervals()).toEqual([100, 100]);
     for (const [k, step] of steps.entries()) {

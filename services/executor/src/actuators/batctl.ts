@@ -316,18 +316,6 @@ export function batctlActuators({
     else await run(p.node, ...penaltyArgs(p), String(value));
   };
   const where = (p: HopPenaltyParams) => (p.interface ? `${p.mesh_interface}/${p.interface}` : p.mesh_interface);
-  /** Every node's hop penalty at once (see applyConcurrently). */
-  const applyPenalties = (steps: readonly Step<HopPenaltyParams>[], ctx: ActuatorContext) =>
-    applyConcurrently(
-      steps,
-      ctx,
-      async (p) => ({ previous: await readPenalty(p) }),
-      async (p, { previous }) => {
-        await setPenalty(p, p.value);
-        return `${p.node}: hop_penalty of ${where(p)} ${previous} → ${p.value}`;
-      },
-    );
-
   const attachedOf = async (p: BatmanInterfaceParams) => parseInterfaces(await run(p.node, "meshif", p.mesh_interface, "interface"));
   /** The hard interfaces of the step's mesh interface (names only): over rtnetlink when there is `masters`, else batctl's listing. */
   const hardInterfacesOf = async (p: BatmanInterfaceParams): Promise<string[]> => {
@@ -403,18 +391,6 @@ export function batctlActuators({
     if (mesh) mesh.set(netnsOf(p.node), p.mesh_interface, "orig_interval", value);
     else await run(p.node, ...orig(p), String(value));
   };
-  /** Every node's OGM interval at once (see applyConcurrently). */
-  const applyOrigIntervals = (steps: readonly Step<OrigIntervalParams>[], ctx: ActuatorContext) =>
-    applyConcurrently(
-      steps,
-      ctx,
-      async (p) => ({ previous: await readOrigInterval(p) }),
-      async (p, { previous }) => {
-        await setOrigInterval(p, p.value);
-        return `${p.node}: orig_interval of ${p.mesh_interface} ${previous} → ${p.value} ms`;
-      },
-    );
-
   const aggregation = (p: AggregationParams) => ["meshif", p.mesh_interface, "aggregation"];
   const readAggregation = async (p: AggregationParams): Promise<boolean> =>
     mesh ? mesh.get(netnsOf(p.node), p.mesh_interface, "aggregated_ogms") !== 0 : parseEnabled(await run(p.node, ...aggregation(p)));
@@ -422,19 +398,6 @@ export function batctlActuators({
     if (mesh) mesh.set(netnsOf(p.node), p.mesh_interface, "aggregated_ogms", enabled ? 1 : 0);
     else await run(p.node, ...aggregation(p), enabled ? "1" : "0");
   };
-  const onOff = (enabled: boolean) => (enabled ? "enabled" : "disabled");
-  /** Every node's OGM aggregation at once (see applyConcurrently). */
-  const applyAggregations = (steps: readonly Step<AggregationParams>[], ctx: ActuatorContext) =>
-    applyConcurrently(
-      steps,
-      ctx,
-      async (p) => ({ previous: await readAggregation(p) }),
-      async (p, { previous }) => {
-        await setAggregation(p, p.enabled);
-        return `${p.node}: OGM aggregation of ${p.mesh_interface} ${onOff(previous)} → ${onOff(p.enabled)}`;
-      },
-    );
-
   const readGw = async (p: GwModeParams) => parseGwMode(await run(p.node, "meshif", p.mesh_interface, "gw_mode"));
   const setGw = (p: GwModeParams, target: GwUndo) =>
     run(p.node, "meshif", p.mesh_interface, "gw_mode", target.mode, ...(target.argument === undefined ? [] : [target.argument]));
@@ -456,30 +419,70 @@ export function batctlActuators({
     return true;
   };
 
-  return [
-    {
-      type: "batman_hop_penalty",
-      params: HopPenaltyParams,
+  /**
+   * The actuator of one batman-adv setting per step (the mesh's OGM interval, aggregation or hop penalty, a hard
+   * interface's penalty): read first (the undo, journaled), set, verified by reading it back, set back on rollback. A
+   * repair changes it on every node of the mesh at once, so steps are batched (one read per node in parallel, one
+   * journal write) in the repair's concurrency group.
+   */
+  const settingActuator = <P extends { node: string }, V>(spec: {
+    type: "batman_hop_penalty" | "batman_orig_interval" | "batman_aggregation";
+    params: z.ZodType<P>;
+    /** The setting as batctl names it. */
+    name: string;
+    read: (p: P) => Promise<V>;
+    set: (p: P, value: V) => Promise<void>;
+    wanted: (p: P) => V;
+    show: (value: V) => string;
+    where: (p: P) => string;
+    /** The journaled undo data is validated again before it is set (it may reach a command line). */
+    undo: z.ZodType<V>;
+  }): Actuator<P, { previous: V }> => {
+    const applyAll = (steps: readonly Step<P>[], ctx: ActuatorContext) =>
+      applyConcurrently(
+        steps,
+        ctx,
+        async (p) => ({ previous: await spec.read(p) }),
+        async (p, { previous }) => {
+          await spec.set(p, spec.wanted(p));
+          return `${p.node}: ${spec.name} of ${spec.where(p)} ${spec.show(previous)} → ${spec.show(spec.wanted(p))}`;
+        },
+      );
+    return {
+      type: spec.type,
+      params: spec.params,
       reversible: true,
       handles,
       apply: async (step, ctx) => {
-        const [result] = await applyPenalties([step], ctx);
-        if (result instanceof Error || result === undefined) throw result ?? new ActuatorError("batman_hop_penalty: no result");
+        const [result] = await applyAll([step], ctx);
+        if (result instanceof Error || result === undefined) throw result ?? new ActuatorError(`${spec.type}: no result`);
         return result;
       },
-      // A repair lowers the penalty on every node of the mesh at once, with the OGM interval: one read per node in parallel.
-      applyBatch: (steps, ctx) => applyPenalties(steps, ctx),
+      applyBatch: applyAll,
       concurrencyGroup: BATMAN_MESH_SETTINGS,
       verify: async (step) => {
-        const value = await readPenalty(step.params);
-        return observed(value === step.params.value, `batctl reads hop_penalty ${value} on ${where(step.params)} (want ${step.params.value})`);
+        const value = await spec.read(step.params);
+        const want = spec.wanted(step.params);
+        return observed(value === want, `batctl reads ${spec.name} ${spec.show(value)} on ${spec.where(step.params)} (want ${spec.show(want)})`);
       },
       rollback: async (step, applied) => {
-        // The undo data was journaled in x0_outcomes: validate it again before it reaches a command line.
-        const previous = z.number().int().min(0).max(255).parse(applied.undo.previous);
-        await setPenalty(step.params, previous);
+        await spec.set(step.params, spec.undo.parse(applied.undo.previous));
       },
-    },
+    };
+  };
+
+  return [
+    settingActuator({
+      type: "batman_hop_penalty",
+      params: HopPenaltyParams,
+      name: "hop_penalty",
+      read: readPenalty,
+      set: setPenalty,
+      wanted: (p) => p.value,
+      show: String,
+      where,
+      undo: z.number().int().min(0).max(255),
+    }),
     {
       type: "batman_interface",
       params: BatmanInterfaceParams,
@@ -512,28 +515,17 @@ export function batctlActuators({
         if (attached !== wanted) await setAttached(step.params, wanted);
       },
     },
-    {
+    settingActuator({
       type: "batman_orig_interval",
       params: OrigIntervalParams,
-      reversible: true,
-      handles,
-      apply: async (step, ctx) => {
-        const [result] = await applyOrigIntervals([step], ctx);
-        if (result instanceof Error || result === undefined) throw result ?? new ActuatorError("batman_orig_interval: no result");
-        return result;
-      },
-      // A repair speeds up OGMs on every node of the mesh at once: one read per node in parallel, one journal write.
-      applyBatch: (steps, ctx) => applyOrigIntervals(steps, ctx),
-      concurrencyGroup: BATMAN_MESH_SETTINGS,
-      verify: async (step) => {
-        const value = await readOrigInterval(step.params);
-        return observed(value === step.params.value, `batctl reads orig_interval ${value} ms on ${step.params.mesh_interface} (want ${step.params.value})`);
-      },
-      rollback: async (step, applied) => {
-        const previous = z.number().int().min(ORIG_INTERVAL_MIN).max(ORIG_INTERVAL_MAX).parse(applied.undo.previous);
-        await setOrigInterval(step.params, previous);
-      },
-    },
+      name: "orig_interval",
+      read: readOrigInterval,
+      set: setOrigInterval,
+      wanted: (p) => p.value,
+      show: (ms) => `${ms} ms`,
+      where: (p) => p.mesh_interface,
+      undo: z.number().int().min(ORIG_INTERVAL_MIN).max(ORIG_INTERVAL_MAX),
+    }),
     {
       type: "batman_gw_mode",
       params: GwModeParams,
@@ -562,29 +554,16 @@ export function batctlActuators({
         await setGw(step.params, GwUndo.parse(applied.undo.previous));
       },
     },
-    {
+    settingActuator({
       type: "batman_aggregation",
       params: AggregationParams,
-      reversible: true,
-      handles,
-      apply: async (step, ctx) => {
-        const [result] = await applyAggregations([step], ctx);
-        if (result instanceof Error || result === undefined) throw result ?? new ActuatorError("batman_aggregation: no result");
-        return result;
-      },
-      // A repair turns aggregation off on every node of the mesh at once, with the OGM interval: one read per node in parallel.
-      applyBatch: (steps, ctx) => applyAggregations(steps, ctx),
-      concurrencyGroup: BATMAN_MESH_SETTINGS,
-      verify: async (step) => {
-        const enabled = await readAggregation(step.params);
-        return observed(
-          enabled === step.params.enabled,
-          `batctl reads aggregation ${onOff(enabled)} on ${step.params.mesh_interface} (want ${onOff(step.params.enabled)})`,
-        );
-      },
-      rollback: async (step, applied) => {
-        await setAggregation(step.params, z.boolean().parse(applied.undo.previous));
-      },
-    },
+      name: "aggregation",
+      read: readAggregation,
+      set: setAggregation,
+      wanted: (p) => p.enabled,
+      show: (enabled) => (enabled ? "enabled" : "disabled"),
+      where: (p) => p.mesh_interface,
+      undo: z.boolean(),
+    }),
   ];
 }

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { ActionResult, createNativeBackend, Plan, signMessage } from "@x0/shared";
+import { existsSync } from "node:fs";
+import { ActionResult, batadvMesh, createNativeBackend, NetlinkSockets, Plan, rtnetlinkMasters, signMessage } from "@x0/shared";
 import { RehearsalFailed } from "../errors.ts";
-import { rehearsePlanHandling } from "./rehearsal.ts";
+import { rehearsePlanHandling, rehearseRealReads } from "./rehearsal.ts";
 
 const backend = createNativeBackend();
 const resultKeys = backend.sigKeypair();
@@ -37,9 +38,9 @@ describe("rehearsal", () => {
     // Every step was applied by the real batman actuators and verified: both ends left, the far originator re-routed.
     expect(result?.steps.map((step) => step.status)).toEqual(Array.from({ length: 11 }, () => "verified"));
     expect(result?.steps[0]?.detail).toContain("r1: r1-r2 removed from bat0");
-    expect(result?.steps[2]?.detail).toContain("orig_interval of bat0 1000 → 100 ms");
+    expect(result?.steps[2]?.detail).toContain("orig_interval of bat0 1000 ms → 100 ms");
     expect(result?.steps[5]?.detail).toContain("hop_penalty of bat0 30 → 10");
-    expect(result?.steps[8]?.detail).toContain("OGM aggregation of bat0 enabled → disabled");
+    expect(result?.steps[8]?.detail).toContain("aggregation of bat0 enabled → disabled");
     expect(result?.verification?.every((entry) => entry.ok)).toBe(true);
     expect(result?.verification?.map((entry) => entry.detail).join(" ")).toContain("best route to 02:ba:00:00:99:02 via r1-r3");
   });
@@ -63,5 +64,33 @@ describe("rehearsal", () => {
       },
     });
     await expect(invalid).rejects.toThrow(/plan path failed on the synthetic plan: result schema says no/);
+  });
+
+  test("rehearsal - the real reads change nothing and say what they saw: the outcomes key, this namespace's links, the batadv family", async () => {
+    const sockets = new NetlinkSockets();
+    try {
+      const masters = rtnetlinkMasters(sockets);
+      const keys: string[] = [];
+      const reads = await rehearseRealReads({
+        outcomes: {
+          get: async (key) => {
+            keys.push(key);
+            return null;
+          },
+        },
+        masters,
+        mesh: batadvMesh(sockets, masters),
+      });
+      expect(keys).toEqual(["rehearsal.never-written"]);
+      expect(reads.outcomes).toBe("read (absent)");
+      // This namespace has at least lo.
+      expect(reads.links).toMatch(/^[1-9]\d* links in this namespace$/);
+      // Without the module the family lookup fails; with it, this namespace has no bat0.
+      expect(reads.batadv).toMatch(existsSync("/sys/module/batman_adv") ? /bat0/ : /no batadv generic netlink family/);
+      // Without netlink control (batctl), only the bucket is read.
+      expect(await rehearseRealReads({ outcomes: { get: async () => null } })).toEqual({ outcomes: "read (absent)" });
+    } finally {
+      sockets.close();
+    }
   });
 });

@@ -5,6 +5,7 @@
 // later ones about 0.1 s after.
 import {
   type ActionResult,
+  type BatmanMesh,
   createLogger,
   type LinkInfo,
   type LinkMasters,
@@ -184,6 +185,37 @@ function syntheticPlan(now: number): Plan {
     ],
     expected_effect: { summary: "rehearsal: r1 and r2 reach each other through r3", deadline_ms: 2000, verify: [{ type: "steps" }] },
   };
+}
+
+/** The real paths a rehearsal reads through once: the outcomes bucket and, with netlink control, the batman sockets. */
+export interface RealReads {
+  outcomes: Pick<KvStore, "get">;
+  masters?: Pick<LinkMasters, "links">;
+  mesh?: Pick<BatmanMesh, "get">;
+  /** The mesh interface read for the batadv family [bat0]. */
+  meshInterface?: string;
+}
+
+/**
+ * Reads, changing nothing, through the real paths the first plan takes after the in-memory rehearsal: a key of the
+ * outcomes bucket that is never written, this namespace's links over rtnetlink, and a mesh setting over batman-adv's
+ * generic netlink family. In the lab VM the first real detach of a run came 0.25–0.9 s after the executor began its
+ * plan, later ones 0.05–0.15 s. What each read saw is returned; a mesh read that fails (no batman-adv here, or no mesh
+ * interface in this namespace) is reported by its message, since the family lookup before it has run.
+ */
+export async function rehearseRealReads({ outcomes, masters, mesh, meshInterface = MESH }: RealReads): Promise<Record<string, string>> {
+  const seen: Record<string, string> = {};
+  const entry = await outcomes.get("rehearsal.never-written");
+  seen.outcomes = entry === null ? "read (absent)" : `read (revision ${entry.revision})`;
+  if (masters) seen.links = `${masters.links(null).length} links in this namespace`;
+  if (mesh) {
+    try {
+      seen.batadv = `orig_interval of ${meshInterface} ${mesh.get(null, meshInterface, "orig_interval")} ms`;
+    } catch (error) {
+      seen.batadv = (error as Error).message;
+    }
+  }
+  return seen;
 }
 
 /** Runs the synthetic plan through the executor's whole plan path; throws RehearsalFailed when a part of it fails. */

@@ -321,9 +321,10 @@ export function batmanPlanParts(input: BatmanPlanInput): BatmanPlanParts {
     (setting) => repair.verifyOriginators.get(settingKey(setting.node, setting.interface)) ?? (setting.active ? farOriginator(setting) : undefined),
   );
   const deadNode = input.purpose === "repair" && input.element && "node" in input.element.cross ? input.element.cross.node : undefined;
-  let ogm = ogmActions(input.current, repair.changes, input.meshNodes, deadNode, input.what, input.params);
-  let penalty = meshPenaltyActions(input.current, repair.changes, input.meshNodes, deadNode, input.what, input.params);
-  let aggregation = aggregationActions(input.current, repair.changes, input.meshNodes, deadNode, input.what, input.params);
+  const transition: MeshTransition = { current: input.current, changes: repair.changes, meshNodes: input.meshNodes, deadNode, why: input.what };
+  let ogm = ogmActions(transition, input.params);
+  let penalty = meshPenaltyActions(transition, input.params);
+  let aggregation = aggregationActions(transition, input.params);
   let summary = describeBatman(input.what, repair.changes, repair.kept, repair.resting);
   const meshWide = ogm.length + penalty.length + aggregation.length;
   if (meshWide > 0 && actions.length + meshWide > input.maxActions) {
@@ -347,6 +348,18 @@ export function batmanPlanParts(input: BatmanPlanInput): BatmanPlanParts {
   };
 }
 
+/** What a plan's mesh-wide steps follow: the settings the planner believes in, the plan's changes and the mesh's nodes. */
+export interface MeshTransition {
+  current: SettingMap;
+  changes: BatmanChange[];
+  /** Every node of the batman mesh with its mesh interface. */
+  meshNodes: { node: string; mesh_interface: string }[];
+  /** A dead node: no step is asked of it. */
+  deadNode?: string | undefined;
+  /** What the plan is about: the start of each step's reason. */
+  why: string;
+}
+
 /**
  * `batman_orig_interval` steps for every mesh node (but a dead one) when `changes` detach the first hard interface (the
  * repair interval) or return the last one (the configured interval). Detaching re-routes a link's two ends at once, but
@@ -355,23 +368,16 @@ export function batmanPlanParts(input: BatmanPlanInput): BatmanPlanParts {
  * every node's interval was set to 100 ms at the detection). The mesh-wide interval follows whether anything is
  * detached, so overlapping repairs set it once and the last restore sets it back.
  */
-export function ogmActions(
-  current: SettingMap,
-  changes: BatmanChange[],
-  meshNodes: { node: string; mesh_interface: string }[],
-  deadNode: string | undefined,
-  why: string,
-  params: BatmanParams,
-): PlannedAction[] {
+export function ogmActions(transition: MeshTransition, params: BatmanParams): PlannedAction[] {
   if (params.repairOrigIntervalMs <= 0) return [];
-  return whileDetached(current, changes, meshNodes, deadNode, (node, mesh_interface, detached) => {
+  return whileDetached(transition, (node, mesh_interface, detached) => {
     const value = detached ? params.repairOrigIntervalMs : params.origIntervalMs;
     return {
       type: "batman_orig_interval",
       params: { node, mesh_interface, value },
       reason: detached
-        ? `${why}: OGMs every ${value} ms on ${node}'s ${mesh_interface} while hard interfaces are detached, so the whole mesh learns the detour`
-        : `${why}: OGM interval of ${node}'s ${mesh_interface} back to ${value} ms (nothing is detached any more)`,
+        ? `${transition.why}: OGMs every ${value} ms on ${node}'s ${mesh_interface} while hard interfaces are detached, so the whole mesh learns the detour`
+        : `${transition.why}: OGM interval of ${node}'s ${mesh_interface} back to ${value} ms (nothing is detached any more)`,
     };
   });
 }
@@ -384,23 +390,16 @@ export function ogmActions(
  * forwarding node, the first fresh OGM along an equally long detour carries a higher TQ than those averages, so the
  * nodes away from the cut switch on it instead of on the fifth.
  */
-export function meshPenaltyActions(
-  current: SettingMap,
-  changes: BatmanChange[],
-  meshNodes: { node: string; mesh_interface: string }[],
-  deadNode: string | undefined,
-  why: string,
-  params: BatmanParams,
-): PlannedAction[] {
+export function meshPenaltyActions(transition: MeshTransition, params: BatmanParams): PlannedAction[] {
   if (params.repairMeshHopPenalty === params.meshHopPenalty) return [];
-  return whileDetached(current, changes, meshNodes, deadNode, (node, mesh_interface, detached) => {
+  return whileDetached(transition, (node, mesh_interface, detached) => {
     const value = detached ? params.repairMeshHopPenalty : params.meshHopPenalty;
     return {
       type: "batman_hop_penalty",
       params: { node, mesh_interface, value },
       reason: detached
-        ? `${why}: hop penalty ${value} on ${node}'s ${mesh_interface} while hard interfaces are detached, so fresh OGMs along the detour outbid the old route's average`
-        : `${why}: hop penalty of ${node}'s ${mesh_interface} back to ${value} (nothing is detached any more)`,
+        ? `${transition.why}: hop penalty ${value} on ${node}'s ${mesh_interface} while hard interfaces are detached, so fresh OGMs along the detour outbid the old route's average`
+        : `${transition.why}: hop penalty of ${node}'s ${mesh_interface} back to ${value} (nothing is detached any more)`,
     };
   });
 }
@@ -411,23 +410,16 @@ export function meshPenaltyActions(
  * every OGM it forwards for up to 100 ms (BATADV_MAX_AGGREGATION_MS, bat_iv_ogm.c) unless it can join a frame already
  * waiting, so a fresh OGM reaches a node n hops away up to n × 100 ms later; off, each goes out at once.
  */
-export function aggregationActions(
-  current: SettingMap,
-  changes: BatmanChange[],
-  meshNodes: { node: string; mesh_interface: string }[],
-  deadNode: string | undefined,
-  why: string,
-  params: BatmanParams,
-): PlannedAction[] {
+export function aggregationActions(transition: MeshTransition, params: BatmanParams): PlannedAction[] {
   if (params.repairOgmAggregation === params.ogmAggregation) return [];
-  return whileDetached(current, changes, meshNodes, deadNode, (node, mesh_interface, detached) => {
+  return whileDetached(transition, (node, mesh_interface, detached) => {
     const enabled = detached ? params.repairOgmAggregation : params.ogmAggregation;
     return {
       type: "batman_aggregation",
       params: { node, mesh_interface, enabled },
       reason: detached
-        ? `${why}: OGM aggregation ${enabled ? "on" : "off"} on ${node}'s ${mesh_interface} while hard interfaces are detached, so forwarded OGMs ${enabled ? "share frames" : "go out at once instead of waiting up to 100 ms for company"}`
-        : `${why}: OGM aggregation of ${node}'s ${mesh_interface} back ${enabled ? "on" : "off"} (nothing is detached any more)`,
+        ? `${transition.why}: OGM aggregation ${enabled ? "on" : "off"} on ${node}'s ${mesh_interface} while hard interfaces are detached, so forwarded OGMs ${enabled ? "share frames" : "go out at once instead of waiting up to 100 ms for company"}`
+        : `${transition.why}: OGM aggregation of ${node}'s ${mesh_interface} back ${enabled ? "on" : "off"} (nothing is detached any more)`,
     };
   });
 }
@@ -437,10 +429,7 @@ export function aggregationActions(
  * true) or return its last detached one (false); none when they do neither.
  */
 function whileDetached(
-  current: SettingMap,
-  changes: BatmanChange[],
-  meshNodes: { node: string; mesh_interface: string }[],
-  deadNode: string | undefined,
+  { current, changes, meshNodes, deadNode }: MeshTransition,
   step: (node: string, meshInterface: string, detached: boolean) => PlannedAction,
 ): PlannedAction[] {
   if (changes.length === 0) return [];
