@@ -99,7 +99,7 @@ describe("planner on batman-adv", () => {
     expect(checks.every((check) => check.includes(">10.99."))).toBe(true);
     expect(plan?.expected_effect?.deadline_ms).toBe(8000);
     expect(plan?.expected_effect?.summary).toBe(
-      "link_down on link n1|n2: batman-deactivate: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes; hop penalty 10 on 9 nodes; OGM aggregation off on 9 nodes",
+      "link_down on link n1|n2: batman-deactivate: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes; hop penalty 10 on 9 nodes; OGM aggregation disabled on 9 nodes",
     );
     // No static route was planned or believed changed; the batman change is recorded for restarts.
     expect(planner.installed().get(routeKey("n1", "n2"))?.dev).toBe("n1-n2");

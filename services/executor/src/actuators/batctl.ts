@@ -1,13 +1,13 @@
-// batman-adv settings of a node through batctl (2023 syntax): batman_hop_penalty (`meshif <bat> hop_penalty [n]`, `hardif <if>
-// hop_penalty [n]`), batman_interface (`meshif <bat> interface [add|del <if>]`, optionally checked against the originator table
-// `meshif <bat> oj`), batman_orig_interval (`meshif <bat> orig_interval [ms]`), batman_aggregation (`meshif <bat> aggregation
-// [0|1]`) and batman_gw_mode (`meshif <bat> gw_mode [mode [arg]]`). Each change is read back to verify, and the value read before it is what a rollback restores. With a namespace
-// template (X0_EXECUTOR_NETNS, the lab's site executor) batctl runs as `ip netns exec <ns> batctl ...` for any node, because
-// batctl has no namespace option of its own; without one it acts on this host, for this node only. Given `masters` and
-// `mesh` (netlink in process), batman_interface attaches, detaches, lists and verifies hard interfaces (status and the
-// originator table) and batman_orig_interval and batman_aggregation read and set the OGM interval and aggregation without
-// spawning anything: a repair's
-// critical path, and a verification polls every 100 ms while batman-adv converges.
+// batman-adv settings of a node through batctl (2023 syntax): batman_hop_penalty (`meshif <bat> hop_penalty [n]`,
+// `hardif <if> hop_penalty [n]`), batman_interface (`meshif <bat> interface [add|del <if>]`, optionally checked against
+// the originator table `meshif <bat> oj`), batman_orig_interval (`meshif <bat> orig_interval [ms]`), batman_aggregation
+// (`meshif <bat> aggregation [0|1]`) and batman_gw_mode (`meshif <bat> gw_mode [mode [arg]]`). Each change is read back
+// to verify, and the value read before it is what a rollback restores. With a namespace template (X0_EXECUTOR_NETNS, the
+// lab's site executor) batctl runs as `ip netns exec <ns> batctl ...` for any node, because batctl has no namespace
+// option of its own; without one it acts on this host, for this node only. Given `masters` and `mesh` (netlink in
+// process), batman_interface attaches, detaches, lists and verifies hard interfaces (status and the originator table),
+// and batman_orig_interval, batman_aggregation and a mesh's batman_hop_penalty read and set their setting, without
+// spawning anything: a repair's critical path, and a verification polls every 100 ms while batman-adv converges.
 import { type BatmanMesh, type LinkMasters, slavesOf } from "@x0/shared";
 import { z } from "zod";
 import { ActuatorError } from "../errors.ts";

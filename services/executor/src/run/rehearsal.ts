@@ -199,9 +199,10 @@ export interface RealReads {
 /**
  * Reads, changing nothing, through the real paths the first plan takes after the in-memory rehearsal: a key of the
  * outcomes bucket that is never written, this namespace's links over rtnetlink, and a mesh setting over batman-adv's
- * generic netlink family. In the lab VM the first real detach of a run came 0.25–0.9 s after the executor began its
- * plan, later ones 0.05–0.15 s. What each read saw is returned; a mesh read that fails (no batman-adv here, or no mesh
- * interface in this namespace) is reported by its message, since the family lookup before it has run.
+ * generic netlink family. Before these reads, the first detach of a bench:batman run in the lab VM came 0.19–0.62 s
+ * after the executor began its plan (three runs), later ones 0.05–0.15 s. What each read saw is returned; a mesh read
+ * that fails (no batman-adv here, or no mesh interface in this namespace) is reported by its message, since the family
+ * lookup before it has run.
  */
 export async function rehearseRealReads({ outcomes, masters, mesh, meshInterface = MESH }: RealReads): Promise<Record<string, string>> {
   const seen: Record<string, string> = {};

@@ -255,7 +255,7 @@ describe("batman plans", () => {
       { from: "n2", to: "n1" },
     ]);
     expect(repair.summary).toBe(
-      "cut: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes; hop penalty 10 on 9 nodes; OGM aggregation off on 9 nodes",
+      "cut: 2 hard interfaces leave the mesh on 2 nodes; OGMs every 100 ms on 9 nodes; hop penalty 10 on 9 nodes; OGM aggregation disabled on 9 nodes",
     );
     const current = toSettingMap(repair.changes.map((change) => change.next));
     const restore = batmanPlanParts({
@@ -276,7 +276,7 @@ describe("batman plans", () => {
     expect(penaltySteps(restore.actions)).toEqual(nine.map((node) => [node, undefined, 30]));
     expect(aggregationSteps(restore.actions)).toEqual(nine.map((node) => [node, true]));
     expect(restore.summary).toBe(
-      "cut: 2 hard interfaces return to the mesh on 2 nodes; OGMs every 1000 ms on 9 nodes; hop penalty 30 on 9 nodes; OGM aggregation on on 9 nodes",
+      "cut: 2 hard interfaces return to the mesh on 2 nodes; OGMs every 1000 ms on 9 nodes; hop penalty 30 on 9 nodes; OGM aggregation enabled on 9 nodes",
     );
     // A mesh too large for one plan still gets its repair, without the OGM steps.
     const small = batmanPlanParts({

@@ -337,7 +337,7 @@ export function batmanPlanParts(input: BatmanPlanInput): BatmanPlanParts {
   const onNodes = (n: number) => `on ${n} node${n === 1 ? "" : "s"}`;
   if (ogm.length > 0) summary += `; OGMs every ${ogm[0]?.params.value} ms ${onNodes(ogm.length)}`;
   if (penalty.length > 0) summary += `; hop penalty ${penalty[0]?.params.value} ${onNodes(penalty.length)}`;
-  if (aggregation.length > 0) summary += `; OGM aggregation ${aggregation[0]?.params.enabled ? "on" : "off"} ${onNodes(aggregation.length)}`;
+  if (aggregation.length > 0) summary += `; OGM aggregation ${aggregation[0]?.params.enabled ? "enabled" : "disabled"} ${onNodes(aggregation.length)}`;
   return {
     changes: repair.changes,
     actions: [...actions, ...ogm, ...penalty, ...aggregation],
