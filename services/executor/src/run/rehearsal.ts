@@ -200,7 +200,8 @@ export interface RealReads {
  * Reads, changing nothing, through the real paths the first plan takes after the in-memory rehearsal: a key of the
  * outcomes bucket that is never written, this namespace's links over rtnetlink, and a mesh setting over batman-adv's
  * generic netlink family. Before these reads, the first detach of a bench:batman run in the lab VM came 0.19–0.62 s
- * after the executor began its plan (three runs), later ones 0.05–0.15 s. What each read saw is returned; a mesh read
+ * after the executor began its plan (three runs), later ones 0.05–0.15 s; with them 0.14 and 0.39 s (two runs), so no
+ * clear speed-up, but the status shows whether each real path answers. What each read saw is returned; a mesh read
  * that fails (no batman-adv here, or no mesh interface in this namespace) is reported by its message, since the family
  * lookup before it has run.
  */
