@@ -324,6 +324,31 @@ describe("planner on batman-adv", () => {
     expect(steps(back).map((params) => `${params.node}/${params.interface}:${params.state}`)).toEqual(["n4/n4-n5:active", "n5/n5-n4:active"]);
   });
 
+  test("planner on batman-adv - a restarted planner remembers recent returns: a link back less than 30 s ago is not detached again", async () => {
+    const first = setup();
+    const down = incident("link_down", linkTarget("n1", "n2"));
+    await first.planner.handleAnomaly(down);
+    first.advance(6000);
+    await first.planner.handleAnomaly(later(down, "resolved"));
+    first.advance(4000);
+    const second = setup({ topologyStore: first.topologyStore, start: first.now() });
+    await second.planner.restore();
+    const again = await second.planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    expect(again?.actions.map((action) => action.type)).toEqual(["notify"]);
+    expect(again?.expected_effect?.summary).toContain("returned less than 30 s ago");
+    // The record keeps returns only while they matter: 30 s after it, a further save drops it, and the link is detached.
+    second.advance(26_001);
+    const later30 = await second.planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    expect(steps(later30).map((params) => `${params.node}:${params.state}`)).toEqual(["n1:inactive", "n2:inactive"]);
+    const saved = BatmanCurrent.parse((await first.topologyStore.get(BATMAN_KEY))?.value);
+    expect(saved.returned).toEqual([]);
+    // A record written before returns were saved still restores.
+    const old = setup();
+    await old.topologyStore.put(BATMAN_KEY, { v: 1, settings: [], updated_at: old.now(), plan_id: null });
+    await old.planner.restore();
+    expect(old.planner.batmanSettings().size).toBe(0);
+  });
+
   test("planner on batman-adv - a policy without batman alternatives notifies instead of planning static routes on the mesh", async () => {
     const staticOnly: Policy = { ...shipped, kinds: { ...shipped.kinds, link_down: { alternatives: [{ name: "reroute-around", approval: "auto" }] } } };
     const { planner } = setup({ policy: staticOnly });

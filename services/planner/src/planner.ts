@@ -133,8 +133,8 @@ export class Planner {
   /** The plan that last stated each hard interface's setting (in memory), as #owner for routes. */
   readonly #batmanOwner = new Map<string, string>();
   /**
-   * When each hard interface last returned to its mesh (by setting key; in memory): one that returned within
-   * BATMAN_RESET_PROTECTION_MS is not detached again.
+   * When each hard interface last returned to its mesh (by setting key; saved with batman.current): one that returned
+   * within BATMAN_RESET_PROTECTION_MS is not detached again.
    */
   readonly #returnedAt = new Map<string, number>();
   #pendingRelease: { ids: string[]; incidentId: string } | undefined;
@@ -176,8 +176,10 @@ export class Planner {
     const batman = (await store.get(BATMAN_KEY))?.value;
     if (batman !== undefined) {
       const parsed = BatmanCurrent.safeParse(batman);
-      if (parsed.success) this.#batman = toSettingMap(parsed.data.settings);
-      else this.#deps.logger.warn("ignoring invalid batman.current", { error: parsed.error.message });
+      if (parsed.success) {
+        this.#batman = toSettingMap(parsed.data.settings);
+        for (const { key, at } of parsed.data.returned) this.#returnedAt.set(key, at);
+      } else this.#deps.logger.warn("ignoring invalid batman.current", { error: parsed.error.message });
     }
     this.#metrics.holdDowns.set(this.topology.heldCount());
   }
@@ -813,7 +815,10 @@ export class Planner {
 
   async #saveBatman(settings: SettingMap, planId: string, now: number): Promise<void> {
     this.#batman = settings;
-    const record: BatmanCurrent = { v: 1, settings: [...settings.values()], updated_at: now, plan_id: planId };
+    // Returns older than the protection no longer matter: the record keeps only the recent ones.
+    for (const [key, at] of this.#returnedAt) if (now - at >= BATMAN_RESET_PROTECTION_MS) this.#returnedAt.delete(key);
+    const returned = [...this.#returnedAt].map(([key, at]) => ({ key, at }));
+    const record: BatmanCurrent = { v: 1, settings: [...settings.values()], updated_at: now, plan_id: planId, returned };
     await this.#deps.topologyStore.put(BATMAN_KEY, record).catch((error) => this.#deps.logger.warn("cannot write batman.current", { error }));
   }
 

@@ -24,6 +24,13 @@ export const BatmanCurrent = z.object({
   settings: z.array(BatmanSetting).max(100_000),
   updated_at: EpochMillis,
   plan_id: z.uuid().nullable().describe("The plan that last changed them."),
+  returned: z
+    .array(z.object({ key: z.string().min(3).max(64), at: EpochMillis }))
+    .max(100_000)
+    .default([])
+    .describe(
+      "Hard interfaces (`<node>/<interface>`) that returned to their mesh recently, and when: a restarted planner does not detach them again too soon.",
+    ),
 });
 /** The batman.current record. */
 export type BatmanCurrent = z.infer<typeof BatmanCurrent>;
