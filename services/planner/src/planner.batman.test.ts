@@ -342,6 +342,9 @@ describe("planner on batman-adv", () => {
     expect(steps(later30).map((params) => `${params.node}:${params.state}`)).toEqual(["n1:inactive", "n2:inactive"]);
     const saved = BatmanCurrent.parse((await first.topologyStore.get(BATMAN_KEY))?.value);
     expect(saved.returned).toEqual([]);
+    // Any setting key fits: the longest node id and interface name.
+    const longest = `${"n".repeat(64)}/${"i".repeat(15)}`;
+    expect(BatmanCurrent.safeParse({ ...saved, returned: [{ key: longest, at: 1 }] }).success).toBe(true);
     // A record written before returns were saved still restores.
     const old = setup();
     await old.topologyStore.put(BATMAN_KEY, { v: 1, settings: [], updated_at: old.now(), plan_id: null });

@@ -25,7 +25,8 @@ export const BatmanCurrent = z.object({
   updated_at: EpochMillis,
   plan_id: z.uuid().nullable().describe("The plan that last changed them."),
   returned: z
-    .array(z.object({ key: z.string().min(3).max(64), at: EpochMillis }))
+    // A key is a node id (up to 64) and an interface name (up to 15) joined by "/".
+    .array(z.object({ key: z.string().min(3).max(80), at: EpochMillis }))
     .max(100_000)
     .default([])
     .describe(
