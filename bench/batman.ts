@@ -3,17 +3,21 @@
 // the path batman uses at the time: first hop, second hop, third hop, …) runs twice: once with the executor in detect-only
 // mode (batman-adv repairs alone; x0tta6bl4 only observes) and once in enforce mode. MTTR is measured by the probe itself:
 // from the cut to the first reply after the outage that lasts (no new outage within 1 s). Root only.
+// The lab's links have distinct costs (`x0 lab up --link-costs distinct`: each link its own small hop penalty), so no two
+// paths tie: batman-adv's best path is the same in both runs, and so is each cut link. With equal links (veth links are all
+// alike) batman-adv picks among tied paths by chance, and the two runs cut different links at the same position.
 // Writes bench/results/batman.json. Knobs: X0_BENCH_BATMAN_FAULTS (20 per run: the fewest with which a nearest-rank p95 is
-// not the maximum), X0_BENCH_BATMAN_REPAIR_TIMEOUT_S (120).
+// not the maximum), X0_BENCH_BATMAN_REPAIR_TIMEOUT_S (120), X0_BENCH_BATMAN_LINK_COSTS (distinct, or equal).
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import type { ActionResult, Anomaly, Plan, Telemetry } from "@x0/shared";
+import { type ActionResult, type Anomaly, linkId, type Plan, type Telemetry } from "@x0/shared";
 import { REPO_ROOT } from "@x0/shared/testing";
 import { healLab, setLinkLoss } from "../cli/src/lab/faults.ts";
 import type { ProbeEvent, RestoredEvent } from "../cli/src/lab/outage.ts";
-import { BATMAN_MESH_INTERFACE, nodeOf } from "../cli/src/lab/plan.ts";
+import { BATMAN_MESH_INTERFACE, LAB_LINK_COSTS, type LabLinkCosts, linkHopPenalty, nodeOf } from "../cli/src/lab/plan.ts";
 import { LabProber } from "../cli/src/lab/prober.ts";
+import { parseTopology } from "../cli/src/lab/topology.ts";
 import { runInVm, vmImageDirOf } from "../cli/src/lab/vm.ts";
 import { type HealLab, inVm, labRunnable, startHealLab, VM_PROFILE } from "../test/lab-stack.ts";
 import { durationStats } from "./stats.ts";
@@ -22,6 +26,11 @@ const FAULTS = Number(process.env.X0_BENCH_BATMAN_FAULTS ?? 20);
 const REPAIR_TIMEOUT_MS = Number(process.env.X0_BENCH_BATMAN_REPAIR_TIMEOUT_S ?? 120) * 1000;
 // The issue's grid:2x3 by default; X0_BENCH_BATMAN_TOPOLOGY=ring:4 X0_BENCH_BATMAN_TO=n3 is a lighter lab (4 monitors).
 const TOPOLOGY = process.env.X0_BENCH_BATMAN_TOPOLOGY ?? "grid:2x3";
+const LINK_COSTS = process.env.X0_BENCH_BATMAN_LINK_COSTS ?? "distinct";
+if (!LAB_LINK_COSTS.includes(LINK_COSTS as LabLinkCosts)) {
+  process.stderr.write(`X0_BENCH_BATMAN_LINK_COSTS=${JSON.stringify(LINK_COSTS)} is not ${LAB_LINK_COSTS.join(" or ")}\n`);
+  process.exit(1);
+}
 const FROM = "n1";
 const TO = process.env.X0_BENCH_BATMAN_TO ?? "n6";
 const RESULT_MARK = "X0_BENCH_BATMAN_RESULT ";
@@ -60,8 +69,10 @@ interface Sample {
   result_failed: string[];
   /** Every probe outage from the cut until the mesh settled after the heal: declared at (cut → ms) and how long it lasted. */
   outages: { declared_ms: number; lasted_ms: number | null }[];
-  /** Every plan from the cut until the mesh settled: when (cut → ms), about what, its steps and its result. */
-  plans: { at_ms: number; kind: string; target: string | null; steps: string[]; status: string | null }[];
+  /** The path batman-adv used when the cut came (FROM … TO). */
+  path: string[];
+  /** Every plan from the cut until the mesh settled: when (cut → ms), about what, its steps, rule and result. */
+  plans: { at_ms: number; kind: string; target: string | null; steps: string[]; rule: string; status: string | null }[];
   /**
    * When the probe was still out 4 s after the cut: every node's routes as its monitor last published them (batman-adv's
    * originator table, read every 2 s in the VM), `<target>:<next node>/<tq>`, the best one marked `*`.
@@ -73,7 +84,9 @@ interface Sample {
 function stepSummary(plan: Plan): string[] {
   return plan.actions.map((action) => {
     const params = action.params as Record<string, unknown>;
-    const words = ["node", "interface", "state", "value", "enabled", "mode"].flatMap((key) => (params[key] === undefined ? [] : [String(params[key])]));
+    const words = ["node", "interface", "state", "value", "enabled", "mode", "message"].flatMap((key) =>
+      params[key] === undefined ? [] : [String(params[key])],
+    );
     return [action.type, ...words].join(" ");
   });
 }
@@ -112,6 +125,7 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
     topology: TOPOLOGY,
     prefix: `x0bb${process.pid % 10_000}`,
     routing: "batman",
+    linkCosts: LINK_COSTS as LabLinkCosts,
     env: common,
     monitorEnv,
     serviceEnv: { planner: { X0_PLANNER_POLICY: policyFile }, executor: { X0_EXECUTOR_MODE: mode }, analyzer: slow ? { ...VM_PROFILE.analyzer } : {} },
@@ -148,6 +162,9 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
     const originators = await originatorsOf(lab);
     await prober.start(FROM, TO);
     await steady(probeEvents, Date.now(), 3000, 120_000);
+    // batman-adv's path with nothing cut: with distinct link costs, every cut of both runs starts from it.
+    const nominal = batmanPath(lab, originators);
+    process.stderr.write(`${mode}: batman-adv's path ${nominal.join("→")} (link costs ${LINK_COSTS})\n`);
     for (let index = 0; index < FAULTS; index++) {
       const path = batmanPath(lab, originators);
       const hop = index % (path.length - 1);
@@ -170,7 +187,7 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
       // and the probe steady, so every cut starts from the same state.
       await stuck;
       healLab(lab.plan);
-      await settle(lab, anomalies, plans, results, probeEvents);
+      await settle(lab, anomalies, plans, results, probeEvents, LINK_COSTS === "distinct" ? { nominal, originators } : undefined);
       // The plan's result comes after its verify, often after the probe recovered: read once the mesh settled.
       const plan = plans.find((p) => p.at >= at && p.plan.target?.id === link);
       const result = plan ? results.get(plan.plan.plan_id) : undefined;
@@ -181,6 +198,7 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
         mttd_ms: detected,
         mttr_ms: repaired,
         interrupted,
+        path,
         planned_ms: plan ? plan.at - at : null,
         result_ms: result ? result.at - at : null,
         result_status: result?.result.status ?? null,
@@ -201,6 +219,7 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
             kind: p.plan.kind,
             target: p.plan.target?.id ?? null,
             steps: stepSummary(p.plan),
+            rule: p.plan.rule,
             status: results.get(p.plan.plan_id)?.result.status ?? null,
           })),
         routes_when_stuck: routesWhenStuck,
@@ -319,6 +338,7 @@ async function settle(
   plans: { plan: Plan }[],
   results: ReadonlyMap<string, unknown>,
   probeEvents: ProbeEvent[],
+  distinct?: { nominal: string[]; originators: Map<string, string> },
 ): Promise<void> {
   const deadline = Date.now() + 60_000;
   const whole = () =>
@@ -344,9 +364,41 @@ async function settle(
     }
     await Bun.sleep(250);
   }
-  // batman-adv needs a few OGM intervals to trust a re-added link again: every cut starts from a converged mesh.
-  await Bun.sleep(8000);
+  // Every cut starts from a converged mesh: batman-adv forgets the last cut, and with distinct costs takes its path again
+  // (a re-added interface's own OGMs can be dropped for up to 30 s, batman-adv's sequence number reset protection).
+  await refreshMesh(lab);
+  if (distinct) {
+    const back = Date.now() + 60_000;
+    let path = batmanPath(lab, distinct.originators);
+    while (path.join() !== distinct.nominal.join() && Date.now() < back) {
+      await Bun.sleep(1000);
+      path = batmanPath(lab, distinct.originators);
+    }
+    if (path.join() !== distinct.nominal.join())
+      process.stderr.write(`settle: batman-adv's path is ${path.join("→")} after 60 s, not ${distinct.nominal.join("→")}\n`);
+  }
   await steady(probeEvents, Date.now(), 3000, 120_000);
+}
+
+/** OGMs every REFRESH_OGM_INTERVAL_MS for REFRESH_MS on every node. */
+const REFRESH_OGM_INTERVAL_MS = 100;
+/** batman-adv IV judges a link by the last 64 OGMs (BATADV_TQ_LOCAL_WINDOW_SIZE): 8 s at 100 ms is 80. */
+const REFRESH_MS = 8000;
+
+/**
+ * Lets batman-adv forget the last cut: OGMs every 100 ms for 8 s, then the interval each node had. A cut leaves a gap in
+ * every window it spans, which at 1 s OGMs would take about 64 s to slide out, and which path batman-adv takes meanwhile
+ * depends on how long the last outage was; this way both runs start each cut from the same mesh.
+ */
+async function refreshMesh(lab: HealLab): Promise<void> {
+  const intervals = lab.plan.nodes.map((node) => {
+    const text = batctl(lab, node.name, "orig_interval").trim();
+    if (!/^\d+$/.test(text)) throw new Error(`batctl orig_interval in ${node.name} printed ${JSON.stringify(text.slice(0, 80))}`);
+    return { node: node.name, interval: text };
+  });
+  for (const { node } of intervals) batctl(lab, node, "orig_interval", String(REFRESH_OGM_INTERVAL_MS));
+  await Bun.sleep(REFRESH_MS);
+  for (const { node, interval } of intervals) batctl(lab, node, "orig_interval", interval);
 }
 
 /** Each cut link's MTTRs in both runs (null: not repaired within the timeout), links sorted. */
@@ -378,7 +430,14 @@ function report(runs: Run[], guest: Record<string, unknown>) {
   const pairs = alone.samples.map((s, i) => {
     const other = acting.samples[i];
     // A pair is compared only when both cuts interrupted the probe: one off the path has nothing to repair.
-    return { index: i, alone_ms: s.mttr_ms, x0_ms: other?.mttr_ms ?? null, compared: s.interrupted && other?.interrupted === true };
+    return {
+      index: i,
+      link: s.link,
+      same_link: s.link === other?.link,
+      alone_ms: s.mttr_ms,
+      x0_ms: other?.mttr_ms ?? null,
+      compared: s.interrupted && other?.interrupted === true,
+    };
   });
   const ratioP95 = aloneStats.p95_ms !== null && actingStats.p95_ms ? aloneStats.p95_ms / actingStats.p95_ms : null;
   const neverSlower = pairs.every((p) => !p.compared || (p.x0_ms !== null && p.x0_ms <= mttrOrTimeout(alone.samples[p.index] as Sample)));
@@ -391,9 +450,14 @@ function report(runs: Run[], guest: Record<string, unknown>) {
       topology: TOPOLOGY,
       routing: "batman-adv (BATMAN_IV, OGM interval 1000 ms, bridge loop avoidance off)",
       probe: `${FROM} → ${TO} on bat0 (UDP hellos)`,
+      link_costs: LINK_COSTS,
+      // Each link's hop penalty on both its hard interfaces (0: none).
+      hop_penalties: Object.fromEntries(
+        parseTopology(TOPOLOGY).links.map(([a, b], index) => [linkId(a, b), linkHopPenalty(index, LINK_COSTS as LabLinkCosts)]),
+      ),
       settings: inVm ? { ...VM_PROFILE.monitor, ...VM_PROFILE.analyzer } : "defaults",
     },
-    sequence: `${FAULTS} cuts per run, by position on the path batman-adv uses at the time (hop 0, 1, 2, …); the same sequence in both runs`,
+    sequence: `${FAULTS} cuts per run, by position on the path batman-adv uses at the time (hop 0, 1, 2, …); the same sequence in both runs, and with distinct link costs the same links (pairs[].same_link)`,
     definitions: {
       mttr: "cut injected (XDP fault map: every frame dropped both ways, interfaces stay up) → first probe reply after the outage, when no new outage follows within 1 s; over the cuts that interrupted the probe (an outage within 5 s): a cut off the path the traffic used has none (not_interrupted), and its pair is not compared",
       mttd: "cut injected → first opened anomaly about the link received by a NATS subscriber",
@@ -408,8 +472,8 @@ function report(runs: Run[], guest: Record<string, unknown>) {
     targets: { p95_ratio_min: 4, never_slower_on_any_fault: true },
     targets_met: { p95_ratio: ratioP95 !== null && ratioP95 >= 4 && actingStats.missing === 0, never_slower: neverSlower },
     pairs,
-    // The two runs cut the same positions, not always the same links (batman-adv picks among equal paths): each link's
-    // cuts in both, to compare like with like.
+    // With equal link costs the two runs cut the same positions, not always the same links (batman-adv picks among tied
+    // paths): each link's cuts in both, to compare like with like.
     by_link: byLink(alone.samples, acting.samples),
     samples: { batman_alone: alone.samples, x0_batman: acting.samples },
     repair_timeout_ms: REPAIR_TIMEOUT_MS,
@@ -445,6 +509,7 @@ if (inGuest || nativeBatman) {
       X0_BENCH_BATMAN_REPAIR_TIMEOUT_S: String(REPAIR_TIMEOUT_MS / 1000),
       X0_BENCH_BATMAN_TOPOLOGY: TOPOLOGY,
       X0_BENCH_BATMAN_TO: TO,
+      X0_BENCH_BATMAN_LINK_COSTS: LINK_COSTS,
     },
     imageDir: vmImageDirOf(process.env),
     timeoutMs: 3 * 3600_000,

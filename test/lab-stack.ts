@@ -10,7 +10,7 @@ import { defaultMgmtSubnet } from "../cli/src/lab/addressing.ts";
 import { teardownLab } from "../cli/src/lab/kernel.ts";
 import { createLab, startDetachedMonitor, waitForDataplanes } from "../cli/src/lab/lab.ts";
 import { pinParentOf } from "../cli/src/lab/names.ts";
-import { type LabPlan, type LabRouting, planLab } from "../cli/src/lab/plan.ts";
+import { type LabLinkCosts, type LabPlan, type LabRouting, planLab } from "../cli/src/lab/plan.ts";
 import { parseTopology } from "../cli/src/lab/topology.ts";
 
 /**
@@ -74,6 +74,8 @@ export interface HealLabOptions {
   monitorEnv?: Record<string, string>;
   /** static (default) or batman. */
   routing?: LabRouting;
+  /** equal (default) or distinct hop penalties per link (batman only). */
+  linkCosts?: LabLinkCosts;
   /** How long services and monitors get to come up (a TCG VM is ~40× slower than the host). */
   startTimeoutMs?: number;
   /** Root-namespace services to start (default analyzer, planner and executor; none: the monitors and NATS only). */
@@ -88,12 +90,13 @@ export async function startHealLab({
   serviceEnv = {},
   monitorEnv = {},
   routing = "static",
+  linkCosts = "equal",
   startTimeoutMs = 30_000,
   services: serviceNames = ["analyzer", "planner", "executor"],
 }: HealLabOptions): Promise<HealLab> {
   await teardownLab(prefix, { stateDir: tmpdir(), graceMs: 0 });
   const stateDir = mkdtempSync(join(tmpdir(), `x0-heal-${prefix}-`));
-  const plan = planLab(parseTopology(topology), prefix, defaultMgmtSubnet(prefix), routing);
+  const plan = planLab(parseTopology(topology), prefix, defaultMgmtSubnet(prefix), routing, linkCosts);
   const services = new Map<string, ServiceProcess>();
   let secure: SecureNats | undefined;
   let nc: NatsConnection | undefined;

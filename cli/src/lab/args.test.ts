@@ -20,6 +20,10 @@ describe("lab args", () => {
     expect(parseLabArgs(["up", "--topology", "grid:2x3", "--routing", "batman"])).toMatchObject({ routing: "batman" });
     expect(parseLabArgs(["up", "--topology", "grid:2x3"])).toMatchObject({ routing: "static" });
     expect(() => parseLabArgs(["up", "--topology", "line:2", "--routing", "ospf"])).toThrow(/static or batman/);
+    expect(parseLabArgs(["up", "--topology", "grid:2x3", "--routing", "batman"])).toMatchObject({ linkCosts: "equal" });
+    expect(parseLabArgs(["up", "--topology", "grid:2x3", "--routing", "batman", "--link-costs", "distinct"])).toMatchObject({ linkCosts: "distinct" });
+    expect(() => parseLabArgs(["up", "--topology", "grid:2x3", "--routing", "batman", "--link-costs", "random"])).toThrow(/equal or distinct/);
+    expect(() => parseLabArgs(["up", "--topology", "grid:2x3", "--link-costs", "distinct"])).toThrow(/needs --routing batman/);
     expect(() => parseLabArgs(["up"])).toThrow(/--topology/);
     expect(() => parseLabArgs(["up", "--topology", "line:2", "--nats", "x", "--nats-port", "1"])).toThrow(/not both/);
     expect(() => parseLabArgs(["up", "--topology", "line:2", "--nats", "http://a:1"])).toThrow(UsageError);

@@ -3,7 +3,7 @@ import { parseArgs } from "node:util";
 import { LabSpecError, UsageError } from "../errors.ts";
 import { DEFAULT_LAB_PREFIX, defaultMgmtSubnet, type MgmtSubnet, parseMgmtSubnet } from "./addressing.ts";
 import { validateNodeName, validatePrefix } from "./names.ts";
-import { LAB_ROUTINGS, type LabRouting } from "./plan.ts";
+import { LAB_LINK_COSTS, LAB_ROUTINGS, type LabLinkCosts, type LabRouting } from "./plan.ts";
 import { type LabTopology, parseTopology } from "./topology.ts";
 
 /** Usage text of `x0 lab`. */
@@ -13,10 +13,12 @@ A mesh of network namespaces on this machine (root only): one namespace per node
 
 Commands:
   up --topology <grid:RxC|ring:N|line:N|random:N:SEED> [--routing static|batman] [--nats <url> | --nats-port <port>]
-     [--mgmt-subnet 10.N.0.0/16]
+     [--mgmt-subnet 10.N.0.0/16] [--link-costs equal|distinct]
                         build the lab; with NATS, start one monitor per node (detached, logs in <state>/lab-<prefix>-logs).
                         --routing batman: batman-adv on every node (bat0 over the links, service addresses on bat0, no
                         static routes); needs the batman-adv module, else run it inside "x0 lab vm"
+                        --link-costs distinct (batman only): link k gets hop penalty 2 + 2·(k mod 16) on both ends, so no
+                        two paths tie and batman-adv's best path is the same in every run
   vm [--smp N] [--memory-mb M] [--timeout-s S] [--env K=V]… -- <command…>
                         run a command inside a QEMU VM with Debian's kernel (which has batman-adv), the host's root
                         read-only over 9p, in this folder; its output streams here and its exit code is returned
@@ -38,7 +40,7 @@ Faults and probes need the monitors (they own the XDP fault maps and answer hell
 /** A parsed `x0 lab` request. */
 export type LabRequest =
   | { command: "help" }
-  | { command: "up"; prefix: string; topology: LabTopology; routing: LabRouting; mgmt: MgmtSubnet; nats: NatsChoice }
+  | { command: "up"; prefix: string; topology: LabTopology; routing: LabRouting; linkCosts: LabLinkCosts; mgmt: MgmtSubnet; nats: NatsChoice }
   | { command: "down"; prefix: string }
   | { command: "vm"; argv: string[]; cpus: number; memoryMb: number; timeoutMs: number; env: Record<string, string> }
   | { command: "status"; prefix: string; json: boolean }
@@ -83,6 +85,7 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
         "nats-port": { type: "string" },
         "mgmt-subnet": { type: "string" },
         routing: { type: "string" },
+        "link-costs": { type: "string" },
       });
       if (values.help) return { command: "help" };
       noPositionals(positionals, command);
@@ -91,11 +94,17 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
       const mgmt = typeof values["mgmt-subnet"] === "string" ? parseMgmtSubnet(values["mgmt-subnet"]) : defaultMgmtSubnet(prefix);
       const routing = values.routing ?? "static";
       if (!LAB_ROUTINGS.includes(routing as LabRouting)) throw new UsageError(`--routing ${JSON.stringify(routing)} is not ${LAB_ROUTINGS.join(" or ")}`);
+      const linkCosts = values["link-costs"] ?? "equal";
+      if (!LAB_LINK_COSTS.includes(linkCosts as LabLinkCosts))
+        throw new UsageError(`--link-costs ${JSON.stringify(linkCosts)} is not ${LAB_LINK_COSTS.join(" or ")}`);
+      if (linkCosts !== "equal" && routing !== "batman")
+        throw new UsageError(`--link-costs ${linkCosts} needs --routing batman (static routes follow hop counts)`);
       return {
         command,
         prefix,
         topology: parseTopology(values.topology),
         routing: routing as LabRouting,
+        linkCosts: linkCosts as LabLinkCosts,
         mgmt,
         nats: natsChoice(values.nats, values["nats-port"]),
       };

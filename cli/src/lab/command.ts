@@ -82,7 +82,7 @@ async function labUp(
   env: Record<string, string | undefined>,
   output: Output,
 ): Promise<number> {
-  const plan = planLab(request.topology, request.prefix, request.mgmt, request.routing);
+  const plan = planLab(request.topology, request.prefix, request.mgmt, request.routing, request.linkCosts);
   const natsUrl = natsUrlOf(request.nats, plan);
   const state = await createLab(plan, { stateDir, natsUrl, owner: "lab" });
   output.out(

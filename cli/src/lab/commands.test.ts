@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { LabSpecError } from "../errors.ts";
 import {
+  batmanLinkPenalties,
   batmanMeshSettings,
   configureNode,
   createLinks,
@@ -55,6 +56,15 @@ describe("lab commands", () => {
       "0",
     ]);
     expect(batmanMeshSettings(line, n2)).toBeUndefined();
+    // Link costs: none with equal links; with distinct ones, each of the node's hard interfaces gets its link's penalty.
+    expect(batmanLinkPenalties(batmanLine, nodeOf(batmanLine, "n2"))).toEqual([]);
+    const costed = planLab(parseTopology("line:3"), "x0", { octet: 254 }, "batman", "distinct");
+    const netns = `--net=${nodeOf(costed, "n2").netnsPath}`;
+    expect(batmanLinkPenalties(costed, nodeOf(costed, "n2")).map((command) => command.argv)).toEqual([
+      ["nsenter", netns, "batctl", "hardif", "n2-n1", "hop_penalty", "2"],
+      ["nsenter", netns, "batctl", "hardif", "n2-n3", "hop_penalty", "4"],
+    ]);
+    expect(batmanLinkPenalties(line, n2)).toEqual([]);
     expect(monitorEnvironment(batmanLine, nodeOf(batmanLine, "n2"), "nats://x:1").X0_MONITOR_BATMAN_INTERFACE).toBe("bat0");
     expect(monitorEnvironment(line, n2, "nats://x:1").X0_MONITOR_BATMAN_INTERFACE).toBe("off");
   });

@@ -106,6 +106,19 @@ export function batmanMeshSettings(plan: LabPlan, node: LabNode, batctl = "batct
   return { argv: inNetns(node.netnsPath, [batctl, "meshif", BATMAN_MESH_INTERFACE, "bridge_loop_avoidance", "0"]) };
 }
 
+/**
+ * Inside a batman node: each link's hop penalty on its hard interface (`batctl hardif <if> hop_penalty <p>`), one command per
+ * link with a penalty; batman-adv IV applies it to every OGM received on that interface, so it is the link's cost both ways.
+ */
+export function batmanLinkPenalties(plan: LabPlan, node: LabNode, batctl = "batctl"): LabCommand[] {
+  if (plan.routing !== "batman") return [];
+  return plan.links.flatMap((link) =>
+    [link.a, link.b]
+      .filter((end) => end.node === node.name && link.hopPenalty > 0)
+      .map((end) => ({ argv: inNetns(node.netnsPath, [batctl, "hardif", validateInterfaceName(end.interface), "hop_penalty", String(link.hopPenalty)]) })),
+  );
+}
+
 /** Inside a node: one /32 route per other node's service address, via the shortest path's next hop. */
 export function installRoutes(plan: LabPlan, node: LabNode): LabCommand | undefined {
   const lines = plan.routes

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { LabCommandError, LabExistsError } from "../errors.ts";
 import { isProcessAlive } from "../processes.ts";
 import {
+  batmanLinkPenalties,
   batmanMeshSettings,
   configureNode,
   createLinks,
@@ -71,6 +72,7 @@ export function buildLab(plan: LabPlan): void {
   for (const node of plan.nodes) {
     const settings = batmanMeshSettings(plan, node);
     if (settings !== undefined) runCommand(settings);
+    for (const penalty of batmanLinkPenalties(plan, node)) runCommand(penalty);
   }
   // Routes go in only once every end is addressed and up, so each next hop is on a connected subnet.
   for (const node of plan.nodes) {

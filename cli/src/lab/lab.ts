@@ -21,7 +21,7 @@ export const MONITOR_ROLE = "monitor";
 
 /** The plan of a recorded lab. */
 export function planOfState(state: LabState): LabPlan {
-  return planLab(parseTopology(state.topology), state.prefix, parseMgmtSubnet(state.mgmt_subnet), state.routing);
+  return planLab(parseTopology(state.topology), state.prefix, parseMgmtSubnet(state.mgmt_subnet), state.routing, state.link_costs);
 }
 
 /** Reads the state and plan of the lab with `prefix`; throws {@link LabError} when there is none. */
@@ -62,6 +62,7 @@ export async function createLab(plan: LabPlan, { stateDir, natsUrl, owner }: Cre
     prefix: plan.prefix,
     topology: plan.topology.spec,
     routing: plan.routing,
+    link_costs: plan.linkCosts,
     mgmt_subnet: mgmtSubnetText(plan.mgmt),
     nats: natsUrl,
     owner,

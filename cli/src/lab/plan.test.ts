@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { LabSpecError } from "../errors.ts";
-import { linkBetween, linksOf, nodeOf, planLab } from "./plan.ts";
+import { linkBetween, linkHopPenalty, linksOf, nodeOf, planLab } from "./plan.ts";
 import { parseTopology } from "./topology.ts";
 
 const grid = planLab(parseTopology("grid:3x3"), "x0", { octet: 254 });
@@ -39,5 +39,25 @@ describe("lab plan", () => {
     expect(linksOf(grid, "n1").map(({ far }) => far.node)).toEqual(["n2", "n4"]);
     expect(() => linkBetween(grid, "n1", "n9")).toThrow(LabSpecError);
     expect(() => nodeOf(grid, "n10")).toThrow(/nodes n1…n9/);
+  });
+
+  test("lab plan - distinct link costs give each link its own hop penalty, and only a batman lab has them", () => {
+    expect(grid.linkCosts).toBe("equal");
+    expect(grid.links.every((link) => link.hopPenalty === 0)).toBe(true);
+    const distinct = planLab(parseTopology("grid:2x3"), "x0", { octet: 254 }, "batman", "distinct");
+    // Generation order: n1|n2, n1|n4, n2|n3, n2|n5, n3|n6, n4|n5, n5|n6.
+    expect(distinct.links.map((link) => [link.id, link.hopPenalty])).toEqual([
+      ["link:n1|n2", 2],
+      ["link:n1|n4", 4],
+      ["link:n2|n3", 6],
+      ["link:n2|n5", 8],
+      ["link:n3|n6", 10],
+      ["link:n4|n5", 12],
+      ["link:n5|n6", 14],
+    ]);
+    // Past 16 links the penalties repeat, so they stay small (at most 32 against batman-adv's 30 per hop).
+    expect([15, 16, 17].map((index) => linkHopPenalty(index, "distinct"))).toEqual([32, 2, 4]);
+    expect(linkHopPenalty(3, "equal")).toBe(0);
+    expect(() => planLab(parseTopology("line:3"), "x0", { octet: 254 }, "static", "distinct")).toThrow(/need batman routing/);
   });
 });

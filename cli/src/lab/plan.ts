@@ -39,12 +39,30 @@ export interface LabLink {
   id: string;
   a: LabLinkEnd;
   b: LabLinkEnd;
+  /** batman-adv hop penalty of both its hard interfaces (0: batman-adv's default, none). */
+  hopPenalty: number;
 }
 
 /** How a lab routes: static shortest-path routes, or batman-adv on every node (bat0 over the links, no routes). */
 export const LAB_ROUTINGS = ["static", "batman"] as const;
 /** A lab's routing. */
 export type LabRouting = (typeof LAB_ROUTINGS)[number];
+
+/**
+ * How a batman lab's links compare: `equal` (veth links, all alike) or `distinct` (each link its own small hop penalty, so
+ * no two paths tie, as links of a real mesh rarely do, and batman-adv's best path is one and the same in every run).
+ */
+export const LAB_LINK_COSTS = ["equal", "distinct"] as const;
+/** A lab's link costs. */
+export type LabLinkCosts = (typeof LAB_LINK_COSTS)[number];
+
+/**
+ * The hop penalty of link number `index` for `costs`: none when equal; when distinct, 2 + 2·(index mod 16), so 2…32: small
+ * against batman-adv's default of 30 per hop, yet far enough apart that paths' TQs differ after its integer rounding.
+ */
+export function linkHopPenalty(index: number, costs: LabLinkCosts): number {
+  return costs === "equal" ? 0 : 2 + 2 * (index % 16);
+}
 
 /** The batman-adv mesh interface of a batman lab's nodes. */
 export const BATMAN_MESH_INTERFACE = "bat0";
@@ -56,6 +74,8 @@ export interface LabPlan {
   prefix: string;
   topology: LabTopology;
   routing: LabRouting;
+  /** Always `equal` with static routing. */
+  linkCosts: LabLinkCosts;
   mgmt: MgmtSubnet;
   bridge: string;
   bridgeAddress: string;
@@ -66,8 +86,10 @@ export interface LabPlan {
 }
 
 /** Plans a lab: names, addresses, and (static routing) the shortest-path routes of `routeTables` on the lab's hop-count graph. */
-export function planLab(topology: LabTopology, prefix: string, mgmt: MgmtSubnet, routing: LabRouting = "static"): LabPlan {
+export function planLab(topology: LabTopology, prefix: string, mgmt: MgmtSubnet, routing: LabRouting = "static", linkCosts: LabLinkCosts = "equal"): LabPlan {
   validatePrefix(prefix);
+  // Static routes follow hop counts; only batman-adv reads a hop penalty.
+  if (routing === "static" && linkCosts !== "equal") throw new LabSpecError(`link costs ${linkCosts} need batman routing; static routes follow hop counts`);
   if (topology.links.length > MAX_LAB_LINKS)
     throw new LabSpecError(`topology ${topology.spec} has ${topology.links.length} links; a lab has at most ${MAX_LAB_LINKS}`);
   const links: LabLink[] = topology.links.map(([a, b], index) => {
@@ -77,6 +99,7 @@ export function planLab(topology: LabTopology, prefix: string, mgmt: MgmtSubnet,
       id: linkId(a, b),
       a: { node: a, interface: linkInterfaceOf(a, b), address: addressA },
       b: { node: b, interface: linkInterfaceOf(b, a), address: addressB },
+      hopPenalty: linkHopPenalty(index, linkCosts),
     };
   });
   const nodes: LabNode[] = topology.nodes.map((name) => {
@@ -110,6 +133,7 @@ export function planLab(topology: LabTopology, prefix: string, mgmt: MgmtSubnet,
     prefix,
     topology,
     routing,
+    linkCosts,
     mgmt,
     bridge: bridgeOf(prefix),
     bridgeAddress: mgmtBridgeAddress(mgmt),

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node
 import { dirname } from "node:path";
 import { z } from "zod";
 import { LabStateError } from "../errors.ts";
+import { LAB_LINK_COSTS } from "./plan.ts";
 
 /** A process the lab started (a monitor, or a prober of `x0 lab probe`). */
 export const LabProcess = z.object({
@@ -33,6 +34,8 @@ export const LabState = z.object({
   topology: z.string(),
   /** static or batman; absent in state files written before batman labs existed. */
   routing: z.enum(["static", "batman"]).default("static"),
+  /** equal or distinct (see LAB_LINK_COSTS); absent in state files written before link costs existed. */
+  link_costs: z.enum(LAB_LINK_COSTS).default("equal"),
   mgmt_subnet: z.string(),
   /** The NATS URL node processes use; null when the lab runs without monitors. */
   nats: z.string().nullable(),
