@@ -2,14 +2,25 @@
 // routed by batman-adv, the whole loop on it, and assertions on what batctl and probe traffic show.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Subscription } from "@nats-io/transport-node";
-import { Buckets, batadvMesh, NetlinkSockets, NodeAnnouncement, openBucket, Plan, rtnetlinkMasters, slavesOf, type Telemetry } from "@x0/shared";
+import {
+  Buckets,
+  batadvMesh,
+  NetlinkSockets,
+  NodeAnnouncement,
+  openBucket,
+  Plan,
+  parseBatctlInterfaces,
+  rtnetlinkMasters,
+  slavesOf,
+  type Telemetry,
+} from "@x0/shared";
 import { waitFor } from "@x0/shared/testing";
 import { setLinkLoss } from "../cli/src/lab/faults.ts";
 import type { ProbeEvent } from "../cli/src/lab/outage.ts";
-import { BATMAN_MESH_INTERFACE, linkBetween, nodeOf } from "../cli/src/lab/plan.ts";
+import { BATMAN_MESH_INTERFACE, type LabLinkCosts, linkBetween, nodeOf } from "../cli/src/lab/plan.ts";
 import { LabProber } from "../cli/src/lab/prober.ts";
 import { batctlActuators } from "../services/executor/src/actuators/batctl.ts";
-import { parseHardInterfaces, parseMesh, parseNeighbours, parseOriginators } from "../services/monitor/src/batman/parse.ts";
+import { parseMesh, parseNeighbours, parseOriginators } from "../services/monitor/src/batman/parse.ts";
 import { batmanRequired, batmanSkipReason } from "./batman-env.ts";
 import { type HealLab, inVm, startHealLab, VM_PROFILE } from "./lab-stack.ts";
 
@@ -107,11 +118,12 @@ async function tqReachesTelemetry(lab: HealLab): Promise<Map<string, Telemetry>>
 }
 
 /** A batman lab with monitors and NATS only: TQ, announcements and the actuators need nothing more. */
-function monitorsOnlyLab(topology: string, prefix: string): Promise<HealLab> {
+function monitorsOnlyLab(topology: string, prefix: string, linkCosts: LabLinkCosts = "equal"): Promise<HealLab> {
   return startHealLab({
     topology,
     prefix: `${prefix}${process.pid % 10_000}`,
     routing: "batman",
+    linkCosts,
     services: [],
     monitorEnv,
     env: common,
@@ -147,7 +159,8 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
   describe("grid:2x3", () => {
     let lab: HealLab;
     beforeAll(async () => {
-      lab = await monitorsOnlyLab("grid:2x3", "x0bg");
+      // Distinct link costs, as bench:batman runs it: n1|n2 2, n1|n4 4, n2|n3 6, n2|n5 8, n3|n6 10, n4|n5 12, n5|n6 14.
+      lab = await monitorsOnlyLab("grid:2x3", "x0bg", "distinct");
     }, 2 * START_MS);
     afterAll(async () => lab?.stop(), 60_000);
 
@@ -155,6 +168,28 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
       "batman grid:2x3 - TQ values reach telemetry",
       async () => {
         await tqReachesTelemetry(lab);
+      },
+      2 * START_MS,
+    );
+
+    test(
+      "batman grid:2x3 - with distinct link costs each hard interface has its link's hop penalty, and batman-adv takes the cheapest path",
+      async () => {
+        const hardifPenalty = (node: string, iface: string) => {
+          const result = Bun.spawnSync(["ip", "netns", "exec", nodeOf(lab.plan, node).netns, "batctl", "hardif", iface, "hop_penalty"], { stdout: "pipe" });
+          return Number(result.stdout.toString().trim());
+        };
+        for (const link of lab.plan.links) {
+          expect(hardifPenalty(link.a.node, link.a.interface)).toBe(link.hopPenalty);
+          expect(hardifPenalty(link.b.node, link.b.interface)).toBe(link.hopPenalty);
+        }
+        // Three 3-hop paths from n1 to n6; n1→n2→n3→n6 costs 2 + 6 + 10, the others 2 + 8 + 14 and 4 + 12 + 14. No tie:
+        // every node on it routes to n6 over the next one.
+        const n6 = batctlJson<{ hard_address: string }>(lab, "n6", "mj").hard_address;
+        const nextHopTo = (node: string) =>
+          batctlJson<{ orig_address: string; hard_ifname: string; best?: boolean }[]>(lab, node, "oj").find((o) => o.orig_address === n6 && o.best)
+            ?.hard_ifname;
+        await waitFor("n1 → n6 over n2 and n3", () => nextHopTo("n1") === "n1-n2" && nextHopTo("n2") === "n2-n3" && nextHopTo("n3") === "n3-n6", START_MS, 500);
       },
       2 * START_MS,
     );
@@ -264,7 +299,7 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
           const overNetlinkStatus = () => new Map([...mesh.hardInterfaces(netns, "bat0")].map(([name, active]) => [name, active ? "active" : "inactive"]));
           const [statusOverNetlink, statusOverBatctl] = await agree(() => [
             statuses(overNetlinkStatus()),
-            statuses(parseHardInterfaces(batctlRead("interface"))),
+            statuses(parseBatctlInterfaces(batctlRead("interface"))),
           ]);
           expect(statusOverNetlink).toEqual(statusOverBatctl);
           expect([...facts.hardInterfaces.keys()].sort()).toEqual([...overNetlinkStatus().keys()].sort());

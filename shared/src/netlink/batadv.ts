@@ -258,3 +258,13 @@ export function batadvMesh(sockets: NetlinkSockets, links: LinkMasters): BatmanM
     },
   };
 }
+
+/** Hard interfaces and their status from `batctl meshif <bat> interface` (`<if>: active|inactive|…` per line), batctl's own listing. */
+export function parseBatctlInterfaces(text: string): Map<string, string> {
+  const interfaces = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const match = /^\s*([^\s:]+):\s*(\S+)/.exec(line);
+    if (match?.[1] && match[2]) interfaces.set(match[1], match[2]);
+  }
+  return interfaces;
+}

@@ -15,7 +15,6 @@ import {
   OrigIntervalParams,
   parseEnabled,
   parseGwMode,
-  parseInterfaces,
   parseOriginators,
   throughputUnits,
 } from "./batctl.ts";
@@ -58,15 +57,6 @@ beforeEach(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("batctl parsers", () => {
-  test("batctl - parses the interface listing", () => {
-    expect(parseInterfaces("mesh0: active\nmesh1: inactive\n")).toEqual(
-      new Map([
-        ["mesh0", "active"],
-        ["mesh1", "inactive"],
-      ]),
-    );
-  });
-
   test("batctl - parses real `oj` output: one best route per originator, `best` only when true", () => {
     const entries = parseOriginators(REAL_N2_OJ);
     expect(entries).toHaveLength(6);

@@ -8,7 +8,7 @@
 // process), batman_interface attaches, detaches, lists and verifies hard interfaces (status and the originator table),
 // and batman_orig_interval, batman_aggregation and a mesh's batman_hop_penalty read and set their setting, without
 // spawning anything: a repair's critical path, and a verification polls every 100 ms while batman-adv converges.
-import { type BatmanMesh, type LinkMasters, slavesOf } from "@x0/shared";
+import { type BatmanMesh, type LinkMasters, parseBatctlInterfaces, slavesOf } from "@x0/shared";
 import { z } from "zod";
 import { ActuatorError } from "../errors.ts";
 import { runChecked } from "./exec.ts";
@@ -205,16 +205,6 @@ export function bestRoute(entries: readonly OriginatorEntry[], originator: strin
   return entries.find((entry) => entry.best === true && entry.orig_address === originator.toLowerCase());
 }
 
-/** Parses `batctl meshif <bat> interface` output (`<if>: active|inactive` per line) into interface → status. */
-export function parseInterfaces(output: string): Map<string, string> {
-  const interfaces = new Map<string, string>();
-  for (const line of output.split("\n")) {
-    const match = /^\s*([^\s:]+):\s*(\S+)/.exec(line);
-    if (match?.[1] && match[2]) interfaces.set(match[1], match[2]);
-  }
-  return interfaces;
-}
-
 /** Options of {@link batctlActuators}. */
 export interface BatctlOptions {
   /** The batctl executable. */
@@ -316,7 +306,7 @@ export function batctlActuators({
     else await run(p.node, ...penaltyArgs(p), String(value));
   };
   const where = (p: HopPenaltyParams) => (p.interface ? `${p.mesh_interface}/${p.interface}` : p.mesh_interface);
-  const attachedOf = async (p: BatmanInterfaceParams) => parseInterfaces(await run(p.node, "meshif", p.mesh_interface, "interface"));
+  const attachedOf = async (p: BatmanInterfaceParams) => parseBatctlInterfaces(await run(p.node, "meshif", p.mesh_interface, "interface"));
   /** The hard interfaces of the step's mesh interface (names only): over rtnetlink when there is `masters`, else batctl's listing. */
   const hardInterfacesOf = async (p: BatmanInterfaceParams): Promise<string[]> => {
     if (!masters) return [...(await attachedOf(p)).keys()];

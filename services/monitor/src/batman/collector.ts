@@ -1,6 +1,6 @@
 // Reads batman-adv state through batman-adv's generic netlink family in process, or through batctl (argv only, no shell).
-import { type BatmanMesh as BatmanNetlink, type BatmanSample, X0Error } from "@x0/shared";
-import { parseHardInterfaces, parseMesh, parseNeighbours, parseOriginators } from "./parse.ts";
+import { type BatmanMesh as BatmanNetlink, type BatmanSample, parseBatctlInterfaces, X0Error } from "@x0/shared";
+import { parseMesh, parseNeighbours, parseOriginators } from "./parse.ts";
 
 /** batctl failed or timed out. */
 export class BatctlError extends X0Error {}
@@ -56,7 +56,7 @@ export interface BatmanMesh {
 export async function collectBatmanMesh({ meshInterface, batctl = "batctl", timeoutMs = 2000 }: BatmanOptions): Promise<BatmanMesh> {
   const [mesh, interfaces] = await Promise.all([
     output([batctl, "meshif", meshInterface, "mj"], timeoutMs).then(parseMesh),
-    output([batctl, "meshif", meshInterface, "interface"], timeoutMs).then(parseHardInterfaces),
+    output([batctl, "meshif", meshInterface, "interface"], timeoutMs).then(parseBatctlInterfaces),
   ]);
   return { mesh_interface: meshInterface, originator: mesh.originator, hard_interfaces: [...interfaces.keys()].sort() };
 }

@@ -1,8 +1,9 @@
 // The fixture is real batctl 2023.0 output from a 4-node batman-adv mesh (provenance in its header); this kernel has no
 // batman-adv module, so recorded output is the closest to real that can run here.
 import { describe, expect, test } from "bun:test";
+import { parseBatctlInterfaces } from "@x0/shared";
 import { fixtureBlocks } from "./fixtures/fixture.ts";
-import { BatctlParseError, directTq, parseHardInterfaces, parseMesh, parseNeighbours, parseOriginators } from "./parse.ts";
+import { BatctlParseError, directTq, parseMesh, parseNeighbours, parseOriginators } from "./parse.ts";
 
 describe("batman parse", () => {
   const blocks = fixtureBlocks();
@@ -63,13 +64,13 @@ describe("batman parse (lab recording)", () => {
   });
 
   test("batman parse - hard interfaces and their state, before and after one is removed", () => {
-    const before = parseHardInterfaces(lab.get("n1 batctl meshif bat0 interface") ?? "");
+    const before = parseBatctlInterfaces(lab.get("n1 batctl meshif bat0 interface") ?? "");
     expect([...before].sort()).toEqual([
       ["n1-n2", "active"],
       ["n1-n4", "active"],
       ["primary0", "active"],
     ]);
-    const after = parseHardInterfaces(lab.get("n1 after-del batctl meshif bat0 interface") ?? "");
+    const after = parseBatctlInterfaces(lab.get("n1 after-del batctl meshif bat0 interface") ?? "");
     expect([...after.keys()].sort()).toEqual(["n1-n4", "primary0"]);
     // batman-adv purged the neighbours on the removed interface: no route of n1 uses it any more.
     const routes = parseOriginators(lab.get("n1 after-del batctl meshif bat0 oj") ?? "");

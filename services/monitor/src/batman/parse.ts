@@ -69,16 +69,6 @@ export function parseMesh(text: string): { meshInterface: string; originator: st
   return { meshInterface: parsed.data.mesh_ifname, originator: parsed.data.hard_address, primaryInterface: parsed.data.hard_ifname };
 }
 
-/** Hard interfaces and their status from `batctl meshif <bat> interface` (`<if>: active|inactive|…` per line). */
-export function parseHardInterfaces(text: string): Map<string, string> {
-  const interfaces = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const match = /^\s*([^\s:]+):\s*(\S+)/.exec(line);
-    if (match?.[1] && match[2]) interfaces.set(match[1], match[2]);
-  }
-  return interfaces;
-}
-
 /** TQ of the best route to each originator that is also a direct neighbour (its next hop is itself), by MAC. */
 export function directTq(originators: BatmanSample["originators"]): Map<string, number> {
   const tq = new Map<string, number>();
