@@ -92,7 +92,7 @@ const isOutage = (event: ProbeEvent): event is OutageEvent => event.event === "o
 describe.skipIf(!runnable)("lab netns", () => {
   test("lab netns - state file describes the lab and every node has its namespace, links and service address", () => {
     const { state } = loadLab(stateDir, prefix);
-    expect(state).toMatchObject({ prefix, topology: "grid:2x2", owner: "lab" });
+    expect(state).toMatchObject({ prefix, topology: "grid:2x2", routing: "static", link_costs: "equal", owner: "lab" });
     expect(existingNamespaces(prefix).sort()).toEqual(plan.nodes.map((node) => node.netns).sort());
     for (const node of plan.nodes) {
       const links = readLinks(node.netns).map((link) => link.name);
