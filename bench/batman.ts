@@ -356,26 +356,18 @@ async function settle(
     const lastOther = Math.max(...others.map((p) => p.at));
     if (others.length > 0 && Date.now() - lastOther < RETURN_GUARD_MS) await Bun.sleep(RETURN_GUARD_MS - (Date.now() - lastOther) + 1000);
     const from = Date.now();
-    // A cut spans every node's windows of OGMs: batman-adv forgets it, and with distinct costs takes its path again (a
-    // re-added interface's own OGMs can be dropped for up to 30 s, batman-adv's sequence number reset protection).
-    await refreshMesh(lab);
-    if (distinct) {
-      const back = Date.now() + 60_000;
-      let path = batmanPath(lab, distinct.originators);
-      while (path.join() !== distinct.nominal.join() && Date.now() < back) {
-        await Bun.sleep(2000);
-        path = batmanPath(lab, distinct.originators);
-      }
-      if (path.join() !== distinct.nominal.join())
-        process.stderr.write(`settle: batman-adv's path is ${path.join("→")} after 60 s, not ${distinct.nominal.join("→")}\n`);
-    }
+    await refreshMesh(lab, distinct);
     await steady(probeEvents, Date.now(), 3000, 120_000);
     const opened = anomalies.filter((a) => a.at >= from && a.anomaly.state === "opened");
     if (opened.length === 0 && !plans.some((p) => p.at >= from)) return;
     process.stderr.write(
       `settle: ${opened.length} incidents opened while the mesh settled (${[...new Set(opened.map((a) => a.anomaly.target?.id ?? a.anomaly.kind))].join(", ")}); settling again\n`,
     );
-    if (round === 3) throw new Error("the lab did not settle: incidents kept opening between cuts");
+    if (round === 5) {
+      // The sample's plans show what kept coming; losing the whole run to it would show nothing.
+      process.stderr.write("settle: incidents kept opening between cuts; going on after five rounds\n");
+      return;
+    }
   }
 }
 
@@ -407,25 +399,36 @@ async function quiet(lab: HealLab, anomalies: { anomaly: Anomaly }[], plans: { p
   }
 }
 
-/** OGMs every REFRESH_OGM_INTERVAL_MS for REFRESH_MS on every node. */
+/** OGMs this often on every node while the mesh forgets a cut. */
 const REFRESH_OGM_INTERVAL_MS = 100;
 /** batman-adv IV judges a link by the last 64 OGMs (BATADV_TQ_LOCAL_WINDOW_SIZE): 8 s at 100 ms is 80. */
 const REFRESH_MS = 8000;
+/** A re-added interface's own OGMs can be dropped for up to 30 s (BATADV_RESET_PROTECTION_MS): time for that, and more. */
+const PATH_BACK_MS = 60_000;
 
 /**
- * Lets batman-adv forget the last cut: OGMs every 100 ms for 8 s, then the interval each node had. A cut leaves a gap in
- * every window it spans, which at 1 s OGMs would take about 64 s to slide out, and which path batman-adv takes meanwhile
- * depends on how long the last outage was; this way both runs start each cut from the same mesh.
+ * Lets batman-adv forget the last cut: OGMs every 100 ms until (with distinct costs) its path is the nominal one again,
+ * then 8 s more, then the interval each node had. A cut leaves a gap in every window it spans, which at 1 s OGMs would
+ * take about 64 s to slide out (longer for a re-added interface whose OGMs the neighbours drop at first), and which path
+ * batman-adv takes meanwhile depends on how long the last outage was; this way both runs start each cut from the same mesh.
  */
-async function refreshMesh(lab: HealLab): Promise<void> {
+async function refreshMesh(lab: HealLab, distinct?: { nominal: string[]; originators: Map<string, string> }): Promise<void> {
   const intervals = lab.plan.nodes.map((node) => {
     const text = batctl(lab, node.name, "orig_interval").trim();
     if (!/^\d+$/.test(text)) throw new Error(`batctl orig_interval in ${node.name} printed ${JSON.stringify(text.slice(0, 80))}`);
     return { node: node.name, interval: text };
   });
+  const onPath = () => distinct === undefined || batmanPath(lab, distinct.originators).join() === distinct.nominal.join();
   for (const { node } of intervals) batctl(lab, node, "orig_interval", String(REFRESH_OGM_INTERVAL_MS));
-  await Bun.sleep(REFRESH_MS);
-  for (const { node, interval } of intervals) batctl(lab, node, "orig_interval", interval);
+  try {
+    const back = Date.now() + PATH_BACK_MS;
+    while (!onPath() && Date.now() < back) await Bun.sleep(2000);
+    await Bun.sleep(REFRESH_MS);
+  } finally {
+    for (const { node, interval } of intervals) batctl(lab, node, "orig_interval", interval);
+  }
+  if (distinct && !onPath())
+    process.stderr.write(`settle: batman-adv's path is ${batmanPath(lab, distinct.originators).join("→")}, not ${distinct.nominal.join("→")}\n`);
 }
 
 /** Each cut link's MTTRs in both runs (null: not repaired within the timeout), links sorted. */
