@@ -1,6 +1,6 @@
 // Planner (P of MAPE-K): incident states and link measurements in, signed route, batman-adv, quarantine and notify plans out.
 import { join } from "node:path";
-import { Buckets, contracts, cryptoConfigShape, openBucket, openControlPlaneCrypto, runService, subjectOf, tokenOf } from "@x0/shared";
+import { Buckets, contracts, cryptoConfigShape, followAnnouncements, openBucket, openControlPlaneCrypto, runService, subjectOf, tokenOf } from "@x0/shared";
 import { Counter } from "prom-client";
 import { z } from "zod";
 import pkg from "../package.json" with { type: "json" };
@@ -9,7 +9,6 @@ import { OutcomeStore } from "./outcomes/store.ts";
 import { Planner } from "./planner.ts";
 import { loadPolicy } from "./policy/policy.ts";
 import { rehearsePlanning } from "./rehearsal.ts";
-import { followAnnouncements } from "./topology/announcements.ts";
 
 /** How many processed anomaly ids the planner remembers to skip redeliveries. */
 const PROCESSED_MEMORY = 100_000;

@@ -1,4 +1,6 @@
 // Topology: node announcements, the link graph and shortest-path routes.
 export { AnnouncedBatman, AnnouncedInterface, announcementKey, Ipv4Cidr, NodeAnnouncement } from "./announcement.ts";
+export type { AnnouncementSink } from "./follow.ts";
+export { followAnnouncements } from "./follow.ts";
 export type { Link, LinkEnd, MeshGraph, Route } from "./graph.ts";
 export { linkId, linksFromAnnouncements, pathBetween, routeTables, shortestPaths } from "./graph.ts";

@@ -1,9 +1,12 @@
-// Node announcements from x0_topology (`node.<node>`), loaded before planning starts and followed as they change.
-import { type Live, type Logger, NodeAnnouncement, type openBucket } from "@x0/shared";
+// Node announcements from x0_topology (`node.<node>`): loaded at start, then followed as they change.
+import type { Live } from "../contracts/bus.ts";
+import type { openBucket } from "../knowledge/knowledge.ts";
+import type { Logger } from "../observability/logger.ts";
+import { NodeAnnouncement } from "./announcement.ts";
 
 type Kv = Awaited<ReturnType<typeof openBucket>>;
 
-/** Where announcements go: the planner's topology. */
+/** Where announcements go (the planner's topology, the analyzer's peer map). */
 export interface AnnouncementSink {
   announce(announcement: NodeAnnouncement): void;
   forget(node: string): void;
