@@ -1,25 +1,28 @@
-// bun run bench:batman: batman-adv alone against x0tta6bl4 + batman-adv, side by side in one VM boot (or natively where the
-// kernel has batman-adv). On a grid:2x3 batman lab with probe traffic n1 → n6, the same sequence of cuts (by position on
-// the path batman uses at the time: first hop, second hop, third hop, …) runs twice: once with the executor in detect-only
-// mode (batman-adv repairs alone; x0tta6bl4 only observes) and once in enforce mode. MTTR is measured by the probe itself:
-// from the cut to the first reply after the outage that lasts (no new outage within 1 s). Root only.
-// The lab's links have distinct costs (`x0 lab up --link-costs distinct`: each link its own small hop penalty), so no two
-// paths tie: batman-adv's best path is the same in both runs, and so is each cut link. With equal links (veth links are all
-// alike) batman-adv picks among tied paths by chance, and the two runs cut different links at the same position.
-// Writes bench/results/batman.json. Knobs: X0_BENCH_BATMAN_FAULTS (20 per run: the fewest with which a nearest-rank p95 is
-// not the maximum), X0_BENCH_BATMAN_REPAIR_TIMEOUT_S (120), X0_BENCH_BATMAN_LINK_COSTS (distinct, or equal).
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+// bun run bench:batman: MTTR of batman-adv alone against x0tta6bl4 + batman-adv, the same cuts on a grid:2x3 batman lab, in
+// one boot of the lab VM (or natively where the kernel has batman-adv). Root only; writes bench/results/batman.json.
+// Method and knobs: bench/README.md.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
-import { type ActionResult, type Anomaly, linkId, type Plan, type Telemetry } from "@x0/shared";
-import { REPO_ROOT } from "@x0/shared/testing";
-import { healLab, setLinkLoss } from "../cli/src/lab/faults.ts";
-import type { ProbeEvent, RestoredEvent } from "../cli/src/lab/outage.ts";
-import { BATMAN_MESH_INTERFACE, LAB_LINK_COSTS, type LabLinkCosts, linkHopPenalty, nodeOf } from "../cli/src/lab/plan.ts";
-import { LabProber } from "../cli/src/lab/prober.ts";
-import { parseTopology } from "../cli/src/lab/topology.ts";
-import { runInVm, vmImageDirOf } from "../cli/src/lab/vm.ts";
+import {
+  BATMAN_MESH_INTERFACE,
+  healLab,
+  LAB_LINK_COSTS,
+  type LabLinkCosts,
+  LabProber,
+  linkHopPenalty,
+  nodeOf,
+  type ProbeEvent,
+  parseTopology,
+  type RestoredEvent,
+  runInVm,
+  setLinkLoss,
+  vmImageDirOf,
+} from "@x0/lab";
+import { type ActionResult, linkId, type Plan, type Telemetry } from "@x0/shared";
+import { type Arrival, type EventRecorder, REPO_ROOT, recordEvents } from "@x0/shared/testing";
 import { type HealLab, inVm, labRunnable, startHealLab, VM_PROFILE } from "../test/lab-stack.ts";
+import { policyFileWith } from "./policy.ts";
 import { durationStats } from "./stats.ts";
 
 const FAULTS = Number(process.env.X0_BENCH_BATMAN_FAULTS ?? 20);
@@ -114,13 +117,11 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
   const common: Record<string, string> = slow ? { ...VM_PROFILE.common } : {};
   const monitorEnv: Record<string, string> = slow ? { ...VM_PROFILE.common, ...VM_PROFILE.monitor } : {};
   // The bench measures repair: the flap hold-down (3 downs of a link in 60 s) would hold links the sequence cuts again.
-  const policy = readFileSync(join(REPO_ROOT, "services", "planner", "policy.yaml"), "utf8").replace(
+  const policyFile = policyFileWith(
+    "batman",
     "flapping: { downs: 3, window_ms: 60000, stable_ms: 30000 }",
     "flapping: { downs: 100, window_ms: 60000, stable_ms: 30000 }",
   );
-  if (!policy.includes("downs: 100")) throw new Error("policy.yaml changed: update bench/batman.ts's flapping override");
-  const policyFile = join(mkdtempSync(join(tmpdir(), "x0-bench-batman-")), "policy.yaml");
-  writeFileSync(policyFile, policy);
   const lab = await startHealLab({
     topology: TOPOLOGY,
     prefix: `x0bb${process.pid % 10_000}`,
@@ -132,25 +133,8 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
     startTimeoutMs: slow ? VM_PROFILE.startTimeoutMs : 30_000,
   });
   const probeEvents: ProbeEvent[] = [];
-  const anomalies: { at: number; anomaly: Anomaly }[] = [];
-  const plans: { at: number; plan: Plan }[] = [];
-  const results = new Map<string, { at: number; result: ActionResult }>();
-  lab.nc.subscribe("x0.anomaly.>", { callback: (_e, msg) => void anomalies.push({ at: Date.now(), anomaly: msg.json<Anomaly>() }) });
-  lab.nc.subscribe("x0.plan.>", { callback: (_e, msg) => void plans.push({ at: Date.now(), plan: msg.json<Plan>() }) });
-  // Each node's batman-adv table as its monitor last published it: what a cut that stays unrepaired is stuck on.
-  const tables = new Map<string, NonNullable<Telemetry["batman"]>>();
-  lab.nc.subscribe("x0.telemetry.>", {
-    callback: (_e, msg) => {
-      const sample = msg.json<Telemetry>();
-      if (sample.batman) tables.set(sample.node, sample.batman);
-    },
-  });
-  lab.nc.subscribe("x0.action.>", {
-    callback: (_e, msg) => {
-      const result = msg.json<ActionResult>();
-      if (!results.has(result.plan_id)) results.set(result.plan_id, { at: Date.now(), result });
-    },
-  });
+  // Telemetry too: each node's batman-adv table as its monitor last published it is what a cut that stays unrepaired is stuck on.
+  const events = await recordEvents(lab.nc, { telemetry: true });
   const prober = new LabProber({
     plan: lab.plan,
     intervalMs: slow ? VM_PROFILE.proberIntervalMs : 10,
@@ -176,21 +160,23 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
       let routesWhenStuck: Record<string, string[]> | null = null;
       const stuck = Bun.sleep(4000).then(() => {
         const last = probeEvents.findLast((e) => e.ts >= at && (e.event === "outage" || e.event === "restored"));
-        if (last?.event === "outage") routesWhenStuck = routesOf(tables, originators);
+        if (last?.event === "outage") routesWhenStuck = routesOf(events.telemetry, originators);
       });
       const [detected, { repaired, interrupted }] = await Promise.all([
         // About the cut link, or a node on either end of it (a cut can first look like a node going silent).
-        firstAnomaly(anomalies, at, (x) => x.target?.id === link || (x.target?.nodes ?? []).some((node) => node === a || node === b), REPAIR_TIMEOUT_MS),
+        events
+          .firstOpened(at, (x) => x.target?.id === link || (x.target?.nodes ?? []).some((node) => node === a || node === b), REPAIR_TIMEOUT_MS)
+          .then((found) => (found ? found.at - at : null)),
         restoredAfter(probeEvents, at, REPAIR_TIMEOUT_MS),
       ]);
       // Heal, then wait for the mesh to be whole again: every hard interface back, incidents resolved, plans answered,
       // and the probe steady, so every cut starts from the same state.
       await stuck;
       healLab(lab.plan);
-      await settle(lab, { link, at }, anomalies, plans, results, probeEvents, LINK_COSTS === "distinct" ? { nominal, originators } : undefined);
+      await settle(lab, { link, at }, events, probeEvents, LINK_COSTS === "distinct" ? { nominal, originators } : undefined);
       // The plan's result comes after its verify, often after the probe recovered: read once the mesh settled.
-      const plan = plans.find((p) => p.at >= at && p.plan.target?.id === link);
-      const result = plan ? results.get(plan.plan.plan_id) : undefined;
+      const plan = events.plans.find((p) => p.at >= at && p.message.target?.id === link);
+      const result = plan ? events.resultOf(plan.message.plan_id) : undefined;
       const sample: Sample = {
         index,
         hop,
@@ -201,26 +187,26 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
         path,
         planned_ms: plan ? plan.at - at : null,
         result_ms: result ? result.at - at : null,
-        result_status: result?.result.status ?? null,
-        started_ms: result && result.result.status !== "skipped" ? result.result.started_at - at : null,
-        applied_ms: result?.result.applied_at === undefined ? null : result.result.applied_at - at,
-        detached_ms: detachedAt(result?.result, at),
-        result_failed: (result?.result.verification ?? []).filter((check) => !check.ok).map((check) => `${check.check}: ${check.detail}`),
+        result_status: result?.message.status ?? null,
+        started_ms: result && result.message.status !== "skipped" ? result.message.started_at - at : null,
+        applied_ms: result?.message.applied_at === undefined ? null : result.message.applied_at - at,
+        detached_ms: detachedAt(result?.message, at),
+        result_failed: (result?.message.verification ?? []).filter((check) => !check.ok).map((check) => `${check.check}: ${check.detail}`),
         outages: probeEvents
           .filter((e) => e.ts >= at && e.event === "outage")
           .map((outage) => {
             const restored = probeEvents.find((e): e is RestoredEvent => e.event === "restored" && e.ts >= outage.ts);
             return { declared_ms: outage.ts - at, lasted_ms: restored ? restored.outage_ms : null };
           }),
-        plans: plans
+        plans: events.plans
           .filter((p) => p.at >= at)
-          .map((p) => ({
-            at_ms: p.at - at,
-            kind: p.plan.kind,
-            target: p.plan.target?.id ?? null,
-            steps: stepSummary(p.plan),
-            rule: p.plan.rule,
-            status: results.get(p.plan.plan_id)?.result.status ?? null,
+          .map(({ at: planAt, message: p }) => ({
+            at_ms: planAt - at,
+            kind: p.kind,
+            target: p.target?.id ?? null,
+            steps: stepSummary(p),
+            rule: p.rule,
+            status: events.resultOf(p.plan_id)?.message.status ?? null,
           })),
         routes_when_stuck: routesWhenStuck,
       };
@@ -242,13 +228,14 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
     await prober.stop().catch(() => {});
     await lab.stop();
   }
-  return { mode, samples, plans: plans.length, seconds: Math.round((Date.now() - started) / 1000) };
+  return { mode, samples, plans: events.plans.length, seconds: Math.round((Date.now() - started) / 1000) };
 }
 
 /** Every node's routes from its last published table: `<target>:<next node>/<tq>`, the best one marked `*`. */
-function routesOf(tables: ReadonlyMap<string, NonNullable<Telemetry["batman"]>>, originators: ReadonlyMap<string, string>): Record<string, string[]> {
+function routesOf(telemetry: ReadonlyMap<string, Arrival<Telemetry>>, originators: ReadonlyMap<string, string>): Record<string, string[]> {
+  const tables = [...telemetry].flatMap(([node, { message }]) => (message.batman ? [[node, message.batman] as const] : []));
   const routes: Record<string, string[]> = {};
-  for (const [node, table] of [...tables].sort(([x], [y]) => (x < y ? -1 : 1))) {
+  for (const [node, table] of tables.sort(([x], [y]) => (x < y ? -1 : 1))) {
     routes[node] = table.originators
       .map((o) => `${originators.get(o.originator) ?? o.originator}:${o.interface.split("-")[1] ?? o.interface}/${o.tq}${o.best ? "*" : ""}`)
       .sort();
@@ -286,16 +273,6 @@ function batmanPath(lab: HealLab, originators: Map<string, string>): string[] {
     path.push(best.hard_ifname.split("-")[1] as string);
   }
   return path;
-}
-
-async function firstAnomaly(anomalies: { at: number; anomaly: Anomaly }[], at: number, about: (a: Anomaly) => boolean, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const found = anomalies.find((a) => a.at >= at && a.anomaly.state === "opened" && about(a.anomaly));
-    if (found) return found.at - at;
-    await Bun.sleep(10);
-  }
-  return null;
 }
 
 /**
@@ -344,24 +321,22 @@ const RETURN_GUARD_MS = 30_000;
 async function settle(
   lab: HealLab,
   cut: { link: string; at: number },
-  anomalies: { at: number; anomaly: Anomaly }[],
-  plans: { at: number; plan: Plan }[],
-  results: ReadonlyMap<string, unknown>,
+  events: EventRecorder,
   probeEvents: ProbeEvent[],
   distinct?: { nominal: string[]; originators: Map<string, string> },
 ): Promise<void> {
   for (let round = 1; ; round++) {
-    await quiet(lab, anomalies, plans, results);
-    const others = plans.filter((p) => p.at >= cut.at && p.plan.target?.id !== cut.link);
+    await quiet(lab, events);
+    const others = events.plans.filter((p) => p.at >= cut.at && p.message.target?.id !== cut.link);
     const lastOther = Math.max(...others.map((p) => p.at));
     if (others.length > 0 && Date.now() - lastOther < RETURN_GUARD_MS) await Bun.sleep(RETURN_GUARD_MS - (Date.now() - lastOther) + 1000);
     const from = Date.now();
     await refreshMesh(lab, distinct);
     await steady(probeEvents, Date.now(), 3000, 120_000);
-    const opened = anomalies.filter((a) => a.at >= from && a.anomaly.state === "opened");
-    if (opened.length === 0 && !plans.some((p) => p.at >= from)) return;
+    const opened = events.anomalies.filter((a) => a.at >= from && a.message.state === "opened");
+    if (opened.length === 0 && !events.plans.some((p) => p.at >= from)) return;
     process.stderr.write(
-      `settle: ${opened.length} incidents opened while the mesh settled (${[...new Set(opened.map((a) => a.anomaly.target?.id ?? a.anomaly.kind))].join(", ")}); settling again\n`,
+      `settle: ${opened.length} incidents opened while the mesh settled (${[...new Set(opened.map((a) => a.message.target?.id ?? a.message.kind))].join(", ")}); settling again\n`,
     );
     if (round === 5) {
       // The sample's plans show what kept coming; losing the whole run to it would show nothing.
@@ -372,7 +347,7 @@ async function settle(
 }
 
 /** Every incident resolved, every plan answered, every hard interface attached (60 s at most; then a whole mesh will do). */
-async function quiet(lab: HealLab, anomalies: { anomaly: Anomaly }[], plans: { plan: Plan }[], results: ReadonlyMap<string, unknown>): Promise<void> {
+async function quiet(lab: HealLab, events: EventRecorder): Promise<void> {
   const deadline = Date.now() + 60_000;
   const whole = () =>
     lab.plan.nodes.every((node) => {
@@ -380,12 +355,8 @@ async function quiet(lab: HealLab, anomalies: { anomaly: Anomaly }[], plans: { p
       return node.interfaces.every((iface) => attached.includes(`${iface}: active`));
     });
   for (;;) {
-    const open = new Set<string>();
-    for (const { anomaly } of anomalies) {
-      if (anomaly.state === "resolved") open.delete(anomaly.incident_id);
-      else open.add(anomaly.incident_id);
-    }
-    const pending = plans.filter(({ plan }) => !results.has(plan.plan_id));
+    const open = events.openIncidents();
+    const pending = events.pendingPlans();
     if (open.size === 0 && pending.length === 0 && whole()) return;
     if (Date.now() > deadline) {
       // In a loaded VM an incident can outlive the fault (see the note in the results); the next cut needs a whole mesh.

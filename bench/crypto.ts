@@ -1,8 +1,6 @@
-// Crypto benchmark: ops/s of every operation on every backend present (liboqs when OQS_LIB is set, native, noble),
-// the in-process helper against the raw backend call, the NATS round trip of sign/verify through the crypto
-// service, and the latency signing + verifying one plan adds to the loop, signed on the service's thread and hedged
-// (two racing threads), interleaved, back to back and after 5 ms of idle each. Writes bench/results/crypto.json, with
-// the machine's load average.
+// bun run bench:crypto: post-quantum operations per second on every backend present, the crypto service's NATS round
+// trip, and what signing and verifying one plan adds to the loop. Writes bench/results/crypto.json. Method and knobs:
+// bench/README.md.
 
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";

@@ -1,16 +1,14 @@
-// bun run bench:heal: time to detect and time to repair on a grid:4x4 lab, measured the way an operator would: from the
-// fault to the anomaly a subscriber receives (MTTD), and from the fault to probe traffic between the far corners flowing
-// again as the probe itself sees it (MTTR), never from the executor's own report. Then five fault-free minutes count false
-// positives. Root only (namespaces, XDP). Writes bench/results/heal.json.
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+// bun run bench:heal: MTTD and MTTR of cuts, lossy links and node-downs on a grid:4x4 lab as a subscriber and the probe see
+// them, then false positives over five fault-free minutes. Root only; writes bench/results/heal.json. Method and knobs:
+// bench/README.md.
+import { writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
-import type { Anomaly, Plan } from "@x0/shared";
-import { REPO_ROOT } from "@x0/shared/testing";
-import { cutNode, healLab, setLinkLoss } from "../cli/src/lab/faults.ts";
-import type { ProbeEvent, RestoredEvent, SummaryEvent } from "../cli/src/lab/outage.ts";
-import { LabProber } from "../cli/src/lab/prober.ts";
+import { cutNode, healLab, LabProber, type ProbeEvent, type RestoredEvent, type SummaryEvent, setLinkLoss } from "@x0/lab";
+import type { Anomaly } from "@x0/shared";
+import { REPO_ROOT, recordEvents } from "@x0/shared/testing";
 import { type HealLab, labRunnable, startHealLab } from "../test/lab-stack.ts";
+import { policyFileWith } from "./policy.ts";
 import { durationStats } from "./stats.ts";
 
 const CUTS = Number(process.env.X0_BENCH_HEAL_CUTS ?? 20);
@@ -41,8 +39,6 @@ interface Sample {
   detected_as: string | null;
 }
 
-const anomalies: { at: number; anomaly: Anomaly }[] = [];
-const plans: { at: number; plan: Plan }[] = [];
 const probeEvents: ProbeEvent[] = [];
 /** Per link id, when it was last taken down by the run (cut or node-down): picking links that are not cooling down or flapping. */
 const lastDown = new Map<string, number[]>();
@@ -73,13 +69,8 @@ function noteDown(id: string, at: number): void {
 
 /** The first opened anomaly received after `at` that is about the fault. */
 async function detection(at: number, about: (anomaly: Anomaly) => boolean, timeoutMs: number): Promise<{ ms: number; kind: string } | null> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const found = anomalies.find((a) => a.at >= at && a.anomaly.state === "opened" && about(a.anomaly));
-    if (found) return { ms: found.at - at, kind: found.anomaly.kind };
-    await Bun.sleep(5);
-  }
-  return null;
+  const found = await events.firstOpened(at, about, timeoutMs);
+  return found ? { ms: found.at - at, kind: found.message.kind } : null;
 }
 
 /**
@@ -123,18 +114,11 @@ async function cleanAfter(at: number, timeoutMs: number): Promise<number | null>
 }
 
 /** Heals everything and waits until incidents are resolved and plans have results, then lets things settle. */
-async function settle(lab: HealLab, results: () => Set<string>): Promise<void> {
+async function settle(lab: HealLab): Promise<void> {
   healLab(lab.plan);
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const open = new Set<string>();
-    for (const { anomaly } of anomalies) {
-      if (anomaly.state === "resolved") open.delete(anomaly.incident_id);
-      else open.add(anomaly.incident_id);
-    }
-    const done = results();
-    const pending = plans.filter(({ plan }) => !done.has(plan.plan_id));
-    if ((open.size === 0 && pending.length === 0) || Date.now() > deadline) break;
+    if ((events.openIncidents().size === 0 && events.pendingPlans().length === 0) || Date.now() > deadline) break;
     await Bun.sleep(100);
   }
   await Bun.sleep(1500);
@@ -143,31 +127,13 @@ async function settle(lab: HealLab, results: () => Set<string>): Promise<void> {
 // The default policy allows 30 network-changing plans a minute; the run injects a fault every few seconds (each needs a
 // repair and a restore plan, a node down three), so it raises the budget: it measures repair, not the budget (which the
 // planner's tests cover). Everything else is the default policy.
-const policy = readFileSync(join(REPO_ROOT, "services", "planner", "policy.yaml"), "utf8").replace(
-  "budget: { plans_per_minute: 30 }",
-  "budget: { plans_per_minute: 240 }",
-);
-if (!policy.includes("plans_per_minute: 240")) throw new Error("policy.yaml changed: update bench/heal.ts's budget override");
-const policyFile = join(mkdtempSync(join(tmpdir(), "x0-bench-heal-")), "policy.yaml");
-writeFileSync(policyFile, policy);
+const policyFile = policyFileWith("heal", "budget: { plans_per_minute: 30 }", "budget: { plans_per_minute: 240 }");
 const lab = await startHealLab({
   topology: "grid:4x4",
   prefix: `x0b${process.pid % 1_000_000}`,
   serviceEnv: { planner: { X0_PLANNER_POLICY: policyFile } },
 });
-const resultIds = new Set<string>();
-const resultLog: { at: number; plan_id: string; status: string; detail?: string }[] = [];
-const nonNotifyResults: { at: number; status: string }[] = [];
-lab.nc.subscribe("x0.anomaly.>", { callback: (_e, msg) => void anomalies.push({ at: Date.now(), anomaly: msg.json<Anomaly>() }) });
-lab.nc.subscribe("x0.plan.>", { callback: (_e, msg) => void plans.push({ at: Date.now(), plan: msg.json<Plan>() }) });
-lab.nc.subscribe("x0.action.>", {
-  callback: (_e, msg) => {
-    const result = msg.json<{ plan_id: string; status: string; detail?: string; steps: { type: string }[] }>();
-    resultIds.add(result.plan_id);
-    resultLog.push({ at: Date.now(), plan_id: result.plan_id, status: result.status, detail: result.detail });
-    if (result.steps.some((step) => step.type !== "notify")) nonNotifyResults.push({ at: Date.now(), status: result.status });
-  },
-});
+const events = await recordEvents(lab.nc);
 const prober = new LabProber({ plan: lab.plan, intervalMs: 10, summaryMs: 100, onEvent: (event) => probeEvents.push(event) });
 // Interrupted (Ctrl-C, a timeout's TERM): the lab and its processes go too, never left running; one teardown only.
 let stopped: Promise<void> | undefined;
@@ -253,13 +219,14 @@ try {
     );
     if (process.env.X0_BENCH_HEAL_DEBUG) {
       const rel = (at: number) => at - injectedAt;
-      for (const { at, anomaly } of anomalies.filter((a) => a.at >= injectedAt))
+      for (const { at, message: anomaly } of events.anomalies.filter((a) => a.at >= injectedAt))
         process.stderr.write(`  +${rel(at)} anomaly ${anomaly.state} ${anomaly.kind} ${anomaly.target?.id} ${anomaly.resolution ?? ""}\n`);
-      for (const { at, plan } of plans.filter((p) => p.at >= injectedAt))
+      for (const { at, message: plan } of events.plans.filter((p) => p.at >= injectedAt))
         process.stderr.write(`  +${rel(at)} plan ${plan.rule} ${plan.actions.length} ${plan.expected_effect?.summary ?? ""}\n`);
-      for (const r of resultLog.filter((r) => r.at >= injectedAt)) process.stderr.write(`  +${rel(r.at)} result ${r.status} ${r.detail ?? ""}\n`);
+      for (const { at, message: result } of events.results.filter((r) => r.at >= injectedAt))
+        process.stderr.write(`  +${rel(at)} result ${result.status} ${result.detail ?? ""}\n`);
     }
-    await settle(lab, () => resultIds);
+    await settle(lab);
   }
 
   // The faults' own consequences end first: a link held down for flapping returns (with a plan) once stable for 30 s.
@@ -268,14 +235,15 @@ try {
     ((await (await fetch(`http://127.0.0.1:${planner?.port}/status`)).json()) as { details?: { held_links?: number } }).details?.held_links ?? 0;
   const heldDeadline = Date.now() + 90_000;
   while ((await heldLinks()) > 0 && Date.now() < heldDeadline) await Bun.sleep(1000);
-  await settle(lab, () => resultIds);
+  await settle(lab);
   // Fault-free period: every anomaly and every network-changing action counts as a false positive.
   const quietFrom = Date.now();
   process.stderr.write(`fault-free period: ${QUIET_MS / 1000} s\n`);
   await Bun.sleep(QUIET_MS);
-  const quietAnomalies = anomalies.filter((a) => a.at >= quietFrom && a.anomaly.state === "opened");
-  const quietPlans = plans.filter((p) => p.at >= quietFrom && p.plan.actions.some((action) => action.type !== "notify"));
-  const quietActions = nonNotifyResults.filter((r) => r.at >= quietFrom);
+  const networkChanging = (actions: { type: string }[]) => actions.some((action) => action.type !== "notify");
+  const quietAnomalies = events.anomalies.filter((a) => a.at >= quietFrom && a.message.state === "opened").map((a) => a.message);
+  const quietPlans = events.plans.filter((p) => p.at >= quietFrom && networkChanging(p.message.actions)).map((p) => p.message);
+  const quietActions = events.results.filter((r) => r.at >= quietFrom && networkChanging(r.message.steps));
 
   const byKind = (kind: Kind) => samples.filter((s) => s.kind === kind);
   const report = {
@@ -306,9 +274,9 @@ try {
     fault_free: {
       seconds: QUIET_MS / 1000,
       anomalies_opened: quietAnomalies.length,
-      anomalies: quietAnomalies.map((a) => ({ kind: a.anomaly.kind, target: a.anomaly.target?.id })),
+      anomalies: quietAnomalies.map((a) => ({ kind: a.kind, target: a.target?.id })),
       network_changing_plans: quietPlans.length,
-      plans: quietPlans.map((p) => ({ rule: p.plan.rule, target: p.plan.target?.id, summary: p.plan.expected_effect?.summary })),
+      plans: quietPlans.map((p) => ({ rule: p.rule, target: p.target?.id, summary: p.expected_effect?.summary })),
       network_changing_actions: quietActions.length,
     },
     samples,

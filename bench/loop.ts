@@ -1,5 +1,5 @@
-// bun run bench:loop — raw NATS baseline, analyzer ingest throughput and MAPE-K loop latency, measured in one run.
-// Knobs: X0_BENCH_INGEST_NODES (100), X0_BENCH_LOOP_INCIDENTS (500), X0_BENCH_DEBUG=1 prints the slowest incidents by phase.
+// bun run bench:loop: raw NATS baseline, analyzer ingest throughput and MAPE-K loop latency, measured in one run.
+// Writes bench/results/loop.json. Method and knobs: bench/README.md.
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";

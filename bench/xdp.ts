@@ -1,22 +1,14 @@
-// bun run bench:xdp — the XDP program's cost per packet and the monitor's CPU cost, measured in one run (as root).
-// 1. Packets per second through a veth pair from a UDP flood in a namespace (this kernel has no pktgen module) without XDP,
-//    with an empty XDP program (XDP_PASS only: the kernel's own hook cost), with x0_xdp in generic mode (no policy entries,
-//    and with a deny entry for another neighbour so the policy lookups run), and both programs in native mode. Conditions
-//    alternate within each round so drift in the shared CPU hits them alike; overheads are paired per round. The programs'
-//    own run time per packet comes from the kernel's BPF stats (kernel.bpf_stats_enabled, restored afterwards).
-// 2. The CPU share of a real monitor process at a 100 ms interval with 64 live neighbours: from 2 s after all 64 are live
-//    (the judged figure, as measured since the start: it includes the JIT's warm-up), split by thread, and again once the
-//    process has run for a minute (steady state).
-// Knobs: X0_BENCH_FLOOD_S (2), X0_BENCH_ROUNDS (4), X0_BENCH_CPU_S (20), X0_BENCH_STEADY_AFTER_S (60: when the steady-state
-// window starts, counted from the monitor's readiness; 0 skips it). Results go to bench/results/xdp.json.
+// bun run bench:xdp: the XDP program's cost per packet through a veth pair, and the CPU share of a real monitor with 64
+// live neighbours, in one run. Root only; writes bench/results/xdp.json. Method and knobs: bench/README.md.
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
+import { LAB_SCRIPTS_DIR } from "@x0/lab";
+import { cleanStaleLabs, createVethLab, inNetns, LAB_PREFIX, run } from "@x0/lab/veth";
 import { connectNats, type Telemetry } from "@x0/shared";
 import { REPO_ROOT, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
 import { loadLibbpf } from "../services/monitor/src/bpf/libbpf.ts";
 import { BpfObject } from "../services/monitor/src/bpf/object.ts";
-import { cleanStaleLabs, createVethLab, inNetns, LAB_PREFIX, run } from "../services/monitor/src/lab/netns.ts";
 import { ifindexOf, XdpFlag, XdpInterface } from "../services/monitor/src/xdp/attach.ts";
 import { PinnedPolicy } from "../services/monitor/src/xdp/pins.ts";
 
@@ -27,7 +19,7 @@ const STEADY_AFTER_S = Number(process.env.X0_BENCH_STEADY_AFTER_S ?? 60);
 const NEIGHBOURS = 64;
 const PAYLOAD = 18; // minimum-size Ethernet frames (64 bytes with FCS): the per-packet cost dominates
 const BUILD = join(REPO_ROOT, "bpf", "build");
-const LAB = join(REPO_ROOT, "services", "monitor", "src", "lab");
+const LAB = LAB_SCRIPTS_DIR;
 const PIN_ROOT = `/sys/fs/bpf/${LAB_PREFIX}-${process.pid}-bench`;
 
 if (process.getuid?.() !== 0) {

@@ -1,4 +1,4 @@
-/* Structs shared by net_trace.bpf.c and the monitor (services/monitor/src/trace/layout.ts mirrors them). */
+/* Structs shared by net_trace.bpf.c and the monitor: services/monitor/src/trace/layout.ts mirrors them, checked against BTF. */
 #ifndef X0_NET_TRACE_H
 #define X0_NET_TRACE_H
 

@@ -11,12 +11,16 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile struct x0_xdp_config cfg = {};
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, X0_NEIGHBOURS_MAX);
-	__type(key, struct x0_neigh_key);
-	__type(value, struct x0_neigh_stats);
-} neighbours SEC(".maps");
+/* A map keyed by neighbour (struct x0_neigh_key). */
+#define X0_NEIGH_MAP(map_type, max, value_type) \
+	struct { \
+		__uint(type, map_type); \
+		__uint(max_entries, max); \
+		__type(key, struct x0_neigh_key); \
+		__type(value, value_type); \
+	}
+
+X0_NEIGH_MAP(BPF_MAP_TYPE_LRU_PERCPU_HASH, X0_NEIGHBOURS_MAX, struct x0_neigh_stats) neighbours SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -25,19 +29,8 @@ struct {
 	__type(value, struct x0_counter);
 } totals SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, X0_DENY_MAX);
-	__type(key, struct x0_neigh_key);
-	__type(value, struct x0_deny);
-} deny SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, X0_FAULT_MAX);
-	__type(key, struct x0_neigh_key);
-	__type(value, __u32);
-} fault SEC(".maps");
+X0_NEIGH_MAP(BPF_MAP_TYPE_HASH, X0_DENY_MAX, struct x0_deny) deny SEC(".maps");
+X0_NEIGH_MAP(BPF_MAP_TYPE_HASH, X0_FAULT_MAX, __u32) fault SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

@@ -1,4 +1,4 @@
-/* Structs shared by xdp_mesh.bpf.c and the monitor (services/monitor/src/xdp/layout.ts mirrors them byte for byte). */
+/* Structs shared by xdp_mesh.bpf.c and the monitor: services/monitor/src/xdp/layout.ts mirrors them, checked against BTF. */
 #ifndef X0_XDP_MESH_H
 #define X0_XDP_MESH_H
 
@@ -12,8 +12,10 @@
 #define X0_FAULT_MAX 1024
 #define X0_EVENTS_BYTES (256 * 1024)
 
-/* Fault probabilities are in units of 1/X0_FAULT_SCALE; X0_FAULT_SCALE drops every packet. */
-#define X0_FAULT_SCALE 65536
+/* Fault probabilities are in units of 1/X0_FAULT_SCALE; X0_FAULT_SCALE drops every packet. An enum, so BTF carries it. */
+enum x0_fault_scale {
+	X0_FAULT_SCALE = 65536,
+};
 
 /*
  * A neighbour as seen on one interface: source MAC and IPv4 source (network byte order, 0 when not IPv4). In the deny and

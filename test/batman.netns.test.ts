@@ -1,26 +1,23 @@
 // batman-adv for real (root, a kernel with batman-adv: test/batman.vm.test.ts runs this file inside a VM that has it): a lab
 // routed by batman-adv, the whole loop on it, and assertions on what batctl and probe traffic show.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import type { Subscription } from "@nats-io/transport-node";
+import { BATMAN_MESH_INTERFACE, type LabLinkCosts, LabProber, linkBetween, nodeOf, type ProbeEvent, setLinkLoss } from "@x0/lab";
 import {
   Buckets,
   batadvMesh,
   NetlinkSockets,
   NodeAnnouncement,
   openBucket,
-  Plan,
   parseBatctlInterfaces,
+  parseBatctlMesh,
+  parseBatctlNeighbours,
+  parseBatctlOriginators,
   rtnetlinkMasters,
   slavesOf,
   type Telemetry,
 } from "@x0/shared";
-import { waitFor } from "@x0/shared/testing";
-import { setLinkLoss } from "../cli/src/lab/faults.ts";
-import type { ProbeEvent } from "../cli/src/lab/outage.ts";
-import { BATMAN_MESH_INTERFACE, type LabLinkCosts, linkBetween, nodeOf } from "../cli/src/lab/plan.ts";
-import { LabProber } from "../cli/src/lab/prober.ts";
-import { batctlActuators } from "../services/executor/src/actuators/batctl.ts";
-import { parseMesh, parseNeighbours, parseOriginators } from "../services/monitor/src/batman/parse.ts";
+import { recordEvents, waitFor } from "@x0/shared/testing";
+import { aggregationActuator, batmanControl, hopPenaltyActuator } from "../services/executor/src/actuators/batman/mod.ts";
 import { batmanRequired, batmanSkipReason } from "./batman-env.ts";
 import { type HealLab, inVm, startHealLab, VM_PROFILE } from "./lab-stack.ts";
 
@@ -86,20 +83,13 @@ async function announcements(lab: HealLab): Promise<Map<string, NodeAnnouncement
 /** Waits until every node's telemetry shows a best route with TQ > 0 to every other node's originator. */
 async function tqReachesTelemetry(lab: HealLab): Promise<Map<string, Telemetry>> {
   const announced = await announcements(lab);
-  const latest = new Map<string, Telemetry>();
-  const sub: Subscription = lab.nc.subscribe("x0.telemetry.>");
-  void (async () => {
-    for await (const message of sub) {
-      const telemetry = message.json() as Telemetry;
-      if (telemetry.batman) latest.set(telemetry.node, telemetry);
-    }
-  })();
+  const loop = await recordEvents(lab.nc, { telemetry: true });
   try {
     await waitFor(
       "TQ to every originator in every node's telemetry",
       () =>
         lab.plan.nodes.every((node) => {
-          const batman = latest.get(node.name)?.batman;
+          const batman = loop.telemetry.get(node.name)?.message.batman;
           if (!batman || batman.error) return false;
           return lab.plan.nodes
             .filter((other) => other.name !== node.name)
@@ -112,9 +102,9 @@ async function tqReachesTelemetry(lab: HealLab): Promise<Map<string, Telemetry>>
       250,
     );
   } finally {
-    sub.unsubscribe();
+    await loop.stop();
   }
-  return latest;
+  return new Map([...loop.telemetry].flatMap(([node, { message }]) => (message.batman ? [[node, message]] : [])));
 }
 
 /** A batman lab with monitors and NATS only: TQ, announcements and the actuators need nothing more. */
@@ -197,7 +187,7 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
     test(
       "batman grid:2x3 - hop_penalty and OGM aggregation are applied, verified and rolled back on the real mesh through batctl",
       async () => {
-        const [penalty] = batctlActuators({ netnsTemplate: `${lab.plan.prefix}-{node}` });
+        const penalty = hopPenaltyActuator(batmanControl({ netnsTemplate: `${lab.plan.prefix}-{node}` }));
         const params = { node: "n2", mesh_interface: "bat0", interface: "n2-n1", value: 200 };
         const read = () => {
           const result = Bun.spawnSync(["ip", "netns", "exec", nodeOf(lab.plan, "n2").netns, "batctl", "hardif", "n2-n1", "hop_penalty"], { stdout: "pipe" });
@@ -214,7 +204,7 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
         expect(read()).toBe(before);
 
         // OGM aggregation through the real batctl: it prints enabled/disabled and takes 0/1.
-        const [, , , , aggregation] = batctlActuators({ netnsTemplate: `${lab.plan.prefix}-{node}` });
+        const aggregation = aggregationActuator(batmanControl({ netnsTemplate: `${lab.plan.prefix}-{node}` }));
         const off = { index: 0, type: "batman_aggregation" as const, params: { node: "n2", mesh_interface: "bat0", enabled: false }, reason: "test" };
         const aggregationNow = () => batctlText(lab, "n2", "aggregation");
         expect(aggregationNow()).toBe("enabled");
@@ -283,17 +273,17 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
             entries.map((e) => `${e.originator} via ${e.next_hop} on ${e.interface}${e.best ? " best" : ""}`).sort();
           const [routesOverNetlink, routesOverBatctl] = await agree(() => [
             routes(mesh.originators(netns, "bat0")),
-            routes(parseOriginators(batctlRead("oj"))),
+            routes(parseBatctlOriginators(batctlRead("oj"))),
           ]);
           expect(routesOverNetlink).toEqual(routesOverBatctl);
           const neighbours = (entries: { neighbour: string; interface: string }[]) => entries.map((n) => `${n.neighbour} on ${n.interface}`).sort();
           const [neighboursOverNetlink, neighboursOverBatctl] = await agree(() => [
             neighbours(mesh.neighbours(netns, "bat0")),
-            neighbours(parseNeighbours(batctlRead("nj"))),
+            neighbours(parseBatctlNeighbours(batctlRead("nj"))),
           ]);
           expect(neighboursOverNetlink).toEqual(neighboursOverBatctl);
           const facts = mesh.facts(netns, "bat0");
-          const mj = parseMesh(batctlRead("mj"));
+          const mj = parseBatctlMesh(batctlRead("mj"));
           expect([facts.originator, facts.primaryInterface]).toEqual([mj.originator, mj.primaryInterface]);
           const statuses = (listing: Map<string, string>) => [...listing].map(([name, status]) => `${name}: ${status}`).sort();
           const overNetlinkStatus = () => new Map([...mesh.hardInterfaces(netns, "bat0")].map(([name, active]) => [name, active ? "active" : "inactive"]));
@@ -337,28 +327,11 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
           summaryMs: 1000,
           onEvent: (event) => events.push(event),
         });
-        const plans: Plan[] = [];
         // What the loop said, for the failure message: a wait that times out shows what happened instead.
-        const said: string[] = [];
+        const loop = await recordEvents(lab.nc);
         const started = Date.now();
-        const sub = lab.nc.subscribe("x0.>", {
-          callback: (_error, message) => {
-            const kind = message.subject.split(".")[1] ?? "";
-            if (!["anomaly", "plan", "action", "dlq"].includes(kind)) return;
-            const body = message.json<Record<string, unknown>>();
-            if (kind === "plan") plans.push(Plan.parse(body));
-            const target = (body.target as { id?: string } | undefined)?.id ?? "";
-            const summary =
-              kind === "anomaly"
-                ? `${body.state} ${body.kind} ${target}`
-                : kind === "plan"
-                  ? `${body.rule} ${JSON.stringify((body.actions as { type: string; params: unknown }[]).map((a) => [a.type, a.params]))}`
-                  : JSON.stringify(body).slice(0, 800);
-            said.push(`+${Date.now() - started} ms ${message.subject} ${summary}`);
-          },
-        });
         const explain = (error: unknown): never => {
-          throw new Error(`${(error as Error).message}\nwhat the loop said:\n${said.join("\n")}`);
+          throw new Error(`${(error as Error).message}\nwhat the loop said:\n${loop.describe(started).join("\n")}`);
         };
         try {
           await prober.start("n1", "n3");
@@ -381,7 +354,7 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
             START_MS,
             100,
           ).catch(explain);
-          const plan = plans.find((p) => p.actions.some((s) => s.type === "batman_interface" && s.params.state === "inactive"));
+          const plan = loop.plans.find(({ message: p }) => p.actions.some((s) => s.type === "batman_interface" && s.params.state === "inactive"));
           expect(plan).toBeDefined();
           // Probe traffic resumes over the other path.
           await waitFor("probe traffic restored", () => events.some((e) => e.event === "restored" && e.ts > cutAt), START_MS, 100).catch(explain);
@@ -428,7 +401,7 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
             200,
           ).catch(explain);
         } finally {
-          sub.unsubscribe();
+          await loop.stop();
           await prober.stop();
         }
       },

@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { runInVm, vmImageDirOf } from "../cli/src/lab/vm.ts";
+import { runInVm, vmImageDirOf } from "@x0/lab";
 import { REPO_ROOT } from "../cli/src/paths.ts";
 
 const imageDir = vmImageDirOf(process.env);

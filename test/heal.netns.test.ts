@@ -5,14 +5,23 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  flapLink,
+  healLab,
+  inNetns,
+  LAB_SCRIPTS_DIR,
+  LabProber,
+  linkBetween,
+  nodeOf,
+  type OutageEvent,
+  type ProbeEvent,
+  type RestoredEvent,
+  setDirectionalFault,
+  setLinkLoss,
+} from "@x0/lab";
 import { ActionResult, Anomaly, Buckets, openBucket, Plan, ProbeOverdue, readEventHistory, type Telemetry } from "@x0/shared";
 import { REPO_ROOT, waitFor } from "@x0/shared/testing";
 import { summarizeIncidents } from "../cli/src/incidents/summarize.ts";
-import { inNetns } from "../cli/src/lab/commands.ts";
-import { flapLink, healLab, setDirectionalFault, setLinkLoss } from "../cli/src/lab/faults.ts";
-import type { OutageEvent, ProbeEvent, RestoredEvent } from "../cli/src/lab/outage.ts";
-import { linkBetween, nodeOf } from "../cli/src/lab/plan.ts";
-import { LabProber } from "../cli/src/lab/prober.ts";
 import { type HealLab, labRunnable, startHealLab } from "./lab-stack.ts";
 
 if (!labRunnable) process.stderr.write("heal.netns.test.ts: skipped: needs root (namespaces, XDP) and nats-server on PATH\n");
@@ -274,17 +283,10 @@ describe.skipIf(!labRunnable)("self-healing on a grid:3x3 lab", () => {
     const { near } = linkBetween(lab.plan, "n6", "n5");
     const telemetry: Telemetry[] = [];
     const sub = lab.nc.subscribe("x0.telemetry.n6", { callback: (_error, msg) => void telemetry.push(msg.json<Telemetry>()) });
-    const flood = Bun.spawn(
-      inNetns(flooder.netnsPath, [
-        process.execPath,
-        join(REPO_ROOT, "services", "monitor", "src", "lab", "udp-flood.ts"),
-        target.serviceAddress,
-        "9",
-        "8",
-        "64",
-      ]),
-      { stdout: "ignore", stderr: "ignore" },
-    );
+    const flood = Bun.spawn(inNetns(flooder.netnsPath, [process.execPath, join(LAB_SCRIPTS_DIR, "udp-flood.ts"), target.serviceAddress, "9", "8", "64"]), {
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     try {
       await waitFor(
         "a verified quarantine",

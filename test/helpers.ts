@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 import { type Telemetry, traceIdOf } from "@x0/shared";
-import { type ServiceProcess, startServiceProcess } from "@x0/shared/testing";
+import { type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess } from "@x0/shared/testing";
 
 /** A message seen by a {@link Recorder}. */
 export interface Recorded {
@@ -75,6 +75,51 @@ export async function startLoopServices(env: Record<string, string>, sysfsRoot: 
     throw error;
   }
   return services;
+}
+
+/** The loop behind mTLS: nats-server with the permission matrix, its services, and an admin client. */
+export interface SecureLoop {
+  secure: SecureNats;
+  services: ServiceProcess[];
+  nc: NatsConnection;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a secure nats-server for `node` and the analyzer, planner and executor (every node's plans) as processes on it,
+ * each with its own identity (`env` on top, `analyzer` for the analyzer only), and connects an admin test client.
+ */
+export async function startSecureLoop(
+  node: string,
+  { env = {}, analyzer = {} }: { env?: Record<string, string>; analyzer?: Record<string, string> } = {},
+): Promise<SecureLoop> {
+  const secure = await startSecureNats({ nodes: [node] });
+  const common = { ...secure.serviceEnv, X0_LOG_LEVEL: "warn", X0_NODE: node, ...env };
+  const services = [
+    startServiceProcess("analyzer", { ...common, ...analyzer }),
+    startServiceProcess("planner", common),
+    startServiceProcess("executor", { ...common, X0_EXECUTOR_SCOPE: "all" }),
+  ];
+  const stopServices = async () => {
+    await Promise.all(services.map((service) => service.stop()));
+    await secure.dispose();
+  };
+  try {
+    await Promise.all(services.map((service) => service.waitReady()));
+  } catch (error) {
+    await stopServices();
+    throw error;
+  }
+  const nc = await testClient(secure.nats.url, secure.adminTls);
+  return {
+    secure,
+    services,
+    nc,
+    stop: async () => {
+      await nc.close();
+      await stopServices();
+    },
+  };
 }
 
 const ZERO_COUNTERS = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 };

@@ -5,13 +5,20 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
+import {
+  createLab,
+  defaultMgmtSubnet,
+  type LabLinkCosts,
+  type LabPlan,
+  type LabRouting,
+  parseTopology,
+  pinParentOf,
+  planLab,
+  startDetachedMonitor,
+  teardownLab,
+  waitForDataplanes,
+} from "@x0/lab";
 import { type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
-import { defaultMgmtSubnet } from "../cli/src/lab/addressing.ts";
-import { teardownLab } from "../cli/src/lab/kernel.ts";
-import { createLab, startDetachedMonitor, waitForDataplanes } from "../cli/src/lab/lab.ts";
-import { pinParentOf } from "../cli/src/lab/names.ts";
-import { type LabLinkCosts, type LabPlan, type LabRouting, planLab } from "../cli/src/lab/plan.ts";
-import { parseTopology } from "../cli/src/lab/topology.ts";
 
 /**
  * Settings for a lab inside the TCG VM (`x0 lab vm`), where every process runs ~40× slower than on the host: hellos every

@@ -3,16 +3,16 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { DeliverPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { EVENTS_STREAM } from "@x0/shared";
-import { type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
-import { incidentSamples, testClient } from "./helpers.ts";
+import { type SecureNats, type ServiceProcess, waitFor } from "@x0/shared/testing";
+import { incidentSamples, type SecureLoop, startSecureLoop } from "./helpers.ts";
 
 const NODES = Array.from({ length: 30 }, (_, i) => `r${i}`);
 const WARMUP = 5;
 
-let secure: SecureNats;
+let loop: SecureLoop;
 let nats: SecureNats["nats"];
 let nc: NatsConnection;
-const services: ServiceProcess[] = [];
+let services: ServiceProcess[] = [];
 
 async function events(): Promise<{ subject: string; body: Record<string, unknown> }[]> {
   const js = jetstream(nc);
@@ -28,29 +28,15 @@ async function events(): Promise<{ subject: string; body: Record<string, unknown
 }
 
 beforeAll(async () => {
-  secure = await startSecureNats({ nodes: ["core"] });
-  nats = secure.nats;
-  const common = { ...secure.serviceEnv, X0_LOG_LEVEL: "warn", X0_NODE: "core" };
-  services.push(
+  loop = await startSecureLoop("core", {
     // No keep-alive `updated` states during the test (5 s by default): a slow recovery would add one per incident.
-    startServiceProcess("analyzer", {
-      ...common,
-      X0_ANALYZER_WARMUP_SAMPLES: String(WARMUP),
-      X0_ANALYZER_SILENCE_INTERVALS: "100000",
-      X0_ANALYZER_UPDATE_EVERY_MS: "600000",
-    }),
-    startServiceProcess("planner", common),
-    startServiceProcess("executor", { ...common, X0_EXECUTOR_SCOPE: "all" }),
-  );
-  await Promise.all(services.map((service) => service.waitReady()));
-  nc = await testClient(nats.url, secure.adminTls);
+    analyzer: { X0_ANALYZER_WARMUP_SAMPLES: String(WARMUP), X0_ANALYZER_SILENCE_INTERVALS: "100000", X0_ANALYZER_UPDATE_EVERY_MS: "600000" },
+  });
+  ({ nc, services } = loop);
+  nats = loop.secure.nats;
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await Promise.all(services.map((service) => service.stop()));
-  await secure?.dispose();
-});
+afterAll(() => loop?.stop());
 
 describe("restart", () => {
   test("restart - a nats-server crash mid-stream loses no anomaly, plan or result and processes each anomaly once", async () => {

@@ -3,16 +3,17 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { readEventHistory } from "@x0/shared";
-import { type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
-import { incidentSample, testClient } from "./helpers.ts";
+import { type SecureNats, type ServiceProcess, waitFor } from "@x0/shared/testing";
+import { incidentSample, type SecureLoop, startSecureLoop } from "./helpers.ts";
 
 const NODES = Array.from({ length: 40 }, (_, i) => `rot${i}`);
 const WARMUP = 5;
 const TTL_S = 4;
 
+let loop: SecureLoop;
 let secure: SecureNats;
 let nc: NatsConnection;
-const services: ServiceProcess[] = [];
+let services: ServiceProcess[] = [];
 
 async function renewals(service: ServiceProcess): Promise<number> {
   const metrics = await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
@@ -20,22 +21,14 @@ async function renewals(service: ServiceProcess): Promise<number> {
 }
 
 beforeAll(async () => {
-  secure = await startSecureNats({ nodes: ["rot"] });
-  const common = { ...secure.serviceEnv, X0_LOG_LEVEL: "warn", X0_NODE: "rot", X0_SVID_TTL_S: String(TTL_S) };
-  services.push(
-    startServiceProcess("analyzer", { ...common, X0_ANALYZER_WARMUP_SAMPLES: String(WARMUP), X0_ANALYZER_SILENCE_INTERVALS: "100000" }),
-    startServiceProcess("planner", common),
-    startServiceProcess("executor", { ...common, X0_EXECUTOR_SCOPE: "all" }),
-  );
-  await Promise.all(services.map((service) => service.waitReady()));
-  nc = await testClient(secure.nats.url, secure.adminTls);
+  loop = await startSecureLoop("rot", {
+    env: { X0_SVID_TTL_S: String(TTL_S) },
+    analyzer: { X0_ANALYZER_WARMUP_SAMPLES: String(WARMUP), X0_ANALYZER_SILENCE_INTERVALS: "100000" },
+  });
+  ({ secure, nc, services } = loop);
 }, 60_000);
 
-afterAll(async () => {
-  await nc?.close();
-  await Promise.all(services.map((service) => service.stop()));
-  await secure?.dispose();
-});
+afterAll(() => loop?.stop());
 
 describe("rotation", () => {
   test("rotation - every service renews its SVID several times mid-stream and no anomaly, plan or result is lost", async () => {

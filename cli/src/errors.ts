@@ -1,25 +1,14 @@
+// The command line's errors: usage errors, and the failures of `up` and its stack file.
+import { LabSpecError } from "@x0/lab";
 import { X0Error } from "@x0/shared";
 
 /** The command line is invalid; the message says why. Commands exit with {@link EXIT_USAGE}. */
 export class UsageError extends X0Error {}
 
-/** A topology, prefix, node or interface name given to the lab is not valid; the message says which and why. */
-export class LabSpecError extends UsageError {}
-
-/** A lab operation failed: a kernel command, a missing namespace, a state file that does not match the kernel. */
-export class LabError extends X0Error {}
-
-/** A command the lab runs (ip, sysctl, mount, nsenter) exited non-zero; the message carries its argv and stderr. */
-export class LabCommandError extends LabError {}
-
-/** The lab's state file (`<state>/lab-<prefix>.json`) cannot be read, parsed or written. */
-export class LabStateError extends LabError {}
-
-/** A lab with this prefix already exists (state file or namespaces); `x0 lab down` removes it. */
-export class LabExistsError extends LabError {}
-
-/** A node's XDP pins did not appear in time: its monitor has not attached XDP on that interface. */
-export class LabPinsMissingError extends LabError {}
+/** Whether an error is the user's to fix in the command line: a {@link UsageError}, or a lab spec (topology, prefix, node) that is not valid. */
+export function isUsageError(error: unknown): error is UsageError | LabSpecError {
+  return error instanceof UsageError || error instanceof LabSpecError;
+}
 
 /** The stack file (`.x0/stack.json`) cannot be read, parsed or written. */
 export class StackFileError extends X0Error {}

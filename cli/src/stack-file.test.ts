@@ -3,20 +3,13 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StackFileError } from "./errors.ts";
-import { readStackFile, removeStackFile, type StackFile, writeStackFile } from "./stack-file.ts";
+import { readStackFile, removeStackFile, writeStackFile } from "./stack-file.ts";
+import { stackFileFixture } from "./testing.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "x0-stack-file-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const stack: StackFile = {
-  pid: 4242,
-  nats: { url: "nats://127.0.0.1:4222", monitorPort: 8222, pid: 4243 },
-  services: [
-    { name: "monitor", port: 9101, pid: 4244 },
-    { name: "analyzer", port: 9102, pid: null },
-  ],
-  started_at: "2025-01-01T00:00:00.000Z",
-};
+const stack = stackFileFixture();
 
 describe("stack-file", () => {
   test("stack-file - what is written reads back the same", () => {

@@ -1,5 +1,6 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
+// `.x0/stack.json`: how to reach the stack `up` runs, for `x0 status` and the next `up`.
+import { rmSync } from "node:fs";
+import { readJsonFile, writeJsonFile } from "@x0/shared";
 import { z } from "zod";
 import { StackFileError } from "./errors.ts";
 
@@ -31,34 +32,12 @@ export type StackFile = z.infer<typeof StackFile>;
 
 /** Reads the stack file; undefined when there is none. */
 export function readStackFile(path: string): StackFile | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new StackFileError(`cannot read ${path}`, { cause: error });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new StackFileError(`${path} is not valid JSON`, { cause: error });
-  }
-  const parsed = StackFile.safeParse(json);
-  if (!parsed.success) throw new StackFileError(`${path} does not describe a stack: ${z.prettifyError(parsed.error)}`, { cause: parsed.error });
-  return parsed.data;
+  return readJsonFile(path, StackFile, "a stack", StackFileError);
 }
 
 /** Writes the stack file atomically (a reader never sees half of it). */
 export function writeStackFile(path: string, stack: StackFile): void {
-  const temporary = `${path}.${process.pid}.tmp`;
-  try {
-    mkdirSync(dirname(path), { recursive: true });
-    writeFileSync(temporary, `${JSON.stringify(stack, null, 2)}\n`);
-    renameSync(temporary, path);
-  } catch (error) {
-    throw new StackFileError(`cannot write ${path}`, { cause: error });
-  }
+  writeJsonFile(path, stack, StackFileError);
 }
 
 /** Removes the stack file if it belongs to the `up` process `ownerPid` (a newer `up` may own it by now). */

@@ -2,7 +2,7 @@
 // x0: the x0tta6bl4 command line. `x0 <command> [options]`.
 import { ConfigError, EXIT_CONFIG } from "@x0/shared";
 import { runCerts } from "./certs/command.ts";
-import { EXIT_USAGE, UsageError } from "./errors.ts";
+import { EXIT_USAGE, isUsageError } from "./errors.ts";
 import { runIncidents } from "./incidents/command.ts";
 import { runLab } from "./lab/command.ts";
 import { describeError } from "./report-error.ts";
@@ -46,7 +46,7 @@ export async function runX0(argv: readonly string[], env: Record<string, string 
   try {
     return await run(rest, env, output);
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (isUsageError(error)) {
       output.err(`x0 ${command}: ${error.message}\nRun "x0 ${command} --help" for usage.`);
       return EXIT_USAGE;
     }

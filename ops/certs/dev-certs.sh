@@ -1,7 +1,6 @@
 #!/bin/sh
-# Development PKI for docker-compose: a CA, the NATS server certificate, one client certificate
-# per service with its SPIFFE ID as URI SAN, and a development key-encryption key (kek).
-# Not for production: use SPIRE (or your own CA) and a KEK from your secret store there.
+# Development PKI for docker-compose: a CA, the NATS server certificate, one client certificate per service (SPIFFE ID
+# as URI SAN) and a development key-encryption key. Not for production: use SPIRE and a KEK from your secret store.
 # Usage: dev-certs.sh <dir> [trust-domain]. Idempotent: keeps an existing CA and certificates.
 set -eu
 dir="$1"

@@ -28,6 +28,17 @@ export class ContractViolation extends X0Error {
   }
 }
 
+/** A KV record is not JSON or does not match its schema; `key` names it. */
+export class InvalidRecord extends X0Error {
+  constructor(
+    readonly key: string,
+    readonly issues: string,
+    options?: ErrorOptions,
+  ) {
+    super(`record ${key} is invalid: ${issues}`, options);
+  }
+}
+
 /** A subject token (e.g. a node id) is not a valid single NATS token. */
 export class InvalidSubjectToken extends X0Error {}
 

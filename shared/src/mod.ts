@@ -1,8 +1,42 @@
 // Public surface of @x0/shared. Services import from here only.
+export { BatctlParseError, parseBatctlInterfaces, parseBatctlMesh, parseBatctlNeighbours, parseBatctlOriginators } from "./batman/batctl.ts";
 export type { BaseConfig, ConfigShape, ConfigVariable, LoadConfigOptions } from "./config/config.ts";
 export { baseConfigShape, boolSchema, CONFIG_FILE_VARIABLE, commaListSchema, describeConfig, loadConfig, portSchema, tokenSchema } from "./config/config.ts";
+export { AnnouncedBatman, AnnouncedInterface, announcementKey, Ipv4Cidr, NodeAnnouncement } from "./contracts/announcement.ts";
 export type { Delivery, Endpoint, Handler, Live } from "./contracts/bus.ts";
 export { Bus, HandlerError, RequestError } from "./contracts/bus.ts";
+export type { CryptoEndpoint, CryptoRequest, CryptoResponse } from "./contracts/crypto.ts";
+export { CRYPTO_GROUP, CRYPTO_SERVICE_NAME, cryptoEndpoints } from "./contracts/crypto.ts";
+export { KeyRecord, Revocation, RotationOrder } from "./contracts/keyring.ts";
+export type { RecordContract } from "./contracts/records.ts";
+export {
+  BATMAN_KEY,
+  BatmanCurrent,
+  BatmanSetting,
+  Journal,
+  JournalEntry,
+  journalKey,
+  Lease,
+  LinkMark,
+  LinkRecord,
+  LinkStateName,
+  leaseKey,
+  linkKey,
+  OutcomeRecord,
+  OutcomeStats,
+  outcomeKey,
+  PlanRecord,
+  parseRecord,
+  planKey,
+  ROUTES_KEY,
+  RouteRecord,
+  RoutesCurrent,
+  records,
+  statsKey,
+  TTR_SAMPLES,
+} from "./contracts/records.ts";
+export type { ActionResultFields } from "./contracts/results.ts";
+export { actionResult, clipDetail } from "./contracts/results.ts";
 export {
   ActionResult,
   ActionType,
@@ -44,11 +78,23 @@ export {
   XdpMode,
   XdpSample,
 } from "./contracts/schemas.ts";
-export type { Contract, Contracts, MessageOf } from "./contracts/subjects.ts";
-export { contracts, DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS, probeEndpoint, SUBJECT_ROOT, subjectOf, tokenOf } from "./contracts/subjects.ts";
+export type { Contract, Contracts, EndpointContract, MessageOf } from "./contracts/subjects.ts";
+export {
+  contracts,
+  DLQ_STREAM,
+  DLQ_SUBJECTS,
+  EVENTS_STREAM,
+  EVENTS_SUBJECTS,
+  endpoints,
+  probeEndpoint,
+  SUBJECT_ROOT,
+  subjectOf,
+  tokenOf,
+} from "./contracts/subjects.ts";
 export * from "./crypto/mod.ts";
-export { ConfigError, ContractViolation, InvalidSubjectToken, NatsSetupError, X0Error } from "./errors.ts";
+export { ConfigError, ContractViolation, InvalidRecord, InvalidSubjectToken, NatsSetupError, X0Error } from "./errors.ts";
 export * from "./identity/mod.ts";
+export { readJsonFile, writeJsonFile } from "./json-file.ts";
 export type { EventHistory } from "./knowledge/history.ts";
 export { readEventHistory } from "./knowledge/history.ts";
 export type { Bucket, StreamLimits } from "./knowledge/knowledge.ts";
@@ -63,6 +109,8 @@ export { createServiceMetrics, METRIC_PREFIX, metricsCatalogue } from "./observa
 export { Attr, MESSAGING_SYSTEM_NATS } from "./observability/semconv.ts";
 export type { Tracing, TracingOptions } from "./observability/tracing.ts";
 export { createTracing, extractTraceContext, injectTraceContext, traceIdOf } from "./observability/tracing.ts";
+export { isProcessAlive, signalGroup } from "./processes.ts";
+export { mulberry32 } from "./random.ts";
 export type { RunningService, RunOptions, Runtime, ServiceDefinition } from "./service/runtime.ts";
 export { EXIT_CONFIG, PRINT_CONFIG_FLAG, runService } from "./service/runtime.ts";
 export * from "./topology/mod.ts";

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { LabSpecError, UsageError } from "../errors.ts";
-import { parseLabArgs, parseLoss, parseProbeScriptArgs } from "./args.ts";
+import { LabSpecError } from "@x0/lab";
+import { UsageError } from "../errors.ts";
+import { parseLabArgs, parseLoss } from "./args.ts";
 
 describe("lab args", () => {
   test("lab args - up takes a topology, a prefix, a management subnet and NATS", () => {
@@ -80,18 +81,5 @@ describe("lab args", () => {
     for (const argv of [[], ["help"], ["-h"], ["up", "--help"]]) expect(parseLabArgs(argv)).toEqual({ command: "help" });
     expect(() => parseLabArgs(["down", "--prefix", "X"])).toThrow(LabSpecError);
     expect(() => parseLabArgs(["explode"])).toThrow(UsageError);
-  });
-
-  test("lab args - the prober script checks its own options", () => {
-    expect(parseProbeScriptArgs({ from: "n1", to: "n2", address: "10.255.0.2", port: "7471", "interval-ms": "10", "summary-ms": "1000" })).toEqual({
-      from: "n1",
-      to: "n2",
-      address: "10.255.0.2",
-      port: 7471,
-      intervalMs: 10,
-      summaryMs: 1000,
-    });
-    expect(() => parseProbeScriptArgs({ from: "n1", to: "n2" })).toThrow(UsageError);
-    expect(() => parseProbeScriptArgs({ from: "n1", to: "n2", address: "host" })).toThrow(LabSpecError);
   });
 });

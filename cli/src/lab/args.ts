@@ -1,10 +1,21 @@
-// Arguments of `x0 lab <command>` and of the prober script, parsed with node:util parseArgs into typed requests.
+// Arguments of `x0 lab <command>`, parsed with node:util parseArgs into typed requests.
 import { parseArgs } from "node:util";
-import { LabSpecError, UsageError } from "../errors.ts";
-import { DEFAULT_LAB_PREFIX, defaultMgmtSubnet, type MgmtSubnet, parseMgmtSubnet } from "./addressing.ts";
-import { validateNodeName, validatePrefix } from "./names.ts";
-import { LAB_LINK_COSTS, LAB_ROUTINGS, type LabLinkCosts, type LabRouting } from "./plan.ts";
-import { type LabTopology, parseTopology } from "./topology.ts";
+import {
+  DEFAULT_LAB_PREFIX,
+  defaultMgmtSubnet,
+  LAB_LINK_COSTS,
+  LAB_ROUTINGS,
+  type LabLinkCosts,
+  type LabRouting,
+  type LabTopology,
+  type MgmtSubnet,
+  type NatsChoice,
+  parseMgmtSubnet,
+  parseTopology,
+  validateNodeName,
+  validatePrefix,
+} from "@x0/lab";
+import { UsageError } from "../errors.ts";
 
 /** Usage text of `x0 lab`. */
 export const LAB_USAGE = `Usage: x0 lab <command> [options]
@@ -48,9 +59,6 @@ export type LabRequest =
   | { command: "fault"; prefix: string; fault: FaultRequest }
   | { command: "probe"; prefix: string; from: string; to: string; intervalMs: number; summaryMs: number; durationMs: number | undefined; json: boolean };
 
-/** Where the lab's monitors find NATS: a URL, a port on the bridge address, or no monitors at all. */
-export type NatsChoice = { kind: "none" } | { kind: "url"; url: string } | { kind: "bridge-port"; port: number };
-
 /** A fault to apply. */
 export type FaultRequest =
   | { kind: "cut"; a: string; b: string }
@@ -59,7 +67,7 @@ export type FaultRequest =
   | { kind: "node-down"; a: string }
   | { kind: "flap"; a: string; b: string; periodMs: number; count: number };
 
-/** Parses the arguments after `x0 lab`; throws {@link UsageError} (or {@link LabSpecError}) saying what is wrong. */
+/** Parses the arguments after `x0 lab`; throws {@link UsageError} (or the lab's LabSpecError) saying what is wrong. */
 export function parseLabArgs(argv: readonly string[]): LabRequest {
   const [command, ...rest] = argv;
   if (command === undefined || command === "help" || command === "--help" || command === "-h") return { command: "help" };
@@ -197,7 +205,7 @@ function noPositionals(positionals: string[], command: string): void {
 }
 
 /** A whole-number option in [min, max], or `fallback` when absent. */
-export function integerOption(value: string | boolean | undefined, name: string, fallback: number, min: number, max: number): number {
+function integerOption(value: string | boolean | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const number = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!(number >= min && number <= max)) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
@@ -250,29 +258,4 @@ function faultOf(positionals: string[], periodMs: string | boolean | undefined, 
     default:
       throw new UsageError(`unknown fault ${JSON.stringify(kind ?? "")} (cut, link-down, loss, node-down, flap)`);
   }
-}
-
-/** What the prober script needs. */
-export interface ProbeScriptOptions {
-  from: string;
-  to: string;
-  address: string;
-  port: number;
-  intervalMs: number;
-  summaryMs: number;
-}
-
-/** Checks the prober script's options (it is spawned by LabProber, but a person may run it too). */
-export function parseProbeScriptArgs(values: { [name: string]: string | boolean | undefined }): ProbeScriptOptions {
-  const { from, to, address } = values;
-  if (typeof from !== "string" || typeof to !== "string" || typeof address !== "string") throw new UsageError("the prober needs --from, --to and --address");
-  if (!/^(\d{1,3}\.){3}\d{1,3}$/.test(address)) throw new LabSpecError(`--address ${JSON.stringify(address)} is not an IPv4 address`);
-  return {
-    from: validateNodeName(from),
-    to: validateNodeName(to),
-    address,
-    port: integerOption(values.port, "--port", 7471, 1, 65535),
-    intervalMs: integerOption(values["interval-ms"], "--interval-ms", 10, 1, 60_000),
-    summaryMs: integerOption(values["summary-ms"], "--summary-ms", 1000, 10, 3_600_000),
-  };
 }

@@ -1,19 +1,33 @@
-// `x0 lab <command>`: the network-namespace mesh lab (docs/self-healing.md "Lab").
+// `x0 lab <command>`: the command layer over @x0/lab (docs/self-healing.md "Lab"): parse, call the lab, print.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { LabError } from "../errors.ts";
+import {
+  createLab,
+  cutNode,
+  flapLink,
+  healLab,
+  LabError,
+  type LabFault,
+  LabProber,
+  labStatus,
+  loadLab,
+  natsUrlOf,
+  type ProbeEvent,
+  planLab,
+  runInVm,
+  setLinkAdmin,
+  setLinkLoss,
+  startDetachedMonitor,
+  teardownLab,
+  vmImageDirOf,
+  waitForDataplanes,
+  writeLabState,
+} from "@x0/lab";
 import { stateDirOf } from "../paths.ts";
 import type { Output } from "../status/command.ts";
+import { answersOk } from "../up/readiness.ts";
 import { type FaultRequest, LAB_USAGE, type LabRequest, parseLabArgs } from "./args.ts";
-import { cutNode, flapLink, healLab, setLinkAdmin, setLinkLoss } from "./faults.ts";
-import { teardownLab } from "./kernel.ts";
-import { createLab, labStatus, loadLab, natsUrlOf, startDetachedMonitor, waitForDataplanes } from "./lab.ts";
-import type { ProbeEvent } from "./outage.ts";
-import { planLab } from "./plan.ts";
-import { LabProber } from "./prober.ts";
 import { formatPercent, renderLabStatus } from "./render.ts";
-import { type LabFault, writeLabState } from "./state.ts";
-import { runInVm, vmImageDirOf } from "./vm.ts";
 
 /** How long `x0 lab up` waits for the monitors to attach XDP on every link. */
 const DATAPLANE_WAIT_MS = 60_000;
@@ -44,7 +58,7 @@ export async function runLab(argv: readonly string[], env: Record<string, string
     }
     case "status": {
       const { state, plan } = loadLab(stateDir, request.prefix);
-      const status = await labStatus(state, plan);
+      const status = await labStatus(state, plan, answersOk);
       output.out(request.json ? JSON.stringify(status, null, 2) : renderLabStatus(status));
       return 0;
     }

@@ -1,6 +1,6 @@
 // How `x0 lab status` prints a lab: a header line, the nodes, the links and the faults in effect.
+import type { LabStatus } from "@x0/lab";
 import { renderTable } from "../table.ts";
-import type { LabStatus } from "./lab.ts";
 
 /** Renders a lab status for a terminal. */
 export function renderLabStatus(status: LabStatus): string {

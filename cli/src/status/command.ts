@@ -1,6 +1,5 @@
-import { loadConfig, portSchema } from "@x0/shared";
+import { isProcessAlive, loadConfig, portSchema } from "@x0/shared";
 import { stackFileOf, stateDirOf } from "../paths.ts";
-import { isProcessAlive } from "../processes.ts";
 import { readStackFile, type StackFile } from "../stack-file.ts";
 import { DEFAULT_HTTP_PORT_BASE } from "../up/ports.ts";
 import { parseStatusArgs, STATUS_USAGE } from "./args.ts";

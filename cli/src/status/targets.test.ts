@@ -1,16 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import type { StackFile } from "../stack-file.ts";
+import { stackFileFixture } from "../testing.ts";
 import { resolveTargets } from "./targets.ts";
 
-const stack: StackFile = {
-  pid: 1,
-  nats: { url: "nats://127.0.0.1:4222", monitorPort: 8222, pid: 2 },
-  services: [
-    { name: "monitor", port: 19101, pid: 3 },
-    { name: "rag", port: 19105, pid: null },
-  ],
-  started_at: "2025-01-01T00:00:00.000Z",
-};
+const stack = stackFileFixture();
 
 describe("status targets", () => {
   test("status targets - --url wins over everything", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { LabSpecError, UsageError } from "../errors.ts";
+import { LabSpecError } from "@x0/lab";
+import { UsageError } from "../errors.ts";
 import { parseUpArgs, resolveLab } from "./args.ts";
 
 describe("up args", () => {

@@ -1,8 +1,6 @@
 import { parseArgs } from "node:util";
+import { DEFAULT_LAB_PREFIX, type LabTopology, parseTopology, validatePrefix } from "@x0/lab";
 import { UsageError } from "../errors.ts";
-import { DEFAULT_LAB_PREFIX } from "../lab/addressing.ts";
-import { validatePrefix } from "../lab/names.ts";
-import { type LabTopology, parseTopology } from "../lab/topology.ts";
 
 /** The lab `up` builds when run as root without --lab, --no-lab or X0_LAB. */
 export const DEFAULT_UP_LAB = "grid:3x3";

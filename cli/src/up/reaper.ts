@@ -1,11 +1,8 @@
-// The reaper: started by `up` in its own session, it reads which processes `up` runs from its stdin.
-// When stdin ends without everything released (`up` died abruptly, even by SIGKILL, so the kernel
-// closed the pipe), it stops what is left, services first and NATS last, clears the stack file, and tears down the lab
-// `up` ran on, if any.
-
+// The reaper, started by `up` in its own session and told over stdin what runs: when stdin ends with something still
+// watched (up died, even by SIGKILL), it stops that, services before NATS, clears the stack file and removes up's lab.
 import { dirname } from "node:path";
-import { teardownLab } from "../lab/kernel.ts";
-import { isProcessAlive, signalGroup } from "../processes.ts";
+import { teardownLab } from "@x0/lab";
+import { isProcessAlive, signalGroup } from "@x0/shared";
 import { removeStackFile } from "../stack-file.ts";
 import { LineSplitter } from "./log-prefix.ts";
 import { parseReaperCommand, WatchList } from "./reaper-protocol.ts";

@@ -1,30 +1,39 @@
+// `bun run up`: one run of the stack (NATS, the services, on a lab the nodes' monitors) from start to stop. What it runs
+// is decided in stack-plan.ts; this file starts, watches and stops it.
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { Buckets, ConfigError, connectNats, EXIT_CONFIG, forgetBucket } from "@x0/shared";
+import {
+  createLab,
+  defaultMgmtSubnet,
+  existingNamespaces,
+  type LabPlan,
+  type LabState,
+  type LabTopology,
+  MONITOR_ROLE,
+  planLab,
+  readLabState,
+  stateFileOf,
+  teardownLab,
+  waitForDataplanes,
+  writeLabState,
+} from "@x0/lab";
+import { Buckets, ConfigError, connectNats, EXIT_CONFIG, forgetBucket, isProcessAlive } from "@x0/shared";
 import type { Subprocess } from "bun";
-import { EXIT_USAGE, StackFileError, StackStartError, UsageError } from "../errors.ts";
-import { defaultMgmtSubnet } from "../lab/addressing.ts";
-import { MONITOR_HTTP_PORT, monitorArgv, monitorEnvironment } from "../lab/commands.ts";
-import { existingNamespaces, teardownLab } from "../lab/kernel.ts";
-import { createLab, MONITOR_ROLE, waitForDataplanes } from "../lab/lab.ts";
-import { stateFileOf } from "../lab/names.ts";
-import { type LabPlan, planLab } from "../lab/plan.ts";
-import { type LabState, readLabState, writeLabState } from "../lab/state.ts";
-import type { LabTopology } from "../lab/topology.ts";
+import { EXIT_USAGE, isUsageError, StackFileError, StackStartError, UsageError } from "../errors.ts";
 import { REPO_ROOT, stackFileOf, stateDirOf } from "../paths.ts";
-import { isProcessAlive } from "../processes.ts";
 import { describeError } from "../report-error.ts";
 import { readStackFile, removeStackFile, type StackFile, writeStackFile } from "../stack-file.ts";
 import { probeService } from "../status/probe.ts";
 import { parseUpArgs, resolveLab, UP_USAGE, type UpOptions } from "./args.ts";
-import { externalNatsServers, labServiceEnvironment, loadUpConfig, serviceEnvironment, type UpConfig } from "./config.ts";
+import { externalNatsServers, loadUpConfig, type UpConfig } from "./config.ts";
 import { discoverServices } from "./discover.ts";
 import { Prefixer, shouldUseColour } from "./log-prefix.ts";
 import { natsServerArgv, probePort } from "./nats.ts";
 import { prepareStackPki, type StackPki } from "./pki.ts";
-import { assignPorts, isPortFree } from "./ports.ts";
+import { isPortFree } from "./ports.ts";
 import { waitUntilOk } from "./readiness.ts";
 import { encodeReaperCommand, type ReaperCommand, type ReaperPhase } from "./reaper-protocol.ts";
+import { labLeftover, labMonitorProcesses, monitorNameOf, type ProcessSpec, selectServices, serviceProcess } from "./stack-plan.ts";
 import { renderStartupTable, startupVerdict } from "./summary.ts";
 import { Supervisor } from "./supervisor.ts";
 
@@ -40,36 +49,58 @@ const NATS_READY_TIMEOUT_MS = 15_000;
 /** How long the lab's monitors get to attach XDP on every link. */
 const DATAPLANE_TIMEOUT_MS = 60_000;
 
+/** What a run of the stack touches outside itself: where the services are, who runs it, where its output goes. */
+export interface UpHost {
+  /** The folder with `services/<name>/src/main.ts`; every process starts in it. */
+  root: string;
+  /** Whether up runs as root (a lab needs it). */
+  isRoot: boolean;
+  /** Whether up's stdout is a terminal (coloured prefixes). */
+  isTTY: boolean;
+  /** Writes text (whole lines, newline included) to up's stdout or stderr. */
+  write(stream: "stdout" | "stderr", text: string): void;
+}
+
+/** This process as the host: the repository's services, its user, its stdout and stderr. */
+export function processHost(): UpHost {
+  return {
+    root: REPO_ROOT,
+    isRoot: process.getuid?.() === 0,
+    isTTY: process.stdout.isTTY === true,
+    write: (stream, text) => void (stream === "stdout" ? process.stdout : process.stderr).write(text),
+  };
+}
+
 /** Runs `bun run up` until Ctrl-C or SIGTERM and returns the exit code (0 after a clean stop). */
-export async function runUp(argv: readonly string[], env: Record<string, string | undefined>): Promise<number> {
+export async function runUp(argv: readonly string[], env: Record<string, string | undefined>, host: UpHost = processHost()): Promise<number> {
   let options: UpOptions;
   let config: UpConfig;
   let lab: LabTopology | undefined;
   try {
     options = parseUpArgs(argv);
     if (options.help) {
-      process.stdout.write(`${UP_USAGE}\n`);
+      host.write("stdout", `${UP_USAGE}\n`);
       return 0;
     }
     config = loadUpConfig(env);
-    const isRoot = process.getuid?.() === 0;
-    lab = resolveLab(options, env, isRoot);
-    if (lab !== undefined && !isRoot) throw new UsageError(`the lab (${lab.spec}) needs root: it creates network namespaces; run as root or without --lab`);
+    lab = resolveLab(options, env, host.isRoot);
+    if (lab !== undefined && !host.isRoot)
+      throw new UsageError(`the lab (${lab.spec}) needs root: it creates network namespaces; run as root or without --lab`);
   } catch (error) {
     if (error instanceof ConfigError) {
-      process.stderr.write(`up: ${describeError(error)}\n`);
+      host.write("stderr", `up: ${describeError(error)}\n`);
       return EXIT_CONFIG;
     }
-    if (error instanceof UsageError) {
-      process.stderr.write(`up: ${describeError(error)}\nRun "bun run up --help" for usage.\n`);
+    if (isUsageError(error)) {
+      host.write("stderr", `up: ${describeError(error)}\nRun "bun run up --help" for usage.\n`);
       return EXIT_USAGE;
     }
     throw error;
   }
-  return new UpStack(options, config, env, lab).run();
+  return new UpStack(options, config, env, lab, host).run({ stopOnSignals: true });
 }
 
-/** A service `up` runs (a lab node's monitor included). */
+/** A process `up` runs (a service, or a lab node's monitor) and its supervisor. */
 interface RunningService {
   /** Where its HTTP server answers: 127.0.0.1, or a lab node's management address. */
   host: string;
@@ -78,7 +109,7 @@ interface RunningService {
 }
 
 /** One run of `up`: plans, starts, watches and stops the stack. */
-class UpStack {
+export class UpStack {
   readonly #stateDir: string;
   readonly #stackFile: string;
   readonly #colour: boolean;
@@ -105,25 +136,31 @@ class UpStack {
     private readonly config: UpConfig,
     private readonly env: Record<string, string | undefined>,
     lab: LabTopology | undefined,
+    private readonly host: UpHost = processHost(),
   ) {
     this.#stateDir = stateDirOf(env);
     this.#stackFile = stackFileOf(this.#stateDir);
-    this.#colour = shouldUseColour(env, process.stdout.isTTY);
+    this.#colour = shouldUseColour(env, host.isTTY);
     this.#prefixer = new Prefixer(["up", "nats"], this.#colour);
     this.#labPlan = lab === undefined ? undefined : planLab(lab, options.labPrefix, defaultMgmtSubnet(options.labPrefix));
   }
 
-  async run(): Promise<number> {
+  /**
+   * Runs the stack until {@link stop} and returns the exit code (0 after a clean stop). With `stopOnSignals`, once the plan
+   * holds, SIGINT, SIGTERM and SIGHUP stop it too (a second one, a second later, kills everything), and what is left is
+   * killed when this process exits.
+   */
+  async run({ stopOnSignals = false }: { stopOnSignals?: boolean } = {}): Promise<number> {
     let ports: Map<string, number>;
     try {
       ports = this.#plan();
     } catch (error) {
-      process.stderr.write(`up: ${describeError(error)}\n`);
-      return error instanceof UsageError ? EXIT_USAGE : 1;
+      this.host.write("stderr", `up: ${describeError(error)}\n`);
+      return isUsageError(error) ? EXIT_USAGE : 1;
     }
     const monitorNames = this.#labMonitors ? (this.#labPlan?.nodes ?? []).map((node) => monitorNameOf(node.name)) : [];
     this.#prefixer = new Prefixer(["up", "nats", "lab", ...ports.keys(), ...monitorNames], this.#colour);
-    this.#installSignalHandlers();
+    if (stopOnSignals) this.#installSignalHandlers();
     let exitCode = 0;
     try {
       mkdirSync(this.#stateDir, { recursive: true });
@@ -144,6 +181,11 @@ class UpStack {
     }
     await this.#shutdown();
     return exitCode;
+  }
+
+  /** Asks the stack to stop: every process is stopped and {@link run} returns. */
+  stop(): void {
+    this.#stop.abort();
   }
 
   /**
@@ -167,26 +209,18 @@ class UpStack {
 
   /** Picks the services and their ports; throws before anything starts when that is impossible. */
   #plan(): Map<string, number> {
-    const discovered = discoverServices(join(REPO_ROOT, "services"));
-    const selected = this.options.only ?? discovered;
-    const unknown = selected.filter((name) => !discovered.includes(name));
-    if (unknown.length > 0) throw new UsageError(`--only: no such service: ${unknown.join(", ")} (services: ${discovered.join(", ")})`);
     const previous = this.#readPreviousStack();
     if (previous !== undefined && previous.pid !== process.pid && isProcessAlive(previous.pid)) {
       throw new StackStartError(`another up (pid ${previous.pid}) runs this stack (${this.#stackFile}); stop it first or set X0_STATE_DIR`);
     }
-    // Ports are assigned over every discovered service so that --only does not move them.
-    const all = assignPorts(discovered, this.config.X0_HTTP_PORT_BASE, isPortFree);
-    const ports = new Map([...all].filter(([name]) => selected.includes(name)));
-    if (this.#labPlan !== undefined) {
-      // On a lab the monitors run inside the nodes' namespaces, one per node, instead of one on this machine.
-      this.#labMonitors = ports.delete("monitor");
-    }
-    const busy = [...ports].filter(([, port]) => !isPortFree(port));
-    if (busy.length > 0) {
-      const list = busy.map(([name, port]) => `${port} (${name})`).join(", ");
-      throw new StackStartError(`HTTP port already in use: ${list}; stop what holds it, use --only, or set X0_HTTP_PORT_BASE`);
-    }
+    const { ports, labMonitors } = selectServices({
+      discovered: discoverServices(join(this.host.root, "services")),
+      only: this.options.only,
+      portBase: this.config.X0_HTTP_PORT_BASE,
+      onLab: this.#labPlan !== undefined,
+      isPortFree,
+    });
+    this.#labMonitors = labMonitors;
     return ports;
   }
 
@@ -208,7 +242,7 @@ class UpStack {
         if (!this.#stop.signal.aborted) {
           firstSignalAt = Date.now();
           this.#say(`${signal} received: stopping the stack (again to kill at once)`);
-          this.#stop.abort();
+          this.stop();
           return;
         }
         // One Ctrl-C can arrive twice (from the terminal and forwarded by make or `bun run`): only a later one counts.
@@ -231,7 +265,7 @@ class UpStack {
   /** Starts the reaper, which stops what up started if up dies without doing so. */
   #startReaper(): void {
     this.#reaper = Bun.spawn([process.execPath, join(import.meta.dir, "reaper.ts"), String(process.pid), this.#stackFile], {
-      cwd: REPO_ROOT,
+      cwd: this.host.root,
       stdin: "pipe",
       stdout: "ignore",
       stderr: "inherit",
@@ -328,20 +362,27 @@ class UpStack {
   }
 
   #startService(name: string, port: number): void {
-    const labEnv = this.#labPlan === undefined ? {} : labServiceEnvironment(name, this.#labPlan.prefix);
-    const env = {
-      ...serviceEnvironment(this.env, { natsServers: this.#natsUrl, httpPort: port, node: this.config.X0_NODE }),
-      ...labEnv,
-      ...this.#pki?.serviceEnv,
-    };
-    const supervisor = this.#supervise(name, [process.execPath, join("services", name, "src", "main.ts")], env, "service");
-    this.#services.set(name, { host: "127.0.0.1", port, supervisor });
+    const spec = serviceProcess(name, port, {
+      userEnv: this.env,
+      natsUrl: this.#natsUrl,
+      node: this.config.X0_NODE,
+      labPrefix: this.#labPlan?.prefix,
+      pkiEnv: this.#pki?.serviceEnv,
+    });
+    const supervisor = this.#startProcess(spec, `cannot start ${name}`);
+    this.#say(`${name} started (pid ${supervisor.pid}) on http://127.0.0.1:${port}`);
+  }
+
+  /** Starts a process under a supervisor and records it; throws {@link StackStartError} with `failure` when it cannot be spawned. */
+  #startProcess({ name, argv, env, host, port }: ProcessSpec, failure: string): Supervisor {
+    const supervisor = this.#supervise(name, argv, env, "service");
+    this.#services.set(name, { host, port, supervisor });
     try {
       supervisor.start();
     } catch (error) {
-      throw new StackStartError(`cannot start ${name}`, { cause: error });
+      throw new StackStartError(failure, { cause: error });
     }
-    this.#say(`${name} started (pid ${supervisor.pid}) on http://127.0.0.1:${port}`);
+    return supervisor;
   }
 
   /**
@@ -359,11 +400,11 @@ class UpStack {
     } catch (error) {
       throw new StackStartError(`lab ${plan.prefix} has an unreadable state file; run "x0 lab down --prefix ${plan.prefix}"`, { cause: error });
     }
-    if (previous !== undefined && (previous.owner === "lab" || isProcessAlive(previous.owner_pid))) {
-      const by = previous.owner === "lab" ? "x0 lab up" : `another up (pid ${previous.owner_pid})`;
-      throw new StackStartError(`lab ${plan.prefix} already exists, made by ${by}; run "x0 lab down --prefix ${plan.prefix}" or use --lab-prefix`);
+    const leftover = labLeftover(previous, existingNamespaces(plan.prefix).length > 0);
+    if (leftover.kind === "refuse") {
+      throw new StackStartError(`lab ${plan.prefix} already exists, made by ${leftover.by}; run "x0 lab down --prefix ${plan.prefix}" or use --lab-prefix`);
     }
-    if (previous !== undefined || existingNamespaces(plan.prefix).length > 0) {
+    if (leftover.kind === "remove") {
       this.#say(`removing what a crashed run left of lab ${plan.prefix}`);
       await teardownLab(plan.prefix, { stateDir: this.#stateDir });
     }
@@ -381,21 +422,8 @@ class UpStack {
   #startLabMonitors(): void {
     const plan = this.#labPlan;
     if (plan === undefined) return;
-    for (const node of plan.nodes) {
-      const name = monitorNameOf(node.name);
-      const supervisor = this.#supervise(
-        name,
-        monitorArgv(node),
-        monitorEnvironment(plan, node, this.#natsUrl, { ...this.env, ...this.#pki?.serviceEnv }),
-        "service",
-      );
-      this.#services.set(name, { host: node.mgmtAddress, port: MONITOR_HTTP_PORT, supervisor });
-      try {
-        supervisor.start();
-      } catch (error) {
-        throw new StackStartError(`cannot start the monitor of ${node.name}`, { cause: error });
-      }
-    }
+    const monitors = labMonitorProcesses(plan, { userEnv: this.env, natsUrl: this.#natsUrl, pkiEnv: this.#pki?.serviceEnv });
+    for (const [index, spec] of monitors.entries()) this.#startProcess(spec, `cannot start the monitor of ${plan.nodes[index]?.name}`);
     this.#sayAs("lab", `${plan.nodes.length} monitors started, one in each node's namespace`);
     void waitForDataplanes(plan, DATAPLANE_TIMEOUT_MS, this.#stop.signal).then((missing) => {
       if (this.#stop.signal.aborted) return;
@@ -438,13 +466,9 @@ class UpStack {
       name,
       stopSignal,
       argv,
-      cwd: REPO_ROOT,
+      cwd: this.host.root,
       env,
-      onLine: (stream, line) => {
-        const text = `${this.#prefixer.line(name, line)}\n`;
-        if (stream === "stdout") process.stdout.write(text);
-        else process.stderr.write(text);
-      },
+      onLine: (stream, line) => this.host.write(stream, `${this.#prefixer.line(name, line)}\n`),
       log: (message) => this.#say(message),
       onStart: (pid) => {
         this.#tellReaper({ kind: "watch", pid, phase });
@@ -494,7 +518,7 @@ class UpStack {
       services.map(async ([name, { host, port, supervisor }]) => ({ name, port, pid: supervisor.pid, probe: await probeService(`http://${host}:${port}`) })),
     );
     if (this.#stop.signal.aborted) return;
-    process.stdout.write(`\n${renderStartupTable(started)}\n\n${startupVerdict(started, this.#natsUrl)}\n\n`);
+    this.host.write("stdout", `\n${renderStartupTable(started)}\n\n${startupVerdict(started, this.#natsUrl)}\n\n`);
   }
 
   /** Stops the services (TERM, KILL after the grace time), then NATS, then clears the stack file. */
@@ -519,15 +543,10 @@ class UpStack {
   }
 
   #sayAs(name: string, message: string): void {
-    process.stdout.write(`${this.#prefixer.line(name, message)}\n`);
+    this.host.write("stdout", `${this.#prefixer.line(name, message)}\n`);
   }
 
   #sayError(message: string): void {
-    process.stderr.write(`${this.#prefixer.line("up", message)}\n`);
+    this.host.write("stderr", `${this.#prefixer.line("up", message)}\n`);
   }
-}
-
-/** The supervisor name of a lab node's monitor. */
-function monitorNameOf(node: string): string {
-  return `monitor@${node}`;
 }

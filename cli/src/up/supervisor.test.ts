@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { EXIT_CONFIG } from "@x0/shared";
+import { EXIT_CONFIG, isProcessAlive } from "@x0/shared";
 import { waitFor } from "@x0/shared/testing";
-import { isProcessAlive } from "../processes.ts";
 import { Supervisor, type SupervisorOptions } from "./supervisor.ts";
 
 const fastBackoff = { initialMs: 10, maxMs: 40, resetAfterMs: 60_000 };

@@ -1,6 +1,5 @@
-import { EXIT_CONFIG } from "@x0/shared";
+import { EXIT_CONFIG, isProcessAlive, signalGroup } from "@x0/shared";
 import type { Subprocess } from "bun";
-import { isProcessAlive, signalGroup } from "../processes.ts";
 import { type BackoffPolicy, DEFAULT_BACKOFF_POLICY, nextCrashStreak, restartDelayMs } from "./backoff.ts";
 import { LineSplitter } from "./log-prefix.ts";
 

@@ -1,14 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import type { Anomaly } from "@x0/shared";
-import { Analyzer, type AnalyzerOptions } from "./analyzer.ts";
+import type { AnalyzerOptions } from "./analyzer.ts";
 import { BatmanSim } from "./testing/batman-sim.ts";
 import { MeshSim } from "./testing/mesh-sim.ts";
-
-/** Deterministic incident ids. */
-function ids(): () => string {
-  let n = 0;
-  return () => `00000000-0000-4000-8000-${String(++n).padStart(12, "0")}`;
-}
+import { analyzerOn, onlyOpened, opened } from "./testing/sim-analyzer.ts";
 
 // The recorded lab's topology (fixtures/batctl/real-4node.txt): n1-n2, n2-n3, n3-n4, n2-n4.
 const fourNodes: [string, string][] = [
@@ -22,22 +17,15 @@ const fourNodes: [string, string][] = [
 function batmanLab(options: { probes?: boolean; analyzer?: Partial<AnalyzerOptions> } = {}) {
   const sim = new MeshSim({ links: fourNodes, seed: 3 });
   const batman = new BatmanSim(sim, { links: fourNodes, probes: options.probes ?? false });
-  const analyzer = new Analyzer({ newId: ids(), warmupSamples: 10, ...options.analyzer });
-  for (const announcement of batman.announcements()) analyzer.announce(announcement);
-  const states: Anomaly[] = [];
-  const run = (ms: number) =>
-    sim.run(
-      ms,
-      (sample) => states.push(...analyzer.ingest(batman.decorate(sample), sim.now)),
-      (now) => {
-        batman.step(now);
-        if (now % 25 === 0) states.push(...analyzer.tick(now));
-      },
-    );
-  return { sim, batman, analyzer, states, run };
+  const fed = analyzerOn(sim, {
+    analyzer: options.analyzer,
+    announcements: batman.announcements(),
+    decorate: (sample) => batman.decorate(sample),
+    onMs: (now) => batman.step(now),
+  });
+  return { sim, batman, ...fed };
 }
 
-const opened = (states: Anomaly[]) => states.filter((s) => s.state === "opened");
 const evidenceOf = (states: Anomaly[], id: string | undefined) => states.filter((s) => s.incident_id === id).flatMap((s) => s.evidence ?? []);
 
 describe("analyzer - batman-adv", () => {
@@ -58,9 +46,7 @@ describe("analyzer - batman-adv", () => {
     sim.fault("n2", "n3", 1);
     // Over a minute: batman-adv's TQ window of the link is all lost OGMs by then, so its TQ starts from nothing on return.
     run(70_000);
-    const open = opened(states);
-    expect(open).toHaveLength(1);
-    const [incident] = open as [Anomaly];
+    const incident = onlyOpened(states);
     expect(incident).toMatchObject({
       kind: "link_down",
       severity: "critical",
@@ -92,9 +78,7 @@ describe("analyzer - batman-adv", () => {
     run(5000);
     sim.fault("n1", "n2", 1);
     run(8000);
-    const open = opened(states);
-    expect(open).toHaveLength(1);
-    const [incident] = open as [Anomaly];
+    const incident = onlyOpened(states);
     // The hellos see it first (phi), batman-adv a few seconds later, on the same link id.
     expect(incident).toMatchObject({ kind: "link_down", metric: "phi", target: { id: "link:n1|n2" } });
     const metrics = new Set(evidenceOf(states, incident.incident_id).map((e) => e.metric));
@@ -230,17 +214,9 @@ describe("analyzer - batman-adv", () => {
     expect(states).toEqual([]);
     batman.tqScale.set("n2>n4", 0.5);
     run(6000);
-    const open = opened(states);
-    expect(open).toHaveLength(1);
-    const [incident] = open as [Anomaly];
-    expect(incident).toMatchObject({
-      kind: "link_degraded",
-      severity: "warning",
-      node: "n2",
-      interface: "n2-n4",
-      metric: "batman_tq",
-      target: { type: "link", id: "link:n2|n4" },
-    });
+    const incident = onlyOpened(states);
+    expect(incident).toMatchObject({ kind: "link_degraded", severity: "warning", metric: "batman_tq", target: { type: "link", id: "link:n2|n4" } });
+    expect(incident).toMatchObject({ node: "n2", interface: "n2-n4" });
     expect(incident.observed).toBeLessThan(0.7 * incident.baseline_mean);
     // Three batctl reads, a second apart, from the last normal one: the repeats in between count for nothing.
     expect((incident.detected_at as number) - (incident.onset_at as number)).toBeGreaterThanOrEqual(2900);

@@ -1,33 +1,15 @@
 import { describe, expect, test } from "bun:test";
-import type { Anomaly, Telemetry } from "@x0/shared";
+import { type Anomaly, mulberry32, type Telemetry } from "@x0/shared";
 import { Analyzer, type AnalyzerOptions } from "./analyzer.ts";
-import { MeshSim, type MeshSimOptions, seeded } from "./testing/mesh-sim.ts";
-
-/** Deterministic incident ids. */
-function ids(): () => string {
-  let n = 0;
-  return () => `00000000-0000-4000-8000-${String(++n).padStart(12, "0")}`;
-}
+import { MeshSim, type MeshSimOptions } from "./testing/mesh-sim.ts";
+import { analyzerOn, onlyOpened, opened, sequentialIds } from "./testing/sim-analyzer.ts";
 
 /** An analyzer fed by a simulated lab: telemetry as taken, overdue reports when the sim makes them, and its timer every 25 ms. */
 function lab(links: [string, string][], options: Partial<AnalyzerOptions> = {}, seed = 1, simOptions: Partial<MeshSimOptions> = {}) {
   const sim = new MeshSim({ links, seed, ...simOptions });
-  const analyzer = new Analyzer({ newId: ids(), warmupSamples: 10, ...options });
-  for (const announcement of sim.announcements()) analyzer.announce(announcement);
-  const states: Anomaly[] = [];
-  const run = (ms: number) =>
-    sim.run(
-      ms,
-      (sample) => states.push(...analyzer.ingest(sample, sim.now)),
-      (now) => {
-        if (now % 25 === 0) states.push(...analyzer.tick(now));
-      },
-      (report) => states.push(...analyzer.overdue(report, sim.now)),
-    );
-  return { sim, analyzer, states, run };
+  return { sim, ...analyzerOn(sim, { analyzer: options }) };
 }
 
-const opened = (states: Anomaly[]) => states.filter((s) => s.state === "opened");
 const triangle: [string, string][] = [
   ["n1", "n2"],
   ["n2", "n3"],
@@ -47,9 +29,7 @@ describe("analyzer", () => {
     const faultAt = sim.now;
     sim.fault("n1", "n2", 1);
     run(1000);
-    const open = opened(states);
-    expect(open).toHaveLength(1);
-    const [incident] = open as [Anomaly];
+    const incident = onlyOpened(states);
     expect(incident.kind).toBe("link_down");
     expect(incident.target).toEqual({ type: "link", id: "link:n1|n2", nodes: ["n1", "n2"], interfaces: ["n1-n2", "n2-n1"] });
     expect(incident.metric).toBe("phi");
@@ -73,7 +53,7 @@ describe("analyzer", () => {
   test("analyzer - cut detection p95 stays under 300 ms across fault phases", () => {
     const { sim, states, run } = lab(triangle);
     run(3000);
-    const random = seeded(7);
+    const random = mulberry32(7);
     const latencies: number[] = [];
     for (let i = 0; i < 40; i++) {
       run(Math.floor(random() * 100));
@@ -212,7 +192,7 @@ describe("analyzer", () => {
   });
 
   test("analyzer - operstate down opens link_down on the interface when no peer is known, and up resolves it", () => {
-    const analyzer = new Analyzer({ newId: ids() });
+    const analyzer = new Analyzer({ newId: sequentialIds() });
     const sample = (ts: number, operstate: "up" | "down"): Telemetry => ({
       v: 1,
       node: "lab1",
@@ -249,7 +229,7 @@ describe("analyzer", () => {
 
   test("analyzer - a silent node is node_unreachable until it speaks again", () => {
     const sim = new MeshSim({ links: [["a", "b"]] });
-    const analyzer = new Analyzer({ newId: ids() });
+    const analyzer = new Analyzer({ newId: sequentialIds() });
     const states: Anomaly[] = [];
     const run = (ms: number) =>
       sim.run(
@@ -327,7 +307,7 @@ describe("analyzer - traffic and retransmits", () => {
   });
 
   test("analyzer - one flooding neighbour is one traffic_spike about that neighbour; hellos never are", () => {
-    const analyzer = new Analyzer({ newId: ids(), warmupSamples: 20 });
+    const analyzer = new Analyzer({ newId: sequentialIds(), warmupSamples: 20 });
     const states: Anomaly[] = [];
     let i = 0;
     for (; i < 100; i++) states.push(...analyzer.ingest(sample(i, 50 + (i % 7)), 1_000_000 + i * 100));
@@ -352,7 +332,7 @@ describe("analyzer - traffic and retransmits", () => {
   });
 
   test("analyzer - a flood from a neighbour never seen before (no baseline) is a traffic_spike by the absolute floor", () => {
-    const analyzer = new Analyzer({ newId: ids(), warmupSamples: 20 });
+    const analyzer = new Analyzer({ newId: sequentialIds(), warmupSamples: 20 });
     const states: Anomaly[] = [];
     // From its first sample the new source sends 40 000 packets/s: there is nothing to learn a baseline from.
     for (let i = 0; i < 5; i++) states.push(...analyzer.ingest(sample(i, 40_000), 1_000_000 + i * 100));
@@ -361,7 +341,7 @@ describe("analyzer - traffic and retransmits", () => {
   });
 
   test("analyzer - a retransmit storm is one incident about the host, above its absolute floor", () => {
-    const analyzer = new Analyzer({ newId: ids(), warmupSamples: 20 });
+    const analyzer = new Analyzer({ newId: sequentialIds(), warmupSamples: 20 });
     const states: Anomaly[] = [];
     let i = 0;
     for (; i < 60; i++) states.push(...analyzer.ingest(sample(i, 50, i % 3), 1_000_000 + i * 100));
@@ -374,11 +354,11 @@ describe("analyzer - traffic and retransmits", () => {
   });
 
   test("analyzer - baselines survive a snapshot and restore", () => {
-    const analyzer = new Analyzer({ newId: ids(), warmupSamples: 20 });
+    const analyzer = new Analyzer({ newId: sequentialIds(), warmupSamples: 20 });
     for (let i = 0; i < 40; i++) analyzer.ingest(sample(i, 50), 1_000_000 + i * 100);
     const snapshot = analyzer.snapshot();
     expect(Object.keys(snapshot.series)).toContain("neighbour|n1|n1-n2|02:00:00:00:00:02|10.200.0.2");
-    const restored = new Analyzer({ newId: ids(), warmupSamples: 20 });
+    const restored = new Analyzer({ newId: sequentialIds(), warmupSamples: 20 });
     restored.restore(JSON.parse(JSON.stringify(snapshot)));
     // Warm from the first sample: a flood right after a restart is caught.
     const states = [...restored.ingest(sample(0, 40_000), 2_000_000), ...restored.ingest(sample(1, 40_000), 2_000_100)];

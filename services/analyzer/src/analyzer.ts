@@ -187,8 +187,8 @@ export class Analyzer {
         const pair = new ProbePair(sample.node, probe.peer, undefined, this.options, this.#restoredRtt[key] ?? []);
         state = this.#contributor<PairState>(key, sample.node, this.directory.resolvePeer(sample.node, probe.peer), {
           pair,
-          status: () => (pair.down ? "down" : pair.degraded ? "degraded" : "ok"),
-          detection: () => pairDetection(pair),
+          status: () => pair.status(),
+          detection: () => pair.detection(),
         });
         this.#pairs.set(key, state);
       }
@@ -333,7 +333,7 @@ export class Analyzer {
         const restored = this.#restoredSeries[tqKey(sample.node, read.interface, read.mac)] ?? [];
         const link = new BatmanLink(sample.node, read.interface, read.mac, this.options, restored);
         const resolved = this.directory.resolveBatmanNeighbour(sample.node, read.interface, read.mac);
-        const state = this.#contributor<BatmanState>(key, sample.node, resolved, { link, status: () => link.status(), detection: () => batmanDetection(link) });
+        const state = this.#contributor<BatmanState>(key, sample.node, resolved, { link, status: () => link.status(), detection: () => link.detection() });
         view.links.set(key, state);
       }
     }
@@ -544,27 +544,9 @@ export class Analyzer {
   }
 }
 
-function pairDetection(pair: ProbePair): Detection | undefined {
-  const reading = pair.verdictReading();
-  if (!reading) return undefined;
-  return {
-    observer: pair.node,
-    ...(pair.interfaceName ? { interface: pair.interfaceName } : {}),
-    onsetAt: pair.onsetAt,
-    reading,
-    evidence: pair.verdictEvidence(),
-  };
-}
-
 /** The x0_baselines series key of a batman link's TQ baseline. */
 function tqKey(node: string, iface: string, mac: string): string {
   return `batman_tq|${node}|${iface}|${mac}`;
-}
-
-function batmanDetection(link: BatmanLink): Detection | undefined {
-  const reading = link.verdictReading();
-  if (!reading) return undefined;
-  return { observer: link.node, interface: link.interfaceName, onsetAt: link.onsetAt, reading, evidence: link.verdictEvidence() };
 }
 
 function interfaceDetection(state: InterfaceState, name: string): Detection | undefined {

@@ -52,7 +52,7 @@ export const executorConfigShape = {
   X0_EXECUTOR_IP: z.string().min(1).default("ip"),
   /** The batctl executable. */
   X0_EXECUTOR_BATCTL: z.string().min(1).default("batctl"),
-  /** How batman_interface and batman_orig_interval reach batman-adv: netlink in process (no spawn), or by running batctl. */
+  /** How batman_interface, batman_orig_interval, batman_aggregation and a mesh's batman_hop_penalty reach batman-adv: netlink in process (no spawn), or batctl. */
   X0_EXECUTOR_BATMAN_CONTROL: z.enum(["netlink", "batctl"]).default("netlink"),
   /** bpffs folder of a node's pinned XDP maps, e.g. `/sys/fs/bpf/x0lab/{node}`. */
   X0_EXECUTOR_BPF_PIN_ROOT: Template.default("/sys/fs/bpf/x0"),
@@ -69,6 +69,9 @@ export const executorConfigShape = {
   /** Testing: widens the window between steps (and turns batching off), so a test can stop the executor mid-plan. */
   X0_EXECUTOR_STEP_DELAY_MS: Millis.default(0),
 };
+
+/** The executor's validated configuration (its variables; the common ones come with the runtime). */
+export type ExecutorConfig = z.infer<z.ZodObject<typeof executorConfigShape>>;
 
 /** The mode from X0_EXECUTOR_MODE and the X0_EXECUTOR_DRY_RUN alias; a contradiction is a {@link ConfigError}. */
 export function resolveMode({

@@ -1,10 +1,5 @@
-// A fake batctl (2023 syntax) for tests on a kernel without batman-adv: keeps its state in the JSON file named by
-// FAKE_BATCTL_STATE and answers `meshif <bat> hop_penalty|orig_interval [n]`, `meshif <bat> aggregation [0|1]`,
-// `meshif <bat> gw_mode [mode [arg]]`,
-// `hardif <if> hop_penalty [n]`, `meshif <bat> interface [add|del <if>]` and `meshif <bat> oj` like batctl 2023.0 on
-// batman-adv does (defaults, parsing, the kernel's clamping and silently ignored values included). `oj` prints the file
-// named by FAKE_BATCTL_ORIGINATORS as it is (`[]` without one), so a test can rewrite it to play batman-adv re-routing.
-// FAKE_BATCTL_FAIL=<subcommand> makes setting that subcommand fail.
+// A fake batctl (2023 syntax) for tests on a kernel without batman-adv: state in the JSON file $FAKE_BATCTL_STATE, the
+// commands the batman actuators run answered as batctl 2023.0 on batman-adv does; README.md ("Tests") lists them.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 interface Mesh {

@@ -2,17 +2,15 @@
 // quarantine, the lab's fault injection), and the hello wire format (the lab's probe). The monitor process is src/main.ts.
 import { join } from "node:path";
 import { type Libbpf, loadLibbpf } from "./bpf/libbpf.ts";
-import { BPF_FILES } from "./sample/ebpf.ts";
+import { BPF_FILES, DEFAULT_BPF_DIR } from "./sample/ebpf.ts";
 import { DEFAULT_PIN_ROOT, PinnedPolicy } from "./xdp/pins.ts";
 
 export { BpfError, LibbpfUnavailable } from "./bpf/libbpf.ts";
 export { decodeHello, encodeHello, HELLO_BYTES, type Hello, HelloType } from "./probes/hello.ts";
 export { probeOnce } from "./probes/probe-once.ts";
+export { DEFAULT_BPF_DIR } from "./sample/ebpf.ts";
 export type { NeighbourKey } from "./xdp/layout.ts";
 export { DEFAULT_PIN_ROOT } from "./xdp/pins.ts";
-
-/** The folder `make bpf` builds into. */
-export const DEFAULT_BPF_DIR = join(import.meta.dir, "..", "..", "..", "bpf", "build");
 
 /** Deny and fault maps of one interface: what {@link openDataplaneControl} returns. */
 export type DataplaneControl = Pick<PinnedPolicy, "deny" | "allow" | "setFault" | "denied" | "faults" | "active" | "close">;

@@ -3,11 +3,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { LAB_SCRIPTS_DIR } from "@x0/lab";
+import { cleanStaleLabs, createVethLab, inNetns, LAB_PREFIX, run, type VethLab } from "@x0/lab/veth";
 import { connectNats, type Telemetry } from "@x0/shared";
 import { collectLines, freePort, type NatsServer, REPO_ROOT, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
 import type { udp } from "bun";
 import { loadLibbpf } from "../src/bpf/libbpf.ts";
-import { cleanStaleLabs, createVethLab, inNetns, LAB_PREFIX, run, type VethLab } from "../src/lab/netns.ts";
 import { PinnedPolicy } from "../src/xdp/pins.ts";
 
 const isRoot = process.getuid?.() === 0;
@@ -16,8 +17,8 @@ const PORT = 9777;
 const PAYLOAD = 100;
 // UDP payload + UDP (8) + IPv4 (20) + Ethernet (14) headers: the frame length XDP sees.
 const FRAME = PAYLOAD + 42;
-const SEND = join(import.meta.dir, "..", "src", "lab", "udp-send.ts");
-const RESPONDER = join(import.meta.dir, "..", "src", "lab", "hello-responder.ts");
+const SEND = join(LAB_SCRIPTS_DIR, "udp-send.ts");
+const RESPONDER = join(LAB_SCRIPTS_DIR, "hello-responder.ts");
 const PIN_ROOT = `/sys/fs/bpf/${LAB_PREFIX}-${process.pid}-pins`;
 
 let nats: NatsServer;

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { createLogger, type NodeAnnouncement, Plan } from "@x0/shared";
+import { BATMAN_KEY, BatmanCurrent, createLogger, type NodeAnnouncement, Plan } from "@x0/shared";
 import { Registry } from "prom-client";
-import { BATMAN_KEY, BatmanCurrent } from "./batman/settings.ts";
 import { MemoryStore } from "./kv.ts";
+import { createMetrics } from "./metrics.ts";
 import { OutcomeStore } from "./outcomes/store.ts";
 import { Planner } from "./planner.ts";
 import { loadPolicy, type Policy } from "./policy/policy.ts";
@@ -36,7 +36,7 @@ function setup({
       plans.push(Plan.parse(plan));
     },
     logger: createLogger({ service: "planner-test", node: "test", level: "error" }),
-    registry: new Registry(),
+    metrics: createMetrics(new Registry()),
     now: () => now,
   });
   for (const announcement of announcements) planner.announce(announcement);

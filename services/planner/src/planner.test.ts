@@ -1,14 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { createLogger, type IncidentTarget, Plan, type Telemetry } from "@x0/shared";
+import { createLogger, type IncidentTarget, LinkRecord, Plan, ROUTES_KEY, RoutesCurrent, type Telemetry } from "@x0/shared";
 import { Registry } from "prom-client";
+import { planIdFor } from "./emit/emit.ts";
 import { MemoryStore } from "./kv.ts";
+import { createMetrics } from "./metrics.ts";
 import { OutcomeStore } from "./outcomes/store.ts";
-import { Planner, planIdFor } from "./planner.ts";
+import { Planner } from "./planner.ts";
 import { loadPolicy, type Policy } from "./policy/policy.ts";
-import { ROUTES_KEY, RoutesCurrent, routeKey } from "./routing/routes.ts";
+import { routeKey } from "./routing/routes.ts";
 import { announcementsOf, gridAnnouncements, incident, later, linkTarget, result } from "./testing.ts";
-import { LinkRecord } from "./topology/topology.ts";
 
 const shipped = loadPolicy(join(import.meta.dir, "..", "policy.yaml"));
 
@@ -49,7 +50,7 @@ function setup({
       msgIDs.push(msgID);
     },
     logger: createLogger({ service: "planner-test", node: "test", level: "error" }),
-    registry,
+    metrics: createMetrics(registry),
     now: () => now,
   });
   for (const announcement of announcements) planner.announce(announcement);
@@ -280,7 +281,7 @@ describe("planner", () => {
       outcomes: loaded,
       publish: async () => {},
       logger: createLogger({ service: "planner-test", node: "test", level: "error" }),
-      registry: new Registry(),
+      metrics: createMetrics(new Registry()),
     });
     for (const announcement of gridAnnouncements(3, 3)) ranked.announce(announcement);
     const plan = await ranked.handleAnomaly(incident("link_degraded", linkTarget("n1", "n2")));

@@ -1,9 +1,9 @@
-// The plan path rehearsed at start, on a synthetic mesh and with nothing published: the first real incident then meets
-// compiled code. Cold, that path took 10× longer than warm in the lab VM (handleAnomaly 74 ms against 7, plan validation
-// 48 against 4), and the planner's first plan after a start came 0.4–0.6 s after its incident there.
+// The plan path rehearsed at start on a synthetic mesh, nothing published, so the first real incident meets compiled
+// code (README: "Rehearsal at start").
 import { type Anomaly, createLogger, type Plan } from "@x0/shared";
 import { Registry } from "prom-client";
 import { MemoryStore } from "./kv.ts";
+import { createMetrics } from "./metrics.ts";
 import { OutcomeStore } from "./outcomes/store.ts";
 import { Planner } from "./planner.ts";
 import type { Policy } from "./policy/policy.ts";
@@ -65,7 +65,7 @@ export async function rehearsePlanning({ policy, sign, checkPlan, checkAnomaly }
         made.push(plan);
       },
       logger: createLogger({ service: "planner-rehearsal", node: "rehearsal", level: "error" }),
-      registry: new Registry(),
+      metrics: createMetrics(new Registry()),
     });
     const grid = gridAnnouncements(2, 3);
     for (const announcement of batman ? withBatman(grid) : grid) planner.announce(announcement);

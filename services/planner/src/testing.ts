@@ -1,5 +1,5 @@
 // Synthetic lab topologies for the planner's tests, addressed as `x0 lab` addresses them (docs/self-healing.md).
-import type { ActionResult, Anomaly, IncidentTarget, Plan } from "@x0/shared";
+import { type ActionResult, type Anomaly, actionResult, type IncidentTarget, type Plan } from "@x0/shared";
 import { anomalyFixture } from "@x0/shared/testing";
 
 export { announcementsOf, batmanIdentity, gridAnnouncements, withBatman } from "./topology/synthetic.ts";
@@ -19,17 +19,5 @@ export function later(anomaly: Anomaly, state: "updated" | "resolved", overrides
 
 /** The executor's result of `plan` with `status`, finished at `at`. */
 export function result(plan: Plan, status: ActionResult["status"], at: number): ActionResult {
-  return {
-    v: 1,
-    result_id: crypto.randomUUID(),
-    plan_id: plan.plan_id,
-    incident_id: plan.incident_id,
-    node: plan.node,
-    status,
-    dry_run: false,
-    steps: [],
-    started_at: at,
-    finished_at: at,
-    ...(status === "verified" ? { verified_at: at } : {}),
-  };
+  return actionResult(plan, { status, started_at: at, finished_at: at, ...(status === "verified" ? { verified_at: at } : {}) });
 }

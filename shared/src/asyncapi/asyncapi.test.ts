@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Parser } from "@asyncapi/parser";
+import { cryptoEndpoints } from "../contracts/crypto.ts";
+import { records } from "../contracts/records.ts";
 import { renderAsyncApi } from "./asyncapi.ts";
 
 const committed = join(import.meta.dir, "..", "..", "..", "docs", "asyncapi.yaml");
@@ -16,15 +18,22 @@ describe("asyncapi", () => {
         ?.channels()
         .all()
         .map((channel) => channel.address()) ?? [];
-    expect(addresses.filter((address) => address !== null && address !== undefined).sort()).toEqual([
-      "x0.action.{node}",
-      "x0.anomaly.{node}",
-      "x0.dlq.{service}",
-      "x0.overdue.{node}",
-      "x0.plan.{node}",
-      "x0.probe.{node}",
-      "x0.telemetry.{node}",
-    ]);
+    // Every subject family, request/reply endpoint and KV record with a schema (the reply inboxes have no address).
+    expect(addresses.filter((address) => address !== null && address !== undefined).sort()).toEqual(
+      [
+        "x0.action.{node}",
+        "x0.anomaly.{node}",
+        ...Object.keys(cryptoEndpoints).map((name) => `x0.crypto.${name}`),
+        "x0.dlq.{service}",
+        "x0.overdue.{node}",
+        "x0.plan.{node}",
+        "x0.probe.{node}",
+        "x0.telemetry.{node}",
+        ...Object.values(records)
+          .filter((record) => "schema" in record)
+          .map((record) => `$KV.${record.bucket}.${record.key}`),
+      ].sort(),
+    );
   });
 
   test("asyncapi - docs/asyncapi.yaml is up to date (run `bun run docs:asyncapi`)", async () => {

@@ -1,7 +1,7 @@
 import { stringify } from "yaml";
 import { z } from "zod";
-import { ProbeRequest, ProbeResponse } from "../contracts/schemas.ts";
-import { type Contract, contracts, DLQ_STREAM, EVENTS_STREAM } from "../contracts/subjects.ts";
+import { type RecordContract, records } from "../contracts/records.ts";
+import { type Contract, contracts, DLQ_STREAM, type EndpointContract, EVENTS_STREAM, endpoints } from "../contracts/subjects.ts";
 
 /** Version of the message contract described by the document (the `v` field of every message). */
 export const CONTRACT_VERSION = 1;
@@ -10,7 +10,13 @@ const capitalize = (name: string) => name.charAt(0).toUpperCase() + name.slice(1
 
 const TOKEN_DESCRIPTIONS: Record<string, string> = {
   node: "Node id: 1-64 of [A-Za-z0-9_-]. Subscribe with `*` for every node.",
-  service: "Service name of the rejecting service (monitor, analyzer, planner, executor, ...).",
+  service: "A service name (monitor, analyzer, planner, executor, crypto): on x0.dlq the service that rejected the message.",
+  plan_id: "A plan id (UUID).",
+  key_id: "A signing key id.",
+  kind: "An incident kind (link_down, link_degraded, ...).",
+  alternative: "A policy alternative (reroute-around, quarantine, ...).",
+  a: "The link's first node (the lower id).",
+  b: "The link's second node.",
 };
 
 /** JSON Schema (draft-07, which AsyncAPI schemas extend) of a zod schema. */
@@ -70,7 +76,8 @@ export function buildAsyncApi(): Record<string, unknown> {
       }
     }
   }
-  addProbeEndpoint(channels, operations, messages);
+  addEndpoints(channels, operations, messages);
+  addRecords(channels, operations, messages);
   return {
     asyncapi: "3.0.0",
     info: {
@@ -93,42 +100,94 @@ export function buildAsyncApi(): Record<string, unknown> {
   };
 }
 
-/** `x0.probe.{node}`: request/reply served by each node's monitor, used by the executor to verify repairs. */
-function addProbeEndpoint(channels: Record<string, unknown>, operations: Record<string, unknown>, messages: Record<string, unknown>): void {
-  for (const [name, schema, summary] of [
-    ["ProbeRequest", ProbeRequest, "Send hellos from inside the node to an address."],
-    ["ProbeResponse", ProbeResponse, "How many hellos were answered, with their round-trip times."],
-  ] as const) {
-    messages[name] = { name, title: `${name} v${CONTRACT_VERSION}`, summary, contentType: "application/json", payload: payloadSchema(schema) };
+/** Every request/reply endpoint: a request channel, the requester's reply inbox, and an operation per server and client. */
+function addEndpoints(channels: Record<string, unknown>, operations: Record<string, unknown>, messages: Record<string, unknown>): void {
+  for (const [name, endpoint] of Object.entries(endpoints) as [string, EndpointContract][]) {
+    for (const [message, schema] of [
+      [endpoint.requestMessage, endpoint.request],
+      [endpoint.responseMessage, endpoint.response],
+    ] as const) {
+      messages[message] = { name: message, title: `${message} v${CONTRACT_VERSION}`, contentType: "application/json", payload: payloadSchema(schema) };
+    }
+    const channel = channelName(name);
+    const discovery = endpoint.service ? ` Part of the NATS service ${endpoint.service} (discoverable through $SRV.PING, $SRV.INFO, $SRV.STATS).` : "";
+    channels[channel] = {
+      address: endpoint.template,
+      title: endpoint.template,
+      description: `${endpoint.summary} Core NATS request/reply.${discovery}`,
+      ...(endpoint.token ? { parameters: { [endpoint.token]: { description: TOKEN_DESCRIPTIONS[endpoint.token] ?? endpoint.token } } } : {}),
+      messages: { [endpoint.requestMessage]: { $ref: `#/components/messages/${endpoint.requestMessage}` } },
+    };
+    channels[`${channel}Reply`] = {
+      address: null,
+      title: `reply inbox of ${endpoint.template}`,
+      description: "The requester's inbox (NATS reply subject).",
+      messages: { [endpoint.responseMessage]: { $ref: `#/components/messages/${endpoint.responseMessage}` } },
+    };
+    const reply = {
+      channel: { $ref: `#/channels/${channel}Reply` },
+      messages: [{ $ref: `#/channels/${channel}Reply/messages/${endpoint.responseMessage}` }],
+    };
+    for (const [action, roles] of [
+      ["receive", endpoint.servers],
+      ["send", endpoint.clients],
+    ] as const) {
+      for (const role of roles) {
+        operations[`${role}${capitalize(action === "receive" ? "answer" : "request")}${capitalize(channel)}`] = {
+          action,
+          title: `${role} ${action === "receive" ? "answers" : "requests"} ${endpoint.template}`,
+          channel: { $ref: `#/channels/${channel}` },
+          messages: [{ $ref: `#/channels/${channel}/messages/${endpoint.requestMessage}` }],
+          reply,
+        };
+      }
+    }
   }
-  channels.probe = {
-    address: "x0.probe.{node}",
-    title: "x0.probe.{node}",
-    description:
-      "Path check from inside a node: its monitor sends UDP hellos to the requested address and replies with what came back. Core NATS request/reply.",
-    parameters: { node: { description: TOKEN_DESCRIPTIONS.node } },
-    messages: { ProbeRequest: { $ref: "#/components/messages/ProbeRequest" } },
-  };
-  channels.probeReply = {
-    address: null,
-    title: "reply inbox of x0.probe.{node}",
-    description: "The requester's inbox (NATS reply subject).",
-    messages: { ProbeResponse: { $ref: "#/components/messages/ProbeResponse" } },
-  };
-  operations.monitorReplyProbe = {
-    action: "receive",
-    title: "monitor answers x0.probe",
-    channel: { $ref: "#/channels/probe" },
-    messages: [{ $ref: "#/channels/probe/messages/ProbeRequest" }],
-    reply: { channel: { $ref: "#/channels/probeReply" }, messages: [{ $ref: "#/channels/probeReply/messages/ProbeResponse" }] },
-  };
-  operations.executorRequestProbe = {
-    action: "send",
-    title: "executor requests a path check",
-    channel: { $ref: "#/channels/probe" },
-    messages: [{ $ref: "#/channels/probe/messages/ProbeRequest" }],
-    reply: { channel: { $ref: "#/channels/probeReply" }, messages: [{ $ref: "#/channels/probeReply/messages/ProbeResponse" }] },
-  };
+}
+
+/**
+ * Every KV record with a schema, as the channel of its bucket's subjects (`$KV.<bucket>.<key>`): a put is a message there,
+ * and watching the bucket's keys is subscribing to it.
+ */
+function addRecords(channels: Record<string, unknown>, operations: Record<string, unknown>, messages: Record<string, unknown>): void {
+  for (const [name, record] of Object.entries(records) as [string, RecordContract][]) {
+    if (!record.schema || !record.message) continue;
+    messages[record.message] ??= {
+      name: record.message,
+      title: `${record.message} v${CONTRACT_VERSION}`,
+      summary: record.summary,
+      contentType: "application/json",
+      payload: payloadSchema(record.schema),
+    };
+    const channel = `kv${capitalize(name)}`;
+    const tokens = [...record.key.matchAll(/\{([a-z_]+)\}/g)].map((match) => match[1] as string);
+    channels[channel] = {
+      address: `$KV.${record.bucket}.${record.key}`,
+      title: `${record.bucket} ${record.key}`,
+      description: `${record.summary} A record of the JetStream KV bucket ${record.bucket}: read it with a KV get or watch; only its writers may put it.`,
+      ...(tokens.length > 0 ? { parameters: Object.fromEntries(tokens.map((token) => [token, { description: TOKEN_DESCRIPTIONS[token] ?? token }])) } : {}),
+      messages: { [record.message]: { $ref: `#/components/messages/${record.message}` } },
+    };
+    for (const [action, services] of [
+      ["send", record.writers],
+      ["receive", record.readers],
+    ] as const) {
+      for (const service of services) {
+        operations[`${service}${action === "send" ? "Writes" : "Reads"}${capitalize(channel)}`] = {
+          action,
+          title: `${service} ${action === "send" ? "writes" : "reads"} ${record.bucket} ${record.key}`,
+          channel: { $ref: `#/channels/${channel}` },
+          messages: [{ $ref: `#/channels/${channel}/messages/${record.message}` }],
+        };
+      }
+    }
+  }
+}
+
+/** An AsyncAPI channel id for an endpoint name (`crypto.kem.encaps` → `cryptoKemEncaps`). */
+function channelName(name: string): string {
+  const [first = "", ...rest] = name.split(".");
+  return first + rest.map(capitalize).join("");
 }
 
 /** The AsyncAPI document as YAML, exactly as committed in docs/asyncapi.yaml. */

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { InvalidSubjectToken } from "../errors.ts";
 import type { Endpoint } from "./bus.ts";
+import { CRYPTO_GROUP, CRYPTO_SERVICE_NAME, cryptoEndpoints } from "./crypto.ts";
 import { ActionResult, Anomaly, DeadLetter, Plan, ProbeOverdue, ProbeRequest, ProbeResponse, Telemetry } from "./schemas.ts";
 
 /** The prefix of every x0tta6bl4 subject. */
@@ -39,7 +40,8 @@ export const contracts = {
     message: "Telemetry",
     summary: "Interface counters of a node, every monitor interval.",
     producers: ["monitor"],
-    consumers: ["analyzer"],
+    // The planner reads probe loss and RTT for link costs; the executor watches a node's neighbours to verify a quarantine.
+    consumers: ["analyzer", "planner", "executor"],
   }),
   overdue: defineContract("overdue", "node", ProbeOverdue, {
     message: "ProbeOverdue",
@@ -63,7 +65,8 @@ export const contracts = {
     message: "ActionResult",
     summary: "Executor results for plans run on a node.",
     producers: ["executor"],
-    consumers: [],
+    // The planner counts each result in its outcome statistics and confirms or reverts what the plan changed.
+    consumers: ["planner"],
   }),
   dlq: defineContract("dlq", "service", DeadLetter, {
     message: "DeadLetter",
@@ -104,6 +107,62 @@ export const EVENTS_SUBJECTS = [contracts.anomaly, contracts.plan, contracts.act
 export const DLQ_STREAM = "X0_DLQ";
 /** The subjects X0_DLQ captures. */
 export const DLQ_SUBJECTS = [`${SUBJECT_ROOT}.dlq.>`];
+
+/** A request/reply endpoint family of the public contract: who answers it and who asks. */
+export interface EndpointContract<Req extends z.ZodType = z.ZodType, Res extends z.ZodType = z.ZodType> {
+  /** Subject, with the variable last token in braces when there is one (`x0.probe.{node}`). */
+  readonly template: string;
+  /** What the variable token is, when the subject has one. */
+  readonly token?: string;
+  readonly request: Req;
+  readonly response: Res;
+  /** Names of the request and response message types. */
+  readonly requestMessage: string;
+  readonly responseMessage: string;
+  readonly summary: string;
+  /** Services that answer it. */
+  readonly servers: readonly string[];
+  /** Services (or roles) that ask it. */
+  readonly clients: readonly string[];
+  /** The NATS services API service it belongs to ($SRV discovery), if any. */
+  readonly service?: string;
+}
+
+/** Request/reply endpoints by name: the monitor's path probe and the crypto service's endpoints. */
+export const endpoints: Readonly<Record<string, EndpointContract>> = {
+  probe: {
+    template: `${SUBJECT_ROOT}.probe.{node}`,
+    token: "node",
+    request: ProbeRequest,
+    response: ProbeResponse,
+    requestMessage: "ProbeRequest",
+    responseMessage: "ProbeResponse",
+    summary: "Path check from inside a node: its monitor sends UDP hellos to the requested address and replies with what came back.",
+    servers: ["monitor"],
+    clients: ["executor"],
+  },
+  ...Object.fromEntries(
+    Object.entries(cryptoEndpoints).map(([name, { summary, request, response }]) => {
+      const message = name
+        .split(".")
+        .map((part) => part.charAt(0).toUpperCase() + part.slice(1))
+        .join("");
+      const contract: EndpointContract = {
+        template: `${CRYPTO_GROUP}.${name}`,
+        request,
+        response,
+        requestMessage: `Crypto${message}Request`,
+        responseMessage: `Crypto${message}Response`,
+        summary: `${summary} Bytes are base64; errors come as ADR-32 Nats-Service-Error headers (400 bad input, 501 unsupported, 500 internal).`,
+        servers: ["crypto"],
+        // Services sign and verify in process; the endpoints serve operators' tools.
+        clients: ["admin"],
+        service: CRYPTO_SERVICE_NAME,
+      };
+      return [`crypto.${name}`, contract];
+    }),
+  ),
+};
 
 /** `x0.probe.<node>`: ask a node's monitor to send hellos to an address from inside the node (the executor's path check). */
 export function probeEndpoint(node: string): Endpoint<typeof ProbeRequest, typeof ProbeResponse> {

@@ -1,20 +1,6 @@
-// Hedged ML-DSA-65 signing: worker threads sign the same message, each with fresh randomness, and the first signature wins.
-//
-// FIPS 204 signing is rejection sampling: ML-DSA-65 needs on average about 5 rounds, geometrically distributed, so
-// one signature's time is heavy-tailed (p99 about 21 rounds, over four times the median). Hedged signatures of the
-// same message use independent randomness, so the first of two finishes within about 10 rounds 99 % of the time.
-// Each is a valid FIPS 204 signature (the verifier cannot tell which thread made it). The price is CPU: the loser
-// keeps signing until it is done (native code cannot be interrupted), about twice the CPU time per signature.
-//
-// Racing needs free CPUs and cheap wake-ups: each signature wakes the threads and is handed back (two cross-CPU
-// wake-ups, about 45 µs on the 2-vCPU development VM, with a tail of their own), and on a machine busy with other work
-// the racers share a CPU and the race is slower than one signature on the calling thread. So the signer measures the
-// CPU time other processes leave (idle time plus this process's own, averaged over about a second, sampled off the
-// signing path) and races only when enough is spare; and services leave it off unless told (X0_SIGN_HEDGE_THREADS),
-// since on the development VM it did not reliably beat the calling thread (bench:crypto measures both).
-//
-// The calling thread stays synchronous: it writes the request into shared memory, wakes the threads and blocks on
-// a futex (Atomics.wait) until one claims the request, exactly as long as the native sign call would have blocked it.
+// Hedged ML-DSA-65 signing: threads sign the same message, each with fresh randomness, and the first signature wins,
+// cutting the tail of FIPS 204's rejection sampling for about twice the CPU; the calling thread blocks on a futex as long
+// as a native sign call would. Why, when it races and what it costs: services/crypto/README.md ("Hedged signing").
 import { cpus } from "node:os";
 import { Worker } from "node:worker_threads";
 import { ML_DSA_65, type PqBackend } from "./backend.ts";

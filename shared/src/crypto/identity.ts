@@ -3,6 +3,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { KeyRecord } from "../contracts/keyring.ts";
 import type { SignatureAlg } from "../contracts/schemas.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { PqBackend } from "./backend.ts";
@@ -10,7 +11,7 @@ import { fromBase64, toBase64, toHex } from "./bytes.ts";
 import { ed25519Keypair } from "./ed25519.ts";
 import { KeyStoreError } from "./errors.ts";
 import { seal, unseal } from "./kek.ts";
-import { KeyRecord, type Keyring } from "./keyring.ts";
+import type { Keyring } from "./keyring.ts";
 import type { SigningKey } from "./signing.ts";
 
 const StoredKey = z.object({ record: KeyRecord, sealed: z.string() });

@@ -1,41 +1,12 @@
 // The keyring: public signing keys with validity windows, revocations and rotation orders in the x0_keyring KV bucket.
 import type { KV, KvEntry } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { z } from "zod";
-import { EpochMillis, SignatureAlg } from "../contracts/schemas.ts";
+import { KeyId, KeyRecord, Revocation, RotationOrder } from "../contracts/keyring.ts";
 import { Buckets, openBucket } from "../knowledge/knowledge.ts";
 import type { Logger } from "../observability/logger.ts";
 import { fromBase64 } from "./bytes.ts";
 import { KeyStoreError } from "./errors.ts";
 import type { KeyLookup, VerifyingKey } from "./signing.ts";
-
-const KeyId = z.string().regex(/^[A-Za-z0-9_-]{1,96}$/);
-const ServiceName = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
-
-/** `key.<key_id>`: a public signing key and its validity window. */
-export const KeyRecord = z.object({
-  v: z.literal(1),
-  key_id: KeyId,
-  service: ServiceName.describe("Service holding the private key."),
-  alg: SignatureAlg,
-  mldsa_public: z.string().describe("ML-DSA-65 public key (FIPS 204 encoding), base64."),
-  ed25519_public: z.string().optional().describe("Ed25519 public key, base64 (hybrid keys)."),
-  not_before: EpochMillis,
-  not_after: EpochMillis.describe("Signatures made after this are rejected; shortened to now + overlap when the key is rotated out."),
-  created_at: EpochMillis,
-});
-/** A key record. */
-export type KeyRecord = z.infer<typeof KeyRecord>;
-
-/** `revoked.<key_id>`: written by the key authority only; a revoked key verifies nothing. */
-export const Revocation = z.object({ v: z.literal(1), key_id: KeyId, revoked_at: EpochMillis, reason: z.string().max(512) });
-/** A revocation. */
-export type Revocation = z.infer<typeof Revocation>;
-
-/** `rotate.<service>`: the key authority asks a service to rotate its signing key now. */
-export const RotationOrder = z.object({ v: z.literal(1), service: ServiceName, requested_at: EpochMillis, reason: z.string().max(512) });
-/** A rotation order. */
-export type RotationOrder = z.infer<typeof RotationOrder>;
 
 /** What changed in the keyring, for watchers. */
 export type KeyringEvent = { type: "key"; record: KeyRecord } | { type: "revoked"; revocation: Revocation } | { type: "rotate"; order: RotationOrder };

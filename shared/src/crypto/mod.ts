@@ -1,7 +1,5 @@
 // The in-process crypto library: backends, canonical encoding, signed messages, keyring, identities, envelopes.
 
-export type { CryptoEndpoint, CryptoRequest, CryptoResponse } from "./api.ts";
-export { CRYPTO_GROUP, CRYPTO_SERVICE_NAME, cryptoEndpoints } from "./api.ts";
 export type { Encapsulation, KeyPair, PqBackend, SecretKeyForm } from "./backend.ts";
 export { BackendName, kemSecretKeyForm, ML_DSA_65, ML_KEM_768, sigSecretKeyForm } from "./backend.ts";
 export { fromBase64, fromHex, toBase64, toHex } from "./bytes.ts";
@@ -18,7 +16,7 @@ export { SigningIdentity } from "./identity.ts";
 export type { KekSource } from "./kek.ts";
 export { loadKek, parseKek, seal, unseal } from "./kek.ts";
 export type { KeyringEvent } from "./keyring.ts";
-export { KeyRecord, Keyring, Revocation, RotationOrder, verifyingKeyOf } from "./keyring.ts";
+export { Keyring, verifyingKeyOf } from "./keyring.ts";
 export { createLiboqsBackend, LIBOQS_OPTIONAL_SYMBOLS, LIBOQS_SYMBOLS } from "./liboqs.ts";
 export { createNativeBackend, nativeAvailable } from "./native.ts";
 export { createNobleBackend } from "./noble.ts";

@@ -19,6 +19,8 @@ const Subject = z
 /** One role's permissions. */
 export const RolePermissions = z.object({
   description: z.string().max(512),
+  /** A service's identity (true), or operators' tools and outside subscribers (false), whose rights no contract lists. */
+  workload: z.boolean().default(true),
   /** One identity per node (`…/x0/<role>/<node>`), with {node} filled in. */
   per_node: z.boolean().default(false),
   /** One identity per name (`…/x0/observer/<name>`), for outside subscribers. */

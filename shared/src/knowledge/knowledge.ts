@@ -4,15 +4,15 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { DLQ_STREAM, DLQ_SUBJECTS, EVENTS_STREAM, EVENTS_SUBJECTS } from "../contracts/subjects.ts";
 import { NatsSetupError } from "../errors.ts";
 
-/** KV buckets of the knowledge base (the K of MAPE-K). */
+/** KV buckets of the knowledge base (the K of MAPE-K); their records are in shared/src/contracts/records.ts. */
 export const Buckets = {
-  /** Node and link facts: `node.<id>` → interfaces and capabilities. */
+  /** Node announcements, link state, and the routes and batman-adv settings the planner installed. */
   topology: "x0_topology",
   /** Analyzer baselines per series, so a restart keeps what was learnt. */
   baselines: "x0_baselines",
-  /** Executor outcomes per plan id: the record behind exactly-once execution. */
+  /** Plan outcomes, leases and journals (exactly-once execution), and the planner's outcome statistics. */
   outcomes: "x0_outcomes",
-  /** Signing public keys with validity windows, revocations and rotation orders (see shared/src/crypto/keyring.ts). */
+  /** Signing public keys with validity windows, revocations and rotation orders. */
   keyring: "x0_keyring",
 } as const;
 /** A bucket name. */

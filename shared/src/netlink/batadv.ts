@@ -1,8 +1,5 @@
-// batman-adv over its generic netlink family ("batadv", linux/batman_adv.h), in process, without a spawn per call: mesh
-// settings (what `batctl meshif <bat> orig_interval [ms]` reads and sets) and the tables the monitor reads every few
-// seconds (originators `oj`, neighbours `nj`, the mesh `mj`, hard interfaces `interface`). A repair speeds OGMs up on
-// every node of the mesh at once; through batctl that was twelve spawns competing with the repair in a small guest, where
-// each of the lab's six monitors also spawned batctl 1.4 times a second.
+// batman-adv over its generic netlink family ("batadv", linux/batman_adv.h), in process: mesh settings and the tables
+// batctl prints as `oj`, `nj`, `mj` and `interface`, without a spawn per call (README.md says why).
 import type { BatmanSample } from "../contracts/schemas.ts";
 import {
   cString,
@@ -257,14 +254,4 @@ export function batadvMesh(sockets: NetlinkSockets, links: LinkMasters): BatmanM
       });
     },
   };
-}
-
-/** Hard interfaces and their status from `batctl meshif <bat> interface` (`<if>: active|inactive|…` per line), batctl's own listing. */
-export function parseBatctlInterfaces(text: string): Map<string, string> {
-  const interfaces = new Map<string, string>();
-  for (const line of text.split("\n")) {
-    const match = /^\s*([^\s:]+):\s*(\S+)/.exec(line);
-    if (match?.[1] && match[2]) interfaces.set(match[1], match[2]);
-  }
-  return interfaces;
 }

@@ -1,15 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import {
-  encodeDump,
-  encodeFamilyRequest,
-  encodeGetMesh,
-  encodeSetMesh,
-  genlAttributes,
-  parseBatctlInterfaces,
-  parseNeighbour,
-  parseOriginator,
-  readMac,
-} from "./batadv.ts";
+import { encodeDump, encodeFamilyRequest, encodeGetMesh, encodeSetMesh, genlAttributes, parseNeighbour, parseOriginator, readMac } from "./batadv.ts";
 import { encodeMessage, NetlinkError, parseMessages, readString, readUint, uint } from "./netlink.ts";
 import { encodeLinkDump, encodeSetMaster, parseLink, slavesOf } from "./rtnetlink.ts";
 
@@ -72,15 +62,6 @@ describe("netlink messages", () => {
     expect(slavesOf(links, "bat1")).toBeUndefined();
     // A message claiming more bytes than were received is an error, not a read past the buffer.
     expect(() => parseMessages(buffer.subarray(0, 40))).toThrow(NetlinkError);
-  });
-
-  test("batadv - batctl's interface listing: interface → status, lines without one skipped", () => {
-    expect(parseBatctlInterfaces("mesh0: active\n  mesh1: inactive\n\nnot a listing\n")).toEqual(
-      new Map([
-        ["mesh0", "active"],
-        ["mesh1", "inactive"],
-      ]),
-    );
   });
 
   test("batadv - generic netlink requests: the family lookup, GET_MESH and SET_MESH of orig_interval, hop_penalty and aggregated_ogms", () => {

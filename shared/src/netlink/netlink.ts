@@ -1,10 +1,5 @@
 // Netlink in process, in any network namespace: message encoding, attribute parsing, and one socket per (namespace,
-// protocol) over bun:ffi (libc's socket/send/recv/setns). Hand-written: no maintained netlink library exists for Bun, and
-// x0tta6bl4 needs a handful of requests (rtnetlink.ts: interfaces and their masters; batadv.ts: batman-adv's settings
-// and tables), for the executor's actuators and the monitor's batman-adv readings.
-//
-// A netlink socket stays in the namespace it was created in, so the calling thread enters the namespace (setns), creates
-// the socket and returns at once, before any other JavaScript runs.
+// protocol) over bun:ffi. Hand-written (no maintained netlink library exists for Bun): see README.md.
 import { dlopen, FFIType, type Pointer, ptr, read } from "bun:ffi";
 import { X0Error } from "../errors.ts";
 

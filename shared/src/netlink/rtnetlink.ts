@@ -1,7 +1,5 @@
-// Interface masters over rtnetlink, in process: which interfaces a mesh interface (bat0) holds, and attaching or detaching
-// one (IFLA_MASTER: what `batctl interface add|del` and `ip link set master|nomaster` send). A repair's critical path is
-// these calls; spawning `ip netns exec <ns> batctl` costs 70-90 ms each in the lab's TCG guest (and forks are dear on
-// small routers), a netlink round trip well under a millisecond.
+// Interface masters over rtnetlink, in process: which hard interfaces a mesh interface (bat0) holds, and attaching or
+// detaching one (IFLA_MASTER, as `batctl interface add|del` and `ip link set master|nomaster` send).
 import {
   type Attribute,
   cString,

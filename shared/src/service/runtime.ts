@@ -1,3 +1,5 @@
+// runService: what every service shares around its own start hook (config, logs, metrics, tracing, identity, NATS, the
+// /healthz /readyz /metrics /status endpoints, and a clean drain on SIGTERM).
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Tracer } from "@opentelemetry/api";

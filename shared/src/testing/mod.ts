@@ -1,9 +1,11 @@
-// Test helpers: real nats-server and real service processes on free ports.
+// Test helpers: real nats-server and real service processes on free ports, and a recorder of the loop's messages.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type { Anomaly } from "../contracts/schemas.ts";
+
+export { type Arrival, EventRecorder, type RecordOptions, type Rejected, recordEvents } from "./recorder.ts";
 
 /** A valid `opened` link_down anomaly for tests, with a fresh incident id; `overrides` replace fields. */
 export function anomalyFixture(overrides: Partial<Anomaly> = {}): Anomaly {

@@ -1,8 +1,9 @@
 // Node announcements from x0_topology (`node.<node>`): loaded at start, then followed as they change.
+
+import { NodeAnnouncement } from "../contracts/announcement.ts";
 import type { Live } from "../contracts/bus.ts";
 import type { openBucket } from "../knowledge/knowledge.ts";
 import type { Logger } from "../observability/logger.ts";
-import { NodeAnnouncement } from "./announcement.ts";
 
 type Kv = Awaited<ReturnType<typeof openBucket>>;
 

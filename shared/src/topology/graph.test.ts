@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { NodeAnnouncement } from "./announcement.ts";
+import type { NodeAnnouncement } from "../contracts/announcement.ts";
 import { linksFromAnnouncements, type MeshGraph, pathBetween, routeTables } from "./graph.ts";
 
 function node(name: string, ifaces: [string, string][], service: string): NodeAnnouncement {

@@ -1,5 +1,6 @@
 // The mesh as a graph: links found from announced addresses, and shortest-path routes (Dijkstra, deterministic ties).
-import type { NodeAnnouncement } from "./announcement.ts";
+import type { NodeAnnouncement } from "../contracts/announcement.ts";
+import type { RouteRecord } from "../contracts/records.ts";
 
 /** One end of a link. */
 export interface LinkEnd {
@@ -69,18 +70,8 @@ export function linksFromAnnouncements(announcements: NodeAnnouncement[]): Link[
   return links.sort((x, y) => (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
 }
 
-/** One route: on `node`, traffic to `destination` (a node) goes to `via` over `dev`, sourced from `src`. */
-export interface Route {
-  node: string;
-  destination: string;
-  /** The destination's service address (/32). */
-  prefix: string;
-  via: string;
-  dev: string;
-  src: string;
-  /** The next hop node. */
-  nextHop: string;
-}
+/** One route: on `node`, traffic to `destination` (a node) goes to `via` over `dev`, sourced from `src` (as x0_topology records it). */
+export type Route = RouteRecord;
 
 interface Edge {
   to: string;

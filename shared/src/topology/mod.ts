@@ -1,5 +1,4 @@
-// Topology: node announcements, the link graph and shortest-path routes.
-export { AnnouncedBatman, AnnouncedInterface, announcementKey, Ipv4Cidr, NodeAnnouncement } from "./announcement.ts";
+// Topology: following node announcements, the link graph and shortest-path routes.
 export type { AnnouncementSink } from "./follow.ts";
 export { followAnnouncements } from "./follow.ts";
 export type { Link, LinkEnd, MeshGraph, Route } from "./graph.ts";

@@ -38,6 +38,14 @@ function feeder(link: BatmanLink, start = 1_000_000) {
   };
 }
 
+/** A link whose TQ baseline is 50 reads of `tq`, fed one normal read of it. */
+function learnt(tq: number) {
+  const link = new BatmanLink("n2", "v21", MAC, OPTIONS, Array(50).fill(tq));
+  const clock = feeder(link);
+  clock.feed(read(300, tq));
+  return { link, clock };
+}
+
 describe("batman-link", () => {
   test("batman-link - one-hop neighbours carry the TQ of their own originator entry, not of routes through them", () => {
     const reads = oneHopNeighbours(n2);
@@ -135,23 +143,17 @@ describe("batman-link", () => {
   });
 
   test("batman-link - the absolute floor applies only to links whose baseline is above it", () => {
-    const above = new BatmanLink("n2", "v21", MAC, OPTIONS, Array(50).fill(80));
-    const a = feeder(above);
-    a.feed(read(300, 80));
+    const { link: above, clock: a } = learnt(80);
     // 60 is a 25 % drop (under 30 %) but below the floor of 64.
     for (let i = 0; i < 3; i++) a.feed(read(300, 60));
     expect(above.status()).toBe("degraded");
-    const below = new BatmanLink("n2", "v21", MAC, OPTIONS, Array(50).fill(50));
-    const b = feeder(below);
-    b.feed(read(300, 50));
+    const { link: below, clock: b } = learnt(50);
     for (let i = 0; i < 10; i++) b.feed(read(300, 40));
     expect(below.status()).toBe("ok");
   });
 
   test("batman-link - a neighbour back from the dead is judged on TQ once its TQ is back near its baseline, or after the ramp", () => {
-    const link = new BatmanLink("n2", "v21", MAC, OPTIONS, Array(50).fill(250));
-    const clock = feeder(link);
-    clock.feed(read(300, 250));
+    const { link, clock } = learnt(250);
     clock.feed(read(5000, 250));
     expect(link.status()).toBe("down");
     // batman-adv relearns the link: low TQ, rising, is not a degradation...
@@ -162,9 +164,7 @@ describe("batman-link", () => {
     expect(link.status()).toBe("degraded");
 
     // A link that comes back lossy and stays low is judged once the ramp is over.
-    const lossy = new BatmanLink("n2", "v21", MAC, OPTIONS, Array(50).fill(250));
-    const l = feeder(lossy);
-    l.feed(read(300, 250));
+    const { link: lossy, clock: l } = learnt(250);
     l.feed(read(5000, 250));
     // Back at the third fresh read, but at 100 for good: judged from 64 reads after that, degraded two reads later.
     const back = 2 + TQ_RAMP_MS / 1000 + 2;
@@ -175,9 +175,7 @@ describe("batman-link", () => {
   });
 
   test("batman-link - down dominates degraded, and ends it", () => {
-    const link = new BatmanLink("n2", "v21", MAC, OPTIONS, Array(50).fill(250));
-    const clock = feeder(link);
-    clock.feed(read(300, 250));
+    const { link, clock } = learnt(250);
     for (let i = 0; i < 3; i++) clock.feed(read(300, 100));
     expect(link.status()).toBe("degraded");
     clock.feed(read(3600, 100));

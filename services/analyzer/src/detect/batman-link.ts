@@ -1,8 +1,9 @@
 // One batman-adv neighbour of a node on one hard interface: dead when batman-adv has not heard it for a few OGM intervals
 // (its neighbour entry ages, or vanishes from the table), degraded when the TQ of its one-hop originator entry falls well
 // below its own robust baseline. Judged only on fresh batman reads; pure: time comes in with the calls.
-import type { BatmanSample, Evidence } from "@x0/shared";
+import type { BatmanSample } from "@x0/shared";
 import type { Reading } from "../incidents/incident.ts";
+import { LinkVerdict } from "./link-verdict.ts";
 import { RollingRobust, type SpreadFloor } from "./robust.ts";
 
 /** Tuning of a {@link BatmanLink}; defaults and reasons are in the analyzer README. */
@@ -67,20 +68,13 @@ export interface BatmanClock {
   intervalMs: number;
 }
 
-/** Detector state of one (node, hard interface, neighbour MAC). */
-export class BatmanLink {
-  /** Not heard from for longer than the last-seen threshold. */
-  down = false;
-  /** TQ well below its baseline. */
-  degraded = false;
-  /** Earliest time the current fault may have begun (node clock). */
-  onsetAt = 0;
+/**
+ * Detector state of one (node, hard interface, neighbour MAC): down when not heard from for longer than the last-seen
+ * threshold, degraded when its TQ is well below its baseline; the onset is on the node's clock.
+ */
+export class BatmanLink extends LinkVerdict {
   /** When a read last listed the neighbour (analyzer clock, set by the caller), for expiry. */
   lastSeenAt = 0;
-  /** Latest observations, by metric. */
-  readonly evidence = new Map<string, Evidence>();
-  /** Latest headline readings, by metric. */
-  readonly readings = new Map<string, Reading>();
   readonly tq: RollingRobust;
 
   /** When batman-adv last heard the neighbour (node clock); undefined until a read lists it (again, after a withdrawal). */
@@ -103,12 +97,8 @@ export class BatmanLink {
     readonly options: BatmanLinkOptions,
     tqValues: readonly number[] = [],
   ) {
+    super();
     this.tq = new RollingRobust(TQ_WINDOW, tqValues);
-  }
-
-  /** The verdict: down dominates degraded. */
-  status(): "ok" | "degraded" | "down" {
-    return this.down ? "down" : this.degraded ? "degraded" : "ok";
   }
 
   /**
@@ -238,16 +228,9 @@ export class BatmanLink {
     return this.degraded ? this.readings.get("batman_tq") : undefined;
   }
 
-  /** The evidence behind the current verdict: last-seen (and absence) while down, TQ and its baseline while degraded. */
-  verdictEvidence(): Evidence[] {
-    const metrics = this.down
-      ? ["batman_last_seen_ms", ...(this.#vanished ? ["batman_neighbour_present"] : [])]
-      : this.degraded
-        ? ["batman_tq", "batman_tq_baseline"]
-        : [];
-    return metrics.flatMap((metric) => {
-      const entry = this.evidence.get(metric);
-      return entry ? [entry] : [];
-    });
+  /** Last-seen (and absence) while down, TQ and its baseline while degraded. */
+  protected verdictMetrics(): string[] {
+    if (this.down) return ["batman_last_seen_ms", ...(this.#vanished ? ["batman_neighbour_present"] : [])];
+    return this.degraded ? ["batman_tq", "batman_tq_baseline"] : [];
   }
 }

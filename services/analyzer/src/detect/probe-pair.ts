@@ -1,6 +1,7 @@
 // One directed probe pair (node → peer address): phi-accrual on hello replies, loss over a window of samples, RTT robust z-score.
-import type { Evidence, ProbeSample } from "@x0/shared";
+import type { ProbeSample } from "@x0/shared";
 import type { Reading } from "../incidents/incident.ts";
+import { LinkVerdict } from "./link-verdict.ts";
 import { flooredStddev, phi } from "./phi-accrual.ts";
 import { RollingRobust, type SpreadFloor } from "./robust.ts";
 
@@ -61,18 +62,11 @@ export interface PairChange {
   changed: boolean;
 }
 
-/** Detector state of one directed probe pair; pure: time comes in with the calls. */
-export class ProbePair {
-  /** No reply for longer than phi tolerates. */
-  down = false;
-  /** Lossy or slow, while replies still arrive. */
-  degraded = false;
-  /** Earliest time the current fault may have begun. */
-  onsetAt = 0;
-  /** Latest observations, by metric. */
-  readonly evidence = new Map<string, Evidence>();
-  /** Latest headline readings, by metric. */
-  readonly readings = new Map<string, Reading>();
+/**
+ * Detector state of one directed probe pair: down when no reply came for longer than phi tolerates, degraded when lossy
+ * or slow while replies still arrive. Pure: time comes in with the calls.
+ */
+export class ProbePair extends LinkVerdict {
   readonly rtt: RollingRobust;
 
   #last: { clock: SampleClock; probe: ProbeSample } | undefined;
@@ -94,6 +88,7 @@ export class ProbePair {
     readonly options: ProbePairOptions,
     rttValues: readonly number[] = [],
   ) {
+    super();
     this.rtt = new RollingRobust(options.baselineWindow, rttValues);
   }
 
@@ -312,12 +307,8 @@ export class ProbePair {
     return this.readings.get("rtt_ms") ?? loss;
   }
 
-  /** The evidence behind the current verdict: phi while down, loss and RTT while degraded. */
-  verdictEvidence(): Evidence[] {
-    const metrics = this.down ? ["phi"] : ["probe_loss", "rtt_ms"];
-    return metrics.flatMap((metric) => {
-      const entry = this.evidence.get(metric);
-      return entry ? [entry] : [];
-    });
+  /** Phi while down, loss and RTT otherwise. */
+  protected verdictMetrics(): string[] {
+    return this.down ? ["phi"] : ["probe_loss", "rtt_ms"];
   }
 }

@@ -1,7 +1,7 @@
 // batman-adv on top of a MeshSim, for tests: OGMs per hard interface, each node's neighbour and originator tables read
 // once a second the way the monitor reads batctl (and repeated in every telemetry sample until the next read), faults.
-import type { BatmanSample, NodeAnnouncement, Telemetry } from "@x0/shared";
-import { type MeshSim, seeded } from "./mesh-sim.ts";
+import { type BatmanSample, mulberry32, type NodeAnnouncement, type Telemetry } from "@x0/shared";
+import type { MeshSim } from "./mesh-sim.ts";
 
 /** batman-adv's local TQ window (OGMs). */
 const WINDOW = 64;
@@ -71,7 +71,7 @@ export class BatmanSim {
     this.ogmMs = options.ogmMs ?? 1000;
     this.readMs = options.readMs ?? 1000;
     this.#probes = options.probes ?? true;
-    this.#random = seeded(options.seed ?? 11);
+    this.#random = mulberry32(options.seed ?? 11);
     const nodes = new Set<string>();
     options.links.forEach(([a, b], k) => {
       nodes.add(a);

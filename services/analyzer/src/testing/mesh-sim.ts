@@ -1,5 +1,5 @@
 // A deterministic mesh for tests: hellos and replies per directed pair, telemetry as the monitor publishes it, faults.
-import type { NodeAnnouncement, ProbeOverdue, ProbeSample, Telemetry } from "@x0/shared";
+import { mulberry32, type NodeAnnouncement, type ProbeOverdue, type ProbeSample, type Telemetry } from "@x0/shared";
 
 /** A lab-like announcement: link interfaces with their /30 addresses, and a service address. */
 export function announce(node: string, links: [string, string][], service: string): NodeAnnouncement {
@@ -9,18 +9,6 @@ export function announce(node: string, links: [string, string][], service: strin
     service_address: service,
     ebpf: true,
     updated_at: 0,
-  };
-}
-
-/** Seeded PRNG (mulberry32), so a lossy run is the same every time. */
-export function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
@@ -75,7 +63,7 @@ export class MeshSim {
     this.rttMs = options.rttMs ?? 0.3;
     this.overdueAfterMs = options.overdueAfterMs ?? 0;
     this.now = options.start ?? 1_700_000_000_000;
-    this.#random = seeded(options.seed ?? 1);
+    this.#random = mulberry32(options.seed ?? 1);
     const nodes = new Set<string>();
     options.links.forEach(([a, b], k) => {
       nodes.add(a);

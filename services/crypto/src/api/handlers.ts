@@ -5,13 +5,25 @@ import {
   type CryptoRequest,
   type CryptoResponse,
   createXWing,
+  type Encapsulation,
   fromBase64,
   InvalidCryptoInput,
+  type KeyPair,
   toBase64,
 } from "@x0/shared";
 
 /** One handler per endpoint. */
 export type CryptoHandlers = { [E in CryptoEndpoint]: (request: CryptoRequest<E>) => Promise<CryptoResponse<E>> };
+
+/** A key pair as the API returns it (base64). */
+function keyPairReply(pair: KeyPair): { public_key: string; secret_key: string } {
+  return { public_key: toBase64(pair.publicKey), secret_key: toBase64(pair.secretKey) };
+}
+
+/** An encapsulation as the API returns it (base64). */
+function encapsulationReply({ ciphertext, sharedSecret }: Encapsulation): { ciphertext: string; shared_secret: string } {
+  return { ciphertext: toBase64(ciphertext), shared_secret: toBase64(sharedSecret) };
+}
 
 /** Builds the handlers; `self` is the crypto service's own name (it rotates its own key directly). */
 export function createHandlers(crypto: ControlPlaneCrypto, { self = "crypto", startedAt = Date.now() } = {}): CryptoHandlers {
@@ -19,33 +31,18 @@ export function createHandlers(crypto: ControlPlaneCrypto, { self = "crypto", st
   const xwing = createXWing(backend);
   const bytes = (text: string, what: string) => fromBase64(text, what);
   return {
-    "kem.keypair": async () => {
-      const pair = await backend.kemKeypair();
-      return { public_key: toBase64(pair.publicKey), secret_key: toBase64(pair.secretKey) };
-    },
-    "kem.encaps": async ({ public_key }) => {
-      const { ciphertext, sharedSecret } = await backend.kemEncaps(bytes(public_key, "public_key"));
-      return { ciphertext: toBase64(ciphertext), shared_secret: toBase64(sharedSecret) };
-    },
+    "kem.keypair": async () => keyPairReply(await backend.kemKeypair()),
+    "kem.encaps": async ({ public_key }) => encapsulationReply(await backend.kemEncaps(bytes(public_key, "public_key"))),
     "kem.decaps": async ({ secret_key, ciphertext }) => ({
       shared_secret: toBase64(await backend.kemDecaps(bytes(secret_key, "secret_key"), bytes(ciphertext, "ciphertext"))),
     }),
-    "sig.keypair": async () => {
-      const pair = backend.sigKeypair();
-      return { public_key: toBase64(pair.publicKey), secret_key: toBase64(pair.secretKey) };
-    },
+    "sig.keypair": async () => keyPairReply(backend.sigKeypair()),
     "sig.sign": async ({ secret_key, message }) => ({ signature: toBase64(backend.sigSign(bytes(secret_key, "secret_key"), bytes(message, "message"))) }),
     "sig.verify": async ({ public_key, message, signature }) => ({
       valid: backend.sigVerify(bytes(public_key, "public_key"), bytes(message, "message"), bytes(signature, "signature")),
     }),
-    "hybrid.keypair": async () => {
-      const pair = await xwing.keypair();
-      return { public_key: toBase64(pair.publicKey), secret_key: toBase64(pair.secretKey) };
-    },
-    "hybrid.encaps": async ({ public_key }) => {
-      const { ciphertext, sharedSecret } = await xwing.encaps(bytes(public_key, "public_key"));
-      return { ciphertext: toBase64(ciphertext), shared_secret: toBase64(sharedSecret) };
-    },
+    "hybrid.keypair": async () => keyPairReply(await xwing.keypair()),
+    "hybrid.encaps": async ({ public_key }) => encapsulationReply(await xwing.encaps(bytes(public_key, "public_key"))),
     "hybrid.decaps": async ({ secret_key, ciphertext }) => ({
       shared_secret: toBase64(await xwing.decaps(bytes(secret_key, "secret_key"), bytes(ciphertext, "ciphertext"))),
     }),

@@ -1,4 +1,5 @@
-import type { ActionResult, Plan } from "@x0/shared";
+// The results of plans that are not run: dry-run (`would_apply`), detect-only (`skipped`) and manual approval (`awaiting_approval`).
+import { type ActionResult, actionResult, type Plan } from "@x0/shared";
 
 /**
  * The honest result of a plan in dry-run: every step `would_apply` and the plan `dry_run`,
@@ -6,12 +7,8 @@ import type { ActionResult, Plan } from "@x0/shared";
  */
 export function dryRun(plan: Plan, { now = Date.now(), resultId = crypto.randomUUID() } = {}): ActionResult {
   const awaiting = plan.approval === "manual";
-  return {
-    v: 1,
+  return actionResult(plan, {
     result_id: resultId,
-    plan_id: plan.plan_id,
-    incident_id: plan.incident_id,
-    node: plan.node,
     status: awaiting ? "awaiting_approval" : "dry_run",
     dry_run: true,
     steps: plan.actions.map((action) => ({
@@ -22,17 +19,18 @@ export function dryRun(plan: Plan, { now = Date.now(), resultId = crypto.randomU
     })),
     started_at: now,
     finished_at: now,
-  };
+  });
 }
 
 /** The result of a plan in detect-only mode: acknowledged, every step `skipped`, nothing changed (manual plans still say awaiting_approval). */
 export function detectOnly(plan: Plan, { now = Date.now(), resultId = crypto.randomUUID() } = {}): ActionResult {
   if (plan.approval === "manual") return dryRun(plan, { now, resultId });
-  return {
-    ...dryRun(plan, { now, resultId }),
+  return actionResult(plan, {
+    result_id: resultId,
     status: "skipped",
-    dry_run: false,
     steps: plan.actions.map((action) => ({ type: action.type, params: action.params, status: "skipped", detail: `detect-only: not run (${action.reason})` })),
+    started_at: now,
+    finished_at: now,
     detail: "executor in detect-only mode (X0_EXECUTOR_MODE=detect-only): plan acknowledged, nothing changed",
-  };
+  });
 }

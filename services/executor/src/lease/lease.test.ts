@@ -1,6 +1,6 @@
 // Exactly once across executor instances, against a real nats-server: leases, takeovers and the journal in x0_outcomes.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Buckets, connectNats, createLogger, openBucket, type Plan, type PlannedAction } from "@x0/shared";
+import { Buckets, connectNats, createLogger, openBucket, type PlannedAction } from "@x0/shared";
 import { type NatsServer, startNatsServer } from "@x0/shared/testing";
 import { z } from "zod";
 import { ActuatorRegistry } from "../actuators/registry.ts";
@@ -8,6 +8,7 @@ import { type Actuator, observed } from "../actuators/types.ts";
 import { LeaseLost, PlanInProgress } from "../errors.ts";
 import { PlanHandler } from "../run/handle-plan.ts";
 import { PlanRunner } from "../run/runner.ts";
+import { planOf } from "../run/testing.ts";
 import { type KvStore, PlanLeases } from "./lease.ts";
 
 const logger = createLogger({ service: "executor-test", node: "n1", level: "error" });
@@ -79,17 +80,6 @@ function instance(name: string, k: ReturnType<typeof kernel>, ttlMs = 5000) {
 }
 
 const action = (key: string, value: string): PlannedAction => ({ type: "route_replace", params: { key, value }, reason: "test" });
-const planOf = (actions: PlannedAction[]): Plan => ({
-  v: 1,
-  plan_id: crypto.randomUUID(),
-  incident_id: crypto.randomUUID(),
-  node: "n1",
-  kind: "link_down",
-  rule: "r",
-  approval: "auto",
-  actions,
-  created_at: Date.now(),
-});
 
 describe("lease", () => {
   test("lease - two instances racing on one plan: it is applied once, and the other republishes the recorded result", async () => {

@@ -1,7 +1,8 @@
-// Leases on plans in x0_outcomes, so two executor instances never both run one plan: `lease.<plan_id>` holds
-// {holder, expires_at}; it is taken with create(), renewed with update(revision) and taken over after expiry with a
-// compare-and-set. The plan's journal (`journal.<plan_id>`) is written with compare-and-set too: an instance that took a
-// plan over writes it first, so the old holder, if it was only slow, fails its next journal write and stops.
+// Leases on plans in x0_outcomes (`lease.<plan_id>`: create, renew, take over after expiry by compare-and-set) and the
+// plan's journal (`journal.<plan_id>`, compare-and-set too), so two executor instances never both run one plan.
+// How a takeover fences a slow holder: README.md ("Exactly once").
+import { Journal, journalKey, Lease, leaseKey, parseRecord } from "@x0/shared";
+import type { z } from "zod";
 import { LeaseLost } from "../errors.ts";
 import type { JournalRecord, JournalWriter } from "../run/journal.ts";
 
@@ -13,30 +14,18 @@ export interface KvStore {
   delete(key: string, opts?: { previousSeq?: number }): Promise<void>;
 }
 
-/** The value of `lease.<plan_id>`. */
-export interface LeaseValue {
-  holder: string;
-  expires_at: number;
-  acquired_at: number;
-}
-
 /** What trying to take a plan's lease gave. */
-export type Acquired =
-  | { status: "acquired"; lease: PlanLease }
-  | { status: "took_over"; lease: PlanLease; previous: LeaseValue }
-  | { status: "held"; by: LeaseValue };
+export type Acquired = { status: "acquired"; lease: PlanLease } | { status: "took_over"; lease: PlanLease; previous: Lease } | { status: "held"; by: Lease };
 
-const decoder = new TextDecoder();
-
-/** The KV key of a plan's lease. */
-export const leaseKey = (planId: string) => `lease.${planId}`;
-/** The KV key of a plan's journal. */
-export const journalKey = (planId: string) => `journal.${planId}`;
-
-async function read<T>(kv: KvStore, key: string): Promise<{ value: T; revision: number } | { value: undefined; revision: number | undefined }> {
+/** Reads and validates a record; an invalid one is an InvalidRecord error naming its key. */
+async function read<S extends z.ZodType>(
+  kv: KvStore,
+  key: string,
+  schema: S,
+): Promise<{ value: z.infer<S>; revision: number } | { value: undefined; revision: number | undefined }> {
   const entry = await kv.get(key);
   if (entry?.operation !== "PUT" || entry.value.length === 0) return { value: undefined, revision: undefined };
-  return { value: JSON.parse(decoder.decode(entry.value)) as T, revision: entry.revision };
+  return { value: parseRecord(schema, key, entry.value), revision: entry.revision };
 }
 
 /** Takes, renews and hands over plan leases for one executor instance. */
@@ -57,14 +46,14 @@ export class PlanLeases {
     const key = leaseKey(planId);
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const now = Date.now();
-      const value: LeaseValue = { holder: this.holder, expires_at: now + this.ttlMs, acquired_at: now };
+      const value: Lease = { holder: this.holder, expires_at: now + this.ttlMs, acquired_at: now };
       try {
         const revision = await this.#kv.create(key, JSON.stringify(value));
         return { status: "acquired", lease: new PlanLease(this.#kv, planId, this, revision) };
       } catch {
         // Present: look at it below.
       }
-      const current = await read<LeaseValue>(this.#kv, key);
+      const current = await read(this.#kv, key, Lease);
       if (current.value === undefined || current.revision === undefined) continue; // released in between: create again
       if (current.value.expires_at > Date.now()) return { status: "held", by: current.value };
       try {
@@ -72,11 +61,11 @@ export class PlanLeases {
         return { status: "took_over", lease: new PlanLease(this.#kv, planId, this, revision), previous: current.value };
       } catch {
         // Another instance took it over first: it is held by them now.
-        const winner = await read<LeaseValue>(this.#kv, key);
+        const winner = await read(this.#kv, key, Lease);
         if (winner.value) return { status: "held", by: winner.value };
       }
     }
-    const last = await read<LeaseValue>(this.#kv, key);
+    const last = await read(this.#kv, key, Lease);
     return { status: "held", by: last.value ?? { holder: "unknown", expires_at: Date.now(), acquired_at: Date.now() } };
   }
 }
@@ -117,7 +106,7 @@ export class PlanLease implements JournalWriter {
   async renew(): Promise<void> {
     if (this.#lost.signal.aborted) throw this.#lost.signal.reason;
     const now = Date.now();
-    const value: LeaseValue = { holder: this.#leases.holder, expires_at: now + this.#leases.ttlMs, acquired_at: now };
+    const value: Lease = { holder: this.#leases.holder, expires_at: now + this.#leases.ttlMs, acquired_at: now };
     try {
       this.#revision = await this.#kv.update(leaseKey(this.planId), JSON.stringify(value), this.#revision);
     } catch (error) {
@@ -138,7 +127,7 @@ export class PlanLease implements JournalWriter {
 
   /** The plan's journal as left by whoever ran it before (remembering its revision for the next write). */
   async readJournal(): Promise<JournalRecord | undefined> {
-    const current = await read<JournalRecord>(this.#kv, journalKey(this.planId));
+    const current = await read(this.#kv, journalKey(this.planId), Journal);
     this.#journalRevision = current.revision;
     return current.value;
   }

@@ -1,6 +1,6 @@
 // One admitted plan to one recorded result, exactly once: the outcome in x0_outcomes (create: only if absent) makes a
 // redelivery republish instead of running again, and the plan's lease makes sure only one instance runs it at all.
-import type { ActionResult, Logger, Plan } from "@x0/shared";
+import { type ActionResult, type Logger, OutcomeRecord, outcomeKey, type Plan, parseRecord } from "@x0/shared";
 import { detectOnly, dryRun } from "../dryrun/dry-run.ts";
 import { PlanInProgress } from "../errors.ts";
 import type { KvStore, PlanLeases } from "../lease/lease.ts";
@@ -10,12 +10,6 @@ import type { PlanRunner } from "./runner.ts";
 export const ExecutorModes = ["enforce", "dry-run", "detect-only"] as const;
 /** An executor mode. */
 export type ExecutorMode = (typeof ExecutorModes)[number];
-
-/** What x0_outcomes holds per plan id: the result, and the stream sequence of the plan message that produced it. */
-export interface OutcomeRecord {
-  plan_sequence?: number;
-  result: ActionResult;
-}
 
 /** What to do with a plan message. */
 export type Handled = { kind: "result"; result: ActionResult; republished: boolean; takeover?: boolean } | { kind: "replayed"; detail: string };
@@ -30,8 +24,6 @@ export interface PlanHandlerOptions {
   sign(result: ActionResult): ActionResult;
   logger: Logger;
 }
-
-const decoder = new TextDecoder();
 
 /** Turns admitted plans into recorded results. */
 export class PlanHandler {
@@ -87,9 +79,10 @@ export class PlanHandler {
 
   /** The recorded outcome of `plan`, as a republish (same message) or a replay (a new message with an executed plan). */
   async #recorded(plan: Plan, delivery: { sequence?: number; redelivered: boolean }): Promise<Handled | undefined> {
-    const entry = await this.#o.outcomes.get(plan.plan_id);
+    const key = outcomeKey(plan.plan_id);
+    const entry = await this.#o.outcomes.get(key);
     if (!entry?.value.length || entry.operation !== "PUT") return undefined;
-    const record = JSON.parse(decoder.decode(entry.value)) as OutcomeRecord;
+    const record = parseRecord(OutcomeRecord, key, entry.value);
     // The same plan in a new stream message is a replay, even after a restart emptied the nonce memory;
     // the same stream message again is a redelivery (a restarted server may not flag it as one).
     const sameMessage =
@@ -103,7 +96,7 @@ export class PlanHandler {
   async #record(plan: Plan, delivery: { sequence?: number; redelivered: boolean }, result: ActionResult): Promise<Handled> {
     const record: OutcomeRecord = { plan_sequence: delivery.sequence, result };
     try {
-      await this.#o.outcomes.create(plan.plan_id, JSON.stringify(record));
+      await this.#o.outcomes.create(outcomeKey(plan.plan_id), JSON.stringify(record));
       return { kind: "result", result, republished: false };
     } catch (createError) {
       const recorded = await this.#recorded(plan, { ...delivery, redelivered: true });

@@ -1,28 +1,11 @@
 // The journal of one plan's execution (x0_outcomes `journal.<plan_id>`): which steps were about to change or changed
 // something, with their undo data. It is what lets another instance finish a plan whose holder died without applying it again.
-import type { ActionType, PlannedAction } from "@x0/shared";
-import type { Applied } from "../actuators/types.ts";
+import type { Journal, JournalEntry } from "@x0/shared";
 
-/** One step in the journal: `applying` once its undo data is known and before it changes anything, then `applied` or `failed`. */
-export interface JournalEntry {
-  index: number;
-  type: ActionType;
-  params: PlannedAction["params"];
-  state: "applying" | "applied" | "failed" | "rolled_back";
-  undo: unknown;
-  applied?: Applied;
-  ts: number;
-}
-
-/** The journal of one plan. */
-export interface JournalRecord {
-  plan_id: string;
-  holder: string;
-  started_at: number;
-  entries: JournalEntry[];
-  /** Set by an instance that took the plan over. */
-  recovered_by?: string;
-}
+/** The journal of one plan (the x0_outcomes `journal.<plan_id>` record). */
+export type JournalRecord = Journal;
+/** One step in the journal. */
+export type { JournalEntry };
 
 /** Where the runner writes its journal; a write fails with LeaseLost when another instance owns the plan now. */
 export interface JournalWriter {

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { ActionResult, batadvMesh, createNativeBackend, NetlinkSockets, Plan, rtnetlinkMasters, signMessage } from "@x0/shared";
+import { ActionResult, batadvMesh, createLogger, createNativeBackend, NetlinkSockets, Plan, rtnetlinkMasters, signMessage } from "@x0/shared";
 import { RehearsalFailed } from "../errors.ts";
-import { rehearsePlanHandling, rehearseRealReads } from "./rehearsal.ts";
+import { rehearseAtStart, rehearsePlanHandling, rehearseRealReads } from "./rehearsal.ts";
 
 const backend = createNativeBackend();
 const resultKeys = backend.sigKeypair();
@@ -92,5 +92,29 @@ describe("rehearsal", () => {
     } finally {
       sockets.close();
     }
+  });
+
+  test("rehearsal - at start its outcome is what /status shows: the plan's status with the reads, or why it failed, never thrown", async () => {
+    const logged: string[] = [];
+    const logger = createLogger({ service: "executor-test", node: "n1", write: (line) => logged.push(JSON.parse(line).msg) });
+    const outcomes = { get: async () => null };
+    const rehearsed = await rehearseAtStart({ backend, signResult, checkPlan, checkResult: () => {}, outcomes }, logger);
+    expect(rehearsed).toMatchObject({ status: "verified", steps: 11, reads: { outcomes: "read (absent)" } });
+    const failing = { get: async () => Promise.reject(new Error("bucket gone")) };
+    expect(await rehearseAtStart({ backend, signResult, checkPlan, checkResult: () => {}, outcomes: failing }, logger)).toMatchObject({
+      status: "verified",
+      reads: { failed: "bucket gone" },
+    });
+    const broken = await rehearseAtStart(
+      { backend, signResult, checkPlan: (plan) => checkPlan({ ...plan, node: "r2" }), checkResult: () => {}, outcomes },
+      logger,
+    );
+    expect(broken).toEqual({ failed: expect.stringMatching(/signature did not verify/) });
+    expect(logged).toEqual([
+      "plan path rehearsed",
+      "the rehearsal's reads through the real paths failed",
+      "plan path rehearsed",
+      "plan path rehearsal failed; the first real plan will take the cold path",
+    ]);
   });
 });

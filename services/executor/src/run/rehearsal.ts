@@ -1,21 +1,20 @@
-// The plan path rehearsed at start with nothing real touched: a synthetic batman-adv repair plan, signed with a throwaway
-// key, goes through the bus's contract checks, the signature check, the plan handler (leases, journal, outcome record),
-// the runner and the real batman actuators over an in-memory mesh, and its result is signed and checked. The first real
-// plan then meets compiled code: in the lab VM, the executor began its first plan 0.5–0.6 s after it was published, and
-// later ones about 0.1 s after.
+// The plan path rehearsed at start, nothing real touched: a synthetic batman-adv repair plan through the contract checks,
+// the signature check, the plan handler and the real batman actuators over an in-memory mesh; then one read of each real
+// path. Why and what it measured: README.md ("Start-up rehearsal").
 import {
   type ActionResult,
   type BatmanMesh,
   createLogger,
   type LinkInfo,
   type LinkMasters,
+  type Logger,
   type MeshSettingName,
   MessageVerifier,
   type Plan,
   type PqBackend,
   signMessage,
 } from "@x0/shared";
-import { batctlActuators } from "../actuators/batctl.ts";
+import { aggregationActuator, batmanControl, batmanInterfaceActuator, hopPenaltyActuator, origIntervalActuator } from "../actuators/batman/mod.ts";
 import { ActuatorRegistry } from "../actuators/registry.ts";
 import { RehearsalFailed } from "../errors.ts";
 import type { KvStore } from "../lease/lease.ts";
@@ -199,11 +198,8 @@ export interface RealReads {
 /**
  * Reads, changing nothing, through the real paths the first plan takes after the in-memory rehearsal: a key of the
  * outcomes bucket that is never written, this namespace's links over rtnetlink, and a mesh setting over batman-adv's
- * generic netlink family. Before these reads, the first detach of a bench:batman run in the lab VM came 0.19–0.62 s
- * after the executor began its plan (three runs), later ones 0.05–0.15 s; with them 0.14 and 0.39 s (two runs), so no
- * clear speed-up, but the status shows whether each real path answers. What each read saw is returned; a mesh read
- * that fails (no batman-adv here, or no mesh interface in this namespace) is reported by its message, since the family
- * lookup before it has run.
+ * generic netlink family. What each read saw is returned; a mesh read that fails (no batman-adv here, or no mesh
+ * interface in this namespace) is reported by its message, since the family lookup before it has run.
  */
 export async function rehearseRealReads({ outcomes, masters, mesh, meshInterface = MESH }: RealReads): Promise<Record<string, string>> {
   const seen: Record<string, string> = {};
@@ -247,9 +243,13 @@ async function rehearse({ backend, signResult, checkPlan: checkPlanMessage, chec
   if (!verdict.ok) throw new RehearsalFailed(`the synthetic plan's signature did not verify: ${verdict.reason}: ${verdict.detail}`);
 
   const mesh = new MemoryMesh();
-  const [hopPenalty, batmanInterface, origInterval, , aggregation] = batctlActuators({ netnsTemplate: "rehearsal-{node}", masters: mesh, mesh, pollMs: 10 });
+  const control = batmanControl({ netnsTemplate: "rehearsal-{node}", masters: mesh, mesh, pollMs: 10 });
   const logger = createLogger({ service: "executor-rehearsal", node: "rehearsal", level: "error" });
-  const registry = new ActuatorRegistry().register(batmanInterface).register(origInterval).register(hopPenalty).register(aggregation);
+  const registry = new ActuatorRegistry()
+    .register(batmanInterfaceActuator(control))
+    .register(origIntervalActuator(control))
+    .register(hopPenaltyActuator(control))
+    .register(aggregationActuator(control));
   const runner = new PlanRunner({ registry, node: "r1", logger });
   const kv = new MemoryKv();
   const handler = new PlanHandler({ mode: "enforce", outcomes: kv, leases: new PlanLeases({ kv, holder: "rehearsal" }), runner, logger, sign: signResult });
@@ -258,4 +258,25 @@ async function rehearse({ backend, signResult, checkPlan: checkPlanMessage, chec
   checkResult(handled.result);
   if (handled.result.status !== "verified") throw new RehearsalFailed(`the synthetic plan ended ${handled.result.status}: ${handled.result.detail ?? ""}`);
   return { status: handled.result.status, steps: handled.result.steps.length, durationMs: performance.now() - started };
+}
+
+/**
+ * The rehearsal at start as /status shows it (`details.rehearsal`): the synthetic plan's outcome with what the real reads
+ * saw, or why it failed. Logged, never thrown: the executor runs on, its first plan on the cold path.
+ */
+export async function rehearseAtStart(options: RehearsalOptions & RealReads, logger: Logger): Promise<Record<string, unknown>> {
+  let rehearsal: Rehearsal;
+  try {
+    rehearsal = await rehearsePlanHandling(options);
+  } catch (error) {
+    logger.error("plan path rehearsal failed; the first real plan will take the cold path", { error });
+    return { failed: (error as Error).message };
+  }
+  const reads = await rehearseRealReads(options).catch((error: Error) => {
+    logger.warn("the rehearsal's reads through the real paths failed", { error });
+    return { failed: error.message };
+  });
+  const outcome = { status: rehearsal.status, steps: rehearsal.steps, ms: Math.round(rehearsal.durationMs), reads };
+  logger.info("plan path rehearsed", outcome);
+  return outcome;
 }

@@ -1,11 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { ActionResult, createLogger, type Plan, type PlannedAction } from "@x0/shared";
+import { ActionResult, createLogger, type PlannedAction } from "@x0/shared";
 import { z } from "zod";
 import { notifyActuator } from "../actuators/notify.ts";
 import { ActuatorRegistry } from "../actuators/registry.ts";
 import { type Actuator, observed } from "../actuators/types.ts";
 import { memoryJournal } from "./journal.ts";
 import { PlanRunner, type ProbeFn } from "./runner.ts";
+import { planOf } from "./testing.ts";
 
 const logger = createLogger({ service: "executor-test", node: "n1", level: "error" });
 
@@ -53,18 +54,6 @@ const restart: Actuator<{ node: string }, null> = {
 };
 
 const action = (key: string, value: string, node = "n1"): PlannedAction => ({ type: "route_replace", params: { node, key, value }, reason: "test" });
-const planOf = (actions: PlannedAction[], extra: Partial<Plan> = {}): Plan => ({
-  v: 1,
-  plan_id: crypto.randomUUID(),
-  incident_id: crypto.randomUUID(),
-  node: "n1",
-  kind: "link_down",
-  rule: "r",
-  approval: "auto",
-  actions,
-  created_at: Date.now(),
-  ...extra,
-});
 
 function runnerWith(
   kernel: ReturnType<typeof fakeKernel>,

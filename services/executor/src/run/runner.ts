@@ -1,6 +1,6 @@
 // The plan runner: apply every step (journaled), observe the expected effect before the deadline, and roll every applied
 // step back, in reverse order, when it is not observed. The status says what is known: verified only when every check passed.
-import type { ActionResult, Logger, Plan, PlannedAction, Telemetry, VerifyCheck } from "@x0/shared";
+import { type ActionResult, actionResult, clipDetail, type Logger, type Plan, type PlannedAction, type Telemetry, type VerifyCheck } from "@x0/shared";
 import { z } from "zod";
 import type { ActuatorRegistry } from "../actuators/registry.ts";
 import { type Actuator, type ActuatorContext, type Applied, type Observation, observed, type Step } from "../actuators/types.ts";
@@ -53,8 +53,6 @@ interface StepState {
 
 type StepStatus = ActionResult["steps"][number]["status"];
 type Verification = NonNullable<ActionResult["verification"]>[number];
-
-const clip = (text: string, max = 1024) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /** Whether `error` (or a cause of it) says this instance lost the plan's lease. */
 export function isLeaseLost(error: unknown): boolean {
@@ -144,7 +142,7 @@ export class PlanRunner {
       const rolled = await this.#rollback(states, ctx, record, journal);
       return this.#result(plan, states, rolled.ok ? "rolled_back" : "failed", startedAt, {
         appliedAt,
-        detail: clip(`${prefix}; not every step ran and the plan has no expected effect to observe; ${rolled.summary}`),
+        detail: clipDetail(`${prefix}; not every step ran and the plan has no expected effect to observe; ${rolled.summary}`),
       });
     }
     return this.#verifyAndSettle(plan, states, ctx, record, journal, startedAt, appliedAt, prefix);
@@ -156,7 +154,7 @@ export class PlanRunner {
       const actuator = this.#o.registry.get(action.type);
       if (!actuator) return { ...state, status: "failed", detail: `no actuator for ${action.type}` };
       const params = actuator.params.safeParse(action.params);
-      if (!params.success) return { ...state, status: "failed", detail: clip(`invalid params: ${z.prettifyError(params.error)}`) };
+      if (!params.success) return { ...state, status: "failed", detail: clipDetail(`invalid params: ${z.prettifyError(params.error)}`) };
       const step: Step = { index, type: action.type, params: params.data, reason: action.reason };
       const handled = actuator.handles(params.data, { node: this.#o.node, logger: this.#o.logger, beforeChange: async () => {} });
       if (!handled.ok) return { ...state, actuator, step, status: "skipped", detail: handled.reason };
@@ -166,7 +164,7 @@ export class PlanRunner {
 
   #set(state: StepState, status: StepStatus, detail: string): void {
     state.status = status;
-    state.detail = clip(detail);
+    state.detail = clipDetail(detail);
   }
 
   #context(record: JournalRecord, states: StepState[], journal: JournalWriter): ActuatorContext {
@@ -292,7 +290,7 @@ export class PlanRunner {
       return this.#result(plan, states, "applied", startedAt, {
         appliedAt,
         verification,
-        detail: clip(
+        detail: clipDetail(
           [prefix, `superseded by plan ${superseded.signal.reason} before its effect was observed; its steps stay (that plan states them again)`]
             .filter(Boolean)
             .join("; "),
@@ -301,7 +299,7 @@ export class PlanRunner {
     }
     const ok = verification.every((entry) => entry.ok);
     if (verification.length > 0) this.#o.metrics?.verification((performance.now() - started) / 1000, ok);
-    const join = (...parts: string[]) => clip(parts.filter(Boolean).join("; "));
+    const join = (...parts: string[]) => clipDetail(parts.filter(Boolean).join("; "));
     if (verification.length === 0) {
       return this.#result(plan, states, "applied", startedAt, { appliedAt, detail: join(prefix, "applied; nothing observable to verify") });
     }
@@ -331,7 +329,7 @@ export class PlanRunner {
         if (last.ok || stop?.aborted) break;
         await Bun.sleep(Math.min(50, Math.max(0, deadline - Date.now())));
       }
-      return { check: name, ok: last.ok, detail: clip(`${last.detail} (attempt ${attempts})`), ts: last.at };
+      return { check: name, ok: last.ok, detail: clipDetail(`${last.detail} (attempt ${attempts})`), ts: last.at };
     }
     const applied = states.filter((state) => state.applied && state.actuator && state.step && state.status === "applied");
     if (applied.length === 0) return undefined;
@@ -355,7 +353,7 @@ export class PlanRunner {
         ? `${observable} step(s) observed: ${applied.map((state) => state.observation?.detail).join("; ")}`
         : `${observable - bad.length}/${observable} steps observed; ${bad.map((state) => `step ${state.index}: ${state.observation?.detail}`).join("; ")}`;
     const ts = Math.max(...applied.map((state) => state.observation?.at ?? 0));
-    return { check: check.description ? `steps: ${check.description}` : "steps", ok: bad.length === 0, detail: clip(detail), ts };
+    return { check: check.description ? `steps: ${check.description}` : "steps", ok: bad.length === 0, detail: clipDetail(detail), ts };
   }
 
   /** One verify pass over `states` (batched per actuator); stores each observation on its state. */
@@ -441,27 +439,20 @@ export class PlanRunner {
     startedAt: number,
     extra: { appliedAt?: number; verifiedAt?: number; verification?: Verification[]; detail?: string },
   ): ActionResult {
-    return {
-      v: 1,
-      result_id: crypto.randomUUID(),
-      plan_id: plan.plan_id,
-      incident_id: plan.incident_id,
-      node: plan.node,
+    return actionResult(plan, {
       status,
-      dry_run: false,
       steps: states.map((state) => ({
         type: state.action.type,
         params: state.action.params,
         status: state.status,
-        detail: clip(state.detail || state.action.reason),
+        detail: state.detail || state.action.reason,
         ...(state.applied ? { applied_at: state.applied.at } : {}),
       })),
       started_at: startedAt,
-      finished_at: Date.now(),
-      ...(extra.appliedAt !== undefined ? { applied_at: extra.appliedAt } : {}),
-      ...(extra.verifiedAt !== undefined ? { verified_at: extra.verifiedAt } : {}),
-      ...(extra.verification ? { verification: extra.verification.slice(0, 64) } : {}),
-      ...(extra.detail ? { detail: clip(extra.detail) } : {}),
-    };
+      applied_at: extra.appliedAt,
+      verified_at: extra.verifiedAt,
+      verification: extra.verification,
+      detail: extra.detail,
+    });
   }
 }

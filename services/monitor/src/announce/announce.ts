@@ -1,7 +1,7 @@
 // The node's announcement in x0_topology: its sampled interfaces with their MAC and IPv4 addresses (read in the monitor's
-// own network namespace), its service address and hello port.
+// own network namespace), its service address and hello port; written again whenever what it says changes.
 import { networkInterfaces } from "node:os";
-import type { InterfaceSample, NodeAnnouncement } from "@x0/shared";
+import type { InterfaceSample, Logger, NodeAnnouncement, Telemetry } from "@x0/shared";
 
 /** Address facts of one interface, as node:os reports them. */
 export interface InterfaceAddresses {
@@ -79,5 +79,52 @@ export class AddressCache {
       this.version += 1;
     }
     return this.#addresses;
+  }
+}
+
+/** The node's batman-adv mesh as announced (absent when it runs none). */
+export type AnnouncedMesh = Parameters<typeof announcement>[0]["batman"];
+
+/** Options of a {@link TopologyAnnouncer}. */
+export interface TopologyAnnouncerOptions {
+  node: string;
+  serviceAddress: string | null;
+  probePort: number;
+  /** The node's batman-adv mesh now. */
+  mesh: () => AnnouncedMesh;
+  /** Writes the announcement (to x0_topology); a rejection is logged and the next sample writes again. */
+  write: (announcement: NodeAnnouncement) => Promise<unknown>;
+  logger: Logger;
+  addresses?: AddressCache;
+  now?: () => number;
+}
+
+/**
+ * Writes the node's announcement when a sample changes what it says: the interfaces (names, states, XDP modes), their
+ * addresses, eBPF, or the mesh. The analyzer and planner build the graph from it.
+ */
+export class TopologyAnnouncer {
+  readonly #addresses: AddressCache;
+  /** What the last write said (empty after a failed write, so the next sample writes again). */
+  #written = "";
+
+  constructor(private readonly options: TopologyAnnouncerOptions) {
+    this.#addresses = options.addresses ?? new AddressCache();
+  }
+
+  /** Writes the announcement for `telemetry` unless it says what the last write said. */
+  update(telemetry: Telemetry): void {
+    const { node, serviceAddress, probePort, write, logger, now = Date.now } = this.options;
+    const shape = telemetry.interfaces.map((i) => `${i.name}:${i.operstate}:${i.xdp?.mode ?? "off"}`).join(",");
+    const addresses = this.#addresses.get(shape, telemetry.ts);
+    const mesh = this.options.mesh();
+    const said = `${shape}|${this.#addresses.version}|${telemetry.ebpf}|${mesh ? `${mesh.originator}:${mesh.hard_interfaces.join(",")}` : ""}`;
+    if (said === this.#written) return;
+    this.#written = said;
+    const announced = announcement({ node, interfaces: telemetry.interfaces, ebpf: telemetry.ebpf, serviceAddress, probePort, addresses, batman: mesh });
+    write({ ...announced, updated_at: now() }).catch((error) => {
+      this.#written = "";
+      logger.warn("cannot update topology", { error });
+    });
   }
 }

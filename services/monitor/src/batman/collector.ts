@@ -1,6 +1,13 @@
 // Reads batman-adv state through batman-adv's generic netlink family in process, or through batctl (argv only, no shell).
-import { type BatmanMesh as BatmanNetlink, type BatmanSample, parseBatctlInterfaces, X0Error } from "@x0/shared";
-import { parseMesh, parseNeighbours, parseOriginators } from "./parse.ts";
+import {
+  type BatmanMesh as BatmanNetlink,
+  type BatmanSample,
+  parseBatctlInterfaces,
+  parseBatctlMesh,
+  parseBatctlNeighbours,
+  parseBatctlOriginators,
+  X0Error,
+} from "@x0/shared";
 
 /** batctl failed or timed out. */
 export class BatctlError extends X0Error {}
@@ -39,8 +46,8 @@ export interface BatmanOptions {
 /** Reads originators (with TQ and next hop) and neighbours of one mesh interface. */
 export async function collectBatman({ meshInterface, batctl = "batctl", timeoutMs = 2000 }: BatmanOptions): Promise<BatmanSample> {
   const [originators, neighbours] = await Promise.all([
-    output([batctl, "meshif", meshInterface, "oj"], timeoutMs).then(parseOriginators),
-    output([batctl, "meshif", meshInterface, "nj"], timeoutMs).then(parseNeighbours),
+    output([batctl, "meshif", meshInterface, "oj"], timeoutMs).then(parseBatctlOriginators),
+    output([batctl, "meshif", meshInterface, "nj"], timeoutMs).then(parseBatctlNeighbours),
   ]);
   return { mesh_interface: meshInterface, originators, neighbours };
 }
@@ -55,7 +62,7 @@ export interface BatmanMesh {
 /** Reads the mesh's originator address (`mj`) and its hard interfaces (`interface`). */
 export async function collectBatmanMesh({ meshInterface, batctl = "batctl", timeoutMs = 2000 }: BatmanOptions): Promise<BatmanMesh> {
   const [mesh, interfaces] = await Promise.all([
-    output([batctl, "meshif", meshInterface, "mj"], timeoutMs).then(parseMesh),
+    output([batctl, "meshif", meshInterface, "mj"], timeoutMs).then(parseBatctlMesh),
     output([batctl, "meshif", meshInterface, "interface"], timeoutMs).then(parseBatctlInterfaces),
   ]);
   return { mesh_interface: meshInterface, originator: mesh.originator, hard_interfaces: [...interfaces.keys()].sort() };

@@ -1,9 +1,7 @@
 // A BPF map reached through its fd: typed lookups, updates, deletes and whole-map reads (batched where the kernel can).
 import { X0Error } from "@x0/shared";
+import { byteSize, type MapLayout, MapType } from "./btf-layout.ts";
 import { BpfError, cstr, type Libbpf } from "./libbpf.ts";
-
-/** BPF map types the monitor reads (enum bpf_map_type). */
-export const MapType = { HASH: 1, ARRAY: 2, PERCPU_HASH: 5, PERCPU_ARRAY: 6, LRU_HASH: 9, LRU_PERCPU_HASH: 10, RINGBUF: 27 } as const;
 
 const PER_CPU_TYPES: ReadonlySet<number> = new Set([MapType.PERCPU_HASH, MapType.PERCPU_ARRAY, MapType.LRU_PERCPU_HASH]);
 
@@ -73,7 +71,9 @@ export class BpfMap {
   }
 
   /** Throws {@link MapLayoutMismatch} unless key and value sizes are what the caller's layout encodes. */
-  expectLayout(keySize: number, valueSize: number): this {
+  expectLayout({ key, value }: Pick<MapLayout, "key" | "value">): this {
+    const keySize = byteSize(key);
+    const valueSize = byteSize(value);
     if (this.info.keySize !== keySize || this.info.valueSize !== valueSize) {
       throw new MapLayoutMismatch(
         `map ${this.label}: key/value ${this.info.keySize}/${this.info.valueSize} bytes, expected ${keySize}/${valueSize} (rebuild with make bpf)`,

@@ -1,5 +1,5 @@
-// Overdue reports: when a hello peer stops answering, the monitor tells the analyzer at hello pace instead of waiting for
-// the next telemetry sample, so detection no longer waits up to one telemetry interval (1 s on a slow node).
+// Overdue reports: when a hello peer stops answering, the monitor tells the analyzer at hello pace, so detection does not
+// wait for the next telemetry sample (up to one telemetry interval: 1 s on a slow node).
 import { ConfigError, type ProbeOverdue, type ProbeSample } from "@x0/shared";
 import type { PeerStats } from "./prober.ts";
 

@@ -1,5 +1,6 @@
 // An ad-hoc burst of hellos to one address from a fresh socket: the x0.probe.<node> endpoint (the executor's path check)
 // and the lab's probes. Replies are matched by sequence number, so other traffic on the socket is ignored.
+import type { ProbeRequest, ProbeResponse } from "@x0/shared";
 import { decodeHello, encodeHello, HelloType } from "./hello.ts";
 
 /** What one burst observed. */
@@ -70,4 +71,19 @@ export async function probeOnce({ to, port, count, intervalMs, timeoutMs, untilF
     for (const timer of timers) clearTimeout(timer);
     socket.close();
   }
+}
+
+/** The x0.probe.<node> handler: a burst from inside this node to the request's address, at its port or `defaultPort`. */
+export function probeResponder(node: string, defaultPort: number): (request: ProbeRequest) => Promise<ProbeResponse> {
+  return async function answerProbe(request) {
+    const outcome = await probeOnce({
+      to: request.to,
+      port: request.port ?? defaultPort,
+      count: request.count,
+      intervalMs: request.interval_ms,
+      timeoutMs: request.timeout_ms,
+      untilFirst: request.until_first,
+    });
+    return { v: 1, node, to: request.to, sent: outcome.sent, received: outcome.received, rtt_ms: outcome.rttMs };
+  };
 }

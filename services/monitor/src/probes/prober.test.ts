@@ -7,6 +7,16 @@ afterEach(() => {
   for (const prober of probers.splice(0)) prober.close();
 });
 
+/** A prober on loopback with one peer: a responder (a prober without peers) answering every 20 ms hello. */
+async function proberWithResponder(): Promise<Prober> {
+  const options = { port: 0, host: "127.0.0.1", intervalMs: 20, timeoutMs: 200, window: 10 };
+  const responder = await Prober.start({ ...options, peers: [] });
+  probers.push(responder);
+  const prober = await Prober.start({ ...options, peers: [{ host: "127.0.0.1", port: responder.port }] });
+  probers.push(prober);
+  return prober;
+}
+
 describe("prober", () => {
   test("prober - parses peers with and without a port", () => {
     expect(parsePeer("10.0.0.2:9000", 7471)).toEqual({ host: "10.0.0.2", port: 9000 });
@@ -15,17 +25,7 @@ describe("prober", () => {
   });
 
   test("prober - a live peer answers hellos over real UDP: RTT and no loss", async () => {
-    const responder = await Prober.start({ peers: [], port: 0, host: "127.0.0.1", intervalMs: 20, timeoutMs: 200, window: 10 });
-    probers.push(responder);
-    const prober = await Prober.start({
-      peers: [{ host: "127.0.0.1", port: responder.port }],
-      port: 0,
-      host: "127.0.0.1",
-      intervalMs: 20,
-      timeoutMs: 200,
-      window: 10,
-    });
-    probers.push(prober);
+    const prober = await proberWithResponder();
     await waitFor("10 replies", () => (prober.stats()[0]?.received ?? 0) >= 10, 5000);
     const [stats] = prober.stats();
     expect(stats?.loss).toBe(0);
@@ -47,17 +47,7 @@ describe("prober", () => {
 
 describe("prober heartbeat history", () => {
   test("prober - reports the latest reply time and the spacing of replies", async () => {
-    const responder = await Prober.start({ peers: [], port: 0, host: "127.0.0.1", intervalMs: 20, timeoutMs: 200, window: 10 });
-    probers.push(responder);
-    const prober = await Prober.start({
-      peers: [{ host: "127.0.0.1", port: responder.port }],
-      port: 0,
-      host: "127.0.0.1",
-      intervalMs: 20,
-      timeoutMs: 200,
-      window: 10,
-    });
-    probers.push(prober);
+    const prober = await proberWithResponder();
     await waitFor("6 replies", () => (prober.stats()[0]?.received ?? 0) >= 6, 5000);
     const [stats] = prober.stats();
     expect(Math.abs(Date.now() - (stats?.lastReplyTs ?? 0))).toBeLessThan(1000);

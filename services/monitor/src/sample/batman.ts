@@ -18,8 +18,7 @@ const MESH_REFRESH_MS = 5000;
  * MESH_REFRESH_MS through batctl. The announcement's hard interfaces must follow a detach within one read: the analyzer
  * withdraws the batman verdicts of a neighbour whose interface left the mesh by them. A detach that never reaches the
  * announcement (a repair and its restore 5 s apart) lets the vanished neighbour age into a second link_down right after
- * the restore: the most likely trigger of the two bench runs whose second detach and return fell inside batman-adv's
- * 30 s sequence number reset protection.
+ * the restore, and a second detach and return then falls inside batman-adv's 30 s sequence number reset protection.
  */
 export function meshFactsDue(source: BatmanSettings["source"], now: number, readAt: number): boolean {
   return source === "netlink" || now - readAt >= MESH_REFRESH_MS;

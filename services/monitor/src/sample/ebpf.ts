@@ -5,10 +5,13 @@ import type { EbpfState, Logger } from "@x0/shared";
 import { type Libbpf, loadLibbpf } from "../bpf/libbpf.ts";
 import { ensureMounted } from "../bpf/mounts.ts";
 import { checkReadiness } from "../bpf/privileges.ts";
-import type { MonitorMetrics } from "../telemetry/metrics.ts";
+import type { MonitorMetrics } from "../metrics.ts";
 import { NetTrace } from "../trace/tracepoints.ts";
 import type { XdpModePreference } from "../xdp/attach.ts";
 import { Dataplane } from "../xdp/dataplane.ts";
+
+/** The folder `make bpf` builds into. */
+export const DEFAULT_BPF_DIR = join(import.meta.dir, "..", "..", "..", "..", "bpf", "build");
 
 /** Object files `make bpf` builds. */
 export const BPF_FILES = { xdp: "xdp_mesh.bpf.o", trace: "net_trace.bpf.o", shim: "libx0shim.so" } as const;

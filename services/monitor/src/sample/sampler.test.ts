@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { type InterfaceSample, Telemetry } from "@x0/shared";
 import { Registry } from "prom-client";
-import { createMonitorMetrics } from "../telemetry/metrics.ts";
+import { createMonitorMetrics } from "../metrics.ts";
 import type { KnownNeighbour, XdpTotals } from "../xdp/attach.ts";
 import { keyId } from "../xdp/layout.ts";
 import { type DataplaneSource, Sampler } from "./sampler.ts";
@@ -72,6 +72,16 @@ const A = "02:00:00:00:00:0a";
 const B = "02:00:00:00:00:0b";
 const C = "02:00:00:00:00:0c";
 
+/** A sampler whose map holds neighbours A and B with `packets` each, sampled once at 1000. */
+function sampledWithAB(packets: number) {
+  const { s, state } = sampler();
+  const a = neighbour(A, "10.0.0.1", packets);
+  const b = neighbour(B, "10.0.0.2", packets);
+  state.neighbours = [a, b];
+  s.sample(1_000);
+  return { s, state, a, b };
+}
+
 describe("sampler", () => {
   test("sampler - the first sample has neighbours without deltas, the next their deltas and per-second rates", () => {
     const { s, state, counters } = sampler();
@@ -115,11 +125,7 @@ describe("sampler", () => {
   });
 
   test("sampler - a silent neighbour keeps its last-seen time, sorts after active ones and stops being alive", () => {
-    const { s, state } = sampler();
-    const a = neighbour(A, "10.0.0.1", 1);
-    const b = neighbour(B, "10.0.0.2", 1);
-    state.neighbours = [a, b];
-    s.sample(1_000);
+    const { s, b } = sampledWithAB(1);
     b.packets = 2;
     const second = s.sample(1_100);
     expect(second.interfaces[0]?.neighbours?.map((n) => [n.mac, n.last_seen_ts])).toEqual([
@@ -135,11 +141,7 @@ describe("sampler", () => {
   });
 
   test("sampler - an evicted neighbour is forgotten: back in the map, its first reading has no delta", () => {
-    const { s, state } = sampler();
-    const a = neighbour(A, "10.0.0.1", 5);
-    const b = neighbour(B, "10.0.0.2", 5);
-    state.neighbours = [a, b];
-    s.sample(1_000);
+    const { s, state, a, b } = sampledWithAB(5);
     state.neighbours = [a];
     a.packets = 6;
     expect(s.sample(1_100).interfaces[0]?.neighbours?.map((n) => n.mac)).toEqual([A]);

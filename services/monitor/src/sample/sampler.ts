@@ -1,12 +1,12 @@
 // One telemetry sample per interval: sysfs interface counters, plus, where available, XDP per-neighbour counters,
 // tracepoint counters, hello probes, batman-adv state and ring buffer events; deltas and rates against the last sample.
 import type { BatmanSample, CounterName, EbpfState, InterfaceSample, NeighbourSample, Telemetry } from "@x0/shared";
-import { directTq } from "../batman/parse.ts";
+import { directTq } from "../batman/tq.ts";
 import type { Libbpf } from "../bpf/libbpf.ts";
+import type { MonitorMetrics, PendingTraffic } from "../metrics.ts";
 import { probeSampleOf } from "../probes/overdue.ts";
 import type { PeerStats } from "../probes/prober.ts";
 import { COUNTER_NAMES } from "../sysfs/counters.ts";
-import type { MonitorMetrics, PendingTraffic } from "../telemetry/metrics.ts";
 import { RateTracker } from "../telemetry/rates.ts";
 import type { NetTrace } from "../trace/tracepoints.ts";
 import type { Dataplane, InterfaceEvent, InterfaceReading } from "../xdp/dataplane.ts";
@@ -330,19 +330,9 @@ function counterDelta(value: number, before: number): number {
   return value >= before ? value - before : value;
 }
 
-const zeroXdp = {
-  packets: 0,
-  bytes: 0,
-  passed: 0,
-  dropped_deny: 0,
-  dropped_fault: 0,
-  packets_delta: 0,
-  bytes_delta: 0,
-  dropped_delta: 0,
-  packets_per_s: 0,
-  bytes_per_s: 0,
-  dropped_per_s: 0,
-};
+/** The deltas and rates of a reading with nothing before it to compare with. */
+const NO_CHANGE = { packets_delta: 0, bytes_delta: 0, dropped_delta: 0, packets_per_s: 0, bytes_per_s: 0, dropped_per_s: 0 } as const;
+const zeroXdp = { packets: 0, bytes: 0, passed: 0, dropped_deny: 0, dropped_fault: 0, ...NO_CHANGE };
 
 /** Converts a CLOCK_MONOTONIC timestamp (ns) to epoch ms, given the monotonic and epoch times of "now". */
 export function monoToEpoch(tsNs: bigint, monoNowNs: bigint, epochNowMs: number): number {

@@ -1,3 +1,4 @@
+// Interface state and counters from /sys/class/net, read through file descriptors kept open between samples.
 import { dlopen, FFIType, type Pointer, ptr, read } from "bun:ffi";
 import { closeSync, fstatSync, openSync, readdirSync, readSync, statfsSync } from "node:fs";
 import { type CounterName, type InterfaceSample, OperState, X0Error } from "@x0/shared";

@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { decodeRetxKey, parseDropReasons } from "./layout.ts";
+import { join } from "node:path";
+import { BTF_LAYOUT_OBJECT, checkObjectLayout } from "../bpf/btf-layout.ts";
+import { BPF_FILES, DEFAULT_BPF_DIR } from "../sample/ebpf.ts";
+import { decodeRetxKey, NET_TRACE_BTF, NET_TRACE_TYPES_BTF, parseDropReasons } from "./layout.ts";
 
 describe("trace layout", () => {
   test("trace layout - decodes IPv4 and IPv6 retransmit destinations", () => {
@@ -21,5 +24,10 @@ describe("trace layout", () => {
       [3, "NO_SOCKET"],
       [6, "SOCKET_RCVBUFF"],
     ]);
+  });
+
+  test("trace layout - agrees with the BTF of net_trace.bpf.o and of net_trace.h's types", () => {
+    expect(checkObjectLayout(join(DEFAULT_BPF_DIR, BPF_FILES.trace), NET_TRACE_BTF)).toEqual([]);
+    expect(checkObjectLayout(join(DEFAULT_BPF_DIR, BTF_LAYOUT_OBJECT), NET_TRACE_TYPES_BTF)).toEqual([]);
   });
 });

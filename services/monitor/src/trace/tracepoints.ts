@@ -5,7 +5,7 @@ import type { Libbpf } from "../bpf/libbpf.ts";
 import type { BpfMap, MapErrorSink } from "../bpf/map.ts";
 import { BpfObject } from "../bpf/object.ts";
 import { u64 } from "../xdp/layout.ts";
-import { decodeRetxKey, parseDropReasons, RETX_KEY_SIZE, TRACE_OBJECT } from "./layout.ts";
+import { decodeRetxKey, parseDropReasons, RETX_KEY, TRACE_MAPS, TRACE_OBJECT } from "./layout.ts";
 
 /** The tracefs format file that names drop reasons. */
 export const KFREE_SKB_FORMAT = "/sys/kernel/tracing/events/skb/kfree_skb/format";
@@ -29,7 +29,8 @@ export class NetTrace {
     try {
       for (const tp of [TRACE_OBJECT.retransmit, TRACE_OBJECT.kfreeSkb]) object.attachTracepoint(tp.program, tp.category, tp.event);
       const reasonNames = parseDropReasons(readFileSync(KFREE_SKB_FORMAT, "utf8"));
-      return new NetTrace(object, object.map("retransmits").expectLayout(RETX_KEY_SIZE, 8), object.map("drop_reasons").expectLayout(4, 8), reasonNames);
+      const retransmits = object.map("retransmits").expectLayout(TRACE_MAPS.retransmits);
+      return new NetTrace(object, retransmits, object.map("drop_reasons").expectLayout(TRACE_MAPS.drop_reasons), reasonNames);
     } catch (error) {
       object.close();
       throw error;
@@ -42,10 +43,10 @@ export class NetTrace {
     const read = ++this.reads;
     // Read in place from the batch buffers (both maps are read every sample); addresses are formatted once per destination.
     this.retransmits.forEach((keys, keyOffset, values, valueOffset) => {
-      const raw = keys.toString("latin1", keyOffset, keyOffset + RETX_KEY_SIZE);
+      const raw = keys.toString("latin1", keyOffset, keyOffset + RETX_KEY.size);
       let cached = this.destinations.get(raw);
       if (!cached) {
-        cached = { destination: decodeRetxKey(keys.subarray(keyOffset, keyOffset + RETX_KEY_SIZE)), read };
+        cached = { destination: decodeRetxKey(keys.subarray(keyOffset, keyOffset + RETX_KEY.size)), read };
         this.destinations.set(raw, cached);
       }
       cached.read = read;

@@ -5,7 +5,21 @@ import { BpfError, cstr, type Libbpf } from "../bpf/libbpf.ts";
 import type { BpfMap, MapErrorSink } from "../bpf/map.ts";
 import { BpfObject } from "../bpf/object.ts";
 import { RingBuffer } from "../bpf/ringbuf.ts";
-import { decodeCounter, decodeEvent, decodeKey, encodeConfig, keyId, type NeighbourKey, SIZES, Stat, u64, XDP_OBJECT, type XdpEvent } from "./layout.ts";
+import {
+  decodeCounter,
+  decodeEvent,
+  decodeKey,
+  encodeConfig,
+  keyId,
+  NEIGH_STATS,
+  type NeighbourKey,
+  SIZES,
+  Stat,
+  u64,
+  XDP_MAPS,
+  XDP_OBJECT,
+  type XdpEvent,
+} from "./layout.ts";
 import { syncPolicyFlag } from "./pins.ts";
 
 /** XDP attach flags (include/uapi/linux/if_link.h). */
@@ -43,6 +57,11 @@ export interface NeighbourReading {
   bytes: number;
   droppedPackets: number;
 }
+
+/** Byte offsets of the counters read from each per-CPU struct x0_neigh_stats slot. */
+const PACKETS = NEIGH_STATS.fields.packets.offset;
+const BYTES = NEIGH_STATS.fields.bytes.offset;
+const DROPPED_PACKETS = NEIGH_STATS.fields.dropped_packets.offset;
 
 /** A cached neighbour key and the read in which it was last seen. */
 interface CachedKey {
@@ -141,8 +160,8 @@ export class XdpInterface {
     private readonly object: BpfObject,
     private readonly ring: RingBuffer,
   ) {
-    this.neighbours = object.map("neighbours").expectLayout(SIZES.key, SIZES.stats);
-    this.totals = object.map("totals").expectLayout(4, SIZES.counter);
+    this.neighbours = object.map("neighbours").expectLayout(XDP_MAPS.neighbours);
+    this.totals = object.map("totals").expectLayout(XDP_MAPS.totals);
     this.totalsValue = Buffer.alloc(this.totals.valueBytes);
   }
 
@@ -159,10 +178,10 @@ export class XdpInterface {
     });
     let ring: RingBuffer | undefined;
     try {
-      const deny = object.map("deny").expectLayout(SIZES.key, SIZES.deny);
-      const fault = object.map("fault").expectLayout(SIZES.key, SIZES.fault);
+      const deny = object.map("deny").expectLayout(XDP_MAPS.deny);
+      const fault = object.map("fault").expectLayout(XDP_MAPS.fault);
       // Pinned deny/fault entries from an earlier run (or an object without the flag) must raise it before packets flow.
-      syncPolicyFlag({ deny, fault, policy: object.map("policy").expectLayout(4, SIZES.policy) });
+      syncPolicyFlag({ deny, fault, policy: object.map("policy").expectLayout(XDP_MAPS.policy) });
       const progFd = object.programFd(XDP_OBJECT.program);
       const progId = progInfo(lib, progFd).id;
       const mode = XdpInterface.attachProgram(lib, iface, ifindex, progFd, options.mode);
@@ -219,14 +238,13 @@ export class XdpInterface {
         this.keys.set(raw, cached);
       }
       cached.read = read;
-      // struct x0_neigh_stats per CPU slot: packets, bytes, dropped packets, dropped bytes (u64 each).
       let packets = 0;
       let bytes = 0;
       let dropped = 0;
       for (let slot = valueOffset; slot + SIZES.stats <= valueOffset + valueBytes; slot += SIZES.stats) {
-        packets += u64(values, slot);
-        bytes += u64(values, slot + 8);
-        dropped += u64(values, slot + 16);
+        packets += u64(values, slot + PACKETS);
+        bytes += u64(values, slot + BYTES);
+        dropped += u64(values, slot + DROPPED_PACKETS);
       }
       const reading = readings[count];
       if (reading) {

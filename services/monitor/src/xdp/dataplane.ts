@@ -2,10 +2,10 @@
 // XDP program, no driver support) falls back on its own: it is retried later and reported with mode "off" and the reason.
 import { join } from "node:path";
 import type { Libbpf } from "../bpf/libbpf.ts";
-import { BpfMap, type MapErrorSink } from "../bpf/map.ts";
+import type { MapErrorSink } from "../bpf/map.ts";
 import { InterfaceMissing, type NeighbourReading, XdpInterface, type XdpMode, type XdpModePreference, type XdpTotals } from "./attach.ts";
-import { decodeFault, decodeKey, keyId, SIZES, type XdpEvent } from "./layout.ts";
-import { type PolicyMaps, policyFlag } from "./pins.ts";
+import { decodeFault, decodeKey, keyId, type XdpEvent } from "./layout.ts";
+import { openPolicyMaps, type PolicyMaps, policyFlag } from "./pins.ts";
 
 /** Options of a {@link Dataplane}. */
 export interface DataplaneOptions {
@@ -128,19 +128,7 @@ export class Dataplane {
   private policyMaps(iface: string): PolicyMaps {
     let maps = this.policy.get(iface);
     if (!maps) {
-      const dir = join(this.options.pinRoot, iface);
-      const opened: BpfMap[] = [];
-      const open = (name: string, keySize: number, valueSize: number) => {
-        const map = BpfMap.openPinned(this.lib, join(dir, name), this.options.onMapError);
-        opened.push(map);
-        return map.expectLayout(keySize, valueSize);
-      };
-      try {
-        maps = { deny: open("deny", SIZES.key, SIZES.deny), fault: open("fault", SIZES.key, SIZES.fault), policy: open("policy", 4, SIZES.policy) };
-      } catch (error) {
-        for (const map of opened) map.close();
-        throw error;
-      }
+      maps = openPolicyMaps(this.lib, join(this.options.pinRoot, iface), this.options.onMapError);
       this.policy.set(iface, maps);
     }
     return maps;

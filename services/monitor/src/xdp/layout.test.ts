@@ -1,5 +1,21 @@
 import { describe, expect, test } from "bun:test";
-import { decodeEvent, decodeFault, decodeKey, decodeStats, encodeConfig, encodeFault, encodeKey, keyId, LayoutError, SIZES } from "./layout.ts";
+import { join } from "node:path";
+import { BTF_LAYOUT_OBJECT, checkObjectLayout } from "../bpf/btf-layout.ts";
+import { BPF_FILES, DEFAULT_BPF_DIR } from "../sample/ebpf.ts";
+import {
+  decodeEvent,
+  decodeFault,
+  decodeKey,
+  decodeStats,
+  encodeConfig,
+  encodeFault,
+  encodeKey,
+  keyId,
+  LayoutError,
+  SIZES,
+  XDP_MESH_BTF,
+  XDP_MESH_TYPES_BTF,
+} from "./layout.ts";
 
 describe("layout", () => {
   test("layout - a neighbour key round-trips, IPv4 in network byte order at offset 8", () => {
@@ -55,5 +71,10 @@ describe("layout", () => {
     expect(config.length).toBe(SIZES.config);
     expect(config.readBigUInt64LE(0)).toBe(100_000_000n);
     expect(config.readUInt32LE(8)).toBe(7);
+  });
+
+  test("layout - agrees with the BTF of xdp_mesh.bpf.o and of every type in xdp_mesh.h (no root: the object files only)", () => {
+    expect(checkObjectLayout(join(DEFAULT_BPF_DIR, BPF_FILES.xdp), XDP_MESH_BTF)).toEqual([]);
+    expect(checkObjectLayout(join(DEFAULT_BPF_DIR, BTF_LAYOUT_OBJECT), XDP_MESH_TYPES_BTF)).toEqual([]);
   });
 });

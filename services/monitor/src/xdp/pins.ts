@@ -3,8 +3,20 @@
 // the program reads deny and fault only while the policy flag (struct x0_policy) is raised, and this module keeps it raised.
 import { join } from "node:path";
 import type { Libbpf } from "../bpf/libbpf.ts";
-import { BpfMap } from "../bpf/map.ts";
-import { decodeFault, decodeKey, encodeDeny, encodeFault, encodeKey, encodePolicy, isMacWideKey, type NeighbourKey, PolicyBits, SIZES } from "./layout.ts";
+import { BpfMap, type MapErrorSink } from "../bpf/map.ts";
+import {
+  decodeFault,
+  decodeKey,
+  encodeDeny,
+  encodeFault,
+  encodeKey,
+  encodePolicy,
+  isMacWideKey,
+  type NeighbourKey,
+  PolicyBits,
+  SIZES,
+  XDP_MAPS,
+} from "./layout.ts";
 
 /** The default pin root; each interface's maps are in `<root>/<iface>/`. */
 export const DEFAULT_PIN_ROOT = "/sys/fs/bpf/x0";
@@ -50,6 +62,22 @@ export function policyFlag({ policy }: PolicyMaps): boolean {
   return !policy.lookupInto(POLICY_INDEX, policyValue) || policyValue.readUInt32LE(0) !== 0;
 }
 
+/** Opens the pinned deny, fault and policy maps in `dir`, checking their layout; none stays open when one fails. */
+export function openPolicyMaps(lib: Libbpf, dir: string, onMapError?: MapErrorSink): PolicyMaps {
+  const opened: BpfMap[] = [];
+  const open = (name: keyof PolicyMaps) => {
+    const map = BpfMap.openPinned(lib, join(dir, name), onMapError);
+    opened.push(map);
+    return map.expectLayout(XDP_MAPS[name]);
+  };
+  try {
+    return { deny: open("deny"), fault: open("fault"), policy: open("policy") };
+  } catch (error) {
+    for (const map of opened) map.close();
+    throw error;
+  }
+}
+
 /** Policy maps of one interface opened from bpffs. */
 export class PinnedPolicy {
   private constructor(
@@ -59,18 +87,7 @@ export class PinnedPolicy {
 
   /** Opens `<pinRoot>/<iface>/{deny,fault,policy}`; throws BpfError ENOENT when the monitor never loaded on that interface. */
   static open(lib: Libbpf, iface: string, pinRoot = DEFAULT_PIN_ROOT): PinnedPolicy {
-    const opened: BpfMap[] = [];
-    try {
-      const open = (name: string, valueSize: number) => {
-        const map = BpfMap.openPinned(lib, join(pinRoot, iface, name));
-        opened.push(map);
-        return map.expectLayout(name === "policy" ? 4 : SIZES.key, valueSize);
-      };
-      return new PinnedPolicy(lib, { deny: open("deny", SIZES.deny), fault: open("fault", SIZES.fault), policy: open("policy", SIZES.policy) });
-    } catch (error) {
-      for (const map of opened) map.close();
-      throw error;
-    }
+    return new PinnedPolicy(lib, openPolicyMaps(lib, join(pinRoot, iface)));
   }
 
   /** Drops every packet from `neighbour` (exact MAC + IPv4 key; ipv4 null matches its non-IPv4 frames). */

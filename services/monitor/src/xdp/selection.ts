@@ -1,3 +1,4 @@
+// Which of the sampled interfaces get the XDP program, from X0_MONITOR_XDP_INTERFACES.
 /**
  * Which watched interfaces get XDP. `configured` is X0_MONITOR_XDP_INTERFACES (a comma list or `*`),
  * `watched` is X0_MONITOR_INTERFACES. Unset: the watched list when one was given, otherwise none,

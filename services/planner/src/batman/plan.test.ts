@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { linksFromAnnouncements, type MeshGraph, type NodeAnnouncement } from "@x0/shared";
+import { type BatmanSetting, linksFromAnnouncements, type MeshGraph, type NodeAnnouncement } from "@x0/shared";
 import { announcementsOf, batmanIdentity, gridAnnouncements, withBatman } from "../testing.ts";
 import { type BatmanLink, batmanLinkOf, meshAddress, meshGraph, meshNodesOf, PathCache } from "./mesh.ts";
 import {
@@ -14,7 +14,7 @@ import {
   repairChanges,
   restoreChanges,
 } from "./plan.ts";
-import { applySettings, type BatmanSetting, revertSettings, type SettingMap, settingKey, toSettingMap, untouched } from "./settings.ts";
+import { applySettings, revertSettings, type SettingMap, settingKey, toSettingMap, untouched } from "./settings.ts";
 
 const PARAMS = {
   hopPenalty: 80,
@@ -55,6 +55,12 @@ const setting = (node: string, iface: string, link: string, changes: Partial<Bat
   ...untouched({ node, mesh_interface: "bat0", interface: iface, link }),
   ...changes,
 });
+
+/** The mesh-wide steps' fixtures: three mesh nodes, a detach, a return, and the cut of link n1|n2 (both ends detached). */
+const meshNodes = ["n1", "n2", "n3"].map((node) => ({ node, mesh_interface: "bat0" }));
+const detach = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link, { active: false }), previous: undefined });
+const attach = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link), previous: setting(node, iface, link, { active: false }) });
+const FIRST_CUT = [detach("n1", "n1-n2", "link:n1|n2"), detach("n2", "n2-n1", "link:n1|n2")];
 
 describe("batman plans", () => {
   test("batman plans - a link is a batman link only when both ends' interfaces are hard interfaces of their meshes", () => {
@@ -297,13 +303,10 @@ describe("batman plans", () => {
   });
 
   test("batman plans - OGM steps follow whether anything is detached: once for overlapping repairs, never for a dead node or when off", () => {
-    const meshNodes = ["n1", "n2", "n3"].map((node) => ({ node, mesh_interface: "bat0" }));
-    const detach = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link, { active: false }), previous: undefined });
-    const first = [detach("n1", "n1-n2", "link:n1|n2"), detach("n2", "n2-n1", "link:n1|n2")];
     const values = (actions: ReturnType<typeof ogmActions>) => actions.map((action) => `${action.params.node}:${action.params.value}`);
-    expect(values(ogmActions({ current: new Map(), changes: first, meshNodes, why: "cut" }, PARAMS))).toEqual(["n1:100", "n2:100", "n3:100"]);
+    expect(values(ogmActions({ current: new Map(), changes: FIRST_CUT, meshNodes, why: "cut" }, PARAMS))).toEqual(["n1:100", "n2:100", "n3:100"]);
     // A second repair while the first link is still detached: the mesh is fast already.
-    const current = toSettingMap(first.map((change) => change.next));
+    const current = toSettingMap(FIRST_CUT.map((change) => change.next));
     expect(ogmActions({ current, changes: [detach("n2", "n2-n3", "link:n2|n3")], meshNodes, why: "cut" }, PARAMS)).toEqual([]);
     // A penalty detaches nothing; a dead node's executor is not asked.
     expect(
@@ -312,67 +315,62 @@ describe("batman plans", () => {
         PARAMS,
       ),
     ).toEqual([]);
-    expect(values(ogmActions({ current: new Map(), changes: first, meshNodes, deadNode: "n3", why: "node down" }, PARAMS))).toEqual(["n1:100", "n2:100"]);
+    expect(values(ogmActions({ current: new Map(), changes: FIRST_CUT, meshNodes, deadNode: "n3", why: "node down" }, PARAMS))).toEqual(["n1:100", "n2:100"]);
     // Returning one of two detached links keeps the mesh fast; returning the last sets the configured interval back.
-    const both = toSettingMap([...first.map((change) => change.next), setting("n2", "n2-n3", "link:n2|n3", { active: false })]);
-    const back = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link), previous: setting(node, iface, link, { active: false }) });
+    const both = toSettingMap([...FIRST_CUT.map((change) => change.next), setting("n2", "n2-n3", "link:n2|n3", { active: false })]);
     expect(
-      ogmActions({ current: both, changes: [back("n1", "n1-n2", "link:n1|n2"), back("n2", "n2-n1", "link:n1|n2")], meshNodes, why: "up" }, PARAMS),
+      ogmActions({ current: both, changes: [attach("n1", "n1-n2", "link:n1|n2"), attach("n2", "n2-n1", "link:n1|n2")], meshNodes, why: "up" }, PARAMS),
     ).toEqual([]);
     expect(
-      values(ogmActions({ current, changes: [back("n1", "n1-n2", "link:n1|n2"), back("n2", "n2-n1", "link:n1|n2")], meshNodes, why: "up" }, PARAMS)),
+      values(ogmActions({ current, changes: [attach("n1", "n1-n2", "link:n1|n2"), attach("n2", "n2-n1", "link:n1|n2")], meshNodes, why: "up" }, PARAMS)),
     ).toEqual(["n1:1000", "n2:1000", "n3:1000"]);
-    expect(ogmActions({ current: new Map(), changes: first, meshNodes, why: "cut" }, { ...PARAMS, repairOrigIntervalMs: 0 })).toEqual([]);
+    expect(ogmActions({ current: new Map(), changes: FIRST_CUT, meshNodes, why: "cut" }, { ...PARAMS, repairOrigIntervalMs: 0 })).toEqual([]);
   });
 
   test("batman plans - mesh hop penalty steps follow the same transitions as the OGM steps, and are off when equal to the mesh's own", () => {
-    const meshNodes = ["n1", "n2", "n3"].map((node) => ({ node, mesh_interface: "bat0" }));
-    const detach = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link, { active: false }), previous: undefined });
-    const first = [detach("n1", "n1-n2", "link:n1|n2"), detach("n2", "n2-n1", "link:n1|n2")];
     const values = (actions: ReturnType<typeof meshPenaltyActions>) =>
       actions.map((action) => `${action.type} ${action.params.node} ${action.params.mesh_interface}:${action.params.value}`);
-    expect(values(meshPenaltyActions({ current: new Map(), changes: first, meshNodes, why: "cut" }, PARAMS))).toEqual([
+    expect(values(meshPenaltyActions({ current: new Map(), changes: FIRST_CUT, meshNodes, why: "cut" }, PARAMS))).toEqual([
       "batman_hop_penalty n1 bat0:10",
       "batman_hop_penalty n2 bat0:10",
       "batman_hop_penalty n3 bat0:10",
     ]);
-    expect(meshPenaltyActions({ current: new Map(), changes: first, meshNodes, why: "cut" }, PARAMS)[0]?.params).not.toHaveProperty("interface");
-    const current = toSettingMap(first.map((change) => change.next));
+    expect(meshPenaltyActions({ current: new Map(), changes: FIRST_CUT, meshNodes, why: "cut" }, PARAMS)[0]?.params).not.toHaveProperty("interface");
+    const current = toSettingMap(FIRST_CUT.map((change) => change.next));
     expect(meshPenaltyActions({ current, changes: [detach("n2", "n2-n3", "link:n2|n3")], meshNodes, why: "cut" }, PARAMS)).toEqual([]);
-    expect(values(meshPenaltyActions({ current: new Map(), changes: first, meshNodes, deadNode: "n3", why: "node down" }, PARAMS))).toHaveLength(2);
-    const back = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link), previous: setting(node, iface, link, { active: false }) });
+    expect(values(meshPenaltyActions({ current: new Map(), changes: FIRST_CUT, meshNodes, deadNode: "n3", why: "node down" }, PARAMS))).toHaveLength(2);
     expect(
-      values(meshPenaltyActions({ current, changes: [back("n1", "n1-n2", "link:n1|n2"), back("n2", "n2-n1", "link:n1|n2")], meshNodes, why: "up" }, PARAMS)),
+      values(
+        meshPenaltyActions({ current, changes: [attach("n1", "n1-n2", "link:n1|n2"), attach("n2", "n2-n1", "link:n1|n2")], meshNodes, why: "up" }, PARAMS),
+      ),
     ).toEqual(["batman_hop_penalty n1 bat0:30", "batman_hop_penalty n2 bat0:30", "batman_hop_penalty n3 bat0:30"]);
-    expect(meshPenaltyActions({ current: new Map(), changes: first, meshNodes, why: "cut" }, { ...PARAMS, repairMeshHopPenalty: 30 })).toEqual([]);
+    expect(meshPenaltyActions({ current: new Map(), changes: FIRST_CUT, meshNodes, why: "cut" }, { ...PARAMS, repairMeshHopPenalty: 30 })).toEqual([]);
   });
 
   test("batman plans - OGM aggregation steps follow the same transitions, and are off when the repair setting is the mesh's own", () => {
-    const meshNodes = ["n1", "n2", "n3"].map((node) => ({ node, mesh_interface: "bat0" }));
-    const detach = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link, { active: false }), previous: undefined });
-    const first = [detach("n1", "n1-n2", "link:n1|n2"), detach("n2", "n2-n1", "link:n1|n2")];
     const values = (actions: ReturnType<typeof aggregationActions>) =>
       actions.map((action) => `${action.type} ${action.params.node} ${action.params.mesh_interface}:${action.params.enabled}`);
-    expect(values(aggregationActions({ current: new Map(), changes: first, meshNodes, why: "cut" }, PARAMS))).toEqual([
+    expect(values(aggregationActions({ current: new Map(), changes: FIRST_CUT, meshNodes, why: "cut" }, PARAMS))).toEqual([
       "batman_aggregation n1 bat0:false",
       "batman_aggregation n2 bat0:false",
       "batman_aggregation n3 bat0:false",
     ]);
-    expect(aggregationActions({ current: new Map(), changes: first, meshNodes, why: "cut" }, PARAMS)[0]?.reason).toBe(
+    expect(aggregationActions({ current: new Map(), changes: FIRST_CUT, meshNodes, why: "cut" }, PARAMS)[0]?.reason).toBe(
       "cut: OGM aggregation off on n1's bat0 while hard interfaces are detached, so forwarded OGMs go out at once instead of waiting up to 100 ms for company",
     );
-    const current = toSettingMap(first.map((change) => change.next));
+    const current = toSettingMap(FIRST_CUT.map((change) => change.next));
     expect(aggregationActions({ current, changes: [detach("n2", "n2-n3", "link:n2|n3")], meshNodes, why: "cut" }, PARAMS)).toEqual([]);
-    expect(values(aggregationActions({ current: new Map(), changes: first, meshNodes, deadNode: "n3", why: "node down" }, PARAMS))).toEqual([
+    expect(values(aggregationActions({ current: new Map(), changes: FIRST_CUT, meshNodes, deadNode: "n3", why: "node down" }, PARAMS))).toEqual([
       "batman_aggregation n1 bat0:false",
       "batman_aggregation n2 bat0:false",
     ]);
-    const back = (node: string, iface: string, link: string) => ({ next: setting(node, iface, link), previous: setting(node, iface, link, { active: false }) });
     expect(
-      values(aggregationActions({ current, changes: [back("n1", "n1-n2", "link:n1|n2"), back("n2", "n2-n1", "link:n1|n2")], meshNodes, why: "up" }, PARAMS)),
+      values(
+        aggregationActions({ current, changes: [attach("n1", "n1-n2", "link:n1|n2"), attach("n2", "n2-n1", "link:n1|n2")], meshNodes, why: "up" }, PARAMS),
+      ),
     ).toEqual(["batman_aggregation n1 bat0:true", "batman_aggregation n2 bat0:true", "batman_aggregation n3 bat0:true"]);
-    expect(aggregationActions({ current: new Map(), changes: first, meshNodes, why: "cut" }, { ...PARAMS, repairOgmAggregation: true })).toEqual([]);
+    expect(aggregationActions({ current: new Map(), changes: FIRST_CUT, meshNodes, why: "cut" }, { ...PARAMS, repairOgmAggregation: true })).toEqual([]);
     // A mesh configured without aggregation is left as it is (both false).
-    expect(aggregationActions({ current: new Map(), changes: first, meshNodes, why: "cut" }, { ...PARAMS, ogmAggregation: false })).toEqual([]);
+    expect(aggregationActions({ current: new Map(), changes: FIRST_CUT, meshNodes, why: "cut" }, { ...PARAMS, ogmAggregation: false })).toEqual([]);
   });
 });

@@ -1,9 +1,10 @@
 // Batman-adv plans: a failed link's hard interfaces leave the mesh (batman_interface inactive), a degraded link's get a
 // hop penalty (batman_hop_penalty), and both return when the incident ends. batman-adv then routes by itself.
-import type { MeshGraph, PlannedAction } from "@x0/shared";
+
+import type { BatmanSetting, MeshGraph, PlannedAction } from "@x0/shared";
 import { type AffectedPair, type PathElement, pairsOnPaths, selectVerifyPairs } from "../routing/plan.ts";
 import { type BatmanLink, PathCache } from "./mesh.ts";
-import { applySettings, type BatmanChange, type BatmanSetting, type SettingMap, settingKey, untouched } from "./settings.ts";
+import { applySettings, type BatmanChange, type SettingMap, settingKey, untouched } from "./settings.ts";
 
 /** What a batman repair does to the element's hard interfaces: detach them from the mesh, or raise their hop penalty. */
 export type BatmanEffect = "detach" | "penalty";
@@ -63,13 +64,9 @@ export interface RepairInput {
 }
 
 /**
- * batman-adv's BATADV_RESET_PROTECTION_MS (net/batman-adv/main.h): a hard interface that joins a mesh starts its OGMs at a
- * random sequence number, which a neighbour accepts as a reset only if its last reset of that originator was longer ago
- * than this; within it, the neighbour drops those OGMs, so the link carries no route for up to this long. An interface
- * that returned less than this ago is not detached again (its next return would fall inside the protection), unless
- * its link is held down for flapping: that link returns only at the hold-down's release, after `flapping.stable_ms`. In the lab
- * VM, twice a link returned a second time within 5 s of its first return, and the next cut whose detour needed it did
- * not verify for 8 s and was rolled back (bench:batman, 2 of 6 runs; no other cut was preceded by such a return).
+ * batman-adv's BATADV_RESET_PROTECTION_MS (net/batman-adv/main.h): a neighbour drops the OGMs of an interface that
+ * rejoined within this of its last reset, so an interface that returned less than this ago is not detached again unless
+ * its link is held down (README: "Returned less than 30 s ago").
  */
 export const BATMAN_RESET_PROTECTION_MS = 30_000;
 
@@ -360,67 +357,76 @@ export interface MeshTransition {
   why: string;
 }
 
+/** A setting every mesh node (but a dead one) gets while any hard interface is detached, and gets back after. */
+interface MeshWideSetting<T extends number | boolean> {
+  type: "batman_orig_interval" | "batman_hop_penalty" | "batman_aggregation";
+  param: "value" | "enabled";
+  /** While anything is detached. */
+  repair: T;
+  /** As the mesh is configured: set back when the last detached interface returns. */
+  configured: T;
+  /** The reason of a step on `where` (`<node>'s <mesh interface>`), while detached and after. */
+  during(where: string, value: T): string;
+  after(where: string, value: T): string;
+}
+
+/** The steps of one mesh-wide setting when `transition` detaches the mesh's first hard interface or returns its last. */
+function meshWideActions<T extends number | boolean>(transition: MeshTransition, setting: MeshWideSetting<T>): PlannedAction[] {
+  return whileDetached(transition, (node, mesh_interface, detached) => {
+    const value = detached ? setting.repair : setting.configured;
+    const where = `${node}'s ${mesh_interface}`;
+    const reason = detached ? setting.during(where, value) : setting.after(where, value);
+    return { type: setting.type, params: { node, mesh_interface, [setting.param]: value }, reason: `${transition.why}: ${reason}` };
+  });
+}
+
 /**
- * `batman_orig_interval` steps for every mesh node (but a dead one) when `changes` detach the first hard interface (the
- * repair interval) or return the last one (the configured interval). Detaching re-routes a link's two ends at once, but
- * the other nodes keep their routes towards them until new OGMs move B.A.T.M.A.N. IV's windows, one OGM interval at a
- * time (in the lab VM, batman-adv alone repaired cuts in 0.8 to 10.6 s with OGMs every second, and in 2.2 to 3.5 s once
- * every node's interval was set to 100 ms at the detection). The mesh-wide interval follows whether anything is
- * detached, so overlapping repairs set it once and the last restore sets it back.
+ * `batman_orig_interval` steps: the repair interval while anything is detached, so the nodes away from a cut learn the
+ * detour from OGMs sooner (README: "Mesh-wide settings"); 0 leaves the interval alone.
  */
 export function ogmActions(transition: MeshTransition, params: BatmanParams): PlannedAction[] {
   if (params.repairOrigIntervalMs <= 0) return [];
-  return whileDetached(transition, (node, mesh_interface, detached) => {
-    const value = detached ? params.repairOrigIntervalMs : params.origIntervalMs;
-    return {
-      type: "batman_orig_interval",
-      params: { node, mesh_interface, value },
-      reason: detached
-        ? `${transition.why}: OGMs every ${value} ms on ${node}'s ${mesh_interface} while hard interfaces are detached, so the whole mesh learns the detour`
-        : `${transition.why}: OGM interval of ${node}'s ${mesh_interface} back to ${value} ms (nothing is detached any more)`,
-    };
+  return meshWideActions(transition, {
+    type: "batman_orig_interval",
+    param: "value",
+    repair: params.repairOrigIntervalMs,
+    configured: params.origIntervalMs,
+    during: (where, ms) => `OGMs every ${ms} ms on ${where} while hard interfaces are detached, so the whole mesh learns the detour`,
+    after: (where, ms) => `OGM interval of ${where} back to ${ms} ms (nothing is detached any more)`,
   });
 }
 
 /**
- * `batman_hop_penalty` steps (the mesh interface's) for every mesh node (but a dead one) when `changes` detach the first
- * hard interface (the repair penalty) or return the last one (the configured penalty). B.A.T.M.A.N. IV keeps a node's
- * route until another neighbour's average TQ for that originator is higher, and averages only the OGMs it received: the
- * old next hop's average stays as it was until five new OGMs have come without it. With a lower penalty on every
- * forwarding node, the first fresh OGM along an equally long detour carries a higher TQ than those averages, so the
- * nodes away from the cut switch on it instead of on the fifth.
+ * `batman_hop_penalty` steps on the mesh interface: a lower penalty while anything is detached, so the first fresh OGM
+ * along a detour outbids the old route's average (README: "Mesh-wide settings"); equal to the mesh's own: left alone.
  */
 export function meshPenaltyActions(transition: MeshTransition, params: BatmanParams): PlannedAction[] {
   if (params.repairMeshHopPenalty === params.meshHopPenalty) return [];
-  return whileDetached(transition, (node, mesh_interface, detached) => {
-    const value = detached ? params.repairMeshHopPenalty : params.meshHopPenalty;
-    return {
-      type: "batman_hop_penalty",
-      params: { node, mesh_interface, value },
-      reason: detached
-        ? `${transition.why}: hop penalty ${value} on ${node}'s ${mesh_interface} while hard interfaces are detached, so fresh OGMs along the detour outbid the old route's average`
-        : `${transition.why}: hop penalty of ${node}'s ${mesh_interface} back to ${value} (nothing is detached any more)`,
-    };
+  return meshWideActions(transition, {
+    type: "batman_hop_penalty",
+    param: "value",
+    repair: params.repairMeshHopPenalty,
+    configured: params.meshHopPenalty,
+    during: (where, penalty) =>
+      `hop penalty ${penalty} on ${where} while hard interfaces are detached, so fresh OGMs along the detour outbid the old route's average`,
+    after: (where, penalty) => `hop penalty of ${where} back to ${penalty} (nothing is detached any more)`,
   });
 }
 
 /**
- * `batman_aggregation` steps for every mesh node (but a dead one) when `changes` detach the first hard interface (the
- * repair setting, off by default) or return the last one (the configured setting). With aggregation on, a node holds
- * every OGM it forwards for up to 100 ms (BATADV_MAX_AGGREGATION_MS, bat_iv_ogm.c) unless it can join a frame already
- * waiting, so a fresh OGM reaches a node n hops away up to n × 100 ms later; off, each goes out at once.
+ * `batman_aggregation` steps: off while anything is detached, so forwarded OGMs do not wait up to 100 ms per hop for
+ * company (README: "Mesh-wide settings"); equal to the mesh's own: left alone.
  */
 export function aggregationActions(transition: MeshTransition, params: BatmanParams): PlannedAction[] {
   if (params.repairOgmAggregation === params.ogmAggregation) return [];
-  return whileDetached(transition, (node, mesh_interface, detached) => {
-    const enabled = detached ? params.repairOgmAggregation : params.ogmAggregation;
-    return {
-      type: "batman_aggregation",
-      params: { node, mesh_interface, enabled },
-      reason: detached
-        ? `${transition.why}: OGM aggregation ${enabled ? "on" : "off"} on ${node}'s ${mesh_interface} while hard interfaces are detached, so forwarded OGMs ${enabled ? "share frames" : "go out at once instead of waiting up to 100 ms for company"}`
-        : `${transition.why}: OGM aggregation of ${node}'s ${mesh_interface} back ${enabled ? "on" : "off"} (nothing is detached any more)`,
-    };
+  return meshWideActions(transition, {
+    type: "batman_aggregation",
+    param: "enabled",
+    repair: params.repairOgmAggregation,
+    configured: params.ogmAggregation,
+    during: (where, on) =>
+      `OGM aggregation ${on ? "on" : "off"} on ${where} while hard interfaces are detached, so forwarded OGMs ${on ? "share frames" : "go out at once instead of waiting up to 100 ms for company"}`,
+    after: (where, on) => `OGM aggregation of ${where} back ${on ? "on" : "off"} (nothing is detached any more)`,
   });
 }
 

@@ -1,43 +1,6 @@
 // What the planner believes it changed in batman-adv meshes (hard interfaces detached, hop penalties raised), the changes
 // a plan makes to that belief, and how a result confirms or reverts them: the batman twin of routes.ts.
-import { EpochMillis, NodeId } from "@x0/shared";
-import { z } from "zod";
-
-/**
- * One hard interface the planner changed. An interface the planner never touched (attached, hop penalty as configured)
- * has no entry: only changed ones are kept, so the record stays as small as the faults.
- */
-export const BatmanSetting = z.object({
-  node: NodeId,
-  mesh_interface: z.string().min(1).max(15),
-  interface: z.string().min(1).max(15),
-  link: z.string().min(1).max(160).describe("The link the interface is on (`link:<a>|<b>`)."),
-  active: z.boolean().describe("false: detached from the mesh by the planner."),
-  hop_penalty: z.number().int().min(0).max(255).nullable().describe("The hop penalty the planner set; null: left as configured."),
-});
-/** A changed hard interface. */
-export type BatmanSetting = z.infer<typeof BatmanSetting>;
-
-/** `batman.current` in x0_topology: every hard interface the planner believes changed. */
-export const BatmanCurrent = z.object({
-  v: z.literal(1),
-  settings: z.array(BatmanSetting).max(100_000),
-  updated_at: EpochMillis,
-  plan_id: z.uuid().nullable().describe("The plan that last changed them."),
-  returned: z
-    // A key is a node id (up to 64) and an interface name (up to 15) joined by "/".
-    .array(z.object({ key: z.string().min(3).max(80), at: EpochMillis }))
-    .max(100_000)
-    .default([])
-    .describe(
-      "Hard interfaces (`<node>/<interface>`) that returned to their mesh recently, and when: a restarted planner does not detach them again too soon.",
-    ),
-});
-/** The batman.current record. */
-export type BatmanCurrent = z.infer<typeof BatmanCurrent>;
-
-/** The x0_topology key of the batman settings the planner believes applied. */
-export const BATMAN_KEY = "batman.current";
+import type { BatmanSetting } from "@x0/shared";
 
 /** The key of a hard interface in setting maps: `<node>/<interface>`. */
 export function settingKey(node: string, iface: string): string {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { addOutcome, type OutcomeStats, rank, scoreOf } from "./stats.ts";
+import type { OutcomeStats } from "@x0/shared";
+import { addOutcome, rank, scoreOf } from "./stats.ts";
 
 const which = { kind: "link_degraded", alternative: "raise-cost" } as const;
 

@@ -1,60 +1,6 @@
 // Past outcomes per (kind, alternative) and the ranking they give: Laplace-smoothed success rate, median time to repair on ties.
-import { AnomalyKind, EpochMillis, type PlanAlternative, type ResultStatus } from "@x0/shared";
-import { z } from "zod";
-import { BatmanSetting } from "../batman/settings.ts";
+import { type AnomalyKind, type OutcomeStats, type PlanAlternative, type ResultStatus, TTR_SAMPLES } from "@x0/shared";
 import type { AlternativeSpec } from "../policy/policy.ts";
-import { RouteSchema } from "../routing/routes.ts";
-
-/** How many recent time-to-repair samples a stats record keeps. */
-export const TTR_SAMPLES = 32;
-
-/** `stats.<kind>.<alternative>` in x0_outcomes. */
-export const OutcomeStats = z.object({
-  v: z.literal(1),
-  kind: AnomalyKind,
-  alternative: z.string().min(1).max(64),
-  attempts: z.number().int().nonnegative().describe("Plans with a final result: verified, applied, rolled back or failed."),
-  verified: z.number().int().nonnegative(),
-  applied: z.number().int().nonnegative().describe("Applied with nothing to observe; counted as success."),
-  rolled_back: z.number().int().nonnegative(),
-  failed: z.number().int().nonnegative(),
-  ttr_ms: z.array(z.number().nonnegative()).max(TTR_SAMPLES).describe("Recent times to repair: verified_at (or applied_at) minus the plan's created_at."),
-  updated_at: EpochMillis,
-});
-/** Outcome stats of one alternative. */
-export type OutcomeStats = z.infer<typeof OutcomeStats>;
-
-/** `planned.<plan_id>` in x0_outcomes: what the planner needs when the plan's result arrives. */
-export const PlanRecord = z.object({
-  v: z.literal(1),
-  plan_id: z.uuid(),
-  incident_id: z.uuid(),
-  kind: AnomalyKind,
-  alternative: z.string().min(1).max(64),
-  approval: z.enum(["auto", "manual"]),
-  created_at: EpochMillis,
-  changes: z
-    .array(z.object({ next: RouteSchema, previous: RouteSchema.nullable() }))
-    .max(256)
-    .describe("Route changes, to confirm or revert the installed routes."),
-  batman: z
-    .array(z.object({ next: BatmanSetting, previous: BatmanSetting.nullable() }))
-    .max(256)
-    .optional()
-    .describe("Hard-interface changes of a batman plan, to confirm or revert batman.current."),
-});
-/** A plan record. */
-export type PlanRecord = z.infer<typeof PlanRecord>;
-
-/** The x0_outcomes key of an alternative's stats. */
-export function statsKey(kind: string, alternative: string): string {
-  return `stats.${kind}.${alternative}`;
-}
-
-/** The x0_outcomes key of a plan's record. */
-export function planKey(planId: string): string {
-  return `planned.${planId}`;
-}
 
 /** What a result status means for the stats: a success, a rollback, a failure, or nothing tried (undefined). */
 export function outcomeOf(status: ResultStatus): "success" | "rolled_back" | "failed" | undefined {

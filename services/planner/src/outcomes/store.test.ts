@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type ActionResult, Buckets, connectNats, openBucket } from "@x0/shared";
+import { type ActionResult, Buckets, connectNats, openBucket, type PlanRecord } from "@x0/shared";
 import { type NatsServer, startNatsServer } from "@x0/shared/testing";
 import { KvStore, MemoryStore, StoreConflict } from "../kv.ts";
-import type { PlanRecord } from "./stats.ts";
 import { OutcomeStore } from "./store.ts";
 
 function record(): PlanRecord {

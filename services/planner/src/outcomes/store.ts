@@ -1,7 +1,7 @@
 // Outcome stats and plan records in x0_outcomes: stats updated by compare-and-set, plan records kept until their final result.
-import { type ActionResult, type AnomalyKind, X0Error } from "@x0/shared";
+import { type ActionResult, type AnomalyKind, OutcomeStats, PlanRecord, planKey, statsKey, X0Error } from "@x0/shared";
 import { type JsonStore, StoreConflict } from "../kv.ts";
-import { addOutcome, OutcomeStats, outcomeOf, PlanRecord, planKey, statsKey } from "./stats.ts";
+import { addOutcome, outcomeOf } from "./stats.ts";
 
 /** How many plan records are kept in memory (the bucket keeps them all until their result). */
 const PLAN_MEMORY = 10_000;

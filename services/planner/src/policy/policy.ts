@@ -1,3 +1,4 @@
+// The policy file (zod): alternatives per kind, guards, link cost, batman-adv settings and fallback rules.
 import { readFileSync } from "node:fs";
 import { type Anomaly, AnomalyKind, AnomalyState, type Plan, PlannedAction, Severity, X0Error } from "@x0/shared";
 import { parse as parseYaml } from "yaml";
@@ -26,7 +27,7 @@ export const AlternativeSpec = z.strictObject({ name: Alternative, approval: z.e
 /** An allowed alternative. */
 export type AlternativeSpec = z.infer<typeof AlternativeSpec>;
 
-/** An old-style rule: a fixed plan for matching incident states, used when the planner has no topology to route on. */
+/** A fallback rule: a fixed plan for matching incident states, used when the planner has no topology to route on. */
 export const PolicyRule = z.object({
   name: z.string().min(1).max(128),
   match: z.object({

@@ -1,18 +1,13 @@
 import { describe, expect, test } from "bun:test";
 import { Plan, routeTables } from "@x0/shared";
 import { gridAnnouncements } from "../testing.ts";
-import { DEFAULT_LINK_COST } from "../topology/linkCost.ts";
-import { TopologyState } from "../topology/topology.ts";
+import { topologyOf } from "../topology/synthetic.ts";
 import { buildPlan, describeChanges, pairsCrossing, probeChecks, routeActions, selectVerifyPairs } from "./plan.ts";
 import { diffRoutes, routeKey, toRouteMap } from "./routes.ts";
 
 const INCIDENT = "7f1c3a52-5a8e-4c3e-9a57-0d3c2b1e4f60";
 
-function gridState(rows: number, cols: number): TopologyState {
-  const topology = new TopologyState(DEFAULT_LINK_COST, { downs: 3, windowMs: 60_000, stableMs: 30_000 });
-  for (const announcement of gridAnnouncements(rows, cols)) topology.announce(announcement);
-  return topology;
-}
+const gridState = (rows: number, cols: number) => topologyOf(gridAnnouncements(rows, cols));
 
 describe("route plans", () => {
   test("route plans - verify pairs: the longest crossing path both ways, then the link's ends, at most four", () => {

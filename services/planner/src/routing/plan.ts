@@ -1,4 +1,4 @@
-// Plans from route diffs (route_replace steps with probe checks), quarantines and notifications.
+// Route plans: the pairs whose paths cross an element, the probe checks for them, route_replace steps, plan messages.
 import type { Anomaly, AnomalyKind, IncidentTarget, Plan, PlanAlternative, PlannedAction, VerifyCheck } from "@x0/shared";
 import { forwardingPath, type RouteChange, type RouteMap } from "./routes.ts";
 

@@ -1,15 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { type Route, routeTables } from "@x0/shared";
 import { gridAnnouncements } from "../testing.ts";
-import { DEFAULT_LINK_COST } from "../topology/linkCost.ts";
-import { TopologyState } from "../topology/topology.ts";
+import { topologyOf } from "../topology/synthetic.ts";
 import { applyChanges, diffRoutes, forwardingPath, installedView, revertChanges, routeKey, toRouteMap } from "./routes.ts";
 
-function grid(): TopologyState {
-  const topology = new TopologyState(DEFAULT_LINK_COST, { downs: 3, windowMs: 60_000, stableMs: 30_000 });
-  for (const announcement of gridAnnouncements(3, 3)) topology.announce(announcement);
-  return topology;
-}
+const grid = () => topologyOf(gridAnnouncements(3, 3));
 
 describe("routes", () => {
   test("routes - recorded routes override the hop-count start state, pair by pair", () => {

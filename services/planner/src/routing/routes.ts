@@ -1,30 +1,5 @@
 // Installed routes (what the planner believes each node has), the diff to the routes it wants, and paths along installed next hops.
-import { EpochMillis, NodeId, type Route } from "@x0/shared";
-import { z } from "zod";
-
-/** A route as the planner stores it (shared/src/topology Route). */
-export const RouteSchema = z.object({
-  node: NodeId,
-  destination: NodeId,
-  prefix: z.ipv4(),
-  via: z.ipv4(),
-  dev: z.string().min(1).max(15),
-  src: z.ipv4(),
-  nextHop: NodeId,
-});
-
-/** `routes.current` in x0_topology: every route the planner believes installed. */
-export const RoutesCurrent = z.object({
-  v: z.literal(1),
-  routes: z.array(RouteSchema).max(100_000),
-  updated_at: EpochMillis,
-  plan_id: z.uuid().nullable().describe("The plan that last changed them; null for the assumed start state."),
-});
-/** The routes.current record. */
-export type RoutesCurrent = z.infer<typeof RoutesCurrent>;
-
-/** The x0_topology key of the installed routes. */
-export const ROUTES_KEY = "routes.current";
+import type { Route } from "@x0/shared";
 
 /** The key of a route in route maps: `<node>><destination>`. */
 export function routeKey(node: string, destination: string): string {

@@ -1,5 +1,7 @@
 // Synthetic meshes addressed as `x0 lab` addresses them (docs/self-healing.md): the planner's tests and its start-up rehearsal.
 import type { NodeAnnouncement } from "@x0/shared";
+import { DEFAULT_LINK_COST } from "./linkCost.ts";
+import { TopologyState } from "./topology.ts";
 
 /** Announcements of an R×C grid: nodes n1…nN row-major, link k on 10.200.⌊k/64⌋.(k mod 64)·4+1/+2 /30, service address 10.255.⌊k/256⌋.(k mod 256). */
 export function gridAnnouncements(rows: number, cols: number, { probePort = 7471 }: { probePort?: number } = {}): NodeAnnouncement[] {
@@ -56,4 +58,11 @@ export function withBatman(announcements: NodeAnnouncement[], { without = [] }: 
       batman: { mesh_interface: "bat0", originator, hard_interfaces: ["primary0", ...links], address: `${address}/16` },
     };
   });
+}
+
+/** The topology of `announcements` with the default link cost and the shipped flap settings (3 downs a minute, 30 s stable). */
+export function topologyOf(announcements: NodeAnnouncement[]): TopologyState {
+  const topology = new TopologyState(DEFAULT_LINK_COST, { downs: 3, windowMs: 60_000, stableMs: 30_000 });
+  for (const announcement of announcements) topology.announce(announcement);
+  return topology;
 }

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { routeTables } from "@x0/shared";
+import { LinkRecord, routeTables } from "@x0/shared";
 import { gridAnnouncements } from "../testing.ts";
 import { DEFAULT_LINK_COST } from "./linkCost.ts";
 import { ProbeIntake } from "./telemetry.ts";
-import { LinkRecord, TopologyState } from "./topology.ts";
+import { TopologyState } from "./topology.ts";
 
 const flap = { downs: 3, windowMs: 60_000, stableMs: 30_000 };
 

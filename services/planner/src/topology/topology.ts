@@ -1,49 +1,15 @@
 // The planner's view of the mesh: links from node announcements, their measured cost, and the incidents that hold them out of routing.
-import { EpochMillis, type Link, linksFromAnnouncements, type MeshGraph, type NodeAnnouncement, NodeId, type ProbeSample } from "@x0/shared";
-import { z } from "zod";
+import {
+  type Link,
+  type LinkMark,
+  type LinkRecord,
+  type LinkStateName,
+  linksFromAnnouncements,
+  type MeshGraph,
+  type NodeAnnouncement,
+  type ProbeSample,
+} from "@x0/shared";
 import { type LinkCostParams, LinkMeasurement } from "./linkCost.ts";
-
-/** A link's routing state: up; degraded (cost raised or avoided by an incident); down (an incident says so); held (flapping, out until stable). */
-export const LinkStateName = z.enum(["up", "degraded", "down", "held"]);
-/** A link state name. */
-export type LinkStateName = z.infer<typeof LinkStateName>;
-
-/** What one incident does to a link: `down` and `avoid` take it out of routing (only `down` counts as a flap); `degraded` raises its cost. */
-export const LinkMark = z.object({
-  incident_id: z.uuid(),
-  effect: z.enum(["down", "avoid", "degraded"]),
-  cost: z.number().positive().optional().describe("The raised cost, for degraded marks."),
-});
-/** A link mark. */
-export type LinkMark = z.infer<typeof LinkMark>;
-
-const LinkEndRecord = z.object({ node: NodeId, interface: z.string().min(1).max(15), address: z.ipv4() });
-
-/** `link.<a>.<b>` in x0_topology: the planner's state of one link, also what a restarted planner resumes from. */
-export const LinkRecord = z.object({
-  v: z.literal(1),
-  id: z.string().min(1).max(160),
-  a: LinkEndRecord,
-  b: LinkEndRecord,
-  state: LinkStateName,
-  cost: z.number().positive().nullable().describe("Cost routes are computed with; null when the link is out of routing."),
-  routing_cost: z.number().positive().describe("Quantized cost from measured loss and RTT alone."),
-  loss: z.object({ a_to_b: z.number().min(0).max(1).nullable(), b_to_a: z.number().min(0).max(1).nullable() }),
-  rtt_ms: z.number().nonnegative().nullable(),
-  marks: z.array(LinkMark).max(64),
-  downs: z.array(EpochMillis).max(256).describe("When the link went down, within the flap window."),
-  held_since: EpochMillis.nullable(),
-  stable_since: EpochMillis.nullable().describe("When its last down mark was cleared."),
-  last_incident_id: z.uuid().nullable(),
-  updated_at: EpochMillis,
-});
-/** A link record. */
-export type LinkRecord = z.infer<typeof LinkRecord>;
-
-/** The x0_topology key of a link's record. */
-export function linkKey(link: Pick<Link, "a" | "b">): string {
-  return `link.${link.a.node}.${link.b.node}`;
-}
 
 /** Anti-flapping settings (the policy's `flapping` section). */
 export interface FlapParams {
@@ -292,10 +258,7 @@ export class TopologyState {
   /** Removes an incident's marks; returns the links it had marked. A held link stays out of routing and starts its stable timer. */
   clear(incidentId: string, now: number): string[] {
     const cleared: string[] = [];
-    for (const state of this.#states.values()) {
-      const mark = state.marks.get(incidentId);
-      if (!mark) continue;
-      state.marks.delete(incidentId);
+    for (const [state, mark] of this.#takeMarks(incidentId)) {
       if (mark.effect === "down" && !state.hasDown()) state.stableSince = now;
       // The last incident on the link ended: it measures as before the fault (the loss seen during it was the fault's).
       if (state.marks.size === 0 && state.beforeDown) {
@@ -311,10 +274,7 @@ export class TopologyState {
   /** Moves an incident's marks to the incident it was merged into; returns the links concerned. */
   transferMarks(from: string, to: string): string[] {
     const moved: string[] = [];
-    for (const state of this.#states.values()) {
-      const mark = state.marks.get(from);
-      if (!mark) continue;
-      state.marks.delete(from);
+    for (const [state, mark] of this.#takeMarks(from)) {
       // The stronger effect wins when the target incident marks the link too: down over avoid over degraded.
       const existing = state.marks.get(to);
       const rank = { down: 2, avoid: 1, degraded: 0 } as const;
@@ -397,6 +357,16 @@ export class TopologyState {
       if (record) due.push(record);
     }
     return due;
+  }
+
+  /** Takes an incident's mark off every link it marks, yielding each link with the mark taken. */
+  *#takeMarks(incidentId: string): Iterable<[LinkState, LinkMark]> {
+    for (const state of this.#states.values()) {
+      const mark = state.marks.get(incidentId);
+      if (!mark) continue;
+      state.marks.delete(incidentId);
+      yield [state, mark];
+    }
   }
 
   *#existing(ids: string[]): Iterable<LinkState> {

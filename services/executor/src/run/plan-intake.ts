@@ -1,0 +1,43 @@
+// Plans from the durable consumer to published results: the signature admission, the plan handler, what is counted.
+// A plan that fails admission, or a replay of one already executed, goes to the dead-letter subject instead.
+import { type Bus, contracts, type Delivery, type Logger, type MessageVerifier, type Plan } from "@x0/shared";
+import { PlanInProgress } from "../errors.ts";
+import type { ExecutorCounts } from "../metrics.ts";
+import { checkPlan } from "../verify/verify-plan.ts";
+import type { PlanHandler } from "./handle-plan.ts";
+
+/** What the intake admits plans with, hands them to, publishes and counts through. */
+export interface PlanIntakeOptions {
+  bus: Pick<Bus, "deadLetter" | "publishDurable">;
+  verifier: MessageVerifier;
+  /** Services whose keys may sign plans. */
+  signers: readonly string[];
+  handler: Pick<PlanHandler, "handle">;
+  counts: Pick<ExecutorCounts, "rejected" | "published" | "tookOver">;
+  logger: Logger;
+}
+
+/** The handler of `x0.plan.*`: admits a plan, runs it once (PlanHandler), publishes its signed result. */
+export function planIntake({ bus, verifier, signers, handler, counts, logger }: PlanIntakeOptions) {
+  return async function intake(plan: Plan, delivery: Delivery): Promise<void> {
+    const reject = (reason: string, detail: string) => {
+      counts.rejected(reason);
+      bus.deadLetter(delivery.subject, contracts.plan.template, delivery.data, delivery.headers, `plan rejected: ${reason}: ${detail}`);
+    };
+    const verdict = await checkPlan(verifier, delivery, signers);
+    if (!verdict.ok) return reject(verdict.reason, verdict.detail);
+    let handled: Awaited<ReturnType<PlanHandler["handle"]>>;
+    try {
+      handled = await handler.handle(plan, delivery);
+    } catch (error) {
+      if (error instanceof PlanInProgress) logger.info("plan held by another instance; redelivery later", { plan_id: plan.plan_id, detail: error.message });
+      throw error;
+    }
+    if (handled.kind === "replayed") return reject("replayed", handled.detail);
+    if (handled.takeover) counts.tookOver();
+    const { result } = handled;
+    await bus.publishDurable(contracts.action, plan.node, result, { msgID: `result:${plan.plan_id}`, parent: delivery.trace });
+    counts.published(result.status);
+    logger.info("result", { plan_id: plan.plan_id, incident_id: plan.incident_id, status: result.status, detail: result.detail });
+  };
+}

@@ -1,0 +1,373 @@
+// The KV records of the knowledge buckets: each key family with its schema, who writes it and who reads it.
+import { z } from "zod";
+import { InvalidRecord } from "../errors.ts";
+import { type Bucket, Buckets } from "../knowledge/knowledge.ts";
+import { NodeAnnouncement } from "./announcement.ts";
+import { KeyRecord, Revocation, RotationOrder } from "./keyring.ts";
+import { ActionResult, ActionType, AnomalyKind, EpochMillis, NodeId, PlannedAction } from "./schemas.ts";
+
+const InterfaceName = z.string().min(1).max(15);
+
+// x0_topology: what the planner believes about links, routes and batman-adv meshes.
+
+/** A route as the planner states it and the executor installs it. */
+export const RouteRecord = z.object({
+  node: NodeId,
+  destination: NodeId,
+  prefix: z.ipv4().describe("The destination's service address (/32)."),
+  via: z.ipv4(),
+  dev: InterfaceName,
+  src: z.ipv4(),
+  nextHop: NodeId.describe("The next hop node."),
+});
+/** A route. */
+export type RouteRecord = z.infer<typeof RouteRecord>;
+
+/** `routes.current` in x0_topology: every route the planner believes installed, and the plan that last changed them. */
+export const RoutesCurrent = z.object({
+  v: z.literal(1),
+  routes: z.array(RouteRecord).max(100_000),
+  updated_at: EpochMillis,
+  plan_id: z.uuid().nullable().describe("The plan that last changed them; null for the assumed start state."),
+});
+/** The routes.current record. */
+export type RoutesCurrent = z.infer<typeof RoutesCurrent>;
+
+/** The x0_topology key of the installed routes. */
+export const ROUTES_KEY = "routes.current";
+
+/**
+ * One hard interface the planner changed. An interface the planner never touched (attached, hop penalty as configured)
+ * has no entry: only changed ones are kept, so the record stays as small as the faults.
+ */
+export const BatmanSetting = z.object({
+  node: NodeId,
+  mesh_interface: InterfaceName,
+  interface: InterfaceName,
+  link: z.string().min(1).max(160).describe("The link the interface is on (`link:<a>|<b>`)."),
+  active: z.boolean().describe("false: detached from the mesh by the planner."),
+  hop_penalty: z.number().int().min(0).max(255).nullable().describe("The hop penalty the planner set; null: left as configured."),
+});
+/** A changed hard interface. */
+export type BatmanSetting = z.infer<typeof BatmanSetting>;
+
+/** `batman.current` in x0_topology: every hard interface the planner believes changed. */
+export const BatmanCurrent = z.object({
+  v: z.literal(1),
+  settings: z.array(BatmanSetting).max(100_000),
+  updated_at: EpochMillis,
+  plan_id: z.uuid().nullable().describe("The plan that last changed them."),
+  returned: z
+    // A key is a node id (up to 64) and an interface name (up to 15) joined by "/".
+    .array(z.object({ key: z.string().min(3).max(80), at: EpochMillis }))
+    .max(100_000)
+    .default([])
+    .describe(
+      "Hard interfaces (`<node>/<interface>`) that returned to their mesh recently, and when: a restarted planner does not detach them again too soon.",
+    ),
+});
+/** The batman.current record. */
+export type BatmanCurrent = z.infer<typeof BatmanCurrent>;
+
+/** The x0_topology key of the batman settings the planner believes applied. */
+export const BATMAN_KEY = "batman.current";
+
+/** A link's routing state: up; degraded (cost raised or avoided by an incident); down (an incident says so); held (flapping, out until stable). */
+export const LinkStateName = z.enum(["up", "degraded", "down", "held"]);
+/** A link state name. */
+export type LinkStateName = z.infer<typeof LinkStateName>;
+
+/** What one incident does to a link: `down` and `avoid` take it out of routing (only `down` counts as a flap); `degraded` raises its cost. */
+export const LinkMark = z.object({
+  incident_id: z.uuid(),
+  effect: z.enum(["down", "avoid", "degraded"]),
+  cost: z.number().positive().optional().describe("The raised cost, for degraded marks."),
+});
+/** A link mark. */
+export type LinkMark = z.infer<typeof LinkMark>;
+
+const LinkEndRecord = z.object({ node: NodeId, interface: InterfaceName, address: z.ipv4() });
+
+/** `link.<a>.<b>` in x0_topology: the planner's state of one link, also what a restarted planner resumes from. */
+export const LinkRecord = z.object({
+  v: z.literal(1),
+  id: z.string().min(1).max(160),
+  a: LinkEndRecord,
+  b: LinkEndRecord,
+  state: LinkStateName,
+  cost: z.number().positive().nullable().describe("Cost routes are computed with; null when the link is out of routing."),
+  routing_cost: z.number().positive().describe("Quantized cost from measured loss and RTT alone."),
+  loss: z.object({ a_to_b: z.number().min(0).max(1).nullable(), b_to_a: z.number().min(0).max(1).nullable() }),
+  rtt_ms: z.number().nonnegative().nullable(),
+  marks: z.array(LinkMark).max(64),
+  downs: z.array(EpochMillis).max(256).describe("When the link went down, within the flap window."),
+  held_since: EpochMillis.nullable(),
+  stable_since: EpochMillis.nullable().describe("When its last down mark was cleared."),
+  last_incident_id: z.uuid().nullable(),
+  updated_at: EpochMillis,
+});
+/** A link record. */
+export type LinkRecord = z.infer<typeof LinkRecord>;
+
+/** The x0_topology key of a link's record. */
+export function linkKey(link: { a: { node: string }; b: { node: string } }): string {
+  return `link.${link.a.node}.${link.b.node}`;
+}
+
+// x0_outcomes: the executor's exactly-once records and the planner's outcome statistics.
+
+/** How many recent time-to-repair samples a stats record keeps. */
+export const TTR_SAMPLES = 32;
+
+/** `stats.<kind>.<alternative>` in x0_outcomes: how an alternative fared, for ranking it against the others. */
+export const OutcomeStats = z.object({
+  v: z.literal(1),
+  kind: AnomalyKind,
+  alternative: z.string().min(1).max(64),
+  attempts: z.number().int().nonnegative().describe("Plans with a final result: verified, applied, rolled back or failed."),
+  verified: z.number().int().nonnegative(),
+  applied: z.number().int().nonnegative().describe("Applied with nothing to observe; counted as success."),
+  rolled_back: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  ttr_ms: z.array(z.number().nonnegative()).max(TTR_SAMPLES).describe("Recent times to repair: verified_at (or applied_at) minus the plan's created_at."),
+  updated_at: EpochMillis,
+});
+/** Outcome stats of one alternative. */
+export type OutcomeStats = z.infer<typeof OutcomeStats>;
+
+/** The x0_outcomes key of an alternative's stats. */
+export function statsKey(kind: string, alternative: string): string {
+  return `stats.${kind}.${alternative}`;
+}
+
+/** `planned.<plan_id>` in x0_outcomes: what the planner needs when the plan's result arrives. */
+export const PlanRecord = z.object({
+  v: z.literal(1),
+  plan_id: z.uuid(),
+  incident_id: z.uuid(),
+  kind: AnomalyKind,
+  alternative: z.string().min(1).max(64),
+  approval: z.enum(["auto", "manual"]),
+  created_at: EpochMillis,
+  changes: z
+    .array(z.object({ next: RouteRecord, previous: RouteRecord.nullable() }))
+    .max(256)
+    .describe("Route changes, to confirm or revert the installed routes."),
+  batman: z
+    .array(z.object({ next: BatmanSetting, previous: BatmanSetting.nullable() }))
+    .max(256)
+    .optional()
+    .describe("Hard-interface changes of a batman plan, to confirm or revert batman.current."),
+});
+/** A plan record. */
+export type PlanRecord = z.infer<typeof PlanRecord>;
+
+/** The x0_outcomes key of a plan's record. */
+export function planKey(planId: string): string {
+  return `planned.${planId}`;
+}
+
+/** `<plan_id>` in x0_outcomes: the plan's result, created once (only if absent), so a redelivered plan republishes it. */
+export const OutcomeRecord = z.object({
+  plan_sequence: z.number().int().positive().optional().describe("Stream sequence of the plan message that produced the result."),
+  result: ActionResult,
+});
+/** An outcome record. */
+export type OutcomeRecord = z.infer<typeof OutcomeRecord>;
+
+/** The x0_outcomes key of a plan's outcome: the plan id itself. */
+export function outcomeKey(planId: string): string {
+  return planId;
+}
+
+/** `lease.<plan_id>` in x0_outcomes: which executor instance runs the plan, until when (renewed; taken over by compare-and-set). */
+export const Lease = z.object({
+  holder: z.string().min(1).max(256),
+  expires_at: EpochMillis,
+  acquired_at: EpochMillis,
+});
+/** A lease. */
+export type Lease = z.infer<typeof Lease>;
+
+/** The x0_outcomes key of a plan's lease. */
+export function leaseKey(planId: string): string {
+  return `lease.${planId}`;
+}
+
+/** One step in a plan's journal: `applying` once its undo data is known and before it changes anything, then `applied` or `failed`. */
+export const JournalEntry = z.object({
+  index: z.number().int().nonnegative(),
+  type: ActionType,
+  params: PlannedAction.shape.params,
+  state: z.enum(["applying", "applied", "failed", "rolled_back"]),
+  undo: z.unknown().describe("What the actuator needs to roll the step back."),
+  applied: z.object({ undo: z.unknown(), at: EpochMillis, detail: z.string() }).optional().describe("What applying the step left."),
+  ts: EpochMillis,
+});
+/** A journal entry. */
+export type JournalEntry = z.infer<typeof JournalEntry>;
+
+/** `journal.<plan_id>` in x0_outcomes: which steps were about to change or changed something, so a takeover can finish or undo them. */
+export const Journal = z.object({
+  plan_id: z.uuid(),
+  holder: z.string().min(1).max(256),
+  started_at: EpochMillis,
+  entries: z.array(JournalEntry).max(256),
+  recovered_by: z.string().min(1).max(256).optional().describe("Set by an instance that took the plan over."),
+});
+/** A plan's journal. */
+export type Journal = z.infer<typeof Journal>;
+
+/** The x0_outcomes key of a plan's journal. */
+export function journalKey(planId: string): string {
+  return `journal.${planId}`;
+}
+
+const decoder = new TextDecoder();
+
+/** A stored KV value read as `schema`: throws {@link InvalidRecord} naming `key` when it is not JSON or not valid. */
+export function parseRecord<S extends z.ZodType>(schema: S, key: string, value: Uint8Array): z.infer<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(value));
+  } catch (error) {
+    throw new InvalidRecord(key, "not JSON", { cause: error });
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new InvalidRecord(key, z.prettifyError(parsed.error).replace(/\s*\n\s*/g, "; "), { cause: parsed.error });
+  return parsed.data;
+}
+
+/** One key family of a KV bucket: `key` is a template whose variable tokens are in braces (`node.{node}`). */
+export interface RecordContract<Schema extends z.ZodType = z.ZodType> {
+  readonly bucket: Bucket;
+  readonly key: string;
+  /** Name of the value's type (its schema's name in shared/), when it has a schema. */
+  readonly message?: string;
+  /** The value's schema; undefined for a service's private state, whose format is not a contract. */
+  readonly schema?: Schema;
+  readonly summary: string;
+  /** Services that write it. */
+  readonly writers: readonly string[];
+  /** Services that read it (writers that read their own records are listed too). */
+  readonly readers: readonly string[];
+}
+
+/** Every KV record family, by name. */
+export const records = {
+  announcement: {
+    message: "NodeAnnouncement",
+    bucket: Buckets.topology,
+    key: "node.{node}",
+    schema: NodeAnnouncement,
+    summary: "What a node announces about itself: interfaces, addresses, batman-adv mesh; written by its monitor whenever it changes.",
+    writers: ["monitor"],
+    readers: ["analyzer", "planner"],
+  },
+  link: {
+    message: "LinkRecord",
+    bucket: Buckets.topology,
+    key: "link.{a}.{b}",
+    schema: LinkRecord,
+    summary: "The planner's state of one link: measured cost, marks of the incidents that hold it out of routing, flap history.",
+    writers: ["planner"],
+    readers: ["planner"],
+  },
+  routes: {
+    message: "RoutesCurrent",
+    bucket: Buckets.topology,
+    key: ROUTES_KEY,
+    schema: RoutesCurrent,
+    summary: "Every route the planner believes installed, with the plan that last changed them.",
+    writers: ["planner"],
+    readers: ["planner"],
+  },
+  batman: {
+    message: "BatmanCurrent",
+    bucket: Buckets.topology,
+    key: BATMAN_KEY,
+    schema: BatmanCurrent,
+    summary: "Every batman-adv hard interface the planner believes it changed, and the ones that returned to their mesh recently.",
+    writers: ["planner"],
+    readers: ["planner"],
+  },
+  outcome: {
+    message: "OutcomeRecord",
+    bucket: Buckets.outcomes,
+    key: "{plan_id}",
+    schema: OutcomeRecord,
+    summary: "A plan's result, created once: a redelivered plan republishes it instead of running again.",
+    writers: ["executor"],
+    readers: ["executor"],
+  },
+  lease: {
+    message: "Lease",
+    bucket: Buckets.outcomes,
+    key: "lease.{plan_id}",
+    schema: Lease,
+    summary: "Which executor instance runs a plan, until when.",
+    writers: ["executor"],
+    readers: ["executor"],
+  },
+  journal: {
+    message: "Journal",
+    bucket: Buckets.outcomes,
+    key: "journal.{plan_id}",
+    schema: Journal,
+    summary: "A plan's journal: the steps about to change or changed, with their undo data.",
+    writers: ["executor"],
+    readers: ["executor"],
+  },
+  stats: {
+    message: "OutcomeStats",
+    bucket: Buckets.outcomes,
+    key: "stats.{kind}.{alternative}",
+    schema: OutcomeStats,
+    summary: "How an alternative fared on a kind of incident: attempts, outcomes, recent times to repair.",
+    writers: ["planner"],
+    readers: ["planner"],
+  },
+  planned: {
+    message: "PlanRecord",
+    bucket: Buckets.outcomes,
+    key: "planned.{plan_id}",
+    schema: PlanRecord,
+    summary: "What the planner needs when a plan's result arrives: its alternative and the changes to confirm or revert.",
+    writers: ["planner"],
+    readers: ["planner"],
+  },
+  signingKey: {
+    message: "KeyRecord",
+    bucket: Buckets.keyring,
+    key: "key.{key_id}",
+    schema: KeyRecord,
+    summary: "A public signing key and its validity window, published by the service holding the private key.",
+    writers: ["planner", "executor", "crypto"],
+    readers: ["planner", "executor", "crypto"],
+  },
+  revocation: {
+    message: "Revocation",
+    bucket: Buckets.keyring,
+    key: "revoked.{key_id}",
+    schema: Revocation,
+    summary: "A revoked key: nothing it signed verifies any more. Written by the key authority only.",
+    writers: ["crypto"],
+    readers: ["planner", "executor", "crypto"],
+  },
+  rotationOrder: {
+    message: "RotationOrder",
+    bucket: Buckets.keyring,
+    key: "rotate.{service}",
+    schema: RotationOrder,
+    summary: "The key authority's order to a service to rotate its signing key now.",
+    writers: ["crypto"],
+    readers: ["planner", "executor", "crypto"],
+  },
+  baselines: {
+    bucket: Buckets.baselines,
+    key: "analyzer.{node}",
+    summary: "The analyzer's learnt baselines, so a restart keeps them (its private state).",
+    writers: ["analyzer"],
+    readers: ["analyzer"],
+  },
+} as const satisfies Record<string, RecordContract>;
