@@ -12,7 +12,6 @@ import {
   createNativeBackend,
   createNobleBackend,
   createXWing,
-  DeadLetter,
   fromBase64,
   Keyring,
   type Plan,
@@ -20,8 +19,17 @@ import {
   signMessage,
   toBase64,
 } from "@x0/shared";
-import { anomalyFixture, type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
-import { Recorder, testClient } from "./helpers.ts";
+import {
+  anomalyFixture,
+  type EventRecorder,
+  recordEvents,
+  type SecureNats,
+  type ServiceProcess,
+  startSecureNats,
+  startServiceProcess,
+  waitFor,
+} from "@x0/shared/testing";
+import { testClient } from "./helpers.ts";
 
 const NODE = "pq1";
 const backend = createNativeBackend();
@@ -29,7 +37,7 @@ const logger = createLogger({ service: "test", node: NODE, level: "error" });
 let secure: SecureNats;
 let nats: SecureNats["nats"];
 let nc: NatsConnection;
-let recorder: Recorder;
+let recorder: EventRecorder;
 let keyring: Keyring;
 let tester: SigningIdentity;
 let intruder: SigningIdentity;
@@ -51,8 +59,7 @@ beforeAll(async () => {
   );
   await Promise.all(services.map((s) => s.waitReady()));
   nc = await testClient(nats.url, secure.adminTls);
-  recorder = new Recorder(nc);
-  for (const subject of ["x0.plan.>", "x0.action.>", "x0.dlq.>"]) await recorder.watch(subject);
+  recorder = await recordEvents(nc);
   keyring = await Keyring.open(nc, logger);
   const identity = (name: string) =>
     SigningIdentity.open({ service: name, backend, keyring, kek, dir: keyDir, alg: "ML-DSA-65", rotateIntervalMs: 3_600_000, overlapMs: 60_000, logger });
@@ -98,8 +105,8 @@ async function publishPlan(body: unknown): Promise<void> {
   await jetstream(nc).publish(`x0.plan.${NODE}`, JSON.stringify(body), { msgID: crypto.randomUUID() });
 }
 
-const executedIds = () => recorder.on("x0.action.").map((m) => m.body.plan_id);
-const letters = () => recorder.on("x0.dlq.executor").map((m) => DeadLetter.parse(m.body));
+const executedIds = () => recorder.results.map((r) => r.message.plan_id);
+const letters = () => recorder.deadLetters.filter((d) => d.subject === "x0.dlq.executor").map((d) => d.message);
 
 async function rejections(): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${service("executor").port}/metrics`)).text();
@@ -226,13 +233,12 @@ describe("signed plans", () => {
   test("signed plans - the real planner's plans carry a signature the executor accepts, and results are signed", async () => {
     const anomaly = anomalyFixture({ node: NODE });
     await jetstream(nc).publish(`x0.anomaly.${NODE}`, JSON.stringify(anomaly));
-    await waitFor("result", () => recorder.on("x0.action.").some((m) => m.body.incident_id === anomaly.incident_id), 10_000);
-    const planMsg = recorder.on("x0.plan.").find((m) => m.body.incident_id === anomaly.incident_id);
-    const signature = planMsg?.body.signature as { key_id: string; alg: string } | undefined;
+    await waitFor("result", () => recorder.results.some((r) => r.message.incident_id === anomaly.incident_id), 10_000);
+    const signature = recorder.plans.find((p) => p.message.incident_id === anomaly.incident_id)?.message.signature;
     expect(signature?.key_id).toMatch(/^planner-[0-9a-f]{16}$/);
     expect(signature?.alg).toBe("ML-DSA-65");
-    const result = recorder.on("x0.action.").find((m) => m.body.incident_id === anomaly.incident_id);
-    expect((result?.body.signature as { key_id: string } | undefined)?.key_id).toMatch(/^executor-[0-9a-f]{16}$/);
+    const result = recorder.results.find((r) => r.message.incident_id === anomaly.incident_id);
+    expect(result?.message.signature?.key_id).toMatch(/^executor-[0-9a-f]{16}$/);
   });
 
   test("signed plans - a plan signed by an allowed key is executed", async () => {
@@ -303,8 +309,8 @@ describe("signed plans", () => {
       await js.publish(`x0.anomaly.${NODE}`, JSON.stringify(anomalyFixture({ node: NODE, incident_id: incident })));
       await Bun.sleep(200);
     }
-    await waitFor("every plan executed", () => incidents.every((id) => recorder.on("x0.action.").some((m) => m.body.incident_id === id)), 20_000);
-    for (const m of recorder.on("x0.plan.")) if (incidents.includes(m.body.incident_id as string)) keyIds.add((m.body.signature as { key_id: string }).key_id);
+    await waitFor("every plan executed", () => incidents.every((id) => recorder.results.some((r) => r.message.incident_id === id)), 20_000);
+    for (const { message } of recorder.plans) if (incidents.includes(message.incident_id)) keyIds.add(message.signature?.key_id ?? "unsigned");
     expect(keyIds.size).toBeGreaterThanOrEqual(3);
     expect(Object.values(await rejections()).reduce((a, b) => a + b, 0)).toBe(rejectedBefore);
     const plannerKeys = (await call("keys.list", { service: "planner" })).data?.keys as { key_id: string }[];

@@ -1,40 +1,12 @@
-// Cross-service test helpers: collect messages of the x0 subjects from a test client.
+// Cross-service test helpers: test clients, a fake sysfs, the loop services as processes and incident telemetry.
+// The loop's messages are recorded with recordEvents from @x0/shared/testing.
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
-import { type Telemetry, traceIdOf } from "@x0/shared";
+import { connect, type NatsConnection } from "@nats-io/transport-node";
+import type { Telemetry } from "@x0/shared";
 import { type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess } from "@x0/shared/testing";
-
-/** A message seen by a {@link Recorder}. */
-export interface Recorded {
-  subject: string;
-  body: Record<string, unknown>;
-  headers: MsgHdrs | undefined;
-  traceId: string | undefined;
-}
-
-/** Subscribes to subjects and keeps every message, parsed. */
-export class Recorder {
-  readonly messages: Recorded[] = [];
-  constructor(readonly nc: NatsConnection) {}
-
-  /** Starts recording `subject` (wildcards allowed). */
-  async watch(subject: string): Promise<void> {
-    this.nc.subscribe(subject, {
-      callback: (_error, msg) => {
-        this.messages.push({ subject: msg.subject, body: msg.json(), headers: msg.headers, traceId: traceIdOf(msg.headers) });
-      },
-    });
-    await this.nc.flush();
-  }
-
-  /** Messages on subjects starting with `prefix`. */
-  on(prefix: string): Recorded[] {
-    return this.messages.filter((message) => message.subject.startsWith(prefix));
-  }
-}
 
 /** Connects a test client: with `tls` (an admin identity of the test's CA) to a server that requires mTLS. */
 export function testClient(url: string, tls?: { caFile: string; certFile: string; keyFile: string }): Promise<NatsConnection> {

@@ -2,15 +2,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { ActionResult, Anomaly, DeadLetter, DLQ_STREAM, Plan } from "@x0/shared";
-import { anomalyFixture, type SecureNats, type ServiceProcess, startSecureNats, waitFor } from "@x0/shared/testing";
-import { fakeSysfs, Recorder, startLoopServices, testClient } from "./helpers.ts";
+import { DLQ_STREAM } from "@x0/shared";
+import { anomalyFixture, type EventRecorder, recordEvents, type SecureNats, type ServiceProcess, startSecureNats, waitFor } from "@x0/shared/testing";
+import { fakeSysfs, startLoopServices, testClient } from "./helpers.ts";
 
 const NODE = "lab1";
 let secure: SecureNats;
 let nats: SecureNats["nats"];
 let nc: NatsConnection;
-let recorder: Recorder;
+let recorder: EventRecorder;
 let sysfs: ReturnType<typeof fakeSysfs>;
 const services: ServiceProcess[] = [];
 
@@ -21,8 +21,7 @@ beforeAll(async () => {
   const common = { ...secure.serviceEnv, X0_NODE: NODE, X0_LOG_LEVEL: "warn" };
   services.push(...(await startLoopServices(common, sysfs.root)));
   nc = await testClient(nats.url, secure.adminTls);
-  recorder = new Recorder(nc);
-  for (const subject of ["x0.anomaly.>", "x0.plan.>", "x0.action.>", "x0.dlq.>"]) await recorder.watch(subject);
+  recorder = await recordEvents(nc);
 }, 60_000);
 
 afterAll(async () => {
@@ -33,52 +32,55 @@ afterAll(async () => {
 });
 
 const service = (name: string) => services.find((s) => s.name === name) as ServiceProcess;
+/** The node's incident states, as recorded. */
+const anomaliesOfNode = () => recorder.anomalies.filter((a) => a.subject === `x0.anomaly.${NODE}`);
+/** The dead letters `name` published, as recorded. */
+const deadLettersOf = (name: string) => recorder.deadLetters.filter((d) => d.subject === `x0.dlq.${name}`);
 
 describe("loop", () => {
   test("loop - a link going down leads to anomaly, plan and dry-run result in one trace with one incident id", async () => {
     // The monitor samples every 50 ms; then the watched interface goes down.
     await Bun.sleep(600);
     sysfs.setOperstate("down");
-    await waitFor("action result", () => recorder.on("x0.action.").length > 0, 10_000);
+    await waitFor("action result", () => recorder.results.length > 0, 10_000);
 
-    const anomalies = recorder.on(`x0.anomaly.${NODE}`).map((m) => ({ ...m, body: Anomaly.parse(m.body) }));
-    const opened = anomalies.find((m) => m.body.state === "opened");
-    expect(opened?.body.kind).toBe("link_down");
-    expect(opened?.body.interface).toBe("mesh0");
-    expect(opened?.body.metric).toBe("operstate");
+    const opened = anomaliesOfNode().find((a) => a.message.state === "opened");
+    expect(opened?.message.kind).toBe("link_down");
+    expect(opened?.message.interface).toBe("mesh0");
+    expect(opened?.message.metric).toBe("operstate");
     // No announced peer behind mesh0: the incident is about the interface.
-    expect(opened?.body.target?.id).toBe(`interface:${NODE}/mesh0`);
-    const plans = recorder.on(`x0.plan.${NODE}`).map((m) => ({ ...m, body: Plan.parse(m.body) }));
+    expect(opened?.message.target?.id).toBe(`interface:${NODE}/mesh0`);
+    const plans = recorder.plans.filter((p) => p.subject === `x0.plan.${NODE}`);
     expect(plans).toHaveLength(1);
     const [plan] = plans;
-    const results = recorder.on(`x0.action.${NODE}`).map((m) => ({ ...m, body: ActionResult.parse(m.body) }));
+    const results = recorder.results.filter((r) => r.subject === `x0.action.${NODE}`);
     expect(results).toHaveLength(1);
     const [result] = results;
 
-    const incidentId = opened?.body.incident_id;
-    expect(plan?.body.incident_id).toBe(incidentId as string);
-    expect(result?.body.incident_id).toBe(incidentId as string);
-    expect(result?.body.plan_id).toBe(plan?.body.plan_id as string);
+    const incidentId = opened?.message.incident_id;
+    expect(plan?.message.incident_id).toBe(incidentId);
+    expect(result?.message.incident_id).toBe(incidentId);
+    expect(result?.message.plan_id).toBe(plan?.message.plan_id);
     // Without a known topology there is nothing to reroute: the planner notifies.
-    expect(plan?.body.rule).toBe("no-topology-notify");
+    expect(plan?.message.rule).toBe("no-topology-notify");
     // Dry-run is honest: nothing was applied, so nothing is called success.
-    expect(result?.body.status).toBe("dry_run");
-    expect(result?.body.steps.map((step) => step.status)).toEqual(["would_apply"]);
+    expect(result?.message.status).toBe("dry_run");
+    expect(result?.message.steps.map((step) => step.status)).toEqual(["would_apply"]);
 
     // One incident is one trace, from the monitor's telemetry to the executor's result.
     expect(opened?.traceId).toMatch(/^[0-9a-f]{32}$/);
-    expect(plan?.traceId).toBe(opened?.traceId as string);
-    expect(result?.traceId).toBe(opened?.traceId as string);
+    expect(plan?.traceId).toBe(opened?.traceId);
+    expect(result?.traceId).toBe(opened?.traceId);
   }, 30_000);
 
   test("loop - the incident resolves when the link comes back, in the same trace", async () => {
     sysfs.setOperstate("up");
-    await waitFor("resolved", () => recorder.on(`x0.anomaly.${NODE}`).some((m) => m.body.state === "resolved"), 10_000);
-    const states = recorder.on(`x0.anomaly.${NODE}`);
-    const resolved = states.find((m) => m.body.state === "resolved");
-    const opened = states.find((m) => m.body.state === "opened");
-    expect(resolved?.body.incident_id).toBe(opened?.body.incident_id as string);
-    expect(resolved?.traceId).toBe(opened?.traceId as string);
+    await waitFor("resolved", () => anomaliesOfNode().some((a) => a.message.state === "resolved"), 10_000);
+    const states = anomaliesOfNode();
+    const resolved = states.find((a) => a.message.state === "resolved");
+    const opened = states.find((a) => a.message.state === "opened");
+    expect(resolved?.message.incident_id).toBe(opened?.message.incident_id);
+    expect(resolved?.traceId).toBe(opened?.traceId);
     // Time to detect and time to repair were recorded once each for this incident.
     const metrics = await (await fetch(`http://127.0.0.1:${service("analyzer").port}/metrics`)).text();
     expect(metrics).toMatch(/^x0_mttd_seconds_count\{[^}]*kind="link_down"[^}]*\} 1$/m);
@@ -89,8 +91,8 @@ describe("loop", () => {
     const invalid = { v: 1, node: NODE, ts: -5, seq: 0, interval_ms: 50, source: "sysfs", ebpf: false, interfaces: [] };
     nc.publish(`x0.telemetry.${NODE}`, JSON.stringify(invalid));
     nc.publish(`x0.telemetry.${NODE}`, "{not json");
-    await waitFor("two dead letters", () => recorder.on("x0.dlq.analyzer").length >= 2, 5000);
-    const letters = recorder.on("x0.dlq.analyzer").map((m) => DeadLetter.parse(m.body));
+    await waitFor("two dead letters", () => deadLettersOf("analyzer").length >= 2, 5000);
+    const letters = deadLettersOf("analyzer").map((d) => d.message);
     const schemaLetter = letters.find((letter) => letter.payload === JSON.stringify(invalid));
     expect(schemaLetter?.subject).toBe(`x0.telemetry.${NODE}`);
     expect(schemaLetter?.service).toBe("analyzer");
@@ -108,14 +110,14 @@ describe("loop", () => {
   test("loop - an invalid anomaly in the stream is dead-lettered by the planner, which keeps planning", async () => {
     const js = (await import("@nats-io/jetstream")).jetstream(nc);
     await js.publish(`x0.anomaly.${NODE}`, JSON.stringify({ v: 1, state: "exploded" }));
-    await waitFor("planner dead letter", () => recorder.on("x0.dlq.planner").length === 1, 5000);
-    expect(DeadLetter.parse(recorder.on("x0.dlq.planner")[0]?.body).error).toContain("incident_id");
+    await waitFor("planner dead letter", () => deadLettersOf("planner").length === 1, 5000);
+    expect(deadLettersOf("planner")[0]?.message.error).toContain("incident_id");
     expect(await service("planner").ready()).toBe(true);
     // The consumer is not stuck on the bad message: a valid anomaly still becomes a plan.
-    const plansBefore = recorder.on("x0.plan.").length;
+    const plansBefore = recorder.plans.length;
     const anomaly = anomalyFixture({ node: NODE });
     await js.publish(`x0.anomaly.${NODE}`, JSON.stringify(anomaly));
-    await waitFor("plan after the bad message", () => recorder.on("x0.plan.").length > plansBefore, 5000);
+    await waitFor("plan after the bad message", () => recorder.plans.length > plansBefore, 5000);
   });
 
   test("loop - each service reports its loop counters on /status", async () => {

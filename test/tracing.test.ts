@@ -1,8 +1,8 @@
 // One incident is one trace across the four MAPE-K processes, exported over OTLP/HTTP to a collector held in memory.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { freePort, type SecureNats, type ServiceProcess, startSecureNats, waitFor } from "@x0/shared/testing";
-import { fakeSysfs, Recorder, startLoopServices, testClient } from "./helpers.ts";
+import { freePort, recordEvents, type SecureNats, type ServiceProcess, startSecureNats, waitFor } from "@x0/shared/testing";
+import { fakeSysfs, startLoopServices, testClient } from "./helpers.ts";
 
 const NODE = "trace1";
 
@@ -69,12 +69,11 @@ afterAll(async () => {
 
 describe("tracing", () => {
   test("tracing - the incident's trace holds linked PRODUCER and CONSUMER spans of monitor, analyzer, planner and executor", async () => {
-    const recorder = new Recorder(nc);
-    await recorder.watch(`x0.action.${NODE}`);
+    const recorder = await recordEvents(nc);
     await Bun.sleep(600);
     sysfs.setOperstate("down");
-    await waitFor("action result", () => recorder.messages.length > 0, 10_000);
-    const traceId = recorder.messages[0]?.traceId as string;
+    await waitFor("action result", () => recorder.results.length > 0, 10_000);
+    const traceId = recorder.results[0]?.traceId;
     // Stopping the services flushes their batched spans to the collector.
     for (const service of services) expect(await service.stop()).toBe(0);
 

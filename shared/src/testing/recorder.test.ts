@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import type { ActionResult, Plan, Telemetry } from "../contracts/schemas.ts";
 import { anomalyFixture, type NatsServer, startNatsServer } from "./mod.ts";
 import { recordEvents } from "./recorder.ts";
@@ -73,6 +73,19 @@ describe("recorder", () => {
     expect(events.rejected).toEqual([]);
     // Telemetry is not recorded unless asked for.
     expect(events.telemetry.size).toBe(0);
+  });
+
+  test("recorder - an arrival carries the trace id of its message's traceparent header, none without one", async () => {
+    const events = await recordEvents(nc);
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const carrier = headers();
+    carrier.set("traceparent", `00-${traceId}-00f067aa0ba902b7-01`);
+    nc.publish("x0.plan.n1", JSON.stringify(plan(PLAN)), { headers: carrier });
+    send("x0.action.n1", result(PLAN, "verified"));
+    await nc.flush();
+    await events.stop();
+    expect(events.plans.map((p) => p.traceId)).toEqual([traceId]);
+    expect(events.results.map((r) => r.traceId)).toEqual([undefined]);
   });
 
   test("recorder - a message its contract refuses is recorded as refused, with the reason, and is in no list", async () => {

@@ -1,15 +1,18 @@
 // The control loop's messages as a subscriber sees them, for benches and tests: anomalies, plans, results, dead letters
-// and (optionally) telemetry, each parsed with its contract and stamped when it arrived.
+// and (optionally) telemetry, each parsed with its contract and stamped when it arrived, with its trace id.
 import type { NatsConnection, Subscription } from "@nats-io/transport-node";
 import { z } from "zod";
 import type { ActionResult, Anomaly, DeadLetter, Plan, Telemetry } from "../contracts/schemas.ts";
 import { type Contract, contracts, type MessageOf, subjectOf } from "../contracts/subjects.ts";
+import { traceIdOf } from "../observability/tracing.ts";
 
 /** One message as it arrived: when (the recorder's clock), on which subject, parsed by its contract. */
 export interface Arrival<T> {
   at: number;
   subject: string;
   message: T;
+  /** The W3C trace id of the message's `traceparent` header, when it has one. */
+  traceId?: string;
 }
 
 /** A message its contract refused: kept with the reason and the text as it came, never cast. */
@@ -108,7 +111,7 @@ export class EventRecorder {
         const parsed = error ? { problem: `subscription error: ${error.message}` } : parseBy(contract, text);
         const subject = error ? subjectOf(contract, "*") : msg.subject;
         if ("message" in parsed) {
-          const arrival = { at, subject, message: parsed.message };
+          const arrival = { at, subject, message: parsed.message, traceId: traceIdOf(msg.headers) };
           const summary = keep(arrival);
           if (summary) this.#timeline.push({ at, subject, summary: () => summary(arrival.message) });
         } else {
