@@ -1,6 +1,6 @@
 // The whole loop on a network-namespace lab, for the self-healing tests and `bun run bench:heal`: a lab of its own prefix,
-// nats-server on the lab's management bridge, one monitor per node inside its namespace, and analyzer, planner and a site
-// executor (scope all, enforce) in the root namespace, as `bun run up --lab` runs them.
+// nats-server on the lab's management bridge, one monitor and one executor per node inside its namespace (or a site
+// executor in the root namespace), and analyzer and planner in the root namespace, as `bun run up --lab` runs them.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,17 +8,23 @@ import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
   createLab,
   defaultMgmtSubnet,
+  executorArgv,
+  executorEnvironment,
+  executorUrl,
+  type LabExecutors,
   type LabLinkCosts,
+  type LabNode,
   type LabPlan,
+  LabProber,
   type LabRouting,
   parseTopology,
-  pinParentOf,
   planLab,
+  siteExecutorEnvironment,
   startDetachedMonitor,
   teardownLab,
   waitForDataplanes,
 } from "@x0/lab";
-import { type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
+import { collectLines, type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
 
 /**
  * Settings for a lab inside the TCG VM (`x0 lab vm`), where every process runs ~40× slower than on the host: hellos every
@@ -57,8 +63,14 @@ export interface HealLab {
   /** A client of the test (root namespace). */
   nc: NatsConnection;
   stateDir: string;
+  /** Root-namespace services by name, and the node executors as `executor@<node>`. */
   services: Map<string, ServiceProcess>;
-  /** Starts (or restarts) a root-namespace service with the lab's environment plus `env`. */
+  /** Who runs the plans: one executor per node, or the site executor. */
+  executors: LabExecutors;
+  /**
+   * Starts (or restarts) a root-namespace service, or one node's executor (`executor@<node>`), with the lab's environment
+   * plus `env`; `executor` is every node's executor (their first returned) or the site executor.
+   */
   startService(name: string, env?: Record<string, string>): Promise<ServiceProcess>;
   /** The route `node` has to `destination` in its namespace now (`ip route get`): device and gateway. */
   routeOf(node: string, destination: string): { dev: string; via: string | null };
@@ -67,6 +79,63 @@ export interface HealLab {
   /** Routes in the kernel that differ from the lab's initial (hop-count) tables, as `node→destination`. */
   routesOffInitial(): string[];
   stop(): Promise<void>;
+}
+
+/** A message a test recorded from the lab's NATS: its subject and JSON body. */
+export interface Recorded {
+  subject: string;
+  body: unknown;
+}
+
+/** Records every message of the lab's loop but telemetry, with the time it arrived, as it comes. */
+export function recordLoop(lab: HealLab): (Recorded & { at: number })[] {
+  const messages: (Recorded & { at: number })[] = [];
+  lab.nc.subscribe("x0.>", {
+    callback: (_error, msg) => {
+      if (!msg.subject.startsWith("x0.telemetry.")) messages.push({ subject: msg.subject, body: msg.json(), at: Date.now() });
+    },
+  });
+  return messages;
+}
+
+/** Probe traffic from `from` to `to` every 10 ms (a summary every 200 ms), once replies come back. */
+export async function startProbing(lab: HealLab, from: string, to: string): Promise<LabProber> {
+  const prober = new LabProber({ plan: lab.plan, intervalMs: 10, summaryMs: 200 });
+  await prober.start(from, to);
+  await waitFor(`probe replies ${from} → ${to}`, () => (prober.lastSummary?.received ?? 0) > 10, 10_000);
+  return prober;
+}
+
+/**
+ * Waits until every incident the recorded messages opened has resolved, every node has the lab's initial routes again
+ * (restore plans follow resolution) and every plan has its result; `explain` adds to the error of a wait that timed out.
+ */
+export async function waitSettled(
+  lab: HealLab,
+  messages: readonly Recorded[],
+  timeoutMs = 20_000,
+  explain: () => Promise<string> = async () => "",
+): Promise<void> {
+  const of = (prefix: string) => messages.filter((m) => m.subject.startsWith(prefix)).map((m) => m.body as Record<string, string>);
+  const wait = (what: string, check: () => boolean, everyMs: number) =>
+    waitFor(what, check, timeoutMs, everyMs).catch(async (error) => {
+      const off = lab.routesOffInitial();
+      throw new Error(`${error}${off.length > 0 ? `: still off: ${off.join(", ")}` : ""}${await explain()}`);
+    });
+  await wait(
+    "every incident resolved",
+    () => {
+      const open = new Set<string>();
+      for (const anomaly of of("x0.anomaly.")) {
+        if (anomaly.state === "resolved") open.delete(anomaly.incident_id as string);
+        else open.add(anomaly.incident_id as string);
+      }
+      return open.size === 0;
+    },
+    100,
+  );
+  await wait("the initial routes back in every node", () => lab.routesOffInitial().length === 0, 200);
+  await wait("every plan has its result", () => of("x0.plan.").every((plan) => of("x0.action.").some((result) => result.plan_id === plan.plan_id)), 100);
 }
 
 /** Options of {@link startHealLab}. */
@@ -85,8 +154,55 @@ export interface HealLabOptions {
   linkCosts?: LabLinkCosts;
   /** How long services and monitors get to come up (a TCG VM is ~40× slower than the host). */
   startTimeoutMs?: number;
-  /** Root-namespace services to start (default analyzer, planner and executor; none: the monitors and NATS only). */
+  /** Services to start (default analyzer, planner and executor; none: the monitors and NATS only). */
   services?: readonly string[];
+  /** node (default; site on a batman-adv lab, where node executors are not verified yet): one executor per node; site: one for all. */
+  executors?: LabExecutors;
+}
+
+/** A node's executor inside its namespace, as a service process answering at the node's management address. */
+function startNodeExecutor(plan: LabPlan, node: LabNode, natsUrl: string, env: Record<string, string>): ServiceProcess {
+  const keyDir = mkdtempSync(join(tmpdir(), `x0-keys-executor-${node.name}-`));
+  const child = Bun.spawn(executorArgv(node), {
+    env: executorEnvironment(plan, node, natsUrl, { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/root", X0_KEY_DIR: keyDir, ...env }),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  void child.exited.then(() => rmSync(keyDir, { recursive: true, force: true }));
+  const output: string[] = [];
+  collectLines(child.stdout, output);
+  collectLines(child.stderr, output);
+  const name = `executor@${node.name}`;
+  const ready = () =>
+    fetch(`${executorUrl(node)}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
+      (response) => response.ok,
+      () => false,
+    );
+  return {
+    name,
+    port: 9104,
+    process: child,
+    output,
+    exited: child.exited,
+    ready,
+    waitReady: (timeoutMs = 20_000) =>
+      waitFor(
+        `${name} ready`,
+        async () => {
+          if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${output.join("\n")}`);
+          return ready();
+        },
+        timeoutMs,
+        50,
+      ),
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      const stopped = await Promise.race([child.exited, Bun.sleep(5000).then(() => undefined)]);
+      if (stopped === undefined) child.kill("SIGKILL");
+      return child.exited;
+    },
+  };
 }
 
 /** Builds the lab and starts the loop on it; removes a crashed earlier run's leftovers of the same prefix first. */
@@ -100,6 +216,7 @@ export async function startHealLab({
   linkCosts = "equal",
   startTimeoutMs = 30_000,
   services: serviceNames = ["analyzer", "planner", "executor"],
+  executors = routing === "batman" ? "site" : "node",
 }: HealLabOptions): Promise<HealLab> {
   await teardownLab(prefix, { stateDir: tmpdir(), graceMs: 0 });
   const stateDir = mkdtempSync(join(tmpdir(), `x0-heal-${prefix}-`));
@@ -116,9 +233,9 @@ export async function startHealLab({
   };
   try {
     const state = await createLab(plan, { stateDir, natsUrl: null, owner: "lab" });
-    // Per-node identities: every lab node's monitor, and the site executor (X0_NODE "site").
+    // Per-node identities: every lab node's monitor and executor (the site executor has its own role, executor-site).
     secure = await startSecureNats({
-      nodes: [...plan.nodes.map((node) => node.name), "site"],
+      nodes: plan.nodes.map((node) => node.name),
       host: plan.bridgeAddress,
       // In a TCG VM a loaded guest can take seconds over a TLS handshake.
       tlsTimeoutSeconds: process.env.X0_IN_VM === "1" ? 30 : undefined,
@@ -129,28 +246,36 @@ export async function startHealLab({
         startDetachedMonitor(plan, node, natsUrl, stateDir, { ...process.env, X0_LOG_LEVEL: "warn", X0_DEV_CA_DIR: secure.caDir, ...monitorEnv }),
       );
     const common = { ...secure.serviceEnv, X0_NODE: "site", X0_LOG_LEVEL: "warn", ...env };
-    const site: Record<string, Record<string, string>> = {
-      executor: {
-        X0_EXECUTOR_MODE: "enforce",
-        X0_EXECUTOR_SCOPE: "all",
-        X0_EXECUTOR_NETNS: `${prefix}-{node}`,
-        X0_EXECUTOR_BPF_PIN_ROOT: `${pinParentOf(prefix)}/{node}`,
-      },
-    };
-    const startService = async (name: string, extra: Record<string, string> = {}) => {
+    const site: Record<string, Record<string, string>> = { executor: siteExecutorEnvironment(prefix) };
+    const startService = async (name: string, extra: Record<string, string> = {}): Promise<ServiceProcess> => {
+      if (name === "executor" && executors === "node") {
+        // One after another: nodes starting together can starve the monitors' hellos on a small machine.
+        const started: ServiceProcess[] = [];
+        for (const node of plan.nodes) started.push(await startService(`executor@${node.name}`, extra));
+        return started[0] as ServiceProcess;
+      }
       await services.get(name)?.stop();
-      const service = startServiceProcess(name, { ...common, ...site[name], ...serviceEnv[name], ...extra });
+      const node = name.startsWith("executor@") ? plan.nodes.find((candidate) => `executor@${candidate.name}` === name) : undefined;
+      const service = node
+        ? startNodeExecutor(plan, node, natsUrl, { ...common, ...serviceEnv.executor, ...extra })
+        : startServiceProcess(name, { ...common, ...site[name], ...serviceEnv[name], ...extra });
       services.set(name, service);
       await service.waitReady(startTimeoutMs);
       return service;
     };
-    await Promise.all(serviceNames.map((name) => startService(name)));
+    // The executors first: a node executor's durable consumer takes the plans published after it is made, and a plan with
+    // a step for a node whose executor missed it waits for its deadline.
+    if (serviceNames.includes("executor")) await startService("executor");
+    await Promise.all(serviceNames.filter((name) => name !== "executor").map((name) => startService(name)));
     const missing = await waitForDataplanes(plan, 2 * startTimeoutMs);
     if (missing.length > 0) {
-      // The state folder goes with the lab: say what the first node's monitor wrote.
-      const log = join(stateDir, `lab-${prefix}-logs`, `${plan.nodes[0]?.name}.log`);
-      const tail = existsSync(log) ? readFileSync(log, "utf8").split("\n").slice(-15).join("\n") : "(no log)";
-      throw new Error(`monitors did not attach XDP on ${missing.join(", ")}; ${plan.nodes[0]?.name}'s monitor wrote:\n${tail}`);
+      // The state folder goes with the lab: say what the monitor of each node still missing wrote.
+      const nodes = [...new Set(missing.map((entry) => entry.split(":")[0] as string))];
+      const tails = nodes.map((node) => {
+        const log = join(stateDir, `lab-${prefix}-logs`, `${node}.log`);
+        return `${node}'s monitor wrote:\n${existsSync(log) ? readFileSync(log, "utf8").split("\n").slice(-15).join("\n") : "(no log)"}`;
+      });
+      throw new Error(`monitors did not attach XDP on ${missing.join(", ")}; ${tails.join("\n")}`);
     }
     nc = await connect({ servers: natsUrl, name: "heal-test", maxReconnectAttempts: -1, tls: secure.adminTls });
     // The planner knows every link once every node has announced its addresses.
@@ -197,7 +322,7 @@ export async function startHealLab({
       }
       return off;
     };
-    return { plan, secure, nats: secure.nats, nc, stateDir, services, startService, routeOf, pathOf, routesOffInitial, stop };
+    return { plan, secure, nats: secure.nats, nc, stateDir, services, executors, startService, routeOf, pathOf, routesOffInitial, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -2,11 +2,25 @@
 // The veth-pair helpers for single-link tests and benchmarks are `@x0/lab/veth` (src/veth/veth.ts).
 export { LabCommandError, LabError, LabExistsError, LabPinsMissingError, LabSpecError, LabStateError, VmError } from "./errors.ts";
 export { type ActiveFault, cutNode, type FlapOptions, flapLink, healLab, setDirectionalFault, setLinkAdmin, setLinkLoss } from "./faults/faults.ts";
-export { HELLO_PORT, inNetns, MONITOR_HTTP_PORT, monitorArgv, monitorEnvironment } from "./kernel/commands.ts";
+export {
+  EXECUTOR_HTTP_PORT,
+  executorArgv,
+  executorEnvironment,
+  executorUrl,
+  HELLO_PORT,
+  inNetns,
+  LAB_EXECUTORS,
+  type LabExecutors,
+  MONITOR_HTTP_PORT,
+  monitorArgv,
+  monitorEnvironment,
+  siteExecutorEnvironment,
+} from "./kernel/commands.ts";
 export { existingNamespaces, type TeardownOptions, type TeardownReport, teardownLab } from "./kernel/kernel.ts";
 export {
   type CreateLabOptions,
   createLab,
+  EXECUTOR_ROLE,
   type LabStatus,
   type LinkStatus,
   labStatus,
@@ -15,6 +29,7 @@ export {
   type NatsChoice,
   type NodeStatus,
   natsUrlOf,
+  startDetachedExecutor,
   startDetachedMonitor,
   waitForDataplanes,
 } from "./lifecycle/lab.ts";

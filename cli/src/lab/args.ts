@@ -3,8 +3,10 @@ import { parseArgs } from "node:util";
 import {
   DEFAULT_LAB_PREFIX,
   defaultMgmtSubnet,
+  LAB_EXECUTORS,
   LAB_LINK_COSTS,
   LAB_ROUTINGS,
+  type LabExecutors,
   type LabLinkCosts,
   type LabRouting,
   type LabTopology,
@@ -24,8 +26,10 @@ A mesh of network namespaces on this machine (root only): one namespace per node
 
 Commands:
   up --topology <grid:RxC|ring:N|line:N|random:N:SEED> [--routing static|batman] [--nats <url> | --nats-port <port>]
-     [--mgmt-subnet 10.N.0.0/16] [--link-costs equal|distinct]
-                        build the lab; with NATS, start one monitor per node (detached, logs in <state>/lab-<prefix>-logs).
+     [--mgmt-subnet 10.N.0.0/16] [--link-costs equal|distinct] [--executors node|site]
+                        build the lab; with NATS, start one monitor per node (detached, logs in <state>/lab-<prefix>-logs)
+                        and the executors: --executors node (default) one per node inside its namespace, acting on
+                        that node only and carrying out multi-node plans together; site: one for every node, here.
                         --routing batman: batman-adv on every node (bat0 over the links, service addresses on bat0, no
                         static routes); needs the batman-adv module, else run it inside "x0 lab vm"
                         --link-costs distinct (batman only): link k gets hop penalty 2 + 2·(k mod 16) on both ends, so no
@@ -51,7 +55,16 @@ Faults and probes need the monitors (they own the XDP fault maps and answer hell
 /** A parsed `x0 lab` request. */
 export type LabRequest =
   | { command: "help" }
-  | { command: "up"; prefix: string; topology: LabTopology; routing: LabRouting; linkCosts: LabLinkCosts; mgmt: MgmtSubnet; nats: NatsChoice }
+  | {
+      command: "up";
+      prefix: string;
+      topology: LabTopology;
+      routing: LabRouting;
+      linkCosts: LabLinkCosts;
+      mgmt: MgmtSubnet;
+      nats: NatsChoice;
+      executors: LabExecutors;
+    }
   | { command: "down"; prefix: string }
   | { command: "vm"; argv: string[]; cpus: number; memoryMb: number; timeoutMs: number; env: Record<string, string> }
   | { command: "status"; prefix: string; json: boolean }
@@ -94,6 +107,7 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
         "mgmt-subnet": { type: "string" },
         routing: { type: "string" },
         "link-costs": { type: "string" },
+        executors: { type: "string" },
       });
       if (values.help) return { command: "help" };
       noPositionals(positionals, command);
@@ -107,6 +121,9 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
         throw new UsageError(`--link-costs ${JSON.stringify(linkCosts)} is not ${LAB_LINK_COSTS.join(" or ")}`);
       if (linkCosts !== "equal" && routing !== "batman")
         throw new UsageError(`--link-costs ${linkCosts} needs --routing batman (static routes follow hop counts)`);
+      const executors = values.executors ?? "node";
+      if (!LAB_EXECUTORS.includes(executors as LabExecutors))
+        throw new UsageError(`--executors ${JSON.stringify(executors)} is not ${LAB_EXECUTORS.join(" or ")}`);
       return {
         command,
         prefix,
@@ -115,6 +132,7 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
         linkCosts: linkCosts as LabLinkCosts,
         mgmt,
         nats: natsChoice(values.nats, values["nats-port"]),
+        executors: executors as LabExecutors,
       };
     }
     case "down":

@@ -17,6 +17,7 @@ import {
   runInVm,
   setLinkAdmin,
   setLinkLoss,
+  startDetachedExecutor,
   startDetachedMonitor,
   teardownLab,
   vmImageDirOf,
@@ -116,7 +117,13 @@ async function labUp(
     state.processes.push(startDetachedMonitor(plan, node, natsUrl, stateDir, { ...env, ...identityEnv }));
     writeLabState(stateFile, state);
   }
-  output.out(`monitors started (NATS ${natsUrl}); waiting for their XDP data planes`);
+  // One executor per node inside its namespace, or one site executor here for every node.
+  for (const node of request.executors === "node" ? plan.nodes : [undefined]) {
+    state.processes.push(startDetachedExecutor(plan, node, natsUrl, stateDir, { ...env, ...identityEnv }));
+    writeLabState(stateFile, state);
+  }
+  const executors = request.executors === "node" ? `${plan.nodes.length} node executors` : "a site executor";
+  output.out(`monitors and ${executors} started (NATS ${natsUrl}); waiting for the monitors' XDP data planes`);
   const missing = await waitForDataplanes(plan, DATAPLANE_WAIT_MS);
   if (missing.length > 0) {
     output.err(`no XDP fault map after ${DATAPLANE_WAIT_MS / 1000} s on ${missing.join(", ")}; see the monitor logs in ${stateDir}/lab-${plan.prefix}-logs`);

@@ -7,7 +7,16 @@ export function renderLabStatus(status: LabStatus): string {
   const owner = `${status.owner === "up" ? "bun run up" : "x0 lab up"} (pid ${status.owner_pid}${status.owner_alive ? "" : ", not running"})`;
   const header = `lab ${status.prefix}: ${status.topology}, management ${status.mgmt_subnet}, NATS ${status.nats ?? "none (no monitors)"}, started by ${owner}`;
   const nodes = renderTable(
-    [{ header: "NODE" }, { header: "NETNS" }, { header: "SERVICE" }, { header: "MGMT" }, { header: "MONITOR", align: "right" }, { header: "HEALTH" }],
+    [
+      { header: "NODE" },
+      { header: "NETNS" },
+      { header: "SERVICE" },
+      { header: "MGMT" },
+      { header: "MONITOR", align: "right" },
+      { header: "HEALTH" },
+      { header: "EXECUTOR", align: "right" },
+      { header: "READY" },
+    ],
     status.nodes.map((node) => [
       node.node,
       node.netns,
@@ -15,6 +24,8 @@ export function renderLabStatus(status: LabStatus): string {
       node.mgmt_address,
       node.monitor_pid === null ? "-" : String(node.monitor_pid),
       node.monitor_pid === null ? "-" : !node.monitor_alive ? "gone" : node.monitor_healthy ? "healthy" : "not answering",
+      node.executor_pid === null ? "-" : String(node.executor_pid),
+      node.executor_pid === null ? "-" : !node.executor_alive ? "gone" : node.executor_ready ? "ready" : "not ready",
     ]),
   );
   const links = renderTable(

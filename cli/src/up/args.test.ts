@@ -5,18 +5,31 @@ import { parseUpArgs, resolveLab } from "./args.ts";
 
 describe("up args", () => {
   test("up args - no arguments start NATS and every service", () => {
-    expect(parseUpArgs([])).toEqual({ startNats: true, only: undefined, lab: undefined, noLab: false, labPrefix: "x0", help: false });
+    expect(parseUpArgs([])).toEqual({ startNats: true, cluster: false, only: undefined, lab: undefined, noLab: false, labPrefix: "x0", help: false });
   });
 
   test("up args - --no-nats and --only lists (comma-separated, repeatable, deduplicated)", () => {
     expect(parseUpArgs(["--no-nats", "--only", "monitor, analyzer", "--only=planner,monitor"])).toEqual({
       startNats: false,
+      cluster: false,
       only: ["monitor", "analyzer", "planner"],
       lab: undefined,
       noLab: false,
       labPrefix: "x0",
       help: false,
     });
+  });
+
+  test("up args - --cluster asks for the 3-server NATS cluster, which --no-nats contradicts", () => {
+    expect(parseUpArgs(["--cluster"]).cluster).toBe(true);
+    expect(() => parseUpArgs(["--cluster", "--no-nats"])).toThrow(/give one of them/);
+  });
+
+  test("up args - --executors picks node executors or the site executor on a lab; anything else is refused", () => {
+    expect(parseUpArgs([]).executors).toBeUndefined();
+    expect(parseUpArgs(["--executors", "site"]).executors).toBe("site");
+    expect(parseUpArgs(["--executors=node"]).executors).toBe("node");
+    expect(() => parseUpArgs(["--executors", "all"])).toThrow(/node or site/);
   });
 
   test("up args - -h and --help ask for help", () => {

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { DEFAULT_LAB_PREFIX, type LabTopology, parseTopology, validatePrefix } from "@x0/lab";
+import { DEFAULT_LAB_PREFIX, LAB_EXECUTORS, type LabExecutors, type LabTopology, parseTopology, validatePrefix } from "@x0/lab";
 import { UsageError } from "../errors.ts";
 
 /** The lab `up` builds when run as root without --lab, --no-lab or X0_LAB. */
@@ -9,6 +9,8 @@ export const DEFAULT_UP_LAB = "grid:3x3";
 export interface UpOptions {
   /** Start (or reuse) nats-server; false with `--no-nats`. */
   startNats: boolean;
+  /** `--cluster`: start a 3-server NATS cluster (routes with mTLS, JetStream replicas 3) instead of one server. */
+  cluster: boolean;
   /** Services to start; undefined means every discovered service. */
   only: string[] | undefined;
   /** `--lab <topology>`: run the stack on a lab of this topology. */
@@ -17,6 +19,8 @@ export interface UpOptions {
   noLab: boolean;
   /** `--lab-prefix`: the lab's namespace prefix. */
   labPrefix: string;
+  /** `--executors`: on a lab, one executor per node (`node`, also when absent) or one here for every node (`site`). */
+  executors?: LabExecutors;
   help: boolean;
 }
 
@@ -28,17 +32,24 @@ prefixes their logs, restarts crashed services and stops everything on Ctrl-C.
 
 Options:
   --no-nats        do not start nats-server; use X0_NATS_SERVERS (default nats://127.0.0.1:$X0_NATS_PORT)
+  --cluster        start a 3-server NATS cluster instead of one server: clients on $X0_NATS_PORT..+2, monitoring
+                   on $X0_NATS_MONITOR_PORT..+2, routes (mTLS) on 127.0.0.1:$X0_NATS_CLUSTER_PORT..+2, and
+                   X0_EVENTS, X0_DLQ and the KV buckets with 3 replicas (X0_JS_REPLICAS=3 for every process)
   --only a,b       start only these services (repeatable)
   --lab <topology> run on a network-namespace mesh lab (root): grid:RxC, ring:N, line:N or random:N:SEED.
-                   One monitor per lab node inside its namespace, the other services here, NATS on the lab's
-                   management bridge; the lab is removed when up stops. Default as root: ${DEFAULT_UP_LAB}
+                   One monitor and one executor per lab node inside its namespace, the other services here,
+                   NATS on the lab's management bridge; the lab is removed when up stops. Default as root: ${DEFAULT_UP_LAB}
   --no-lab         monitor this machine's interfaces instead, even as root
   --lab-prefix p   the lab's namespace prefix (default ${DEFAULT_LAB_PREFIX}: namespaces ${DEFAULT_LAB_PREFIX}-n1 …)
+  --executors m    on a lab: node (default) one executor per node inside its namespace (executor@n1 …, port 9104
+                   at the node's management address), carrying out multi-node plans together; site: one here for all
   -h, --help       print this help
 
 Environment:
   X0_NATS_PORT           NATS client port (default 4222)
   X0_NATS_MONITOR_PORT   NATS monitoring port (default 8222)
+  X0_NATS_CLUSTER        true: as --cluster (default false)
+  X0_NATS_CLUSTER_PORT   first route port of --cluster (default 6222)
   X0_HTTP_PORT_BASE      first service HTTP port (default 9101: monitor 9101, analyzer 9102,
                          planner 9103, executor 9104, other services from 9105 up)
   X0_NODE                node id passed to the services (default: the hostname, sanitised)
@@ -49,16 +60,27 @@ Environment:
 
 /** Parses the arguments of `bun run up`; throws {@link UsageError} (a bad topology or prefix included). */
 export function parseUpArgs(argv: readonly string[]): UpOptions {
-  let values: { "no-nats"?: boolean; only?: string[]; lab?: string; "no-lab"?: boolean; "lab-prefix"?: string; help?: boolean };
+  let values: {
+    "no-nats"?: boolean;
+    cluster?: boolean;
+    only?: string[];
+    lab?: string;
+    "no-lab"?: boolean;
+    "lab-prefix"?: string;
+    executors?: string;
+    help?: boolean;
+  };
   try {
     ({ values } = parseArgs({
       args: [...argv],
       options: {
         "no-nats": { type: "boolean" },
+        cluster: { type: "boolean" },
         only: { type: "string", multiple: true },
         lab: { type: "string" },
         "no-lab": { type: "boolean" },
         "lab-prefix": { type: "string" },
+        executors: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
       strict: true,
@@ -73,12 +95,15 @@ export function parseUpArgs(argv: readonly string[]): UpOptions {
     if (only.length === 0) throw new UsageError("--only needs at least one service name, e.g. --only monitor,analyzer");
   }
   if (values.lab !== undefined && values["no-lab"]) throw new UsageError("give --lab or --no-lab, not both");
+  if (values.cluster && values["no-nats"]) throw new UsageError("--cluster starts the NATS servers, --no-nats uses others: give one of them");
   return {
     startNats: !values["no-nats"],
+    cluster: values.cluster ?? false,
     only,
     lab: values.lab === undefined ? undefined : parseTopology(values.lab),
     noLab: values["no-lab"] ?? false,
     labPrefix: validatePrefix(values["lab-prefix"] ?? DEFAULT_LAB_PREFIX),
+    ...(values.executors === undefined ? {} : { executors: labExecutorsOf(values.executors) }),
     help: values.help ?? false,
   };
 }
@@ -94,4 +119,10 @@ export function resolveLab(options: Pick<UpOptions, "lab" | "noLab">, env: Recor
   if (fromEnv === "off") return undefined;
   if (fromEnv) return parseTopology(fromEnv);
   return isRoot ? parseTopology(DEFAULT_UP_LAB) : undefined;
+}
+
+/** `--executors`: node or site. */
+function labExecutorsOf(value: string): LabExecutors {
+  if (!LAB_EXECUTORS.includes(value as LabExecutors)) throw new UsageError(`--executors ${JSON.stringify(value)} is not ${LAB_EXECUTORS.join(" or ")}`);
+  return value as LabExecutors;
 }

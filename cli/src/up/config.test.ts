@@ -26,6 +26,12 @@ describe("up config", () => {
     });
   });
 
+  test("up config - X0_NATS_CLUSTER asks for the cluster, its routes from X0_NATS_CLUSTER_PORT", () => {
+    expect(loadUpConfig({})).toMatchObject({ X0_NATS_CLUSTER: false, X0_NATS_CLUSTER_PORT: 6222 });
+    expect(loadUpConfig({ X0_NATS_CLUSTER: "true", X0_NATS_CLUSTER_PORT: "16222" })).toMatchObject({ X0_NATS_CLUSTER: true, X0_NATS_CLUSTER_PORT: 16222 });
+    expect(() => loadUpConfig({ X0_NATS_CLUSTER: "yes" })).toThrow(/X0_NATS_CLUSTER/);
+  });
+
   test("up config - a bad value is a ConfigError naming the variable", () => {
     expect(() => loadUpConfig({ X0_NATS_PORT: "nope" })).toThrow(ConfigError);
     expect(() => loadUpConfig({ X0_HTTP_PORT_BASE: "0" })).toThrow(/X0_HTTP_PORT_BASE/);

@@ -1,4 +1,5 @@
-import { baseConfigShape, loadConfig, portSchema } from "@x0/shared";
+import { siteExecutorEnvironment } from "@x0/lab";
+import { baseConfigShape, boolSchema, loadConfig, portSchema } from "@x0/shared";
 import { z } from "zod";
 import { DEFAULT_HTTP_PORT_BASE } from "./ports.ts";
 
@@ -8,6 +9,10 @@ export const upConfigShape = {
   X0_NATS_PORT: portSchema.min(1).default(4222),
   /** NATS monitoring port of the server `up` starts. */
   X0_NATS_MONITOR_PORT: portSchema.min(1).default(8222),
+  /** true: as `--cluster`, a 3-server NATS cluster. */
+  X0_NATS_CLUSTER: boolSchema.default(false),
+  /** The first route port of the cluster (127.0.0.1; the others follow). */
+  X0_NATS_CLUSTER_PORT: portSchema.min(1).default(6222),
   /** HTTP port of the first service; the others follow it (see ports.ts). */
   X0_HTTP_PORT_BASE: portSchema.min(1).default(DEFAULT_HTTP_PORT_BASE),
   /** Node id given to every service: X0_NODE, else the hostname sanitised to [A-Za-z0-9_-]. */
@@ -41,15 +46,10 @@ export function serviceEnvironment(
 }
 
 /**
- * What a root-namespace service needs on top of {@link serviceEnvironment} when the stack runs on a lab: the executor acts on
- * every node (`{node}` is replaced by the executor per plan) inside the node's namespace and on its monitor's pins, for real.
+ * What a root-namespace service needs on top of {@link serviceEnvironment} when the stack runs on a lab: the site executor
+ * (`--executors site`) acts on every node (`{node}` is replaced by the executor per plan) inside the node's namespace and
+ * on its monitor's pins, for real.
  */
 export function labServiceEnvironment(name: string, prefix: string): Record<string, string> {
-  if (name !== "executor") return {};
-  return {
-    X0_EXECUTOR_SCOPE: "all",
-    X0_EXECUTOR_NETNS: `${prefix}-{node}`,
-    X0_EXECUTOR_BPF_PIN_ROOT: `/sys/fs/bpf/${prefix}lab/{node}`,
-    X0_EXECUTOR_MODE: "enforce",
-  };
+  return name === "executor" ? siteExecutorEnvironment(prefix) : {};
 }

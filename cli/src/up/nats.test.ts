@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { freePort } from "@x0/shared/testing";
-import { natsServerArgv, parseNatsGreeting, probePort } from "./nats.ts";
+import { natsServerArgv, parseNatsGreeting, planNatsServers, probePort, routeUrls } from "./nats.ts";
 
 const greeting = 'INFO {"server_id":"NABC","version":"2.9.10","proto":1,"jetstream":true,"max_payload":1048576}\r\n';
 
@@ -56,5 +56,22 @@ describe("nats", () => {
       "-sd",
       "/repo/.x0/nats",
     ]);
+  });
+
+  test("nats - one server by default; a cluster of three on consecutive ports, each with its own store and name", () => {
+    const ports = { stateDir: "/s", port: 4222, monitorPort: 8222, clusterPort: 6222 };
+    expect(planNatsServers({ ...ports, cluster: false })).toEqual([
+      { name: "nats", serverName: undefined, port: 4222, monitorPort: 8222, clusterPort: undefined, storeDir: "/s/nats", configFile: "/s/nats.conf" },
+    ]);
+    const cluster = planNatsServers({ ...ports, cluster: true });
+    expect(cluster.map(({ name, serverName, port, monitorPort, clusterPort }) => [name, serverName, port, monitorPort, clusterPort])).toEqual([
+      ["nats-1", "x0-1", 4222, 8222, 6222],
+      ["nats-2", "x0-2", 4223, 8223, 6223],
+      ["nats-3", "x0-3", 4224, 8224, 6224],
+    ]);
+    expect(new Set(cluster.map((server) => server.storeDir)).size).toBe(3);
+    expect(new Set(cluster.map((server) => server.configFile)).size).toBe(3);
+    expect(routeUrls(cluster)).toEqual(["nats://127.0.0.1:6222", "nats://127.0.0.1:6223", "nats://127.0.0.1:6224"]);
+    expect(routeUrls(planNatsServers({ ...ports, cluster: false }))).toEqual([]);
   });
 });

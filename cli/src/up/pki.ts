@@ -1,15 +1,23 @@
 // The local stack's identities: `bun run up` keeps a development CA in <state>/pki (made once, like `x0 certs init`),
-// renews the NATS server's certificate, keeps an admin identity for its own tools, and writes the nats-server
-// configuration generated from the permission matrix: TLS required, each SPIFFE id mapped to its user.
+// renews the NATS server's (and on a cluster the routes') certificate, keeps an admin identity for its own tools, and
+// writes each nats-server's configuration generated from the permission matrix: TLS required, SPIFFE ids mapped to users.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createDevCa, DEFAULT_TRUST_DOMAIN, issueServerCertificate, issueSvid, loadDevCa, loadPermissionMatrix, renderNatsConfig } from "@x0/shared";
+import {
+  createDevCa,
+  DEFAULT_TRUST_DOMAIN,
+  issueServerCertificate,
+  issueSvid,
+  loadDevCa,
+  loadPermissionMatrix,
+  NATS_ROUTE_NAME,
+  renderNatsConfig,
+} from "@x0/shared";
+import { CLUSTER_NAME, type NatsServerPlan, routeUrls } from "./nats.ts";
 
 /** What the stack needs to run with mTLS. */
 export interface StackPki {
   dir: string;
-  /** nats-server configuration file. */
-  natsConfig: string;
   /** The environment that gives a service its identity (it issues its own SVID from the CA). */
   serviceEnv: Record<string, string>;
   /** TLS files of the admin identity (up's own connections, x0 incidents). */
@@ -21,15 +29,20 @@ function writePrivate(path: string, text: string): string {
   return path;
 }
 
-/** Prepares the PKI and the server configuration for `nodes` (the per-node identities: monitors, executors). */
+/**
+ * Prepares the PKI and writes each server's configuration file for `nodes` (the per-node identities: monitors, executors);
+ * more than one server makes them a cluster whose routes use a route certificate of the same CA.
+ */
 export async function prepareStackPki({
   stateDir,
+  servers,
   nodes,
   addresses,
   trustDomain = DEFAULT_TRUST_DOMAIN,
   serverVersion,
 }: {
   stateDir: string;
+  servers: readonly NatsServerPlan[];
   nodes: string[];
   /** IP addresses the server is reached at (its certificate names them). */
   addresses: string[];
@@ -54,7 +67,19 @@ export async function prepareStackPki({
   const admin = await issueSvid({ ca, role: "admin", ttlMs: 7 * 86_400_000 });
   writeFileSync(join(dir, "admin.crt"), admin.certPem);
   const adminTls = { caFile, certFile: join(dir, "admin.crt"), keyFile: writePrivate(join(dir, "admin.key"), admin.keyPem) };
-  const natsConfig = join(stateDir, "nats.conf");
-  writeFileSync(natsConfig, renderNatsConfig(loadPermissionMatrix(), { trustDomain, nodes, tls, serverVersion }));
-  return { dir, natsConfig, serviceEnv: { X0_DEV_CA_DIR: dir, X0_TRUST_DOMAIN: trustDomain }, adminTls, created };
+  const matrix = loadPermissionMatrix();
+  const routes = routeUrls(servers);
+  let routeTls: { certFile: string; keyFile: string; caFile: string } | undefined;
+  if (routes.length > 0) {
+    // Only this certificate opens a route: a workload's SVID or the client-facing certificate cannot join as a server.
+    const route = await issueServerCertificate({ ca, dnsNames: [NATS_ROUTE_NAME], ipAddresses: ["127.0.0.1"] });
+    routeTls = { certFile: join(dir, "route.crt"), keyFile: writePrivate(join(dir, "route.key"), route.keyPem), caFile };
+    writeFileSync(routeTls.certFile, route.certPem);
+  }
+  for (const server of servers) {
+    const cluster =
+      routeTls && server.clusterPort !== undefined ? { name: CLUSTER_NAME, listen: `127.0.0.1:${server.clusterPort}`, routes, tls: routeTls } : undefined;
+    writeFileSync(server.configFile, renderNatsConfig(matrix, { trustDomain, nodes, tls, serverVersion, serverName: server.serverName, cluster }));
+  }
+  return { dir, serviceEnv: { X0_DEV_CA_DIR: dir, X0_TRUST_DOMAIN: trustDomain }, adminTls, created };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { type LabState, parseTopology, planLab } from "@x0/lab";
 import { StackStartError, UsageError } from "../errors.ts";
-import { labLeftover, labMonitorProcesses, monitorNameOf, selectServices, serviceProcess } from "./stack-plan.ts";
+import { executorNameOf, labExecutorProcesses, labLeftover, labMonitorProcesses, monitorNameOf, selectServices, serviceProcess } from "./stack-plan.ts";
 
 const discovered = ["monitor", "analyzer", "planner", "executor", "crypto"];
 const select = (options: { only?: string[]; onLab?: boolean; isPortFree?: (port: number) => boolean } = {}) =>
@@ -51,6 +51,19 @@ describe("up stack plan", () => {
     expect(spec.env).toEqual({ PATH: "/bin", X0_NODE: "n0", X0_HTTP_PORT: "9103", X0_NATS_SERVERS: "tls://127.0.0.1:4222", X0_DEV_CA_DIR: "/pki" });
   });
 
+  test("up stack plan - on a cluster every service and lab monitor gets every server and the replica count", () => {
+    const natsUrl = "tls://10.254.0.1:4222,tls://10.254.0.1:4223,tls://10.254.0.1:4224";
+    const natsEnv = { X0_JS_REPLICAS: "3" };
+    expect(serviceProcess("analyzer", 9102, { userEnv: { X0_JS_REPLICAS: "1" }, natsUrl, node: "n0", natsEnv }).env).toMatchObject({
+      X0_NATS_SERVERS: natsUrl,
+      X0_JS_REPLICAS: "3",
+    });
+    const plan = planLab(parseTopology("line:2"), "x0", { octet: 254 });
+    for (const monitor of labMonitorProcesses(plan, { userEnv: {}, natsUrl, natsEnv })) {
+      expect(monitor.env).toMatchObject({ X0_NATS_SERVERS: natsUrl, X0_JS_REPLICAS: "3" });
+    }
+  });
+
   test("up stack plan - on a lab only the executor gets the lab's wiring: every node, in its namespace, enforcing", () => {
     const base = { userEnv: {}, natsUrl: "nats://10.254.0.1:4222", node: "n0", labPrefix: "x0" };
     expect(serviceProcess("executor", 9104, base).env).toMatchObject({
@@ -79,6 +92,22 @@ describe("up stack plan", () => {
       X0_LAB_PREFIX: "x0",
     });
     expect(monitorNameOf("n7")).toBe("monitor@n7");
+  });
+
+  test("up stack plan - with node executors each lab node gets its own executor in its namespace instead of one here", () => {
+    const onLab = selectServices({ discovered, only: undefined, portBase: 9101, onLab: true, nodeExecutors: true, isPortFree: () => true });
+    expect([...onLab.ports.keys()]).toEqual(["analyzer", "planner", "crypto"]);
+    expect(onLab.labExecutors).toBe(true);
+    expect(select({ onLab: true }).labExecutors).toBe(false);
+    const plan = planLab(parseTopology("line:2"), "x0", { octet: 254 });
+    const executors = labExecutorProcesses(plan, { userEnv: { PATH: "/bin" }, natsUrl: "tls://10.254.0.1:4222", pkiEnv: { X0_DEV_CA_DIR: "/pki" } });
+    expect(executors.map(({ name, host, port }) => ({ name, host, port }))).toEqual([
+      { name: "executor@n1", host: "10.254.1.1", port: 9104 },
+      { name: "executor@n2", host: "10.254.1.2", port: 9104 },
+    ]);
+    expect(executors[1]?.argv.slice(0, 2)).toEqual(["nsenter", "--net=/run/netns/x0-n2"]);
+    expect(executors[1]?.env).toMatchObject({ X0_DEV_CA_DIR: "/pki", X0_NODE: "n2", X0_EXECUTOR_SCOPE: "node", X0_EXECUTOR_NETNS: "" });
+    expect(executorNameOf("n7")).toBe("executor@n7");
   });
 
   test("up stack plan - a lab of x0 lab up or of a live up is refused, what a crashed up left is removed", () => {

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import {
   createLab,
   defaultMgmtSubnet,
+  EXECUTOR_ROLE,
   existingNamespaces,
   type LabPlan,
   type LabState,
@@ -28,12 +29,21 @@ import { parseUpArgs, resolveLab, UP_USAGE, type UpOptions } from "./args.ts";
 import { externalNatsServers, loadUpConfig, type UpConfig } from "./config.ts";
 import { discoverServices } from "./discover.ts";
 import { Prefixer, shouldUseColour } from "./log-prefix.ts";
-import { natsServerArgv, probePort } from "./nats.ts";
+import { CLUSTER_SIZE, type NatsServerPlan, natsServerArgv, planNatsServers, probePort } from "./nats.ts";
 import { prepareStackPki, type StackPki } from "./pki.ts";
 import { isPortFree } from "./ports.ts";
 import { waitUntilOk } from "./readiness.ts";
 import { encodeReaperCommand, type ReaperCommand, type ReaperPhase } from "./reaper-protocol.ts";
-import { labLeftover, labMonitorProcesses, monitorNameOf, type ProcessSpec, selectServices, serviceProcess } from "./stack-plan.ts";
+import {
+  executorNameOf,
+  labExecutorProcesses,
+  labLeftover,
+  labMonitorProcesses,
+  monitorNameOf,
+  type ProcessSpec,
+  selectServices,
+  serviceProcess,
+} from "./stack-plan.ts";
 import { renderStartupTable, startupVerdict } from "./summary.ts";
 import { Supervisor } from "./supervisor.ts";
 
@@ -115,8 +125,14 @@ export class UpStack {
   readonly #colour: boolean;
   #prefixer: Prefixer;
   readonly #services = new Map<string, RunningService>();
-  #nats: Supervisor | undefined;
+  /** The nats-servers to run: one, or the cluster's three. */
+  readonly #natsPlan: NatsServerPlan[];
+  /** The nats-servers up started (none when it reuses one or runs with --no-nats). */
+  #natsServers: Supervisor[] = [];
+  /** The client URLs of the stack's NATS, comma-separated. */
   #natsUrl = "";
+  /** What the stack's NATS asks of every process (X0_JS_REPLICAS on a cluster). */
+  #natsEnv: Record<string, string> = {};
   /** The stack's PKI when NATS runs with mTLS (the default). */
   #pki: StackPki | undefined;
   #natsMonitorPort: number | null = null;
@@ -130,6 +146,8 @@ export class UpStack {
   #labState: LabState | undefined;
   /** Whether the lab's nodes get monitors (the monitor service was selected). */
   #labMonitors = false;
+  /** Whether the lab's nodes get an executor each (`--executors node`, the default) instead of the site executor here. */
+  #labExecutors = false;
 
   constructor(
     private readonly options: UpOptions,
@@ -141,8 +159,15 @@ export class UpStack {
     this.#stateDir = stateDirOf(env);
     this.#stackFile = stackFileOf(this.#stateDir);
     this.#colour = shouldUseColour(env, host.isTTY);
-    this.#prefixer = new Prefixer(["up", "nats"], this.#colour);
     this.#labPlan = lab === undefined ? undefined : planLab(lab, options.labPrefix, defaultMgmtSubnet(options.labPrefix));
+    this.#natsPlan = planNatsServers({
+      stateDir: this.#stateDir,
+      port: config.X0_NATS_PORT,
+      monitorPort: config.X0_NATS_MONITOR_PORT,
+      clusterPort: config.X0_NATS_CLUSTER_PORT,
+      cluster: options.cluster || config.X0_NATS_CLUSTER,
+    });
+    this.#prefixer = new Prefixer(["up", ...this.#natsPlan.map((server) => server.name)], this.#colour);
   }
 
   /**
@@ -159,7 +184,11 @@ export class UpStack {
       return isUsageError(error) ? EXIT_USAGE : 1;
     }
     const monitorNames = this.#labMonitors ? (this.#labPlan?.nodes ?? []).map((node) => monitorNameOf(node.name)) : [];
-    this.#prefixer = new Prefixer(["up", "nats", "lab", ...ports.keys(), ...monitorNames], this.#colour);
+    const executorNames = this.#labExecutors ? (this.#labPlan?.nodes ?? []).map((node) => executorNameOf(node.name)) : [];
+    this.#prefixer = new Prefixer(
+      ["up", ...this.#natsPlan.map((server) => server.name), "lab", ...ports.keys(), ...monitorNames, ...executorNames],
+      this.#colour,
+    );
     if (stopOnSignals) this.#installSignalHandlers();
     let exitCode = 0;
     try {
@@ -170,6 +199,8 @@ export class UpStack {
       if (this.#labPlan !== undefined && !this.#stop.signal.aborted) await this.#forgetOldTopology();
       if (!this.#stop.signal.aborted) {
         this.#writeStack();
+        // The node executors first: each one's durable consumer takes the plans published after it is made.
+        if (this.#labExecutors) this.#startLabExecutors();
         for (const [name, port] of ports) this.#startService(name, port);
         if (this.#labMonitors) this.#startLabMonitors();
         await this.#reportReadiness();
@@ -194,7 +225,7 @@ export class UpStack {
    */
   async #forgetOldTopology(): Promise<void> {
     const nc = await connectNats({
-      servers: [this.#natsUrl],
+      servers: this.#natsUrl.split(","),
       service: "up",
       instance: String(process.pid),
       tls: this.#pki?.adminTls,
@@ -213,14 +244,16 @@ export class UpStack {
     if (previous !== undefined && previous.pid !== process.pid && isProcessAlive(previous.pid)) {
       throw new StackStartError(`another up (pid ${previous.pid}) runs this stack (${this.#stackFile}); stop it first or set X0_STATE_DIR`);
     }
-    const { ports, labMonitors } = selectServices({
+    const { ports, labMonitors, labExecutors } = selectServices({
       discovered: discoverServices(join(this.host.root, "services")),
       only: this.options.only,
       portBase: this.config.X0_HTTP_PORT_BASE,
       onLab: this.#labPlan !== undefined,
+      nodeExecutors: (this.options.executors ?? "node") === "node",
       isPortFree,
     });
     this.#labMonitors = labMonitors;
+    this.#labExecutors = labExecutors;
     return ports;
   }
 
@@ -309,55 +342,74 @@ export class UpStack {
       this.#say(`--no-nats: not starting nats-server; services use ${this.#natsUrl}`);
       return;
     }
-    const port = config.X0_NATS_PORT;
+    const servers = this.#natsPlan;
+    const cluster = servers.length > 1;
     // On a lab NATS listens on the management bridge only: the nodes reach it there, and so do the services here.
     const host = this.#labPlan?.bridgeAddress ?? "127.0.0.1";
-    this.#natsUrl = `nats://${host}:${port}`;
+    const urls = (scheme: "nats" | "tls") => servers.map((server) => `${scheme}://${host}:${server.port}`).join(",");
+    this.#natsUrl = urls("nats");
     if (this.env.X0_NATS_INSECURE_DEV === "true") {
+      if (cluster) throw new StackStartError("the cluster's routes use mTLS from the stack's PKI: run --cluster without X0_NATS_INSECURE_DEV=true");
       this.#say("X0_NATS_INSECURE_DEV=true: NATS without TLS or identities, for development only");
     } else {
       // mTLS by default: every service and lab monitor connects with its own SVID, each mapped to its permissions.
       const nodes = [config.X0_NODE, ...(this.#labPlan?.nodes.map((node) => node.name) ?? [])];
-      const pki = await prepareStackPki({ stateDir: this.#stateDir, nodes, addresses: [host], trustDomain: this.env.X0_TRUST_DOMAIN || undefined });
+      const pki = await prepareStackPki({ stateDir: this.#stateDir, servers, nodes, addresses: [host], trustDomain: this.env.X0_TRUST_DOMAIN || undefined });
       this.#pki = pki;
-      this.#natsUrl = `tls://${host}:${port}`;
+      this.#natsUrl = urls("tls");
       this.#say(`${pki.created ? "created the development CA" : "development CA"} in ${pki.dir}; NATS requires mTLS (permissions: ops/nats/permissions.yaml)`);
     }
-    const probe = await probePort(host, port);
-    if (probe.kind === "nats") {
-      if (!probe.info.jetstream) {
+    if (cluster) this.#natsEnv = { X0_JS_REPLICAS: String(CLUSTER_SIZE) };
+    for (const server of servers) {
+      const probe = await probePort(host, server.port);
+      if (probe.kind === "nats" && !cluster) {
+        if (!probe.info.jetstream) {
+          throw new StackStartError(
+            `the NATS server on ${host}:${server.port} runs without JetStream, which the services need; restart it with -js or set X0_NATS_PORT`,
+          );
+        }
+        const version = probe.info.version === undefined ? "" : ` ${probe.info.version}`;
+        this.#say(`reusing the NATS server${version} already on ${host}:${server.port} (not started by up, so left running at exit)`);
+        return;
+      }
+      if (probe.kind === "nats") {
         throw new StackStartError(
-          `the NATS server on ${host}:${port} runs without JetStream, which the services need; restart it with -js or set X0_NATS_PORT`,
+          `a NATS server already answers on ${host}:${server.port}; the cluster needs its ${servers.length} ports free: stop it or set X0_NATS_PORT`,
         );
       }
-      const version = probe.info.version === undefined ? "" : ` ${probe.info.version}`;
-      this.#say(`reusing the NATS server${version} already on ${host}:${port} (not started by up, so left running at exit)`);
-      return;
+      if (probe.kind === "other") throw new StackStartError(`port ${server.port} is taken by something that is not NATS; free it or set X0_NATS_PORT`);
+      if (!isPortFree(server.monitorPort)) {
+        throw new StackStartError(`NATS monitoring port ${server.monitorPort} is already in use; free it or set X0_NATS_MONITOR_PORT`);
+      }
+      if (server.clusterPort !== undefined && !isPortFree(server.clusterPort)) {
+        throw new StackStartError(`NATS route port ${server.clusterPort} is already in use; free it or set X0_NATS_CLUSTER_PORT`);
+      }
     }
-    if (probe.kind === "other") throw new StackStartError(`port ${port} is taken by something that is not NATS; free it or set X0_NATS_PORT`);
-    const monitorPort = config.X0_NATS_MONITOR_PORT;
-    if (!isPortFree(monitorPort)) throw new StackStartError(`NATS monitoring port ${monitorPort} is already in use; free it or set X0_NATS_MONITOR_PORT`);
-    const storeDir = join(this.#stateDir, "nats");
-    mkdirSync(storeDir, { recursive: true });
-    // nats-server shuts down cleanly on INT and TERM alike, but exits 0 only on INT.
-    const nats = this.#supervise(
-      "nats",
-      natsServerArgv(config.NATS_SERVER_BIN, port, monitorPort, storeDir, host, this.#pki?.natsConfig),
-      this.env,
-      "nats",
-      "SIGINT",
+    for (const server of servers) {
+      mkdirSync(server.storeDir, { recursive: true });
+      // nats-server shuts down cleanly on INT and TERM alike, but exits 0 only on INT.
+      const argv = natsServerArgv(config.NATS_SERVER_BIN, server.port, server.monitorPort, server.storeDir, host, this.#pki ? server.configFile : undefined);
+      const nats = this.#supervise(server.name, argv, this.env, "nats", "SIGINT");
+      try {
+        nats.start();
+      } catch (error) {
+        throw new StackStartError(`cannot start ${config.NATS_SERVER_BIN} (set NATS_SERVER_BIN to its path)`, { cause: error });
+      }
+      this.#natsServers.push(nats);
+      const routes = server.clusterPort === undefined ? "" : `, routes on 127.0.0.1:${server.clusterPort}`;
+      const label = server.serverName === undefined ? "nats-server" : `nats-server ${server.serverName}`;
+      this.#say(`${label} started (pid ${nats.pid}): ${host}:${server.port}, monitoring on ${server.monitorPort}${routes}, JetStream store ${server.storeDir}`);
+    }
+    this.#natsMonitorPort = servers[0]?.monitorPort ?? null;
+    if (cluster)
+      this.#say(`NATS cluster of ${servers.length}: X0_EVENTS, X0_DLQ and the KV buckets get ${CLUSTER_SIZE} replicas; services use ${this.#natsUrl}`);
+    // A cluster's servers are healthy once JetStream has a leader among them: they are waited for together.
+    const healthy = await Promise.all(
+      servers.map((server) => waitUntilOk(`http://${host}:${server.monitorPort}/healthz`, { timeoutMs: NATS_READY_TIMEOUT_MS, signal: this.#stop.signal })),
     );
-    try {
-      nats.start();
-    } catch (error) {
-      throw new StackStartError(`cannot start ${config.NATS_SERVER_BIN} (set NATS_SERVER_BIN to its path)`, { cause: error });
-    }
-    this.#nats = nats;
-    this.#natsMonitorPort = monitorPort;
-    this.#say(`nats-server started (pid ${nats.pid}): ${this.#natsUrl}, monitoring on ${monitorPort}, JetStream store ${storeDir}`);
-    const healthy = await waitUntilOk(`http://${host}:${monitorPort}/healthz`, { timeoutMs: NATS_READY_TIMEOUT_MS, signal: this.#stop.signal });
-    if (!healthy && !this.#stop.signal.aborted) {
-      throw new StackStartError(`nats-server did not become healthy within ${NATS_READY_TIMEOUT_MS / 1000} s; see its output above`);
+    if (healthy.some((ok) => !ok) && !this.#stop.signal.aborted) {
+      const late = servers.filter((_, index) => !healthy[index]).map((server) => server.name);
+      throw new StackStartError(`${late.join(", ")} did not become healthy within ${NATS_READY_TIMEOUT_MS / 1000} s; see the output above`);
     }
   }
 
@@ -368,6 +420,7 @@ export class UpStack {
       node: this.config.X0_NODE,
       labPrefix: this.#labPlan?.prefix,
       pkiEnv: this.#pki?.serviceEnv,
+      natsEnv: this.#natsEnv,
     });
     const supervisor = this.#startProcess(spec, `cannot start ${name}`);
     this.#say(`${name} started (pid ${supervisor.pid}) on http://127.0.0.1:${port}`);
@@ -409,7 +462,9 @@ export class UpStack {
       await teardownLab(plan.prefix, { stateDir: this.#stateDir });
     }
     this.#tellReaper({ kind: "lab", prefix: plan.prefix });
-    const natsUrl = this.options.startNats ? `nats://${plan.bridgeAddress}:${this.config.X0_NATS_PORT}` : externalNatsServers(this.config);
+    const natsUrl = this.options.startNats
+      ? this.#natsPlan.map((server) => `nats://${plan.bridgeAddress}:${server.port}`).join(",")
+      : externalNatsServers(this.config);
     this.#labState = await createLab(plan, { stateDir: this.#stateDir, natsUrl, owner: "up" });
     this.#sayAs(
       "lab",
@@ -422,7 +477,7 @@ export class UpStack {
   #startLabMonitors(): void {
     const plan = this.#labPlan;
     if (plan === undefined) return;
-    const monitors = labMonitorProcesses(plan, { userEnv: this.env, natsUrl: this.#natsUrl, pkiEnv: this.#pki?.serviceEnv });
+    const monitors = labMonitorProcesses(plan, { userEnv: this.env, natsUrl: this.#natsUrl, pkiEnv: this.#pki?.serviceEnv, natsEnv: this.#natsEnv });
     for (const [index, spec] of monitors.entries()) this.#startProcess(spec, `cannot start the monitor of ${plan.nodes[index]?.name}`);
     this.#sayAs("lab", `${plan.nodes.length} monitors started, one in each node's namespace`);
     void waitForDataplanes(plan, DATAPLANE_TIMEOUT_MS, this.#stop.signal).then((missing) => {
@@ -432,15 +487,29 @@ export class UpStack {
     });
   }
 
+  /** Starts one executor per lab node inside its namespace, supervised like the services. */
+  #startLabExecutors(): void {
+    const plan = this.#labPlan;
+    if (plan === undefined) return;
+    const executors = labExecutorProcesses(plan, { userEnv: this.env, natsUrl: this.#natsUrl, pkiEnv: this.#pki?.serviceEnv, natsEnv: this.#natsEnv });
+    for (const [index, spec] of executors.entries()) this.#startProcess(spec, `cannot start the executor of ${plan.nodes[index]?.name}`);
+    this.#sayAs("lab", `${plan.nodes.length} executors started, one in each node's namespace, each acting on its own node`);
+  }
+
   /** Records the lab monitors' current pids in the lab state file (x0 lab status and down read them). */
   #writeLabState(): void {
     const plan = this.#labPlan;
     const state = this.#labState;
     if (plan === undefined || state === undefined || this.#stop.signal.aborted) return;
-    state.processes = plan.nodes.flatMap((node) => {
-      const pid = this.#services.get(monitorNameOf(node.name))?.supervisor.pid ?? null;
-      return pid === null ? [] : [{ node: node.name, role: MONITOR_ROLE, pid }];
-    });
+    state.processes = plan.nodes.flatMap((node) =>
+      [
+        [monitorNameOf(node.name), MONITOR_ROLE],
+        [executorNameOf(node.name), EXECUTOR_ROLE],
+      ].flatMap(([name, role]) => {
+        const pid = this.#services.get(name as string)?.supervisor.pid ?? null;
+        return pid === null ? [] : [{ node: node.name, role: role as string, pid }];
+      }),
+    );
     try {
       writeLabState(stateFileOf(this.#stateDir, plan.prefix), state);
     } catch (error) {
@@ -488,7 +557,8 @@ export class UpStack {
     if (this.#natsUrl === "" || this.#stop.signal.aborted) return;
     const stack: StackFile = {
       pid: process.pid,
-      nats: { url: this.#natsUrl, monitorPort: this.#natsMonitorPort, pid: this.#nats?.pid ?? null },
+      // On a cluster: every client URL, and the first server's monitoring port and pid (the reaper knows every pid).
+      nats: { url: this.#natsUrl, monitorPort: this.#natsMonitorPort, pid: this.#natsServers[0]?.pid ?? null },
       services: [...this.#services].map(([name, { host, port, supervisor }]) => ({
         name,
         ...(host === "127.0.0.1" ? {} : { host }),
@@ -525,7 +595,7 @@ export class UpStack {
   async #shutdown(): Promise<void> {
     this.#stop.abort();
     await Promise.all([...this.#services.values()].map(({ supervisor }) => supervisor.stop(STOP_GRACE_MS)));
-    await this.#nats?.stop(STOP_GRACE_MS);
+    await Promise.all(this.#natsServers.map((nats) => nats.stop(STOP_GRACE_MS)));
     await this.#stopLab();
     if (this.#stackWritten) removeStackFile(this.#stackFile, process.pid);
     await this.#closeReaper();
@@ -534,7 +604,7 @@ export class UpStack {
 
   #killAll(): void {
     for (const { supervisor } of this.#services.values()) supervisor.kill();
-    this.#nats?.kill();
+    for (const nats of this.#natsServers) nats.kill();
     if (this.#stackWritten) removeStackFile(this.#stackFile, process.pid);
   }
 

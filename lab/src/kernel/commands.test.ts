@@ -9,6 +9,9 @@ import {
   configureNode,
   createLinks,
   createNamespaces,
+  executorArgv,
+  executorEnvironment,
+  executorUrl,
   installRoutes,
   type LabCommand,
   monitorArgv,
@@ -17,6 +20,7 @@ import {
   nodeSysctls,
   setLinkState,
   showLink,
+  siteExecutorEnvironment,
 } from "./commands.ts";
 
 const line = planLab(parseTopology("line:3"), "x0", { octet: 254 });
@@ -152,5 +156,37 @@ describe("lab commands", () => {
     // The caller sets the pace (the VM profile slows it); the lab's wiring it cannot override.
     const paced = monitorEnvironment(line, n2, "nats://x:1", { X0_MONITOR_INTERVAL_MS: "1000", X0_MONITOR_PROBE_INTERVAL_MS: "100", X0_NODE: "other" });
     expect(paced).toMatchObject({ X0_MONITOR_INTERVAL_MS: "1000", X0_MONITOR_PROBE_INTERVAL_MS: "100", X0_NODE: "n2" });
+  });
+
+  test("lab commands - a node executor runs in its node's namespace, on its node only; the site executor reaches every node", () => {
+    expect(executorArgv(n2, "/usr/bin/bun").slice(0, 3)).toEqual(["nsenter", "--net=/run/netns/x0-n2", "/usr/bin/bun"]);
+    expect(executorArgv(n2).at(-1)).toEndWith("services/executor/src/main.ts");
+    const env = executorEnvironment(line, n2, "nats://10.254.0.1:4222", {
+      X0_EXECUTOR_IP: "/tmp/ip",
+      X0_EXECUTOR_SCOPE: "all",
+      X0_EXECUTOR_NETNS: "x0-{node}",
+    });
+    expect(env).toMatchObject({
+      X0_NODE: "n2",
+      X0_NATS_SERVERS: "nats://10.254.0.1:4222",
+      X0_EXECUTOR_IP: "/tmp/ip",
+      X0_EXECUTOR_MODE: "enforce",
+      X0_EXECUTOR_SCOPE: "node",
+      X0_EXECUTOR_NETNS: "",
+      X0_EXECUTOR_BPF_PIN_ROOT: "/sys/fs/bpf/x0lab/n2",
+      X0_HTTP_HOST: "0.0.0.0",
+      X0_HTTP_PORT: "9104",
+      X0_LAB_PREFIX: "x0",
+      X0_KEY_DIR: ".x0/keys/executor-n2",
+    });
+    expect(executorEnvironment(line, n2, "nats://x:1", { X0_KEY_DIR: "/keys" }).X0_KEY_DIR).toBe("/keys/executor-n2");
+    expect(executorUrl(n2)).toBe(`http://${n2.mgmtAddress}:9104`);
+    expect(siteExecutorEnvironment("x0")).toEqual({
+      X0_EXECUTOR_MODE: "enforce",
+      X0_EXECUTOR_SCOPE: "all",
+      X0_EXECUTOR_NETNS: "x0-{node}",
+      X0_EXECUTOR_BPF_PIN_ROOT: "/sys/fs/bpf/x0lab/{node}",
+      X0_LAB_PREFIX: "x0",
+    });
   });
 });

@@ -1,7 +1,7 @@
 // The commands that build a lab, as argv arrays and `ip -batch` scripts (never a shell string), from a plan.
 import { join } from "node:path";
 import { REPO_ROOT } from "../paths.ts";
-import { LAB_MARK_VARIABLE, MGMT_INTERFACE, validateInterfaceName } from "../plan/names.ts";
+import { LAB_MARK_VARIABLE, MGMT_INTERFACE, pinParentOf, validateInterfaceName } from "../plan/names.ts";
 import { BATMAN_MESH_INTERFACE, BATMAN_PRIMARY_INTERFACE, type LabNode, type LabPlan } from "../plan/plan.ts";
 
 /** MTU of a batman lab's links: batman-adv's unicast header (up to 32 bytes) fits on top of bat0's 1500 without fragmenting. */
@@ -203,4 +203,60 @@ export const MONITOR_HTTP_PORT = 9101;
 /** The base URL of a node's monitor seen from the root namespace. */
 export function monitorUrl(node: LabNode): string {
   return `http://${node.mgmtAddress}:${MONITOR_HTTP_PORT}`;
+}
+
+/** Who runs a lab's plans: one executor per node inside its namespace (`node`), or one site executor for every node (`site`). */
+export const LAB_EXECUTORS = ["node", "site"] as const;
+/** A lab's executors. */
+export type LabExecutors = (typeof LAB_EXECUTORS)[number];
+
+/** Each node executor serves HTTP on this port in its node's namespace, reached from the root at its management address. */
+export const EXECUTOR_HTTP_PORT = 9104;
+
+/** The base URL of a node's executor seen from the root namespace. */
+export function executorUrl(node: LabNode): string {
+  return `http://${node.mgmtAddress}:${EXECUTOR_HTTP_PORT}`;
+}
+
+/** A node executor's command line: nsenter into the node's network namespace, then the executor. */
+export function executorArgv(node: LabNode, bun = process.execPath): string[] {
+  return inNetns(node.netnsPath, [bun, join(REPO_ROOT, "services", "executor", "src", "main.ts")]);
+}
+
+/**
+ * A node executor's environment inside its node, on top of `base`: scope node, enforcing, routes in the namespace it runs
+ * in (no `{node}` template: it reaches its own node only), its own node's pinned maps and its own signing key (a folder
+ * of its node under the key folder).
+ */
+export function executorEnvironment(
+  plan: LabPlan,
+  node: LabNode,
+  natsUrl: string,
+  base: Record<string, string | undefined> = {},
+): Record<string, string | undefined> {
+  return {
+    ...base,
+    X0_KEY_DIR: join(base.X0_KEY_DIR ?? ".x0/keys", `executor-${node.name}`),
+    X0_NODE: node.name,
+    X0_INSTANCE: `executor-${node.name}-${plan.prefix}`,
+    X0_NATS_SERVERS: natsUrl,
+    X0_EXECUTOR_MODE: "enforce",
+    X0_EXECUTOR_SCOPE: "node",
+    X0_EXECUTOR_NETNS: "",
+    X0_EXECUTOR_BPF_PIN_ROOT: node.pinRoot,
+    X0_HTTP_HOST: "0.0.0.0",
+    X0_HTTP_PORT: String(EXECUTOR_HTTP_PORT),
+    [LAB_MARK_VARIABLE]: plan.prefix,
+  };
+}
+
+/** The site executor's lab settings (it runs in the root namespace): every node's namespace and pinned maps, enforcing. */
+export function siteExecutorEnvironment(prefix: string): Record<string, string> {
+  return {
+    X0_EXECUTOR_MODE: "enforce",
+    X0_EXECUTOR_SCOPE: "all",
+    X0_EXECUTOR_NETNS: `${prefix}-{node}`,
+    X0_EXECUTOR_BPF_PIN_ROOT: `${pinParentOf(prefix)}/{node}`,
+    [LAB_MARK_VARIABLE]: prefix,
+  };
 }

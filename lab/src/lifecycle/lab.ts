@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { isProcessAlive } from "@x0/shared";
 import { LabError, LabExistsError } from "../errors.ts";
 import { type ActiveFault, activeFaults, labMacs } from "../faults/faults.ts";
-import { monitorArgv, monitorEnvironment, monitorUrl } from "../kernel/commands.ts";
+import { executorArgv, executorEnvironment, executorUrl, monitorArgv, monitorEnvironment, monitorUrl, siteExecutorEnvironment } from "../kernel/commands.ts";
 import { buildLab, readLinks, teardownLab } from "../kernel/kernel.ts";
 import { REPO_ROOT } from "../paths.ts";
 import { mgmtSubnetText, parseMgmtSubnet } from "../plan/addressing.ts";
@@ -16,6 +16,8 @@ import { type LabProcess, type LabState, readLabState, writeLabState } from "./s
 
 /** The role of a node's monitor in the state file. */
 export const MONITOR_ROLE = "monitor";
+/** The role of an executor in the state file: a node's, or the site executor (node `site`). */
+export const EXECUTOR_ROLE = "executor";
 
 /** The plan of a recorded lab. */
 export function planOfState(state: LabState): LabPlan {
@@ -76,25 +78,44 @@ export async function createLab(plan: LabPlan, { stateDir, natsUrl, owner }: Cre
   return state;
 }
 
-/** Starts a node's monitor detached from this process (for `x0 lab up`), its output appended to `<state>/lab-<prefix>-logs/<node>.log`. */
-export function startDetachedMonitor(plan: LabPlan, node: LabNode, natsUrl: string, stateDir: string, env: Record<string, string | undefined>): LabProcess {
+/** Starts a lab process detached from this process, its output appended to `<state>/lab-<prefix>-logs/<log>.log`; its pid. */
+function startDetached(plan: LabPlan, stateDir: string, log: string, argv: string[], env: Record<string, string | undefined>): number {
   const logDir = logDirOf(stateDir, plan.prefix);
   mkdirSync(logDir, { recursive: true });
-  const log = openSync(join(logDir, `${node.name}.log`), "a");
+  const fd = openSync(join(logDir, `${log}.log`), "a");
   try {
-    const child = Bun.spawn(monitorArgv(node), {
-      cwd: REPO_ROOT,
-      env: monitorEnvironment(plan, node, natsUrl, env),
-      stdin: "ignore",
-      stdout: log,
-      stderr: log,
-      detached: true,
-    });
+    const child = Bun.spawn(argv, { cwd: REPO_ROOT, env, stdin: "ignore", stdout: fd, stderr: fd, detached: true });
     child.unref();
-    return { node: node.name, role: MONITOR_ROLE, pid: child.pid };
+    return child.pid;
   } finally {
-    closeSync(log);
+    closeSync(fd);
   }
+}
+
+/** Starts a node's monitor detached from this process (for `x0 lab up`), its output appended to `<state>/lab-<prefix>-logs/<node>.log`. */
+export function startDetachedMonitor(plan: LabPlan, node: LabNode, natsUrl: string, stateDir: string, env: Record<string, string | undefined>): LabProcess {
+  const pid = startDetached(plan, stateDir, node.name, monitorArgv(node), monitorEnvironment(plan, node, natsUrl, env));
+  return { node: node.name, role: MONITOR_ROLE, pid };
+}
+
+/**
+ * Starts an executor detached from this process (for `x0 lab up`): a node's inside its namespace, or with no node the site
+ * executor in the root namespace (HTTP on 127.0.0.1:9104); output in `<state>/lab-<prefix>-logs/executor-<node|site>.log`.
+ */
+export function startDetachedExecutor(
+  plan: LabPlan,
+  node: LabNode | undefined,
+  natsUrl: string,
+  stateDir: string,
+  env: Record<string, string | undefined>,
+): LabProcess {
+  if (node) {
+    const pid = startDetached(plan, stateDir, `executor-${node.name}`, executorArgv(node), executorEnvironment(plan, node, natsUrl, env));
+    return { node: node.name, role: EXECUTOR_ROLE, pid };
+  }
+  const argv = [process.execPath, join(REPO_ROOT, "services", "executor", "src", "main.ts")];
+  const site = { ...env, X0_NODE: "site", X0_NATS_SERVERS: natsUrl, X0_HTTP_PORT: "9104", ...siteExecutorEnvironment(plan.prefix) };
+  return { node: "site", role: EXECUTOR_ROLE, pid: startDetached(plan, stateDir, "executor-site", argv, site) };
 }
 
 /** Waits until every node's monitor has pinned the fault map of each of its links; returns the interfaces still without one. */
@@ -120,6 +141,11 @@ export interface NodeStatus {
   monitor_alive: boolean;
   /** null when not asked (no monitor), else whether /healthz answers. */
   monitor_healthy: boolean | null;
+  /** The node's own executor (`--executors node`), if the lab started one. */
+  executor_pid: number | null;
+  executor_alive: boolean;
+  /** null when not asked (no executor of the node), else whether its /readyz answers. */
+  executor_ready: boolean | null;
 }
 
 /** One link in {@link LabStatus}. */
@@ -160,6 +186,8 @@ export async function labStatus(state: LabState, plan: LabPlan, answersOk: (url:
     plan.nodes.map(async (node): Promise<NodeStatus> => {
       const pid = state.processes.find((entry) => entry.node === node.name && entry.role === MONITOR_ROLE)?.pid ?? null;
       const alive = pid !== null && isProcessAlive(pid);
+      const executor = state.processes.find((entry) => entry.node === node.name && entry.role === EXECUTOR_ROLE)?.pid ?? null;
+      const executorAlive = executor !== null && isProcessAlive(executor);
       return {
         node: node.name,
         netns: node.netns,
@@ -168,6 +196,9 @@ export async function labStatus(state: LabState, plan: LabPlan, answersOk: (url:
         monitor_pid: pid,
         monitor_alive: alive,
         monitor_healthy: alive ? await answersOk(`${monitorUrl(node)}/healthz`) : null,
+        executor_pid: executor,
+        executor_alive: executorAlive,
+        executor_ready: executorAlive ? await answersOk(`${executorUrl(node)}/readyz`) : null,
       };
     }),
   );

@@ -5,7 +5,7 @@ import { BatmanLink, type BatmanLinkOptions, oneHopNeighbours, readsFingerprint 
 import { ProbePair, type ProbePairOptions } from "./detect/probe-pair.ts";
 import { SeriesDetector, type SeriesOptions } from "./detect/series.ts";
 import { Correlator, type LinkStatus } from "./incidents/correlator.ts";
-import { type Detection, Incident, IncidentBook } from "./incidents/incident.ts";
+import { type Detection, Incident, IncidentBook, type PublishedView } from "./incidents/incident.ts";
 import { PeerDirectory, type Resolved } from "./topology/peers.ts";
 
 /** Tuning of the {@link Analyzer}; defaults and reasons are in the analyzer README. */
@@ -266,6 +266,16 @@ export class Analyzer {
     this.#correlator.tick(now);
     this.#book.refresh(now);
     this.#forgetStale(now);
+    return this.#book.drain();
+  }
+
+  /**
+   * Becomes the publishing instance (the analyzer README's "Leader and standbys"): continues the incidents the previous
+   * leader published (`published`, as followed) instead of opening them again, giving those it does not see `graceMs`
+   * for its detectors to find them before resolving them; returns the states to publish now.
+   */
+  takeOver(published: PublishedView, now: number, graceMs: number): Anomaly[] {
+    this.#book.takeOver(published, now, graceMs);
     return this.#book.drain();
   }
 

@@ -58,8 +58,14 @@ export const analyzerConfigShape = {
   X0_ANALYZER_BATMAN_TQ_SAMPLES: count.default(D.batmanTqSamples),
   /** A node's batman verdicts are withdrawn after this many ms without a new batman read (errored, missing or repeated). */
   X0_ANALYZER_BATMAN_BLIND_MS: positive.default(D.batmanBlindMs),
-  /** How often baselines are saved to the x0_baselines bucket. */
+  /** How often baselines are saved to the x0_baselines bucket (by the leader). */
   X0_ANALYZER_BASELINE_SAVE_MS: count.default(10_000),
+  /** How long the leader lease lasts without renewal (renewed every third of it), in ms. */
+  X0_ANALYZER_LEASE_MS: z.coerce.number().int().min(300).max(120_000).default(2000),
+  /** The assumed bound on clock differences between analyzer instances, in ms: a standby takes over only this long after expiry. */
+  X0_ANALYZER_LEASE_SKEW_MS: z.coerce.number().int().min(0).max(10_000).default(250),
+  /** After a takeover, how long an incident the previous leader published stays open for this instance's detectors to find it, in ms. */
+  X0_ANALYZER_ADOPT_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
 };
 
 /** The analyzer's configuration as loaded. */

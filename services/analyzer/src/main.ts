@@ -1,10 +1,13 @@
-// Analyzer (A of MAPE-K): telemetry in, incident states out.
+// Analyzer (A of MAPE-K): telemetry in, incident states out. Every instance detects; only the leader (the leader lease in
+// x0_leases) publishes and saves baselines, and a new leader continues the incidents it follows (README).
 import { ROOT_CONTEXT } from "@opentelemetry/api";
-import { Buckets, contracts, followAnnouncements, openBucket, runService } from "@x0/shared";
+import { Buckets, contracts, createLeadershipMetrics, followAnnouncements, holderName, Leadership, openBucket, runService } from "@x0/shared";
 import pkg from "../package.json" with { type: "json" };
 import { Analyzer } from "./analyzer.ts";
 import { baselineKey, restoreBaselines, saveBaselines } from "./baselines.ts";
 import { analyzerConfigShape, analyzerOptionsOf } from "./config.ts";
+import { followPublishedIncidents, takeOverIncidents } from "./failover.ts";
+import { PublishedIncidents } from "./incidents/published.ts";
 import { createAnalyzerMetrics } from "./metrics.ts";
 import { IncidentPublisher } from "./publish.ts";
 
@@ -15,14 +18,29 @@ await runService({
   config: analyzerConfigShape,
   async start({ config, bus, nc, logger, metrics, counters, details, track, onStop, ensureStreams }) {
     await ensureStreams();
-    const [baselines, topology] = await Promise.all([openBucket(nc, Buckets.baselines), openBucket(nc, Buckets.topology)]);
+    const [baselines, topology, leases] = await Promise.all([
+      openBucket(nc, Buckets.baselines),
+      openBucket(nc, Buckets.topology),
+      openBucket(nc, Buckets.leases),
+    ]);
     const analyzer = new Analyzer(analyzerOptionsOf(config));
     const key = baselineKey(config.X0_NODE);
     await restoreBaselines(baselines, key, analyzer, logger);
     // Node announcements tell which node a probed address is and which links each node has.
     track(await followAnnouncements(topology, analyzer, logger));
 
-    const publisher = new IncidentPublisher({ bus, logger, counters, metrics: createAnalyzerMetrics(metrics.registry, () => analyzer.openIncidents) });
+    let leadership: Leadership | undefined;
+    const isLeader = () => leadership?.isLeader() ?? false;
+    const publisher = new IncidentPublisher({
+      bus,
+      logger,
+      counters,
+      metrics: createAnalyzerMetrics(metrics.registry, () => analyzer.openIncidents),
+      isLeader,
+      signal: () => leadership?.signal,
+    });
+    const published = new PublishedIncidents();
+    track(followPublishedIncidents(nc, published));
     Object.assign(counters, { telemetry_samples: 0, anomalies: 0, overdue_reports: 0 });
     Object.defineProperty(details, "topology", { enumerable: true, get: () => ({ nodes: analyzer.directory.size, held: analyzer.heldDetections }) });
     track(
@@ -48,13 +66,38 @@ await runService({
       publisher.publishAll(analyzer.tick(now, onTime), ROOT_CONTEXT);
     }, config.X0_ANALYZER_TICK_MS);
     const saveTimer = setInterval(() => {
-      saveBaselines(baselines, key, analyzer).catch((error) => logger.warn("cannot save baselines", { error }));
+      if (isLeader()) saveBaselines(baselines, key, analyzer).catch((error) => logger.warn("cannot save baselines", { error }));
     }, config.X0_ANALYZER_BASELINE_SAVE_MS);
-    onStop(async () => {
+    onStop(() => {
       clearInterval(tickTimer);
       clearInterval(saveTimer);
-      await publisher.flushed();
-      await saveBaselines(baselines, key, analyzer).catch((error) => logger.warn("cannot save baselines at stop", { error }));
+    });
+
+    leadership = await Leadership.start({
+      kv: leases,
+      service: "analyzer",
+      holder: holderName(config.X0_INSTANCE),
+      ttlMs: config.X0_ANALYZER_LEASE_MS,
+      skewMs: config.X0_ANALYZER_LEASE_SKEW_MS,
+      logger,
+      metrics: createLeadershipMetrics(metrics.registry),
+      onElected: () => takeOverIncidents({ analyzer, published, publisher, graceMs: config.X0_ANALYZER_ADOPT_GRACE_MS, logger }),
+      // What was queued while leading and is not out yet is dropped by the publisher's check.
+      onDemoted: () => undefined,
+    });
+    const elected = leadership;
+    Object.defineProperty(details, "leadership", { enumerable: true, get: () => elected.status() });
+    // Stopped with the subscriptions, while NATS is up: the leader publishes what it queued and saves its baselines, then releases the lease.
+    track({
+      name: "analyzer leadership",
+      isLive: () => true,
+      stop: async () => {
+        if (elected.isLeader()) {
+          await publisher.flushed();
+          await saveBaselines(baselines, key, analyzer).catch((error) => logger.warn("cannot save baselines at stop", { error }));
+        }
+        await elected.stop();
+      },
     });
   },
 });

@@ -1,4 +1,4 @@
-// Publishes incident states on x0.anomaly, one at a time and in order; each incident is one trace.
+// Publishes incident states on x0.anomaly, one at a time and in order, only while this instance leads; each incident is one trace.
 import { type Context, trace as otelTrace } from "@opentelemetry/api";
 import { type Anomaly, type Bus, contracts, type Logger } from "@x0/shared";
 import type { AnalyzerMetrics } from "./metrics.ts";
@@ -10,6 +10,10 @@ export interface IncidentPublisherOptions {
   logger: Logger;
   /** The service's /status counters: `anomalies` counts the states published. */
   counters: Record<string, number>;
+  /** Whether this instance leads now: checked immediately before each publish; a standby's states are dropped. */
+  isLeader?: () => boolean;
+  /** Aborted when this instance stops leading: a publish retried through a NATS outage gives up. */
+  signal?: () => AbortSignal | undefined;
 }
 
 /**
@@ -27,13 +31,21 @@ export class IncidentPublisher {
 
   /** Queues one incident state; `parent` is the trace of what caused it (a telemetry sample, or none for the timer). */
   publish(anomaly: Anomaly, parent: Context): Promise<unknown> {
-    const { bus, metrics, logger, counters } = this.#options;
-    const traceParent = this.#traces.get(anomaly.incident_id) ?? parent;
+    const { bus, metrics, logger, counters, isLeader = () => true, signal } = this.#options;
     this.#outbox = this.#outbox.then(async () => {
-      const { trace } = await bus.publishDurable(contracts.anomaly, anomaly.node, anomaly, {
-        msgID: `anomaly:${anomaly.incident_id}:${anomaly.update}`,
-        parent: traceParent,
-      });
+      if (!isLeader()) return;
+      let trace: Context;
+      try {
+        ({ trace } = await bus.publishDurable(contracts.anomaly, anomaly.node, anomaly, {
+          msgID: `anomaly:${anomaly.incident_id}:${anomaly.update}`,
+          parent: this.#traces.get(anomaly.incident_id) ?? parent,
+          signal: signal?.(),
+        }));
+      } catch (error) {
+        // Only an aborted retry ends here: this instance stopped leading while NATS was away, and the new leader goes on.
+        logger.warn("incident state not published: no longer leader", { incident_id: anomaly.incident_id, update: anomaly.update, error });
+        return;
+      }
       if (anomaly.state === "opened") this.#traces.set(anomaly.incident_id, trace);
       if (anomaly.state === "resolved") this.#traces.delete(anomaly.incident_id);
       metrics.published(anomaly, Date.now());
@@ -50,6 +62,11 @@ export class IncidentPublisher {
       });
     });
     return this.#outbox;
+  }
+
+  /** Continues the trace of an incident this instance did not open (taken over from the previous leader). */
+  adoptTrace(incidentId: string, trace: Context): void {
+    this.#traces.set(incidentId, trace);
   }
 
   /** Queues the states one analyzer call emitted, in order. */

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "@x0/shared";
-import { executorConfigShape, resolveMode } from "./config.ts";
+import { checkScope, executorConfigShape, executorServiceName, resolveMode } from "./config.ts";
 
 const load = (env: Record<string, string>) => loadConfig(executorConfigShape, { env });
 
@@ -41,5 +41,21 @@ describe("config", () => {
   test("config - templates take only safe characters", () => {
     expect(load({ X0_EXECUTOR_NETNS: "x0-{node}", X0_EXECUTOR_BPF_PIN_ROOT: "/sys/fs/bpf/x0lab/{node}" }).X0_EXECUTOR_NETNS).toBe("x0-{node}");
     expect(() => load({ X0_EXECUTOR_NETNS: "x0 $(reboot)" })).toThrow(/X0_EXECUTOR_NETNS/);
+  });
+
+  test("config - a node executor refuses {node} templates (every node's namespace or maps); a site executor takes them", () => {
+    const site = load({ X0_EXECUTOR_SCOPE: "all", X0_EXECUTOR_NETNS: "x0-{node}", X0_EXECUTOR_BPF_PIN_ROOT: "/sys/fs/bpf/x0lab/{node}" });
+    expect(() => checkScope(site)).not.toThrow();
+    expect(() => checkScope(load({ X0_EXECUTOR_NETNS: "x0-n3", X0_EXECUTOR_BPF_PIN_ROOT: "/sys/fs/bpf/x0lab/n3" }))).not.toThrow();
+    expect(() => checkScope(load({ X0_EXECUTOR_NETNS: "x0-{node}" }))).toThrow(ConfigError);
+    expect(() => checkScope(load({ X0_EXECUTOR_BPF_PIN_ROOT: "/sys/fs/bpf/x0lab/{node}" }))).toThrow(/X0_EXECUTOR_BPF_PIN_ROOT.*without \{node\}/);
+  });
+
+  test("config - scope all runs as executor-site, its own identity; node scope (the default) as executor", () => {
+    expect(executorServiceName({ X0_EXECUTOR_SCOPE: "all" })).toBe("executor-site");
+    expect(executorServiceName({})).toBe("executor");
+    expect(executorServiceName({ X0_EXECUTOR_SCOPE: "node" })).toBe("executor");
+    // A bad value is the service's to report when it loads its configuration.
+    expect(executorServiceName({ X0_EXECUTOR_SCOPE: "everything" })).toBe("executor");
   });
 });

@@ -1,6 +1,6 @@
 // The executor's configuration (environment or X0_CONFIG_FILE), validated at start: a bad value exits 78 naming the variable.
 import { readFileSync } from "node:fs";
-import { boolSchema, ConfigError, commaListSchema, cryptoConfigShape } from "@x0/shared";
+import { boolSchema, ConfigError, commaListSchema, cryptoConfigShape, loadConfig } from "@x0/shared";
 import { z } from "zod";
 import { ProcessAllowList } from "./actuators/process.ts";
 import { type ExecutorMode, ExecutorModes } from "./run/handle-plan.ts";
@@ -44,9 +44,9 @@ export const executorConfigShape = {
     .pipe(boolSchema)
     .refine((dry) => dry, "must be true (a deprecated alias of X0_EXECUTOR_MODE=dry-run); to run actuators set X0_EXECUTOR_MODE=enforce instead")
     .optional(),
-  /** `node`: run plans for this node only (one executor per node); `all`: for every node. */
+  /** `node`: this node's steps of every plan, together with the other nodes' executors (one executor per node); `all`: whole plans for every node (a site executor). */
   X0_EXECUTOR_SCOPE: z.enum(["node", "all"]).default("node"),
-  /** Network namespace of a node for route and batctl steps, e.g. `x0-{node}`; empty: on the host, for this node only. */
+  /** Network namespace for route and batctl steps: this node's (`node` scope), or every node's with `{node}` (`all`), e.g. `x0-{node}`; empty: the host. */
   X0_EXECUTOR_NETNS: Template.default(""),
   /** The ip executable (iproute2). */
   X0_EXECUTOR_IP: z.string().min(1).default("ip"),
@@ -68,7 +68,34 @@ export const executorConfigShape = {
   X0_EXECUTOR_VERIFY_DEADLINE_MS: Millis.default(5000),
   /** Testing: widens the window between steps (and turns batching off), so a test can stop the executor mid-plan. */
   X0_EXECUTOR_STEP_DELAY_MS: Millis.default(0),
+  /** How long preparing and applying a plan carried out by several node executors may take before it aborts. */
+  X0_EXECUTOR_TXN_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** How long past a deadline a participant waits for a silent coordinator before aborting the plan itself, and an abort waits for rollbacks. */
+  X0_EXECUTOR_TXN_GRACE_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
 };
+
+/** The name the executor runs as, which is also its identity's role: `executor-site` for scope `all` (rights over every node), else `executor`. */
+export function executorServiceName(env: Record<string, string | undefined>): "executor" | "executor-site" {
+  try {
+    return loadConfig({ X0_EXECUTOR_SCOPE: executorConfigShape.X0_EXECUTOR_SCOPE }, { env }).X0_EXECUTOR_SCOPE === "all" ? "executor-site" : "executor";
+  } catch (error) {
+    // The service reports the bad value when it loads its whole configuration.
+    if (error instanceof ConfigError) return "executor";
+    throw error;
+  }
+}
+
+/** Refuses templates a node executor must not have: with `{node}` it would reach other nodes' namespaces or maps ({@link ConfigError}). */
+export function checkScope(config: Pick<ExecutorConfig, "X0_EXECUTOR_SCOPE" | "X0_EXECUTOR_NETNS" | "X0_EXECUTOR_BPF_PIN_ROOT">): void {
+  if (config.X0_EXECUTOR_SCOPE !== "node") return;
+  for (const name of ["X0_EXECUTOR_NETNS", "X0_EXECUTOR_BPF_PIN_ROOT"] as const) {
+    if (config[name].includes("{node}"))
+      throw new ConfigError(
+        name,
+        `${config[name]} names every node's, but a node executor (X0_EXECUTOR_SCOPE=node) acts only on its own: give its own, without {node}`,
+      );
+  }
+}
 
 /** The executor's validated configuration (its variables; the common ones come with the runtime). */
 export type ExecutorConfig = z.infer<z.ZodObject<typeof executorConfigShape>>;

@@ -30,3 +30,9 @@ export class LeaseLost extends X0Error {}
 
 /** The start-up rehearsal of the plan path (synthetic plan, in-memory mesh) did not end verified: a part of the path is broken. */
 export class RehearsalFailed extends X0Error {}
+
+/** A plan's route steps towards one destination form a loop: no apply order avoids it, so the plan is refused. */
+export class RouteLoop extends X0Error {}
+
+/** A coordinated plan's record (`txn.<plan_id>`) cannot be read or written as the protocol needs. */
+export class CoordinationError extends X0Error {}

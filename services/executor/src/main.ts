@@ -2,8 +2,9 @@
 import { type ActionResult, Buckets, contracts, openBucket, openControlPlaneCrypto, runService, subjectOf } from "@x0/shared";
 import pkg from "../package.json" with { type: "json" };
 import { actuatorsFromConfig } from "./actuators/from-config.ts";
-import { executorConfigShape, resolveMode } from "./config.ts";
-import { PlanLeases } from "./lease/lease.ts";
+import { checkScope, executorConfigShape, executorServiceName, resolveMode } from "./config.ts";
+import { CoordinatedPlans } from "./coordination/coordinated.ts";
+import { nodeKeys, PlanLeases, SITE_KEYS } from "./lease/lease.ts";
 import { createMetrics, executorCounts } from "./metrics.ts";
 import { PlanHandler } from "./run/handle-plan.ts";
 import { nextTelemetryOver, probeOver } from "./run/observe.ts";
@@ -13,12 +14,14 @@ import { PlanRunner } from "./run/runner.ts";
 import { Supersessions } from "./run/supersession.ts";
 
 await runService({
-  name: "executor",
+  // Scope all runs as executor-site: its own identity, with rights over every node.
+  name: executorServiceName(process.env),
   version: pkg.version,
   httpPort: 9104,
   config: executorConfigShape,
   async start({ config, bus, nc, jsm, logger, metrics: { registry }, counters, details, track, onStop, ensureStreams }) {
     const mode = resolveMode(config);
+    checkScope(config);
     await ensureStreams();
     const outcomes = await openBucket(nc, Buckets.outcomes);
     // Plans are verified and results signed in-process (no round trip to the crypto service).
@@ -32,7 +35,7 @@ await runService({
     const all = config.X0_EXECUTOR_SCOPE === "all";
     // Plans as they are published (core NATS): a newer plan can stop the verification of one it supersedes.
     const supersessions = new Supersessions(signing.verifier, config.X0_EXECUTOR_PLAN_SIGNERS);
-    const lookahead = nc.subscribe(subjectOf(contracts.plan, all ? "*" : config.X0_NODE), {
+    const lookahead = nc.subscribe(subjectOf(contracts.plan, "*"), {
       callback: (error, msg) => {
         if (!error) supersessions.look(msg.data).catch((lookError) => logger.debug("plan look-ahead failed", { error: lookError }));
       },
@@ -50,9 +53,31 @@ await runService({
       metrics: counts.runner,
     });
     // A holder name per process: a restarted instance is a new holder, so it never mistakes its old lease for a live one.
-    const leases = new PlanLeases({ kv: outcomes, holder: `${config.X0_INSTANCE}.${crypto.randomUUID().slice(0, 8)}`, ttlMs: config.X0_EXECUTOR_LEASE_MS });
+    const leases = new PlanLeases({
+      kv: outcomes,
+      holder: `${config.X0_INSTANCE}.${crypto.randomUUID().slice(0, 8)}`,
+      ttlMs: config.X0_EXECUTOR_LEASE_MS,
+      keys: all ? SITE_KEYS : nodeKeys(config.X0_NODE),
+    });
     const sign = (result: ActionResult) => signing.sign("action", result);
-    const handler = new PlanHandler({ mode, outcomes, leases, runner, logger, sign });
+    // A site executor runs whole plans; a node executor its node's part of every plan, coordinating those addressed to it.
+    const handler = all
+      ? new PlanHandler({ mode, outcomes, leases, runner, logger, sign })
+      : new CoordinatedPlans({
+          node: config.X0_NODE,
+          mode,
+          outcomes,
+          leases,
+          runner,
+          sign,
+          logger,
+          deadlineMs: config.X0_EXECUTOR_TXN_DEADLINE_MS,
+          graceMs: config.X0_EXECUTOR_TXN_GRACE_MS,
+          defaultVerifyMs: config.X0_EXECUTOR_VERIFY_DEADLINE_MS,
+          stepDelayMs: config.X0_EXECUTOR_STEP_DELAY_MS,
+          supersededBy: (planId) => supersessions.supersededBy(planId),
+          metrics: counts.runner,
+        });
     // Before the first plan: it should not pay for the first pass through the checking, running and signing code.
     details.rehearsal = await rehearseAtStart(
       {
@@ -70,7 +95,8 @@ await runService({
 
     const intake = planIntake({ bus, verifier: signing.verifier, signers: config.X0_EXECUTOR_PLAN_SIGNERS, handler, counts, logger });
     const durable = all ? "executor-all" : `executor-${config.X0_NODE}`;
-    const consumer = { durable, token: all ? "*" : config.X0_NODE, jsm: await jsm(), ackWaitMs: config.X0_EXECUTOR_ACK_WAIT_MS };
+    // Every plan, in both scopes: a node executor takes part in any plan with a step for its node.
+    const consumer = { durable, token: "*", jsm: await jsm(), ackWaitMs: config.X0_EXECUTOR_ACK_WAIT_MS };
     track(await bus.consume(contracts.plan, intake, consumer));
   },
 });

@@ -1,7 +1,22 @@
 // Planner (P of MAPE-K): incident states and link measurements in, signed route, batman-adv, quarantine and notify plans out.
-import { Buckets, contracts, followAnnouncements, openBucket, openControlPlaneCrypto, runService, subjectOf, tokenOf } from "@x0/shared";
+// One instance leads (the leader lease in x0_leases); the others stand by warm (README: "Leader and standbys").
+import {
+  Buckets,
+  contracts,
+  createLeadershipMetrics,
+  followAnnouncements,
+  holderName,
+  Leadership,
+  openBucket,
+  openControlPlaneCrypto,
+  runService,
+  subjectOf,
+  tokenOf,
+} from "@x0/shared";
 import pkg from "../package.json" with { type: "json" };
 import { plannerConfigShape } from "./config.ts";
+import { FencedStore, NotLeader } from "./failover/fenced-store.ts";
+import { PlannerRole } from "./failover/role.ts";
 import { anomalyIntake } from "./intake/anomalies.ts";
 import { KvStore } from "./kv.ts";
 import { createMetrics } from "./metrics.ts";
@@ -24,23 +39,41 @@ await runService({
     onStop(() => signing.stop());
     const policy = config.X0_PLANNER_POLICY;
     logger.info("policy loaded", { kinds: Object.keys(policy.kinds), fallback: policy.fallback.map((rule) => rule.name) });
-    const [topologyKv, outcomesKv] = await Promise.all([openBucket(nc, Buckets.topology), openBucket(nc, Buckets.outcomes)]);
-    const outcomes = new OutcomeStore(new KvStore(outcomesKv));
-    await outcomes.load();
+    const [topologyKv, outcomesKv, leasesKv] = await Promise.all([
+      openBucket(nc, Buckets.topology),
+      openBucket(nc, Buckets.outcomes),
+      openBucket(nc, Buckets.leases),
+    ]);
+    // Every write and publish is fenced: only the leader's land, checked immediately before each one.
+    let leadership: Leadership | undefined;
+    const isLeader = () => leadership?.isLeader() ?? false;
+    const outcomes = new OutcomeStore(new FencedStore(new KvStore(outcomesKv), isLeader));
     const metrics = createMetrics(registry);
-    const planner = new Planner({
-      policy,
-      topologyStore: new KvStore(topologyKv),
+    const ackWaitMs = config.X0_PLANNER_LEASE_MS;
+    const role: PlannerRole = new PlannerRole({
+      newPlanner: () =>
+        new Planner({
+          policy,
+          topologyStore: new FencedStore(new KvStore(topologyKv), isLeader),
+          outcomes,
+          logger,
+          metrics,
+          counters,
+          publish: async (plan, msgID, parent) => {
+            if (!isLeader()) throw new NotLeader(`plan ${plan.plan_id} not published: this planner is not the leader`);
+            // Signed once, before the publish loop: a retried publish carries the same bytes and is stored once.
+            await bus.publishDurable(contracts.plan, plan.node, signing.sign("plan", plan), { msgID, parent, signal: leadership?.signal });
+          },
+        }),
       outcomes,
+      tickMs: TICK_MS,
       logger,
-      metrics,
-      counters,
-      publish: async (plan, msgID, parent) => {
-        // Signed once, before the publish loop: a retried publish carries the same bytes and is stored once.
-        await bus.publishDurable(contracts.plan, plan.node, signing.sign("plan", plan), { msgID, parent });
-      },
+      consume: async () => [
+        await bus.consume(contracts.action, (result) => role.handleResult(result), { durable: "planner-outcomes", jsm: await jsm(), ackWaitMs }),
+        await bus.consume(contracts.anomaly, intake, { durable: "planner", jsm: await jsm(), ackWaitMs }),
+      ],
     });
-    await planner.restore();
+    const intake = anomalyIntake({ planner: role, metrics, counters });
     // Before the first incident: its plan should not pay for the first pass through the planning, signing and checking code.
     await rehearsePlanning({
       policy,
@@ -57,25 +90,35 @@ await runService({
         logger.error("plan path rehearsal failed; the first real plan will take the cold path", { error });
       },
     );
-    track(await followAnnouncements(topologyKv, planner, logger));
+    track(await followAnnouncements(topologyKv, role, logger));
 
     // Telemetry is read raw and only in part: the analyzer owns its validation and dead letters.
     const telemetry = nc.subscribe(subjectOf(contracts.telemetry, "*"), {
       callback: (error, msg) => {
         const node = error ? undefined : tokenOf(contracts.telemetry, msg.subject);
-        if (node) planner.observeTelemetry(node, msg.data);
+        if (node) role.observeTelemetry(node, msg.data);
       },
     });
     track({ name: "subscription x0.telemetry.*", isLive: () => !telemetry.isClosed(), stop: () => telemetry.drain() });
-    track(await bus.consume(contracts.action, (result) => planner.handleResult(result), { durable: "planner-outcomes", jsm: await jsm() }));
 
-    const ticker = setInterval(() => {
-      planner.tick().catch((error) => logger.error("planner tick failed", { error }));
-      details.links = planner.topology.linkCount();
-      details.held_links = planner.topology.heldCount();
-    }, TICK_MS);
-    onStop(() => clearInterval(ticker));
-
-    track(await bus.consume(contracts.anomaly, anomalyIntake({ planner, metrics, counters }), { durable: "planner", jsm: await jsm() }));
+    leadership = await Leadership.start({
+      kv: leasesKv,
+      service: "planner",
+      holder: holderName(config.X0_INSTANCE),
+      ttlMs: config.X0_PLANNER_LEASE_MS,
+      skewMs: config.X0_PLANNER_LEASE_SKEW_MS,
+      logger,
+      metrics: createLeadershipMetrics(registry),
+      onElected: () => role.lead(),
+      onDemoted: () => role.standBy(),
+    });
+    const elected = leadership;
+    Object.defineProperties(details, {
+      leadership: { enumerable: true, get: () => elected.status() },
+      links: { enumerable: true, get: () => role.planner.topology.linkCount() },
+      held_links: { enumerable: true, get: () => role.planner.topology.heldCount() },
+    });
+    // Stopped with the subscriptions, while NATS is up: the leader stops consuming, then releases the lease.
+    track({ name: "planner leadership", isLive: () => role.isLive(), stop: () => elected.stop() });
   },
 });

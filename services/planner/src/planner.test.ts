@@ -84,6 +84,7 @@ describe("planner", () => {
       src: "10.255.0.1",
       previous_via: "10.200.0.2",
       previous_dev: "n1-n2",
+      path: "n4,n5,n2",
     });
     expect(routeOf(plan, "n2", "n1")?.dev).toBe("n2-n5");
     // No step touches a route that did not cross the link.

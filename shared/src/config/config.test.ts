@@ -60,6 +60,12 @@ describe("config", () => {
     expect(() => loadConfig(baseConfigShape, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: "not a url" } })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
   });
 
+  test("config - JetStream replicas default to 1 and accept only an odd quorum of at most 5", () => {
+    expect(loadConfig(baseConfigShape, { env: {} }).X0_JS_REPLICAS).toBe(1);
+    expect(loadConfig(baseConfigShape, { env: { X0_JS_REPLICAS: "3" } }).X0_JS_REPLICAS).toBe(3);
+    for (const bad of ["2", "7", "0", "three"]) expect(() => loadConfig(baseConfigShape, { env: { X0_JS_REPLICAS: bad } })).toThrow(/X0_JS_REPLICAS/);
+  });
+
   test("config - describeConfig lists each variable, whether it is required and its default", () => {
     expect(describeConfig(shape)).toEqual([
       { name: "X0_COUNT", required: false, default: 3 },

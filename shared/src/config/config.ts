@@ -117,6 +117,15 @@ export const baseConfigShape = {
   X0_HTTP_PORT: portSchema.default(0),
   /** How long a JetStream API request (stream, consumer, KV bucket setup) may take: raise it on slow machines (a TCG VM). */
   X0_NATS_JS_TIMEOUT_MS: z.coerce.number().int().min(500).max(300_000).default(5000),
+  /**
+   * Replicas of X0_EVENTS, X0_DLQ and the KV buckets this service creates: 1 on one nats-server, 3 on a 3-server cluster
+   * (set the same in every service; an existing stream is raised to it, never lowered).
+   */
+  X0_JS_REPLICAS: z.coerce
+    .number()
+    .int()
+    .refine((replicas) => replicas === 1 || replicas === 3 || replicas === 5, "JetStream replicas are 1, 3 or 5 (an odd quorum, at most 5)")
+    .default(1),
   /** Address the HTTP server binds to. */
   X0_HTTP_HOST: z.string().min(1).default("127.0.0.1"),
   /** Minimum log level. */

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { trace } from "@opentelemetry/api";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { z } from "zod";
-import { ContractViolation } from "../errors.ts";
+import { ContractViolation, NatsSetupError } from "../errors.ts";
 import { ensureStreams } from "../knowledge/knowledge.ts";
 import { createLogger } from "../observability/logger.ts";
 import { createServiceMetrics } from "../observability/metrics.ts";
@@ -177,6 +177,14 @@ describe("bus", () => {
     expect(spans).toContain("process x0.anomaly.{node}");
     await live.stop();
     expect(live.isLive()).toBe(false);
+  });
+
+  test("bus - a durable of another filter is refused with how to remove it, not consumed", async () => {
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.add(EVENTS_STREAM, { durable_name: "bus-test-filter", ack_policy: AckPolicy.Explicit, filter_subject: "x0.anomaly.n1" });
+    const consumed = bus.consume(contracts.anomaly, () => {}, { durable: "bus-test-filter", jsm });
+    await expect(consumed).rejects.toThrow(NatsSetupError);
+    await expect(consumed).rejects.toThrow("durable bus-test-filter on X0_EVENTS filters x0.anomaly.n1, not x0.anomaly.*: remove it");
   });
 
   test("bus - a durable publish with a repeated message id is stored once", async () => {

@@ -2,7 +2,7 @@ import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, 
 import type { MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { type Context, context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { z } from "zod";
-import { ContractViolation, X0Error } from "../errors.ts";
+import { ContractViolation, NatsSetupError, X0Error } from "../errors.ts";
 import { type Logger, RateLimiter } from "../observability/logger.ts";
 import type { ServiceMetrics } from "../observability/metrics.ts";
 import { Attr, MESSAGING_SYSTEM_NATS } from "../observability/semconv.ts";
@@ -184,11 +184,17 @@ export class Bus {
     { durable, jsm, token = "*", ackWaitMs = 30_000 }: { durable: string; jsm: JetStreamManager; token?: string; ackWaitMs?: number },
   ): Promise<Live> {
     const filter = subjectOf(contract, token);
-    try {
-      const info = await jsm.consumers.info(EVENTS_STREAM, durable);
+    const existing = await jsm.consumers.info(EVENTS_STREAM, durable).catch(() => undefined);
+    if (existing) {
+      // nats-server 2.9 accepts a new filter on a durable but then delivers nothing: a durable of another filter is refused.
+      if (existing.config.filter_subject !== filter) {
+        throw new NatsSetupError(
+          `durable ${durable} on ${EVENTS_STREAM} filters ${existing.config.filter_subject}, not ${filter}: remove it (nats consumer rm ${EVENTS_STREAM} ${durable}) and start again`,
+        );
+      }
       // A durable outlives its creator's settings: align the ack wait with this instance's.
-      if (info.config.ack_wait !== ackWaitMs * 1e6) await jsm.consumers.update(EVENTS_STREAM, durable, { ack_wait: ackWaitMs * 1e6 });
-    } catch {
+      if (existing.config.ack_wait !== ackWaitMs * 1e6) await jsm.consumers.update(EVENTS_STREAM, durable, { ack_wait: ackWaitMs * 1e6 });
+    } else {
       // Absent: create it. New consumers start with new messages; history stays in the stream for replay tools.
       await jsm.consumers.add(EVENTS_STREAM, {
         durable_name: durable,

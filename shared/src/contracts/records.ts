@@ -4,7 +4,7 @@ import { InvalidRecord } from "../errors.ts";
 import { type Bucket, Buckets } from "../knowledge/knowledge.ts";
 import { NodeAnnouncement } from "./announcement.ts";
 import { KeyRecord, Revocation, RotationOrder } from "./keyring.ts";
-import { ActionResult, ActionType, AnomalyKind, EpochMillis, NodeId, PlannedAction } from "./schemas.ts";
+import { ActionResult, ActionType, AnomalyKind, EpochMillis, NodeId, ParticipantStatus, PlannedAction, StepStatus } from "./schemas.ts";
 
 const InterfaceName = z.string().min(1).max(15);
 
@@ -194,6 +194,23 @@ export function leaseKey(planId: string): string {
   return `lease.${planId}`;
 }
 
+// x0_leases: which instance of a service is its leader (shared/src/leadership/README.md).
+
+/** `leader.<service>` in x0_leases: the instance that acts for the service, until when (renewed; taken over by compare-and-set). */
+export const LeaderLease = z.object({
+  holder: z.string().min(1).max(256).describe("The holding process: its instance name and a random part."),
+  expires_at: EpochMillis.describe("The holder's clock: valid until then; 0 once released, so a standby takes over at once."),
+  acquired_at: EpochMillis.describe("When this holder took the lease (its clock)."),
+  term: z.number().int().positive().describe("Counts the holders: a new holder writes the previous term plus one."),
+});
+/** A leader lease. */
+export type LeaderLease = z.infer<typeof LeaderLease>;
+
+/** The x0_leases key of a service's leader lease. */
+export function leaderKey(service: string): string {
+  return `leader.${service}`;
+}
+
 /** One step in a plan's journal: `applying` once its undo data is known and before it changes anything, then `applied` or `failed`. */
 export const JournalEntry = z.object({
   index: z.number().int().nonnegative(),
@@ -221,6 +238,77 @@ export type Journal = z.infer<typeof Journal>;
 /** The x0_outcomes key of a plan's journal. */
 export function journalKey(planId: string): string {
   return `journal.${planId}`;
+}
+
+/** The x0_outcomes key of one node's lease on its part of a coordinated plan. */
+export function nodeLeaseKey(planId: string, node: string): string {
+  return `lease.${planId}.${node}`;
+}
+
+/** The x0_outcomes key of one node's journal of its part of a coordinated plan. */
+export function nodeJournalKey(planId: string, node: string): string {
+  return `journal.${planId}.${node}`;
+}
+
+/** The phases of a plan carried out by several node executors together (services/executor/README.md, "Coordinated plans"). */
+export const TxnPhase = z.enum(["preparing", "applying", "verifying", "verified", "applied", "aborting", "aborted"]);
+/** A coordination phase. */
+export type TxnPhase = z.infer<typeof TxnPhase>;
+
+/** One node's part in `txn.<plan_id>`: its steps, where it stands, what it reported of each step. */
+export const TxnParticipant = z.object({
+  node: NodeId,
+  steps: z.array(z.number().int().nonnegative()).max(256).describe("Indices of the plan's steps that are this node's."),
+  status: ParticipantStatus,
+  detail: z.string().max(1024),
+  reports: z
+    .array(z.object({ index: z.number().int().nonnegative(), status: StepStatus, detail: z.string().max(1024), applied_at: EpochMillis.optional() }))
+    .max(256)
+    .describe("The last status the node reported for each of its steps."),
+  verification: z
+    .object({ ok: z.boolean(), observable: z.number().int().nonnegative(), detail: z.string().max(1024), ts: EpochMillis })
+    .optional()
+    .describe("Its own steps' observation (e.g. routes read back from its kernel), when the plan asks for one."),
+  updated_at: EpochMillis,
+});
+/** A participant of a coordinated plan. */
+export type TxnParticipant = z.infer<typeof TxnParticipant>;
+
+/** `txn.<plan_id>` in x0_outcomes: the state of a plan carried out by several node executors, moved only by compare-and-set. */
+export const Coordination = z.object({
+  v: z.literal(1),
+  plan_id: z.uuid(),
+  coordinator: NodeId.describe("The plan's home node, whose executor advances the phases and publishes the result."),
+  phase: TxnPhase,
+  wave: z.number().int().nonnegative().describe("While applying: the wave being applied."),
+  waves: z
+    .array(z.array(z.number().int().nonnegative()).max(256))
+    .max(256)
+    .describe("The apply order: the step indices of each wave; routes are installed from the destination side back."),
+  participants: z.array(TxnParticipant).max(256),
+  deadline: EpochMillis.describe("The current phase ends by then: preparing and applying counted from the start, verifying from the last apply."),
+  abort: z
+    .object({
+      by: NodeId,
+      cause: z.enum(["prepare", "apply", "verification", "deadline", "coordinator_silent"]),
+      detail: z.string().max(1024),
+      at: EpochMillis,
+    })
+    .optional()
+    .describe("Why the plan is aborting: which node decided it, and which node failed and how."),
+  verification: ActionResult.shape.verification.describe("What the coordinator observed to verify the plan (the result carries the same)."),
+  detail: z.string().max(1024).optional().describe("How a plan that applied without a verdict ended (nothing observable, or superseded)."),
+  applied_at: EpochMillis.optional().describe("When the last wave was applied."),
+  verified_at: EpochMillis.optional().describe("When the plan's effect was observed."),
+  created_at: EpochMillis,
+  updated_at: EpochMillis,
+});
+/** A coordination record. */
+export type Coordination = z.infer<typeof Coordination>;
+
+/** The x0_outcomes key of a coordinated plan's record. */
+export function txnKey(planId: string): string {
+  return `txn.${planId}`;
 }
 
 const decoder = new TextDecoder();
@@ -296,25 +384,54 @@ export const records = {
     bucket: Buckets.outcomes,
     key: "{plan_id}",
     schema: OutcomeRecord,
-    summary: "A plan's result, created once: a redelivered plan republishes it instead of running again.",
-    writers: ["executor"],
-    readers: ["executor"],
+    summary:
+      "A plan's result, created once (by the site executor, or the plan's coordinating node executor): a redelivered plan republishes it instead of running again.",
+    writers: ["executor", "executor-site"],
+    readers: ["executor", "executor-site"],
   },
   lease: {
     message: "Lease",
     bucket: Buckets.outcomes,
     key: "lease.{plan_id}",
     schema: Lease,
-    summary: "Which executor instance runs a plan, until when.",
-    writers: ["executor"],
-    readers: ["executor"],
+    summary: "Which site executor instance runs a plan, until when.",
+    writers: ["executor-site"],
+    readers: ["executor-site"],
   },
   journal: {
     message: "Journal",
     bucket: Buckets.outcomes,
     key: "journal.{plan_id}",
     schema: Journal,
-    summary: "A plan's journal: the steps about to change or changed, with their undo data.",
+    summary: "A plan's journal as the site executor runs it: the steps about to change or changed, with their undo data.",
+    writers: ["executor-site"],
+    readers: ["executor-site"],
+  },
+  nodeLease: {
+    message: "Lease",
+    bucket: Buckets.outcomes,
+    key: "lease.{plan_id}.{node}",
+    schema: Lease,
+    summary: "Which instance of a node's executor carries out that node's part of a plan, until when.",
+    writers: ["executor"],
+    readers: ["executor"],
+  },
+  nodeJournal: {
+    message: "Journal",
+    bucket: Buckets.outcomes,
+    key: "journal.{plan_id}.{node}",
+    schema: Journal,
+    summary: "A node's journal of its part of a plan: its steps about to change or changed, with their undo data.",
+    writers: ["executor"],
+    readers: ["executor"],
+  },
+  txn: {
+    message: "Coordination",
+    bucket: Buckets.outcomes,
+    key: "txn.{plan_id}",
+    schema: Coordination,
+    summary:
+      "A plan carried out by several node executors together: participants, apply waves, phase and deadline, moved by compare-and-set by the coordinator and the participants.",
     writers: ["executor"],
     readers: ["executor"],
   },
@@ -342,8 +459,8 @@ export const records = {
     key: "key.{key_id}",
     schema: KeyRecord,
     summary: "A public signing key and its validity window, published by the service holding the private key.",
-    writers: ["planner", "executor", "crypto"],
-    readers: ["planner", "executor", "crypto"],
+    writers: ["planner", "executor", "executor-site", "crypto"],
+    readers: ["planner", "executor", "executor-site", "crypto"],
   },
   revocation: {
     message: "Revocation",
@@ -352,7 +469,7 @@ export const records = {
     schema: Revocation,
     summary: "A revoked key: nothing it signed verifies any more. Written by the key authority only.",
     writers: ["crypto"],
-    readers: ["planner", "executor", "crypto"],
+    readers: ["planner", "executor", "executor-site", "crypto"],
   },
   rotationOrder: {
     message: "RotationOrder",
@@ -361,7 +478,16 @@ export const records = {
     schema: RotationOrder,
     summary: "The key authority's order to a service to rotate its signing key now.",
     writers: ["crypto"],
-    readers: ["planner", "executor", "crypto"],
+    readers: ["planner", "executor", "executor-site", "crypto"],
+  },
+  leaderLease: {
+    message: "LeaderLease",
+    bucket: Buckets.leases,
+    key: "leader.{service}",
+    schema: LeaderLease,
+    summary: "Which instance of a service acts while the others stand by, until when: taken by create, renewed and taken over by compare-and-set.",
+    writers: ["planner", "analyzer"],
+    readers: ["planner", "analyzer"],
   },
   baselines: {
     bucket: Buckets.baselines,

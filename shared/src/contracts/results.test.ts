@@ -38,4 +38,22 @@ describe("action result", () => {
     expect(clipDetail("short")).toBe("short");
     expect(clipDetail("abcdef", 4)).toBe("abc…");
   });
+
+  test("action result - each participant of a coordinated plan is carried with its status and a clipped detail", () => {
+    const result = actionResult(plan, {
+      status: "rolled_back",
+      started_at: 1,
+      participants: [
+        { node: "n1", status: "rolled_back", detail: "x".repeat(2000) },
+        { node: "n2", status: "failed", detail: "route replace refused" },
+      ],
+    });
+    expect(result.participants?.map((participant) => [participant.node, participant.status])).toEqual([
+      ["n1", "rolled_back"],
+      ["n2", "failed"],
+    ]);
+    expect(result.participants?.[0]?.detail).toHaveLength(1024);
+    expect(ActionResult.safeParse(result).success).toBe(true);
+    expect("participants" in actionResult(plan, { status: "verified", started_at: 1 })).toBe(false);
+  });
 });

@@ -27,6 +27,8 @@ export interface ActionResultFields {
   verification?: ActionResult["verification"];
   /** Clipped; an empty detail is left out. */
   detail?: string;
+  /** Each node's part of a coordinated plan (details clipped); default none. */
+  participants?: ActionResult["participants"];
   /** Default: a new UUID. */
   result_id?: string;
 }
@@ -36,7 +38,7 @@ export interface ActionResultFields {
  * @example actionResult(plan, { status: "verified", started_at: t0, verified_at: t1 })
  */
 export function actionResult(plan: Pick<Plan, "plan_id" | "incident_id" | "node">, fields: ActionResultFields): ActionResult {
-  const { status, dry_run = false, steps = [], started_at, finished_at = Date.now(), applied_at, verified_at, verification, detail } = fields;
+  const { status, dry_run = false, steps = [], started_at, finished_at = Date.now(), applied_at, verified_at, verification, detail, participants } = fields;
   return {
     v: 1,
     result_id: fields.result_id ?? crypto.randomUUID(),
@@ -52,5 +54,6 @@ export function actionResult(plan: Pick<Plan, "plan_id" | "incident_id" | "node"
     ...(verified_at !== undefined ? { verified_at } : {}),
     ...(verification ? { verification: verification.slice(0, VERIFICATION_MAX) } : {}),
     ...(detail ? { detail: clipDetail(detail) } : {}),
+    ...(participants ? { participants: participants.map((participant) => ({ ...participant, detail: clipDetail(participant.detail) })) } : {}),
   };
 }

@@ -400,6 +400,11 @@ export type Plan = z.infer<typeof Plan>;
 /** Outcome of one action step. */
 export const StepStatus = z.enum(["would_apply", "applied", "verified", "failed", "rolled_back", "skipped"]);
 
+/** How one node's part of a plan carried out by several node executors ended (pending: it never answered). */
+export const ParticipantStatus = z.enum(["pending", "prepared", "applied", "verified", "failed", "rolled_back", "rollback_failed"]);
+/** A participant status. */
+export type ParticipantStatus = z.infer<typeof ParticipantStatus>;
+
 /** Outcome of a whole plan. `success` is used only when every effect was observed. */
 // verified: applied and the expected effect observed; applied: applied, with nothing observable to check (e.g. notify);
 // rolled_back: verification failed and the steps were undone; failed: a step or the rollback failed; skipped: detect-only.
@@ -439,6 +444,11 @@ export const ActionResult = z
       .optional()
       .describe("What was observed to verify (or fail to verify) the plan."),
     detail: z.string().max(1024).optional(),
+    participants: z
+      .array(z.object({ node: NodeId, status: ParticipantStatus, detail: z.string().max(1024) }))
+      .max(256)
+      .optional()
+      .describe("For a plan carried out by several node executors together: how each node's part ended."),
     signature: MessageSignature.optional().describe("The executor's signature over the result."),
   })
   .describe("The result of executing (or, in dry-run, of not executing) one plan.");

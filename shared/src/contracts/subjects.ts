@@ -41,7 +41,7 @@ export const contracts = {
     summary: "Interface counters of a node, every monitor interval.",
     producers: ["monitor"],
     // The planner reads probe loss and RTT for link costs; the executor watches a node's neighbours to verify a quarantine.
-    consumers: ["analyzer", "planner", "executor"],
+    consumers: ["analyzer", "planner", "executor", "executor-site"],
   }),
   overdue: defineContract("overdue", "node", ProbeOverdue, {
     message: "ProbeOverdue",
@@ -53,25 +53,26 @@ export const contracts = {
     message: "Anomaly",
     summary: "Incident states (opened, updated, resolved) detected on a node.",
     producers: ["analyzer"],
-    consumers: ["planner"],
+    // Standby analyzers follow what the leader published, to continue its incidents when they take over.
+    consumers: ["planner", "analyzer"],
   }),
   plan: defineContract("plan", "node", Plan, {
     message: "Plan",
-    summary: "Plans of actions for a node's executor.",
+    summary: "Plans of actions, addressed to the node that coordinates them; every node executor with a step in a plan takes part.",
     producers: ["planner"],
-    consumers: ["executor"],
+    consumers: ["executor", "executor-site"],
   }),
   action: defineContract("action", "node", ActionResult, {
     message: "ActionResult",
-    summary: "Executor results for plans run on a node.",
-    producers: ["executor"],
+    summary: "Executor results for plans run on a node: one per plan, from the plan's node executor (its coordinator) or the site executor.",
+    producers: ["executor", "executor-site"],
     // The planner counts each result in its outcome statistics and confirms or reverts what the plan changed.
     consumers: ["planner"],
   }),
   dlq: defineContract("dlq", "service", DeadLetter, {
     message: "DeadLetter",
     summary: "Messages a service rejected because they failed contract validation, with the reason.",
-    producers: ["monitor", "analyzer", "planner", "executor"],
+    producers: ["monitor", "analyzer", "planner", "executor", "executor-site"],
     consumers: [],
   }),
 } as const;
@@ -139,7 +140,7 @@ export const endpoints: Readonly<Record<string, EndpointContract>> = {
     responseMessage: "ProbeResponse",
     summary: "Path check from inside a node: its monitor sends UDP hellos to the requested address and replies with what came back.",
     servers: ["monitor"],
-    clients: ["executor"],
+    clients: ["executor", "executor-site"],
   },
   ...Object.fromEntries(
     Object.entries(cryptoEndpoints).map(([name, { summary, request, response }]) => {

@@ -1,9 +1,10 @@
 // Workload identity: SPIFFE ids, the development CA, SVID checks, and the NATS permission matrix.
 export type { DevCa, IssuedCertificate } from "./dev-ca.ts";
 export { CertificateIssueError, createDevCa, issueServerCertificate, issueSvid, loadDevCa } from "./dev-ca.ts";
-export type { NatsConfigOptions, NatsUser } from "./permissions.ts";
+export type { NatsClusterOptions, NatsConfigOptions, NatsUser } from "./permissions.ts";
 export {
   loadPermissionMatrix,
+  NATS_ROUTE_NAME,
   natsUsers,
   PERMISSION_MATRIX_PATH,
   PermissionMatrix,

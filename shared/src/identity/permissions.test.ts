@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadPermissionMatrix, natsUsers, PermissionMatrixError, renderNatsConfig, supportsTlsMinVersion } from "./permissions.ts";
+import { loadPermissionMatrix, NATS_ROUTE_NAME, natsUsers, PermissionMatrixError, renderNatsConfig, supportsTlsMinVersion } from "./permissions.ts";
 
 const matrix = loadPermissionMatrix();
 
@@ -15,13 +15,14 @@ describe("permission matrix", () => {
     expect(x0Publish("monitor/n2")).toEqual(["x0.telemetry.n2", "x0.overdue.n2", "x0.dlq.monitor"]);
     expect(x0Publish("analyzer")).toEqual(["x0.anomaly.*", "x0.dlq.analyzer"]);
     expect(x0Publish("planner")).toEqual(["x0.plan.*", "x0.dlq.planner"]);
-    expect(x0Publish("executor/n1")).toEqual(["x0.action.*", "x0.dlq.executor", "x0.probe.*"]);
+    expect(x0Publish("executor/n1")).toEqual(["x0.action.n1", "x0.dlq.executor", "x0.probe.*"]);
+    expect(x0Publish("executor-site")).toEqual(["x0.action.*", "x0.dlq.executor-site", "x0.probe.*"]);
     expect(of("observer/grafana")?.publish).toEqual({ deny: [">"] });
     expect(of("observer/grafana")?.subscribe).toEqual({ allow: ["x0.telemetry.*", "x0.overdue.*", "x0.anomaly.*", "x0.plan.*", "x0.action.*"] });
     expect(of("monitor/n1")?.subscribe).toEqual({ allow: ["x0.probe.n1", "_INBOX.>"] });
     // Every role of the matrix has a user, per node and per observer where it says so.
     expect(users.map((u) => u.user).sort()).toEqual(
-      ["admin", "analyzer", "crypto", "executor/n1", "executor/n2", "monitor/n1", "monitor/n2", "observer/grafana", "planner"].map(
+      ["admin", "analyzer", "crypto", "executor-site", "executor/n1", "executor/n2", "monitor/n1", "monitor/n2", "observer/grafana", "planner"].map(
         (id) => `spiffe://x0tta6bl4.mesh/x0/${id}`,
       ),
     );
@@ -42,6 +43,40 @@ describe("permission matrix", () => {
       JSON.parse(renderNatsConfig(matrix, { trustDomain: "td", nodes: [], tls: { certFile: "", keyFile: "", caFile: "" }, serverVersion: "2.9.10" })).tls
         .min_version,
     ).toBeUndefined();
+  });
+
+  test("permissions - a cluster member gets its name and mTLS routes that accept only the route certificate", () => {
+    const cluster = {
+      name: "x0",
+      listen: "127.0.0.1:6222",
+      routes: ["nats://127.0.0.1:6222", "nats://127.0.0.1:6223"],
+      tls: { certFile: "r.crt", keyFile: "r.key", caFile: "ca.crt" },
+    };
+    const render = (serverVersion: string) =>
+      JSON.parse(
+        renderNatsConfig(matrix, {
+          trustDomain: "td",
+          nodes: ["n1"],
+          tls: { certFile: "s.crt", keyFile: "s.key", caFile: "ca.crt" },
+          serverVersion,
+          serverName: "x0-1",
+          cluster,
+        }),
+      );
+    const config = render("2.9.10");
+    expect(config.server_name).toBe("x0-1");
+    expect(config.cluster).toEqual({
+      name: "x0",
+      listen: "127.0.0.1:6222",
+      routes: cluster.routes,
+      tls: { cert_file: "r.crt", key_file: "r.key", ca_file: "ca.crt", verify_and_map: true, timeout: 2 },
+      authorization: { user: NATS_ROUTE_NAME },
+    });
+    // The client side is the single server's, unchanged.
+    expect(config.tls.verify_and_map).toBe(true);
+    expect(config.authorization.users).toEqual(natsUsers(matrix, { trustDomain: "td", nodes: ["n1"] }));
+    expect(render("2.10.4").cluster.tls.min_version).toBe("1.2");
+    expect(JSON.parse(renderNatsConfig(matrix, { trustDomain: "td", nodes: [], tls: { certFile: "", keyFile: "", caFile: "" } }))).not.toContainKey("cluster");
   });
 
   test("permissions - an invalid matrix is refused with the reason", () => {

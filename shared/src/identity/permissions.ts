@@ -151,6 +151,25 @@ export interface NatsConfigOptions {
   serverVersion?: string;
   /** Seconds a client has to finish the TLS handshake (2; a TCG VM needs more). */
   tlsTimeoutSeconds?: number;
+  /** This server's name: unique within a cluster (JetStream's peers are named by it). */
+  serverName?: string;
+  /** Membership of a cluster: routes to the other servers over mTLS. */
+  cluster?: NatsClusterOptions;
+}
+
+/** The name a route certificate carries as a DNS SAN: the only identity a route connection is accepted as. */
+export const NATS_ROUTE_NAME = "x0-nats-route";
+
+/** A server's cluster settings (see {@link renderNatsConfig}). */
+export interface NatsClusterOptions {
+  /** The cluster's name, the same on every server. */
+  name: string;
+  /** Where this server accepts routes, `host:port`. */
+  listen: string;
+  /** Route URLs of every server of the cluster (`nats://host:port`; its own is ignored by the server). */
+  routes: string[];
+  /** The route certificate (serverAuth and clientAuth, DNS SAN {@link NATS_ROUTE_NAME}), its key and the CA. */
+  tls: { certFile: string; keyFile: string; caFile: string };
 }
 
 /** Whether nats-server `version` knows the tls `min_version` field (2.10 and later). */
@@ -159,19 +178,32 @@ export function supportsTlsMinVersion(version: string): boolean {
   return major > 2 || (major === 2 && minor >= 10);
 }
 
-/** The nats-server configuration (JSON, which nats-server reads) for the matrix: TLS 1.2+, client certificates required and mapped to users. */
+/**
+ * The nats-server configuration (JSON, which nats-server reads) for the matrix: TLS 1.2+, client certificates required and
+ * mapped to users. With `cluster`, routes require mTLS too, and a route is accepted only with a certificate that maps to
+ * {@link NATS_ROUTE_NAME}: a workload's SVID or the client-facing certificate cannot join as a server.
+ */
 export function renderNatsConfig(matrix: PermissionMatrix, options: NatsConfigOptions): string {
+  // nats-server requires TLS 1.2 by default; servers that know the field get it explicitly as well.
+  const minVersion = options.serverVersion && supportsTlsMinVersion(options.serverVersion) ? { min_version: "1.2" } : {};
+  const timeout = options.tlsTimeoutSeconds ?? 2;
+  const tlsFiles = (files: NatsConfigOptions["tls"]) => ({ cert_file: files.certFile, key_file: files.keyFile, ca_file: files.caFile });
+  const { cluster } = options;
   const config = {
-    tls: {
-      cert_file: options.tls.certFile,
-      key_file: options.tls.keyFile,
-      ca_file: options.tls.caFile,
-      verify_and_map: true,
-      // nats-server requires TLS 1.2 by default; servers that know the field get it explicitly as well.
-      ...(options.serverVersion && supportsTlsMinVersion(options.serverVersion) ? { min_version: "1.2" } : {}),
-      timeout: options.tlsTimeoutSeconds ?? 2,
-    },
+    ...(options.serverName ? { server_name: options.serverName } : {}),
+    tls: { ...tlsFiles(options.tls), verify_and_map: true, ...minVersion, timeout },
     authorization: { users: natsUsers(matrix, options) },
+    ...(cluster
+      ? {
+          cluster: {
+            name: cluster.name,
+            listen: cluster.listen,
+            routes: cluster.routes,
+            tls: { ...tlsFiles(cluster.tls), verify_and_map: true, ...minVersion, timeout },
+            authorization: { user: NATS_ROUTE_NAME },
+          },
+        }
+      : {}),
   };
   return `${JSON.stringify(config, null, 2)}\n`;
 }

@@ -9,7 +9,7 @@ import { type BaseConfig, baseConfigShape, type ConfigShape, describeConfig, loa
 import { Bus, type Live } from "../contracts/bus.ts";
 import { ConfigError, X0Error } from "../errors.ts";
 import { openIdentity, type WorkloadIdentity } from "../identity/source.ts";
-import { ensureStreams, jetStreamManagerOf, setJetStreamTimeout } from "../knowledge/knowledge.ts";
+import { ensureStreams, jetStreamManagerOf, setJetStreamReplicas, setJetStreamTimeout } from "../knowledge/knowledge.ts";
 import { connectNats } from "../nats/connect.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { createServiceMetrics, metricsCatalogue, type ServiceMetrics } from "../observability/metrics.ts";
@@ -97,6 +97,7 @@ export async function runService<Shape extends ConfigShape>(
     throw error;
   }
   setJetStreamTimeout(config.X0_NATS_JS_TIMEOUT_MS);
+  setJetStreamReplicas(config.X0_JS_REPLICAS);
   const logger = createLogger({ service: definition.name, node: config.X0_NODE, level: config.X0_LOG_LEVEL });
   const metrics = createServiceMetrics(definition.name);
   const tracing: Tracing = createTracing({

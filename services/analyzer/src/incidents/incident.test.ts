@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { Anomaly, type Evidence } from "@x0/shared";
 import { type Detection, Incident, IncidentBook, type IncidentInit } from "./incident.ts";
+import { PublishedIncidents } from "./published.ts";
 
 const ID = "00000000-0000-4000-8000-000000000001";
 const OTHER = "00000000-0000-4000-8000-000000000002";
@@ -115,5 +116,36 @@ describe("incident book", () => {
     expect(book.drain().map((s) => [s.incident_id, s.state])).toEqual([[quiet.id, "updated"]]);
     book.refresh(9000);
     expect(book.drain().map((s) => s.incident_id)).toEqual([busy.id]);
+  });
+
+  test("incident book - at a takeover, the previous leader's incident of another kind on the same target is resolved merged into this one's", () => {
+    const book = new IncidentBook(5000);
+    const degraded = incident({ kind: "link_degraded", severity: "warning" });
+    book.open(degraded, 1000);
+    book.drain(); // a standby's states are not published
+    const last = { ...incident({ id: OTHER }).state("opened", 900), update: 3 };
+    const published = new PublishedIncidents();
+    published.observe(last, 950);
+    book.takeOver(published, 2000, 1000);
+    expect(book.drain().map((s) => [s.incident_id, s.state, s.update, s.resolution, s.merged_into])).toEqual([
+      [OTHER, "resolved", 4, "merged", ID],
+      [ID, "opened", 0, undefined, undefined],
+    ]);
+  });
+
+  test("incident book - a published incident nobody sees here is resolved once its grace ends, after its last update", () => {
+    const book = new IncidentBook(5000);
+    const published = new PublishedIncidents();
+    published.observe(incident({ id: OTHER }).state("opened", 900), 900);
+    published.observe({ ...incident({ id: OTHER }).state("opened", 900), state: "updated", update: 2 }, 950);
+    published.observe(incident({ id: OTHER }).state("opened", 900), 960); // an older state arriving late changes nothing
+    book.takeOver(published, 1000, 500);
+    book.refresh(1499);
+    expect(book.drain()).toEqual([]);
+    book.refresh(1500);
+    const [resolved] = book.drain();
+    expect(Anomaly.parse(resolved)).toMatchObject({ incident_id: OTHER, state: "resolved", update: 3, resolution: "cleared", detected_at: 1500 });
+    book.refresh(3000);
+    expect(book.drain()).toEqual([]);
   });
 });

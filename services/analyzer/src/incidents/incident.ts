@@ -1,4 +1,5 @@
-// One incident and its published states; the book of open incidents with their periodic updates.
+// One incident and its published states; the book of open incidents with their periodic updates, and how a new leader
+// continues the incidents the previous leader published (README: "Leader and standbys").
 import type { Anomaly, AnomalyKind, Evidence, IncidentTarget } from "@x0/shared";
 
 /** The headline observation of an incident state (the legacy metric/observed/baseline/score fields). */
@@ -40,7 +41,8 @@ const finite = (value: number) => (Number.isFinite(value) ? value : value > 0 ? 
 
 /** An incident: opened once, updated while it lasts, resolved once. */
 export class Incident {
-  readonly id: string;
+  /** Its id; a standby's incident takes the id the previous leader published it under when it takes over. */
+  id: string;
   readonly kind: AnomalyKind;
   readonly target: IncidentTarget;
   readonly node: string;
@@ -66,6 +68,13 @@ export class Incident {
     this.onsetAt = init.detection.onsetAt;
     this.reading = init.detection.reading;
     this.absorb(init.detection);
+  }
+
+  /** Continues as the incident the previous leader published (`last` is its last state): same id, next update number. */
+  continueAs(last: Pick<Anomaly, "incident_id" | "update" | "opened_at">): void {
+    this.id = last.incident_id;
+    this.update = last.update;
+    this.openedAt = last.opened_at;
   }
 
   /** Adds a detection's evidence; true when it comes from a node not heard from before (a new end of the fault). */
@@ -123,40 +132,105 @@ export class Incident {
   }
 }
 
+/** What a new leader knows of the previous leader's incidents (as followed on x0.anomaly.*). */
+export interface PublishedView {
+  /** The last state of each incident published open. */
+  open(): Anomaly[];
+  /** Whether an incident about `targetId` was published resolved at or after `since` (this instance's clock). */
+  resolvedSince(targetId: string, since: number): boolean;
+}
+
+/** The resolved state of a published incident, from its last published state. */
+function resolvedFrom(last: Anomaly, now: number, resolution: "cleared" | "merged", mergedInto?: string): Anomaly {
+  const { merged_into: _earlier, ...rest } = last;
+  return { ...rest, state: "resolved", update: last.update + 1, ts: now, detected_at: now, resolution, ...(mergedInto ? { merged_into: mergedInto } : {}) };
+}
+
 /** The open incidents; collects the states they emit, in order, for the caller to publish. */
 export class IncidentBook {
   readonly #open = new Map<string, Incident>();
+  /** Incidents of faults the previous leader already published as over: their states are never published. */
+  readonly #silenced = new Set<Incident>();
+  /** Incidents the previous leader published open that this instance does not see (yet), by target, until when. */
+  readonly #orphans = new Map<string, { last: Anomaly; until: number }>();
   #out: Anomaly[] = [];
 
   constructor(readonly updateEveryMs: number) {}
+
+  /**
+   * Takes over from the previous leader: each open incident of its about a target this instance has open is continued
+   * (same id, next update; another kind is resolved merged into this one's), one it does not see is resolved after
+   * `graceMs` unless its detectors open it first (then continued), and an open incident of this one's is opened, unless
+   * the previous leader published its target resolved since it opened here (then it stays unpublished to its end).
+   */
+  takeOver(published: PublishedView, now: number, graceMs: number): void {
+    const byTarget = new Map(published.open().flatMap((last) => (last.target ? [[last.target.id, last] as const] : [])));
+    for (const incident of [...this.#open.values()]) {
+      const last = byTarget.get(incident.target.id);
+      byTarget.delete(incident.target.id);
+      this.#open.delete(incident.id);
+      if (last) this.#continue(incident, last, now, false);
+      else if (published.resolvedSince(incident.target.id, incident.openedAt)) {
+        this.#open.set(incident.id, incident);
+        this.#silenced.add(incident);
+      } else this.#start(incident, now);
+    }
+    for (const [target, last] of byTarget) this.#orphans.set(target, { last, until: now + graceMs });
+  }
+
+  /** Continues `last`'s incident with `incident` (its kind), or resolves it merged into `incident` (another kind). */
+  #continue(incident: Incident, last: Anomaly, now: number, detectedNow: boolean): void {
+    if (last.kind !== incident.kind) {
+      this.#out.push(resolvedFrom(last, now, "merged", incident.id));
+      this.#start(incident, now);
+      return;
+    }
+    incident.continueAs(last);
+    this.#open.set(incident.id, incident);
+    // Found by this instance's detectors only now: its evidence is news.
+    if (detectedNow) this.#out.push(incident.state("updated", now));
+  }
+
+  #start(incident: Incident, now: number): void {
+    incident.update = 0;
+    this.#open.set(incident.id, incident);
+    this.#out.push(incident.state("opened", now));
+  }
 
   /** Incidents open now. */
   get size(): number {
     return this.#open.size;
   }
 
-  /** Publishes the opened state. */
+  /** Publishes the opened state (or continues the previous leader's incident about its target). */
   open(incident: Incident, now: number): Incident {
-    this.#open.set(incident.id, incident);
-    this.#out.push(incident.state("opened", now));
+    const orphan = this.#orphans.get(incident.target.id);
+    this.#orphans.delete(incident.target.id);
+    if (orphan) this.#continue(incident, orphan.last, now, true);
+    else this.#start(incident, now);
     return incident;
   }
 
   /** Publishes an `updated` state now (a new end of the fault, or a change worth telling at once). */
   update(incident: Incident, now: number): void {
-    if (this.#open.has(incident.id)) this.#out.push(incident.state("updated", now));
+    if (this.#open.has(incident.id) && !this.#silenced.has(incident)) this.#out.push(incident.state("updated", now));
   }
 
   /** Publishes the resolved state. */
   resolve(incident: Incident, now: number, resolution: "cleared" | "merged" | "expired" = "cleared", mergedInto?: string): void {
-    if (!this.#open.delete(incident.id)) return;
+    if (!this.#open.delete(incident.id) || this.#silenced.delete(incident)) return;
     this.#out.push(incident.state("resolved", now, { resolution, ...(mergedInto ? { merged_into: mergedInto } : {}) }));
   }
 
-  /** Keep-alive: an `updated` state for each incident not reported for `updateEveryMs`. */
+  /** Keep-alive: an `updated` state for each incident not reported for `updateEveryMs`; the previous leader's unseen incidents resolved after their grace. */
   refresh(now: number): void {
     for (const incident of this.#open.values()) {
-      if (now - incident.lastEmittedAt >= this.updateEveryMs) this.#out.push(incident.state("updated", now));
+      if (now - incident.lastEmittedAt >= this.updateEveryMs && !this.#silenced.has(incident)) this.#out.push(incident.state("updated", now));
+    }
+    for (const [target, { last, until }] of this.#orphans) {
+      if (until > now) continue;
+      this.#orphans.delete(target);
+      this.#out.push(resolvedFrom(last, now, "cleared"));
     }
   }
 

@@ -135,6 +135,23 @@ describe.skipIf(!root)("routes (netns)", () => {
     expect(routeOf("b", "10.255.214.22")).toBeUndefined();
   });
 
+  test("routes (netns) - the check before a change: a next hop reachable on its device passes, one not on it fails, one read per namespace", async () => {
+    const ctx = testContext("controller");
+    const steps = [
+      stepOf("route_replace", params("a", "10.255.214.30", "10.214.1.2", "a1"), 0),
+      stepOf("route_replace", params("a", "10.255.214.31", "10.214.1.2", "a2"), 1),
+      stepOf("route_replace", params("b", "10.255.214.32", "10.214.2.1", "b2"), 2),
+    ];
+    resetLog();
+    const problems = (await actuator.checkBatch?.(steps, ctx)) ?? [];
+    expect(problems[0]).toBeUndefined();
+    expect(problems[1]).toBe("next hop 10.214.1.2 is not directly reachable on a2: the kernel routes it dev a1");
+    expect(problems[2]).toBeUndefined();
+    expect(spawns()).toHaveLength(2);
+    // Nothing was changed by the check.
+    expect(routeOf("a", "10.255.214.30")).toBeUndefined();
+  });
+
   test("routes (netns) - params are validated before any command line: no injection through prefix, via or dev", () => {
     expect(RouteParams.safeParse({ node: "a", prefix: "10.0.0.1 dev lo", via: "10.0.0.2", dev: "a1" }).success).toBe(false);
     expect(RouteParams.safeParse({ node: "a", prefix: "10.0.0.1", via: "10.0.0.2\nroute flush all", dev: "a1" }).success).toBe(false);

@@ -113,6 +113,24 @@ export function routesActuator({ ip = "ip", netnsTemplate = "", timeoutMs = 5000
     return routes;
   };
 
+  /** `route get` of each address through one `ip -j -batch`: the kernel's route by address, and each failed line's error (0-based). */
+  const routeGets = async (
+    netns: string | null,
+    addresses: string[],
+  ): Promise<{ got: Map<string, Record<string, unknown>>; failures: Map<number, string> }> => {
+    const { stdout, failures } = await batch(
+      netns,
+      addresses.map((address) => ["route", "get", address]),
+      true,
+    );
+    const got = new Map<string, Record<string, unknown>>();
+    for (const line of stdout.split("\n")) {
+      if (!line.trim()) continue;
+      for (const entry of JSON.parse(line) as Record<string, unknown>[]) got.set(String(entry.dst), entry);
+    }
+    return { got, failures };
+  };
+
   const byNetns = <T extends { step: Step<RouteParams> }>(items: readonly T[]): Map<string | null, T[]> => {
     const groups = new Map<string | null, T[]>();
     for (const item of items) {
@@ -170,16 +188,10 @@ export function routesActuator({ ip = "ip", netnsTemplate = "", timeoutMs = 5000
     await Promise.all(
       [...byNetns(items)].map(async ([netns, group]) => {
         try {
-          const { stdout, failures } = await batch(
+          const { got, failures } = await routeGets(
             netns,
-            group.map(({ step }) => ["route", "get", step.params.prefix]),
-            true,
+            group.map(({ step }) => step.params.prefix),
           );
-          const got = new Map<string, Record<string, unknown>>();
-          for (const line of stdout.split("\n")) {
-            if (!line.trim()) continue;
-            for (const entry of JSON.parse(line) as Record<string, unknown>[]) got.set(String(entry.dst), entry);
-          }
           group.forEach(({ step }, i) => {
             const p = step.params;
             const entry = got.get(p.prefix);
@@ -202,6 +214,34 @@ export function routesActuator({ ip = "ip", netnsTemplate = "", timeoutMs = 5000
       }),
     );
     return items.map(({ step }) => results.get(step) ?? observed(false, "not verified"));
+  };
+
+  /** Each step's next hop must be directly reachable on its device (a connected route, no gateway): read with `route get`. */
+  const checkBatch = async (steps: readonly Step<RouteParams>[]): Promise<(string | undefined)[]> => {
+    const problems = new Map<Step<RouteParams>, string | undefined>();
+    await Promise.all(
+      [...byNetns(steps.map((step) => ({ step })))].map(async ([netns, group]) => {
+        try {
+          const { got, failures } = await routeGets(
+            netns,
+            group.map(({ step }) => step.params.via),
+          );
+          group.forEach(({ step }, i) => {
+            const { via, dev } = step.params;
+            const entry = got.get(via);
+            if (!entry) problems.set(step, `next hop ${via}: ${failures.get(i) ?? "no route"}`);
+            else if (entry.gateway !== undefined || entry.dev !== dev)
+              problems.set(
+                step,
+                `next hop ${via} is not directly reachable on ${dev}: the kernel routes it ${entry.gateway ? `via ${entry.gateway} ` : ""}dev ${entry.dev ?? "-"}`,
+              );
+          });
+        } catch (error) {
+          for (const { step } of group) problems.set(step, `cannot read routes of ${netns ?? "host"}: ${(error as Error).message}`);
+        }
+      }),
+    );
+    return steps.map((step) => problems.get(step));
   };
 
   const rollbackBatch = async (items: readonly { step: Step<RouteParams>; applied: Applied<RouteUndo> }[]): Promise<(Error | undefined)[]> => {
@@ -246,6 +286,7 @@ export function routesActuator({ ip = "ip", netnsTemplate = "", timeoutMs = 5000
       return result;
     },
     applyBatch,
+    checkBatch,
     verify: async (step, applied) => (await verifyBatch([{ step, applied }]))[0] ?? observed(false, "not verified"),
     verifyBatch,
     rollback: async (step, applied) => {

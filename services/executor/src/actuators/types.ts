@@ -52,6 +52,11 @@ export interface Actuator<P = unknown, U = unknown> {
   readonly reversible: boolean;
   /** Whether this executor can act for `node` (host-local actuators only for their own node). */
   handles(params: P, ctx: ActuatorContext): { ok: true } | { ok: false; reason: string };
+  /**
+   * Checks steps before anything changes, reading only (e.g. a route's next hop is reachable on its device): a node
+   * executor prepares its part of a coordinated plan with it. One problem per step, undefined when the step can run.
+   */
+  checkBatch?(steps: readonly Step<P>[], ctx: ActuatorContext): Promise<(string | undefined)[]>;
   apply(step: Step<P>, ctx: ActuatorContext): Promise<Applied<U>>;
   /** Applies many steps at once (one spawn for a namespace's routes); results in the order of `steps`. */
   applyBatch?(steps: readonly Step<P>[], ctx: ActuatorContext): Promise<(Applied<U> | Error)[]>;

@@ -1,7 +1,7 @@
-// Leases on plans in x0_outcomes (`lease.<plan_id>`: create, renew, take over after expiry by compare-and-set) and the
-// plan's journal (`journal.<plan_id>`, compare-and-set too), so two executor instances never both run one plan.
-// How a takeover fences a slow holder: README.md ("Exactly once").
-import { Journal, journalKey, Lease, leaseKey, parseRecord } from "@x0/shared";
+// Leases on plans in x0_outcomes (`lease.<plan_id>`, or `lease.<plan_id>.<node>` for one node's part: create, renew, take
+// over after expiry by compare-and-set) and the journal beside it (compare-and-set too), so two instances of one executor
+// never both run a plan (or a node's part of one). How a takeover fences a slow holder: README.md ("Exactly once").
+import { Journal, journalKey, Lease, leaseKey, nodeJournalKey, nodeLeaseKey, parseRecord } from "@x0/shared";
 import type { z } from "zod";
 import { LeaseLost } from "../errors.ts";
 import type { JournalRecord, JournalWriter } from "../run/journal.ts";
@@ -12,6 +12,20 @@ export interface KvStore {
   create(key: string, data: string): Promise<number>;
   update(key: string, data: string, version: number): Promise<number>;
   delete(key: string, opts?: { previousSeq?: number }): Promise<void>;
+}
+
+/** The keys of a plan's lease and journal: the site executor's (`lease.<plan_id>`) or one node's (`lease.<plan_id>.<node>`). */
+export interface LeaseKeys {
+  lease(planId: string): string;
+  journal(planId: string): string;
+}
+
+/** The site executor's keys: one lease and one journal per plan. */
+export const SITE_KEYS: LeaseKeys = { lease: leaseKey, journal: journalKey };
+
+/** A node executor's keys: its own lease and journal of its part of each plan. */
+export function nodeKeys(node: string): LeaseKeys {
+  return { lease: (planId) => nodeLeaseKey(planId, node), journal: (planId) => nodeJournalKey(planId, node) };
 }
 
 /** What trying to take a plan's lease gave. */
@@ -33,17 +47,19 @@ export class PlanLeases {
   readonly #kv: KvStore;
   readonly holder: string;
   readonly ttlMs: number;
+  readonly keys: LeaseKeys;
 
   /** `holder` must be unique per process (instance name plus a random part): a restarted instance is a new holder. */
-  constructor({ kv, holder, ttlMs = 15_000 }: { kv: KvStore; holder: string; ttlMs?: number }) {
+  constructor({ kv, holder, ttlMs = 15_000, keys = SITE_KEYS }: { kv: KvStore; holder: string; ttlMs?: number; keys?: LeaseKeys }) {
     this.#kv = kv;
     this.holder = holder;
     this.ttlMs = ttlMs;
+    this.keys = keys;
   }
 
   /** Takes the lease of `planId`: fresh, or over an expired one (compare-and-set); `held` while a live holder has it. */
   async acquire(planId: string): Promise<Acquired> {
-    const key = leaseKey(planId);
+    const key = this.keys.lease(planId);
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const now = Date.now();
       const value: Lease = { holder: this.holder, expires_at: now + this.ttlMs, acquired_at: now };
@@ -108,7 +124,7 @@ export class PlanLease implements JournalWriter {
     const now = Date.now();
     const value: Lease = { holder: this.#leases.holder, expires_at: now + this.#leases.ttlMs, acquired_at: now };
     try {
-      this.#revision = await this.#kv.update(leaseKey(this.planId), JSON.stringify(value), this.#revision);
+      this.#revision = await this.#kv.update(this.#leases.keys.lease(this.planId), JSON.stringify(value), this.#revision);
     } catch (error) {
       throw this.#lose("renewal found another revision", error);
     }
@@ -127,7 +143,7 @@ export class PlanLease implements JournalWriter {
 
   /** The plan's journal as left by whoever ran it before (remembering its revision for the next write). */
   async readJournal(): Promise<JournalRecord | undefined> {
-    const current = await read(this.#kv, journalKey(this.planId), Journal);
+    const current = await read(this.#kv, this.#leases.keys.journal(this.planId), Journal);
     this.#journalRevision = current.revision;
     return current.value;
   }
@@ -146,8 +162,8 @@ export class PlanLease implements JournalWriter {
     try {
       this.#journalRevision =
         this.#journalRevision === undefined
-          ? await this.#kv.create(journalKey(this.planId), data)
-          : await this.#kv.update(journalKey(this.planId), data, this.#journalRevision);
+          ? await this.#kv.create(this.#leases.keys.journal(this.planId), data)
+          : await this.#kv.update(this.#leases.keys.journal(this.planId), data, this.#journalRevision);
     } catch (error) {
       throw this.#lose("the journal was written by another instance", error);
     }
@@ -155,7 +171,8 @@ export class PlanLease implements JournalWriter {
 
   /** Removes the journal and the lease: call once the outcome is recorded. */
   async release(): Promise<void> {
-    if (this.#journalRevision !== undefined) await this.#kv.delete(journalKey(this.planId), { previousSeq: this.#journalRevision }).catch(() => {});
-    await this.#kv.delete(leaseKey(this.planId), { previousSeq: this.#revision }).catch(() => {});
+    const { keys } = this.#leases;
+    if (this.#journalRevision !== undefined) await this.#kv.delete(keys.journal(this.planId), { previousSeq: this.#journalRevision }).catch(() => {});
+    await this.#kv.delete(keys.lease(this.planId), { previousSeq: this.#revision }).catch(() => {});
   }
 }

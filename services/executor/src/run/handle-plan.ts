@@ -1,9 +1,10 @@
 // One admitted plan to one recorded result, exactly once: the outcome in x0_outcomes (create: only if absent) makes a
 // redelivery republish instead of running again, and the plan's lease makes sure only one instance runs it at all.
-import { type ActionResult, type Logger, OutcomeRecord, outcomeKey, type Plan, parseRecord } from "@x0/shared";
+import type { ActionResult, Logger, Plan } from "@x0/shared";
 import { detectOnly, dryRun } from "../dryrun/dry-run.ts";
 import { PlanInProgress } from "../errors.ts";
 import type { KvStore, PlanLeases } from "../lease/lease.ts";
+import { type Handled, OutcomeBook, type PlanDelivery } from "./outcomes.ts";
 import type { PlanRunner } from "./runner.ts";
 
 /** The executor's modes: enforce runs actuators, dry-run reports what it would do, detect-only acknowledges plans. */
@@ -11,8 +12,7 @@ export const ExecutorModes = ["enforce", "dry-run", "detect-only"] as const;
 /** An executor mode. */
 export type ExecutorMode = (typeof ExecutorModes)[number];
 
-/** What to do with a plan message. */
-export type Handled = { kind: "result"; result: ActionResult; republished: boolean; takeover?: boolean } | { kind: "replayed"; detail: string };
+export type { Handled } from "./outcomes.ts";
 
 /** Options of {@link PlanHandler}. */
 export interface PlanHandlerOptions {
@@ -28,19 +28,21 @@ export interface PlanHandlerOptions {
 /** Turns admitted plans into recorded results. */
 export class PlanHandler {
   readonly #o: PlanHandlerOptions;
+  readonly #book: OutcomeBook;
 
   constructor(options: PlanHandlerOptions) {
     this.#o = options;
+    this.#book = new OutcomeBook(options.outcomes, options.logger);
   }
 
   /** Handles one delivery of `plan`; throws {@link PlanInProgress} when a live instance holds its lease (redeliver later). */
-  async handle(plan: Plan, delivery: { sequence?: number; redelivered: boolean }): Promise<Handled> {
-    const recorded = await this.#recorded(plan, delivery);
+  async handle(plan: Plan, delivery: PlanDelivery): Promise<Handled> {
+    const recorded = await this.#book.recorded(plan, delivery);
     if (recorded) return recorded;
     const { mode } = this.#o;
     if (mode !== "enforce" || plan.approval === "manual") {
       const result = this.#o.sign(mode === "detect-only" ? detectOnly(plan) : dryRun(plan));
-      return this.#record(plan, delivery, result);
+      return this.#book.record(plan, delivery, result);
     }
     const acquired = await this.#o.leases.acquire(plan.plan_id);
     if (acquired.status === "held") {
@@ -48,7 +50,7 @@ export class PlanHandler {
     }
     const { lease } = acquired;
     // The previous holder may have recorded the outcome between our first look and taking the lease.
-    const finished = await this.#recorded(plan, delivery);
+    const finished = await this.#book.recorded(plan, delivery);
     if (finished) {
       await lease.release();
       return finished;
@@ -69,39 +71,11 @@ export class PlanHandler {
         if (journal)
           result = { ...result, detail: `${result.detail ? `${result.detail}; ` : ""}started again: ${journal.holder} stopped before changing anything` };
       }
-      const handled = await this.#record(plan, delivery, this.#o.sign(result));
+      const handled = await this.#book.record(plan, delivery, this.#o.sign(result));
       await lease.release();
       return { ...handled, takeover: acquired.status === "took_over" } as Handled;
     } finally {
       stop();
-    }
-  }
-
-  /** The recorded outcome of `plan`, as a republish (same message) or a replay (a new message with an executed plan). */
-  async #recorded(plan: Plan, delivery: { sequence?: number; redelivered: boolean }): Promise<Handled | undefined> {
-    const key = outcomeKey(plan.plan_id);
-    const entry = await this.#o.outcomes.get(key);
-    if (!entry?.value.length || entry.operation !== "PUT") return undefined;
-    const record = parseRecord(OutcomeRecord, key, entry.value);
-    // The same plan in a new stream message is a replay, even after a restart emptied the nonce memory;
-    // the same stream message again is a redelivery (a restarted server may not flag it as one).
-    const sameMessage =
-      record.plan_sequence !== undefined && delivery.sequence !== undefined ? record.plan_sequence === delivery.sequence : delivery.redelivered;
-    if (!sameMessage) return { kind: "replayed", detail: `plan ${plan.plan_id} was already executed` };
-    this.#o.logger.info("plan already executed; republishing its result", { plan_id: plan.plan_id });
-    return { kind: "result", result: record.result, republished: true };
-  }
-
-  /** Records the outcome (create: only if absent) before it is published; on a conflict the recorded one wins. */
-  async #record(plan: Plan, delivery: { sequence?: number; redelivered: boolean }, result: ActionResult): Promise<Handled> {
-    const record: OutcomeRecord = { plan_sequence: delivery.sequence, result };
-    try {
-      await this.#o.outcomes.create(outcomeKey(plan.plan_id), JSON.stringify(record));
-      return { kind: "result", result, republished: false };
-    } catch (createError) {
-      const recorded = await this.#recorded(plan, { ...delivery, redelivered: true });
-      if (!recorded) throw createError;
-      return recorded;
     }
   }
 }

@@ -4,7 +4,7 @@ import { type Bus, contracts, type Delivery, type Logger, type MessageVerifier, 
 import { PlanInProgress } from "../errors.ts";
 import type { ExecutorCounts } from "../metrics.ts";
 import { checkPlan } from "../verify/verify-plan.ts";
-import type { PlanHandler } from "./handle-plan.ts";
+import type { Handled } from "./outcomes.ts";
 
 /** What the intake admits plans with, hands them to, publishes and counts through. */
 export interface PlanIntakeOptions {
@@ -12,12 +12,13 @@ export interface PlanIntakeOptions {
   verifier: MessageVerifier;
   /** Services whose keys may sign plans. */
   signers: readonly string[];
-  handler: Pick<PlanHandler, "handle">;
+  /** Turns an admitted plan into a result to publish (PlanHandler for the site executor, CoordinatedPlans for a node's). */
+  handler: { handle(plan: Plan, delivery: Delivery): Promise<Handled> };
   counts: Pick<ExecutorCounts, "rejected" | "published" | "tookOver">;
   logger: Logger;
 }
 
-/** The handler of `x0.plan.*`: admits a plan, runs it once (PlanHandler), publishes its signed result. */
+/** The handler of `x0.plan.*`: admits a plan, runs it (or its node's part of it) once, publishes its signed result when it has one. */
 export function planIntake({ bus, verifier, signers, handler, counts, logger }: PlanIntakeOptions) {
   return async function intake(plan: Plan, delivery: Delivery): Promise<void> {
     const reject = (reason: string, detail: string) => {
@@ -26,7 +27,7 @@ export function planIntake({ bus, verifier, signers, handler, counts, logger }: 
     };
     const verdict = await checkPlan(verifier, delivery, signers);
     if (!verdict.ok) return reject(verdict.reason, verdict.detail);
-    let handled: Awaited<ReturnType<PlanHandler["handle"]>>;
+    let handled: Handled;
     try {
       handled = await handler.handle(plan, delivery);
     } catch (error) {
@@ -34,6 +35,10 @@ export function planIntake({ bus, verifier, signers, handler, counts, logger }: 
       throw error;
     }
     if (handled.kind === "replayed") return reject("replayed", handled.detail);
+    if (handled.kind === "none") {
+      logger.debug("plan handled; another node reports its result", { plan_id: plan.plan_id, node: plan.node, detail: handled.detail });
+      return;
+    }
     if (handled.takeover) counts.tookOver();
     const { result } = handled;
     await bus.publishDurable(contracts.action, plan.node, result, { msgID: `result:${plan.plan_id}`, parent: delivery.trace });

@@ -6,6 +6,7 @@ import type { ActuatorRegistry } from "../actuators/registry.ts";
 import { type Actuator, type ActuatorContext, type Applied, type Observation, observed, type Step } from "../actuators/types.ts";
 import { ActuatorError, LeaseLost } from "../errors.ts";
 import type { JournalEntry, JournalRecord, JournalWriter } from "./journal.ts";
+import { watchSupersession } from "./supersession.ts";
 
 /** A probe check as the runner asks for it: hellos from a node's monitor to an address, bounded by `timeoutMs`. */
 export type ProbeFn = (check: Extract<VerifyCheck, { type: "probe" }>, timeoutMs: number) => Promise<Observation>;
@@ -52,7 +53,32 @@ interface StepState {
 }
 
 type StepStatus = ActionResult["steps"][number]["status"];
-type Verification = NonNullable<ActionResult["verification"]>[number];
+/** One entry of a result's verification. */
+export type Verification = NonNullable<ActionResult["verification"]>[number];
+
+/** One step of a node's part as it stands: what goes into the coordination record. */
+export interface StepReport {
+  index: number;
+  status: StepStatus;
+  detail: string;
+  applied_at?: number;
+}
+
+/** A node's part of a coordinated plan, prepared by {@link PlanRunner.part}. */
+export interface PlanPart {
+  /** Its steps this executor cannot run (no actuator, invalid params, not handled here), with why. */
+  readonly invalid: readonly { index: number; detail: string }[];
+  /** Applies its steps among `wave` not applied yet, in plan order and journaled; the first failure, if any. */
+  apply(wave: readonly number[], signal?: AbortSignal): Promise<{ index: number; detail: string } | undefined>;
+  /** Observes its applied steps until `deadline`; undefined when nothing of them is observable. */
+  verify(deadline: number): Promise<{ ok: boolean; observable: number; detail: string; ts: number } | undefined>;
+  /** Undoes every step that may have changed something, in reverse order. */
+  rollback(): Promise<{ ok: boolean; summary: string }>;
+  /** Each of its steps as it stands. */
+  reports(): StepReport[];
+  /** Its steps that are no longer waiting to be applied (applied, failed, skipped, rolled back). */
+  done(): number[];
+}
 
 /** Whether `error` (or a cause of it) says this instance lost the plan's lease. */
 export function isLeaseLost(error: unknown): boolean {
@@ -146,6 +172,97 @@ export class PlanRunner {
       });
     }
     return this.#verifyAndSettle(plan, states, ctx, record, journal, startedAt, appliedAt, prefix);
+  }
+
+  /**
+   * One node's part of a coordinated plan (the steps at `indices`), prepared: each step checked against its actuator (and,
+   * with `check`, by its read-only checks) and the journal written (a fencing write over `existing`, left by an earlier holder, whose steps count as applied and are
+   * never applied again). Its steps are then applied, observed and undone when the coordination record says so.
+   */
+  async part(
+    plan: Plan,
+    indices: readonly number[],
+    journal: JournalWriter,
+    { holder, existing, check = true }: { holder: string; existing?: JournalRecord; check?: boolean },
+  ): Promise<PlanPart> {
+    const own = new Set(indices);
+    const states = this.#prepare(plan).filter((state) => own.has(state.index));
+    // The actuators' read-only checks (a next hop reachable on its device), unless the part is only read back to finish it.
+    if (check) await this.#precheck(states.filter((state) => !existing?.entries.some((entry) => entry.index === state.index)));
+    const invalid = states
+      .filter((state) => state.status === "failed" || state.status === "skipped")
+      .map((state) => ({ index: state.index, detail: state.detail }));
+    const record: JournalRecord = existing ? { ...existing, recovered_by: holder } : { plan_id: plan.plan_id, holder, started_at: Date.now(), entries: [] };
+    for (const entry of existing?.entries ?? []) {
+      const state = states.find((candidate) => candidate.index === entry.index);
+      if (!state?.actuator || !state.step) continue;
+      state.undo = { value: entry.undo };
+      state.applied = entry.applied ?? { undo: entry.undo, at: entry.ts, detail: "in flight when its executor stopped" };
+      const status = entry.state === "rolled_back" || entry.state === "failed" ? entry.state : "applied";
+      this.#set(state, status, `${state.applied.detail} (journaled by ${existing?.holder})`);
+    }
+    await journal.write(record);
+    const ctx = this.#context(record, states, journal);
+    const report = (state: StepState): StepReport => ({
+      index: state.index,
+      status: state.status,
+      detail: state.detail || state.action.reason,
+      ...(state.applied ? { applied_at: state.applied.at } : {}),
+    });
+    return {
+      invalid,
+      apply: async (wave, signal) => {
+        const runnable = states.filter((state) => wave.includes(state.index) && state.status === "would_apply");
+        const failure = await this.#apply(runnable, ctx, signal, record, journal);
+        if (!failure) return undefined;
+        for (const state of runnable) if (state.status === "would_apply") this.#set(state, "skipped", `not run: step ${failure.index} failed`);
+        return { index: failure.index, detail: `step ${failure.index} (${failure.action.type}) failed: ${failure.detail}` };
+      },
+      verify: async (deadline) => {
+        const entry = await this.#check({ type: "steps" }, states, ctx, deadline);
+        if (!entry) return undefined;
+        const observable = states.filter((state) => state.applied && state.observation && state.observation.observable !== false).length;
+        return { ok: entry.ok, observable, detail: entry.detail, ts: entry.ts };
+      },
+      rollback: () => this.#rollback(states, ctx, record, journal),
+      reports: () => states.map(report),
+      done: () => states.filter((state) => state.status !== "would_apply").map((state) => state.index),
+    };
+  }
+
+  /** Runs the actuators' read-only checks of steps about to run (per actuator, batched); a step that fails one is failed. */
+  async #precheck(states: StepState[]): Promise<void> {
+    const byActuator = new Map<Actuator, StepState[]>();
+    for (const state of states)
+      if (state.status === "would_apply" && state.actuator?.checkBatch) byActuator.set(state.actuator, [...(byActuator.get(state.actuator) ?? []), state]);
+    const ctx: ActuatorContext = { node: this.#o.node, logger: this.#o.logger, beforeChange: async () => {} };
+    await Promise.all(
+      [...byActuator].map(async ([actuator, group]) => {
+        const problems = await (actuator.checkBatch as NonNullable<Actuator["checkBatch"]>)(
+          group.map((state) => state.step as Step),
+          ctx,
+        ).catch((error: Error) => group.map(() => `cannot check: ${message(error)}`));
+        group.forEach((state, k) => {
+          const problem = problems[k];
+          if (problem) this.#set(state, "failed", problem);
+        });
+      }),
+    );
+  }
+
+  /** Observes one probe check of a plan (hellos through a node's monitor) until it passes, `deadline` or `stop`. */
+  async probe(check: Extract<VerifyCheck, { type: "probe" }>, deadline: number, stop?: AbortSignal): Promise<Verification> {
+    const name = `probe ${check.from}→${check.to}${check.port ? `:${check.port}` : ""}`;
+    if (!this.#o.probe) return { check: name, ok: false, detail: "no probe transport", ts: Date.now() };
+    let attempts = 0;
+    let last: Observation = observed(false, "deadline passed before the first probe");
+    while (Date.now() < deadline && !stop?.aborted) {
+      attempts += 1;
+      last = await this.#o.probe(check, deadline - Date.now()).catch((error) => observed(false, message(error)));
+      if (last.ok || stop?.aborted) break;
+      await Bun.sleep(Math.min(50, Math.max(0, deadline - Date.now())));
+    }
+    return { check: name, ok: last.ok, detail: clipDetail(`${last.detail} (attempt ${attempts})`), ts: last.at };
   }
 
   #prepare(plan: Plan): StepState[] {
@@ -273,18 +390,14 @@ export class PlanRunner {
     const checks: VerifyCheck[] = plan.expected_effect?.verify ?? [{ type: "steps" }];
     // A newer plan that states this one's routes again makes waiting for this one's effect pointless (and rolling it back
     // harmful): verification stops as soon as such a plan is seen.
-    const superseded = new AbortController();
-    const watch = setInterval(() => {
-      const by = this.#o.supersededBy?.(plan.plan_id);
-      if (by) superseded.abort(by);
-    }, 20);
+    const superseded = watchSupersession(plan.plan_id, this.#o.supersededBy);
     let verification: Verification[];
     try {
       verification = (await Promise.all(checks.map((check) => this.#check(check, states, ctx, deadline, superseded.signal)))).filter(
         (entry): entry is Verification => entry !== undefined,
       );
     } finally {
-      clearInterval(watch);
+      superseded.stop();
     }
     if (superseded.signal.aborted && !verification.every((entry) => entry.ok)) {
       return this.#result(plan, states, "applied", startedAt, {
@@ -318,19 +431,7 @@ export class PlanRunner {
 
   /** Runs one check, retrying until it passes or the deadline; undefined when it has nothing to observe. */
   async #check(check: VerifyCheck, states: StepState[], ctx: ActuatorContext, deadline: number, stop?: AbortSignal): Promise<Verification | undefined> {
-    if (check.type === "probe") {
-      const name = `probe ${check.from}→${check.to}${check.port ? `:${check.port}` : ""}`;
-      if (!this.#o.probe) return { check: name, ok: false, detail: "no probe transport", ts: Date.now() };
-      let attempts = 0;
-      let last: Observation = observed(false, "deadline passed before the first probe");
-      while (Date.now() < deadline && !stop?.aborted) {
-        attempts += 1;
-        last = await this.#o.probe(check, deadline - Date.now()).catch((error) => observed(false, message(error)));
-        if (last.ok || stop?.aborted) break;
-        await Bun.sleep(Math.min(50, Math.max(0, deadline - Date.now())));
-      }
-      return { check: name, ok: last.ok, detail: clipDetail(`${last.detail} (attempt ${attempts})`), ts: last.at };
-    }
+    if (check.type === "probe") return this.probe(check, deadline, stop);
     const applied = states.filter((state) => state.applied && state.actuator && state.step && state.status === "applied");
     if (applied.length === 0) return undefined;
     let pending = applied;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { bytesOf, planSigning } from "../verify/testing.ts";
 import { checkPlan } from "../verify/verify-plan.ts";
-import { Supersessions } from "./supersession.ts";
+import { Supersessions, watchSupersession } from "./supersession.ts";
 
 const { key, verifier: verifierOf, sign } = planSigning();
 const OLD = "11111111-1111-4111-8111-111111111111";
@@ -29,5 +29,16 @@ describe("supersession", () => {
     await supersessions.look(new TextEncoder().encode("{not json"));
     expect(supersessions.supersededBy(OLD)).toBeUndefined();
     expect(supersessions.supersededBy("33333333-3333-4333-8333-333333333333")).toBeUndefined();
+  });
+
+  test("supersession - a watch aborts its signal with the newer plan's id once one is seen, and stops looking when stopped", async () => {
+    let by: string | undefined;
+    const watch = watchSupersession("p1", (planId) => (planId === "p1" ? by : undefined));
+    await Bun.sleep(30);
+    expect(watch.signal.aborted).toBe(false);
+    by = "p2";
+    await Bun.sleep(50);
+    expect(watch.signal.reason).toBe("p2");
+    watch.stop();
   });
 });

@@ -36,3 +36,13 @@ export class Supersessions {
     return this.#by.get(planId);
   }
 }
+
+/** A signal aborted, with the newer plan's id as its reason, once `supersededBy(planId)` names one (looked at every 20 ms until `stop`). */
+export function watchSupersession(planId: string, supersededBy?: (planId: string) => string | undefined): { signal: AbortSignal; stop(): void } {
+  const superseded = new AbortController();
+  const timer = setInterval(() => {
+    const by = supersededBy?.(planId);
+    if (by) superseded.abort(by);
+  }, 20);
+  return { signal: superseded.signal, stop: () => clearInterval(timer) };
+}

@@ -4,6 +4,7 @@ import { type Anomaly, AnomalyKind, AnomalyState, type Plan, PlannedAction, Seve
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { degradedHopPenalty } from "../batman/plan.ts";
+import { planHome } from "../routing/plan.ts";
 
 /** What the planner can do about an incident. The batman-* ones act on batman-adv meshes, the others on static routes. */
 export const Alternative = z.enum(["reroute-around", "raise-cost", "batman-deactivate", "batman-hop-penalty", "quarantine", "notify"]);
@@ -194,19 +195,20 @@ export function decideFallback(
 ): Plan | undefined {
   const rule = matchRule(rules, anomaly);
   if (!rule) return undefined;
+  const actions = rule.actions.map((action) => ({
+    type: action.type,
+    params: Object.fromEntries(Object.entries(action.params).map(([key, value]) => [key, typeof value === "string" ? fill(value, anomaly) : value])),
+    reason: fill(action.reason, anomaly),
+  }));
   return {
     v: 1,
     plan_id: planId,
     incident_id: anomaly.incident_id,
-    node: anomaly.node,
+    node: planHome(anomaly.node, actions, anomaly),
     kind: anomaly.kind,
     rule: rule.name,
     approval: rule.approval,
-    actions: rule.actions.map((action) => ({
-      type: action.type,
-      params: Object.fromEntries(Object.entries(action.params).map(([key, value]) => [key, typeof value === "string" ? fill(value, anomaly) : value])),
-      reason: fill(action.reason, anomaly),
-    })),
+    actions,
     created_at: now,
     ...(anomaly.target ? { target: anomaly.target } : {}),
     anomaly_update: anomaly.update,

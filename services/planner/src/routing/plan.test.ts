@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { Plan, routeTables } from "@x0/shared";
+import { Plan, type PlannedAction, routeTables } from "@x0/shared";
 import { gridAnnouncements } from "../testing.ts";
 import { topologyOf } from "../topology/synthetic.ts";
-import { buildPlan, describeChanges, pairsCrossing, probeChecks, routeActions, selectVerifyPairs } from "./plan.ts";
+import { buildPlan, describeChanges, pairsCrossing, planHome, probeChecks, routeActions, selectVerifyPairs } from "./plan.ts";
 import { diffRoutes, routeKey, toRouteMap } from "./routes.ts";
 
 const INCIDENT = "7f1c3a52-5a8e-4c3e-9a57-0d3c2b1e4f60";
@@ -46,6 +46,57 @@ describe("route plans", () => {
     });
     expect(Plan.parse(plan)).toEqual(plan);
     expect(plan.expected_effect?.summary).toMatch(/^link_down on link n5\|n6: \d+ routes on \d+ nodes change$/);
+  });
+
+  test("route plans - each route step lists the path of its new route, so node executors install from the destination side", () => {
+    const topology = gridState(3, 3);
+    const installed = toRouteMap(routeTables(topology.hopCountGraph()));
+    topology.markDown(INCIDENT, ["link:n5|n6"], 0);
+    const wanted = toRouteMap(routeTables(topology.graph()));
+    const actions = routeActions(diffRoutes(installed, wanted).changes, "link_down on link n5|n6", wanted);
+    expect(actions.length).toBeGreaterThan(0);
+    for (const action of actions) {
+      const path = String(action.params.path).split(",");
+      expect(path.at(-1)).toBe(action.params.destination as string);
+      expect(path[0]).toBe(wanted.get(routeKey(String(action.params.node), String(action.params.destination)))?.nextHop as string);
+    }
+    expect("path" in (routeActions(diffRoutes(installed, wanted).changes, "w")[0]?.params ?? {})).toBe(false);
+  });
+
+  test("route plans - a plan is addressed to a live node that takes part in it: never the dead node of a node_unreachable incident", () => {
+    const step = (node: string): PlannedAction => ({ type: "route_replace", params: { node }, reason: "r" });
+    const notify: PlannedAction = { type: "notify", params: { message: "m" }, reason: "r" };
+    const dead = { target: { type: "node" as const, id: "node:n5", nodes: ["n5"] } };
+    const observed = {
+      ...dead,
+      evidence: [
+        { node: "n5", metric: "m", observed: 1, ts: 1 },
+        { node: "n4", metric: "m", observed: 1, ts: 1 },
+      ],
+    };
+    // A link incident's node that has steps stays the home node; one without steps gives way to the first node with one.
+    expect(planHome("n5", [step("n4"), step("n5")])).toBe("n5");
+    expect(planHome("n5", [step("n4"), step("n6")])).toBe("n4");
+    // A dead node is never the home: the first live node with a step, else a live observer.
+    expect(planHome("n5", [step("n5"), step("n6"), step("n4")], dead)).toBe("n6");
+    expect(planHome("n5", [notify], observed)).toBe("n4");
+    // Steps without a node belong to the home node, whichever it is: a live anomaly node keeps them.
+    expect(planHome("n2", [notify, step("n3")])).toBe("n2");
+    const plan = buildPlan({
+      planId: "11111111-1111-4111-8111-111111111111",
+      incidentId: INCIDENT,
+      node: "n5",
+      kind: "node_unreachable",
+      rule: "node_unreachable/reroute-around",
+      approval: "auto",
+      actions: [step("n2"), step("n4")],
+      summary: "s",
+      verify: [],
+      deadlineMs: 2000,
+      now: 1,
+      target: dead.target,
+    });
+    expect(plan.node).toBe("n2");
   });
 
   test("route plans - planning a link failure on a 16-node grid (graph, route tables, diff, verify pairs) is fast", () => {

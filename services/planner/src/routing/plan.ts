@@ -84,22 +84,44 @@ export function probeChecks(
   return checks;
 }
 
-/** One `route_replace` step per changed route (previous_via and previous_dev are empty when the pair had no route). */
-export function routeActions(changes: RouteChange[], why: string): PlannedAction[] {
-  return changes.map(({ next, previous }) => ({
-    type: "route_replace",
-    params: {
-      node: next.node,
-      destination: next.destination,
-      prefix: next.prefix,
-      via: next.via,
-      dev: next.dev,
-      src: next.src,
-      previous_via: previous?.via ?? "",
-      previous_dev: previous?.dev ?? "",
-    },
-    reason: `${why}: ${next.node} reaches ${next.destination} via ${next.nextHop}${previous ? ` (was ${previous.nextHop})` : ""}`,
-  }));
+/**
+ * One `route_replace` step per changed route (previous_via and previous_dev are empty when the pair had no route). With
+ * the `wanted` routes, each step's `path` lists the nodes its new route leads through (next hop first): the node
+ * executors install a route only after the plan's routes on its path (services/executor/README.md, "Apply order").
+ */
+export function routeActions(changes: RouteChange[], why: string, wanted?: RouteMap): PlannedAction[] {
+  return changes.map(({ next, previous }) => {
+    const path = wanted && forwardingPath(wanted, next.node, next.destination);
+    return {
+      type: "route_replace",
+      params: {
+        node: next.node,
+        destination: next.destination,
+        prefix: next.prefix,
+        via: next.via,
+        dev: next.dev,
+        src: next.src,
+        previous_via: previous?.via ?? "",
+        previous_dev: previous?.dev ?? "",
+        ...(path ? { path: path.slice(1).join(",") } : {}),
+      },
+      reason: `${why}: ${next.node} reaches ${next.destination} via ${next.nextHop}${previous ? ` (was ${previous.nextHop})` : ""}`,
+    };
+  });
+}
+
+/**
+ * The node a plan is addressed to, whose executor coordinates it: `node` (the anomaly's) when it takes part and is not the
+ * failed node of a node incident; else the first live node with a step; else a live observer in the evidence.
+ */
+export function planHome(node: string, actions: readonly PlannedAction[], { target, evidence }: Pick<Anomaly, "target" | "evidence"> = {}): string {
+  const failed = target?.type === "node" ? target.nodes : [];
+  const alive = (candidate: string) => !failed.includes(candidate);
+  const stepNodes = actions.map((action) => action.params.node).filter((candidate): candidate is string => typeof candidate === "string");
+  // Steps without a node belong to the home node, whichever it is.
+  const takesPart = stepNodes.length === 0 || stepNodes.length < actions.length || stepNodes.includes(node);
+  if (alive(node) && takesPart) return node;
+  return stepNodes.find(alive) ?? evidence?.find((entry) => alive(entry.node))?.node ?? node;
 }
 
 /** The parts of a plan that differ between plan types. */
@@ -128,7 +150,7 @@ export function buildPlan(parts: PlanParts): Plan {
     v: 1,
     plan_id: parts.planId,
     incident_id: parts.incidentId,
-    node: parts.node,
+    node: planHome(parts.node, parts.actions, { target: parts.target, evidence: parts.anomaly?.evidence }),
     kind: parts.kind,
     rule: parts.rule,
     approval: parts.approval,

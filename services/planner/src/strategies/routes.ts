@@ -86,7 +86,7 @@ export class RouteStrategy implements HealingStrategy<RouteProposal> {
     }
     const summary = describeChanges(request.what, diff.changes, diff.unreachable);
     return {
-      actions: routeActions(diff.changes, request.what),
+      actions: routeActions(diff.changes, request.what, wanted),
       summary,
       unchanged: request.purpose === "repair" ? `${summary}: no route change needed` : undefined,
       tooLarge: `${summary}: more than ${MAX_ACTIONS} route changes, too many for one plan; routes left alone`,
