@@ -6,7 +6,7 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { healLab, type LabProber, type OutageEvent, type ProbeEvent, type RestoredEvent, setLinkLoss } from "@x0/lab";
-import { ActionResult, Buckets, Coordination, openBucket, Plan, txnKey } from "@x0/shared";
+import { ActionResult, Buckets, Coordination, openBucket, Plan, TxnParticipant, txnKey, txnParticipantKey } from "@x0/shared";
 import { REPO_ROOT, waitFor } from "@x0/shared/testing";
 import { type HealLab, labRunnable, recordLoop, startHealLab, startProbing, waitSettled } from "./lab-stack.ts";
 
@@ -46,14 +46,19 @@ async function planAndResult(at: number, timeoutMs: number): Promise<{ plan: Pla
   return { plan, result: results(at).find((r) => r.plan_id === plan.plan_id) as ActionResult };
 }
 
-/** What became of each plan since `at`, for failure messages: its result and its coordination record. */
+/** What became of each plan since `at`, for failure messages: its result and its coordination records. */
 async function whatHappened(at: number): Promise<string> {
   const outcomes = await openBucket(lab.nc, Buckets.outcomes);
   const lines: string[] = [];
   for (const plan of plans(at)) {
     const result = results(at).find((r) => r.plan_id === plan.plan_id);
     const record = (await outcomes.get(txnKey(plan.plan_id)))?.json<Coordination>();
-    const parts = record?.participants.map((p) => `${p.node}=${p.status}`).join(",");
+    const statuses = await Promise.all(
+      (record?.participants ?? []).map(
+        async (p) => `${p.node}=${(await outcomes.get(txnParticipantKey(plan.plan_id, p.node)))?.json<TxnParticipant>().status ?? "pending"}`,
+      ),
+    );
+    const parts = statuses.join(",");
     const steps = plan.actions.map((a) => `${a.params.node}>${a.params.destination}`).join(" ");
     lines.push(
       `${plan.plan_id} ${plan.kind} ${plan.target?.id ?? ""} to ${plan.node} (${steps}): ${result ? `${result.status} ${result.detail}` : "no result"}; record ${record ? `${record.phase} wave ${record.wave}/${record.waves.length} [${parts}] ${record.abort?.detail ?? ""}` : "none"}`,
@@ -250,8 +255,7 @@ describe.skipIf(!labRunnable)("coordinated plans on a ring:5 lab with one execut
       const outcomes = await openBucket(lab.nc, Buckets.outcomes);
       await waitFor(
         `${victim} rolled back its part`,
-        async () =>
-          Coordination.parse((await outcomes.get(txnKey(plan.plan_id)))?.json()).participants.find((p) => p.node === victim)?.status === "rolled_back",
+        async () => TxnParticipant.parse((await outcomes.get(txnParticipantKey(plan.plan_id, victim)))?.json()).status === "rolled_back",
         20_000,
         100,
       );

@@ -5,7 +5,19 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import { Buckets, issueSvid, journalKey, leaseKey, loadDevCa, nodeJournalKey, nodeLeaseKey, openBucket, outcomeKey, txnKey } from "@x0/shared";
+import {
+  Buckets,
+  issueSvid,
+  journalKey,
+  leaseKey,
+  loadDevCa,
+  nodeJournalKey,
+  nodeLeaseKey,
+  openBucket,
+  outcomeKey,
+  txnKey,
+  txnParticipantKey,
+} from "@x0/shared";
 import { type SecureNats, startSecureNats, waitFor } from "@x0/shared/testing";
 
 let secure: SecureNats;
@@ -61,25 +73,25 @@ describe("coordination permissions", () => {
     }
   });
 
-  test("coordination - a node executor writes its own lease and journal, the coordination record and the outcome; another node's lease or journal is refused", async () => {
+  test("coordination - a node executor writes its own lease, journal and part record, the coordination record and the outcome; another node's are refused", async () => {
     const planId = crypto.randomUUID();
     const n1 = await connectAs("executor", "n1");
     try {
       const kv = await openBucket(n1, Buckets.outcomes);
       // Allowed: its own node's keys, and the keys every participant shares.
-      for (const key of [nodeLeaseKey(planId, "n1"), nodeJournalKey(planId, "n1"), txnKey(planId), outcomeKey(planId)]) await kv.put(key, "{}");
-      // Refused: another node's lease and journal, and the site executor's keys of the plan.
-      for (const key of [nodeLeaseKey(planId, "n2"), nodeJournalKey(planId, "n2"), leaseKey(planId), journalKey(planId)]) {
+      for (const key of [nodeLeaseKey(planId, "n1"), nodeJournalKey(planId, "n1"), txnParticipantKey(planId, "n1"), txnKey(planId), outcomeKey(planId)])
+        await kv.put(key, "{}");
+      // Refused: another node's lease, journal and part record, and the site executor's keys of the plan.
+      const foreign = [nodeLeaseKey(planId, "n2"), nodeJournalKey(planId, "n2"), txnParticipantKey(planId, "n2"), leaseKey(planId), journalKey(planId)];
+      for (const key of foreign) {
         await expect(kv.put(key, "{}")).rejects.toThrow();
       }
-      await waitFor("the server's refusals", () => refused("executor/n1").filter((subject) => subject?.includes(planId)).length >= 4, 5000);
+      await waitFor("the server's refusals", () => refused("executor/n1").filter((subject) => subject?.includes(planId)).length >= foreign.length, 5000);
       expect(
         refused("executor/n1")
           .filter((subject) => subject?.includes(planId))
           .sort(),
-      ).toEqual(
-        [nodeLeaseKey(planId, "n2"), nodeJournalKey(planId, "n2"), leaseKey(planId), journalKey(planId)].map((key) => `$KV.${Buckets.outcomes}.${key}`).sort(),
-      );
+      ).toEqual(foreign.map((key) => `$KV.${Buckets.outcomes}.${key}`).sort());
     } finally {
       await n1.close();
     }

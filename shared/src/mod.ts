@@ -42,6 +42,7 @@ export {
   TxnParticipant,
   TxnPhase,
   txnKey,
+  txnParticipantKey,
 } from "./contracts/records.ts";
 export type { ActionResultFields } from "./contracts/results.ts";
 export { actionResult, clipDetail } from "./contracts/results.ts";

@@ -4,6 +4,7 @@ import pkg from "../package.json" with { type: "json" };
 import { actuatorsFromConfig } from "./actuators/from-config.ts";
 import { checkScope, executorConfigShape, executorServiceName, resolveMode } from "./config.ts";
 import { CoordinatedPlans } from "./coordination/coordinated.ts";
+import { CoordinationRecords } from "./coordination/store.ts";
 import { nodeKeys, PlanLeases, SITE_KEYS } from "./lease/lease.ts";
 import { createMetrics, executorCounts } from "./metrics.ts";
 import { PlanHandler } from "./run/handle-plan.ts";
@@ -60,13 +61,17 @@ await runService({
       keys: all ? SITE_KEYS : nodeKeys(config.X0_NODE),
     });
     const sign = (result: ActionResult) => signing.sign("action", result);
+    // A node executor watches the coordination records from start-up on, so no plan waits for a watch of its own.
+    const records = all ? undefined : await CoordinationRecords.start(outcomes, logger);
+    if (records) track(records);
     // A site executor runs whole plans; a node executor its node's part of every plan, coordinating those addressed to it.
-    const handler = all
+    const handler = !records
       ? new PlanHandler({ mode, outcomes, leases, runner, logger, sign })
       : new CoordinatedPlans({
           node: config.X0_NODE,
           mode,
           outcomes,
+          records,
           leases,
           runner,
           sign,
@@ -88,6 +93,8 @@ await runService({
         outcomes,
         masters: actuators.masters,
         mesh: actuators.mesh,
+        scope: all ? "all" : "node",
+        ...(all ? {} : { node: config.X0_NODE, routes: actuators.registry.get("route_replace") }),
       },
       logger,
     );

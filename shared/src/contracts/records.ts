@@ -255,8 +255,9 @@ export const TxnPhase = z.enum(["preparing", "applying", "verifying", "verified"
 /** A coordination phase. */
 export type TxnPhase = z.infer<typeof TxnPhase>;
 
-/** One node's part in `txn.<plan_id>`: its steps, where it stands, what it reported of each step. */
+/** `txn.<plan_id>.<node>` in x0_outcomes: one node's part of a coordinated plan, written only by that node's executor. */
 export const TxnParticipant = z.object({
+  plan_id: z.uuid(),
   node: NodeId,
   steps: z.array(z.number().int().nonnegative()).max(256).describe("Indices of the plan's steps that are this node's."),
   status: ParticipantStatus,
@@ -271,12 +272,12 @@ export const TxnParticipant = z.object({
     .describe("Its own steps' observation (e.g. routes read back from its kernel), when the plan asks for one."),
   updated_at: EpochMillis,
 });
-/** A participant of a coordinated plan. */
+/** A participant's record of its part in a coordinated plan. */
 export type TxnParticipant = z.infer<typeof TxnParticipant>;
 
-/** `txn.<plan_id>` in x0_outcomes: the state of a plan carried out by several node executors, moved only by compare-and-set. */
+/** `txn.<plan_id>` in x0_outcomes: the phases of a plan carried out by several node executors, moved only by compare-and-set. */
 export const Coordination = z.object({
-  v: z.literal(1),
+  v: z.literal(2),
   plan_id: z.uuid(),
   coordinator: NodeId.describe("The plan's home node, whose executor advances the phases and publishes the result."),
   phase: TxnPhase,
@@ -285,7 +286,10 @@ export const Coordination = z.object({
     .array(z.array(z.number().int().nonnegative()).max(256))
     .max(256)
     .describe("The apply order: the step indices of each wave; routes are installed from the destination side back."),
-  participants: z.array(TxnParticipant).max(256),
+  participants: z
+    .array(TxnParticipant.pick({ node: true, steps: true }))
+    .max(256)
+    .describe("Who takes part, with the indices of their steps; each says where it stands in its own record, txn.<plan_id>.<node>."),
   deadline: EpochMillis.describe("The current phase ends by then: preparing and applying counted from the start, verifying from the last apply."),
   abort: z
     .object({
@@ -309,6 +313,11 @@ export type Coordination = z.infer<typeof Coordination>;
 /** The x0_outcomes key of a coordinated plan's record. */
 export function txnKey(planId: string): string {
   return `txn.${planId}`;
+}
+
+/** The x0_outcomes key of one node's record of its part in a coordinated plan. */
+export function txnParticipantKey(planId: string, node: string): string {
+  return `txn.${planId}.${node}`;
 }
 
 const decoder = new TextDecoder();
@@ -431,7 +440,16 @@ export const records = {
     key: "txn.{plan_id}",
     schema: Coordination,
     summary:
-      "A plan carried out by several node executors together: participants, apply waves, phase and deadline, moved by compare-and-set by the coordinator and the participants.",
+      "A plan carried out by several node executors together: participants, apply waves, phase and deadline, moved by compare-and-set by its coordinator (and to aborting by a participant whose coordinator went silent).",
+    writers: ["executor"],
+    readers: ["executor"],
+  },
+  txnParticipant: {
+    message: "TxnParticipant",
+    bucket: Buckets.outcomes,
+    key: "txn.{plan_id}.{node}",
+    schema: TxnParticipant,
+    summary: "One node's part in a coordinated plan: its status, each step's last status and its own observation; written only by that node's executor.",
     writers: ["executor"],
     readers: ["executor"],
   },

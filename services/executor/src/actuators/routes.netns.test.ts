@@ -152,6 +152,30 @@ describe.skipIf(!root)("routes (netns)", () => {
     expect(routeOf("a", "10.255.214.30")).toBeUndefined();
   });
 
+  test("routes (netns) - a change after its check takes the previous routes the check read: one spawn; a prefix changed since is read again", async () => {
+    const ctx = testContext("controller");
+    sh(["ip", "-n", ns("a"), "route", "add", "10.255.214.40/32", "via", "10.214.1.2", "dev", "a1"]);
+    const first = stepOf("route_replace", params("a", "10.255.214.40", "10.214.2.2", "a2"), 0);
+    const second = stepOf("route_replace", params("a", "10.255.214.41", "10.214.2.2", "a2"), 1);
+    resetLog();
+    expect(await actuator.checkBatch?.([first, second], ctx)).toEqual([undefined, undefined]);
+    expect(spawns()).toEqual([`-n ${ns("a")} -j -force -batch -`]);
+    resetLog();
+    const [applied] = (await actuator.applyBatch?.([first], ctx)) ?? [];
+    expect(spawns()).toEqual([`-n ${ns("a")} -force -batch -`]);
+    expect((applied as Applied<RouteUndo>).undo).toEqual({ netns: ns("a"), previous: { gateway: "10.214.1.2", dev: "a1" } });
+    expect(routeOf("a", "10.255.214.40")).toMatchObject({ gateway: "10.214.2.2", dev: "a2" });
+    // The other prefix is as the check read it; the one just changed is read again before it changes once more.
+    resetLog();
+    await actuator.applyBatch?.([second], ctx);
+    expect(spawns()).toEqual([`-n ${ns("a")} -force -batch -`]);
+    resetLog();
+    const [again] = (await actuator.applyBatch?.([stepOf("route_replace", params("a", "10.255.214.40", "10.214.1.2", "a1"), 2)], ctx)) ?? [];
+    expect(spawns()).toEqual([`-n ${ns("a")} -j route show table main`, `-n ${ns("a")} -force -batch -`]);
+    expect((again as Applied<RouteUndo>).undo.previous).toMatchObject({ gateway: "10.214.2.2", dev: "a2" });
+    for (const prefix of ["10.255.214.40", "10.255.214.41"]) sh(["ip", "-n", ns("a"), "route", "del", `${prefix}/32`]);
+  });
+
   test("routes (netns) - params are validated before any command line: no injection through prefix, via or dev", () => {
     expect(RouteParams.safeParse({ node: "a", prefix: "10.0.0.1 dev lo", via: "10.0.0.2", dev: "a1" }).success).toBe(false);
     expect(RouteParams.safeParse({ node: "a", prefix: "10.0.0.1", via: "10.0.0.2\nroute flush all", dev: "a1" }).success).toBe(false);

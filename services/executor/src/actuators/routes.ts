@@ -1,6 +1,6 @@
 // route_replace: a /32 route towards a node's service address, through iproute2, in the node's network namespace (lab, site
 // executor) or on the host (one executor per node). Many steps for one namespace go through one `ip -batch -` spawn, so a
-// 40-route repair costs three spawns (read, change, read back), not 120.
+// 40-route repair costs three spawns (read, change, read back), not 120; a checked one reads while it checks.
 import { z } from "zod";
 import { ActuatorError, CommandFailed } from "../errors.ts";
 import { runCommand } from "./exec.ts";
@@ -55,6 +55,13 @@ export interface RoutesOptions {
 
 const FAILED_LINE = /^Command failed -:(\d+)$/;
 
+/**
+ * How long the routes a check read stand for the undo data of a later change in that namespace (a coordinated plan's
+ * waves come within its deadline): a step's previous route is then not read again, unless this actuator changed or
+ * restored that prefix since.
+ */
+const CHECKED_ROUTES_MS = 10_000;
+
 /** Splits `ip -force -batch` stderr into the error text of each failed line (1-based line → message). */
 export function batchFailures(stderr: string): Map<number, string> {
   const failures = new Map<number, string>();
@@ -98,13 +105,10 @@ export function routesActuator({ ip = "ip", netnsTemplate = "", timeoutMs = 5000
     return { stdout: output.stdout, failures };
   };
 
-  /** The main table's routes with metric 0 (the ones `route replace` without a metric replaces), by destination. */
-  const snapshot = async (netns: string | null): Promise<Map<string, KernelRoute>> => {
-    const argv = ipArgv(netns, "-j", "route", "show", "table", "main");
-    const output = await runCommand(argv, { timeoutMs });
-    if (output.exitCode !== 0) throw new CommandFailed(argv, output.exitCode, output.stderr);
+  /** The main table's routes with metric 0 (the ones `route replace` without a metric replaces), by destination, from `ip -j route show`. */
+  const tableOf = (json: string): Map<string, KernelRoute> => {
     const routes = new Map<string, KernelRoute>();
-    for (const entry of JSON.parse(output.stdout || "[]") as Record<string, unknown>[]) {
+    for (const entry of JSON.parse(json || "[]") as Record<string, unknown>[]) {
       const dst = String(entry.dst ?? "");
       if (!Ipv4.safeParse(dst).success || Number(entry.metric ?? 0) !== 0) continue;
       const route = KernelRoute.safeParse(entry);
@@ -113,22 +117,44 @@ export function routesActuator({ ip = "ip", netnsTemplate = "", timeoutMs = 5000
     return routes;
   };
 
-  /** `route get` of each address through one `ip -j -batch`: the kernel's route by address, and each failed line's error (0-based). */
+  const snapshot = async (netns: string | null): Promise<Map<string, KernelRoute>> => {
+    const argv = ipArgv(netns, "-j", "route", "show", "table", "main");
+    const output = await runCommand(argv, { timeoutMs });
+    if (output.exitCode !== 0) throw new CommandFailed(argv, output.exitCode, output.stderr);
+    return tableOf(output.stdout);
+  };
+
+  /** The routes each namespace's last check read, when, and the prefixes changed or restored here since. */
+  const checked = new Map<string | null, { routes: Map<string, KernelRoute>; at: number; changed: Set<string> }>();
+  /** The routes read by a recent check for `prefixes`, unless one of them was changed since; else undefined. */
+  const checkedRoutes = (netns: string | null, prefixes: string[]): Map<string, KernelRoute> | undefined => {
+    const read = checked.get(netns);
+    if (!read || Date.now() - read.at > CHECKED_ROUTES_MS || prefixes.some((prefix) => read.changed.has(prefix))) return undefined;
+    return read.routes;
+  };
+  const changed = (netns: string | null, prefixes: string[]) => {
+    for (const prefix of prefixes) checked.get(netns)?.changed.add(prefix);
+  };
+
+  /**
+   * `route get` of each address through one `ip -j -batch`: the kernel's route by address, and each failed line's error
+   * (0-based); with `table`, the batch reads the main table first (its line always prints, `[]` when empty).
+   */
   const routeGets = async (
     netns: string | null,
     addresses: string[],
-  ): Promise<{ got: Map<string, Record<string, unknown>>; failures: Map<number, string> }> => {
-    const { stdout, failures } = await batch(
-      netns,
-      addresses.map((address) => ["route", "get", address]),
-      true,
-    );
+    { table = false } = {},
+  ): Promise<{ got: Map<string, Record<string, unknown>>; failures: Map<number, string>; routes?: Map<string, KernelRoute> }> => {
+    const gets = addresses.map((address) => ["route", "get", address]);
+    const { stdout, failures } = await batch(netns, table ? [["route", "show", "table", "main"], ...gets] : gets, true);
+    const lines = stdout.split("\n").filter((line) => line.trim());
+    // A table read that failed printed nothing: every line is a `route get` then.
+    const routes = table && !failures.has(0) ? tableOf(lines.shift() ?? "[]") : undefined;
     const got = new Map<string, Record<string, unknown>>();
-    for (const line of stdout.split("\n")) {
-      if (!line.trim()) continue;
-      for (const entry of JSON.parse(line) as Record<string, unknown>[]) got.set(String(entry.dst), entry);
-    }
-    return { got, failures };
+    for (const line of lines) for (const entry of JSON.parse(line) as Record<string, unknown>[]) got.set(String(entry.dst), entry);
+    if (!table) return { got, failures };
+    const getFailures = new Map([...failures].filter(([line]) => line > 0).map(([line, message]) => [line - 1, message]));
+    return { got, failures: getFailures, ...(routes ? { routes } : {}) };
   };
 
   const byNetns = <T extends { step: Step<RouteParams> }>(items: readonly T[]): Map<string | null, T[]> => {
@@ -145,8 +171,9 @@ export function routesActuator({ ip = "ip", netnsTemplate = "", timeoutMs = 5000
     // Namespaces are independent kernels' tables: change them in parallel.
     await Promise.all(
       [...byNetns(steps.map((step) => ({ step })))].map(async ([netns, items]) => {
+        const prefixes = items.map(({ step }) => step.params.prefix);
         try {
-          const before = await snapshot(netns);
+          const before = checkedRoutes(netns, prefixes) ?? (await snapshot(netns));
           const undos = items.map(({ step }) => ({ step, undo: { netns, previous: before.get(step.params.prefix) ?? null } satisfies RouteUndo }));
           await ctx.beforeChange(undos);
           const lines = items.map(({ step: { params: p } }) => [
@@ -159,6 +186,7 @@ export function routesActuator({ ip = "ip", netnsTemplate = "", timeoutMs = 5000
             p.dev,
             ...(p.src ? ["src", p.src] : []),
           ]);
+          changed(netns, prefixes);
           const { failures } = await batch(netns, lines);
           const at = Date.now();
           undos.forEach(({ step, undo }, i) => {
@@ -216,16 +244,22 @@ export function routesActuator({ ip = "ip", netnsTemplate = "", timeoutMs = 5000
     return items.map(({ step }) => results.get(step) ?? observed(false, "not verified"));
   };
 
-  /** Each step's next hop must be directly reachable on its device (a connected route, no gateway): read with `route get`. */
+  /**
+   * Each step's next hop must be directly reachable on its device (a connected route, no gateway): read with `route get`,
+   * in the batch that reads the main table too, kept for the undo data of the steps' change.
+   */
   const checkBatch = async (steps: readonly Step<RouteParams>[]): Promise<(string | undefined)[]> => {
     const problems = new Map<Step<RouteParams>, string | undefined>();
     await Promise.all(
       [...byNetns(steps.map((step) => ({ step })))].map(async ([netns, group]) => {
         try {
-          const { got, failures } = await routeGets(
+          const at = Date.now();
+          const { got, failures, routes } = await routeGets(
             netns,
             group.map(({ step }) => step.params.via),
+            { table: true },
           );
+          if (routes) checked.set(netns, { routes, at, changed: new Set() });
           group.forEach(({ step }, i) => {
             const { via, dev } = step.params;
             const entry = got.get(via);
@@ -249,6 +283,10 @@ export function routesActuator({ ip = "ip", netnsTemplate = "", timeoutMs = 5000
     await Promise.all(
       [...byNetns(items)].map(async ([netns, group]) => {
         try {
+          changed(
+            netns,
+            group.map(({ step }) => step.params.prefix),
+          );
           const lines = group.map(({ step, applied }) => {
             const p = step.params;
             if (applied.undo.previous === null) return ["route", "del", `${p.prefix}/32`, "via", p.via, "dev", p.dev];

@@ -1,7 +1,18 @@
 // Node executors carrying out one plan together over a real nats-server (the coordination record, leases and journals in
 // x0_outcomes), each applying its steps to its own in-memory kernel: waves, rollback, and each kind of crash.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { Buckets, Coordination, connectNats, createLogger, openBucket, type Plan, type PlannedAction, txnKey } from "@x0/shared";
+import {
+  Buckets,
+  Coordination,
+  connectNats,
+  createLogger,
+  openBucket,
+  type Plan,
+  type PlannedAction,
+  TxnParticipant,
+  txnKey,
+  txnParticipantKey,
+} from "@x0/shared";
 import { type NatsServer, startNatsServer, waitFor } from "@x0/shared/testing";
 import { z } from "zod";
 import { ActuatorRegistry } from "../actuators/registry.ts";
@@ -12,7 +23,8 @@ import type { Handled } from "../run/outcomes.ts";
 import { PlanRunner } from "../run/runner.ts";
 import { planOf } from "../run/testing.ts";
 import { CoordinatedPlans } from "./coordinated.ts";
-import type { WatchableKv } from "./store.ts";
+import { stateOf } from "./protocol.ts";
+import { CoordinationRecords, type WatchableKv } from "./store.ts";
 
 const logger = createLogger({ service: "executor-test", node: "n1", level: "error" });
 let nats: NatsServer;
@@ -64,7 +76,7 @@ function mesh() {
   return { routes, applies, refuse, gates, actuator };
 }
 
-/** One node's executor over the shared bucket; `kill()` makes its bucket calls hang like a dead process's. */
+/** One node's executor over the shared bucket; `kill()` stops its watch and makes its bucket calls hang like a dead process's. */
 function executor(node: string, m: ReturnType<typeof mesh>, { probeOk = (): boolean => true, deadlineMs = 3000, graceMs = 400, ttlMs = 3000 } = {}) {
   let dead = false;
   const guard =
@@ -76,7 +88,7 @@ function executor(node: string, m: ReturnType<typeof mesh>, { probeOk = (): bool
     create: guard((key: string, data: string) => kv.create(key, data)),
     update: guard((key: string, data: string, version: number) => kv.update(key, data, version)),
     delete: guard((key: string, opts?: { previousSeq?: number }) => kv.delete(key, opts)),
-    watch: guard((options: { key: string }) => kv.watch(options)),
+    watch: guard((options: Parameters<WatchableKv["watch"]>[0]) => kv.watch(options)),
   };
   const leases = new PlanLeases({ kv: store, holder: `${node}.${crypto.randomUUID().slice(0, 8)}`, ttlMs, keys: nodeKeys(node) });
   const runner = new PlanRunner({
@@ -86,22 +98,28 @@ function executor(node: string, m: ReturnType<typeof mesh>, { probeOk = (): bool
     probe: async () => observed(probeOk(), probeOk() ? "3/3 hellos" : "0/3 hellos"),
     defaultDeadlineMs: 300,
   });
-  const plans = new CoordinatedPlans({
-    node,
-    mode: "enforce",
-    outcomes: store,
-    leases,
-    runner,
-    sign: (r) => r,
-    logger,
-    deadlineMs,
-    graceMs,
-    defaultVerifyMs: 300,
-  });
+  const records = CoordinationRecords.start(store, logger);
+  const plans = records.then(
+    (watched) =>
+      new CoordinatedPlans({
+        node,
+        mode: "enforce",
+        outcomes: store,
+        records: watched,
+        leases,
+        runner,
+        sign: (r) => r,
+        logger,
+        deadlineMs,
+        graceMs,
+        defaultVerifyMs: 300,
+      }),
+  );
   return {
-    handle: (plan: Plan, redelivered = false) => plans.handle(plan, { sequence: 1, redelivered }),
+    handle: async (plan: Plan, redelivered = false) => (await plans).handle(plan, { sequence: 1, redelivered }),
     kill: () => {
       dead = true;
+      void records.then((watched) => watched.stop());
     },
   };
 }
@@ -118,7 +136,16 @@ const chain = (): Plan =>
     expected_effect: { summary: "s", verify: [{ type: "probe", from: "n1", to: "10.255.0.9" }], deadline_ms: 300 },
   });
 const NODES = ["n1", "n2", "n3"];
-const txn = async (plan: Plan) => Coordination.parse((await kv.get(txnKey(plan.plan_id)))?.json());
+/** The plan's coordination record with each participant's own record. */
+const txn = async (plan: Plan) => {
+  const record = Coordination.parse((await kv.get(txnKey(plan.plan_id)))?.json());
+  const parts = new Map<string, TxnParticipant>();
+  for (const { node } of record.participants) {
+    const entry = await kv.get(txnParticipantKey(plan.plan_id, node));
+    if (entry?.operation === "PUT") parts.set(node, TxnParticipant.parse(entry.json()));
+  }
+  return stateOf(record, parts);
+};
 const resultOf = (handled: Handled | undefined) => (handled?.kind === "result" ? handled.result : undefined);
 const keysLeft = async (plan: Plan) => {
   const left: string[] = [];

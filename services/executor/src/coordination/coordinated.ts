@@ -1,5 +1,6 @@
 // A node executor's plans: it takes part in every plan with a step for its node and coordinates the plans addressed to
-// it. Every move goes through the `txn.<plan_id>` record by compare-and-set; the protocol is README.md ("Coordinated plans").
+// it. The coordinator moves the phases in `txn.<plan_id>` by compare-and-set, each participant reports in its own
+// `txn.<plan_id>.<node>`; the protocol is README.md ("Coordinated plans").
 import { type ActionResult, actionResult, type Coordination, clipDetail, type Logger, outcomeKey, type Plan, type VerifyCheck } from "@x0/shared";
 import { detectOnly, dryRun } from "../dryrun/dry-run.ts";
 import { PlanInProgress, RouteLoop } from "../errors.ts";
@@ -17,12 +18,14 @@ import {
   moveTo,
   newCoordination,
   type PartState,
+  participantRecord,
   participantStep,
   sameEntry,
-  withEntry,
+  stateOf,
+  type TxnState,
 } from "./protocol.ts";
 import { coordinatedResult } from "./result.ts";
-import { CoordinationView, type Revision, type WatchableKv } from "./store.ts";
+import type { CoordinationRecords, CoordinationView, TxnSnapshot, WatchableKv } from "./store.ts";
 import { applyWaves, partsOf } from "./waves.ts";
 
 /** Options of {@link CoordinatedPlans}. */
@@ -32,6 +35,8 @@ export interface CoordinatedPlansOptions {
   mode: ExecutorMode;
   /** The x0_outcomes bucket: outcomes, this node's leases and journals, coordination records. */
   outcomes: WatchableKv;
+  /** The coordination records of x0_outcomes, watched since start-up. */
+  records: CoordinationRecords;
   /** Leases and journals under this node's keys (`lease.<plan_id>.<node>`). */
   leases: PlanLeases;
   runner: PlanRunner;
@@ -49,6 +54,10 @@ export interface CoordinatedPlansOptions {
   supersededBy?(planId: string): string | undefined;
   metrics?: Pick<RunnerMetrics, "verification">;
 }
+
+/** The state of a plan from a snapshot of its records. */
+const stateOfSnapshot = (snapshot: TxnSnapshot): TxnState =>
+  stateOf(snapshot.coordination.record, new Map([...snapshot.parts].map(([node, part]) => [node, part.record])));
 
 /** Whether the plan asks for its steps' own observation (a `steps` check, or no expected effect at all). */
 function verifiesSteps(plan: Plan): boolean {
@@ -75,6 +84,11 @@ export class CoordinatedPlans {
     this.#book = new OutcomeBook(options.outcomes, options.logger);
   }
 
+  /** Whether this node has a part in `plan`: a step, or the plan is addressed to it (it coordinates). */
+  concerns(plan: Plan): boolean {
+    return partsOf(plan).has(this.#o.node);
+  }
+
   /**
    * Handles one delivery of `plan`: a result to publish when this node coordinates it, `none` when it only takes part (or
    * has no step in it). Throws {@link PlanInProgress} while another live instance of this node's executor holds its part.
@@ -85,16 +99,30 @@ export class CoordinatedPlans {
     const mine = parts.get(node);
     if (mine === undefined) return { kind: "none", detail: `no step of plan ${plan.plan_id} is for ${node}` };
     const coordinating = plan.node === node;
-    if (coordinating) {
-      const recorded = await this.#book.recorded(plan, delivery);
-      if (recorded) return recorded;
-    }
     if (mode !== "enforce" || plan.approval === "manual") {
       if (!coordinating) return { kind: "none", detail: `${mode}: the coordinator ${plan.node} reports` };
+      const recorded = await this.#book.recorded(plan, delivery);
+      if (recorded) return recorded;
       return this.#book.record(plan, delivery, this.#o.sign(mode === "detect-only" ? detectOnly(plan) : dryRun(plan)));
     }
-    const acquired = await leases.acquire(plan.plan_id);
+    // At once: the read-only checks, the lease with the journal, the outcome and the records (the coordinator creates
+    // its record and reads every participant's; a participant reads its own and the coordinator's).
+    const budget = this.#o.deadlineMs + (this.#o.stepDelayMs ?? 0) * (plan.actions.length + 1);
+    const implied = newCoordination(plan, parts, wavesOrOne(plan), Date.now(), budget);
+    const checks = this.#o.runner.check(plan, mine);
+    checks.catch(() => {}); // awaited when preparing
+    const [acquired, recorded, view] = await Promise.all([
+      leases.acquire(plan.plan_id, { readJournal: true }),
+      coordinating ? this.#book.recorded(plan, delivery) : undefined,
+      this.#o.records.open(plan.plan_id, coordinating ? [...parts.keys()] : [node], coordinating ? implied : undefined),
+    ]);
+    if (recorded) {
+      view.close();
+      if (acquired.status !== "held") await acquired.lease.release();
+      return recorded;
+    }
     if (acquired.status === "held") {
+      view.close();
       throw new PlanInProgress(
         `${node}'s part of plan ${plan.plan_id} is held by ${acquired.by.holder} (lease until ${new Date(acquired.by.expires_at).toISOString()})`,
       );
@@ -102,26 +130,20 @@ export class CoordinatedPlans {
     const { lease } = acquired;
     const stopRenewing = lease.keepAlive((error) => logger.warn("plan lease renewal failed", { plan_id: plan.plan_id, error }));
     const stop = new AbortController();
-    let view: CoordinationView | undefined;
     try {
-      view = await CoordinationView.open(this.#o.outcomes, plan.plan_id, logger);
       const existing = await lease.readJournal();
-      if (!view.current()) {
-        const budget = this.#o.deadlineMs + (this.#o.stepDelayMs ?? 0) * (plan.actions.length + 1);
-        await view.create(newCoordination(plan, parts, wavesOrOne(plan), Date.now(), budget));
-      }
-      // Either role failing stops the other: the plan message is redelivered and handled again from the record.
+      // Either role failing stops the other: the plan message is redelivered and handled again from the records.
       const fail = (error: unknown): never => {
         stop.abort(error);
         throw error;
       };
       const roles = await Promise.allSettled([
-        this.#participate(plan, mine, view, lease, existing, stop.signal).catch(fail),
+        this.#participate(plan, mine, { view, implied, checks }, { lease, existing, takenOver: acquired.status === "took_over" }, stop.signal).catch(fail),
         coordinating ? this.#coordinate(plan, view, stop.signal).catch(fail) : Promise.resolve(undefined),
       ]);
       const failed = roles.find((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected");
       if (failed) throw failed.reason;
-      const final = (roles[1] as PromiseFulfilledResult<Coordination | undefined>).value;
+      const final = (roles[1] as PromiseFulfilledResult<TxnState | undefined>).value;
       if (!coordinating || !final) {
         await lease.release();
         return { kind: "none", detail: `${node}'s part done; the coordinator ${plan.node} reports` };
@@ -136,17 +158,19 @@ export class CoordinatedPlans {
     } finally {
       stop.abort();
       stopRenewing();
-      view?.close();
+      view.close();
     }
   }
 
-  /** This node's part: prepare, apply its steps wave by wave, observe them, roll them back, as the record says. */
+  /**
+   * This node's part: prepare, apply its steps wave by wave, observe them, roll them back, as the records say. Until the
+   * coordinator's record is seen, the record the plan implies stands for it (preparing): only an abort would create it.
+   */
   async #participate(
     plan: Plan,
     mine: number[],
-    view: CoordinationView,
-    lease: PlanLease,
-    existing: JournalRecord | undefined,
+    { view, implied, checks }: { view: CoordinationView; implied: Coordination; checks: Promise<ReadonlyMap<number, string>> },
+    { lease, existing, takenOver }: { lease: PlanLease; existing: JournalRecord | undefined; takenOver: boolean },
     stop: AbortSignal,
   ): Promise<void> {
     const { node, runner, leases, graceMs, logger } = this.#o;
@@ -160,15 +184,15 @@ export class CoordinatedPlans {
     };
     for (;;) {
       if (stop.aborted) return;
-      const current = view.current() ?? (await view.refresh());
-      if (!current) throw new PlanInProgress(`no coordination record of plan ${plan.plan_id}`);
-      const { record, revision } = current;
+      const snapshot = view.current(implied);
+      const record = stateOfSnapshot(snapshot);
+      const { seen } = snapshot;
       const me = record.participants.find((participant) => participant.node === node);
       if (state.prepared && me) {
         const entry = entryOf(state);
-        const next = sameEntry(me, entry) ? undefined : withEntry(record, node, entry, Date.now());
+        const next = sameEntry(me, entry) ? undefined : participantRecord(record, node, entry, Date.now());
         if (next) {
-          await view.write(next, revision);
+          await view.report(next);
           continue;
         }
       }
@@ -177,7 +201,7 @@ export class CoordinatedPlans {
         case "prepare": {
           // Checked only while preparing: later, a restarted participant reads its part back to finish or undo it.
           const preparing = record.phase === "preparing";
-          part = await runner.part(plan, mine, lease, { holder: leases.holder, existing, check: preparing });
+          part = await runner.part(plan, mine, lease, { holder: leases.holder, existing, fence: takenOver, ...(preparing ? { checks } : {}) });
           const problems = part.invalid.map((entry) => `step ${entry.index}: ${entry.detail}`);
           try {
             applyWaves(plan.actions);
@@ -208,14 +232,15 @@ export class CoordinatedPlans {
         case "abort": {
           logger.warn("aborting a plan whose coordinator went silent", { plan_id: plan.plan_id, coordinator: record.coordinator });
           const fields: MoveFields = { abort: { by: node, cause: "coordinator_silent", detail: step.detail, at: Date.now() }, deadline: Date.now() + graceMs };
-          const next = moveTo(record, "aborting", Date.now(), fields);
-          if (next) await view.write(next, revision);
+          const next = moveTo(snapshot.coordination.record, "aborting", Date.now(), fields);
+          if (next) await view.write(next, snapshot.coordination.revision);
           break;
         }
         case "wait":
-          await view.next(revision, Math.min(step.until, Date.now() + 60_000));
+          await view.next(seen, Math.min(step.until, Date.now() + 60_000));
           break;
         case "finish":
+          await part?.settled();
           // A settled plan's result comes before this node's next plan: the coordinator records it (a dead one, by the grace).
           if (node !== plan.node && isFinal(record.phase)) await this.#outcomeRecorded(plan.plan_id, record.deadline + graceMs, stop);
           return;
@@ -233,32 +258,38 @@ export class CoordinatedPlans {
   }
 
   /** The coordinator's loop: moves the phases as the participants report, verifies the plan, returns the final record. */
-  async #coordinate(plan: Plan, view: CoordinationView, stop: AbortSignal): Promise<Coordination | undefined> {
+  async #coordinate(plan: Plan, view: CoordinationView, stop: AbortSignal): Promise<TxnState | undefined> {
     const timing = { verifyMs: plan.expected_effect?.deadline_ms ?? this.#o.defaultVerifyMs, graceMs: this.#o.graceMs };
     for (;;) {
       if (stop.aborted) return undefined;
-      const current = view.current() ?? (await view.refresh());
-      if (!current) return undefined;
-      const { record, revision } = current;
+      const snapshot = view.current() ?? (await view.refresh());
+      if (!snapshot) return undefined;
+      const record = stateOfSnapshot(snapshot);
+      const { coordination, seen } = snapshot;
       const step = coordinatorStep(record, Date.now(), timing);
       switch (step.kind) {
         case "move": {
-          const next = moveTo(record, step.to, Date.now(), step.fields);
-          if (next) await view.write(next, revision);
-          else await view.next(revision, Date.now() + 100);
+          const next = moveTo(coordination.record, step.to, Date.now(), step.fields);
+          if (next) {
+            await view.write(next, coordination.revision);
+          } else await view.next(seen, Date.now() + 100);
           break;
         }
         case "verify": {
           const verdict = await this.#verify(plan, view, record);
           // The verdict stands while the plan is still verifying; a participant may have aborted it meanwhile.
-          for (let latest = view.current() ?? current; latest.record.phase === "verifying"; latest = view.current() ?? latest) {
+          for (
+            let latest = view.current()?.coordination ?? coordination;
+            latest.record.phase === "verifying";
+            latest = view.current()?.coordination ?? latest
+          ) {
             const next = moveTo(latest.record, verdict.to, Date.now(), verdict.fields);
             if (!next || (await view.write(next, latest.revision))) break;
           }
           break;
         }
         case "wait":
-          await view.next(revision, Math.min(step.until, Date.now() + 60_000));
+          await view.next(seen, Math.min(step.until, Date.now() + 60_000));
           break;
         case "done":
           return record;
@@ -267,7 +298,7 @@ export class CoordinatedPlans {
   }
 
   /** The plan's checks: probes from the nodes' monitors, and the participants' own observations of their steps. */
-  async #verify(plan: Plan, view: CoordinationView, record: Coordination): Promise<{ to: "verified" | "applied" | "aborting"; fields: MoveFields }> {
+  async #verify(plan: Plan, view: CoordinationView, record: TxnState): Promise<{ to: "verified" | "applied" | "aborting"; fields: MoveFields }> {
     const started = performance.now();
     // A coordinator restarted past the deadline gets half the grace, within which the participants still wait for it.
     const deadline = record.deadline > Date.now() ? record.deadline : Date.now() + this.#o.graceMs / 2;
@@ -311,11 +342,11 @@ export class CoordinatedPlans {
     deadline: number,
     stop: AbortSignal,
   ): Promise<Verification | undefined> {
-    let latest: Revision | undefined = view.current();
-    const parts = () => (latest?.record.participants ?? []).filter((participant) => participant.steps.length > 0);
+    let latest = view.current();
+    const parts = () => (latest ? stateOfSnapshot(latest).participants : []).filter((participant) => participant.steps.length > 0);
     const waiting = () => parts().filter((participant) => participant.verification === undefined && participant.status !== "failed");
-    while (latest && waiting().length > 0 && Date.now() < deadline && !stop.aborted && latest.record.phase === "verifying") {
-      await view.next(latest.revision, deadline);
+    while (latest && waiting().length > 0 && Date.now() < deadline && !stop.aborted && latest.coordination.record.phase === "verifying") {
+      await view.next(latest.seen, deadline);
       latest = view.current();
     }
     const observable = parts().reduce((sum, participant) => sum + (participant.verification?.observable ?? 0), 0);

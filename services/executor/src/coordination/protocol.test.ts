@@ -1,7 +1,18 @@
 import { describe, expect, test } from "bun:test";
-import { type Coordination, Coordination as CoordinationSchema, type PlannedAction, type TxnParticipant } from "@x0/shared";
+import { Coordination as CoordinationSchema, type PlannedAction, type TxnParticipant, TxnParticipant as TxnParticipantSchema } from "@x0/shared";
 import { planOf } from "../run/testing.ts";
-import { coordinatorStep, entryOf, moveTo, newCoordination, type PartState, participantStep, sameEntry, withEntry } from "./protocol.ts";
+import {
+  coordinatorStep,
+  entryOf,
+  moveTo,
+  newCoordination,
+  type PartState,
+  participantRecord,
+  participantStep,
+  sameEntry,
+  stateOf,
+  type TxnState,
+} from "./protocol.ts";
 import { applyWaves, partsOf } from "./waves.ts";
 
 const route = (node: string, destination: string, path: string): PlannedAction => ({
@@ -13,15 +24,17 @@ const route = (node: string, destination: string, path: string): PlannedAction =
 const plan = planOf([route("n1", "n9", "n2,n3,n9"), route("n2", "n9", "n3,n9"), route("n3", "n9", "n9")], { node: "n1" });
 const T0 = 1_000_000;
 const timing = { verifyMs: 2000, graceMs: 500 };
-const fresh = (): Coordination => newCoordination(plan, partsOf(plan), applyWaves(plan.actions), T0, 3000);
+const created = () => newCoordination(plan, partsOf(plan), applyWaves(plan.actions), T0, 3000);
+/** A new plan's state: its record, no participant's record yet. */
+const fresh = (): TxnState => stateOf(created(), new Map());
 
 /** The record with `node`'s status (and its reports' statuses, with applied_at when applied) set. */
 function withStatus(
-  record: Coordination,
+  record: TxnState,
   node: string,
   status: TxnParticipant["status"],
   step: "applied" | "failed" | "rolled_back" | undefined = undefined,
-): Coordination {
+): TxnState {
   return {
     ...record,
     participants: record.participants.map((participant) =>
@@ -36,7 +49,7 @@ function withStatus(
     ),
   };
 }
-const all = (record: Coordination, status: TxnParticipant["status"], step?: "applied" | "failed" | "rolled_back") =>
+const all = (record: TxnState, status: TxnParticipant["status"], step?: "applied" | "failed" | "rolled_back") =>
   record.participants.reduce((acc, participant) => withStatus(acc, participant.node, status, step), record);
 const part = (extra: Partial<PartState> = {}): PartState => ({
   prepared: true,
@@ -50,8 +63,14 @@ const part = (extra: Partial<PartState> = {}): PartState => ({
 
 describe("coordination protocol", () => {
   test("protocol - a new record has every participant pending, the waves and the deadline, and is a valid txn record", () => {
+    expect(CoordinationSchema.parse(created())).toEqual(created());
+    expect(created().participants).toEqual([
+      { node: "n1", steps: [0] },
+      { node: "n2", steps: [1] },
+      { node: "n3", steps: [2] },
+    ]);
+    // Until a participant writes its own record, it is pending.
     const record = fresh();
-    expect(CoordinationSchema.parse(record)).toEqual(record);
     expect(record).toMatchObject({ phase: "preparing", coordinator: "n1", wave: 0, waves: [[2], [1], [0]], deadline: T0 + 3000 });
     expect(record.participants.map((participant) => [participant.node, participant.steps, participant.status])).toEqual([
       ["n1", [0], "pending"],
@@ -65,15 +84,15 @@ describe("coordination protocol", () => {
     expect(moveTo(record, "applying", T0, { wave: 0 })?.phase).toBe("applying");
     expect(moveTo(record, "verified", T0)).toBeUndefined();
     expect(moveTo(record, "aborted", T0)).toBeUndefined();
-    const applying = moveTo(record, "applying", T0, { wave: 1 }) as Coordination;
+    const applying = moveTo(record, "applying", T0, { wave: 1 }) as TxnState;
     expect(moveTo(applying, "applying", T0, { wave: 1 })).toBeUndefined();
     expect(moveTo(applying, "applying", T0, { wave: 2 })?.wave).toBe(2);
-    const verifying = moveTo(applying, "verifying", T0) as Coordination;
-    const aborting = moveTo(verifying, "aborting", T0) as Coordination;
+    const verifying = moveTo(applying, "verifying", T0) as TxnState;
+    const aborting = moveTo(verifying, "aborting", T0) as TxnState;
     // Once a participant moved it to aborting, a late coordinator cannot declare it verified.
     expect(moveTo(aborting, "verified", T0)).toBeUndefined();
     expect(moveTo(aborting, "aborted", T0)?.phase).toBe("aborted");
-    for (const final of ["verified", "applied"] as const) expect(moveTo(moveTo(verifying, final, T0) as Coordination, "aborting", T0)).toBeUndefined();
+    for (const final of ["verified", "applied"] as const) expect(moveTo(moveTo(verifying, final, T0) as TxnState, "aborting", T0)).toBeUndefined();
   });
 
   test("protocol - the coordinator starts applying when all are prepared, advances a wave when its steps are applied, then verifies", () => {
@@ -83,14 +102,14 @@ describe("coordination protocol", () => {
     expect(coordinatorStep(record, T0, timing).kind).toBe("wait");
     record = withStatus(record, "n3", "prepared");
     expect(coordinatorStep(record, T0, timing)).toEqual({ kind: "move", to: "applying", fields: { wave: 0 } });
-    record = moveTo(record, "applying", T0, { wave: 0 }) as Coordination;
+    record = moveTo(record, "applying", T0, { wave: 0 }) as TxnState;
     // Wave 0 is n3's route: n1's and n2's are not what it waits for.
     expect(coordinatorStep(withStatus(record, "n1", "applied", "applied"), T0, timing).kind).toBe("wait");
     record = withStatus(record, "n3", "applied", "applied");
     expect(coordinatorStep(record, T0, timing)).toEqual({ kind: "move", to: "applying", fields: { wave: 1 } });
-    record = moveTo(withStatus(withStatus(record, "n2", "applied", "applied"), "n1", "applied", "applied"), "applying", T0, { wave: 2 }) as Coordination;
+    record = moveTo(withStatus(withStatus(record, "n2", "applied", "applied"), "n1", "applied", "applied"), "applying", T0, { wave: 2 }) as TxnState;
     expect(coordinatorStep(record, T0 + 5, timing)).toEqual({ kind: "move", to: "verifying", fields: { applied_at: T0 + 5, deadline: T0 + 5 + 2000 } });
-    expect(coordinatorStep(moveTo(record, "verifying", T0) as Coordination, T0, timing)).toEqual({ kind: "verify" });
+    expect(coordinatorStep(moveTo(record, "verifying", T0) as TxnState, T0, timing)).toEqual({ kind: "verify" });
   });
 
   test("protocol - a participant that fails to prepare or apply, or is late past the deadline, aborts the plan, naming it", () => {
@@ -107,7 +126,7 @@ describe("coordination protocol", () => {
       to: "aborting",
       fields: { abort: { cause: "deadline", detail: "n3 not prepared by the deadline" }, deadline: T0 + 3000 + 500 },
     });
-    const applying = moveTo(all(fresh(), "prepared"), "applying", T0, { wave: 0 }) as Coordination;
+    const applying = moveTo(all(fresh(), "prepared"), "applying", T0, { wave: 0 }) as TxnState;
     expect(coordinatorStep(withStatus(applying, "n3", "failed", "failed"), T0, timing)).toMatchObject({
       fields: { abort: { cause: "apply", detail: "n3 failed in wave 0 (n3: failed)" } },
     });
@@ -117,13 +136,13 @@ describe("coordination protocol", () => {
   });
 
   test("protocol - an aborting plan ends once every participant that may have changed something confirmed its rollback, or at its deadline", () => {
-    const aborting = moveTo(all(fresh(), "applied", "applied"), "aborting", T0, { deadline: T0 + 500 }) as Coordination;
+    const aborting = moveTo(all(fresh(), "applied", "applied"), "aborting", T0, { deadline: T0 + 500 }) as TxnState;
     expect(coordinatorStep(aborting, T0, timing)).toEqual({ kind: "wait", until: T0 + 500 });
     const two = withStatus(withStatus(aborting, "n1", "rolled_back", "rolled_back"), "n2", "rollback_failed");
     expect(coordinatorStep(two, T0, timing).kind).toBe("wait");
     expect(coordinatorStep(withStatus(two, "n3", "rolled_back", "rolled_back"), T0, timing)).toEqual({ kind: "move", to: "aborted", fields: {} });
     // A participant that failed before changing anything, or never answered, has nothing to confirm.
-    const before = moveTo(all(fresh(), "prepared"), "aborting", T0, { deadline: T0 + 500 }) as Coordination;
+    const before = moveTo(all(fresh(), "prepared"), "aborting", T0, { deadline: T0 + 500 }) as TxnState;
     const quiet = withStatus(withStatus(withStatus(before, "n1", "rolled_back"), "n2", "failed", "failed"), "n3", "pending");
     expect(coordinatorStep(quiet, T0, timing)).toEqual({ kind: "move", to: "aborted", fields: {} });
     expect(coordinatorStep(two, T0 + 500, timing)).toEqual({
@@ -131,7 +150,7 @@ describe("coordination protocol", () => {
       to: "aborted",
       fields: { detail: "n3 did not confirm a rollback by the deadline" },
     });
-    expect(coordinatorStep(moveTo(two, "aborted", T0) as Coordination, T0, timing)).toEqual({ kind: "done" });
+    expect(coordinatorStep(moveTo(two, "aborted", T0) as TxnState, T0, timing)).toEqual({ kind: "done" });
   });
 
   test("protocol - a participant prepares, applies only its steps of the current wave, and observes them when the plan asks", () => {
@@ -139,23 +158,23 @@ describe("coordination protocol", () => {
     let record = fresh();
     expect(participantStep(record, "n2", part({ prepared: false }), T0, options)).toEqual({ kind: "prepare" });
     expect(participantStep(record, "n2", part(), T0, options)).toEqual({ kind: "wait", until: T0 + 3500 });
-    record = moveTo(all(record, "prepared"), "applying", T0, { wave: 0 }) as Coordination;
+    record = moveTo(all(record, "prepared"), "applying", T0, { wave: 0 }) as TxnState;
     expect(participantStep(record, "n2", part(), T0, options).kind).toBe("wait");
     expect(participantStep(record, "n3", part(), T0, options)).toEqual({ kind: "apply", indices: [2] });
     expect(participantStep(record, "n3", part({ done: [2] }), T0, options).kind).toBe("wait");
-    record = moveTo(record, "applying", T0, { wave: 1 }) as Coordination;
+    record = moveTo(record, "applying", T0, { wave: 1 }) as TxnState;
     expect(participantStep(record, "n2", part(), T0, options)).toEqual({ kind: "apply", indices: [1] });
-    record = moveTo(record, "verifying", T0, { deadline: T0 + 2000 }) as Coordination;
+    record = moveTo(record, "verifying", T0, { deadline: T0 + 2000 }) as TxnState;
     expect(participantStep(record, "n2", part({ done: [1] }), T0, options)).toEqual({ kind: "verify" });
     expect(participantStep(record, "n2", part({ done: [1] }), T0, { ...options, verifySteps: false }).kind).toBe("wait");
     expect(participantStep(record, "n2", part({ done: [1], verified: true }), T0, options).kind).toBe("wait");
-    expect(participantStep(moveTo(record, "verified", T0) as Coordination, "n2", part(), T0, options)).toEqual({ kind: "finish" });
+    expect(participantStep(moveTo(record, "verified", T0) as TxnState, "n2", part(), T0, options)).toEqual({ kind: "finish" });
     expect(participantStep(record, "n7", part(), T0, options)).toEqual({ kind: "finish" });
   });
 
   test("protocol - after a crash, each recorded phase decides: read the journal back, finish, keep applying, or roll back", () => {
     const options = { graceMs: 500, verifySteps: false };
-    const applying = moveTo(all(fresh(), "prepared"), "applying", T0, { wave: 1 }) as Coordination;
+    const applying = moveTo(all(fresh(), "prepared"), "applying", T0, { wave: 1 }) as TxnState;
     // A restarted participant reads its journal back first, whatever the phase (except a verified or applied plan).
     for (const phase of ["preparing", "applying", "verifying", "aborting", "aborted"] as const)
       expect(participantStep({ ...applying, phase }, "n2", part({ prepared: false, journal: true }), T0, options)).toEqual({ kind: "prepare" });
@@ -207,12 +226,15 @@ describe("coordination protocol", () => {
       detail: "route replace refused; 1 step(s) rolled back",
     });
     const record = fresh();
-    expect(withEntry(record, "n2", entryOf(part()), T0)?.participants[1]?.status).toBe("prepared");
-    expect(withEntry(record, "n2", entryOf(part({ reports })), T0)).toBeUndefined();
-    expect(withEntry(record, "n9", entryOf(part()), T0)).toBeUndefined();
-    expect(withEntry({ ...record, phase: "aborted" }, "n2", entryOf(part()), T0)).toBeUndefined();
-    const written = withEntry(record, "n2", entryOf(part()), T0) as Coordination;
-    expect(sameEntry(written.participants[1] as TxnParticipant, entryOf(part()))).toBe(true);
-    expect(sameEntry(written.participants[1] as TxnParticipant, entryOf(part({ reports })))).toBe(false);
+    const written = participantRecord(record, "n2", entryOf(part()), T0) as TxnParticipant;
+    expect(TxnParticipantSchema.parse(written)).toEqual(written);
+    expect(written).toMatchObject({ plan_id: plan.plan_id, node: "n2", steps: [1], status: "prepared", updated_at: T0 });
+    expect(participantRecord(record, "n2", entryOf(part({ reports })), T0)).toBeUndefined();
+    expect(participantRecord(record, "n9", entryOf(part()), T0)).toBeUndefined();
+    expect(participantRecord({ ...record, phase: "aborted" }, "n2", entryOf(part()), T0)).toBeUndefined();
+    expect(sameEntry(written, entryOf(part()))).toBe(true);
+    expect(sameEntry(written, entryOf(part({ reports })))).toBe(false);
+    // The state reads each participant from its own record.
+    expect(stateOf(created(), new Map([["n2", written]])).participants.map((participant) => participant.status)).toEqual(["pending", "prepared", "pending"]);
   });
 });

@@ -1,8 +1,11 @@
-// The coordination protocol as pure functions over the `txn.<plan_id>` record: which phase may follow which, what the
-// coordinator and each participant do next from what the record says, and a participant's own entry. The driver
-// (coordinated.ts) writes every change by compare-and-set and decides again from the record it then reads.
+// The coordination protocol as pure functions over a plan's records: the coordinator's `txn.<plan_id>` (its phases) and
+// each participant's own `txn.<plan_id>.<node>`. Which phase may follow which, what the coordinator and each participant
+// do next from what the records say, and a participant's own record; the driver (coordinated.ts) writes them.
 import type { Coordination, ParticipantStatus, Plan, TxnParticipant, TxnPhase } from "@x0/shared";
 import type { StepReport } from "../run/runner.ts";
+
+/** A plan's coordination as one executor sees it: the coordinator's record, each participant as its own record says. */
+export type TxnState = Omit<Coordination, "participants"> & { participants: TxnParticipant[] };
 
 /** The phases each phase may move to; any other move is refused, so a late writer re-reads and decides again. */
 const NEXT: Readonly<Record<TxnPhase, readonly TxnPhase[]>> = {
@@ -23,7 +26,7 @@ export function isFinal(phase: TxnPhase): boolean {
   return NEXT[phase].length === 0;
 }
 
-/** A new record for `plan`: every participant pending, the apply waves, the deadline by which preparing and applying end. */
+/** A new record for `plan`: its participants with their steps, the apply waves, the deadline by which preparing and applying end. */
 export function newCoordination(
   plan: Pick<Plan, "plan_id" | "node">,
   parts: ReadonlyMap<string, readonly number[]>,
@@ -32,23 +35,29 @@ export function newCoordination(
   deadlineMs: number,
 ): Coordination {
   return {
-    v: 1,
+    v: 2,
     plan_id: plan.plan_id,
     coordinator: plan.node,
     phase: "preparing",
     wave: 0,
     waves,
-    participants: [...parts].map(([node, steps]) => ({
-      node,
-      steps: [...steps],
-      status: "pending",
-      detail: "",
-      reports: steps.map((index) => ({ index, status: "would_apply", detail: "" })),
-      updated_at: now,
-    })),
+    participants: [...parts].map(([node, steps]) => ({ node, steps: [...steps] })),
     deadline: now + deadlineMs,
     created_at: now,
     updated_at: now,
+  };
+}
+
+/** The state of `record` with the participants' own records (`parts`, by node); one without a record yet is pending. */
+export function stateOf(record: Coordination, parts: ReadonlyMap<string, TxnParticipant>): TxnState {
+  return {
+    ...record,
+    participants: record.participants.map(({ node, steps }) => {
+      const own = parts.get(node);
+      if (own) return { ...own, steps: [...steps] };
+      const reports = steps.map((index) => ({ index, status: "would_apply" as const, detail: "" }));
+      return { plan_id: record.plan_id, node, steps: [...steps], status: "pending", detail: "", reports, updated_at: record.created_at };
+    }),
   };
 }
 
@@ -56,7 +65,7 @@ export function newCoordination(
 export type MoveFields = Partial<Pick<Coordination, "wave" | "deadline" | "abort" | "verification" | "detail" | "applied_at" | "verified_at">>;
 
 /** `record` moved to phase `to` with `fields`; undefined when `to` may not follow its phase (the caller re-reads and decides again). */
-export function moveTo(record: Coordination, to: TxnPhase, now: number, fields: MoveFields = {}): Coordination | undefined {
+export function moveTo<R extends Omit<Coordination, "participants">>(record: R, to: TxnPhase, now: number, fields: MoveFields = {}): R | undefined {
   if (!NEXT[record.phase].includes(to)) return undefined;
   if (to === "applying" && record.phase === "applying" && (fields.wave ?? record.wave) <= record.wave) return undefined;
   return { ...record, ...fields, phase: to, updated_at: now };
@@ -73,17 +82,15 @@ const REPORTABLE: Readonly<Record<TxnPhase, readonly ParticipantStatus[]>> = {
   aborted: ["applied", "verified", "failed", "rolled_back", "rollback_failed"],
 };
 
-/** What a participant says about itself in the record. */
+/** What a participant says about itself in its record. */
 export type ParticipantEntry = Pick<TxnParticipant, "status" | "detail" | "reports" | "verification">;
 
-/** `record` with `node`'s entry set to `entry`; undefined when `node` is no participant or `entry.status` does not fit the phase. */
-export function withEntry(record: Coordination, node: string, entry: ParticipantEntry, now: number): Coordination | undefined {
-  const at = record.participants.findIndex((participant) => participant.node === node);
-  if (at < 0 || !REPORTABLE[record.phase].includes(entry.status)) return undefined;
-  const participants = [...record.participants];
-  const current = participants[at] as TxnParticipant;
-  participants[at] = { ...current, ...entry, ...(entry.verification ? {} : { verification: current.verification }), updated_at: now };
-  return { ...record, participants, updated_at: now };
+/** `node`'s own record saying `entry`; undefined when `node` is no participant or `entry.status` does not fit the phase. */
+export function participantRecord(state: TxnState, node: string, entry: ParticipantEntry, now: number): TxnParticipant | undefined {
+  const current = state.participants.find((participant) => participant.node === node);
+  if (!current || !REPORTABLE[state.phase].includes(entry.status)) return undefined;
+  const verification = entry.verification ?? current.verification;
+  return { plan_id: state.plan_id, node, steps: current.steps, ...entry, ...(verification ? { verification } : {}), updated_at: now };
 }
 
 /** Whether `entry` already says what the record says of the participant (no write needed). */
@@ -131,9 +138,28 @@ export function entryOf(part: PartState): ParticipantEntry {
   return { status, detail, reports, ...(part.verification ? { verification: part.verification } : {}) };
 }
 
-/** The participant of `record` that owns step `index`. */
-export function ownerOf(record: Coordination, index: number): TxnParticipant | undefined {
-  return record.participants.find((participant) => participant.steps.includes(index));
+/** The participant of `state` that owns step `index`. */
+export function ownerOf(state: TxnState, index: number): TxnParticipant | undefined {
+  return state.participants.find((participant) => participant.steps.includes(index));
+}
+
+/** Whether every step at `indices` is reported applied (or verified) by its node. */
+function allApplied(state: TxnState, indices: readonly number[]): boolean {
+  return indices.every((index) => {
+    const status = ownerOf(state, index)?.reports.find((report) => report.index === index)?.status;
+    return status === "applied" || status === "verified";
+  });
+}
+
+/**
+ * While applying: the first wave, from the one the coordinator recorded on, with a step not reported applied yet
+ * (`waves.length` once every wave is). A participant applies its steps of this wave without waiting for the
+ * coordinator to record the move: every step of the waves before it is in place.
+ */
+export function reachedWave(state: TxnState): number {
+  let wave = state.wave;
+  while (wave < state.waves.length && allApplied(state, state.waves[wave] ?? [])) wave += 1;
+  return wave;
 }
 
 /** Whether a participant may have changed something it has not undone (by what it reported). */
@@ -160,8 +186,8 @@ export interface CoordinatorTiming {
 
 const names = (participants: TxnParticipant[]) => participants.map((participant) => participant.node).join(", ");
 
-/** The coordinator's next step from `record` at `now`. */
-export function coordinatorStep(record: Coordination, now: number, { verifyMs, graceMs }: CoordinatorTiming): CoordinatorStep {
+/** The coordinator's next step from `record` (its own record with the participants' records) at `now`. */
+export function coordinatorStep(record: TxnState, now: number, { verifyMs, graceMs }: CoordinatorTiming): CoordinatorStep {
   const abort = (cause: AbortCause, detail: string): CoordinatorStep => ({
     kind: "move",
     to: "aborting",
@@ -179,16 +205,14 @@ export function coordinatorStep(record: Coordination, now: number, { verifyMs, g
       return { kind: "wait", until: record.deadline };
     }
     case "applying": {
-      if (failed.length > 0) return abort("apply", `${names(failed)} failed in wave ${record.wave} (${failures})`);
-      const pending = (record.waves[record.wave] ?? []).filter((index) => {
-        const report = ownerOf(record, index)?.reports.find((candidate) => candidate.index === index);
-        return report?.status !== "applied" && report?.status !== "verified";
-      });
-      if (pending.length === 0)
-        return record.wave + 1 < record.waves.length ? { kind: "move", to: "applying", fields: { wave: record.wave + 1 } } : toVerifying;
+      const wave = reachedWave(record);
+      if (failed.length > 0) return abort("apply", `${names(failed)} failed in wave ${wave} (${failures})`);
+      if (wave >= record.waves.length) return toVerifying;
+      if (wave > record.wave) return { kind: "move", to: "applying", fields: { wave } };
       if (now >= record.deadline) {
+        const pending = (record.waves[wave] ?? []).filter((index) => !allApplied(record, [index]));
         const late = record.participants.filter((participant) => participant.steps.some((index) => pending.includes(index)));
-        return abort("deadline", `wave ${record.wave}: ${names(late)} did not apply step(s) ${pending.join(", ")} by the deadline`);
+        return abort("deadline", `wave ${wave}: ${names(late)} did not apply step(s) ${pending.join(", ")} by the deadline`);
       }
       return { kind: "wait", until: record.deadline };
     }
@@ -216,13 +240,13 @@ export type ParticipantStep =
   | { kind: "finish" };
 
 /**
- * Participant `node`'s next step from `record`, what it knows of its part and `now`. The same function decides after a
+ * Participant `node`'s next step from `record` (the coordinator's record with the participants'), what it knows of its part and `now`. The same function decides after a
  * restart: a part prepared before comes back from its journal (never applied again), and an aborting plan is rolled back.
  * `verifySteps`: the plan asks for the steps' own observation. A coordinator silent past the deadline plus `graceMs`
  * makes the participant abort the plan itself (by compare-and-set, so a late coordinator cannot declare it verified).
  */
 export function participantStep(
-  record: Coordination,
+  record: TxnState,
   node: string,
   part: Pick<PartState, "prepared" | "journal" | "done" | "verified" | "rolledBack">,
   now: number,
@@ -241,7 +265,7 @@ export function participantStep(
     return { kind: "abort", detail: `the coordinator ${record.coordinator} said nothing past the ${record.phase} deadline; aborted by ${node}` };
   const wait: ParticipantStep = { kind: "wait", until: record.deadline + graceMs };
   if (record.phase === "applying") {
-    const todo = (record.waves[record.wave] ?? []).filter((index) => me.steps.includes(index) && !part.done.includes(index));
+    const todo = (record.waves[reachedWave(record)] ?? []).filter((index) => me.steps.includes(index) && !part.done.includes(index));
     return todo.length > 0 ? { kind: "apply", indices: todo } : wait;
   }
   if (record.phase === "verifying" && verifySteps && me.steps.length > 0 && !part.verified) return { kind: "verify" };

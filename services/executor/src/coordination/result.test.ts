@@ -1,21 +1,21 @@
 import { describe, expect, test } from "bun:test";
-import { ActionResult, actionResult, type Coordination, type PlannedAction } from "@x0/shared";
+import { ActionResult, actionResult, type PlannedAction } from "@x0/shared";
 import { planOf } from "../run/testing.ts";
-import { newCoordination } from "./protocol.ts";
+import { newCoordination, stateOf, type TxnState } from "./protocol.ts";
 import { coordinatedResult } from "./result.ts";
 import { applyWaves, partsOf } from "./waves.ts";
 
 const route = (node: string): PlannedAction => ({ type: "route_replace", params: { node, destination: "n9", path: "n9" }, reason: `${node} reroutes` });
 const plan = planOf([route("n1"), route("n2"), route("n3")], { node: "n1" });
 const T0 = 1_000_000;
-const base = newCoordination(plan, partsOf(plan), applyWaves(plan.actions), T0, 3000);
+const base = stateOf(newCoordination(plan, partsOf(plan), applyWaves(plan.actions), T0, 3000), new Map());
 
 /** `base` in `phase` with each node's status and its one step's status. */
 function ended(
-  phase: Coordination["phase"],
-  parts: Record<string, [Coordination["participants"][number]["status"], "applied" | "rolled_back" | "failed" | "would_apply"]>,
-  extra: Partial<Coordination> = {},
-): Coordination {
+  phase: TxnState["phase"],
+  parts: Record<string, [TxnState["participants"][number]["status"], "applied" | "rolled_back" | "failed" | "would_apply"]>,
+  extra: Partial<TxnState> = {},
+): TxnState {
   return {
     ...base,
     ...extra,

@@ -1,12 +1,13 @@
-// The coordinator's result of a plan carried out by several node executors, from its final coordination record: each
+// The coordinator's result of a plan carried out by several node executors, from its final coordination records: each
 // step's status as its node reported it (naming the node), each node's part, and which node failed and why.
-import { type ActionResult, type ActionResultFields, type Coordination, clipDetail, type Plan, type TxnParticipant } from "@x0/shared";
+import { type ActionResult, type ActionResultFields, clipDetail, type Plan, type TxnParticipant } from "@x0/shared";
+import type { TxnState } from "./protocol.ts";
 
 /** Whether a participant reported a change it has not undone. */
 const kept = (participant: TxnParticipant) => participant.reports.some((report) => report.applied_at !== undefined && report.status !== "rolled_back");
 
-/** The result status and detail of a record in a final phase. */
-function verdict(record: Coordination): { status: ActionResult["status"]; detail: string } {
+/** The result status and detail of a plan in a final phase. */
+function verdict(record: TxnState): { status: ActionResult["status"]; detail: string } {
   switch (record.phase) {
     case "verified": {
       const parts = record.participants.filter((participant) => participant.steps.length > 0);
@@ -39,10 +40,10 @@ function verdict(record: Coordination): { status: ActionResult["status"]; detail
 }
 
 /**
- * The result of `plan` from its record in a final phase (`prefix` goes first in the detail, e.g. a takeover). Steps a node
+ * The result of `plan` from its records in a final phase (`prefix` goes first in the detail, e.g. a takeover). Steps a node
  * never reported are `skipped`; every step's detail names its node.
  */
-export function coordinatedResult(plan: Plan, record: Coordination, prefix = ""): ActionResultFields {
+export function coordinatedResult(plan: Plan, record: TxnState, prefix = ""): ActionResultFields {
   const { status, detail } = verdict(record);
   return {
     status,

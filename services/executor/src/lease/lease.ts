@@ -57,8 +57,19 @@ export class PlanLeases {
     this.keys = keys;
   }
 
-  /** Takes the lease of `planId`: fresh, or over an expired one (compare-and-set); `held` while a live holder has it. */
-  async acquire(planId: string): Promise<Acquired> {
+  /**
+   * Takes the lease of `planId`: fresh, or over an expired one (compare-and-set); `held` while a live holder has it. With
+   * `readJournal`, the plan's journal is read at the same time: {@link PlanLease.readJournal} then answers from that read
+   * (a holder that wrote it since is fenced all the same: the first journal write fails its compare-and-set).
+   */
+  async acquire(planId: string, { readJournal = false }: { readJournal?: boolean } = {}): Promise<Acquired> {
+    if (!readJournal) return this.#acquire(planId);
+    const [acquired, journal] = await Promise.all([this.#acquire(planId), read(this.#kv, this.keys.journal(planId), Journal)]);
+    if (acquired.status !== "held") acquired.lease.journalRead(journal);
+    return acquired;
+  }
+
+  async #acquire(planId: string): Promise<Acquired> {
     const key = this.keys.lease(planId);
     for (let attempt = 0; attempt < 3; attempt += 1) {
       const now = Date.now();
@@ -92,6 +103,7 @@ export class PlanLease implements JournalWriter {
   readonly #leases: PlanLeases;
   #revision: number;
   #journalRevision: number | undefined;
+  #journalRead: { value: JournalRecord | undefined; revision: number | undefined } | undefined;
   /** Journal writes of this holder, one after another: actuators run namespaces in parallel, and each CAS needs the last revision. */
   #journalQueue: Promise<unknown> = Promise.resolve();
   readonly #lost = new AbortController();
@@ -141,9 +153,15 @@ export class PlanLease implements JournalWriter {
     return () => clearInterval(timer);
   }
 
+  /** The journal as read while the lease was taken, for {@link readJournal}. */
+  journalRead(read: { value: JournalRecord | undefined; revision: number | undefined }): void {
+    this.#journalRead = read;
+  }
+
   /** The plan's journal as left by whoever ran it before (remembering its revision for the next write). */
   async readJournal(): Promise<JournalRecord | undefined> {
-    const current = await read(this.#kv, this.#leases.keys.journal(this.planId), Journal);
+    const current = this.#journalRead ?? (await read(this.#kv, this.#leases.keys.journal(this.planId), Journal));
+    this.#journalRead = undefined;
     this.#journalRevision = current.revision;
     return current.value;
   }

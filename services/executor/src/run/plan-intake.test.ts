@@ -11,8 +11,8 @@ import { planOf } from "./testing.ts";
 const { key, verifier: verifierOf, sign } = planSigning();
 const logger = createLogger({ service: "executor-test", node: "n1", level: "error" });
 
-/** An intake over a bus and counters that record what they get; `handle` answers the plan handler's part. */
-function intakeWith(handle: (plan: Plan) => Promise<Handled>) {
+/** An intake over a bus and counters that record what they get; `handle` answers the plan handler's part, `concerns` whether it has one. */
+function intakeWith(handle: (plan: Plan) => Promise<Handled>, concerns?: (plan: Plan) => boolean) {
   const seen = { deadLetters: [] as string[], published: [] as { token: string; result: ActionResult; msgID: string }[], counts: [] as string[] };
   const intake = planIntake({
     bus: {
@@ -24,7 +24,7 @@ function intakeWith(handle: (plan: Plan) => Promise<Handled>) {
     },
     verifier: verifierOf((id) => (id === "planner-1" ? key("planner") : key("analyzer"))),
     signers: ["planner"],
-    handler: { handle: (plan) => handle(plan) },
+    handler: { handle: (plan) => handle(plan), ...(concerns ? { concerns } : {}) },
     counts: {
       rejected: (reason) => seen.counts.push(`rejected ${reason}`),
       published: (status) => seen.counts.push(`published ${status}`),
@@ -85,5 +85,24 @@ describe("plan intake", () => {
     const signed = sign(planOf([]));
     await expect(intake(signed, deliveryOf(signed))).rejects.toThrow(PlanInProgress);
     expect(seen).toEqual({ deadLetters: [], published: [], counts: [] });
+  });
+
+  test("plan intake - a plan this executor has no part in is acknowledged unhandled, before its signature is checked", async () => {
+    let handled = 0;
+    const { intake, seen } = intakeWith(
+      async () => {
+        handled += 1;
+        return { kind: "none", detail: "" };
+      },
+      (plan) => plan.node === "n1",
+    );
+    // Signed by a service that may not plan: this executor leaves judging it to the executors with a part in it.
+    const elsewhere = sign(planOf([], { node: "n2" }), "analyzer");
+    await intake(elsewhere, deliveryOf(elsewhere));
+    expect(handled).toBe(0);
+    expect(seen).toEqual({ deadLetters: [], published: [], counts: [] });
+    const mine = sign(planOf([]), "analyzer");
+    await intake(mine, deliveryOf(mine));
+    expect(seen.counts).toEqual(["rejected unauthorized_signer"]);
   });
 });

@@ -13,7 +13,11 @@ export interface PlanIntakeOptions {
   /** Services whose keys may sign plans. */
   signers: readonly string[];
   /** Turns an admitted plan into a result to publish (PlanHandler for the site executor, CoordinatedPlans for a node's). */
-  handler: { handle(plan: Plan, delivery: Delivery): Promise<Handled> };
+  handler: {
+    handle(plan: Plan, delivery: Delivery): Promise<Handled>;
+    /** Whether this executor has a part in `plan`; one it has none in is acknowledged before its signature is checked. */
+    concerns?(plan: Plan): boolean;
+  };
   counts: Pick<ExecutorCounts, "rejected" | "published" | "tookOver">;
   logger: Logger;
 }
@@ -25,6 +29,10 @@ export function planIntake({ bus, verifier, signers, handler, counts, logger }: 
       counts.rejected(reason);
       bus.deadLetter(delivery.subject, contracts.plan.template, delivery.data, delivery.headers, `plan rejected: ${reason}: ${detail}`);
     };
+    if (handler.concerns && !handler.concerns(plan)) {
+      logger.debug("plan without a part for this executor", { plan_id: plan.plan_id, node: plan.node });
+      return;
+    }
     const verdict = await checkPlan(verifier, delivery, signers);
     if (!verdict.ok) return reject(verdict.reason, verdict.detail);
     let handled: Handled;

@@ -45,6 +45,26 @@ describe("rehearsal", () => {
     expect(result?.verification?.map((entry) => entry.detail).join(" ")).toContain("best route to 02:ba:00:00:99:02 via r1-r3");
   });
 
+  test("rehearsal - a node executor's rehearsal runs the synthetic plan as three node executors coordinating it, verified", async () => {
+    const results: ActionResult[] = [];
+    const rehearsal = await rehearsePlanHandling({
+      backend,
+      signResult,
+      checkPlan,
+      checkResult: (result) => {
+        results.push(ActionResult.parse(result));
+      },
+      scope: "node",
+    });
+    expect(rehearsal.status).toBe("verified");
+    expect(rehearsal.steps).toBe(11);
+    const [result] = results;
+    expect(result?.node).toBe("r1");
+    expect(result?.participants?.map((participant) => participant.node)).toEqual(["r1", "r2", "r3"]);
+    expect(result?.steps[0]?.detail).toContain("r1: r1-r2 removed from bat0");
+    expect(result?.steps[1]?.detail).toContain("r2: r2-r1 removed from bat0");
+  });
+
   test("rehearsal - a broken part fails the rehearsal with RehearsalFailed naming it", async () => {
     const rejecting = rehearsePlanHandling({
       backend,

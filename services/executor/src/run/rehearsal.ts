@@ -1,6 +1,6 @@
 // The plan path rehearsed at start, nothing real touched: a synthetic batman-adv repair plan through the contract checks,
-// the signature check, the plan handler and the real batman actuators over an in-memory mesh; then one read of each real
-// path. Why and what it measured: README.md ("Start-up rehearsal").
+// the signature check, the plan handler (a node executor's: three coordinating ones) and the real batman actuators over
+// an in-memory mesh; then one read of each real path. Why and what it measured: README.md ("Start-up rehearsal").
 import {
   type ActionResult,
   type BatmanMesh,
@@ -13,14 +13,19 @@ import {
   type Plan,
   type PqBackend,
   signMessage,
+  txnParticipantKey,
 } from "@x0/shared";
 import { aggregationActuator, batmanControl, batmanInterfaceActuator, hopPenaltyActuator, origIntervalActuator } from "../actuators/batman/mod.ts";
 import { ActuatorRegistry } from "../actuators/registry.ts";
+import type { Actuator } from "../actuators/types.ts";
+import { CoordinatedPlans } from "../coordination/coordinated.ts";
+import { CoordinationRecords, type KvWatch, type KvWatchEntry, type WatchableKv } from "../coordination/store.ts";
 import { RehearsalFailed } from "../errors.ts";
 import type { KvStore } from "../lease/lease.ts";
-import { PlanLeases } from "../lease/lease.ts";
+import { nodeKeys, PlanLeases } from "../lease/lease.ts";
 import { checkPlan } from "../verify/verify-plan.ts";
 import { PlanHandler } from "./handle-plan.ts";
+import type { Handled } from "./outcomes.ts";
 import { PlanRunner } from "./runner.ts";
 
 /** What a rehearsal runs the synthetic plan through: the service's backend, its result signing and its bus's contract checks. */
@@ -33,6 +38,8 @@ export interface RehearsalOptions {
   checkPlan(plan: Plan): { data: Uint8Array; message: Plan };
   /** Validates a result as publishing it would (throws on a violation). */
   checkResult(result: ActionResult): void;
+  /** Whose plan path: the site executor's (whole plans) or a node executor's (its part, coordinated with the others). */
+  scope?: "all" | "node";
 }
 
 /** What one rehearsal did. */
@@ -112,10 +119,42 @@ class MemoryMesh implements LinkMasters {
   }
 }
 
-/** A KV bucket in memory with the create / compare-and-set semantics of NATS KV. */
-class MemoryKv implements KvStore {
+/** A KV bucket in memory with the create / compare-and-set semantics of NATS KV, and watches of the changes from now on. */
+class MemoryKv implements WatchableKv {
   readonly #entries = new Map<string, { value: Uint8Array; revision: number }>();
+  readonly #watches = new Set<{ matches(key: string): boolean; push(entry: KvWatchEntry): void }>();
   #revision = 0;
+
+  /** Watches `key` (a `prefix.>` watches every key under it). */
+  async watch({ key }: { key: string }): Promise<KvWatch> {
+    const prefix = key.endsWith(">") ? key.slice(0, -1) : undefined;
+    const queue: KvWatchEntry[] = [];
+    let wake = () => {};
+    let stopped = false;
+    const watch = {
+      matches: (candidate: string) => (prefix === undefined ? candidate === key : candidate.startsWith(prefix)),
+      push: (entry: KvWatchEntry) => {
+        queue.push(entry);
+        wake();
+      },
+    };
+    this.#watches.add(watch);
+    const watches = this.#watches;
+    return {
+      stop() {
+        stopped = true;
+        watches.delete(watch);
+        wake();
+      },
+      async *[Symbol.asyncIterator]() {
+        while (!stopped) {
+          const entry = queue.shift();
+          if (entry) yield entry;
+          else await new Promise<void>((resolve) => (wake = resolve));
+        }
+      },
+    };
+  }
 
   async get(key: string) {
     const entry = this.#entries.get(key);
@@ -138,7 +177,9 @@ class MemoryKv implements KvStore {
 
   #put(key: string, data: string): number {
     this.#revision += 1;
-    this.#entries.set(key, { value: new TextEncoder().encode(data), revision: this.#revision });
+    const value = new TextEncoder().encode(data);
+    this.#entries.set(key, { value, revision: this.#revision });
+    for (const watch of this.#watches) if (watch.matches(key)) watch.push({ key, revision: this.#revision, operation: "PUT", value });
     return this.#revision;
   }
 }
@@ -188,11 +229,17 @@ function syntheticPlan(now: number): Plan {
 
 /** The real paths a rehearsal reads through once: the outcomes bucket and, with netlink control, the batman sockets. */
 export interface RealReads {
-  outcomes: Pick<KvStore, "get">;
+  outcomes: Pick<KvStore, "get"> & Partial<Pick<KvStore, "update">>;
   masters?: Pick<LinkMasters, "links">;
   mesh?: Pick<BatmanMesh, "get">;
   /** The mesh interface read for the batadv family [bat0]. */
   meshInterface?: string;
+  /**
+   * A node executor's node: with `routes`, its namespace's routes are read through the route actuator's check, and with
+   * the bucket's `update`, its record of a plan that does not exist is written at a revision it never had (refused).
+   */
+  node?: string;
+  routes?: Pick<Actuator, "params" | "checkBatch">;
 }
 
 /**
@@ -201,10 +248,29 @@ export interface RealReads {
  * generic netlink family. What each read saw is returned; a mesh read that fails (no batman-adv here, or no mesh
  * interface in this namespace) is reported by its message, since the family lookup before it has run.
  */
-export async function rehearseRealReads({ outcomes, masters, mesh, meshInterface = MESH }: RealReads): Promise<Record<string, string>> {
+export async function rehearseRealReads({ outcomes, masters, mesh, meshInterface = MESH, node, routes }: RealReads): Promise<Record<string, string>> {
   const seen: Record<string, string> = {};
   const entry = await outcomes.get("rehearsal.never-written");
   seen.outcomes = entry === null ? "read (absent)" : `read (revision ${entry.revision})`;
+  if (node && outcomes.update) {
+    // The path of a participant's report, up to the server's compare-and-set, which stores nothing.
+    const written = await outcomes.update(txnParticipantKey(crypto.randomUUID(), node), "{}", 1).then(
+      (revision) => `written at revision ${revision} (not refused)`,
+      (error: Error) => `write refused as expected: ${error.message}`,
+    );
+    seen.outcomesWrite = written;
+  }
+  if (node && routes?.checkBatch) {
+    const step = {
+      index: 0,
+      type: "route_replace" as const,
+      params: routes.params.parse({ node, prefix: "127.0.0.1", via: "127.0.0.1", dev: "lo" }),
+      reason: "rehearsal",
+    };
+    const ctx = { node, logger: createLogger({ service: "executor-rehearsal", node, level: "error" }), beforeChange: async () => {} };
+    const [problem] = await routes.checkBatch([step], ctx).catch((error: Error) => [`cannot check: ${error.message}`]);
+    seen.routes = problem ?? "main table and the route to 127.0.0.1 read";
+  }
   if (masters) seen.links = `${masters.links(null).length} links in this namespace`;
   if (mesh) {
     try {
@@ -226,7 +292,7 @@ export async function rehearsePlanHandling(options: RehearsalOptions): Promise<R
   }
 }
 
-async function rehearse({ backend, signResult, checkPlan: checkPlanMessage, checkResult }: RehearsalOptions): Promise<Rehearsal> {
+async function rehearse({ backend, signResult, checkPlan: checkPlanMessage, checkResult, scope = "all" }: RehearsalOptions): Promise<Rehearsal> {
   const started = performance.now();
   const keys = backend.sigKeypair();
   const keyId = `rehearsal-${crypto.randomUUID().slice(0, 8)}`;
@@ -250,10 +316,37 @@ async function rehearse({ backend, signResult, checkPlan: checkPlanMessage, chec
     .register(origIntervalActuator(control))
     .register(hopPenaltyActuator(control))
     .register(aggregationActuator(control));
-  const runner = new PlanRunner({ registry, node: "r1", logger });
   const kv = new MemoryKv();
-  const handler = new PlanHandler({ mode: "enforce", outcomes: kv, leases: new PlanLeases({ kv, holder: "rehearsal" }), runner, logger, sign: signResult });
-  const handled = await handler.handle(plan, { sequence: 1, redelivered: false });
+  const delivery = { sequence: 1, redelivered: false };
+  let handled: Handled;
+  if (scope === "all") {
+    const runner = new PlanRunner({ registry, node: "r1", logger });
+    const handler = new PlanHandler({ mode: "enforce", outcomes: kv, leases: new PlanLeases({ kv, holder: "rehearsal" }), runner, logger, sign: signResult });
+    handled = await handler.handle(plan, delivery);
+  } else {
+    // Each node's executor its part, r1 coordinating, their records watched as a node executor watches them.
+    const records = await CoordinationRecords.start(kv, logger);
+    try {
+      const parts = NODES.map((node) =>
+        new CoordinatedPlans({
+          node,
+          mode: "enforce",
+          outcomes: kv,
+          records,
+          leases: new PlanLeases({ kv, holder: `rehearsal-${node}`, keys: nodeKeys(node) }),
+          runner: new PlanRunner({ registry, node, logger }),
+          sign: signResult,
+          logger,
+          deadlineMs: 10_000,
+          graceMs: 5_000,
+          defaultVerifyMs: 2_000,
+        }).handle(plan, delivery),
+      );
+      [handled] = (await Promise.all(parts)) as [Handled, ...Handled[]];
+    } finally {
+      await records.stop();
+    }
+  }
   if (handled.kind !== "result") throw new RehearsalFailed(`the synthetic plan was not run: ${handled.detail}`);
   checkResult(handled.result);
   if (handled.result.status !== "verified") throw new RehearsalFailed(`the synthetic plan ended ${handled.result.status}: ${handled.result.detail ?? ""}`);

@@ -68,12 +68,17 @@ export interface StepReport {
 export interface PlanPart {
   /** Its steps this executor cannot run (no actuator, invalid params, not handled here), with why. */
   readonly invalid: readonly { index: number; detail: string }[];
-  /** Applies its steps among `wave` not applied yet, in plan order and journaled; the first failure, if any. */
+  /**
+   * Applies its steps among `wave` not applied yet, in plan order, each journaled before it changes anything; the first
+   * failure, if any. The journal's note of what landed may still be on its way ({@link settled}).
+   */
   apply(wave: readonly number[], signal?: AbortSignal): Promise<{ index: number; detail: string } | undefined>;
   /** Observes its applied steps until `deadline`; undefined when nothing of them is observable. */
   verify(deadline: number): Promise<{ ok: boolean; observable: number; detail: string; ts: number } | undefined>;
   /** Undoes every step that may have changed something, in reverse order. */
   rollback(): Promise<{ ok: boolean; summary: string }>;
+  /** Resolves once the journal notes every change applied so far; throws {@link LeaseLost} when a write found another holder. */
+  settled(): Promise<void>;
   /** Each of its steps as it stands. */
   reports(): StepReport[];
   /** Its steps that are no longer waiting to be applied (applied, failed, skipped, rolled back). */
@@ -176,23 +181,30 @@ export class PlanRunner {
 
   /**
    * One node's part of a coordinated plan (the steps at `indices`), prepared: each step checked against its actuator (and,
-   * with `check`, by its read-only checks) and the journal written (a fencing write over `existing`, left by an earlier holder, whose steps count as applied and are
-   * never applied again). Its steps are then applied, observed and undone when the coordination record says so.
+   * with `checks` from {@link check}, by its read-only checks). The journal is written at once over `existing`, left by an
+   * earlier holder (whose steps count as applied and are never applied again), or with `fence` (a lease taken over);
+   * else with the first change. Its steps are then applied, observed and undone when the coordination records say so.
    */
   async part(
     plan: Plan,
     indices: readonly number[],
     journal: JournalWriter,
-    { holder, existing, check = true }: { holder: string; existing?: JournalRecord; check?: boolean },
+    { holder, existing, checks, fence = false }: { holder: string; existing?: JournalRecord; checks?: Promise<ReadonlyMap<number, string>>; fence?: boolean },
   ): Promise<PlanPart> {
     const own = new Set(indices);
     const states = this.#prepare(plan).filter((state) => own.has(state.index));
-    // The actuators' read-only checks (a next hop reachable on its device), unless the part is only read back to finish it.
-    if (check) await this.#precheck(states.filter((state) => !existing?.entries.some((entry) => entry.index === state.index)));
+    const record: JournalRecord = existing ? { ...existing, recovered_by: holder } : { plan_id: plan.plan_id, holder, started_at: Date.now(), entries: [] };
+    // A journal left by an earlier holder, or a lease taken over, is written at once (fencing the earlier holder); a fresh
+    // part's journal is created with its first step's undo data. A step journaled before is not checked again.
+    const fencing = existing !== undefined || fence ? journal.write({ ...record, entries: [...record.entries] }) : undefined;
+    const [, problems] = await Promise.all([fencing, checks]);
+    for (const state of states) {
+      const problem = problems?.get(state.index);
+      if (problem && state.status === "would_apply" && !existing?.entries.some((entry) => entry.index === state.index)) this.#set(state, "failed", problem);
+    }
     const invalid = states
       .filter((state) => state.status === "failed" || state.status === "skipped")
       .map((state) => ({ index: state.index, detail: state.detail }));
-    const record: JournalRecord = existing ? { ...existing, recovered_by: holder } : { plan_id: plan.plan_id, holder, started_at: Date.now(), entries: [] };
     for (const entry of existing?.entries ?? []) {
       const state = states.find((candidate) => candidate.index === entry.index);
       if (!state?.actuator || !state.step) continue;
@@ -201,8 +213,20 @@ export class PlanRunner {
       const status = entry.state === "rolled_back" || entry.state === "failed" ? entry.state : "applied";
       this.#set(state, status, `${state.applied.detail} (journaled by ${existing?.holder})`);
     }
-    await journal.write(record);
     const ctx = this.#context(record, states, journal);
+    // The journal's note of what landed is written while the part reports it; its next step waits for the write.
+    let landed: Promise<void> = Promise.resolve();
+    let lost: unknown;
+    const noted = (write: Promise<void>) => {
+      const caught = write.catch((error) => {
+        lost ??= error;
+      });
+      landed = landed.then(() => caught);
+    };
+    const settled = async () => {
+      await landed;
+      if (lost !== undefined) throw lost;
+    };
     const report = (state: StepState): StepReport => ({
       index: state.index,
       status: state.status,
@@ -212,22 +236,40 @@ export class PlanRunner {
     return {
       invalid,
       apply: async (wave, signal) => {
+        await settled();
         const runnable = states.filter((state) => wave.includes(state.index) && state.status === "would_apply");
-        const failure = await this.#apply(runnable, ctx, signal, record, journal);
+        const failure = await this.#apply(runnable, ctx, signal, record, journal, noted);
         if (!failure) return undefined;
         for (const state of runnable) if (state.status === "would_apply") this.#set(state, "skipped", `not run: step ${failure.index} failed`);
         return { index: failure.index, detail: `step ${failure.index} (${failure.action.type}) failed: ${failure.detail}` };
       },
       verify: async (deadline) => {
+        await settled();
         const entry = await this.#check({ type: "steps" }, states, ctx, deadline);
         if (!entry) return undefined;
         const observable = states.filter((state) => state.applied && state.observation && state.observation.observable !== false).length;
         return { ok: entry.ok, observable, detail: entry.detail, ts: entry.ts };
       },
-      rollback: () => this.#rollback(states, ctx, record, journal),
+      rollback: async () => {
+        // A journal write that found another holder stops the part here, as it would have stopped the apply.
+        await settled();
+        return this.#rollback(states, ctx, record, journal);
+      },
+      settled,
       reports: () => states.map(report),
       done: () => states.filter((state) => state.status !== "would_apply").map((state) => state.index),
     };
+  }
+
+  /**
+   * The actuators' read-only checks of `plan`'s steps at `indices` (a route's next hop reachable on its device), batched
+   * per actuator: the problem of each step that fails one, by index. Nothing changes, so it may run before the part's lease.
+   */
+  async check(plan: Plan, indices: readonly number[]): Promise<ReadonlyMap<number, string>> {
+    const own = new Set(indices);
+    const states = this.#prepare(plan).filter((state) => own.has(state.index));
+    await this.#precheck(states);
+    return new Map(states.filter((state) => state.status === "failed").map((state) => [state.index, state.detail]));
   }
 
   /** Runs the actuators' read-only checks of steps about to run (per actuator, batched); a step that fails one is failed. */
@@ -315,6 +357,7 @@ export class PlanRunner {
     signal: AbortSignal | undefined,
     record: JournalRecord,
     journal: JournalWriter,
+    noteLanded?: (write: Promise<void>) => void,
   ): Promise<StepState | undefined> {
     const { stepDelayMs } = this.#o;
     for (let i = 0; i < runnable.length; ) {
@@ -368,7 +411,11 @@ export class PlanRunner {
         if (state.applied) entry.applied = state.applied;
         entry.ts = Date.now();
       }
-      if (touched) await journal.write(record);
+      if (touched) {
+        const write = journal.write(record);
+        if (noteLanded) noteLanded(write);
+        else await write;
+      }
       if (failed) return failed;
       i += group.length;
     }
