@@ -23,6 +23,7 @@ import { type ActionResult, linkId, type Plan, type Telemetry } from "@x0/shared
 import { type Arrival, type EventRecorder, REPO_ROOT, recordEvents } from "@x0/shared/testing";
 import { type HealLab, inVm, labRunnable, startHealLab, VM_PROFILE } from "../test/lab-stack.ts";
 import { policyFileWith } from "./policy.ts";
+import { restoredAfter } from "./restore.ts";
 import { durationStats } from "./stats.ts";
 
 const FAULTS = Number(process.env.X0_BENCH_BATMAN_FAULTS ?? 20);
@@ -167,7 +168,7 @@ async function runOnce(mode: Run["mode"]): Promise<Run> {
         events
           .firstOpened(at, (x) => x.target?.id === link || (x.target?.nodes ?? []).some((node) => node === a || node === b), REPAIR_TIMEOUT_MS)
           .then((found) => (found ? found.at - at : null)),
-        restoredAfter(probeEvents, at, REPAIR_TIMEOUT_MS),
+        restoredAfter(probeEvents, at, { timeoutMs: REPAIR_TIMEOUT_MS, noOutageMs: NO_OUTAGE_MS, pollMs: 50 }),
       ]);
       // Heal, then wait for the mesh to be whole again: every hard interface back, incidents resolved, plans answered,
       // and the probe steady, so every cut starts from the same state.
@@ -273,27 +274,6 @@ function batmanPath(lab: HealLab, originators: Map<string, string>): string[] {
     path.push(best.hard_ifname.split("-")[1] as string);
   }
   return path;
-}
-
-/**
- * The first probe reply after the outage the fault caused that lasts (no new outage within 1 s): `repaired` is null after
- * `timeoutMs`, or when no outage began within NO_OUTAGE_MS (`interrupted` false: the cut was off the probe's path).
- */
-async function restoredAfter(events: ProbeEvent[], at: number, timeoutMs: number): Promise<{ repaired: number | null; interrupted: boolean }> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const after = events.filter((e) => e.ts >= at);
-    const firstOutage = after.find((e) => e.event === "outage");
-    if (firstOutage) {
-      for (const restored of after.filter((e): e is RestoredEvent => e.event === "restored" && e.ts >= firstOutage.ts)) {
-        if (Date.now() < restored.ts + 1000) break;
-        if (!after.some((e) => e.event === "outage" && e.ts > restored.ts && e.ts <= restored.ts + 1000))
-          return { repaired: restored.ts - at, interrupted: true };
-      }
-    } else if (Date.now() - at > NO_OUTAGE_MS) return { repaired: null, interrupted: false };
-    await Bun.sleep(50);
-  }
-  return { repaired: null, interrupted: true };
 }
 
 /** Waits until the probe has had no outage for `quietMs` (from `from` on). */

@@ -4,11 +4,12 @@
 import { writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { cutNode, healLab, LabProber, type ProbeEvent, type RestoredEvent, type SummaryEvent, setLinkLoss } from "@x0/lab";
+import { cutNode, healLab, LabProber, type ProbeEvent, type SummaryEvent, setLinkLoss } from "@x0/lab";
 import type { Anomaly } from "@x0/shared";
 import { REPO_ROOT, recordEvents } from "@x0/shared/testing";
 import { type HealLab, labRunnable, startHealLab } from "../test/lab-stack.ts";
 import { policyFileWith } from "./policy.ts";
+import { restoredAfter } from "./restore.ts";
 import { durationStats } from "./stats.ts";
 
 const CUTS = Number(process.env.X0_BENCH_HEAL_CUTS ?? 20);
@@ -71,29 +72,6 @@ function noteDown(id: string, at: number): void {
 async function detection(at: number, about: (anomaly: Anomaly) => boolean, timeoutMs: number): Promise<{ ms: number; kind: string } | null> {
   const found = await events.firstOpened(at, about, timeoutMs);
   return found ? { ms: found.at - at, kind: found.message.kind } : null;
-}
-
-/**
- * Probe traffic flowing again after `at`: the first reply after the outage the fault caused that stays up, i.e. no new
- * outage within 1 s (a route change can leave a short second outage while nodes switch one after another; the repair
- * counts from the restoration that lasts).
- */
-async function restoredAfter(at: number, timeoutMs: number): Promise<number | null> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const events = probeEvents.filter((e) => e.ts >= at);
-    const firstOutage = events.find((e) => e.event === "outage");
-    if (firstOutage) {
-      const restorations = events.filter((e): e is RestoredEvent => e.event === "restored" && e.ts >= firstOutage.ts);
-      for (const restored of restorations) {
-        if (Date.now() < restored.ts + 1000) break; // not yet known to last
-        const again = events.some((e) => e.event === "outage" && e.ts > restored.ts && e.ts <= restored.ts + 1000);
-        if (!again) return restored.ts - at;
-      }
-    }
-    await Bun.sleep(20);
-  }
-  return null;
 }
 
 /** After a lossy link: the start of the first CLEAN_WINDOW_MS in which every hello was answered (from 100 ms summaries). */
@@ -210,7 +188,9 @@ try {
     }
     const [detected, repaired] = await Promise.all([
       detection(injectedAt, about, REPAIR_TIMEOUT_MS),
-      kind === "loss30" ? cleanAfter(injectedAt, REPAIR_TIMEOUT_MS) : restoredAfter(injectedAt, REPAIR_TIMEOUT_MS),
+      kind === "loss30"
+        ? cleanAfter(injectedAt, REPAIR_TIMEOUT_MS)
+        : restoredAfter(probeEvents, injectedAt, { timeoutMs: REPAIR_TIMEOUT_MS }).then(({ repaired }) => repaired),
     ]);
     const sample: Sample = { kind, target, injected_at: injectedAt, mttd_ms: detected?.ms ?? null, mttr_ms: repaired, detected_as: detected?.kind ?? null };
     samples.push(sample);

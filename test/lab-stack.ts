@@ -1,6 +1,6 @@
-// The whole loop on a network-namespace lab, for the self-healing tests and `bun run bench:heal`: a lab of its own prefix,
-// nats-server on the lab's management bridge, one monitor and one executor per node inside its namespace (or a site
-// executor in the root namespace), and analyzer and planner in the root namespace, as `bun run up --lab` runs them.
+// The whole loop on a network-namespace lab, for the self-healing tests and benches: nats-server (or a 3-server cluster) on
+// the lab's bridge, a monitor and an executor per node in its namespace (or a site executor), analyzer and planner(s) in
+// the root namespace, as `bun run up --lab` runs them.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,7 +24,16 @@ import {
   teardownLab,
   waitForDataplanes,
 } from "@x0/lab";
-import { collectLines, type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
+import {
+  collectLines,
+  type SecureCluster,
+  type SecureNats,
+  type ServiceProcess,
+  startSecureCluster,
+  startSecureNats,
+  startServiceProcess,
+  waitFor,
+} from "@x0/shared/testing";
 
 /**
  * Settings for a lab inside the TCG VM (`x0 lab vm`), where every process runs ~40× slower than on the host: hellos every
@@ -39,7 +48,13 @@ import { collectLines, type SecureNats, type ServiceProcess, startSecureNats, st
  * requests get a minute, and the small tmpfs holds streams of 64 MiB (JetStream reserves max_bytes).
  */
 export const VM_PROFILE = {
-  common: { X0_NATS_JS_TIMEOUT_MS: "60000", X0_EVENTS_MAX_BYTES: String(64 * 1024 * 1024) },
+  // Leader leases of 10 s: a 1 s lease renewed every 333 ms would demote a leader at every pause of a guest this slow.
+  common: {
+    X0_NATS_JS_TIMEOUT_MS: "60000",
+    X0_EVENTS_MAX_BYTES: String(64 * 1024 * 1024),
+    X0_PLANNER_LEASE_MS: "10000",
+    X0_ANALYZER_LEASE_MS: "10000",
+  },
   // batman-adv's tables every 2 s: telemetry needs no fresher TQ, and a guest at 40× slower has no cycles to spare.
   monitor: { X0_MONITOR_PROBE_INTERVAL_MS: "100", X0_MONITOR_INTERVAL_MS: "1000", X0_MONITOR_BATMAN_INTERVAL_MS: "2000" },
   analyzer: { X0_ANALYZER_PHI_MIN_STDDEV_MS: "50", X0_ANALYZER_SILENCE_INTERVALS: "8", X0_ANALYZER_BATMAN_LAST_SEEN_MS: "6000" },
@@ -59,11 +74,14 @@ export interface HealLab {
   plan: LabPlan;
   /** mTLS-only, with the permission matrix: every process connects with its own SVID. */
   secure: SecureNats;
+  /** The (first) nats-server. */
   nats: SecureNats["nats"];
+  /** The three servers, when the lab runs on a cluster. */
+  cluster?: SecureCluster;
   /** A client of the test (root namespace). */
   nc: NatsConnection;
   stateDir: string;
-  /** Root-namespace services by name, and the node executors as `executor@<node>`. */
+  /** Root-namespace services by name (a second planner is `planner#2`), and the node executors as `executor@<node>`. */
   services: Map<string, ServiceProcess>;
   /** Who runs the plans: one executor per node, or the site executor. */
   executors: LabExecutors;
@@ -158,6 +176,10 @@ export interface HealLabOptions {
   services?: readonly string[];
   /** node (default; site on a batman-adv lab, where node executors are not verified yet): one executor per node; site: one for all. */
   executors?: LabExecutors;
+  /** A 3-server NATS cluster with every stream and bucket at 3 replicas, instead of one server. */
+  cluster?: boolean;
+  /** How many planner instances run (one leads, the others stand by): `planner`, `planner#2`, … */
+  planners?: number;
 }
 
 /** A node's executor inside its namespace, as a service process answering at the node's management address. */
@@ -217,33 +239,48 @@ export async function startHealLab({
   startTimeoutMs = 30_000,
   services: serviceNames = ["analyzer", "planner", "executor"],
   executors = routing === "batman" ? "site" : "node",
+  cluster: clustered = false,
+  planners = 1,
 }: HealLabOptions): Promise<HealLab> {
   await teardownLab(prefix, { stateDir: tmpdir(), graceMs: 0 });
   const stateDir = mkdtempSync(join(tmpdir(), `x0-heal-${prefix}-`));
   const plan = planLab(parseTopology(topology), prefix, defaultMgmtSubnet(prefix), routing, linkCosts);
   const services = new Map<string, ServiceProcess>();
   let secure: SecureNats | undefined;
+  let cluster: SecureCluster | undefined;
   let nc: NatsConnection | undefined;
   const stop = async () => {
     await Promise.all([...services.values()].map((service) => service.stop()));
     await nc?.close().catch(() => {});
     await teardownLab(prefix, { stateDir, graceMs: 2000 });
-    await secure?.dispose();
+    await (cluster ?? secure)?.dispose();
     rmSync(stateDir, { recursive: true, force: true });
   };
   try {
     const state = await createLab(plan, { stateDir, natsUrl: null, owner: "lab" });
     // Per-node identities: every lab node's monitor and executor (the site executor has its own role, executor-site).
-    secure = await startSecureNats({
+    const natsOptions = {
       nodes: plan.nodes.map((node) => node.name),
       host: plan.bridgeAddress,
       // In a TCG VM a loaded guest can take seconds over a TLS handshake.
       tlsTimeoutSeconds: process.env.X0_IN_VM === "1" ? 30 : undefined,
-    });
-    const natsUrl = secure.nats.url;
+    };
+    if (clustered) {
+      cluster = await startSecureCluster({ ...natsOptions, size: 3 });
+      const { caDir, serviceEnv: clusterEnv, adminTls } = cluster;
+      secure = { nats: cluster.servers[0] as SecureNats["nats"], caDir, serviceEnv: clusterEnv, adminTls, dispose: () => Promise.resolve() };
+    } else secure = await startSecureNats(natsOptions);
+    const natsUrl = cluster ? cluster.urls.join(",") : secure.nats.url;
+    const replicas = secure.serviceEnv.X0_JS_REPLICAS;
     for (const node of plan.nodes)
       state.processes.push(
-        startDetachedMonitor(plan, node, natsUrl, stateDir, { ...process.env, X0_LOG_LEVEL: "warn", X0_DEV_CA_DIR: secure.caDir, ...monitorEnv }),
+        startDetachedMonitor(plan, node, natsUrl, stateDir, {
+          ...process.env,
+          X0_LOG_LEVEL: "warn",
+          X0_DEV_CA_DIR: secure.caDir,
+          ...(replicas ? { X0_JS_REPLICAS: replicas } : {}),
+          ...monitorEnv,
+        }),
       );
     const common = { ...secure.serviceEnv, X0_NODE: "site", X0_LOG_LEVEL: "warn", ...env };
     const site: Record<string, Record<string, string>> = { executor: siteExecutorEnvironment(prefix) };
@@ -256,9 +293,17 @@ export async function startHealLab({
       }
       await services.get(name)?.stop();
       const node = name.startsWith("executor@") ? plan.nodes.find((candidate) => `executor@${candidate.name}` === name) : undefined;
+      // A second instance of a service (`planner#2`): the same service, its own instance name.
+      const [folder = name, instance] = name.split("#");
       const service = node
         ? startNodeExecutor(plan, node, natsUrl, { ...common, ...serviceEnv.executor, ...extra })
-        : startServiceProcess(name, { ...common, ...site[name], ...serviceEnv[name], ...extra });
+        : startServiceProcess(folder, {
+            ...common,
+            ...site[folder],
+            ...serviceEnv[folder],
+            ...(instance ? { X0_INSTANCE: `${folder}-${instance}` } : {}),
+            ...extra,
+          });
       services.set(name, service);
       await service.waitReady(startTimeoutMs);
       return service;
@@ -266,7 +311,10 @@ export async function startHealLab({
     // The executors first: a node executor's durable consumer takes the plans published after it is made, and a plan with
     // a step for a node whose executor missed it waits for its deadline.
     if (serviceNames.includes("executor")) await startService("executor");
+    const extraPlanners = serviceNames.includes("planner") ? Array.from({ length: Math.max(0, planners - 1) }, (_, i) => `planner#${i + 2}`) : [];
     await Promise.all(serviceNames.filter((name) => name !== "executor").map((name) => startService(name)));
+    // The standbys after the first planner has taken the lead.
+    for (const name of extraPlanners) await startService(name);
     const missing = await waitForDataplanes(plan, 2 * startTimeoutMs);
     if (missing.length > 0) {
       // The state folder goes with the lab: say what the monitor of each node still missing wrote.
@@ -277,7 +325,7 @@ export async function startHealLab({
       });
       throw new Error(`monitors did not attach XDP on ${missing.join(", ")}; ${tails.join("\n")}`);
     }
-    nc = await connect({ servers: natsUrl, name: "heal-test", maxReconnectAttempts: -1, tls: secure.adminTls });
+    nc = await connect({ servers: natsUrl.split(","), name: "heal-test", maxReconnectAttempts: -1, tls: secure.adminTls });
     // The planner knows every link once every node has announced its addresses.
     const planner = services.get("planner");
     if (planner)
@@ -322,7 +370,7 @@ export async function startHealLab({
       }
       return off;
     };
-    return { plan, secure, nats: secure.nats, nc, stateDir, services, executors, startService, routeOf, pathOf, routesOffInitial, stop };
+    return { plan, secure, nats: secure.nats, cluster, nc, stateDir, services, executors, startService, routeOf, pathOf, routesOffInitial, stop };
   } catch (error) {
     await stop();
     throw error;

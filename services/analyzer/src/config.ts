@@ -61,7 +61,7 @@ export const analyzerConfigShape = {
   /** How often baselines are saved to the x0_baselines bucket (by the leader). */
   X0_ANALYZER_BASELINE_SAVE_MS: count.default(10_000),
   /** How long the leader lease lasts without renewal (renewed every third of it), in ms. */
-  X0_ANALYZER_LEASE_MS: z.coerce.number().int().min(300).max(120_000).default(2000),
+  X0_ANALYZER_LEASE_MS: z.coerce.number().int().min(300).max(120_000).default(1000),
   /** The assumed bound on clock differences between analyzer instances, in ms: a standby takes over only this long after expiry. */
   X0_ANALYZER_LEASE_SKEW_MS: z.coerce.number().int().min(0).max(10_000).default(250),
   /** After a takeover, how long an incident the previous leader published stays open for this instance's detectors to find it, in ms. */

@@ -28,7 +28,11 @@ export function followPublishedIncidents(nc: Runtime<object>["nc"], published: P
   return { name: `subscription ${subject}`, isLive: () => !subscription.isClosed(), stop: () => subscription.drain() };
 }
 
-/** Elected: continues the previous leader's incidents (with their traces) and publishes what the takeover decided. */
+/**
+ * Elected: publishes again the states of the last minute (those the stream already holds are dropped as duplicates;
+ * those it lost with a dying stream leader are stored), continues the previous leader's incidents (with their traces)
+ * and publishes what the takeover decided.
+ */
 export function takeOverIncidents({
   analyzer,
   published,
@@ -42,6 +46,17 @@ export function takeOverIncidents({
   graceMs: number;
   logger: Logger;
 }): void {
+  const recent = published.recent(Date.now());
+  const republished = recent.map(({ anomaly, trace }) =>
+    publisher.republish(anomaly, trace ?? ROOT_CONTEXT).catch((error) => {
+      logger.warn("incident state not published again", { incident_id: anomaly.incident_id, update: anomaly.update, error });
+      return false;
+    }),
+  );
+  void Promise.all(republished).then((stored) => {
+    const lost = recent.filter((_, index) => stored[index]).map(({ anomaly }) => `${anomaly.incident_id}:${anomaly.update}`);
+    logger.info("leading: recent incident states published again", { states: recent.length, stored_now: lost });
+  });
   const known = published.open();
   for (const last of known) {
     const trace = published.traceOf(last.incident_id);

@@ -64,6 +64,26 @@ export class IncidentPublisher {
     return this.#outbox;
   }
 
+  /**
+   * Publishes again, in order, a state another leader published (a subscriber may have seen it while the stream never
+   * stored it: its leader died with it). Same message id: the stream stores it only if it does not hold it yet.
+   * Resolves to whether it was stored now.
+   */
+  republish(anomaly: Anomaly, trace: Context): Promise<boolean> {
+    const { bus, isLeader = () => true, signal } = this.#options;
+    const stored = this.#outbox.then(async () => {
+      if (!isLeader()) return false;
+      const { ack } = await bus.publishDurable(contracts.anomaly, anomaly.node, anomaly, {
+        msgID: `anomaly:${anomaly.incident_id}:${anomaly.update}`,
+        parent: trace,
+        signal: signal?.(),
+      });
+      return !ack.duplicate;
+    });
+    this.#outbox = stored.catch(() => undefined);
+    return stored;
+  }
+
   /** Continues the trace of an incident this instance did not open (taken over from the previous leader). */
   adoptTrace(incidentId: string, trace: Context): void {
     this.#traces.set(incidentId, trace);

@@ -14,7 +14,7 @@ export const plannerConfigShape = {
    * How long the leader lease lasts without renewal (renewed every third of it), in ms; also the durable consumers' ack
    * wait, so an incident state a dead leader fetched comes back by the time a standby has taken over.
    */
-  X0_PLANNER_LEASE_MS: z.coerce.number().int().min(300).max(120_000).default(2000),
+  X0_PLANNER_LEASE_MS: z.coerce.number().int().min(300).max(120_000).default(1000),
   /** The assumed bound on clock differences between planner instances, in ms: a standby takes over only this long after expiry. */
   X0_PLANNER_LEASE_SKEW_MS: z.coerce.number().int().min(0).max(10_000).default(250),
   /** Policy file (YAML or JSON); validated at start. */

@@ -14,6 +14,11 @@ export function createMetrics(registry: Registry) {
       registers,
     }),
     deferred: new Counter({ name: "x0_planner_cooldown_deferred_total", help: "Plans held back until their target's cooldown ended.", registers }),
+    retries: new Counter({
+      name: "x0_planner_repair_retries_total",
+      help: "Repairs planned again because their plan failed without changing anything.",
+      registers,
+    }),
     planning: new Histogram({
       name: "x0_planner_planning_duration_seconds",
       help: "Time to plan routes: graph, route tables, diff and verify checks.",

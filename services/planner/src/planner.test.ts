@@ -420,4 +420,51 @@ describe("planner", () => {
       expect(planner.installed().get(key)?.via).toBe(String(routeOf(second, String(action.params.node), String(action.params.destination))?.via));
     }
   });
+
+  test("planner - a repair whose plan failed without changing anything is planned again after the backoff, with a new plan id", async () => {
+    const { planner, plans, msgIDs, advance, now } = setup();
+    const down = incident("link_down", linkTarget("n1", "n2"));
+    const first = (await planner.handleAnomaly(down)) as Plan;
+    // Its executors could not prepare it (NATS out of reach): nothing applied, the result says so.
+    await planner.handleResult(result(first, "failed", now()));
+    expect(await planner.tick()).toEqual([]);
+    advance(shipped.retry.backoff_ms);
+    const [again] = await planner.tick();
+    expect(again?.incident_id).toBe(down.incident_id);
+    expect(again?.plan_id).not.toBe(first.plan_id);
+    expect(msgIDs.at(-1)).toBe(`plan:${down.incident_id}:0:retry:1`);
+    // The same routes are stated again: the failed plan's changes were never installed.
+    expect(again?.actions.map((action) => action.params)).toEqual(first.actions.map((action) => action.params));
+    // The second failure waits twice as long; the policy allows three attempts, then the incident is left to its next state.
+    await planner.handleResult(result(again as Plan, "failed", now()));
+    advance(shipped.retry.backoff_ms);
+    expect(await planner.tick()).toEqual([]);
+    advance(shipped.retry.backoff_ms);
+    const [third] = await planner.tick();
+    await planner.handleResult(result(third as Plan, "failed", now()));
+    advance(4 * shipped.retry.backoff_ms);
+    const [fourth] = await planner.tick();
+    await planner.handleResult(result(fourth as Plan, "failed", now()));
+    advance(60_000);
+    expect(await planner.tick()).toEqual([]);
+    expect(plans.filter((plan) => plan.incident_id === down.incident_id)).toHaveLength(1 + shipped.retry.attempts);
+  });
+
+  test("planner - a rolled-back plan, a failure that applied something, or a resolved incident is not planned again", async () => {
+    const { planner, plans, advance, now } = setup();
+    const rolledBack = incident("link_down", linkTarget("n1", "n2"));
+    const a = (await planner.handleAnomaly(rolledBack)) as Plan;
+    await planner.handleResult(result(a, "rolled_back", now()));
+    const partial = incident("link_down", linkTarget("n5", "n6"));
+    const b = (await planner.handleAnomaly(partial)) as Plan;
+    await planner.handleResult({ ...result(b, "failed", now()), applied_at: now() });
+    const resolved = incident("link_down", linkTarget("n8", "n9"));
+    const c = (await planner.handleAnomaly(resolved)) as Plan;
+    await planner.handleResult(result(c, "failed", now()));
+    await planner.handleAnomaly(later(resolved, "resolved"));
+    const before = plans.length;
+    advance(60_000);
+    expect(await planner.tick()).toEqual([]);
+    expect(plans).toHaveLength(before);
+  });
 });

@@ -55,6 +55,8 @@ interface Incident {
   alternative: string;
   approval: "auto" | "manual";
   quarantined: boolean;
+  /** The incident's last repair plan, and how often it was planned again after failing without a change. */
+  repair?: { request: PlanRequest; planId: string; retries: number };
 }
 
 /** How an element's faults are repaired: static routes around it, or batman-adv hard-interface changes. */
@@ -91,6 +93,8 @@ export class Planner {
   readonly #batman: BatmanStrategy;
   readonly #incidents = new Map<string, Incident>();
   readonly #deferred = new Map<string, { request: PlanRequest; due: number }>();
+  /** Repairs to plan again, by incident id: their plan failed without changing anything. */
+  readonly #retries = new Map<string, { request: PlanRequest; due: number }>();
   #pendingRelease: { ids: string[]; incidentId: string } | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -252,6 +256,7 @@ export class Planner {
       severity: anomaly.kind === "link_degraded" ? Severity.degraded : Severity.down,
     };
     const wait = this.#cooldown.remaining(cooldownKey, request.severity, now);
+    this.#retries.delete(anomaly.incident_id);
     if (wait > 0) {
       // Held back, not dropped: the graph already has the fault, and the plan is made when the cooldown ends.
       this.#deferred.set(cooldownKey, { request, due: now + wait });
@@ -294,6 +299,7 @@ export class Planner {
 
   async #onResolved(anomaly: Anomaly, known: Incident | undefined, parent: Context | undefined, now: number): Promise<Plan | undefined> {
     this.#incidents.delete(anomaly.incident_id);
+    this.#retries.delete(anomaly.incident_id);
     if (anomaly.resolution === "merged" && anomaly.merged_into && ROUTE_KINDS.has(anomaly.kind)) {
       // The fault goes on as another incident (a node down, or a lossy link first taken for a cut): its marks keep the
       // element out of routing until that incident ends, so nothing is restored in between.
@@ -339,6 +345,36 @@ export class Planner {
     if (settled) this.#metrics.outcomes.inc({ kind: settled.record.kind, alternative: settled.record.alternative, outcome: settled.outcome ?? "none" });
     await this.#routes.settle(result, settled, now);
     await this.#batman.settle(result, settled, now);
+    this.#retryIfUnapplied(result, now);
+  }
+
+  /**
+   * A repair plan that failed without changing anything (its executors could not prepare it, e.g. while NATS elected a new
+   * leader) is planned again while its incident is open, after a growing backoff, up to the policy's attempts.
+   */
+  #retryIfUnapplied(result: ActionResult, now: number): void {
+    if (result.status !== "failed" || result.applied_at !== undefined) return;
+    if (result.steps.some((step) => step.status === "applied" || step.status === "verified" || step.status === "rolled_back")) return;
+    const incident = this.#incidents.get(result.incident_id);
+    const repair = incident?.repair;
+    if (!repair || repair.planId !== result.plan_id) return;
+    const { attempts, backoff_ms: backoffMs } = this.#policy.retry;
+    if (repair.retries >= attempts) {
+      this.#deps.logger.warn("repair failed without a change; no attempts left", { incident_id: result.incident_id, plan_id: result.plan_id, attempts });
+      return;
+    }
+    repair.retries += 1;
+    const { request } = repair;
+    const origin = { ...request.origin, msgID: `${request.origin.msgID}:retry:${repair.retries}` };
+    const wait = backoffMs * 2 ** (repair.retries - 1);
+    this.#retries.set(result.incident_id, { request: { ...request, origin }, due: now + wait });
+    this.#metrics.retries.inc();
+    this.#deps.logger.info("repair failed without a change: planning it again", {
+      incident_id: result.incident_id,
+      plan_id: result.plan_id,
+      attempt: repair.retries,
+      wait_ms: wait,
+    });
   }
 
   async #onTick(): Promise<Plan[]> {
@@ -362,6 +398,13 @@ export class Planner {
       this.#deferred.delete(key);
       const planned = await this.#plan(request, undefined, now);
       if (typeof planned === "object") plans.push(planned);
+    }
+    for (const [incidentId, { request, due }] of this.#retries) {
+      if (due > now) continue;
+      this.#retries.delete(incidentId);
+      const planned = await this.#plan(request, undefined, now);
+      if (planned === "budget") this.#retries.set(incidentId, { request, due: now + this.#policy.retry.backoff_ms });
+      else if (typeof planned === "object") plans.push(planned);
     }
     await this.#flush(now);
     return plans;
@@ -408,7 +451,11 @@ export class Planner {
     if (emitted.outcome === "budget") return "budget";
     // A resolution or release neither waits for nor starts a cooldown: the next fault of the target is not an escalation of it.
     if (request.purpose === "repair" && emitted.outcome !== "too-large") this.#cooldown.record(request.cooldownKey, request.severity, now);
-    if (emitted.outcome === "published") await strategy.persist(proposal, emitted.plan, now);
+    if (emitted.outcome === "published") {
+      await strategy.persist(proposal, emitted.plan, now);
+      const incident = request.purpose === "repair" ? this.#incidents.get(request.origin.incidentId) : undefined;
+      if (incident) incident.repair = { request, planId: emitted.plan.plan_id, retries: incident.repair?.retries ?? 0 };
+    }
     return emitted.plan;
   }
 

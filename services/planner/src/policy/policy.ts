@@ -54,6 +54,7 @@ export const Policy = z
       .strictObject({ downs: z.number().int().min(1).default(3), window_ms: positiveMs.default(60_000), stable_ms: positiveMs.default(30_000) })
       .prefault({}),
     budget: z.strictObject({ plans_per_minute: z.number().int().positive().default(30) }).prefault({}),
+    retry: z.strictObject({ attempts: z.number().int().min(0).max(10).default(3), backoff_ms: positiveMs.max(600_000).default(1000) }).prefault({}),
     verify: z.strictObject({ max_checks: z.number().int().min(0).max(32).default(4), deadline_ms: positiveMs.max(600_000).default(2000) }).prefault({}),
     link_cost: z
       .strictObject({
