@@ -120,6 +120,30 @@ describe("runtime", () => {
     expect(await get(service.port, "/healthz").catch(() => "refused")).toBe("refused");
   });
 
+  test("runtime - a start that throws rejects naming the service, after stopping what it had started: subscriptions, NATS, HTTP", async () => {
+    const port = freePort();
+    const steps: string[] = [];
+    let connection: NatsConnection | undefined;
+    const starting = runService(
+      {
+        name: "probe",
+        version: "1.2.3",
+        httpPort: 0,
+        config: {},
+        async start({ nc, track }) {
+          connection = nc;
+          track({ name: "one", isLive: () => true, stop: async () => void steps.push("subscription stopped") });
+          throw new Error("no bucket");
+        },
+      },
+      { env: envOf({ X0_HTTP_PORT: String(port) }), handleSignals: false, argv: [] },
+    );
+    await expect(starting).rejects.toThrow("x0-probe failed to start");
+    expect(steps).toEqual(["subscription stopped"]);
+    expect(connection?.isClosed()).toBe(true);
+    expect(await get(port, "/healthz").catch(() => "refused")).toBe("refused");
+  });
+
   test("runtime - a bad value exits 78 naming the variable and what it got, before anything connects", async () => {
     const { child, output } = spawnFixture({ X0_NATS_SERVERS: "nats://127.0.0.1:1", X0_FIXTURE_LIMIT: "-2" });
     expect(await child.exited).toBe(EXIT_CONFIG);

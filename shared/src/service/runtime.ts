@@ -266,6 +266,8 @@ export async function runService<Shape extends ConfigShape>(
     await definition.start(runtime);
   } catch (error) {
     logger.error("start failed", { error });
+    // What started before the failure (subscriptions, the NATS connection, the HTTP server) is stopped, not left open.
+    await stop();
     throw new X0Error(`x0-${definition.name} failed to start`, { cause: error });
   }
   started = true;

@@ -41,6 +41,7 @@ export async function startNatsServer({
   host = "127.0.0.1",
   configText,
   scheme = "nats",
+  readyTimeoutMs = 15_000,
 }: {
   bin?: string;
   tls?: TestTls;
@@ -50,6 +51,8 @@ export async function startNatsServer({
   configText?: string;
   /** The scheme of `url`: `tls` for a server that requires TLS from the first byte of the handshake on. */
   scheme?: "nats" | "tls";
+  /** How long `/healthz` may take to answer ok (a cluster member's waits for a JetStream meta leader: a raft election). */
+  readyTimeoutMs?: number;
 } = {}): Promise<NatsServer> {
   const port = freePort();
   const monitorPort = freePort();
@@ -75,7 +78,11 @@ export async function startNatsServer({
   const start = async () => {
     process_ = Bun.spawn(args, { stdout: "ignore", stderr: "pipe" });
     collectLines(process_.stderr as ReadableStream<Uint8Array>, log);
-    await waitFor(`nats-server on ${port}`, () => httpOk(`${monitorUrl}/healthz`), 15_000);
+    try {
+      await waitFor(`nats-server on ${port}`, () => httpOk(`${monitorUrl}/healthz`), readyTimeoutMs);
+    } catch (error) {
+      throw new Error(`nats-server on ${port} not healthy after ${readyTimeoutMs} ms; its last log lines:\n${log.slice(-15).join("\n")}`, { cause: error });
+    }
   };
   const stop = async (signal: "SIGTERM" | "SIGKILL" = "SIGTERM") => {
     if (!process_) return;
@@ -216,6 +223,9 @@ export async function startSecureCluster({
           serverName: `${name}-${index + 1}`,
           cluster: { name, listen: `127.0.0.1:${port}`, routes, tls: routeTls },
         }),
+        // Healthy once the three have elected a JetStream meta leader: nats-server 2.9 waits a randomised election timeout of
+        // seconds, and a split vote on a loaded machine starts another round.
+        readyTimeoutMs: 45_000,
       }),
     ),
   );
