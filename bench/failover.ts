@@ -114,6 +114,34 @@ async function eventsLeader(lab: HealLab): Promise<string | undefined> {
   return undefined;
 }
 
+/** For X0_BENCH_FAILOVER_DEBUG: each running server's health and every stream's and consumer's raft leader and replicas. */
+async function jetStreamHealth(lab: HealLab): Promise<string[]> {
+  const lines: string[] = [];
+  type Cluster = { leader?: string; replicas?: { name: string; current: boolean; lag?: number }[] };
+  type Jsz = { account_details?: { stream_detail?: { name: string; cluster?: Cluster; consumer_detail?: { name: string; cluster?: Cluster }[] }[] }[] };
+  const describe = (cluster?: Cluster) =>
+    `leader ${cluster?.leader ?? "NONE"} [${(cluster?.replicas ?? []).map((r) => `${r.name}${r.current ? "" : " behind"}${r.lag ? ` lag ${r.lag}` : ""}`).join(", ")}]`;
+  for (const server of lab.cluster?.servers ?? []) {
+    if (!server.running) continue;
+    const health = await fetch(`${server.monitorUrl}/healthz`, { signal: AbortSignal.timeout(1000) }).then(
+      (response) => response.text(),
+      (error: Error) => error.message,
+    );
+    lines.push(`${server.monitorUrl} healthz ${health.trim()}`);
+  }
+  const server = lab.cluster?.servers.find((candidate) => candidate.running);
+  if (!server) return lines;
+  const jsz = await fetch(`${server.monitorUrl}/jsz?streams=true&consumers=true`, { signal: AbortSignal.timeout(1000) }).then(
+    (response) => response.json() as Promise<Jsz>,
+    () => undefined,
+  );
+  for (const stream of jsz?.account_details?.flatMap((account) => account.stream_detail ?? []) ?? []) {
+    lines.push(`stream ${stream.name}: ${describe(stream.cluster)}`);
+    for (const consumer of stream.consumer_detail ?? []) lines.push(`  consumer ${consumer.name}: ${describe(consumer.cluster)}`);
+  }
+  return lines;
+}
+
 /** Kills the `turn`-th nats-server of the cluster in turn (SIGKILL); recovering starts it on its store and waits for the cluster. */
 async function killServer(lab: HealLab, turn: number): Promise<Killed> {
   const cluster = lab.cluster;
@@ -205,6 +233,14 @@ async function runMode(
         ...(killed ? { killed: killed.what, ...(killed.ledEvents === undefined ? {} : { killed_led_events: killed.ledEvents }) } : {}),
       };
       samples.push(sample);
+      if (process.env.X0_BENCH_FAILOVER_DEBUG && repaired === null) {
+        for (const line of await jetStreamHealth(lab)) process.stderr.write(`  nats: ${line}\n`);
+        for (const name of ["analyzer", "planner", "planner#2"]) {
+          const output = lab.services.get(name)?.output ?? [];
+          for (const line of output.filter((candidate) => /"level":"(warn|error)"|lead|elect/i.test(candidate)).slice(-25))
+            process.stderr.write(`  ${name}: ${line.slice(0, 400)}\n`);
+        }
+      }
       if (process.env.X0_BENCH_FAILOVER_DEBUG) {
         await Bun.sleep(3000);
         const rel = (at: number) => at - injectedAt;
@@ -224,7 +260,15 @@ async function runMode(
       if (killed) await killed.recover();
     }
     await settle(lab, events);
-    return { samples, accounting: await account(lab, events, since) };
+    const accounting = await account(lab, events, since);
+    if (process.env.X0_BENCH_FAILOVER_DEBUG && accounting.lost_events > 0) {
+      // What the analyzer said about each lost incident, and about its leadership meanwhile.
+      const ids = [...accounting.lost.incident_states_not_stored, ...accounting.lost.incidents_without_plan].map((state) => state.split(":")[0] as string);
+      const lines = lab.services.get("analyzer")?.output ?? [];
+      for (const line of lines.filter((candidate) => ids.some((id) => candidate.includes(id)) || /lead|demot|elect|not published/i.test(candidate)))
+        process.stderr.write(`  analyzer: ${line}\n`);
+    }
+    return { samples, accounting };
   } finally {
     await prober.stop().catch(() => {});
     await events.stop();
@@ -248,26 +292,17 @@ const modes: Partial<Record<Mode, { samples: Sample[]; accounting: Awaited<Retur
 const only = process.env.X0_BENCH_FAILOVER_MODES?.split(",");
 const wanted = (mode: Mode) => only === undefined || only.includes(mode);
 try {
-  // The same grid and cluster twice: once with today's site executor, once with one executor per node and two planners.
+  // The same grid, cluster and two planners twice: once with the site executor, once with one executor per node, so the
+  // comparison is the executors'.
+  const plannerEnv = { X0_PLANNER_POLICY: policyFile, ...(PLANNER_LEASE_MS ? { X0_PLANNER_LEASE_MS: PLANNER_LEASE_MS } : {}) };
+  const startLab = (executors: "site" | "node") =>
+    startHealLab({ topology: "grid:4x4", prefix: `x0f${process.pid % 100_000}`, cluster: true, executors, planners: 2, serviceEnv: { planner: plannerEnv } });
   if (wanted("site_healthy")) {
-    current = await startHealLab({
-      topology: "grid:4x4",
-      prefix: `x0f${process.pid % 100_000}`,
-      cluster: true,
-      executors: "site",
-      serviceEnv: { planner: { X0_PLANNER_POLICY: policyFile } },
-    });
+    current = await startLab("site");
     modes.site_healthy = await runMode(current, "site_healthy", { warmup: WARMUP });
     await current.stop();
   }
-  current = await startHealLab({
-    topology: "grid:4x4",
-    prefix: `x0f${process.pid % 100_000}`,
-    cluster: true,
-    executors: "node",
-    planners: 2,
-    serviceEnv: { planner: { X0_PLANNER_POLICY: policyFile, ...(PLANNER_LEASE_MS ? { X0_PLANNER_LEASE_MS: PLANNER_LEASE_MS } : {}) } },
-  });
+  current = await startLab("node");
   const lab = current;
   // The first mode on the new lab warms it.
   let warmed = false;
@@ -318,7 +353,7 @@ const report = {
     topology: "grid:4x4",
     probe: `${FROM} → ${TO} (UDP hellos every 10 ms)`,
     nats: "3-server cluster, X0_EVENTS, X0_DLQ and the KV buckets with 3 replicas",
-    planners: `1 (site run); 2 (node runs), X0_PLANNER_LEASE_MS ${PLANNER_LEASE_MS ?? "default"}`,
+    planners: `2 in every run (one leading), X0_PLANNER_LEASE_MS ${PLANNER_LEASE_MS ?? "default"}`,
   },
   policy: "services/planner/policy.yaml with the action budget raised from 30 to 240 plans a minute",
   definitions: {
