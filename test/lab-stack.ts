@@ -25,10 +25,10 @@ import {
   waitForDataplanes,
 } from "@x0/lab";
 import {
-  collectLines,
   type SecureCluster,
   type SecureNats,
   type ServiceProcess,
+  serviceProcessOf,
   startSecureCluster,
   startSecureNats,
   startServiceProcess,
@@ -192,39 +192,12 @@ function startNodeExecutor(plan: LabPlan, node: LabNode, natsUrl: string, env: R
     stderr: "pipe",
   });
   void child.exited.then(() => rmSync(keyDir, { recursive: true, force: true }));
-  const output: string[] = [];
-  collectLines(child.stdout, output);
-  collectLines(child.stderr, output);
-  const name = `executor@${node.name}`;
   const ready = () =>
     fetch(`${executorUrl(node)}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
       (response) => response.ok,
       () => false,
     );
-  return {
-    name,
-    port: 9104,
-    process: child,
-    output,
-    exited: child.exited,
-    ready,
-    waitReady: (timeoutMs = 20_000) =>
-      waitFor(
-        `${name} ready`,
-        async () => {
-          if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${output.join("\n")}`);
-          return ready();
-        },
-        timeoutMs,
-        50,
-      ),
-    stop: async () => {
-      if (child.exitCode === null) child.kill("SIGTERM");
-      const stopped = await Promise.race([child.exited, Bun.sleep(5000).then(() => undefined)]);
-      if (stopped === undefined) child.kill("SIGKILL");
-      return child.exited;
-    },
-  };
+  return serviceProcessOf(`executor@${node.name}`, 9104, child, ready);
 }
 
 /** Builds the lab and starts the loop on it; removes a crashed earlier run's leftovers of the same prefix first. */

@@ -13,7 +13,7 @@ export {
   startSecureNats,
   type TestTls,
 } from "./nats.ts";
-export { collectLines, freePort, REPO_ROOT, type ServiceProcess, startServiceProcess, waitFor } from "./process.ts";
+export { collectLines, freePort, REPO_ROOT, type ServiceProcess, serviceProcessOf, startServiceProcess, waitFor } from "./process.ts";
 export { type Arrival, EventRecorder, type RecordOptions, type Rejected, recordEvents } from "./recorder.ts";
 
 /** A valid `opened` link_down anomaly for tests, with a fresh incident id; `overrides` replace fields. */

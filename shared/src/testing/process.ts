@@ -86,10 +86,14 @@ export function startServiceProcess(name: string, env: Record<string, string>): 
   void child.exited.then(() => {
     if (keyDir) rmSync(keyDir, { recursive: true, force: true });
   });
+  return serviceProcessOf(name, port, child, () => httpOk(`http://127.0.0.1:${port}/readyz`));
+}
+
+/** A spawned service as a {@link ServiceProcess}: its output collected, ready when `ready()` says so, stopped with SIGTERM (SIGKILL after 5 s). */
+export function serviceProcessOf(name: string, port: number, child: Subprocess<"ignore", "pipe", "pipe">, ready: () => Promise<boolean>): ServiceProcess {
   const output: string[] = [];
   collectLines(child.stdout, output);
   collectLines(child.stderr, output);
-  const ready = () => httpOk(`http://127.0.0.1:${port}/readyz`);
   return {
     name,
     port,

@@ -139,7 +139,7 @@ export function entryOf(part: PartState): ParticipantEntry {
 }
 
 /** The participant of `state` that owns step `index`. */
-export function ownerOf(state: TxnState, index: number): TxnParticipant | undefined {
+function ownerOf(state: TxnState, index: number): TxnParticipant | undefined {
   return state.participants.find((participant) => participant.steps.includes(index));
 }
 
