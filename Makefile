@@ -32,8 +32,10 @@ typecheck:
 lint:
 	bun run lint
 
+# The whole log is kept in .x0/test.log; after a failure, why each test failed is printed last (scripts/test-digest.sh).
 unit:
-	bun test --timeout 60000
+	@mkdir -p .x0
+	@set -o pipefail; bun test --timeout 60000 2>&1 | tee .x0/test.log || { scripts/test-digest.sh .x0/test.log; exit 1; }
 
 docs: deps
 	bun run docs:asyncapi

@@ -20,6 +20,16 @@ const reason =
 if (reason !== null) process.stderr.write(`batman.vm.test.ts: skipped: ${reason}\n`);
 
 const GUEST_TESTS = "test/batman.netns.test.ts";
+
+/** The 20 lines before each "(fail)" line of a bun test output: the error and its message. */
+function guestFailures(output: string): string {
+  const lines = output.split("\n");
+  const digest: string[] = [];
+  lines.forEach((line, index) => {
+    if (line.startsWith("(fail)")) digest.push(`--- ${line}`, ...lines.slice(Math.max(0, index - 20), index).map((l) => `  ${l.slice(0, 300)}`));
+  });
+  return digest.length > 0 ? digest.join("\n") : "(none reported)";
+}
 const TIMEOUT_MS = 25 * 60_000;
 
 describe.skipIf(reason !== null)("batman-adv in the lab VM", () => {
@@ -42,7 +52,9 @@ describe.skipIf(reason !== null)("batman-adv in the lab VM", () => {
       const passed = Number(/^\s*(\d+) pass/m.exec(output)?.[1] ?? 0);
       const failed = Number(/^\s*(\d+) fail/m.exec(output)?.[1] ?? -1);
       const skipped = Number(/^\s*(\d+) skip/m.exec(output)?.[1] ?? 0);
-      const context = `guest output (last 6000 characters):\n${output.slice(-6000)}`;
+      // The end of the guest's output, then its failures (the lines before each of its "(fail)" lines) last: what a
+      // truncated log keeps (scripts/test-digest.sh prints the lines before each failure).
+      const context = `guest output (last 3000 characters):\n${output.slice(-3000)}\nguest failures:\n${guestFailures(output)}`;
       expect(result.exitCode, context).toBe(0);
       expect(failed, context).toBe(0);
       expect(skipped, context).toBe(0);

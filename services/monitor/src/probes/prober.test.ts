@@ -82,22 +82,29 @@ describe("prober overdue reports", () => {
     await waitFor("replies from both", () => prober.stats().every((stats) => stats.received >= 6), 5000);
     expect(reports).toEqual([]);
     leaving.close();
-    // A reply already on its way may still land: the silence starts at whichever reply came last.
-    await Bun.sleep(30);
-    const lastReply = prober.stats()[1]?.lastReplyTs ?? 0;
     await waitFor("an overdue report", () => reports.length > 0, 5000);
     // The window closes 300 ms after the last reply: wait past it, and a while more, to see the reports stop.
     await Bun.sleep(600);
+    // Read after the reports stopped: a reply already on its way when the peer closed may have landed late.
+    const lastReply = prober.stats()[1]?.lastReplyTs ?? 0;
     const leavingId = `127.0.0.1:${leaving.port}`;
-    expect(reports.every((report) => report.peers.length === 1 && report.peers[0] === leavingId)).toBe(true);
+    const context = JSON.stringify({ lastReply, reports });
+    expect(
+      reports.every((report) => report.peers.length === 1 && report.peers[0] === leavingId),
+      context,
+    ).toBe(true);
     // (Epoch stamps come from the monotonic clock per call: they may differ by a millisecond or two of rounding.)
-    expect(reports.every((report) => Math.abs((report.lastReplyTs[0] ?? 0) - lastReply) <= 2)).toBe(true);
+    expect(
+      reports.every((report) => Math.abs((report.lastReplyTs[0] ?? 0) - lastReply) <= 2),
+      context,
+    ).toBe(true);
     // Silent for more than 100 ms at the first report, at most 300 ms (plus one hello's scheduling) at the last.
-    expect((reports[0]?.at ?? 0) - lastReply).toBeGreaterThanOrEqual(100 - 2);
-    expect((reports.at(-1)?.at ?? 0) - lastReply).toBeLessThanOrEqual(300 + 20 + 50);
-    // One report per hello while overdue: about 200 ms / 20 ms of them, never a flood.
-    expect(reports.length).toBeGreaterThanOrEqual(3);
-    expect(reports.length).toBeLessThanOrEqual(11);
+    expect((reports[0]?.at ?? 0) - lastReply, context).toBeGreaterThanOrEqual(100 - 2);
+    expect((reports.at(-1)?.at ?? 0) - lastReply, context).toBeLessThanOrEqual(300 + 20 + 50);
+    // One report per hello while overdue: about 200 ms / 20 ms of them, never a flood. A hello late under load is
+    // skipped (the silence may be ours) and the timer may then fire the next ones closer together: a margin of two.
+    expect(reports.length, context).toBeGreaterThanOrEqual(3);
+    expect(reports.length, context).toBeLessThanOrEqual(12);
   });
 });
 
