@@ -16,6 +16,8 @@ const cases: [service: string, variable: string, value: string, expected: RegExp
   ["executor", "X0_EXECUTOR_DRY_RUN", "false", /X0_EXECUTOR_DRY_RUN: must be true/],
   ["executor", "X0_HTTP_PORT", "70000", /X0_HTTP_PORT: /],
   ["analyzer", "X0_LOG_LEVEL", "loud", /X0_LOG_LEVEL: .*"debug"\|"info"\|"warn"\|"error"/],
+  ["rag", "X0_RAG_TEXT_EMBEDDER", "bert", /X0_RAG_TEXT_EMBEDDER: .*"use-lite"\|"lexical"/],
+  ["rag", "X0_RAG_SAVE_MS", "10", /X0_RAG_SAVE_MS: .*(>=100|100)/],
 ];
 
 describe("config", () => {

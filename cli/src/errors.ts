@@ -24,3 +24,6 @@ export class ReaperProtocolError extends X0Error {}
 
 /** Exit code of a command-line usage error (sysexits EX_USAGE is 64; CLIs conventionally use 2). */
 export const EXIT_USAGE = 2;
+
+/** No rag service answers x0.rag.search. */
+export class RagUnavailable extends X0Error {}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 // x0: the x0tta6bl4 command line. `x0 <command> [options]`.
 import { ConfigError, EXIT_CONFIG } from "@x0/shared";
+import { runAsk } from "./ask/command.ts";
 import { runCerts } from "./certs/command.ts";
 import { EXIT_USAGE, isUsageError } from "./errors.ts";
 import { runIncidents } from "./incidents/command.ts";
@@ -15,6 +16,7 @@ Commands:
   status [--json] [--url <url> ...]   readiness, versions and loop counters of the running services
   lab <up|down|status|fault|heal|probe>  the network-namespace mesh lab (root)
   incidents [--since 1h] [--json]     recent incidents with their time to detect (MTTD) and to repair (MTTR)
+  ask "<question>" | --incident <id>  past incidents and runbook sections like it, with citations (the rag)
   certs <init|issue|nats-config>      development CA, client certificates, NATS permissions
   help [command]                      print this help, or a command's
 
@@ -24,6 +26,7 @@ const commands: Record<string, (argv: readonly string[], env: Record<string, str
   status: runStatus,
   lab: runLab,
   incidents: runIncidents,
+  ask: runAsk,
   certs: runCerts,
 };
 

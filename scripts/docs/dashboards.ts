@@ -200,6 +200,55 @@ export function buildDashboards(): Record<string, object> {
         queries: [{ expr: 'sum by (endpoint, outcome) (rate(x0_crypto_requests_total{outcome!="2xx"}[5m]))', legend: "{{endpoint}} {{outcome}}" }],
       },
     ]),
+    "rag.json": dashboard("x0-rag", "x0tta6bl4 / Rag", "The incident memory: its index, its searches and the planner's use of it.", [
+      {
+        title: "Cases",
+        description: "Cases in the index, and those of incidents still open.",
+        kind: "stat",
+        width: 8,
+        queries: [
+          { expr: "max(x0_rag_cases)", legend: "indexed" },
+          { expr: "max(x0_rag_open_cases)", legend: "open" },
+        ],
+      },
+      {
+        title: "Index lag",
+        description: "X0_EVENTS events not yet read into the cases. Alert X0RagIndexLagging fires above 100 for 5 minutes.",
+        kind: "timeseries",
+        width: 16,
+        queries: [{ expr: "max(x0_rag_stream_seq) - max(x0_rag_indexed_seq)", legend: "events behind" }],
+      },
+      {
+        title: "Search latency",
+        description: "Time to answer x0.rag.search in the service (p50 and p99); the planner waits at most its deadline (20 ms).",
+        kind: "timeseries",
+        unit: "s",
+        queries: [
+          { expr: 'histogram_quantile(0.5, sum by (le) (rate(x0_rag_request_duration_seconds_bucket{endpoint="search"}[5m])))', legend: "p50" },
+          { expr: 'histogram_quantile(0.99, sum by (le) (rate(x0_rag_request_duration_seconds_bucket{endpoint="search"}[5m])))', legend: "p99" },
+        ],
+      },
+      {
+        title: "Embedding latency p99",
+        description: "99th percentile time to embed one batch of texts, by text embedder.",
+        kind: "timeseries",
+        unit: "s",
+        queries: [{ expr: "histogram_quantile(0.99, sum by (le, embedder) (rate(x0_rag_embed_duration_seconds_bucket[5m])))", legend: "{{embedder}}" }],
+      },
+      {
+        title: "Planner fallbacks",
+        description: "Rankings the planner made without the rag (timeout, no responders, error) per 5 minutes.",
+        kind: "timeseries",
+        queries: [{ expr: "sum by (reason) (increase(x0_planner_rag_fallbacks_total[5m]))", legend: "{{reason}}" }],
+      },
+      {
+        title: "Requests and errors",
+        description: "Requests per second by endpoint and outcome (4xx: bad request, dead-lettered; 5xx: the service).",
+        kind: "timeseries",
+        unit: "reqps",
+        queries: [{ expr: "sum by (endpoint, outcome) (rate(x0_rag_requests_total[1m]))", legend: "{{endpoint}} {{outcome}}" }],
+      },
+    ]),
     "services.json": dashboard("x0-services", "x0tta6bl4 / Services", "Readiness, throughput, errors and dead letters of every service.", [
       {
         title: "Ready",

@@ -23,6 +23,8 @@ function isolatedEnv(service: string, scratch: string): Record<string, string> {
     mkdirSync(join(scratch, "sysfs"), { recursive: true });
     return { X0_MONITOR_SYSFS_NET: join(scratch, "sysfs"), X0_MONITOR_EBPF: "off" };
   }
+  // The rag's index folder goes to the scratch folder, and the lexical embedder is enough to register its metrics.
+  if (service === "rag") return { X0_RAG_DIR: join(scratch, "rag"), X0_RAG_TEXT_EMBEDDER: "lexical" };
   return {};
 }
 

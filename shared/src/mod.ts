@@ -8,6 +8,22 @@ export { Bus, HandlerError, RequestError } from "./contracts/bus.ts";
 export type { CryptoEndpoint, CryptoRequest, CryptoResponse } from "./contracts/crypto.ts";
 export { CRYPTO_GROUP, CRYPTO_SERVICE_NAME, cryptoEndpoints } from "./contracts/crypto.ts";
 export { KeyRecord, Revocation, RotationOrder } from "./contracts/keyring.ts";
+export type { RagEndpoint, RagRequest, RagResponse } from "./contracts/rag.ts";
+export {
+  CaseOutcome,
+  CasePlan,
+  CaseResult,
+  CaseSituation,
+  EmbedderIdentity,
+  RAG_GROUP,
+  RAG_MAX_K,
+  RAG_MAX_QUERY_CHARS,
+  RAG_SERVICE_NAME,
+  RagCase,
+  RagHit,
+  RunbookSection,
+  ragEndpoints,
+} from "./contracts/rag.ts";
 export type { RecordContract } from "./contracts/records.ts";
 export {
   BATMAN_KEY,

@@ -233,6 +233,6 @@ describe("k8s", () => {
         checked += 1;
       }
     }
-    expect(checked).toBe(5);
+    expect(checked).toBe(6);
   }, 30_000);
 });

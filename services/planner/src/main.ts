@@ -22,6 +22,7 @@ import { KvStore } from "./kv.ts";
 import { createMetrics } from "./metrics.ts";
 import { OutcomeStore } from "./outcomes/store.ts";
 import { Planner } from "./planner.ts";
+import { ragAsker } from "./rag/ask.ts";
 import { rehearsePlanning } from "./rehearsal.ts";
 
 /** How often held links, cooled-down plans and link records are looked at. */
@@ -50,6 +51,7 @@ await runService({
     const outcomes = new OutcomeStore(new FencedStore(new KvStore(outcomesKv), isLeader));
     const metrics = createMetrics(registry);
     const ackWaitMs = config.X0_PLANNER_LEASE_MS;
+    const similar = ragAsker({ nc, deadlineMs: config.X0_PLANNER_RAG_DEADLINE_MS, fallbacks: metrics.ragFallbacks, logger });
     const role: PlannerRole = new PlannerRole({
       newPlanner: () =>
         new Planner({
@@ -59,6 +61,7 @@ await runService({
           logger,
           metrics,
           counters,
+          ...(config.X0_PLANNER_RAG_DEADLINE_MS > 0 ? { similar } : {}),
           publish: async (plan, msgID, parent) => {
             if (!isLeader()) throw new NotLeader(`plan ${plan.plan_id} not published: this planner is not the leader`);
             // Signed once, before the publish loop: a retried publish carries the same bytes and is stored once.

@@ -6,6 +6,12 @@ export function createMetrics(registry: Registry) {
   const registers = [registry];
   return {
     plans: new Counter({ name: "x0_plans_total", help: "Plans published, by rule, kind and approval.", labelNames: ["rule", "kind", "approval"], registers }),
+    ragFallbacks: new Counter({
+      name: "x0_planner_rag_fallbacks_total",
+      help: "Rankings made without the rag's similar cases, by reason (timeout, no_responders, error).",
+      labelNames: ["reason"],
+      registers,
+    }),
     routeChanges: new Counter({ name: "x0_planner_route_changes_total", help: "Route replacements planned (route_replace steps).", registers }),
     holdDowns: new Gauge({ name: "x0_planner_hold_downs", help: "Links held out of routing for flapping.", registers }),
     budgetExhausted: new Counter({

@@ -17,6 +17,7 @@ import type { SettingMap } from "./batman/settings.ts";
 import { originOf, PlanEmitter, type PlanOrigin, type Proposal, planIdFor, planMsgID } from "./emit/emit.ts";
 import type { JsonStore } from "./kv.ts";
 import type { PlannerMetrics } from "./metrics.ts";
+import { type SimilarCase, similarSignal } from "./outcomes/similar.ts";
 import { rank } from "./outcomes/stats.ts";
 import type { OutcomeStore } from "./outcomes/store.ts";
 import { Cooldown, Severity } from "./policy/guards.ts";
@@ -47,6 +48,8 @@ export interface PlannerDeps {
   metrics: PlannerMetrics;
   /** /status loop counters (`plans`). */
   counters?: Record<string, number>;
+  /** Similar past cases from the rag, asked when several alternatives qualify; undefined when it did not answer in time. */
+  similar?: (anomaly: Anomaly) => Promise<SimilarCase[] | undefined>;
   now?: () => number;
 }
 
@@ -224,7 +227,13 @@ export class Planner {
       const message = `${anomaly.kind} on ${element.what}: the policy allows no alternative for a ${meshName} mesh; nothing changes`;
       return this.#emitter.notify(originOf(anomaly, { rule: `${anomaly.kind}/no-alternative`, approval: "auto" }), message, parent, now);
     }
-    const alternatives = rank(specs, (name) => this.#deps.outcomes.statsOf(anomaly.kind, name));
+    // Several choices: what worked on similar incidents is one more signal, if the rag answers within its deadline.
+    const similar = specs.length > 1 && this.#deps.similar ? await this.#deps.similar(anomaly) : undefined;
+    const alternatives = rank(
+      specs,
+      (name) => this.#deps.outcomes.statsOf(anomaly.kind, name),
+      (name) => (similar ? similarSignal(similar, anomaly.kind, name) : undefined),
+    );
     const chosen = (alternatives[0] as PlanAlternative).name as Alternative;
     const approval = specs.find((spec) => spec.name === chosen)?.approval ?? "auto";
     const choice: Choice = {

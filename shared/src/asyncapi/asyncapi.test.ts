@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Parser } from "@asyncapi/parser";
 import { cryptoEndpoints } from "../contracts/crypto.ts";
+import { ragEndpoints } from "../contracts/rag.ts";
 import { records } from "../contracts/records.ts";
 import { renderAsyncApi } from "./asyncapi.ts";
 
@@ -28,6 +29,7 @@ describe("asyncapi", () => {
         "x0.overdue.{node}",
         "x0.plan.{node}",
         "x0.probe.{node}",
+        ...Object.keys(ragEndpoints).map((name) => `x0.rag.${name}`),
         "x0.telemetry.{node}",
         ...Object.values(records)
           .filter((record) => "schema" in record)

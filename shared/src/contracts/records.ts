@@ -368,7 +368,7 @@ export const records = {
     schema: LinkRecord,
     summary: "The planner's state of one link: measured cost, marks of the incidents that hold it out of routing, flap history.",
     writers: ["planner"],
-    readers: ["planner"],
+    readers: ["planner", "rag"],
   },
   routes: {
     message: "RoutesCurrent",

@@ -365,6 +365,14 @@ export const PlanAlternative = z.object({
   attempts: Count,
   success_rate: z.number().min(0).max(1).nullable(),
   median_ttr_ms: z.number().nonnegative().nullable(),
+  similar: z
+    .object({
+      weight: z.number().nonnegative().describe("Sum of the similarities of the past cases counted (how much they weigh against the per-kind stats)."),
+      success_rate: z.number().min(0).max(1).describe("Similarity-weighted share of those cases it repaired."),
+      incident_ids: z.array(z.uuid()).max(16).describe("The cases used, most similar first (x0.rag.get tells their story)."),
+    })
+    .optional()
+    .describe("What this alternative did on similar past incidents, from the rag, when it answered within the planner's deadline."),
 });
 /** A plan alternative. */
 export type PlanAlternative = z.infer<typeof PlanAlternative>;

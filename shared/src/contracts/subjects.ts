@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { InvalidSubjectToken } from "../errors.ts";
 import type { Endpoint } from "./bus.ts";
 import { CRYPTO_GROUP, CRYPTO_SERVICE_NAME, cryptoEndpoints } from "./crypto.ts";
+import { RAG_GROUP, RAG_SERVICE_NAME, ragEndpoints } from "./rag.ts";
 import { ActionResult, Anomaly, DeadLetter, Plan, ProbeOverdue, ProbeRequest, ProbeResponse, Telemetry } from "./schemas.ts";
 
 /** The prefix of every x0tta6bl4 subject. */
@@ -53,26 +54,27 @@ export const contracts = {
     message: "Anomaly",
     summary: "Incident states (opened, updated, resolved) detected on a node.",
     producers: ["analyzer"],
-    // Standby analyzers follow what the leader published, to continue its incidents when they take over.
-    consumers: ["planner", "analyzer"],
+    // Standby analyzers follow what the leader published, to continue its incidents when they take over; the rag
+    // builds its cases from the stream.
+    consumers: ["planner", "analyzer", "rag"],
   }),
   plan: defineContract("plan", "node", Plan, {
     message: "Plan",
     summary: "Plans of actions, addressed to the node that coordinates them; every node executor with a step in a plan takes part.",
     producers: ["planner"],
-    consumers: ["executor", "executor-site"],
+    consumers: ["executor", "executor-site", "rag"],
   }),
   action: defineContract("action", "node", ActionResult, {
     message: "ActionResult",
     summary: "Executor results for plans run on a node: one per plan, from the plan's node executor (its coordinator) or the site executor.",
     producers: ["executor", "executor-site"],
     // The planner counts each result in its outcome statistics and confirms or reverts what the plan changed.
-    consumers: ["planner"],
+    consumers: ["planner", "rag"],
   }),
   dlq: defineContract("dlq", "service", DeadLetter, {
     message: "DeadLetter",
     summary: "Messages a service rejected because they failed contract validation, with the reason.",
-    producers: ["monitor", "analyzer", "planner", "executor", "executor-site"],
+    producers: ["monitor", "analyzer", "planner", "executor", "executor-site", "rag"],
     consumers: [],
   }),
 } as const;
@@ -129,7 +131,7 @@ export interface EndpointContract<Req extends z.ZodType = z.ZodType, Res extends
   readonly service?: string;
 }
 
-/** Request/reply endpoints by name: the monitor's path probe and the crypto service's endpoints. */
+/** Request/reply endpoints by name: the monitor's path probe, the crypto service's and the rag's endpoints. */
 export const endpoints: Readonly<Record<string, EndpointContract>> = {
   probe: {
     template: `${SUBJECT_ROOT}.probe.{node}`,
@@ -161,6 +163,24 @@ export const endpoints: Readonly<Record<string, EndpointContract>> = {
         service: CRYPTO_SERVICE_NAME,
       };
       return [`crypto.${name}`, contract];
+    }),
+  ),
+  ...Object.fromEntries(
+    Object.entries(ragEndpoints).map(([name, { summary, request, response }]) => {
+      const message = name.charAt(0).toUpperCase() + name.slice(1);
+      const contract: EndpointContract = {
+        template: `${RAG_GROUP}.${name}`,
+        request,
+        response,
+        requestMessage: `Rag${message}Request`,
+        responseMessage: `Rag${message}Response`,
+        summary: `${summary} Errors come as ADR-32 Nats-Service-Error headers (400 bad input, 404 unknown incident, 500 internal).`,
+        servers: ["rag"],
+        // The planner asks for similar cases when it ranks alternatives; operators ask through `x0 ask`.
+        clients: name === "search" ? ["planner", "admin"] : ["admin"],
+        service: RAG_SERVICE_NAME,
+      };
+      return [`rag.${name}`, contract];
     }),
   ),
 };

@@ -75,7 +75,7 @@ export interface NatsUser {
 
 /**
  * The JetStream API subjects a role's `jetstream` and `kv` entries stand for (as nats.js v3 and nats-server 2.9+ use
- * them): stream management of its own streams; create, info, fetch and ack of its own durable consumers; for each bucket
+ * them): stream management of its own streams; create, info, fetch, ack and delete of its own durable consumers; for each bucket
  * the reads (direct and message get, ordered consumers for keys and watch, with their flow control) and writes of its keys.
  */
 export function jetStreamSubjects(role: RolePermissions): string[] {
@@ -93,6 +93,7 @@ export function jetStreamSubjects(role: RolePermissions): string[] {
         `$JS.API.CONSUMER.CREATE.${stream}.${durable}.>`,
         `$JS.API.CONSUMER.DURABLE.CREATE.${stream}.${durable}`,
         `$JS.API.CONSUMER.INFO.${stream}.${durable}`,
+        `$JS.API.CONSUMER.DELETE.${stream}.${durable}`,
         `$JS.API.CONSUMER.MSG.NEXT.${stream}.${durable}`,
         `$JS.ACK.${stream}.${durable}.>`,
       );

@@ -2,6 +2,7 @@
 // loop's messages.
 import type { Anomaly } from "../contracts/schemas.ts";
 
+export { incidentEvents, type LabIncident } from "./incidents.ts";
 export {
   connectionNames,
   type NatsServer,

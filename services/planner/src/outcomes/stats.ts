@@ -59,11 +59,31 @@ export function scoreOf(stats: OutcomeStats | undefined): Omit<PlanAlternative, 
 }
 
 /**
- * The allowed alternatives, best first: higher score, then shorter median time to repair (unknown counts as slowest),
- * then the policy's order. The first is chosen.
+ * The score with what similar past incidents say: the per-kind score and the similar cases' Laplace-smoothed success rate,
+ * averaged with the cases' total similarity as the second one's weight (a few very similar failures outweigh many
+ * successes elsewhere; one weak match barely moves it).
  */
-export function rank(specs: AlternativeSpec[], statsOf: (alternative: string) => OutcomeStats | undefined): PlanAlternative[] {
-  const scored = specs.map((spec, order) => ({ order, alternative: { name: spec.name, chosen: false, ...scoreOf(statsOf(spec.name)) } }));
+export function withSimilar(score: number, similar: PlanAlternative["similar"]): number {
+  if (!similar) return score;
+  const similarScore = (similar.success_rate * similar.weight + 1) / (similar.weight + 2);
+  return (score + similar.weight * similarScore) / (1 + similar.weight);
+}
+
+/**
+ * The allowed alternatives, best first: higher score (with the similar cases' signal when there is one), then shorter
+ * median time to repair (unknown counts as slowest), then the policy's order. The first is chosen.
+ */
+export function rank(
+  specs: AlternativeSpec[],
+  statsOf: (alternative: string) => OutcomeStats | undefined,
+  similarOf: (alternative: string) => PlanAlternative["similar"] = () => undefined,
+): PlanAlternative[] {
+  const scored = specs.map((spec, order) => {
+    const base = scoreOf(statsOf(spec.name));
+    const similar = similarOf(spec.name);
+    const alternative: PlanAlternative = { name: spec.name, chosen: false, ...base, score: withSimilar(base.score, similar), ...(similar ? { similar } : {}) };
+    return { order, alternative };
+  });
   scored.sort(
     (x, y) =>
       y.alternative.score - x.alternative.score ||

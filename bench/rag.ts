@@ -1,0 +1,247 @@
+// bun run bench:rag: the rag's HNSW index at 100k and 1M case vectors (build rate, bytes per vector, recall@10 against
+// exact search in the same run, search latency), the real rag service over NATS, and the text path's retrieval quality
+// on labelled questions. Writes bench/results/rag.json. Method and knobs: bench/README.md.
+import { mkdtempSync, rmSync } from "node:fs";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { CASE_DIMENSIONS, embedCase, Knowledge, loadTextEmbedder, readRunbooks, TEXT_EMBEDDERS, VectorIndex } from "@x0/rag";
+import { type AnomalyKind, type CaseSituation, RAG_GROUP } from "@x0/shared";
+import { incidentEvents, type LabIncident, REPO_ROOT, startNatsServer, startServiceProcess } from "@x0/shared/testing";
+import usearch, { type BatchMatches } from "usearch";
+import questions from "./data/rag-questions.json" with { type: "json" };
+import { ragLabScenario } from "./rag-lab.ts";
+import { percentile } from "./stats.ts";
+
+const SIZES = (process.env.X0_BENCH_RAG_SIZES ?? "100000,1000000").split(",").map(Number);
+const QUERIES = Number(process.env.X0_BENCH_RAG_QUERIES ?? 2000);
+const RECALL_QUERIES = Number(process.env.X0_BENCH_RAG_RECALL_QUERIES ?? 500);
+const SERVICE_CASES = Number(process.env.X0_BENCH_RAG_SERVICE_CASES ?? 20_000);
+const loadAtStart = Number(loadavg()[0]?.toFixed(2));
+
+// A deterministic generator, so two runs index the same vectors.
+let seed = 42;
+const random = () => {
+  seed = (Math.imul(seed, 1_664_525) + 1_013_904_223) >>> 0;
+  return seed / 2 ** 32;
+};
+const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
+const KINDS: AnomalyKind[] = ["link_down", "link_degraded", "node_unreachable", "traffic_spike", "retransmit_storm"];
+const NODES = 1024;
+
+/** A random situation on a simulated mesh of 1,024 nodes, as the analyzer would report it. */
+function situation(): CaseSituation {
+  const kind = pick(KINDS);
+  const a = 1 + Math.floor(random() * NODES);
+  const b = 1 + ((a + Math.floor(random() * 4)) % NODES);
+  const link = kind === "link_down" || kind === "link_degraded";
+  const [x, y] = [`n${Math.min(a, b)}`, `n${Math.max(a, b)}`];
+  const metric = link ? (kind === "link_down" ? "probe_silence_ms" : "probe_loss") : kind === "traffic_spike" ? "rx_packets_per_s" : "probe_silence_ms";
+  return {
+    kind,
+    metric,
+    score: random() * 30,
+    target: link ? { type: "link", id: `link:${x}|${y}`, nodes: [x, y] } : { type: "node", id: `node:${x}`, nodes: [x] },
+    evidence: [{ node: x, metric, observed: link && kind === "link_degraded" ? random() : 100 + random() * 400, ts: 0 }],
+    degrees: [1 + Math.floor(random() * 6)],
+  };
+}
+
+/** `count` case vectors back to back. */
+function vectors(count: number): Float32Array {
+  const all = new Float32Array(count * CASE_DIMENSIONS);
+  for (let i = 0; i < count; i++) all.set(embedCase(situation()), i * CASE_DIMENSIONS);
+  return all;
+}
+
+const rssMiB = () => process.memoryUsage().rss / 2 ** 20;
+
+/** p50, p99 and max of durations in ms, to the microsecond. */
+function percentiles(durations: number[]) {
+  const sorted = [...durations].sort((a, b) => a - b);
+  const round = (value: number | null) => (value === null ? null : Math.round(value * 1000) / 1000);
+  return { n: sorted.length, p50_ms: round(percentile(sorted, 50)), p99_ms: round(percentile(sorted, 99)), max_ms: round(sorted.at(-1) ?? null) };
+}
+
+async function indexAt(size: number) {
+  const data = vectors(size);
+  const keys = BigUint64Array.from({ length: size }, (_, i) => BigInt(i));
+  Bun.gc(true);
+  const rssBefore = rssMiB();
+  const index = new VectorIndex(CASE_DIMENSIONS);
+  const started = performance.now();
+  const batch = 10_000;
+  for (let from = 0; from < size; from += batch)
+    index.addMany(keys.subarray(from, from + batch), data.subarray(from * CASE_DIMENSIONS, (from + batch) * CASE_DIMENSIONS));
+  const buildS = (performance.now() - started) / 1000;
+  Bun.gc(true);
+  const rssAfter = rssMiB();
+  const dir = mkdtempSync(join(tmpdir(), "x0-bench-rag-"));
+  const fileBytes = index.save(join(dir, "cases.usearch"));
+  rmSync(dir, { recursive: true, force: true });
+
+  // Recall@10: HNSW against exact search over the same vectors, for the same queries.
+  const recallQueries = Array.from({ length: RECALL_QUERIES }, () => embedCase(situation()));
+  const flat = new Float32Array(RECALL_QUERIES * CASE_DIMENSIONS);
+  recallQueries.forEach((query, i) => {
+    flat.set(query, i * CASE_DIMENSIONS);
+  });
+  const exact = usearch.exactSearch(data, flat, CASE_DIMENSIONS, 10, usearch.MetricKind.Cos, 0) as BatchMatches;
+  let found = 0;
+  let ties = 0;
+  recallQueries.forEach((query, i) => {
+    const truth = exact.get(i);
+    const approximate = index.search(query, 10);
+    const keysFound = new Set(approximate.map((hit) => hit.key));
+    // A key the HNSW missed still counts when it ties the 10th exact distance (equal vectors are interchangeable).
+    const tenth = truth.distances[9] as number;
+    for (let j = 0; j < 10; j++) {
+      if (keysFound.has(truth.keys[j] as bigint)) found++;
+      else if (Math.abs((truth.distances[j] as number) - tenth) < 1e-6 && (approximate.at(-1)?.score ?? 0) >= 1 - tenth - 1e-6) {
+        found++;
+        ties++;
+      }
+    }
+  });
+
+  // Latency in process: one query at a time, as the service answers them.
+  const queries = Array.from({ length: QUERIES }, () => embedCase(situation()));
+  for (const query of queries.slice(0, 200)) index.search(query, 10);
+  const durations = queries.map((query) => {
+    const t = performance.now();
+    index.search(query, 10);
+    return performance.now() - t;
+  });
+  return {
+    vectors: size,
+    dimensions: CASE_DIMENSIONS,
+    build_s: Math.round(buildS * 100) / 100,
+    build_vectors_per_s: Math.round(size / buildS),
+    file_bytes: fileBytes,
+    bytes_per_vector_file: Math.round(fileBytes / size),
+    rss_growth_mib: Math.round(rssAfter - rssBefore),
+    bytes_per_vector_rss: Math.round(((rssAfter - rssBefore) * 2 ** 20) / size),
+    recall_at_10: Math.round((found / (RECALL_QUERIES * 10)) * 10_000) / 10_000,
+    recall_ties_counted: ties,
+    recall_queries: RECALL_QUERIES,
+    search_in_process_ms: percentiles(durations),
+  };
+}
+
+/** The real rag process over NATS: cases ingested from X0_EVENTS, then `x0.rag.search` by situation, one at a time. */
+async function overNats() {
+  const nats = await startNatsServer();
+  const dir = mkdtempSync(join(tmpdir(), "x0-bench-rag-service-"));
+  const rag = startServiceProcess("rag", { X0_NATS_SERVERS: nats.url, X0_RAG_DIR: dir, X0_LOG_LEVEL: "warn" });
+  const nc = await connect({ servers: nats.url });
+  try {
+    await rag.waitReady(60_000);
+    const started = performance.now();
+    let published = 0;
+    for (let i = 0; i < SERVICE_CASES; i++) {
+      const s = situation();
+      const incident: LabIncident = {
+        kind: s.kind,
+        ...(s.target?.type === "link" ? { link: s.target.nodes as [string, string] } : { node: s.target?.nodes[0] as string }),
+        alternative: s.kind === "traffic_spike" ? "quarantine" : "reroute-around",
+        outcome: random() < 0.8 ? "verified" : "rolled_back",
+        at: Date.now() - 3_600_000,
+      };
+      for (const { subject, message } of incidentEvents(incident)) {
+        nc.publish(subject, JSON.stringify(message));
+        published++;
+      }
+      if (i % 500 === 0) await nc.flush();
+    }
+    await nc.flush();
+    const stats = async () => (await nc.request(`${RAG_GROUP}.stats`, "{}", { timeout: 10_000 })).json<{ cases: number; last_indexed_seq: number }>();
+    while ((await stats()).cases < SERVICE_CASES) await Bun.sleep(250);
+    const ingestS = (performance.now() - started) / 1000;
+    const bodies = Array.from({ length: QUERIES }, () => JSON.stringify({ case: situation(), k: 10, include: ["cases"] }));
+    for (const body of bodies.slice(0, 200)) await nc.request(`${RAG_GROUP}.search`, body, { timeout: 5000 });
+    const durations: number[] = [];
+    for (const body of bodies) {
+      const t = performance.now();
+      await nc.request(`${RAG_GROUP}.search`, body, { timeout: 5000 });
+      durations.push(performance.now() - t);
+    }
+    return {
+      cases: SERVICE_CASES,
+      events: published,
+      ingest_s: Math.round(ingestS * 10) / 10,
+      ingest_events_per_s: Math.round(published / ingestS),
+      search_over_nats_ms: percentiles(durations),
+    };
+  } finally {
+    await nc.close();
+    await rag.stop();
+    await nats.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Recall@3 (and @1) of each text embedder on the labelled questions about the shipped runbooks, by runbook file. */
+async function textQuality() {
+  const { sections } = readRunbooks(join(REPO_ROOT, "runbooks"));
+  const results: Record<string, unknown> = {};
+  for (const name of TEXT_EMBEDDERS) {
+    const knowledge = new Knowledge(await loadTextEmbedder(name));
+    await knowledge.setRunbooks(sections);
+    let atOne = 0;
+    let atThree = 0;
+    const misses: string[] = [];
+    for (const { question, file } of questions.questions) {
+      const { hits } = await knowledge.search({ text: question, k: 3, include: ["runbooks"], min_score: -1 });
+      const files = hits.map((hit) => (hit.type === "runbook" ? hit.runbook.file : ""));
+      if (files[0] === file) atOne++;
+      if (files.includes(file)) atThree++;
+      else misses.push(`${question} → ${files.join(", ")} (wanted ${file})`);
+    }
+    const n = questions.questions.length;
+    results[name] = {
+      identity: knowledge.embedders.text,
+      recall_at_1: Math.round((atOne / n) * 1000) / 1000,
+      recall_at_3: Math.round((atThree / n) * 1000) / 1000,
+      misses,
+    };
+  }
+  return { questions: questions.questions.length, sections: sections.length, by_embedder: results };
+}
+
+const index: Record<string, unknown> = {};
+for (const size of SIZES) {
+  process.stdout.write(`index at ${size} vectors…\n`);
+  index[String(size)] = await indexAt(size);
+  process.stdout.write(`${JSON.stringify(index[String(size)])}\n`);
+}
+process.stdout.write("the rag service over NATS…\n");
+const service = await overNats();
+process.stdout.write(`${JSON.stringify(service)}\n`);
+const text = await textQuality();
+process.stdout.write(`${JSON.stringify(text, null, 1)}\n`);
+// The lab part needs root (namespaces, XDP); X0_BENCH_RAG_LAB=0 leaves it out.
+const labWanted = process.env.X0_BENCH_RAG_LAB !== "0";
+let lab: unknown = { skipped: labWanted ? "needs root" : "X0_BENCH_RAG_LAB=0" };
+if (labWanted && process.getuid?.() === 0) {
+  process.stdout.write("the lab: a recurring lossy link whose detour fails verification, with and without the rag…\n");
+  lab = await ragLabScenario();
+}
+
+const result = {
+  command: "bun run bench:rag",
+  measured_at: new Date().toISOString(),
+  machine: { cpus: cpus().length, model: cpus()[0]?.model, load_at_start: loadAtStart, load_at_end: Number(loadavg()[0]?.toFixed(2)) },
+  settings: {
+    sizes: SIZES,
+    queries: QUERIES,
+    recall_queries: RECALL_QUERIES,
+    service_cases: SERVICE_CASES,
+    hnsw: { connectivity: 16, expansion_add: 128, expansion_search: 64 },
+  },
+  index,
+  service,
+  text,
+  lab,
+};
+await Bun.write(join(REPO_ROOT, "bench", "results", "rag.json"), `${JSON.stringify(result, null, 2)}\n`);
+process.stdout.write("wrote bench/results/rag.json\n");
