@@ -1,21 +1,20 @@
-// bench:rag's lab part (root): does the rag help the planner stop repeating a repair that keeps failing? One lossy link
-// keeps coming back, and its detour is grey (it drops routed traffic, not hellos), so reroute-around is rolled back each
-// time. The same rounds run with the rag and without (its signal off), each on a fresh lab. Method: bench/README.md.
+// bench:rag's lab part (root): does the rag help the planner stop repeating a repair that keeps failing? One link keeps
+// being cut, and its detour is grey (it drops routed traffic, not hellos), so reroute-around is rolled back each time.
+// The same rounds run with the rag and without (its signal off), each on a fresh lab. Method: bench/README.md.
 import { type LabPlan, setDirectionalFault, setLinkLoss } from "@x0/lab";
 import { Buckets, type OutcomeStats, openBucket, statsKey } from "@x0/shared";
 import { recordEvents, waitFor } from "@x0/shared/testing";
 import { type HealLab, startHealLab } from "../test/lab-stack.ts";
-import { policyFileWith } from "./policy.ts";
+import { policyFileWithAll } from "./policy.ts";
 
 const ROUNDS = Number(process.env.X0_BENCH_RAG_LAB_ROUNDS ?? 4);
-const LOSS = 0.4;
 /** The policy's cooldown on a target (5 s) and a margin: the next round's fault is planned at once, not deferred. */
 const BETWEEN_ROUNDS_MS = 6500;
 
 /** reroute-around's record on other links before the run: it has always worked there, so the per-kind stats trust it. */
 const PRIOR: OutcomeStats = {
   v: 1,
-  kind: "link_degraded",
+  kind: "link_down",
   alternative: "reroute-around",
   attempts: 6,
   verified: 6,
@@ -35,10 +34,16 @@ export interface LabRound {
   similar_cases_used: number;
 }
 
-// The shipped policy lets link_degraded choose raise-cost or reroute-around (and batman ones); here the choice is between
-// rerouting and only notifying, so a repair that keeps failing has a harmless alternative to give way to.
-const FROM = "      - { name: raise-cost, approval: auto }\n      - { name: reroute-around, approval: auto }\n";
-const TO = "      - { name: reroute-around, approval: auto }\n      - { name: notify, approval: auto }\n";
+// The shipped policy repairs a cut link only by rerouting (or batman-deactivate); here it may also only notify, so a
+// repair that keeps failing has a harmless alternative to give way to. The flapping hold-down would take the recurring
+// link out of routing after its third cut in a minute: raised, so every round is planned the same way.
+const POLICY: [string, string][] = [
+  [
+    "      - { name: reroute-around, approval: auto }\n      - { name: batman-deactivate, approval: auto }\n  node_unreachable:",
+    "      - { name: reroute-around, approval: auto }\n      - { name: notify, approval: auto }\n      - { name: batman-deactivate, approval: auto }\n  node_unreachable:",
+  ],
+  ["flapping: { downs: 3, window_ms: 60000, stable_ms: 30000 }", "flapping: { downs: 100, window_ms: 60000, stable_ms: 30000 }"],
+];
 
 /** Every link but `a|b` drops routed traffic (service-address sources) and passes hellos: any detour fails verification. */
 async function greyDetours(plan: LabPlan, a: string, b: string): Promise<void> {
@@ -57,13 +62,13 @@ async function arm(useRag: boolean, prefix: string): Promise<LabRound[]> {
     prefix,
     services: useRag ? ["analyzer", "planner", "executor", "rag"] : ["analyzer", "planner", "executor"],
     serviceEnv: {
-      planner: { X0_PLANNER_POLICY: policyFileWith("rag", FROM, TO), X0_PLANNER_RAG_DEADLINE_MS: useRag ? "20" : "0" },
+      planner: { X0_PLANNER_POLICY: policyFileWithAll("rag", POLICY), X0_PLANNER_RAG_DEADLINE_MS: useRag ? "20" : "0" },
       rag: { X0_RAG_SAVE_MS: "500" },
     },
   });
   try {
     const outcomes = await openBucket(lab.nc, Buckets.outcomes);
-    await outcomes.put(statsKey("link_degraded", "reroute-around"), JSON.stringify(PRIOR));
+    await outcomes.put(statsKey("link_down", "reroute-around"), JSON.stringify(PRIOR));
     // The planner reads the stats when it takes the lead: a new one starts with the record above.
     await lab.startService("planner");
     const recorder = await recordEvents(lab.nc);
@@ -72,7 +77,7 @@ async function arm(useRag: boolean, prefix: string): Promise<LabRound[]> {
     const rounds: LabRound[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const at = Date.now();
-      await setLinkLoss(lab.plan, a, b, LOSS);
+      await setLinkLoss(lab.plan, a, b, 1);
       const planOf = () => recorder.plans.find((p) => p.at >= at && p.message.target?.id === "link:n1|n2")?.message;
       await waitFor(`round ${round}: a plan for n1|n2`, () => planOf() !== undefined, 30_000, 100);
       const plan = planOf();
@@ -98,8 +103,8 @@ async function arm(useRag: boolean, prefix: string): Promise<LabRound[]> {
 }
 
 /** Both arms, with the rag first. */
-export async function ragLabScenario(): Promise<{ topology: string; rounds: number; loss: number; with_rag: LabRound[]; without_rag: LabRound[] }> {
+export async function ragLabScenario(): Promise<{ topology: string; rounds: number; fault: string; with_rag: LabRound[]; without_rag: LabRound[] }> {
   const withRag = await arm(true, `x0rg${process.pid % 1000}`);
   const withoutRag = await arm(false, `x0rn${process.pid % 1000}`);
-  return { topology: "grid:3x3", rounds: ROUNDS, loss: LOSS, with_rag: withRag, without_rag: withoutRag };
+  return { topology: "grid:3x3", rounds: ROUNDS, fault: "cut n1|n2, every other link grey", with_rag: withRag, without_rag: withoutRag };
 }

@@ -1,7 +1,7 @@
 // The rag service as a process on a real nats-server: cases from a stream of incidents, search over NATS, restart
 // without re-indexing, rebuild after corruption, bad requests, and an embedder that cannot load.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, truncateSync } from "node:fs";
+import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
@@ -226,6 +226,26 @@ describe("rag service", () => {
     const after = (await call("stats", {})).data;
     expect(after?.cases).toBe(before?.cases as number);
     expect((await call("get", { incident_id: cut36.id })).data?.case.outcome).toBe("verified");
+  }, 60_000);
+
+  test("rag - a runbook added or changed is indexed again while the service runs", async () => {
+    const runbooks = mkdtempSync(join(tmpdir(), "x0-rag-runbooks-"));
+    writeFileSync(join(runbooks, "link-cut.md"), "# Link cut\nA link stops carrying frames; reroute around it.\n");
+    await rag?.stop();
+    rag = startRag({ X0_RAG_RUNBOOKS: runbooks, X0_RAG_RUNBOOK_POLL_MS: "200" });
+    await rag.waitReady(30_000);
+    const sections = async (text: string) =>
+      ((await call("search", { text, include: ["runbooks"], k: 5 })).data?.hits ?? []).map((hit) =>
+        hit.type === "runbook" ? `${hit.runbook.file}#${hit.runbook.anchor}` : "",
+      );
+    expect(await sections("reroute around a cut link")).toEqual(["link-cut.md#link-cut"]);
+    writeFileSync(join(runbooks, "solar.md"), "# Solar node brown-out\nA solar-powered node browns out at dusk: its links flap every evening.\n");
+    await waitFor("the new runbook", async () => (await sections("solar node browns out at dusk")).includes("solar.md#solar-node-brown-out"), 10_000);
+    writeFileSync(join(runbooks, "link-cut.md"), "# Cable pulled\nSomeone pulled the cable: plug it back in.\n");
+    await waitFor("the changed runbook", async () => (await sections("someone pulled the cable")).includes("link-cut.md#cable-pulled"), 10_000);
+    expect(await sections("reroute around a cut link")).not.toContain("link-cut.md#link-cut");
+    expect((await call("stats", {})).data?.runbook_sections).toBe(2);
+    rmSync(runbooks, { recursive: true, force: true });
   }, 60_000);
 
   test("rag - an embedder that cannot load leaves the service not ready, saying why, and nothing is indexed", async () => {
