@@ -138,6 +138,8 @@ export type { Tracing, TracingOptions } from "./observability/tracing.ts";
 export { createTracing, extractTraceContext, injectTraceContext, traceIdOf } from "./observability/tracing.ts";
 export { isProcessAlive, signalGroup } from "./processes.ts";
 export { mulberry32 } from "./random.ts";
+export type { MicroEndpoint, MicroHandlers, MicroOptions } from "./service/micro.ts";
+export { parseMicroRequest, serveMicro } from "./service/micro.ts";
 export type { RunningService, RunOptions, Runtime, ServiceDefinition } from "./service/runtime.ts";
 export { EXIT_CONFIG, PRINT_CONFIG_FLAG, runService } from "./service/runtime.ts";
 export * from "./topology/mod.ts";

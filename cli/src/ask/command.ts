@@ -1,10 +1,8 @@
 // `x0 ask`: questions to the rag (x0.rag.search) by free text or by incident, answered with cited cases and runbook sections.
 import { parseArgs } from "node:util";
-import { connectNats, RAG_GROUP, RAG_MAX_K, ragEndpoints } from "@x0/shared";
+import { RAG_GROUP, RAG_MAX_K, ragEndpoints } from "@x0/shared";
 import { RagUnavailable, UsageError } from "../errors.ts";
-import { cliTls } from "../incidents/command.ts";
-import { stackFileOf, stateDirOf } from "../paths.ts";
-import { readStackFile } from "../stack-file.ts";
+import { connectCli } from "../nats-client.ts";
 import type { Output } from "../status/command.ts";
 import { renderHits } from "./render.ts";
 
@@ -60,14 +58,7 @@ export async function runAsk(argv: readonly string[], env: Record<string, string
   const request = askRequest(positionals, values);
   const checked = ragEndpoints.search.request.safeParse(request);
   if (!checked.success) throw new UsageError(checked.error.issues.map((issue) => `${issue.path.join(".") || "request"}: ${issue.message}`).join("; "));
-  const servers = values.nats ?? env.X0_NATS_SERVERS ?? readStackFile(stackFileOf(stateDirOf(env)))?.nats.url ?? "nats://127.0.0.1:4222";
-  const nc = await connectNats({
-    servers: servers.split(","),
-    service: "x0-cli",
-    instance: String(process.pid),
-    tls: cliTls(env),
-    signal: AbortSignal.timeout(5000),
-  });
+  const nc = await connectCli(values.nats, env);
   try {
     const reply = await nc.request(`${RAG_GROUP}.search`, JSON.stringify(request), { timeout: 10_000 }).catch((error: unknown) => {
       const text = String((error as Error).message ?? error);

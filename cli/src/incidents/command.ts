@@ -1,11 +1,8 @@
 // `x0 incidents`: recent incidents with their time to detect and to repair, rebuilt from the X0_EVENTS stream.
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { connectNats, readEventHistory } from "@x0/shared";
+import { readEventHistory } from "@x0/shared";
 import { UsageError } from "../errors.ts";
-import { stackFileOf, stateDirOf } from "../paths.ts";
-import { readStackFile } from "../stack-file.ts";
+import { connectCli } from "../nats-client.ts";
 import type { Output } from "../status/command.ts";
 import { renderIncidents, summarizeIncidents } from "./summarize.ts";
 
@@ -31,15 +28,6 @@ export function parseSince(text: string): number {
   return Number(match[1]) * unit;
 }
 
-/** The CLI's TLS identity: X0_NATS_TLS_* when set, else the admin certificate of the local stack's PKI, else none. */
-export function cliTls(env: Record<string, string | undefined>): { caFile: string; certFile: string; keyFile: string } | undefined {
-  if (env.X0_NATS_TLS_CERT && env.X0_NATS_TLS_KEY && env.X0_NATS_TLS_CA)
-    return { caFile: env.X0_NATS_TLS_CA, certFile: env.X0_NATS_TLS_CERT, keyFile: env.X0_NATS_TLS_KEY };
-  const pki = join(stateDirOf(env), "pki");
-  const files = { caFile: join(pki, "ca.crt"), certFile: join(pki, "admin.crt"), keyFile: join(pki, "admin.key") };
-  return Object.values(files).every((file) => existsSync(file)) ? files : undefined;
-}
-
 /** Runs `x0 incidents`; 0 on success. */
 export async function runIncidents(argv: readonly string[], env: Record<string, string | undefined>, output: Output): Promise<number> {
   let values: { since?: string; nats?: string; json?: boolean; help?: boolean };
@@ -58,14 +46,7 @@ export async function runIncidents(argv: readonly string[], env: Record<string, 
     return 0;
   }
   const windowMs = parseSince(values.since ?? "1h");
-  const servers = values.nats ?? env.X0_NATS_SERVERS ?? readStackFile(stackFileOf(stateDirOf(env)))?.nats.url ?? "nats://127.0.0.1:4222";
-  const nc = await connectNats({
-    servers: servers.split(","),
-    service: "x0-cli",
-    instance: String(process.pid),
-    tls: cliTls(env),
-    signal: AbortSignal.timeout(5000),
-  });
+  const nc = await connectCli(values.nats, env);
   try {
     const history = await readEventHistory(nc, { sinceMs: Date.now() - windowMs });
     const incidents = summarizeIncidents(history);

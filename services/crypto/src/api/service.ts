@@ -1,12 +1,20 @@
 // The crypto endpoints on the NATS services API (group x0.crypto, $SRV discovery, ADR-32 error headers).
-import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
+import type { Service } from "@nats-io/services";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { BackendUnavailable, CRYPTO_GROUP, CRYPTO_SERVICE_NAME, type CryptoEndpoint, cryptoEndpoints, InvalidCryptoInput, type Logger } from "@x0/shared";
+import {
+  BackendUnavailable,
+  CRYPTO_GROUP,
+  CRYPTO_SERVICE_NAME,
+  type CryptoEndpoint,
+  cryptoEndpoints,
+  InvalidCryptoInput,
+  type Logger,
+  parseMicroRequest,
+  serveMicro,
+} from "@x0/shared";
 import type { Counter } from "prom-client";
-import { z } from "zod";
+import type { z } from "zod";
 import type { CryptoHandlers } from "./handlers.ts";
-
-const decoder = new TextDecoder("utf-8", { fatal: true });
 
 /** The ADR-32 error code and description for an error thrown by a handler. */
 export function errorReply(error: unknown): { code: number; description: string } {
@@ -20,15 +28,8 @@ export function parseRequest<E extends CryptoEndpoint>(
   endpoint: E,
   data: Uint8Array,
 ): { ok: true; value: z.infer<(typeof cryptoEndpoints)[E]["request"]> } | { ok: false; error: string } {
-  let json: unknown;
-  try {
-    json = data.length === 0 ? {} : JSON.parse(decoder.decode(data));
-  } catch (error) {
-    return { ok: false, error: `invalid JSON: ${(error as Error).message}` };
-  }
-  const checked = cryptoEndpoints[endpoint].request.safeParse(json);
-  if (!checked.success) return { ok: false, error: z.prettifyError(checked.error).replace(/\s*\n\s*/g, "; ") };
-  return { ok: true, value: checked.data as z.infer<(typeof cryptoEndpoints)[E]["request"]> };
+  const parsed = parseMicroRequest(cryptoEndpoints[endpoint].request as z.ZodType, data);
+  return parsed as { ok: true; value: z.infer<(typeof cryptoEndpoints)[E]["request"]> } | { ok: false; error: string };
 }
 
 /** Adds the service and every endpoint; requests are counted by endpoint and outcome (2xx, 4xx, 5xx). */
@@ -47,45 +48,18 @@ export async function serveCrypto({
   requests: Counter<"endpoint" | "outcome">;
   logger: Logger;
 }): Promise<Service> {
-  // @nats-io/services' last release (3.0.0-25) types against nats-core 3.0.0-50; the connection is wire-compatible.
-  const service = await new Svcm(nc as unknown as ConstructorParameters<typeof Svcm>[0]).add({
+  // Requests can hold secret keys, so a bad one is answered and counted but not dead-lettered.
+  return serveMicro({
+    nc,
     name: CRYPTO_SERVICE_NAME,
-    version,
+    group: CRYPTO_GROUP,
     description: "x0tta6bl4 key authority and post-quantum crypto API: ML-KEM-768, ML-DSA-65, X-Wing, keyring",
+    version,
     metadata,
+    endpoints: cryptoEndpoints,
+    handlers,
+    errorReply,
+    requests,
+    logger,
   });
-  const group = service.addGroup(CRYPTO_GROUP);
-  for (const endpoint of Object.keys(cryptoEndpoints) as CryptoEndpoint[]) {
-    const respondError = (msg: ServiceMsg, code: number, description: string) => {
-      requests.inc({ endpoint, outcome: `${Math.floor(code / 100)}xx` });
-      // Header values are single lines.
-      msg.respondError(code, description.replace(/\s*[\r\n]+\s*/g, "; ").slice(0, 512));
-    };
-    group.addEndpoint(endpoint.replace(".", "-"), {
-      subject: endpoint,
-      metadata: { endpoint },
-      handler: (error, msg) => {
-        if (error) {
-          logger.error("crypto endpoint subscription error", { endpoint, error });
-          return;
-        }
-        // Requests can hold secret keys, so a bad one is answered and counted but not dead-lettered.
-        const parsed = parseRequest(endpoint, msg.data);
-        if (!parsed.ok) return respondError(msg, 400, parsed.error);
-        const handler = handlers[endpoint] as (request: unknown) => Promise<unknown>;
-        void handler(parsed.value).then(
-          (response) => {
-            requests.inc({ endpoint, outcome: "2xx" });
-            msg.respond(JSON.stringify(cryptoEndpoints[endpoint].response.parse(response)));
-          },
-          (handlerError: unknown) => {
-            const { code, description } = errorReply(handlerError);
-            if (code >= 500) logger.error("crypto endpoint failed", { endpoint, error: handlerError });
-            respondError(msg, code, description);
-          },
-        );
-      },
-    });
-  }
-  return service;
 }

@@ -1,0 +1,22 @@
+// How the command line reaches NATS: the server from --nats, X0_NATS_SERVERS or the running stack's file, and the
+// operator's certificate from X0_NATS_TLS_* or the stack's own PKI.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { connectNats } from "@x0/shared";
+import { stackFileOf, stateDirOf } from "./paths.ts";
+import { readStackFile } from "./stack-file.ts";
+
+/** The CLI's TLS identity: X0_NATS_TLS_* when set, else the admin certificate of the local stack's PKI, else none. */
+export function cliTls(env: Record<string, string | undefined>): { caFile: string; certFile: string; keyFile: string } | undefined {
+  if (env.X0_NATS_TLS_CERT && env.X0_NATS_TLS_KEY && env.X0_NATS_TLS_CA)
+    return { caFile: env.X0_NATS_TLS_CA, certFile: env.X0_NATS_TLS_CERT, keyFile: env.X0_NATS_TLS_KEY };
+  const pki = join(stateDirOf(env), "pki");
+  const files = { caFile: join(pki, "ca.crt"), certFile: join(pki, "admin.crt"), keyFile: join(pki, "admin.key") };
+  return Object.values(files).every((file) => existsSync(file)) ? files : undefined;
+}
+
+/** Connects as `x0-cli/<pid>` to `--nats`, else X0_NATS_SERVERS, else the stack `bun run up` runs, else localhost; 5 s at most. */
+export function connectCli(nats: string | undefined, env: Record<string, string | undefined>): ReturnType<typeof connectNats> {
+  const servers = nats ?? env.X0_NATS_SERVERS ?? readStackFile(stackFileOf(stateDirOf(env)))?.nats.url ?? "nats://127.0.0.1:4222";
+  return connectNats({ servers: servers.split(","), service: "x0-cli", instance: String(process.pid), tls: cliTls(env), signal: AbortSignal.timeout(5000) });
+}
