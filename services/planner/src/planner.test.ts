@@ -9,7 +9,7 @@ import { OutcomeStore } from "./outcomes/store.ts";
 import { Planner } from "./planner.ts";
 import { loadPolicy, type Policy } from "./policy/policy.ts";
 import { routeKey } from "./routing/routes.ts";
-import { announcementsOf, gridAnnouncements, incident, later, linkTarget, result } from "./testing.ts";
+import { announcementsOf, degradedStats, gridAnnouncements, incident, later, linkTarget, result } from "./testing.ts";
 
 const shipped = loadPolicy(join(import.meta.dir, "..", "policy.yaml"));
 
@@ -258,20 +258,8 @@ describe("planner", () => {
 
   test("planner - past outcomes choose the alternative: the better record wins over policy order", async () => {
     const outcomeStore = new MemoryStore();
-    const stats = (alternative: string, verified: number, rolledBack: number) => ({
-      v: 1,
-      kind: "link_degraded",
-      alternative,
-      attempts: verified + rolledBack,
-      verified,
-      applied: 0,
-      rolled_back: rolledBack,
-      failed: 0,
-      ttr_ms: [400],
-      updated_at: 1,
-    });
-    await outcomeStore.put("stats.link_degraded.raise-cost", stats("raise-cost", 1, 4));
-    await outcomeStore.put("stats.link_degraded.reroute-around", stats("reroute-around", 5, 0));
+    await outcomeStore.put("stats.link_degraded.raise-cost", degradedStats("raise-cost", 1, 4));
+    await outcomeStore.put("stats.link_degraded.reroute-around", degradedStats("reroute-around", 5, 0));
     const { planner, topologyStore } = setup({ outcomeStore });
     // The outcome store is loaded at start, as main does.
     const loaded = new OutcomeStore(outcomeStore);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { OutcomeStats } from "@x0/shared";
+import { degradedStats } from "../testing.ts";
 import { type SimilarCase, similarSignal } from "./similar.ts";
 import { rank, withSimilar } from "./stats.ts";
 
@@ -10,18 +10,6 @@ const past = (alternative: string, outcome: SimilarCase["outcome"], score: numbe
   score,
   alternative,
   outcome,
-});
-const stats = (alternative: string, verified: number, rolledBack: number): OutcomeStats => ({
-  v: 1,
-  kind: "link_degraded",
-  alternative,
-  attempts: verified + rolledBack,
-  verified,
-  applied: 0,
-  rolled_back: rolledBack,
-  failed: 0,
-  ttr_ms: [],
-  updated_at: 0,
 });
 
 describe("similar cases", () => {
@@ -53,7 +41,7 @@ describe("similar cases", () => {
       { name: "raise-cost", approval: "auto" },
       { name: "reroute-around", approval: "auto" },
     ] as Parameters<typeof rank>[0];
-    const record = (name: string) => (name === "raise-cost" ? stats("raise-cost", 10, 0) : undefined);
+    const record = (name: string) => (name === "raise-cost" ? degradedStats("raise-cost", 10, 0) : undefined);
     expect(rank(specs, record).map((alternative) => alternative.name)).toEqual(["raise-cost", "reroute-around"]);
     const ranked = rank(specs, record, (name) => similarSignal(similar, "link_degraded", name));
     expect(ranked.map((alternative) => alternative.name)).toEqual(["reroute-around", "raise-cost"]);

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connectNats, createLogger, type OutcomeStats, Plan, RAG_GROUP } from "@x0/shared";
+import { connectNats, createLogger, Plan, RAG_GROUP } from "@x0/shared";
 import { incidentEvents, type LabIncident, type NatsServer, type ServiceProcess, startNatsServer, startServiceProcess, waitFor } from "@x0/shared/testing";
 import { Registry } from "prom-client";
 import { MemoryStore } from "../kv.ts";
@@ -12,7 +12,7 @@ import { createMetrics } from "../metrics.ts";
 import { OutcomeStore } from "../outcomes/store.ts";
 import { Planner } from "../planner.ts";
 import { loadPolicy } from "../policy/policy.ts";
-import { gridAnnouncements, incident, linkTarget } from "../testing.ts";
+import { degradedStats, gridAnnouncements, incident, linkTarget } from "../testing.ts";
 import { ragAsker } from "./ask.ts";
 
 const policy = loadPolicy(join(import.meta.dir, "..", "..", "policy.yaml"));
@@ -23,18 +23,7 @@ let rag: ServiceProcess;
 let dir: string;
 
 /** raise-cost has always worked on lossy links in general: the per-kind stats alone choose it. */
-const raiseCostStats: OutcomeStats = {
-  v: 1,
-  kind: "link_degraded",
-  alternative: "raise-cost",
-  attempts: 5,
-  verified: 5,
-  applied: 0,
-  rolled_back: 0,
-  failed: 0,
-  ttr_ms: [200, 210, 190, 205, 220],
-  updated_at: 1,
-};
+const raiseCostStats = degradedStats("raise-cost", 5, 0, [200, 210, 190, 205, 220]);
 
 /** A planner on a 3x3 grid whose similar cases come from `similar`. */
 async function plannerWith(similar: ConstructorParameters<typeof Planner>[0]["similar"]) {
