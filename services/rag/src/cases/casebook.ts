@@ -108,7 +108,7 @@ export class CaseBook {
     const incidentId = event.message.incident_id;
     const existing = this.#cases.get(incidentId);
     if (!existing && event.type === "result") return undefined;
-    const next = existing ? structuredClone(existing) : emptyCase(incidentId, event as Exclude<CaseEvent, { type: "result" }>);
+    const next = existing ?? emptyCase(incidentId, event as Exclude<CaseEvent, { type: "result" }>);
     if (event.type === "anomaly") applyAnomaly(next, event.message, existing === undefined);
     else if (event.type === "plan") applyPlan(next, event.message, existing === undefined);
     else applyResult(next, event.message);

@@ -72,11 +72,6 @@ export class VectorIndex {
     if (this.#index.contains(key)) this.#index.remove(key);
   }
 
-  /** Whether `key` is in the index. */
-  has(key: bigint): boolean {
-    return this.#index.contains(key) as boolean;
-  }
-
   /** The `k` nearest keys, best first. */
   search(vector: Float32Array, k: number): ScoredKey[] {
     if (this.size === 0 || k <= 0) return [];

@@ -146,11 +146,6 @@ export class Knowledge {
     });
   }
 
-  /** Runbook sections indexed. */
-  get runbookCount(): number {
-    return this.#runbookSections.length;
-  }
-
   /** Cases and runbook sections similar to an incident, a situation or a text, best first, k of each kind. */
   async search(request: SearchRequest): Promise<{ hits: RagHit[]; query: "incident" | "case" | "text" }> {
     const wantCases = request.include.includes("cases");
