@@ -1,7 +1,8 @@
 // The rag service as a process on a real nats-server: cases from a stream of incidents, search over NATS, restart
-// without re-indexing, rebuild after corruption, bad requests, and an embedder that cannot load.
+// without re-indexing, rebuilds after corruption (index from the store, store from the stream), bad requests, and an
+// embedder that cannot load.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstream } from "@nats-io/jetstream";
@@ -214,15 +215,34 @@ describe("rag service", () => {
     expect(await metric(rag, "x0_rag_events_total", 'outcome="skipped"')).toBe(0);
   }, 60_000);
 
-  test("rag - a truncated index file is detected at start and rebuilt from the stream, with a log line that says so", async () => {
+  test("rag - a truncated index file is detected at start and rebuilt from the case store, with a log line that says so", async () => {
     const before = (await call("stats", {})).data;
     await rag?.stop();
     truncateSync(join(dir, "cases.usearch"), 100);
     rag = startRag();
     await rag.waitReady(30_000);
-    await waitFor("rebuilt", async () => (await call("stats", {})).data?.last_indexed_seq === before?.last_indexed_seq, 20_000);
-    expect(rag.output.some((line) => line.includes("rebuilding it from X0_EVENTS") && line.includes("truncated or replaced"))).toBe(true);
-    expect(await metric(rag, "x0_rag_rebuilds_total")).toBe(1);
+    expect(rag.output.some((line) => line.includes("rebuilt it from the case store") && line.includes("truncated or replaced"))).toBe(true);
+    expect(await metric(rag, "x0_rag_rebuilds_total", 'from="store"')).toBe(1);
+    expect(await metric(rag, "x0_rag_events_total", 'outcome="indexed"')).toBe(0); // nothing read again from the stream
+    const after = (await call("stats", {})).data;
+    expect(after?.cases).toBe(before?.cases as number);
+    expect(after?.last_indexed_seq).toBe(before?.last_indexed_seq as number);
+    const { data } = await call("search", { incident_id: cut36.id, k: 5, include: ["cases"] });
+    expect(data?.hits.some((hit) => hit.type === "case" && hit.case.incident_id === cut36Again.id)).toBe(true);
+  }, 60_000);
+
+  test("rag - a damaged case store is detected at start and read again from the stream, with a log line that says so", async () => {
+    const before = (await call("stats", {})).data;
+    await rag?.stop();
+    // Garbage over the pages after the first: SQLite's check finds it.
+    const fd = openSync(join(dir, "cases.db"), "r+");
+    writeSync(fd, Buffer.alloc(16_384, 0x5a), 0, 16_384, 4096);
+    closeSync(fd);
+    rag = startRag();
+    await rag.waitReady(30_000);
+    await waitFor("read again", async () => (await call("stats", {})).data?.last_indexed_seq === before?.last_indexed_seq, 20_000);
+    expect(rag.output.some((line) => line.includes("reading them again from X0_EVENTS"))).toBe(true);
+    expect(await metric(rag, "x0_rag_rebuilds_total", 'from="stream"')).toBe(1);
     const after = (await call("stats", {})).data;
     expect(after?.cases).toBe(before?.cases as number);
     expect((await call("get", { incident_id: cut36.id })).data?.case.outcome).toBe("verified");

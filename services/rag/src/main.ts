@@ -1,17 +1,17 @@
-// Rag: the mesh's incident memory. Cases from X0_EVENTS and runbook sections in usearch HNSW indexes, asked over x0.rag.
+// Rag: the mesh's incident memory. Cases from X0_EVENTS in a SQLite store and a usearch HNSW index, runbook sections,
+// asked over x0.rag.
 // Not ready (and says why) when its text embedder cannot load: it never answers with vectors it did not compute.
 import { Buckets, type Live, openBucket, runService } from "@x0/shared";
 import pkg from "../package.json" with { type: "json" };
 import { serveRag } from "./api/service.ts";
 import { ragConfigShape } from "./config.ts";
-import { caseEmbedder } from "./embed/case-features.ts";
 import { loadTextEmbedder } from "./embed/text-embedders.ts";
 import { decodeEvent, followEvents, positionConsumer, streamPosition } from "./ingest/follow.ts";
 import { NotFound } from "./knowledge/errors.ts";
 import type { TextEmbedder } from "./knowledge/knowledge.ts";
 import { createRagMetrics } from "./metrics.ts";
 import { readRunbooks, runbookSignature } from "./runbooks/runbooks.ts";
-import { indexBytesOf, openKnowledge, saveKnowledge } from "./store/store.ts";
+import { indexBytesOf, openKnowledge, saveIndex } from "./store/store.ts";
 import { Degrees, watchDegrees } from "./topology/degrees.ts";
 
 await runService({
@@ -51,14 +51,17 @@ await runService({
     const position = await streamPosition(manager);
     const stream = { name: "X0_EVENTS", created: position.streamCreated };
     const dir = config.X0_RAG_DIR;
-    const opened = openKnowledge(dir, { embedders: { case: caseEmbedder, text: text.identity }, stream }, text, (nodes) => degrees.of(nodes));
+    const opened = openKnowledge(dir, stream, text, (nodes) => degrees.of(nodes));
     const knowledge = opened.knowledge;
     let meta = opened.meta;
     if (opened.rebuild !== undefined) {
-      metrics.rebuilds.inc();
-      logger.warn("saved index not used: rebuilding it from X0_EVENTS", { dir, reason: opened.rebuild, stream_first_seq: position.streamFirstSeq });
+      metrics.rebuilds.inc({ from: "stream" });
+      logger.warn("saved cases not used: reading them again from X0_EVENTS", { dir, reason: opened.rebuild, stream_first_seq: position.streamFirstSeq });
+    } else if (opened.reindex !== undefined) {
+      metrics.rebuilds.inc({ from: "store" });
+      logger.warn("saved index not used: rebuilt it from the case store", { dir, reason: opened.reindex, cases: opened.caughtUp });
     } else {
-      logger.info("saved index loaded", { dir, cases: knowledge.cases.size, last_seq: knowledge.lastSeq });
+      logger.info("saved index loaded", { dir, cases: knowledge.cases.size, caught_up: opened.caughtUp, last_seq: knowledge.lastSeq });
     }
     if (position.streamFirstSeq > knowledge.lastSeq + 1 && position.streamLastSeq > 0) {
       logger.warn("events aged out of X0_EVENTS before the rag read them", { from: knowledge.lastSeq + 1, to: position.streamFirstSeq - 1 });
@@ -92,7 +95,8 @@ await runService({
     };
     publishCounts();
 
-    let dirty = opened.rebuild !== undefined;
+    // The index is saved when it changed, at most every X0_RAG_INDEX_SAVE_MS; the store holds every event at once.
+    let indexChanged = opened.rebuild !== undefined || opened.reindex !== undefined || opened.caughtUp > 0;
     const follow = await followEvents(
       nc,
       async (msg) => {
@@ -101,54 +105,57 @@ await runService({
           metrics.events.inc({ outcome: "invalid" });
           if (msg.seq > knowledge.lastSeq) {
             bus.deadLetter(msg.subject, decoded.template, msg.data, msg.headers, decoded.error);
-            // Saved like any other, so a restart does not dead-letter it again.
+            // Stored like any other, so a restart does not dead-letter it again.
             knowledge.lastSeq = msg.seq;
-            dirty = true;
           }
           return;
         }
-        const outcome = await knowledge.apply(decoded.event);
+        const outcome = knowledge.apply(decoded.event);
         metrics.events.inc({ outcome });
         if (outcome === "unmatched")
           logger.warn("result of an incident the rag has no case for", { seq: msg.seq, incident_id: decoded.event.message.incident_id });
-        if (outcome !== "skipped") dirty = true;
+        if (outcome === "indexed") indexChanged = true;
       },
       logger,
     );
     track(follow);
 
-    // Saved at most every X0_RAG_SAVE_MS, and only then acknowledged (ack-all up to the latest event handled).
+    // Every X0_RAG_SAVE_MS: the store's commits are made durable, and only then acknowledged (ack-all up to the
+    // latest event handled). The index snapshot follows at its own, slower pace.
+    let indexSavedAt = Date.now();
     let saving = Promise.resolve();
-    const save = async () => {
-      const staleIndexed = await knowledge.indexStale(Date.now() - config.X0_RAG_STALE_AFTER_MS);
-      if (staleIndexed > 0) dirty = true;
-      // The stream's end at every tick, saved or not: a stalled follow shows as a growing lag (alert X0RagIndexLagging).
+    const save = async (final = false) => {
+      const staleIndexed = knowledge.indexStale(Date.now() - config.X0_RAG_STALE_AFTER_MS);
+      if (staleIndexed > 0) indexChanged = true;
+      // The stream's end at every tick: a stalled follow shows as a growing lag (alert X0RagIndexLagging).
       const now = await streamPosition(manager).catch(() => undefined);
       if (now) metrics.streamSeq.set(now.streamLastSeq);
       const latest = follow.latest();
-      if (!dirty) {
-        latest?.ack();
-        return;
-      }
-      dirty = false;
-      const end = metrics.saveDuration.startTimer();
-      meta = saveKnowledge(dir, knowledge, stream, Date.now());
-      end();
-      // Everything handled up to `latest` is in the snapshot now.
-      if (latest && latest.seq <= knowledge.lastSeq) latest.ack();
-      metrics.indexBytes.set(indexBytesOf(meta));
+      knowledge.store.checkpoint();
+      // Everything handled up to `latest` is committed and on disk now.
+      latest?.ack();
       publishCounts();
+      if (!indexChanged || (!final && Date.now() - indexSavedAt < config.X0_RAG_INDEX_SAVE_MS)) return;
+      indexChanged = false;
+      indexSavedAt = Date.now();
+      const end = metrics.saveDuration.startTimer();
+      meta = saveIndex(dir, knowledge, Date.now());
+      end();
+      metrics.indexBytes.set(indexBytesOf(meta));
     };
     const saveTimer = setInterval(() => {
-      saving = saving.then(save).catch((error) => {
-        dirty = true;
-        logger.error("saving the index failed; events stay unacknowledged", { dir, error });
-      });
+      saving = saving
+        .then(() => save())
+        .catch((error) => {
+          indexChanged = true;
+          logger.error("saving failed; events stay unacknowledged", { dir, error });
+        });
     }, config.X0_RAG_SAVE_MS);
     onStop(async () => {
       clearInterval(saveTimer);
       await saving;
-      await save().catch((error) => logger.error("final save failed", { dir, error }));
+      await save(true).catch((error) => logger.error("final save failed", { dir, error }));
+      knowledge.store.close();
     });
 
     const service = await serveRag({
@@ -166,9 +173,9 @@ await runService({
           return { ...result, took_ms: Math.round((performance.now() - started) * 1000) / 1000 };
         },
         get: async ({ incident_id }) => {
-          const item = knowledge.book.get(incident_id);
-          if (!item) throw new NotFound(`no case for incident ${incident_id}`);
-          return { case: item, indexed: knowledge.book.isIndexed(incident_id) };
+          const stored = knowledge.store.get(incident_id);
+          if (!stored) throw new NotFound(`no case for incident ${incident_id}`);
+          return { case: stored.case, indexed: stored.indexed };
         },
         stats: async () => {
           const counts = knowledge.counts();
@@ -179,6 +186,7 @@ await runService({
             flagged_cases: counts.flagged,
             runbook_sections: counts.runbooks,
             memory_bytes: indexBytesOf(meta),
+            store_bytes: knowledge.store.bytes(),
             embedders: knowledge.embedders,
             last_indexed_seq: knowledge.lastSeq,
             stream_last_seq: now?.streamLastSeq ?? null,

@@ -10,7 +10,7 @@ export function createRagMetrics(registry: Registry) {
     cases: new Gauge({ name: "x0_rag_cases", help: "Cases in the index.", registers }),
     openCases: new Gauge({ name: "x0_rag_open_cases", help: "Cases of incidents still open (not yet indexed).", registers }),
     runbookSections: new Gauge({ name: "x0_rag_runbook_sections", help: "Runbook sections in the index.", registers }),
-    indexBytes: new Gauge({ name: "x0_rag_index_bytes", help: "Bytes of the case indexes as last saved.", registers }),
+    indexBytes: new Gauge({ name: "x0_rag_index_bytes", help: "Bytes of the case index as last saved.", registers }),
     indexedSeq: new Gauge({ name: "x0_rag_indexed_seq", help: "Last X0_EVENTS sequence read into the cases.", registers }),
     streamSeq: new Gauge({ name: "x0_rag_stream_seq", help: "Last X0_EVENTS sequence in the stream, at the last save.", registers }),
     events: new Counter({
@@ -19,7 +19,12 @@ export function createRagMetrics(registry: Registry) {
       labelNames: ["outcome"],
       registers,
     }),
-    rebuilds: new Counter({ name: "x0_rag_rebuilds_total", help: "Index rebuilds from the stream at start, because the saved one did not fit.", registers }),
+    rebuilds: new Counter({
+      name: "x0_rag_rebuilds_total",
+      help: "Rebuilds at start, by what they were rebuilt from: stream (the case store did not fit), store (the case index did not).",
+      labelNames: ["from"],
+      registers,
+    }),
     requests: new Counter({
       name: "x0_rag_requests_total",
       help: "Requests, by endpoint and outcome (2xx, 4xx, 5xx).",
@@ -40,7 +45,7 @@ export function createRagMetrics(registry: Registry) {
       buckets: LATENCY_BUCKETS,
       registers,
     }),
-    saveDuration: new Histogram({ name: "x0_rag_save_duration_seconds", help: "Time to save the index folder.", buckets: LATENCY_BUCKETS, registers }),
+    saveDuration: new Histogram({ name: "x0_rag_save_duration_seconds", help: "Time to save the case index.", buckets: LATENCY_BUCKETS, registers }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import type { ActionResult, Anomaly, Plan } from "@x0/shared";
+import type { ActionResult, Anomaly, Plan, RagCase } from "@x0/shared";
 import { incidentEvents } from "@x0/shared/testing";
+import { CaseStore } from "./case-store.ts";
 import { CaseBook, type CaseEvent } from "./casebook.ts";
 
 /** The generated events of one incident as stream events, numbered from `from`. */
@@ -13,7 +14,7 @@ function eventsOf(incident: Parameters<typeof incidentEvents>[0], from = 1): Cas
 
 describe("case book", () => {
   test("casebook - an incident becomes one case: states, plan, result and timings; it is ready to index only once resolved", () => {
-    const book = new CaseBook();
+    const book = new CaseBook(new CaseStore(":memory:"));
     const events = eventsOf({ kind: "link_down", link: ["n6", "n3"], alternative: "reroute-around", outcome: "verified", at: 1_000_000 });
     const applied = events.map((event) => book.apply(event));
     expect(applied.map((a) => a?.index)).toEqual([false, false, false, true]);
@@ -32,11 +33,11 @@ describe("case book", () => {
       last_seq: 4,
     });
     expect(item?.plans[0]?.actions).toEqual(["route_replace", "route_replace"]);
-    expect(book.size).toBe(1);
+    expect([...book.store.all()]).toHaveLength(1);
   });
 
   test("casebook - a rolled-back repair is the outcome, with no repair time; a later verified one replaces it", () => {
-    const book = new CaseBook();
+    const book = new CaseBook(new CaseStore(":memory:"));
     const [opened, plan, rolledBack] = eventsOf({ kind: "link_degraded", link: ["n1", "n2"], alternative: "raise-cost", outcome: "rolled_back", at: 0 });
     for (const event of [opened, plan, rolledBack] as CaseEvent[]) book.apply(event);
     const id = (opened as CaseEvent).message.incident_id;
@@ -50,7 +51,7 @@ describe("case book", () => {
   });
 
   test("casebook - inconsistent events are kept and flagged, never dropped; a result of an unknown incident is no case", () => {
-    const book = new CaseBook();
+    const book = new CaseBook(new CaseStore(":memory:"));
     const [opened, plan, result, resolved] = eventsOf({ kind: "link_down", link: ["n1", "n2"], alternative: "reroute-around", outcome: "verified", at: 0 });
     // The plan comes first (its incident's opening state lost), then a result of a plan never seen.
     book.apply(plan as CaseEvent);
@@ -64,7 +65,7 @@ describe("case book", () => {
   });
 
   test("casebook - a kind change and a second resolution are flagged; a repeated result counts once", () => {
-    const book = new CaseBook();
+    const book = new CaseBook(new CaseStore(":memory:"));
     const [opened, plan, result, resolved] = eventsOf({ kind: "link_down", link: ["n1", "n2"], alternative: "reroute-around", outcome: "verified", at: 0 });
     for (const event of [opened, plan, result, result] as CaseEvent[]) book.apply(event);
     const updated: Anomaly = { ...(opened as { message: Anomaly }).message, state: "updated", update: 1, kind: "node_unreachable" };
@@ -79,13 +80,13 @@ describe("case book", () => {
   });
 
   test("casebook - an open case whose events stopped long ago is handed out flagged as never resolved", () => {
-    const book = new CaseBook();
+    const book = new CaseBook(new CaseStore(":memory:"));
     const [opened] = eventsOf({ kind: "link_down", link: ["n1", "n2"], alternative: "reroute-around", outcome: "verified", at: 1000, resolve: false });
     book.apply(opened as CaseEvent);
     expect(book.stale(1000)).toEqual([]);
     const stale = book.stale(10_000);
     expect(stale.map((item) => item.flags)).toEqual([["never resolved: indexed as it stood when its events stopped"]]);
-    book.markIndexed(stale[0]?.incident_id as string);
+    book.store.put(stale[0] as RagCase, true);
     expect(book.stale(10_000)).toEqual([]);
   });
 });

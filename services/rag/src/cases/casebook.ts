@@ -1,6 +1,7 @@
 // Cases assembled from X0_EVENTS: one per incident, from its states, plans and results, in stream order.
 // A case is ready to index when its incident resolves, and again whenever a later event changes it.
 import type { ActionResult, Anomaly, CaseOutcome, CasePlan, CaseResult, Plan, RagCase } from "@x0/shared";
+import type { CaseStore } from "./case-store.ts";
 
 /** One event of X0_EVENTS, validated, with its stream sequence. */
 export type CaseEvent =
@@ -63,70 +64,40 @@ export function alternativeOf(plan: Plan): string | null {
   return suffix;
 }
 
-/** Every case by incident id, built up event by event; indexed ones are marked. */
+/** Every case by incident id, built up event by event in the case store; indexed ones are marked there. */
 export class CaseBook {
-  readonly #cases = new Map<string, RagCase>();
-  readonly #indexed = new Set<string>();
-
-  /** Cases restored from disk, with the ids of those already in the index. */
-  constructor(cases: Iterable<RagCase> = [], indexed: Iterable<string> = []) {
-    for (const item of cases) this.#cases.set(item.incident_id, item);
-    for (const id of indexed) if (this.#cases.has(id)) this.#indexed.add(id);
-  }
-
-  get size(): number {
-    return this.#cases.size;
-  }
+  constructor(readonly store: CaseStore) {}
 
   /** The case of an incident. */
   get(incidentId: string): RagCase | undefined {
-    return this.#cases.get(incidentId);
+    return this.store.get(incidentId)?.case;
   }
 
   /** Whether the case is in the index. */
   isIndexed(incidentId: string): boolean {
-    return this.#indexed.has(incidentId);
-  }
-
-  /** Marks a case as indexed. */
-  markIndexed(incidentId: string): void {
-    this.#indexed.add(incidentId);
-  }
-
-  /** Every case, indexed or open. */
-  all(): IterableIterator<RagCase> {
-    return this.#cases.values();
-  }
-
-  /** Ids of the indexed cases. */
-  indexedIds(): string[] {
-    return [...this.#indexed];
+    return this.store.get(incidentId)?.indexed ?? false;
   }
 
   /** Folds one event into its incident's case; undefined for a result of an incident never seen (it has no kind to file it by). */
   apply(event: CaseEvent): Applied | undefined {
     const incidentId = event.message.incident_id;
-    const existing = this.#cases.get(incidentId);
-    if (!existing && event.type === "result") return undefined;
-    const next = existing ?? emptyCase(incidentId, event as Exclude<CaseEvent, { type: "result" }>);
-    if (event.type === "anomaly") applyAnomaly(next, event.message, existing === undefined);
-    else if (event.type === "plan") applyPlan(next, event.message, existing === undefined);
+    const stored = this.store.get(incidentId);
+    if (!stored && event.type === "result") return undefined;
+    const next = stored?.case ?? emptyCase(incidentId, event as Exclude<CaseEvent, { type: "result" }>);
+    if (event.type === "anomaly") applyAnomaly(next, event.message, stored === undefined);
+    else if (event.type === "plan") applyPlan(next, event.message, stored === undefined);
     else applyResult(next, event.message);
     next.last_seq = Math.max(next.last_seq, event.seq);
     Object.assign(next, outcomeOf(next.plans, next.results, next.onset_at ?? next.opened_at));
-    this.#cases.set(incidentId, next);
-    return { case: next, index: next.resolved_at !== undefined || this.#indexed.has(incidentId) };
+    const indexed = stored?.indexed ?? false;
+    this.store.put(next, indexed);
+    return { case: next, index: next.resolved_at !== undefined || indexed };
   }
 
-  /** Open cases whose latest event is older than `before`: indexed as they are, flagged, so none waits forever. */
+  /** Open cases whose latest event is older than `before`, flagged: indexed as they are, so none waits forever. */
   stale(before: number): RagCase[] {
-    const stale: RagCase[] = [];
-    for (const item of this.#cases.values()) {
-      if (this.#indexed.has(item.incident_id) || item.resolved_at !== undefined) continue;
-      if (latestTimeOf(item) >= before) continue;
-      flag(item, "never resolved: indexed as it stood when its events stopped");
-      stale.push(item);
-    }
+    const stale = this.store.staleOpen(before);
+    for (const item of stale) flag(item, "never resolved: indexed as it stood when its events stopped");
     return stale;
   }
 }
@@ -151,11 +122,6 @@ function emptyCase(incidentId: string, event: Exclude<CaseEvent, { type: "result
 
 function flag(item: RagCase, reason: string): void {
   if (!item.flags.includes(reason) && item.flags.length < FLAGS_KEPT) item.flags.push(reason);
-}
-
-function latestTimeOf(item: RagCase): number {
-  const times = [item.opened_at ?? 0, item.detected_at ?? 0, ...item.plans.map((p) => p.created_at), ...item.results.map((r) => r.finished_at)];
-  return Math.max(...times);
 }
 
 function applyAnomaly(item: RagCase, anomaly: Anomaly, first: boolean): void {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { AnomalyKind, RagCase } from "@x0/shared";
 import { incidentEvents, type LabIncident } from "@x0/shared/testing";
+import { CaseStore } from "../cases/case-store.ts";
 import type { CaseEvent } from "../cases/casebook.ts";
 import { lexical } from "../embed/text-embedders.ts";
 import { NotFound } from "./errors.ts";
@@ -50,12 +51,12 @@ const labelOf = (item: RagCase) => `${item.kind} ${item.target?.id}`;
 
 describe("knowledge", () => {
   test("knowledge - on a labelled set of lab incidents, every similar case ranks above every dissimilar one", async () => {
-    const knowledge = new Knowledge(lexical);
+    const knowledge = new Knowledge(lexical, new CaseStore(":memory:"));
     await feed(knowledge, labelledIncidents());
     expect(knowledge.counts()).toMatchObject({ cases: 54, open: 0, flagged: 0 });
     let misranked = 0;
     const failures: string[] = [];
-    for (const item of knowledge.book.all()) {
+    for (const item of knowledge.store.all()) {
       const { hits } = await knowledge.search({ incident_id: item.incident_id, k: 10, include: ["cases"], min_score: -1 });
       const labels = hits.map((hit) => (hit.type === "case" ? labelOf(hit.case) : ""));
       // Two other incidents share its label: they must be the first two hits.
@@ -80,7 +81,7 @@ describe("knowledge", () => {
   });
 
   test("knowledge - a text question finds the cases of its element and the runbook about its fault", async () => {
-    const knowledge = new Knowledge(lexical);
+    const knowledge = new Knowledge(lexical, new CaseStore(":memory:"));
     await feed(knowledge, labelledIncidents());
     await knowledge.setRunbooks([
       { file: "link-cut.md", heading: "Link cut", anchor: "link-cut", text: "A link stops carrying frames: link_down, probes silent, reroute around it." },
@@ -95,7 +96,7 @@ describe("knowledge", () => {
   });
 
   test("knowledge - an event at or below the last sequence is skipped; an unknown incident is NotFound; the case text reads", async () => {
-    const knowledge = new Knowledge(lexical);
+    const knowledge = new Knowledge(lexical, new CaseStore(":memory:"));
     const incident: LabIncident = { kind: "link_down", link: ["n1", "n2"], alternative: "reroute-around", outcome: "verified", at: 0 };
     await feed(knowledge, [incident]);
     const [first] = incidentEvents({ ...incident, id: crypto.randomUUID() });

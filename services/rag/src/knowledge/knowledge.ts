@@ -1,6 +1,7 @@
-// What the rag knows: the case book, three HNSW indexes (case features, case texts, runbook sections) and their keys.
-// Pure of NATS: the service feeds it events and runbooks, asks it questions, and saves it (snapshot.ts).
+// What the rag knows: the case book in its store, the HNSW index of case features, the runbook sections' index.
+// Pure of NATS: the service feeds it events and runbooks, asks it questions, and saves the index (store.ts).
 import type { CaseSituation, EmbedderIdentity, RagCase, RagHit, RunbookSection } from "@x0/shared";
+import type { CaseCounts, CaseStore } from "../cases/case-store.ts";
 import { CaseBook, type CaseEvent } from "../cases/casebook.ts";
 import { caseEmbedder, embedCase } from "../embed/case-features.ts";
 import { DEFAULT_HNSW, type HnswSettings, VectorIndex } from "../index/vector-index.ts";
@@ -14,14 +15,6 @@ export interface TextEmbedder {
 
 /** The parsed search request. */
 export type SearchRequest = { incident_id?: string; case?: CaseSituation; text?: string; k: number; include: ("cases" | "runbooks")[]; min_score: number };
-
-/** The saved state beside the indexes: the cases, which are indexed, and the keys they have. */
-export interface KnowledgeState {
-  cases: RagCase[];
-  indexed: string[];
-  keys: [string, number][];
-  last_seq: number;
-}
 
 /** What an applied event did, for metrics and logs. */
 export type EventOutcome = "indexed" | "open" | "skipped" | "unmatched";
@@ -59,31 +52,54 @@ export function situationOf(item: RagCase): CaseSituation {
   ) as CaseSituation;
 }
 
+/** Text hits are chosen among this many cases per hit asked for, found by shared words, then scored by the embedder. */
+const TEXT_CANDIDATES_PER_HIT = 4;
+const TEXT_CANDIDATES_MIN = 20;
+const LAST_SEQ = "last_seq";
+
+/** Cosine similarity of two vectors of equal length. */
+export function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0;
+  let normA = 0;
+  let normB = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number;
+    const y = b[i] as number;
+    dot += x * y;
+    normA += x * x;
+    normB += y * y;
+  }
+  return normA === 0 || normB === 0 ? 0 : dot / Math.sqrt(normA * normB);
+}
+
 /** The case book and its indexes. */
 export class Knowledge {
   readonly book: CaseBook;
   readonly cases: VectorIndex;
-  readonly caseTexts: VectorIndex;
   readonly runbooks: VectorIndex;
-  readonly #keys = new Map<string, bigint>();
-  readonly #incidentOf = new Map<bigint, string>();
   #runbookSections: RunbookSection[] = [];
-  #nextKey = 1n;
-  /** The last X0_EVENTS sequence folded in. */
-  lastSeq = 0;
+  #lastSeq: number;
 
   constructor(
     readonly text: TextEmbedder,
+    readonly store: CaseStore,
     readonly degreesOf: (nodes: string[]) => number[] | undefined = () => undefined,
     hnsw: HnswSettings = DEFAULT_HNSW,
-    state?: KnowledgeState,
   ) {
-    this.book = new CaseBook(state?.cases ?? [], state?.indexed ?? []);
+    this.book = new CaseBook(store);
     this.cases = new VectorIndex(caseEmbedder.dimensions, hnsw);
-    this.caseTexts = new VectorIndex(text.identity.dimensions, hnsw);
     this.runbooks = new VectorIndex(text.identity.dimensions, hnsw);
-    for (const [incidentId, key] of state?.keys ?? []) this.#remember(incidentId, BigInt(key));
-    this.lastSeq = state?.last_seq ?? 0;
+    this.#lastSeq = Number(store.state(LAST_SEQ) ?? 0);
+  }
+
+  /** The last X0_EVENTS sequence folded in (kept in the store with the cases it produced). */
+  get lastSeq(): number {
+    return this.#lastSeq;
+  }
+
+  set lastSeq(seq: number) {
+    this.#lastSeq = seq;
+    this.store.setState(LAST_SEQ, String(seq));
   }
 
   /** The embedders, by role. */
@@ -91,51 +107,57 @@ export class Knowledge {
     return { case: caseEmbedder, text: this.text.identity };
   }
 
-  #remember(incidentId: string, key: bigint): void {
-    this.#keys.set(incidentId, key);
-    this.#incidentOf.set(key, incidentId);
-    if (key >= this.#nextKey) this.#nextKey = key + 1n;
-  }
-
-  #keyOf(incidentId: string): bigint {
-    const known = this.#keys.get(incidentId);
-    if (known !== undefined) return known;
-    const key = this.#nextKey;
-    this.#remember(incidentId, key);
-    return key;
-  }
-
-  /** Folds one event in (an event at or below the last sequence was already folded in: skipped). */
-  async apply(event: CaseEvent): Promise<EventOutcome> {
-    if (event.seq <= this.lastSeq) return "skipped";
-    this.lastSeq = event.seq;
-    const applied = this.book.apply(event);
-    if (!applied) return "unmatched";
-    if (!applied.index) return "open";
-    await this.index([applied.case]);
-    return "indexed";
-  }
-
-  /** Embeds and (re-)indexes cases; their topology context is filled in from the current view when they have none. */
-  async index(items: RagCase[]): Promise<void> {
-    if (items.length === 0) return;
-    for (const item of items) if (item.degrees === undefined && item.target) item.degrees = this.degreesOf(item.target.nodes);
-    const texts = await this.text.embed(items.map(caseText));
-    items.forEach((item, i) => {
-      const key = this.#keyOf(item.incident_id);
-      this.cases.upsert(key, embedCase(situationOf(item)));
-      this.caseTexts.upsert(key, texts[i] as Float32Array);
-      this.book.markIndexed(item.incident_id);
+  /** Folds one event in, with its sequence, in one transaction (an event at or below the last sequence is skipped). */
+  apply(event: CaseEvent): EventOutcome {
+    if (event.seq <= this.#lastSeq) return "skipped";
+    return this.store.transaction(() => {
+      this.lastSeq = event.seq;
+      const applied = this.book.apply(event);
+      if (!applied) return "unmatched";
+      if (!applied.index) return "open";
+      this.index([applied.case]);
+      return "indexed";
     });
   }
 
-  /** Indexes open cases whose events stopped before `before` (flagged as never resolved). */
-  async indexStale(before: number): Promise<number> {
-    const stale = this.book.stale(before);
-    await this.index(stale);
-    return stale.length;
+  /** Indexes (or re-indexes) cases; their topology context is filled in from the current view when they have none. */
+  index(items: RagCase[]): void {
+    for (const item of items) {
+      if (item.degrees === undefined && item.target) item.degrees = this.degreesOf(item.target.nodes);
+      const key = this.store.put(item, true, caseText(item));
+      this.cases.upsert(BigInt(key), embedCase(situationOf(item)));
+    }
   }
 
+  /** Brings the case index up to the store: every indexed case written after `version` (all of them from 0). */
+  catchUp(version: number): number {
+    let count = 0;
+    // An empty index takes whole pages at once (usearch adds them on all cores): every row is new to it.
+    const empty = this.cases.size === 0;
+    for (const page of this.store.indexedSince(version)) {
+      if (empty) {
+        const keys = new BigUint64Array(page.map((row) => BigInt(row.key)));
+        const vectors = new Float32Array(page.length * caseEmbedder.dimensions);
+        page.forEach((row, i) => {
+          vectors.set(embedCase(situationOf(row.case)), i * caseEmbedder.dimensions);
+        });
+        this.cases.addMany(keys, vectors);
+      } else {
+        for (const row of page) this.cases.upsert(BigInt(row.key), embedCase(situationOf(row.case)));
+      }
+      count += page.length;
+    }
+    return count;
+  }
+
+  /** Indexes open cases whose events stopped before `before` (flagged as never resolved). */
+  indexStale(before: number): number {
+    return this.store.transaction(() => {
+      const stale = this.book.stale(before);
+      this.index(stale);
+      return stale.length;
+    });
+  }
   /** Replaces the runbook sections (all of them: a changed folder is indexed again whole). */
   async setRunbooks(sections: RunbookSection[]): Promise<void> {
     const vectors = await this.text.embed(sections.map((section) => `${section.heading}\n${section.text}`));
@@ -153,8 +175,14 @@ export class Knowledge {
     let caseHits: RagHit[] = [];
     let runbookHits: RagHit[] = [];
     if (request.text !== undefined) {
-      const [vector] = await this.text.embed([request.text]);
-      if (wantCases) caseHits = this.#caseHits(this.caseTexts.search(vector as Float32Array, request.k), undefined);
+      // Cases: the ones sharing words with the question (full-text index), scored by the text embedder like runbooks.
+      const candidates = wantCases ? this.#candidates(request.text, request.k) : [];
+      const [vector, ...caseVectors] = await this.text.embed([request.text, ...candidates.map((item) => caseText(item))]);
+      if (wantCases) {
+        const scored = candidates.map((item, i) => ({ item, score: cosine(vector as Float32Array, caseVectors[i] as Float32Array) }));
+        scored.sort((a, b) => b.score - a.score);
+        caseHits = scored.slice(0, request.k).map(({ item, score }) => ({ type: "case" as const, score: round(score), case: item }));
+      }
       if (wantRunbooks) runbookHits = this.#runbookHits(vector as Float32Array, request.k);
       return { hits: this.#filter([...caseHits, ...runbookHits], request.min_score), query: "text" };
     }
@@ -186,6 +214,11 @@ export class Knowledge {
     return { hits: this.#filter([...caseHits, ...runbookHits], request.min_score), query: request.incident_id !== undefined ? "incident" : "case" };
   }
 
+  #candidates(text: string, k: number): RagCase[] {
+    const keys = this.store.textCandidates(text, Math.max(TEXT_CANDIDATES_MIN, k * TEXT_CANDIDATES_PER_HIT));
+    return keys.flatMap((key) => this.store.byKey(key) ?? []);
+  }
+
   #filter(hits: RagHit[], minScore: number): RagHit[] {
     return hits.filter((hit) => hit.score >= minScore);
   }
@@ -193,8 +226,7 @@ export class Knowledge {
   #caseHits(scored: { key: bigint; score: number }[], self: string | undefined): RagHit[] {
     const hits: RagHit[] = [];
     for (const { key, score } of scored) {
-      const incidentId = this.#incidentOf.get(key);
-      const item = incidentId === undefined ? undefined : this.book.get(incidentId);
+      const item = this.store.byKey(Number(key));
       if (!item || item.incident_id === self) continue;
       hits.push({ type: "case", score: round(score), case: item });
     }
@@ -208,24 +240,8 @@ export class Knowledge {
     });
   }
 
-  /** The state saved beside the indexes. */
-  state(): KnowledgeState {
-    return {
-      cases: [...this.book.all()],
-      indexed: this.book.indexedIds(),
-      keys: [...this.#keys].map(([id, key]) => [id, Number(key)]),
-      last_seq: this.lastSeq,
-    };
-  }
-
   /** Counts for stats. */
-  counts(): { cases: number; open: number; flagged: number; runbooks: number } {
-    let open = 0;
-    let flagged = 0;
-    for (const item of this.book.all()) {
-      if (!this.book.isIndexed(item.incident_id)) open++;
-      if (item.flags.length > 0) flagged++;
-    }
-    return { cases: this.book.size - open, open, flagged, runbooks: this.#runbookSections.length };
+  counts(): CaseCounts & { runbooks: number } {
+    return { ...this.store.counts(), runbooks: this.#runbookSections.length };
   }
 }

@@ -1,19 +1,20 @@
-// The index folder (X0_RAG_DIR): data files written beside temporary names and renamed into place, then meta.json
-// last, naming each file's SHA-256. A load checks the meta and every checksum before any file is read.
+// The saved case index: data files written beside temporary names and renamed into place, then meta.json last,
+// naming each file's SHA-256. A load checks the meta and every checksum before any file is read.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { EmbedderIdentity } from "@x0/shared";
 import { z } from "zod";
 
 /** The folder layout's version: a different one is rebuilt, never read. */
-export const SNAPSHOT_FORMAT = 1;
+export const SNAPSHOT_FORMAT = 2;
 const META_FILE = "meta.json";
 
 /** What meta.json records. */
 export const SnapshotMeta = z.object({
   format: z.literal(SNAPSHOT_FORMAT),
-  embedders: z.object({ case: EmbedderIdentity, text: EmbedderIdentity }),
-  stream: z.object({ name: z.string(), created: z.string().describe("The stream's creation time: a recreated stream is another history.") }),
+  embedder: EmbedderIdentity.describe("The case embedder the vectors come from."),
+  store: z.string().describe("The identity of the case store the index was built from."),
+  covers_version: z.number().int().nonnegative().describe("The store's write version the index holds everything up to."),
   last_seq: z.number().int().nonnegative(),
   saved_at: z.number().int().nonnegative(),
   files: z.record(z.string(), z.object({ sha256: z.string().regex(/^[0-9a-f]{64}$/), bytes: z.number().int().nonnegative() })),
@@ -21,8 +22,14 @@ export const SnapshotMeta = z.object({
 /** The snapshot's meta record. */
 export type SnapshotMeta = z.infer<typeof SnapshotMeta>;
 
-/** What a load expects: the same format, embedders and stream. */
-export type SnapshotExpectation = Pick<SnapshotMeta, "embedders" | "stream">;
+/** What a load expects: the same format, embedder and store. */
+export type SnapshotExpectation = Pick<SnapshotMeta, "embedder" | "store">;
+
+/** A stream's name and creation time: a recreated stream is another history. */
+export interface StreamIdentity {
+  name: string;
+  created: string;
+}
 
 /** A loaded snapshot's files by name (verified paths), or why the folder must be rebuilt. */
 export type SnapshotCheck = { ok: true; meta: SnapshotMeta; paths: Record<string, string> } | { ok: false; reason: string };
@@ -90,19 +97,12 @@ export function checkSnapshot(dir: string, expected: SnapshotExpectation, names:
   const parsed = SnapshotMeta.safeParse(json);
   if (!parsed.success) return { ok: false, reason: `${metaPath} is invalid: ${z.prettifyError(parsed.error).replace(/\s*\n\s*/g, "; ")}` };
   const meta = parsed.data;
-  for (const role of ["case", "text"] as const) {
-    const saved = meta.embedders[role];
-    const wanted = expected.embedders[role];
-    if (saved.name !== wanted.name || saved.version !== wanted.version || saved.dimensions !== wanted.dimensions) {
-      return { ok: false, reason: `the ${role} index was built by ${saved.name}@${saved.version}, this rag embeds with ${wanted.name}@${wanted.version}` };
-    }
+  const saved = meta.embedder;
+  const wanted = expected.embedder;
+  if (saved.name !== wanted.name || saved.version !== wanted.version || saved.dimensions !== wanted.dimensions) {
+    return { ok: false, reason: `the index was built by ${saved.name}@${saved.version}, this rag embeds cases with ${wanted.name}@${wanted.version}` };
   }
-  if (meta.stream.name !== expected.stream.name || meta.stream.created !== expected.stream.created) {
-    return {
-      ok: false,
-      reason: `the index was built from stream ${meta.stream.name} created ${meta.stream.created}, not the one here (created ${expected.stream.created})`,
-    };
-  }
+  if (meta.store !== expected.store) return { ok: false, reason: `the index was built from case store ${meta.store}, not the one here (${expected.store})` };
   const paths: Record<string, string> = {};
   for (const name of names) {
     const recorded = meta.files[name];
