@@ -1,0 +1,28 @@
+// Public surface of @x0/swarm for benchmarks and tools: the link-health model, its features, the aggregation rules and
+// the coordinator's round.
+export {
+  AGGREGATORS,
+  type Aggregate,
+  AggregationError,
+  type AggregatorName,
+  type AggregatorSettings,
+  aggregate,
+  coordinateMedian,
+  fedAvg,
+  multiKrum,
+  trimmedMean,
+} from "./aggregate/aggregators.ts";
+export { l2Norm, updateProblem } from "./aggregate/update-check.ts";
+export {
+  DEFAULT_WINDOW,
+  FEATURE_COUNT,
+  LINK_FEATURES,
+  observationsOf,
+  type PairObservation,
+  PairWindow,
+  peerHost,
+  type WindowOptions,
+} from "./features/link-features.ts";
+export { argmax, type ClassScore, type Evaluation, evaluate } from "./model/evaluate.ts";
+export { Mlp, type MlpShape, ModelShapeError, parameterCount, type Sample, seededRandom, type TrainOptions, train } from "./model/mlp.ts";
+export { Round, type RoundOutcome, type RoundSettings, type Submission } from "./rounds/round.ts";
