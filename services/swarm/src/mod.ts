@@ -13,6 +13,7 @@ export {
   trimmedMean,
 } from "./aggregate/aggregators.ts";
 export { l2Norm, updateProblem } from "./aggregate/update-check.ts";
+export { GroundTruthFault, type LabelOptions, LINK_CLASSES, type LinkClass, labelAt } from "./features/labels.ts";
 export {
   DEFAULT_WINDOW,
   FEATURE_COUNT,
