@@ -18,6 +18,7 @@ import {
   validatePrefix,
 } from "@x0/lab";
 import { UsageError } from "../errors.ts";
+import { parseSchedule, type ScheduledFault } from "./record.ts";
 
 /** Usage text of `x0 lab`. */
 export const LAB_USAGE = `Usage: x0 lab <command> [options]
@@ -48,6 +49,10 @@ Commands:
   heal                  undo every fault
   probe A B [--interval-ms 10] [--summary-ms 1000] [--duration-ms N] [--json]
                         hellos from A to B's service address; one line per outage and restoration
+  record --faults <schedule> --out <dir> [--lead-s 10] [--gap-s 10] [--hello-ms 20] [--nats <url>]
+                        run the faults one after another (healthy time before the first and after each) and record every
+                        node's telemetry with the faults' times: training data for the swarm's model. Schedule:
+                        cut:n1-n2:5s,loss30:n2-n3:8s,node-down:n4:5s (lossNN drops NN % both ways)
 
 Every command takes --prefix <p> (default ${DEFAULT_LAB_PREFIX}): namespaces <p>-n1…, bridge <p>-mgmt, state <state>/lab-<p>.json.
 Faults and probes need the monitors (they own the XDP fault maps and answer hellos).`;
@@ -70,7 +75,8 @@ export type LabRequest =
   | { command: "status"; prefix: string; json: boolean }
   | { command: "heal"; prefix: string }
   | { command: "fault"; prefix: string; fault: FaultRequest }
-  | { command: "probe"; prefix: string; from: string; to: string; intervalMs: number; summaryMs: number; durationMs: number | undefined; json: boolean };
+  | { command: "probe"; prefix: string; from: string; to: string; intervalMs: number; summaryMs: number; durationMs: number | undefined; json: boolean }
+  | { command: "record"; prefix: string; schedule: ScheduledFault[]; out: string; leadMs: number; gapMs: number; helloIntervalMs: number; nats?: string };
 
 /** A fault to apply. */
 export type FaultRequest =
@@ -175,8 +181,38 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
         json: values.json === true,
       };
     }
+    case "record": {
+      const { values, positionals } = parse({
+        faults: { type: "string" },
+        out: { type: "string" },
+        "lead-s": { type: "string" },
+        "gap-s": { type: "string" },
+        "hello-ms": { type: "string" },
+        nats: { type: "string" },
+      });
+      if (values.help) return { command: "help" };
+      noPositionals(positionals, command);
+      if (typeof values.faults !== "string") throw new UsageError("lab record needs --faults <schedule>, e.g. cut:n1-n2:5s,loss30:n2-n3:8s");
+      if (typeof values.out !== "string") throw new UsageError("lab record needs --out <dir>");
+      let schedule: ScheduledFault[];
+      try {
+        schedule = parseSchedule(values.faults);
+      } catch (error) {
+        throw new UsageError(`--faults: ${(error as Error).message}`, { cause: error });
+      }
+      return {
+        command,
+        prefix: prefixOf(values.prefix),
+        schedule,
+        out: values.out,
+        leadMs: integerOption(values["lead-s"], "--lead-s", 10, 0, 3600) * 1000,
+        gapMs: integerOption(values["gap-s"], "--gap-s", 10, 0, 3600) * 1000,
+        helloIntervalMs: integerOption(values["hello-ms"], "--hello-ms", 20, 1, 60_000),
+        ...(typeof values.nats === "string" ? { nats: values.nats } : {}),
+      };
+    }
     default:
-      throw new UsageError(`unknown lab command ${JSON.stringify(command)} (up, down, status, fault, heal, probe, vm)`);
+      throw new UsageError(`unknown lab command ${JSON.stringify(command)} (up, down, status, fault, heal, probe, record, vm)`);
   }
 }
 

@@ -24,10 +24,12 @@ import {
   waitForDataplanes,
   writeLabState,
 } from "@x0/lab";
+import { connectCli } from "../nats-client.ts";
 import { stateDirOf } from "../paths.ts";
 import type { Output } from "../status/command.ts";
 import { answersOk } from "../up/readiness.ts";
 import { type FaultRequest, LAB_USAGE, type LabRequest, parseLabArgs } from "./args.ts";
+import { recordLab } from "./record.ts";
 import { formatPercent, renderLabStatus } from "./render.ts";
 
 /** How long `x0 lab up` waits for the monitors to attach XDP on every link. */
@@ -74,6 +76,16 @@ export async function runLab(argv: readonly string[], env: Record<string, string
       return labFault(request.prefix, request.fault, stateDir, output);
     case "probe":
       return labProbe(request, stateDir, output);
+    case "record": {
+      const { state, plan } = loadLab(stateDir, request.prefix);
+      const nc = await connectCli(request.nats ?? state.nats ?? undefined, env);
+      try {
+        await recordLab({ ...request, plan, nc, log: (line) => output.out(line) });
+      } finally {
+        await nc.close();
+      }
+      return 0;
+    }
     case "vm": {
       const result = await runInVm({
         argv: request.argv,
