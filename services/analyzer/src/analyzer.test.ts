@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { type Anomaly, mulberry32, type Telemetry } from "@x0/shared";
+import { neighbourFixture } from "@x0/shared/testing";
 import { Analyzer, type AnalyzerOptions } from "./analyzer.ts";
 import { MeshSim, type MeshSimOptions } from "./testing/mesh-sim.ts";
 import { analyzerOn, onlyOpened, opened, sequentialIds } from "./testing/sim-analyzer.ts";
@@ -263,23 +264,6 @@ describe("analyzer", () => {
 
 describe("analyzer - traffic and retransmits", () => {
   const zero = { rx_bytes: 0, tx_bytes: 0, rx_packets: 0, tx_packets: 0, rx_errors: 0, tx_errors: 0, rx_dropped: 0, tx_dropped: 0 };
-  const neighbour = (mac: string, ipv4: string | null, pps: number) => ({
-    mac,
-    ipv4,
-    packets: 0,
-    bytes: 0,
-    dropped: 0,
-    packets_delta: 0,
-    bytes_delta: 0,
-    dropped_delta: 0,
-    packets_per_s: pps,
-    bytes_per_s: pps * 100,
-    dropped_per_s: 0,
-    last_seen_ts: 0,
-    alive: true,
-    denied: false,
-    fault_probability: 0,
-  });
   const sample = (i: number, flood: number, retransmits = 0): Telemetry => ({
     v: 1,
     node: "n1",
@@ -294,9 +278,9 @@ describe("analyzer - traffic and retransmits", () => {
         operstate: "up",
         counters: zero,
         neighbours: [
-          neighbour("02:00:00:00:00:02", "10.200.0.2", flood),
-          neighbour("02:00:00:00:00:02", null, 1),
-          neighbour("02:00:00:00:00:03", "10.200.0.6", 50 + (i % 5)),
+          neighbourFixture("02:00:00:00:00:02", "10.200.0.2", flood),
+          neighbourFixture("02:00:00:00:00:02", null, 1),
+          neighbourFixture("02:00:00:00:00:03", "10.200.0.6", 50 + (i % 5)),
         ],
       },
     ],

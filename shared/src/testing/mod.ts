@@ -1,6 +1,6 @@
 // Test helpers: real nats-server (alone or as a cluster) and real service processes on free ports, and a recorder of the
 // loop's messages.
-import type { Anomaly } from "../contracts/schemas.ts";
+import type { Anomaly, NeighbourSample } from "../contracts/schemas.ts";
 
 export { incidentEvents, type LabIncident } from "./incidents.ts";
 export {
@@ -36,6 +36,28 @@ export function anomalyFixture(overrides: Partial<Anomaly> = {}): Anomaly {
     score: 1e9,
     opened_at: now,
     ts: now,
+    ...overrides,
+  };
+}
+
+/** A valid XDP neighbour sample for tests: frames per second `packetsPerS` (bytes at 100 per frame), alive, no drops. */
+export function neighbourFixture(mac: string, ipv4: string | null, packetsPerS: number, overrides: Partial<NeighbourSample> = {}): NeighbourSample {
+  return {
+    mac,
+    ipv4,
+    packets: 0,
+    bytes: 0,
+    dropped: 0,
+    packets_delta: 0,
+    bytes_delta: 0,
+    dropped_delta: 0,
+    packets_per_s: packetsPerS,
+    bytes_per_s: packetsPerS * 100,
+    dropped_per_s: 0,
+    last_seen_ts: 0,
+    alive: true,
+    denied: false,
+    fault_probability: 0,
     ...overrides,
   };
 }

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Telemetry } from "@x0/shared";
+import { neighbourFixture } from "@x0/shared/testing";
 import { evaluate } from "../model/evaluate.ts";
 import { Mlp, seededRandom, train } from "../model/mlp.ts";
 import { RecordingError, type RecordingMeta, readRecording, samplesOf } from "./dataset.ts";
@@ -73,23 +74,7 @@ function simulate(meta: RecordingMeta, seed: number): Telemetry[] {
             name: "n1-n2",
             operstate: "up",
             counters: zeroCounters,
-            neighbours: probes.map(({ neighbour }, i) => ({
-              mac: `02:00:00:00:00:0${i + 2}`,
-              ipv4: neighbour.address,
-              packets: 0,
-              bytes: 0,
-              dropped: 0,
-              packets_delta: 0,
-              bytes_delta: 0,
-              dropped_delta: 0,
-              packets_per_s: neighbour.rate,
-              bytes_per_s: 0,
-              dropped_per_s: 0,
-              last_seen_ts: ts,
-              alive: true,
-              denied: false,
-              fault_probability: 0,
-            })),
+            neighbours: probes.map(({ neighbour }, i) => neighbourFixture(`02:00:00:00:00:0${i + 2}`, neighbour.address, neighbour.rate, { last_seen_ts: ts })),
           },
         ],
         probes: probes.map(({ probe }) => probe),
