@@ -27,4 +27,5 @@ export {
 } from "./features/link-features.ts";
 export { argmax, type ClassScore, type Evaluation, evaluate } from "./model/evaluate.ts";
 export { Mlp, type MlpShape, ModelShapeError, parameterCount, type Sample, seededRandom, type TrainOptions, train } from "./model/mlp.ts";
+export { type Attack, type FederateOptions, federate, type RoundRecord } from "./rounds/federate.ts";
 export { Round, type RoundOutcome, type RoundSettings, type Submission } from "./rounds/round.ts";
