@@ -171,11 +171,15 @@ describe.skipIf(!labRunnable)("self-healing on a grid:3x3 lab", () => {
       100,
     );
     expect(anomalies(at).some((x) => x.state === "opened" && x.target?.id === `link:${[a, b].sort().join("|")}`)).toBe(true);
-    // Two summaries after the reroute: every hello answered.
+    // Two summaries after the reroute: every hello answered. Summaries are running totals, so a hello in flight when one
+    // is taken is answered in the next window: one either way, not the ~8 of 20 a 40 % lossy path loses.
     const settled = prober.events.length;
     await waitFor("two summaries", () => prober.events.slice(settled).filter((e) => e.event === "summary").length >= 2, 5000);
     const [first, second] = prober.events.slice(settled).filter((e) => e.event === "summary") as { sent: number; received: number }[];
-    expect((second?.received ?? 0) - (first?.received ?? 0)).toBe((second?.sent ?? 0) - (first?.sent ?? 0));
+    const answered = (second?.received ?? 0) - (first?.received ?? 0);
+    const sent = (second?.sent ?? 0) - (first?.sent ?? 0);
+    expect(sent).toBeGreaterThan(5);
+    expect(Math.abs(answered - sent)).toBeLessThanOrEqual(1);
     await healAndSettle();
   }, 60_000);
 
