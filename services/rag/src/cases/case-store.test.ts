@@ -47,7 +47,7 @@ describe("case store", () => {
     expect(store.byKey(indexed)?.incident_id).toBe("b");
     expect(store.counts()).toEqual({ cases: 2, open: 1, flagged: 1 });
     expect(store.textCandidates("why does n3 lose its link?", 10)).toEqual([indexed]);
-    expect(store.textCandidates("spike", 10)).toEqual([store.keyOf("c") as number]);
+    expect(store.textCandidates("spike", 10)).toEqual([store.get("c")?.key as number]);
     expect([...store.indexedSince(version)].flat().map((row) => row.case.incident_id)).toEqual(["c"]);
     expect([...store.indexedSince(0, 1)].map((page) => page.length)).toEqual([1, 1]);
     // Re-indexed: the old text goes, the new one is found.

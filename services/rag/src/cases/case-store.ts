@@ -46,7 +46,7 @@ const SCHEMA = `
 `;
 
 /** The latest time an event of the case carried. */
-export function latestTimeOf(item: RagCase): number {
+function latestTimeOf(item: RagCase): number {
   let latest = Math.max(item.opened_at ?? 0, item.detected_at ?? 0, item.resolved_at ?? 0);
   for (const plan of item.plans) latest = Math.max(latest, plan.created_at);
   for (const result of item.results) latest = Math.max(latest, result.finished_at);
@@ -74,7 +74,6 @@ export class CaseStore {
   readonly #get;
   readonly #getByKey;
   readonly #upsert;
-  readonly #keyOf;
   readonly #textDelete;
   readonly #textInsert;
   readonly #textMatch;
@@ -107,7 +106,6 @@ export class CaseStore {
     }
     this.#get = this.#db.query<Row, [string]>("select key, body, indexed from cases where incident_id = ?");
     this.#getByKey = this.#db.query<Row, [number]>("select key, body, indexed from cases where key = ?");
-    this.#keyOf = this.#db.query<{ key: number }, [string]>("select key from cases where incident_id = ?");
     this.#upsert = this.#db.query<{ key: number }, [string, string, number, number, number, number, number, number]>(
       `insert into cases (incident_id, body, indexed, resolved, flagged, last_event_at, last_seq, version) values (?, ?, ?, ?, ?, ?, ?, ?)
        on conflict (incident_id) do update set body = excluded.body, indexed = excluded.indexed, resolved = excluded.resolved,
@@ -151,11 +149,6 @@ export class CaseStore {
   byKey(key: number): RagCase | undefined {
     const row = this.#getByKey.get(key);
     return row ? (JSON.parse(row.body) as RagCase) : undefined;
-  }
-
-  /** The index key of an incident's case. */
-  keyOf(incidentId: string): number | undefined {
-    return this.#keyOf.get(incidentId)?.key;
   }
 
   /** Writes a case; an indexed one also gets its text in the full-text index. Returns its key. */

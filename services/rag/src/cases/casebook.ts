@@ -73,11 +73,6 @@ export class CaseBook {
     return this.store.get(incidentId)?.case;
   }
 
-  /** Whether the case is in the index. */
-  isIndexed(incidentId: string): boolean {
-    return this.store.get(incidentId)?.indexed ?? false;
-  }
-
   /** Folds one event into its incident's case; undefined for a result of an incident never seen (it has no kind to file it by). */
   apply(event: CaseEvent): Applied | undefined {
     const incidentId = event.message.incident_id;

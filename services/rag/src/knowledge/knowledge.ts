@@ -158,6 +158,7 @@ export class Knowledge {
       return stale.length;
     });
   }
+
   /** Replaces the runbook sections (all of them: a changed folder is indexed again whole). */
   async setRunbooks(sections: RunbookSection[]): Promise<void> {
     const vectors = await this.text.embed(sections.map((section) => `${section.heading}\n${section.text}`));

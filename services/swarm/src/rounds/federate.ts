@@ -1,6 +1,7 @@
 // Federated training in one process: every agent trains on its own samples from the round's model, its change goes
 // through a Round like one sent over NATS, and the aggregate is the next model. The benchmark and the tests run the
 // rules on the real model this way; attackers replace their change with a hostile one.
+import { l2Norm } from "../aggregate/update-check.ts";
 import { Mlp, type MlpShape, type Sample, seededRandom, train } from "../model/mlp.ts";
 import { Round, type RoundSettings } from "./round.ts";
 
@@ -34,12 +35,8 @@ function gaussian(random: () => number): number {
 function hostile(delta: Float32Array, attack: Attack, strength: number, random: () => number): Float32Array {
   if (attack === "sign-flip") return delta.map((value) => -strength * value);
   if (attack === "scale") return delta.map((value) => strength * value);
-  let norm = 0;
-  for (const value of delta) norm += value * value;
   const noise = Float32Array.from(delta, () => gaussian(random));
-  let noiseNorm = 0;
-  for (const value of noise) noiseNorm += value * value;
-  const factor = (strength * Math.sqrt(norm)) / Math.max(Math.sqrt(noiseNorm), 1e-12);
+  const factor = (strength * l2Norm(delta)) / Math.max(l2Norm(noise), 1e-12);
   return noise.map((value) => value * factor);
 }
 
