@@ -54,8 +54,8 @@ export async function startNatsServer({
   /** How long `/healthz` may take to answer ok (a cluster member's waits for a JetStream meta leader: a raft election). */
   readyTimeoutMs?: number;
 } = {}): Promise<NatsServer> {
-  const port = freePort();
-  const monitorPort = freePort();
+  let port = freePort();
+  let monitorPort = freePort();
   const storeDir = mkdtempSync(join(tmpdir(), "x0-nats-"));
   const args = [bin, "-a", host, "-p", String(port), "-m", String(monitorPort), "-js", "-sd", storeDir];
   if (configText !== undefined) {
@@ -72,14 +72,27 @@ export async function startNatsServer({
   }
   // The monitoring port listens on the client address.
   const localHost = host === "0.0.0.0" ? "127.0.0.1" : host;
-  const monitorUrl = `http://${localHost}:${monitorPort}`;
+  let monitorUrl = `http://${localHost}:${monitorPort}`;
   let process_: Subprocess | undefined;
   const log: string[] = [];
   const start = async () => {
-    process_ = Bun.spawn(args, { stdout: "ignore", stderr: "pipe" });
-    collectLines(process_.stderr as ReadableStream<Uint8Array>, log);
+    const child = Bun.spawn(args, { stdout: "ignore", stderr: "pipe" });
+    process_ = child;
+    let exited = false;
+    void child.exited.then(() => {
+      exited = true;
+    });
+    collectLines(child.stderr as ReadableStream<Uint8Array>, log);
     try {
-      await waitFor(`nats-server on ${port}`, () => httpOk(`${monitorUrl}/healthz`), readyTimeoutMs);
+      // A server that exits (a port taken meanwhile, a bad config) fails at once rather than at the timeout.
+      await waitFor(
+        `nats-server on ${port}`,
+        async () => {
+          if (exited) throw new Error(`nats-server on ${port} exited with ${child.exitCode}`);
+          return httpOk(`${monitorUrl}/healthz`);
+        },
+        readyTimeoutMs,
+      );
     } catch (error) {
       throw new Error(`nats-server on ${port} not healthy after ${readyTimeoutMs} ms; its last log lines:\n${log.slice(-15).join("\n")}`, { cause: error });
     }
@@ -90,7 +103,23 @@ export async function startNatsServer({
     await process_.exited;
     process_ = undefined;
   };
-  await start();
+  // freePort cannot reserve a port: another process may bind it before the server does. Then two more tries on fresh ones.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      break;
+    } catch (error) {
+      const taken = log.some((line) => line.includes("address already in use") && (line.includes(`:${port}`) || line.includes(`:${monitorPort}`)));
+      if (!taken || attempt === 3) throw error;
+      await stop("SIGKILL");
+      port = freePort();
+      monitorPort = freePort();
+      args.splice(args.indexOf("-p") + 1, 1, String(port));
+      args.splice(args.indexOf("-m") + 1, 1, String(monitorPort));
+      monitorUrl = `http://${localHost}:${monitorPort}`;
+      log.length = 0;
+    }
+  }
   return {
     url: `${scheme}://${localHost}:${port}`,
     port,
