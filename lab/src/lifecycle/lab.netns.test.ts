@@ -118,11 +118,12 @@ describe.skipIf(!runnable)("lab netns", () => {
     expect(outage).toMatchObject({ from: "n1", to: "n2" });
     const n1 = readLinks(plan.nodes[0]?.netns as string, "n1-n2")[0];
     expect(n1).toMatchObject({ adminUp: true, operstate: "UP" });
-    // Summaries come every 200 ms: the first one after the outage and one at least 300 ms later must count the same replies.
+    // Summaries come every 200 ms: between the first one after the outage and one at least 300 ms later, 20+ hellos go
+    // out and at most one reply comes in (a reply already queued on the socket when the first summary was taken).
     await waitFor("a summary after the outage", () => (prober.lastSummary?.ts ?? 0) > outage.ts, 2000);
     const atOutage = prober.lastSummary;
     await waitFor("a summary 300 ms later", () => (prober.lastSummary?.ts ?? 0) >= (atOutage?.ts ?? 0) + 300, 2000);
-    expect(prober.lastSummary?.received).toBe(atOutage?.received as number);
+    expect((prober.lastSummary?.received ?? 0) - (atOutage?.received ?? 0)).toBeLessThanOrEqual(1);
     expect((prober.lastSummary?.sent ?? 0) - (atOutage?.sent ?? 0)).toBeGreaterThan(20);
     expect(healLab(plan)).toBe(2);
     const restored = await prober.waitFor(isRestored, 3000);
