@@ -117,6 +117,22 @@ export {
   subjectOf,
   tokenOf,
 } from "./contracts/subjects.ts";
+export {
+  AggregatorName,
+  currentModelKey,
+  decodeFloat32,
+  encodeFloat32,
+  LINK_HEALTH_MODEL,
+  MAX_MODEL_PARAMETERS,
+  ModelName,
+  ModelShape,
+  ModelValidation,
+  ModelVersion,
+  modelVersionKey,
+  SwarmRound,
+  SwarmUpdate,
+  swarmServiceOf,
+} from "./contracts/swarm.ts";
 export * from "./crypto/mod.ts";
 export { ConfigError, ContractViolation, InvalidRecord, InvalidSubjectToken, NatsSetupError, X0Error } from "./errors.ts";
 export * from "./identity/mod.ts";

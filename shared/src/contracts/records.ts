@@ -5,6 +5,7 @@ import { type Bucket, Buckets } from "../knowledge/knowledge.ts";
 import { NodeAnnouncement } from "./announcement.ts";
 import { KeyRecord, Revocation, RotationOrder } from "./keyring.ts";
 import { ActionResult, ActionType, AnomalyKind, EpochMillis, NodeId, ParticipantStatus, PlannedAction, StepStatus } from "./schemas.ts";
+import { ModelVersion } from "./swarm.ts";
 
 const InterfaceName = z.string().min(1).max(15);
 
@@ -477,8 +478,8 @@ export const records = {
     key: "key.{key_id}",
     schema: KeyRecord,
     summary: "A public signing key and its validity window, published by the service holding the private key.",
-    writers: ["planner", "executor", "executor-site", "crypto"],
-    readers: ["planner", "executor", "executor-site", "crypto"],
+    writers: ["planner", "executor", "executor-site", "crypto", "swarm"],
+    readers: ["planner", "executor", "executor-site", "crypto", "swarm", "analyzer"],
   },
   revocation: {
     message: "Revocation",
@@ -487,7 +488,7 @@ export const records = {
     schema: Revocation,
     summary: "A revoked key: nothing it signed verifies any more. Written by the key authority only.",
     writers: ["crypto"],
-    readers: ["planner", "executor", "executor-site", "crypto"],
+    readers: ["planner", "executor", "executor-site", "crypto", "swarm", "analyzer"],
   },
   rotationOrder: {
     message: "RotationOrder",
@@ -496,7 +497,7 @@ export const records = {
     schema: RotationOrder,
     summary: "The key authority's order to a service to rotate its signing key now.",
     writers: ["crypto"],
-    readers: ["planner", "executor", "executor-site", "crypto"],
+    readers: ["planner", "executor", "executor-site", "crypto", "swarm", "analyzer"],
   },
   leaderLease: {
     message: "LeaderLease",
@@ -504,8 +505,26 @@ export const records = {
     key: "leader.{service}",
     schema: LeaderLease,
     summary: "Which instance of a service acts while the others stand by, until when: taken by create, renewed and taken over by compare-and-set.",
-    writers: ["planner", "analyzer"],
-    readers: ["planner", "analyzer"],
+    writers: ["planner", "analyzer", "swarm"],
+    readers: ["planner", "analyzer", "swarm"],
+  },
+  modelVersion: {
+    message: "ModelVersion",
+    bucket: Buckets.models,
+    key: "{model}.v{version}",
+    schema: ModelVersion,
+    summary: "One signed model version the swarm coordinator produced, adopted or rejected by its held-out adoption guard; written once.",
+    writers: ["swarm"],
+    readers: ["swarm", "analyzer"],
+  },
+  currentModel: {
+    message: "ModelVersion",
+    bucket: Buckets.models,
+    key: "{model}.current",
+    schema: ModelVersion,
+    summary: "The adopted version of a model (a copy of its version record), replaced by compare-and-set; the analyzer loads it if its signature verifies.",
+    writers: ["swarm"],
+    readers: ["swarm", "analyzer"],
   },
   baselines: {
     bucket: Buckets.baselines,

@@ -4,6 +4,7 @@ import type { Endpoint } from "./bus.ts";
 import { CRYPTO_GROUP, CRYPTO_SERVICE_NAME, cryptoEndpoints } from "./crypto.ts";
 import { RAG_GROUP, RAG_SERVICE_NAME, ragEndpoints } from "./rag.ts";
 import { ActionResult, Anomaly, DeadLetter, Plan, ProbeOverdue, ProbeRequest, ProbeResponse, Telemetry } from "./schemas.ts";
+import { SwarmRound, SwarmUpdate } from "./swarm.ts";
 
 /** The prefix of every x0tta6bl4 subject. */
 export const SUBJECT_ROOT = "x0";
@@ -71,10 +72,22 @@ export const contracts = {
     // The planner counts each result in its outcome statistics and confirms or reverts what the plan changed.
     consumers: ["planner", "rag"],
   }),
+  swarmRound: defineContract("swarm.round", "model", SwarmRound, {
+    message: "SwarmRound",
+    summary: "A federated round of a model, opened by the swarm coordinator (the holder of leader.swarm), signed.",
+    producers: ["swarm"],
+    consumers: ["swarm"],
+  }),
+  swarmUpdate: defineContract("swarm.update", "node", SwarmUpdate, {
+    message: "SwarmUpdate",
+    summary: "A node's swarm agent's signed change to the round's model, trained on its own links' traces only.",
+    producers: ["swarm"],
+    consumers: ["swarm"],
+  }),
   dlq: defineContract("dlq", "service", DeadLetter, {
     message: "DeadLetter",
-    summary: "Messages a service rejected because they failed contract validation, with the reason.",
-    producers: ["monitor", "analyzer", "planner", "executor", "executor-site", "rag"],
+    summary: "Messages a service rejected because they failed contract validation or a check (signature, round), with the reason.",
+    producers: ["monitor", "analyzer", "planner", "executor", "executor-site", "rag", "swarm"],
     consumers: [],
   }),
 } as const;

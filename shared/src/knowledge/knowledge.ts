@@ -17,6 +17,8 @@ export const Buckets = {
   keyring: "x0_keyring",
   /** Leader leases of the services that run as one active instance and standbys (planner, analyzer). */
   leases: "x0_leases",
+  /** The swarm's signed model versions (adopted and rejected) and the adopted one of each model. */
+  models: "x0_models",
 } as const;
 /** A bucket name. */
 export type Bucket = (typeof Buckets)[keyof typeof Buckets];

@@ -1,6 +1,6 @@
 // A lab recording as training data: recording.json (the lab's addresses and the faults it ran) beside one JSON-lines
 // file of telemetry per node; each node's samples come from its own telemetry only (the split is by node).
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Telemetry, X0Error } from "@x0/shared";
 import { z } from "zod";
@@ -40,20 +40,29 @@ export function readRecording(dir: string): Recording {
       throw new RecordingError(`cannot read ${path}`, { cause: error });
     }
   };
+  // Shipped recordings are gzipped (telemetry.<node>.jsonl.gz); recorded ones are plain.
+  const readTelemetry = (node: string): { path: string; text: string } => {
+    const plain = join(dir, "telemetry", `${node}.jsonl`);
+    const gzipped = `${plain}.gz`;
+    if (existsSync(plain) || !existsSync(gzipped)) return { path: plain, text: read(plain) };
+    try {
+      return { path: gzipped, text: new TextDecoder().decode(Bun.gunzipSync(readFileSync(gzipped))) };
+    } catch (error) {
+      throw new RecordingError(`cannot read ${gzipped}`, { cause: error });
+    }
+  };
   const metaPath = join(dir, "recording.json");
   const parsed = RecordingMeta.safeParse(JSON.parse(read(metaPath)));
   if (!parsed.success) throw new RecordingError(`${metaPath} is invalid: ${z.prettifyError(parsed.error)}`);
   const telemetry = new Map<string, Telemetry[]>();
   for (const node of parsed.data.nodes) {
-    const path = join(dir, "telemetry", `${node}.jsonl`);
-    const samples = read(path)
-      .split("\n")
-      .flatMap((line, i) => {
-        if (line.trim() === "") return [];
-        const sample = Telemetry.safeParse(JSON.parse(line));
-        if (!sample.success) throw new RecordingError(`${path}:${i + 1} is not valid telemetry: ${z.prettifyError(sample.error)}`);
-        return [sample.data];
-      });
+    const { path, text } = readTelemetry(node);
+    const samples = text.split("\n").flatMap((line, i) => {
+      if (line.trim() === "") return [];
+      const sample = Telemetry.safeParse(JSON.parse(line));
+      if (!sample.success) throw new RecordingError(`${path}:${i + 1} is not valid telemetry: ${z.prettifyError(sample.error)}`);
+      return [sample.data];
+    });
     telemetry.set(node, samples);
   }
   return { meta: parsed.data, telemetry };

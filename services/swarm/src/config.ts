@@ -1,0 +1,66 @@
+// The swarm's configuration variables (besides the common ones and the signing key's), validated at start.
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { AggregatorName, commaListSchema, cryptoConfigShape } from "@x0/shared";
+import { z } from "zod";
+
+/** The recordings shipped with the service: lab traces of a grid:2x2 mesh (testdata/README.md). */
+export const SHIPPED_TRAINING = join(import.meta.dir, "..", "testdata", "grid2x2-train");
+export const SHIPPED_VALIDATION = join(import.meta.dir, "..", "testdata", "grid2x2-validation");
+
+const recordingDirs = commaListSchema.pipe(
+  z.array(z.string().refine((dir) => existsSync(join(dir, "recording.json")), "no recording.json in this folder (x0 lab record --out DIR)")),
+);
+const millis = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+
+/** The swarm's variables: where its data are, how rounds run, and the coordinator lease. */
+export const swarmConfigShape = {
+  ...cryptoConfigShape,
+  /** Recording folders the agent trains on (its own node's links only); empty: the agent takes no part. */
+  X0_SWARM_DATA: z.string().default(SHIPPED_TRAINING).pipe(recordingDirs),
+  /** The node of the recordings that is this agent's own [X0_NODE]. */
+  X0_SWARM_DATA_NODE: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/)
+    .optional(),
+  /** Recording folders of the coordinator's held-out validation set (every node), the adoption guard's yardstick. */
+  X0_SWARM_VALIDATION: z.string().default(SHIPPED_VALIDATION).pipe(recordingDirs),
+  /** Time from the end of one round to the start of the next, in ms. */
+  X0_SWARM_ROUND_INTERVAL_MS: millis(100, 86_400_000, 60_000),
+  /** How long a round takes updates, in ms; later ones are stragglers and left out. */
+  X0_SWARM_ROUND_DEADLINE_MS: millis(100, 3_600_000, 10_000),
+  /** Close a round as soon as this many updates were accepted; 0 always waits for the deadline. */
+  X0_SWARM_EXPECTED_AGENTS: z.coerce.number().int().min(0).max(4096).default(0),
+  /** A round with fewer accepted updates publishes no model. */
+  X0_SWARM_MIN_PARTICIPANTS: z.coerce.number().int().min(1).max(4096).default(3),
+  /** fedavg, median, trimmed-mean or multi-krum. */
+  X0_SWARM_AGGREGATOR: AggregatorName.default("median"),
+  /** trimmed-mean: fraction trimmed at each end. */
+  X0_SWARM_TRIM: z.coerce.number().min(0).lt(0.5).default(0.2),
+  /** multi-krum: Byzantine agents tolerated (f). */
+  X0_SWARM_BYZANTINE: z.coerce.number().int().min(0).max(1024).default(1),
+  /** Largest L2 norm of an update; larger ones are refused. */
+  X0_SWARM_MAX_UPDATE_NORM: z.coerce.number().positive().default(5),
+  /** Local training per round. */
+  X0_SWARM_EPOCHS: z.coerce.number().int().min(1).max(100).default(3),
+  X0_SWARM_LEARNING_RATE: z.coerce.number().positive().max(10).default(0.05),
+  X0_SWARM_BATCH_SIZE: z.coerce.number().int().min(1).max(65_536).default(32),
+  /** The initial model: hidden layer widths (comma list), seed, feature window (samples) and baseline weight. */
+  X0_SWARM_HIDDEN: z
+    .string()
+    .default("16")
+    .pipe(commaListSchema)
+    .transform((widths) => widths.map(Number))
+    .pipe(z.array(z.number().int().min(1).max(512)).max(4)),
+  X0_SWARM_SEED: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .default(1),
+  X0_SWARM_WINDOW: z.coerce.number().int().min(1).max(1000).default(5),
+  X0_SWARM_BASELINE_ALPHA: z.coerce.number().positive().max(1).default(0.05),
+  /** Coordinator lease (leader.swarm) without renewal, and the clock skew allowed between instances, in ms. */
+  X0_SWARM_LEASE_MS: millis(300, 120_000, 5000),
+  X0_SWARM_LEASE_SKEW_MS: millis(0, 10_000, 250),
+};

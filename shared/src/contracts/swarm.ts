@@ -1,0 +1,145 @@
+// Contracts of the swarm's federated rounds: the coordinator's round announcement, an agent's signed update, and the
+// signed model versions kept in x0_models (services/swarm/README.md).
+import { z } from "zod";
+import { EpochMillis, MessageSignature, NodeId } from "./schemas.ts";
+
+/** Name of a learnt model; the last token of its round subject and the first part of its x0_models keys. */
+export const ModelName = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, "model name must be 1-32 of [a-z0-9-], starting with a letter");
+/** The link-health model (the one model the swarm learns today). */
+export const LINK_HEALTH_MODEL = "link-health";
+/** Most parameters a model may have (base64 of little-endian float32 values). */
+export const MAX_MODEL_PARAMETERS = 65_536;
+/** The aggregation rules a coordinator may use. */
+export const AggregatorName = z.enum(["fedavg", "median", "trimmed-mean", "multi-krum"]);
+/** An aggregator name. */
+export type AggregatorName = z.infer<typeof AggregatorName>;
+
+const Float32Vector = z
+  .string()
+  .max(Math.ceil((MAX_MODEL_PARAMETERS * 4) / 3) + 4)
+  .regex(/^[A-Za-z0-9+/]*={0,2}$/, "must be base64")
+  .describe("Little-endian float32 values, base64.");
+
+/** Layer widths of a model: inputs, hidden layers, output classes. */
+export const ModelShape = z.object({
+  inputs: z.number().int().min(1).max(256),
+  hidden: z.array(z.number().int().min(1).max(512)).max(4),
+  outputs: z.number().int().min(2).max(16),
+});
+/** A model shape. */
+export type ModelShape = z.infer<typeof ModelShape>;
+
+/** `x0.swarm.round.<model>`: the coordinator opens a round on a model version; agents answer before the deadline. */
+export const SwarmRound = z
+  .object({
+    v: z.literal(1),
+    model: ModelName,
+    round_id: z.uuid().describe("This round; an update names it, so an update of another round is refused."),
+    round: z.number().int().positive().describe("Round number, counted per model (the base version + attempts)."),
+    base_version: z.number().int().nonnegative().describe("The adopted model version agents train from (x0_models `<model>.v<version>`)."),
+    coordinator: NodeId.describe("The swarm instance holding the coordinator lease."),
+    opened_at: EpochMillis,
+    deadline_at: EpochMillis.describe("Updates arriving later are left out (stragglers)."),
+    epochs: z.number().int().min(1).max(100),
+    learning_rate: z.number().positive().max(10),
+    batch_size: z.number().int().min(1).max(65_536),
+    max_update_norm: z.number().positive().describe("Updates with a larger L2 norm are refused."),
+    signature: MessageSignature.describe("ML-DSA-65 by the coordinator's swarm identity (domain swarm-round)."),
+  })
+  .describe("A federated round opened by the swarm coordinator.");
+/** A round announcement. */
+export type SwarmRound = z.infer<typeof SwarmRound>;
+
+/** `x0.swarm.update.<node>`: one agent's change to the round's base parameters, trained on its own links only. */
+export const SwarmUpdate = z
+  .object({
+    v: z.literal(1),
+    model: ModelName,
+    round_id: z.uuid(),
+    round: z.number().int().positive(),
+    base_version: z.number().int().nonnegative(),
+    node: NodeId.describe("The agent's node; the signing key must be that node's swarm identity (swarm-<node>)."),
+    samples: z.number().int().positive().describe("Local training samples (FedAvg's weight)."),
+    delta: Float32Vector.describe("New parameters minus the base parameters, little-endian float32, base64."),
+    train_loss: z.number().nonnegative().optional().describe("Mean local loss after training (diagnostic only)."),
+    signature: MessageSignature.describe("ML-DSA-65 by the agent's identity (domain swarm-update)."),
+  })
+  .describe("A signed federated update.");
+/** A swarm update. */
+export type SwarmUpdate = z.infer<typeof SwarmUpdate>;
+
+/** How a model was scored on the coordinator's held-out validation set. */
+export const ModelValidation = z.object({
+  samples: z.number().int().nonnegative(),
+  macro_f1: z.number().min(0).max(1),
+  accuracy: z.number().min(0).max(1),
+  f1: z.record(z.string().max(32), z.number().min(0).max(1)).describe("F1 per class."),
+});
+/** A validation score. */
+export type ModelValidation = z.infer<typeof ModelValidation>;
+
+/** `<model>.v<version>` and `<model>.current` in x0_models: a signed model artefact. */
+export const ModelVersion = z
+  .object({
+    v: z.literal(1),
+    model: ModelName,
+    version: z.number().int().nonnegative(),
+    parent: z.number().int().nonnegative().nullable().describe("The version it was trained from (null for the initial model)."),
+    round_id: z.uuid().nullable(),
+    shape: ModelShape,
+    classes: z.array(z.string().max(32)).min(2).max(16),
+    features: z.array(z.string().max(32)).max(256).describe("Feature names, in input order."),
+    window: z.object({
+      window: z.number().int().min(1).max(1000),
+      baseline_alpha: z.number().positive().max(1),
+      hello_interval_ms: z.number().int().positive(),
+    }),
+    params: Float32Vector,
+    aggregator: AggregatorName.nullable(),
+    participants: z.array(NodeId).max(4096).describe("Agents whose updates were accepted."),
+    used: z.array(NodeId).max(4096).describe("Agents the aggregator kept (Multi-Krum leaves some out)."),
+    refused: z.number().int().nonnegative().describe("Updates refused in the round."),
+    validation: ModelValidation,
+    current_macro_f1: z.number().min(0).max(1).nullable().describe("The adopted model's score on the same set when this was judged."),
+    status: z.enum(["adopted", "rejected"]),
+    reason: z.string().max(512).optional(),
+    coordinator: NodeId,
+    created_at: EpochMillis,
+    signature: MessageSignature.describe("ML-DSA-65 by the coordinator's swarm identity (domain swarm-model)."),
+  })
+  .describe("A model version the swarm coordinator produced, adopted or rejected by its adoption guard.");
+/** A model version. */
+export type ModelVersion = z.infer<typeof ModelVersion>;
+
+/** x0_models key of one version of `model`. */
+export function modelVersionKey(model: string, version: number): string {
+  return `${ModelName.parse(model)}.v${version}`;
+}
+
+/** x0_models key of the adopted version of `model` (replaced by compare-and-set). */
+export function currentModelKey(model: string): string {
+  return `${ModelName.parse(model)}.current`;
+}
+
+/** The swarm identity (keyring service name) of a node's agent: a node signs only its own updates. */
+export function swarmServiceOf(node: string): string {
+  return `swarm-${NodeId.parse(node)}`;
+}
+
+/** Float32 values as base64 (little-endian). */
+export function encodeFloat32(values: Float32Array): string {
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(i * 4, values[i] as number, true);
+  return Buffer.from(bytes).toString("base64");
+}
+
+/** Decodes base64 little-endian float32 values; undefined when the byte count is not a multiple of 4. */
+export function decodeFloat32(text: string): Float32Array | undefined {
+  const bytes = Buffer.from(text, "base64");
+  if (bytes.length % 4 !== 0) return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const values = new Float32Array(bytes.length / 4);
+  for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(i * 4, true);
+  return values;
+}
