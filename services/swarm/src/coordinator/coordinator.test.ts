@@ -108,6 +108,13 @@ function newAgent(node: string, sent: SwarmUpdate[]): Agent {
   });
 }
 
+/** The adopted record (or one version's), as stored. */
+async function storedRecord(version?: number): Promise<ModelVersion> {
+  const stored = version === undefined ? await store.current() : await store.version(version);
+  if (!stored) throw new Error(`no stored model ${version ?? "current"}`);
+  return stored.raw as ModelVersion;
+}
+
 /** As received over NATS: JSON text parsed again. */
 const wire = <T>(message: T): T => JSON.parse(JSON.stringify(message));
 
@@ -151,7 +158,7 @@ describe("swarm coordinator", () => {
     expect(again.model.record.signature).toEqual(first.model.record.signature);
     expect(await store.highestVersion()).toBe(0);
     // The stored artefact verifies; a flipped parameter does not.
-    const stored = (await store.current())?.raw as ModelVersion;
+    const stored = await storedRecord();
     const artefacts = new MessageVerifier({ backend, keys: lookup, maxAgeMs: 1e12 });
     expect((await verifyModel(artefacts, stored)).record.version).toBe(0);
     const params = decodeFloat32(stored.params) as Float32Array;
@@ -184,7 +191,7 @@ describe("swarm coordinator", () => {
     }
     // Three rounds from a random start: the held-out macro F1 went up, and the adopted model is the last version.
     expect(latest.validation.macro_f1).toBeGreaterThan(v0.validation.macro_f1 + 0.3);
-    expect(((await store.current())?.raw as ModelVersion).version).toBe(3);
+    expect((await storedRecord()).version).toBe(3);
     // Every agent's update names its own sample count, and each agent trained only on its node's links.
     expect(agents.map((agent) => agent.answered)).toEqual([3, 3, 3, 3]);
   });
@@ -260,8 +267,8 @@ describe("swarm coordinator", () => {
     expect(rejected).toMatchObject({ version: adopted.version + 1, parent: adopted.version, status: "rejected" });
     expect(rejected.validation.macro_f1).toBeLessThan(rejected.current_macro_f1 as number);
     expect(rejected.reason).toMatch(/below the adopted v1/);
-    expect(((await store.current())?.raw as ModelVersion).version).toBe(adopted.version);
-    expect(((await store.version(rejected.version))?.raw as ModelVersion).status).toBe("rejected");
+    expect((await storedRecord()).version).toBe(adopted.version);
+    expect((await storedRecord(rejected.version)).status).toBe("rejected");
     // The next round trains from the adopted version again and gets the next number.
     const next = await coordinator.open();
     expect(next.base_version).toBe(adopted.version);
@@ -289,7 +296,7 @@ describe("swarm coordinator", () => {
     await expect(coordinator.close()).rejects.toBeInstanceOf(NotCoordinator);
     expect(await store.highestVersion()).toBe(0);
     leader = true;
-    const current = (await store.current())?.raw as ModelVersion;
+    const current = await storedRecord();
     const copy = signMessage(backend, "swarm-model", { ...current, version: 1, parent: 0 }, coordinatorKey);
     await store.publish(copy, (await store.current())?.revision as number);
     await expect(store.publish(copy, 1)).rejects.toBeInstanceOf(ModelConflict);
