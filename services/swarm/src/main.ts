@@ -120,10 +120,9 @@ await runService({
         }
       }),
     );
-    // The coordinator: updates of its open round; standbys (no round open) leave them alone.
-    track(
+    // The coordinator: updates of its open round, subscribed only while it holds the lease (standbys never see them).
+    const listenForUpdates = () =>
       bus.subscribe(contracts.swarmUpdate, async (update, delivery) => {
-        if (!isLeader()) return;
         const verdict = await coordinator.submit(update, JSON.parse(decoder.decode(delivery.data)), delivery.token);
         if (verdict.accepted) {
           metrics.updates.inc({ outcome: "accepted" });
@@ -132,8 +131,7 @@ await runService({
         metrics.updates.inc({ outcome: verdict.kind });
         counters.updates_refused = (counters.updates_refused ?? 0) + 1;
         bus.deadLetter(delivery.subject, contracts.swarmUpdate.template, delivery.data, delivery.headers, `refused (${verdict.kind}): ${verdict.reason}`);
-      }),
-    );
+      });
 
     let rounds: Promise<void> | undefined;
     // The first election happens inside Leadership.start: its rounds wait until `leadership` is set.
@@ -148,9 +146,16 @@ await runService({
       metrics: createLeadershipMetrics(registry),
       // The rounds run apart from the lease's callbacks, until the term's signal aborts.
       onElected: () => {
-        rounds = started.promise.then(() =>
-          runRounds({ coordinator, signal: (leadership as Leadership).signal, intervalMs: config.X0_SWARM_ROUND_INTERVAL_MS, metrics, logger }),
-        );
+        rounds = started.promise.then(async () => {
+          const signal = (leadership as Leadership).signal;
+          const updates = listenForUpdates();
+          try {
+            await nc.flush();
+            await runRounds({ coordinator, signal, intervalMs: config.X0_SWARM_ROUND_INTERVAL_MS, metrics, logger });
+          } finally {
+            await updates.stop().catch((error) => logger.warn("could not stop the update subscription", { error }));
+          }
+        });
       },
       onDemoted: () => coordinator.abandon(),
     });

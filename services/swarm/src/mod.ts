@@ -1,5 +1,7 @@
 // Public surface of @x0/swarm for benchmarks and tools: the link-health model, its features, the aggregation rules and
 // the coordinator's round.
+
+export { classWeightsOf, localUpdate, seedOf } from "./agent/local-update.ts";
 export {
   AGGREGATORS,
   type Aggregate,
@@ -25,7 +27,10 @@ export {
   peerHost,
   type WindowOptions,
 } from "./features/link-features.ts";
+export { type SampleWindow, TrainingSet } from "./features/training-set.ts";
 export { argmax, type ClassScore, type Evaluation, evaluate } from "./model/evaluate.ts";
 export { Mlp, type MlpShape, ModelShapeError, parameterCount, type Sample, seededRandom, type TrainOptions, train } from "./model/mlp.ts";
+export { type LoadedModel, ModelArtefactError, modelOf, modelRecord, validationOf, verifyModel } from "./models/artefact.ts";
+export { type ModelBucket, ModelConflict, ModelStore } from "./models/store.ts";
 export { type Attack, type FederateOptions, federate, type RoundRecord } from "./rounds/federate.ts";
 export { Round, type RoundOutcome, type RoundSettings, type Submission } from "./rounds/round.ts";
