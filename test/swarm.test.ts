@@ -192,4 +192,25 @@ describe("swarm over NATS", () => {
       30_000,
     );
   }, 90_000);
+
+  test("swarm - the analyzer loads the adopted version only when its signature verifies, and keeps it when a forged one appears", async () => {
+    const analyzer = startServiceProcess("analyzer", { ...secure.serviceEnv, X0_NODE: "a1", X0_ANALYZER_MODEL: "shadow" });
+    started.push(analyzer);
+    await analyzer.waitReady(30_000);
+    const status = async () =>
+      ((await (await fetch(`http://127.0.0.1:${analyzer.port}/status`)).json()) as { details: { model: { mode: string; version: number | null } } }).details
+        .model;
+    await waitFor("the analyzer has the adopted version", async () => (await status()).version === (await current())?.record.version, 15_000);
+    expect((await status()).mode).toBe("shadow");
+    const loaded = (await status()).version as number;
+    expect(await metric(analyzer, "x0_analyzer_model_version")).toBe(loaded);
+    // The swarm is stopped first, so no coordinator moves the adopted version meanwhile; then a forged one is put in.
+    await Promise.all([...swarm.values()].map((service) => service.stop()));
+    const adopted = (await current())?.raw as ModelVersion;
+    const forged = { ...adopted, version: adopted.version + 1000, validation: { ...adopted.validation, macro_f1: 1 } };
+    await (await models()).put(`${LINK_HEALTH_MODEL}.current`, JSON.stringify(forged));
+    await waitFor("the forged version refused", async () => (await metric(analyzer, "x0_analyzer_model_loads_total", 'outcome="refused"')) >= 1, 10_000);
+    expect((await status()).version).toBe(loaded);
+    expect(analyzer.output.join("\n")).toContain("bad_signature");
+  }, 60_000);
 });

@@ -1,7 +1,9 @@
 // The analyzer's core: telemetry in, incident states out. Pure: the caller passes the clock and publishes the states.
 import type { Anomaly, Evidence, IncidentTarget, NodeAnnouncement, ProbeOverdue, Telemetry } from "@x0/shared";
+import { type LoadedModel, observationsOf, type PairObservation, peerHost } from "@x0/swarm";
 import { z } from "zod";
 import { BatmanLink, type BatmanLinkOptions, oneHopNeighbours, readsFingerprint } from "./detect/batman-link.ts";
+import { ModelLink, type ModelMode } from "./detect/model-link.ts";
 import { ProbePair, type ProbePairOptions } from "./detect/probe-pair.ts";
 import { SeriesDetector, type SeriesOptions } from "./detect/series.ts";
 import { Correlator, type LinkStatus } from "./incidents/correlator.ts";
@@ -25,6 +27,13 @@ export interface AnalyzerOptions extends ProbePairOptions, BatmanLinkOptions {
   batmanBlindMs: number;
   /** Series and pairs not seen for this long are forgotten (their neighbour left, or the node did). */
   forgetAfterMs: number;
+  /** The swarm's link-health model: off, shadow (scores and evidence only) or on (it may open incidents too). */
+  modelMode: ModelMode;
+  /** Consecutive faulty (healthy) model verdicts before the model's verdict on a pair turns (clears). */
+  modelOpenAfter: number;
+  modelResolveAfter: number;
+  /** Called with each model verdict and the hand-set detectors' verdict on the same pair at that sample. */
+  onModelVerdict?: (modelClass: string, detectors: LinkStatus) => void;
   newId: () => string;
 }
 
@@ -55,6 +64,9 @@ export const DEFAULT_ANALYZER_OPTIONS: AnalyzerOptions = {
   batmanTqSamples: 3,
   batmanBlindMs: 10_000,
   forgetAfterMs: 300_000,
+  modelMode: "shadow",
+  modelOpenAfter: 2,
+  modelResolveAfter: 3,
   newId: () => crypto.randomUUID(),
 };
 
@@ -89,6 +101,12 @@ interface InterfaceState extends Contributor {
 
 interface PairState extends Contributor {
   pair: ProbePair;
+  /** The model's view of the pair, while a model is loaded; a contributor of its own only in mode on. */
+  model?: ModelState;
+}
+
+interface ModelState extends Contributor {
+  link: ModelLink;
 }
 
 interface BatmanState extends Contributor {
@@ -139,6 +157,7 @@ export class Analyzer {
   readonly #batman = new Map<string, BatmanView>();
   /** Until when the analyzer counts as hearing the mesh: the latest sample's arrival plus 1.5 of its interval. */
   #hearingUntil = 0;
+  #model: LoadedModel | undefined;
   #restoredRtt: Record<string, number[]> = {};
   #restoredSeries: Record<string, number[]> = {};
 
@@ -156,6 +175,17 @@ export class Analyzer {
   /** Link detections held in a correlation window now. */
   get heldDetections(): number {
     return this.#correlator.held;
+  }
+
+  /** The model version scoring pairs (undefined: none loaded). */
+  get modelVersion(): number | undefined {
+    return this.#model?.record.version;
+  }
+
+  /** Loads a verified model version (modes shadow and on); pairs keep their windows when its window settings are the same. */
+  setModel(model: LoadedModel): void {
+    this.#model = model;
+    for (const state of this.#pairs.values()) state.model?.link.useModel(model);
   }
 
   /** A node announcement was put in x0_topology. */
@@ -178,6 +208,7 @@ export class Analyzer {
     }
     const clock = { node: sample.node, ts: sample.ts, intervalMs: sample.interval_ms, receivedAt };
     const onset = sample.ts - sample.interval_ms;
+    const observations = this.#model && this.options.modelMode !== "off" ? observationsOf(sample) : undefined;
 
     for (const sampled of sample.interfaces) this.#observeInterface(sample, sampled.name, sampled.operstate, onset, receivedAt);
     for (const probe of sample.probes ?? []) {
@@ -185,17 +216,22 @@ export class Analyzer {
       let state = this.#pairs.get(key);
       if (!state) {
         const pair = new ProbePair(sample.node, probe.peer, undefined, this.options, this.#restoredRtt[key] ?? []);
-        state = this.#contributor<PairState>(key, sample.node, this.directory.resolvePeer(sample.node, probe.peer), {
+        const created: PairState = this.#contributor<PairState>(key, sample.node, this.directory.resolvePeer(sample.node, probe.peer), {
           pair,
           status: () => pair.status(),
-          detection: () => pair.detection(),
+          // The model's scores ride along with the hand-set detectors' evidence in every mode it is loaded in.
+          detection: () => withModelEvidence(pair.detection(), created.model?.link),
         });
+        state = created;
         this.#pairs.set(key, state);
       }
-      this.#retarget(state, this.directory.resolvePeer(sample.node, probe.peer));
+      const resolved = this.directory.resolvePeer(sample.node, probe.peer);
+      this.#retarget(state, resolved);
       state.pair.interfaceName = state.resolved.localInterface;
       const change = state.pair.observe(clock, probe);
       this.#report(state, change.changed, receivedAt);
+      const observation = observations?.get(peerHost(probe.peer));
+      if (observation) this.#observeModel(state, observation, resolved, receivedAt);
     }
     this.#observeBatman(sample, receivedAt);
 
@@ -296,6 +332,30 @@ export class Analyzer {
   restore(snapshot: BaselineSnapshot): void {
     this.#restoredRtt = snapshot.rtt;
     this.#restoredSeries = snapshot.series;
+  }
+
+  /** Scores a pair's sample with the model; in mode on its verdict counts like any detector's on the pair's target. */
+  #observeModel(state: PairState, observation: PairObservation, resolved: Resolved, now: number): void {
+    const model = this.#model as LoadedModel;
+    if (!state.model) {
+      const link = new ModelLink(state.node, state.pair.peer, state.resolved.localInterface, model, {
+        openAfter: this.options.modelOpenAfter,
+        resolveAfter: this.options.modelResolveAfter,
+      });
+      const fields = { link, status: () => link.status(), detection: () => link.detection() };
+      // Only in mode on is it indexed under the target, where the incident's status is the worst of its contributors.
+      state.model =
+        this.options.modelMode === "on"
+          ? this.#contributor<ModelState>(`model|${state.key}`, state.node, resolved, fields)
+          : { key: `model|${state.key}`, node: state.node, resolved, ...fields };
+    }
+    const modelState = state.model;
+    if (this.options.modelMode === "on") this.#retarget(modelState, resolved);
+    else modelState.resolved = resolved;
+    modelState.link.interfaceName = state.resolved.localInterface;
+    const changed = modelState.link.observe(observation, state.pair.status() === "down");
+    this.options.onModelVerdict?.(modelState.link.latestClass, state.pair.status());
+    if (this.options.modelMode === "on") this.#report(modelState, changed, now);
   }
 
   #nodeSeen(sample: Telemetry, receivedAt: number): NodeState {
@@ -529,9 +589,10 @@ export class Analyzer {
       if (state.detector.lastSeenAt < cutoff && !state.incident) this.#series.delete(key);
     }
     for (const [key, state] of this.#pairs) {
-      if (state.pair.lastSeenAt < cutoff && state.status() === "ok") {
+      if (state.pair.lastSeenAt < cutoff && state.status() === "ok" && (state.model?.status() ?? "ok") === "ok") {
         this.#pairs.delete(key);
         this.#byTarget.get(state.resolved.target.id)?.delete(state);
+        if (state.model) this.#byTarget.get(state.model.resolved.target.id)?.delete(state.model);
       }
     }
     for (const [node, view] of this.#batman) {
@@ -552,6 +613,13 @@ export class Analyzer {
       }
     }
   }
+}
+
+/** A detection with the model's latest scores of the pair added to its evidence. */
+function withModelEvidence(detection: Detection | undefined, model: ModelLink | undefined): Detection | undefined {
+  if (!detection || !model) return detection;
+  const extra = model.evidence();
+  return extra.length === 0 ? detection : { ...detection, evidence: [...detection.evidence, ...extra] };
 }
 
 /** The x0_baselines series key of a batman link's TQ baseline. */

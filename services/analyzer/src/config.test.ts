@@ -6,7 +6,7 @@ import { analyzerConfigShape, analyzerOptionsOf } from "./config.ts";
 describe("config", () => {
   test("config - with nothing set, every tuning option is the analyzer's default", () => {
     const options = analyzerOptionsOf(loadConfig(analyzerConfigShape, { env: {} }));
-    expect(Object.keys(options)).toHaveLength(24);
+    expect(Object.keys(options)).toHaveLength(27);
     for (const [name, value] of Object.entries(options)) expect(value, name).toBe(DEFAULT_ANALYZER_OPTIONS[name as keyof typeof options] as number);
   });
 

@@ -66,6 +66,15 @@ export const analyzerConfigShape = {
   X0_ANALYZER_LEASE_SKEW_MS: z.coerce.number().int().min(0).max(10_000).default(250),
   /** After a takeover, how long an incident the previous leader published stays open for this instance's detectors to find it, in ms. */
   X0_ANALYZER_ADOPT_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
+  /**
+   * The swarm's link-health model (x0_models): off; shadow (default: loaded if its signature verifies, every pair
+   * scored, scores exported and added to incidents' evidence); on (its verdicts open and hold incidents too).
+   */
+  X0_ANALYZER_MODEL: z.enum(["off", "shadow", "on"]).default(D.modelMode),
+  /** Consecutive faulty model verdicts on a pair before the model's verdict turns (mode on). */
+  X0_ANALYZER_MODEL_OPEN_AFTER: count.default(D.modelOpenAfter),
+  /** Consecutive healthy model verdicts before it clears. */
+  X0_ANALYZER_MODEL_RESOLVE_AFTER: count.default(D.modelResolveAfter),
 };
 
 /** The analyzer's configuration as loaded. */
@@ -78,6 +87,9 @@ export function analyzerOptionsOf(config: AnalyzerConfig): Partial<AnalyzerOptio
     phiStddevRatio: config.X0_ANALYZER_PHI_STDDEV_RATIO,
     phiMinStddevMs: config.X0_ANALYZER_PHI_MIN_STDDEV_MS,
     correlationWindowMs: config.X0_ANALYZER_CORRELATION_WINDOW_MS,
+    modelMode: config.X0_ANALYZER_MODEL,
+    modelOpenAfter: config.X0_ANALYZER_MODEL_OPEN_AFTER,
+    modelResolveAfter: config.X0_ANALYZER_MODEL_RESOLVE_AFTER,
     lossThreshold: config.X0_ANALYZER_LOSS_THRESHOLD,
     lossWindowSamples: config.X0_ANALYZER_LOSS_WINDOW_SAMPLES,
     degradedSamples: config.X0_ANALYZER_DEGRADED_SAMPLES,

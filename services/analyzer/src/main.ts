@@ -9,6 +9,7 @@ import { analyzerConfigShape, analyzerOptionsOf } from "./config.ts";
 import { followPublishedIncidents, takeOverIncidents } from "./failover.ts";
 import { PublishedIncidents } from "./incidents/published.ts";
 import { createAnalyzerMetrics } from "./metrics.ts";
+import { followModel } from "./model.ts";
 import { IncidentPublisher } from "./publish.ts";
 
 await runService({
@@ -23,11 +24,28 @@ await runService({
       openBucket(nc, Buckets.topology),
       openBucket(nc, Buckets.leases),
     ]);
-    const analyzer = new Analyzer(analyzerOptionsOf(config));
+    const analyzerMetrics = createAnalyzerMetrics(metrics.registry, () => analyzer.openIncidents);
+    const analyzer: Analyzer = new Analyzer({
+      ...analyzerOptionsOf(config),
+      onModelVerdict: (model, detectors) => analyzerMetrics.modelVerdict(model, detectors),
+    });
     const key = baselineKey(config.X0_NODE);
     await restoreBaselines(baselines, key, analyzer, logger);
     // Node announcements tell which node a probed address is and which links each node has.
     track(await followAnnouncements(topology, analyzer, logger));
+
+    // The swarm's model (X0_ANALYZER_MODEL shadow or on): loaded whenever a new version is adopted and its signature verifies.
+    if (config.X0_ANALYZER_MODEL !== "off") {
+      track(
+        await followModel({
+          nc,
+          logger,
+          onModel: (model) => analyzer.setModel(model),
+          onOutcome: (outcome) => analyzerMetrics.modelLoad(outcome, analyzer.modelVersion),
+        }),
+      );
+    }
+    Object.defineProperty(details, "model", { enumerable: true, get: () => ({ mode: config.X0_ANALYZER_MODEL, version: analyzer.modelVersion ?? null }) });
 
     let leadership: Leadership | undefined;
     const isLeader = () => leadership?.isLeader() ?? false;
@@ -35,7 +53,7 @@ await runService({
       bus,
       logger,
       counters,
-      metrics: createAnalyzerMetrics(metrics.registry, () => analyzer.openIncidents),
+      metrics: analyzerMetrics,
       isLeader,
       signal: () => leadership?.signal,
     });

@@ -9,6 +9,10 @@ const TIME_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 
 export interface AnalyzerMetrics {
   /** Counts one published incident state, with its time to detect (opened) or to repair (resolved, unless merged); `now` is the analyzer's clock. */
   published(anomaly: Anomaly, now: number): void;
+  /** Counts one model verdict on a pair beside the hand-set detectors' verdict at the same sample. */
+  modelVerdict(modelClass: string, detectors: string): void;
+  /** Counts one model version seen in x0_models, loaded or refused, and the loaded version. */
+  modelLoad(outcome: "loaded" | "refused", version?: number): void;
 }
 
 /** Registers the analyzer's metrics in `registry`; `openIncidents` is read at each scrape. */
@@ -33,7 +37,28 @@ export function createAnalyzerMetrics(registry: Registry, openIncidents: () => n
       this.set(openIncidents());
     },
   });
+  const modelVerdicts = new Counter({
+    name: "x0_analyzer_model_verdicts_total",
+    help: "The link-health model's verdict on each probe-pair sample (healthy, degraded, down) beside the hand-set detectors' (ok, degraded, down): a live confusion matrix.",
+    labelNames: ["model", "detectors"],
+    registers: [registry],
+  });
+  const modelLoads = new Counter({
+    name: "x0_analyzer_model_loads_total",
+    help: "Model versions seen in x0_models: loaded (signature verified) or refused.",
+    labelNames: ["outcome"],
+    registers: [registry],
+  });
+  const modelVersion = new Gauge({ name: "x0_analyzer_model_version", help: "The loaded link-health model version (-1: none).", registers: [registry] });
+  modelVersion.set(-1);
   return {
+    modelVerdict(model, detectors) {
+      modelVerdicts.inc({ model, detectors });
+    },
+    modelLoad(outcome, version) {
+      modelLoads.inc({ outcome });
+      if (version !== undefined) modelVersion.set(version);
+    },
     published(anomaly, now) {
       anomaliesTotal.inc({ kind: anomaly.kind, state: anomaly.state });
       if (anomaly.state === "opened" && anomaly.onset_at !== undefined) mttd.observe({ kind: anomaly.kind }, Math.max(0, now - anomaly.onset_at) / 1000);

@@ -15,6 +15,7 @@ export {
   trimmedMean,
 } from "./aggregate/aggregators.ts";
 export { l2Norm, updateProblem } from "./aggregate/update-check.ts";
+export { SHIPPED_TRAINING, SHIPPED_VALIDATION } from "./config.ts";
 export { type Recording, RecordingError, RecordingMeta, readRecording, type SampleOptions, samplesOf } from "./features/dataset.ts";
 export { GroundTruthFault, type LabelOptions, LINK_CLASSES, type LinkClass, labelAt } from "./features/labels.ts";
 export {

@@ -3,7 +3,7 @@
 import type { Telemetry } from "@x0/shared";
 
 /** The features, in the model's input order. */
-export const LINK_FEATURES = ["loss", "loss_max", "silence", "misses", "rtt_ratio", "jitter", "rx_change", "tq", "tq_known"] as const;
+export const LINK_FEATURES = ["loss", "loss_max", "recent_loss", "silence", "misses", "rtt_ratio", "jitter", "rx_change", "tq", "tq_known"] as const;
 /** Inputs of the link-health model. */
 export const FEATURE_COUNT = LINK_FEATURES.length;
 
@@ -80,6 +80,10 @@ const clip = (value: number, bound: number) => Math.max(-bound, Math.min(bound, 
 /** One peer's recent history and its baselines; `observe` returns the features after each sample. */
 export class PairWindow {
   readonly #losses: number[] = [];
+  /** Hellos sent and answered between consecutive samples, over the window: loss of the last k samples only. */
+  readonly #sentSteps: number[] = [];
+  readonly #receivedSteps: number[] = [];
+  #sent: number | undefined;
   #rttBaseline: number | undefined;
   #rxBaseline: number | undefined;
   #sentAtLastReply: number | undefined;
@@ -91,6 +95,20 @@ export class PairWindow {
   observe(o: PairObservation): Float32Array {
     this.#losses.push(o.loss);
     if (this.#losses.length > this.options.window) this.#losses.shift();
+    // The monitor's loss covers its whole probe window (seconds); this covers the last k samples, so a link that
+    // recovered stops looking lossy long before the monitor's window forgets the fault.
+    if (this.#sent !== undefined && this.#received !== undefined && o.sent >= this.#sent && o.received >= this.#received) {
+      this.#sentSteps.push(o.sent - this.#sent);
+      this.#receivedSteps.push(o.received - this.#received);
+      if (this.#sentSteps.length > this.options.window) {
+        this.#sentSteps.shift();
+        this.#receivedSteps.shift();
+      }
+    }
+    this.#sent = o.sent;
+    const sentRecently = this.#sentSteps.reduce((sum, value) => sum + value, 0);
+    const receivedRecently = this.#receivedSteps.reduce((sum, value) => sum + value, 0);
+    const recentLoss = sentRecently > 0 ? Math.min(1, Math.max(0, 1 - receivedRecently / sentRecently)) : o.loss;
     // A reply arrived since the last sample when the received count grew: the misses count from there.
     if (this.#received === undefined || o.received > this.#received) this.#sentAtLastReply = o.sent;
     this.#received = o.received;
@@ -104,6 +122,7 @@ export class PairWindow {
     const features = Float32Array.from([
       o.loss,
       Math.max(...this.#losses),
+      recentLoss,
       Number.isFinite(silenceMs) ? Math.tanh(silenceMs / (4 * this.options.helloIntervalMs)) : 1,
       Math.tanh(misses / 5),
       clip(rttRatio, 2) / 2,

@@ -1,0 +1,115 @@
+// The swarm's link-health model as a detector, on the shipped validation recording of a real grid:2x2 lab replayed in
+// time order: shadow changes nothing but the evidence, on opens no more incidents than the hand-set detectors and opens
+// the loss faults' sooner, and the fault's echo after a down spell opens nothing.
+import { describe, expect, test } from "bun:test";
+import type { Anomaly, ModelVersion } from "@x0/shared";
+import {
+  classWeightsOf,
+  evaluate,
+  FEATURE_COUNT,
+  LINK_CLASSES,
+  LINK_FEATURES,
+  type LoadedModel,
+  Mlp,
+  modelOf,
+  modelRecord,
+  readRecording,
+  SHIPPED_TRAINING,
+  SHIPPED_VALIDATION,
+  seededRandom,
+  TrainingSet,
+  train,
+  validationOf,
+} from "@x0/swarm";
+import { mergedTelemetry, replay } from "./testing/replay.ts";
+
+const window = { window: 5, baselineAlpha: 0.05 };
+
+/** A model trained centrally on the shipped training recording (the tests need a good one, not a federated one). */
+function trainedModel(version: number): LoadedModel {
+  const data = TrainingSet.read([SHIPPED_TRAINING]).samples(window);
+  const mlp = Mlp.init({ inputs: FEATURE_COUNT, hidden: [16], outputs: LINK_CLASSES.length }, seededRandom(1));
+  train(mlp, data, { epochs: 30, learningRate: 0.05, batchSize: 32, random: seededRandom(2), classWeights: classWeightsOf(data, LINK_CLASSES.length) });
+  const record = modelRecord({
+    model: "link-health",
+    version,
+    parent: null,
+    round_id: null,
+    mlp,
+    classes: [...LINK_CLASSES],
+    features: [...LINK_FEATURES],
+    window: { ...window, helloIntervalMs: 20 },
+    aggregator: null,
+    participants: [],
+    used: [],
+    refused: 0,
+    validation: validationOf(evaluate(mlp, data), LINK_CLASSES),
+    current_macro_f1: null,
+    status: "adopted",
+    coordinator: "c1",
+    created_at: 1,
+  });
+  // Signatures are the follower's business (model.ts); the analyzer gets verified models only.
+  return modelOf({ ...record, signature: { key_id: "test", alg: "ML-DSA-65", nonce: "A".repeat(22), signed_at: 1, value: "" } } as ModelVersion);
+}
+
+const model = trainedModel(7);
+const { meta, telemetry } = readRecording(SHIPPED_VALIDATION);
+const samples = mergedTelemetry(telemetry);
+const opened = (states: Anomaly[]) => states.filter((state) => state.state === "opened");
+/** The fault an incident belongs to: opened during it or within 2 s after it. */
+const faultOf = (anomaly: Anomaly) => meta.faults.find((fault) => anomaly.opened_at >= fault.start - 100 && anomaly.opened_at <= fault.end + 2000);
+const withoutModelEvidence = (state: Anomaly) => ({ ...state, evidence: state.evidence?.filter((e) => !e.metric.startsWith("model_")) });
+
+describe("analyzer with the link-health model", () => {
+  const off = replay(samples, { modelMode: "off" }).states;
+
+  test("model - shadow scores every pair and adds its scores to the evidence, and publishes exactly what off publishes", () => {
+    const verdicts = new Map<string, number>();
+    const shadow = replay(samples, { modelMode: "shadow", onModelVerdict: (m, d) => verdicts.set(`${m}/${d}`, (verdicts.get(`${m}/${d}`) ?? 0) + 1) }, model);
+    expect(shadow.states.map(withoutModelEvidence)).toEqual(off.map(withoutModelEvidence));
+    expect(opened(off).length).toBeGreaterThanOrEqual(meta.faults.length);
+    for (const state of opened(shadow.states)) {
+      expect(state.evidence?.map((e) => e.metric)).toEqual(expect.arrayContaining(["model_v7_p_down", "model_v7_p_degraded"]));
+    }
+    // The live confusion matrix: the model agrees with the hand-set detectors on healthy and down pairs.
+    expect(verdicts.get("healthy/ok") ?? 0).toBeGreaterThan(3000);
+    expect(verdicts.get("down/down") ?? 0).toBeGreaterThan(200);
+    expect(verdicts.get("healthy/down") ?? 0).toBeLessThan(20);
+    expect(shadow.analyzer.modelVersion).toBe(7);
+  });
+
+  test("model - on opens one incident per fault side like the hand-set detectors, nothing outside faults, and loss faults sooner", () => {
+    const on = replay(samples, { modelMode: "on" }, model).states;
+    expect(opened(on).every((state) => faultOf(state) !== undefined)).toBe(true);
+    // Per fault and target, one incident in each mode: no echo of a cut or a node-down opens a second one.
+    const perTarget = (states: Anomaly[]) => opened(states).map((state) => `${meta.faults.indexOf(faultOf(state) as never)}|${state.target?.id}`);
+    expect(new Set(perTarget(on)).size).toBe(perTarget(on).length);
+    expect(perTarget(on).length).toBeLessThanOrEqual(perTarget(off).length);
+    // The model opens loss faults before the loss threshold does, on every loss fault of the recording.
+    const losses = meta.faults.filter((fault) => fault.kind === "loss");
+    for (const fault of losses) {
+      const first = (states: Anomaly[]) =>
+        Math.min(
+          ...opened(states)
+            .filter((state) => faultOf(state) === fault)
+            .map((state) => state.opened_at),
+        );
+      expect(first(on), `loss fault at ${fault.start - meta.started_at} ms`).toBeLessThan(first(off));
+    }
+    expect(opened(on).some((state) => state.metric === "model_p_degraded")).toBe(true);
+  });
+
+  test("model - a new version replaces the one in use, pairs keep their windows, and its version names the evidence", () => {
+    const half = Math.floor(samples.length / 2);
+    const { analyzer } = replay(samples.slice(0, half), { modelMode: "shadow" }, model);
+    analyzer.setModel(trainedModel(8));
+    const later: Anomaly[] = [];
+    for (const sample of samples.slice(half)) later.push(...analyzer.ingest(sample, sample.ts), ...analyzer.tick(sample.ts));
+    const evidence = opened(later)
+      .flatMap((state) => state.evidence ?? [])
+      .map((e) => e.metric);
+    expect(evidence).toContain("model_v8_p_down");
+    expect(evidence).not.toContain("model_v7_p_down");
+  });
+});
