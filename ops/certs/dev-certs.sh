@@ -21,7 +21,7 @@ issue() { # name, subjectAltName, extendedKeyUsage
 issue nats "DNS:nats,DNS:nats-1,DNS:nats-2,DNS:nats-3,DNS:localhost,IP:127.0.0.1" serverAuth
 # Routes between the NATS servers: the only certificate that maps to the cluster's route user (x0-nats-route).
 issue route "DNS:x0-nats-route,DNS:nats-1,DNS:nats-2,DNS:nats-3" serverAuth,clientAuth
-for service in monitor analyzer planner executor crypto rag; do
+for service in monitor analyzer planner executor crypto rag swarm; do
   issue "$service" "URI:spiffe://$domain/x0/$service" clientAuth
 done
 # A development key-encryption key (32 random bytes, base64) that seals the services' signing keys.
@@ -29,5 +29,5 @@ done
 # Keys are private; client keys and the KEK belong to the services' non-root user (uid 1000 in the image).
 chmod 644 ./*.crt
 chmod 600 ./*.key kek
-if [ "$(id -u)" = 0 ]; then chown 1000:1000 monitor.key analyzer.key planner.key executor.key crypto.key rag.key kek; fi
+if [ "$(id -u)" = 0 ]; then chown 1000:1000 monitor.key analyzer.key planner.key executor.key crypto.key rag.key swarm.key kek; fi
 echo "development certificates in $dir"

@@ -249,6 +249,60 @@ export function buildDashboards(): Record<string, object> {
         queries: [{ expr: "sum by (endpoint, outcome) (rate(x0_rag_requests_total[1m]))", legend: "{{endpoint}} {{outcome}}" }],
       },
     ]),
+    "swarm.json": dashboard("x0-swarm", "x0tta6bl4 / Swarm", "Federated learning of the link-health model, and the analyzer's use of it.", [
+      {
+        title: "Adopted model",
+        description: "The adopted link-health model version and its macro F1 on the coordinator's held-out set.",
+        kind: "stat",
+        width: 8,
+        queries: [
+          { expr: "max(x0_swarm_model_version)", legend: "version" },
+          { expr: "max(x0_swarm_model_macro_f1)", legend: "held-out macro F1" },
+        ],
+      },
+      {
+        title: "Rounds",
+        description: "Rounds closed per 15 minutes: adopted, rejected by the held-out guard, unpublished (too few participants), failed.",
+        kind: "timeseries",
+        width: 16,
+        stacked: true,
+        queries: [{ expr: "sum by (outcome) (increase(x0_swarm_rounds_total[15m]))", legend: "{{outcome}}" }],
+      },
+      {
+        title: "Round duration",
+        description: "From a round's announcement to its version written (p50 and p99).",
+        kind: "timeseries",
+        unit: "s",
+        queries: [
+          { expr: "histogram_quantile(0.5, sum by (le) (rate(x0_swarm_round_duration_seconds_bucket[30m])))", legend: "p50" },
+          { expr: "histogram_quantile(0.99, sum by (le) (rate(x0_swarm_round_duration_seconds_bucket[30m])))", legend: "p99" },
+        ],
+      },
+      {
+        title: "Participants and refused updates",
+        description: "Accepted updates in the last round, and updates refused per 15 minutes by reason (dead-lettered on x0.dlq.swarm).",
+        kind: "timeseries",
+        queries: [
+          { expr: "max(x0_swarm_round_participants)", legend: "participants" },
+          { expr: 'sum by (outcome) (increase(x0_swarm_updates_total{outcome!="accepted"}[15m]))', legend: "refused: {{outcome}}" },
+        ],
+      },
+      {
+        title: "Model against the hand-set detectors",
+        description: "The analyzer's model verdicts per second beside the hand-set detectors' on the same pair: off the diagonal is disagreement.",
+        kind: "timeseries",
+        queries: [{ expr: "sum by (model, detectors) (rate(x0_analyzer_model_verdicts_total[5m]))", legend: "model {{model}} / detectors {{detectors}}" }],
+      },
+      {
+        title: "Analyzer's model",
+        description: "The version the analyzer loaded (-1: none), and versions it refused because their signature did not verify.",
+        kind: "timeseries",
+        queries: [
+          { expr: "max(x0_analyzer_model_version)", legend: "loaded version" },
+          { expr: 'sum(increase(x0_analyzer_model_loads_total{outcome="refused"}[15m]))', legend: "refused" },
+        ],
+      },
+    ]),
     "services.json": dashboard("x0-services", "x0tta6bl4 / Services", "Readiness, throughput, errors and dead letters of every service.", [
       {
         title: "Ready",

@@ -71,7 +71,7 @@ describe("compose", () => {
 
   test("compose - it runs nats and every x0 service, with mTLS to NATS", () => {
     const x0 = services.map(([, service]) => x0ServiceOf(service)).filter(Boolean);
-    expect(x0.sort()).toEqual(["analyzer", "crypto", "executor", "monitor", "planner", "rag"]);
+    expect(x0.sort()).toEqual(["analyzer", "crypto", "executor", "monitor", "planner", "rag", "swarm"]);
     for (const [name, service] of services.filter(([, service]) => x0ServiceOf(service))) {
       expect(service.environment?.X0_NATS_SERVERS, name).toStartWith("tls://");
       expect(service.environment?.X0_NATS_TLS_CERT, name).toBe(`/certs/${x0ServiceOf(service)}.crt`);

@@ -154,7 +154,10 @@ describe("k8s", () => {
       containersOf(daemonSet)
         .map((container) => container.name)
         .sort(),
-    ).toEqual(["executor", "monitor"]);
+    ).toEqual(["executor", "monitor", "swarm"]);
+    // The swarm agent needs no privilege: non-root, no capability.
+    const swarm = containersOf(daemonSet).find((container) => container.name === "swarm") as Container;
+    expect(swarm.securityContext?.capabilities?.add ?? []).toEqual([]);
   }, 30_000);
 
   test("k8s - prod runs NATS as a 3-replica JetStream cluster with mTLS", async () => {
@@ -233,6 +236,6 @@ describe("k8s", () => {
         checked += 1;
       }
     }
-    expect(checked).toBe(6);
+    expect(checked).toBe(7);
   }, 30_000);
 });

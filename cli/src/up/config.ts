@@ -45,6 +45,12 @@ export function serviceEnvironment(
   return { ...userEnv, X0_NATS_SERVERS: natsServers, X0_HTTP_PORT: String(httpPort), X0_NODE: node };
 }
 
+/** Defaults of a service the stack runs once for the whole machine; the user's environment overrides them. */
+export function stackDefaults(name: string): Record<string, string> {
+  // One swarm instance: its agent trains on the shipped lab traces of node n1, and a round of one participant publishes.
+  return name === "swarm" ? { X0_SWARM_DATA_NODE: "n1", X0_SWARM_MIN_PARTICIPANTS: "1" } : {};
+}
+
 /**
  * What a root-namespace service needs on top of {@link serviceEnvironment} when the stack runs on a lab: the site executor
  * (`--executors site`) acts on every node (`{node}` is replaced by the executor per plan) inside the node's namespace and

@@ -51,6 +51,12 @@ describe("up stack plan", () => {
     expect(spec.env).toEqual({ PATH: "/bin", X0_NODE: "n0", X0_HTTP_PORT: "9103", X0_NATS_SERVERS: "tls://127.0.0.1:4222", X0_DEV_CA_DIR: "/pki" });
   });
 
+  test("up stack plan - the one swarm of a machine trains on the shipped traces of n1 and publishes rounds of one, unless the user says otherwise", () => {
+    const env = (userEnv: Record<string, string>) => serviceProcess("swarm", 9107, { userEnv, natsUrl: "nats://127.0.0.1:4222", node: "n0" }).env;
+    expect(env({})).toMatchObject({ X0_SWARM_DATA_NODE: "n1", X0_SWARM_MIN_PARTICIPANTS: "1", X0_NODE: "n0" });
+    expect(env({ X0_SWARM_MIN_PARTICIPANTS: "3" })).toMatchObject({ X0_SWARM_MIN_PARTICIPANTS: "3" });
+  });
+
   test("up stack plan - on a cluster every service and lab monitor gets every server and the replica count", () => {
     const natsUrl = "tls://10.254.0.1:4222,tls://10.254.0.1:4223,tls://10.254.0.1:4224";
     const natsEnv = { X0_JS_REPLICAS: "3" };

@@ -13,7 +13,7 @@ import {
 } from "@x0/lab";
 import { isProcessAlive } from "@x0/shared";
 import { StackStartError, UsageError } from "../errors.ts";
-import { labServiceEnvironment, serviceEnvironment } from "./config.ts";
+import { labServiceEnvironment, serviceEnvironment, stackDefaults } from "./config.ts";
 import { assignPorts } from "./ports.ts";
 
 /** One process `up` supervises: a service on this machine, or a lab node's monitor inside its namespace. */
@@ -86,6 +86,7 @@ export interface StackEnvironment {
 /** A service on this machine: `bun services/<name>/src/main.ts` with the NATS URL, its port and the node set (and, on a lab, the executor's lab wiring). */
 export function serviceProcess(name: string, port: number, { userEnv, natsUrl, node, labPrefix, pkiEnv, natsEnv }: StackEnvironment): ProcessSpec {
   const env = {
+    ...stackDefaults(name),
     ...serviceEnvironment(userEnv, { natsServers: natsUrl, httpPort: port, node }),
     ...(labPrefix === undefined ? {} : labServiceEnvironment(name, labPrefix)),
     ...pkiEnv,

@@ -96,6 +96,7 @@ await runService({
     track(
       bus.subscribe(contracts.swarmRound, async (round, delivery) => {
         coordinator.lastRound = Math.max(coordinator.lastRound, round.round);
+        metrics.currentVersion.set(round.base_version);
         const end = metrics.trainDuration.startTimer();
         try {
           const outcome = await agent.onRound(round, JSON.parse(decoder.decode(delivery.data)));
