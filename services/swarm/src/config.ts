@@ -24,7 +24,11 @@ export const swarmConfigShape = {
     .regex(/^[A-Za-z0-9_-]{1,64}$/)
     .optional(),
   /** Recording folders of the coordinator's held-out validation set (every node), the adoption guard's yardstick. */
-  X0_SWARM_VALIDATION: z.string().default(SHIPPED_VALIDATION).pipe(recordingDirs),
+  X0_SWARM_VALIDATION: z
+    .string()
+    .default(SHIPPED_VALIDATION)
+    .pipe(recordingDirs)
+    .refine((dirs) => dirs.length > 0, "the adoption guard needs at least one recording"),
   /** Time from the end of one round to the start of the next, in ms. */
   X0_SWARM_ROUND_INTERVAL_MS: millis(100, 86_400_000, 60_000),
   /** How long a round takes updates, in ms; later ones are stragglers and left out. */

@@ -6,6 +6,9 @@ import { type LoadedModel, verifyModel } from "../models/artefact.ts";
 import type { ModelStore } from "../models/store.ts";
 import { localUpdate, seedOf } from "./local-update.ts";
 
+/** Round ids remembered as answered. */
+const ANSWERED_KEPT = 64;
+
 /** What an agent did with an announcement. */
 export type AgentOutcome =
   | { kind: "submitted"; update: SwarmUpdate; samples: number }
@@ -40,9 +43,7 @@ export class Agent {
   }
 
   /** Rounds answered since start. */
-  get answered(): number {
-    return this.#answered.size;
-  }
+  answered = 0;
 
   /** Handles one announcement (`raw`: as received, for the signature); refused ones are the caller's to dead-letter. */
   async onRound(round: SwarmRound, raw: unknown): Promise<AgentOutcome> {
@@ -59,6 +60,8 @@ export class Agent {
     const samples = data.samples({ window: base.window.window, baselineAlpha: base.window.baselineAlpha });
     if (samples.length === 0) return { kind: "skipped", reason: `no labelled samples of node ${node}` };
     this.#answered.add(round.round_id);
+    // Only recent rounds can come again (a redelivery, a replay): the set stays small.
+    if (this.#answered.size > ANSWERED_KEPT) this.#answered.delete(this.#answered.values().next().value as string);
     const { delta, loss } = localUpdate(
       base.mlp,
       samples,
@@ -77,6 +80,7 @@ export class Agent {
       train_loss: Number.isFinite(loss) ? Math.round(loss * 1e6) / 1e6 : undefined,
     });
     this.#options.publish(update);
+    this.answered++;
     return { kind: "submitted", update, samples: samples.length };
   }
 

@@ -1,6 +1,7 @@
 // Federated training in one process: every agent trains on its own samples from the round's model, its change goes
 // through a Round like one sent over NATS, and the aggregate is the next model. The benchmark and the tests run the
 // rules on the real model this way; attackers replace their change with a hostile one.
+import { classWeightsOf } from "../agent/local-update.ts";
 import { l2Norm } from "../aggregate/update-check.ts";
 import { Mlp, type MlpShape, type Sample, seededRandom, train } from "../model/mlp.ts";
 import { Round, type RoundSettings } from "./round.ts";
@@ -12,7 +13,8 @@ export type Attack = "sign-flip" | "scale" | "random";
 export interface FederateOptions {
   shape: MlpShape;
   rounds: number;
-  local: { epochs: number; learningRate: number; batchSize: number; classWeights?: readonly number[] };
+  /** Local training; `ownClassWeights`: each agent weighs classes by its own label counts, as the service's agents do. */
+  local: { epochs: number; learningRate: number; batchSize: number; classWeights?: readonly number[]; ownClassWeights?: boolean };
   settings: RoundSettings;
   seed: number;
   /** The first `count` agents attack with `attack` at strength `strength` (10 unless given). */
@@ -50,7 +52,8 @@ export function federate(agents: readonly Sample[][], options: FederateOptions):
     const round = new Round(r, r - 1, model.params, 0, options.settings);
     agents.forEach((samples, i) => {
       const local = model.clone();
-      train(local, samples, { ...options.local, random });
+      const classWeights = options.local.ownClassWeights ? classWeightsOf(samples, options.shape.outputs) : options.local.classWeights;
+      train(local, samples, { ...options.local, classWeights, random });
       let delta: Float32Array = local.params.map((value, p) => value - (model.params[p] as number));
       if (i < attackers && options.attackers) delta = hostile(delta, options.attackers.attack, options.attackers.strength ?? 10, random);
       round.submit(`agent-${i}`, delta, samples.length, 0);
