@@ -38,8 +38,6 @@ import {
   type LoadedModel,
   Mlp,
   ModelStore,
-  modelOf,
-  modelRecord,
   type Recording,
   readRecording,
   type Sample,
@@ -47,7 +45,7 @@ import {
   seededRandom,
   TrainingSet,
   train,
-  validationOf,
+  unsignedModel,
 } from "@x0/swarm";
 import { parseSchedule, recordLab } from "../cli/src/lab/record.ts";
 import { mergedTelemetry, replay } from "../services/analyzer/src/testing/replay.ts";
@@ -55,6 +53,7 @@ import { Agent } from "../services/swarm/src/agent/agent.ts";
 import { Coordinator } from "../services/swarm/src/coordinator/coordinator.ts";
 import { labRunnable, startHealLab } from "../test/lab-stack.ts";
 import { percentile } from "./stats.ts";
+import { liveRun } from "./swarm-live.ts";
 
 const env = process.env;
 const args = {
@@ -174,29 +173,9 @@ log(
 
 // 3. Incidents: the analyzer replays the held-out and the quiet traces with the hand-set detectors only (off), and with
 // each model as a detector (on).
-function loaded(mlp: Mlp, version: number): LoadedModel {
-  const record = modelRecord({
-    model: LINK_HEALTH_MODEL,
-    version,
-    parent: null,
-    round_id: null,
-    mlp,
-    classes: [...LINK_CLASSES],
-    features: [...LINK_FEATURES],
-    window: { ...WINDOW, helloIntervalMs: trainRec.meta.hello_interval_ms },
-    aggregator: null,
-    participants: [],
-    used: [],
-    refused: 0,
-    validation: validationOf(evaluate(mlp, heldoutSamples), LINK_CLASSES),
-    current_macro_f1: null,
-    status: "adopted",
-    coordinator: "bench",
-    created_at: Date.now(),
-  });
-  // The analyzer is given the model directly here; its signature path is tested in test/swarm.test.ts.
-  return modelOf({ ...record, signature: { key_id: "bench", alg: "ML-DSA-65", nonce: "A".repeat(22), signed_at: 1, value: "" } } as ModelVersion);
-}
+// The analyzer is given the models directly here; its signature path is tested in test/swarm.test.ts.
+const loaded = (mlp: Mlp, version: number): LoadedModel =>
+  unsignedModel(mlp, { version, window: { ...WINDOW, helloIntervalMs: trainRec.meta.hello_interval_ms }, scoredOn: heldoutSamples });
 
 /** The nodes an incident is about: its observer and the node behind the probed address. */
 function incidentNodes(anomaly: Anomaly, addresses: Record<string, string>): string[] {
@@ -426,6 +405,20 @@ for (const count of [4, 16, 64]) {
   log(`rounds over NATS: ${JSON.stringify(scaling.at(-1))}`);
 }
 
+// 6. Live (root; X0_BENCH_SWARM_LIVE=0 leaves it out): the loop on a fresh grid lab, hand-set detectors alone, then the
+// federated model signed into x0_models and the analyzer in mode on.
+let live: unknown = null;
+if (env.X0_BENCH_SWARM_LIVE !== "0" && labRunnable) {
+  const liveOptions = {
+    topology: args.topology,
+    perKind: Number(env.X0_BENCH_SWARM_LIVE_PER_KIND ?? "3"),
+    quietMs: Number(args["quiet-min"]) * 60_000,
+    seed: SEED + 2,
+    log,
+  };
+  live = { "hand-set": await liveRun(liveOptions), federated: await liveRun(liveOptions, loaded(federatedModel, 2)) };
+}
+
 const results = {
   bench: "swarm",
   measured_at: new Date().toISOString(),
@@ -446,6 +439,7 @@ const results = {
   incident_level: incidentLevel,
   byzantine,
   scaling,
+  live,
   machine: { cpus: cpus().length, model: cpus()[0]?.model, load_at_start: loadAtStart, load_at_end: Number(loadavg()[0]?.toFixed(2)) },
 };
 mkdirSync(join("bench", "results"), { recursive: true });

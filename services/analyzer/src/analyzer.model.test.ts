@@ -2,24 +2,20 @@
 // time order: shadow changes nothing but the evidence, on opens no more incidents than the hand-set detectors and opens
 // the loss faults' sooner, and the fault's echo after a down spell opens nothing.
 import { describe, expect, test } from "bun:test";
-import type { Anomaly, ModelVersion } from "@x0/shared";
+import type { Anomaly } from "@x0/shared";
 import {
   classWeightsOf,
-  evaluate,
   FEATURE_COUNT,
   LINK_CLASSES,
-  LINK_FEATURES,
   type LoadedModel,
   Mlp,
-  modelOf,
-  modelRecord,
   readRecording,
   SHIPPED_TRAINING,
   SHIPPED_VALIDATION,
   seededRandom,
   TrainingSet,
   train,
-  validationOf,
+  unsignedModel,
 } from "@x0/swarm";
 import { mergedTelemetry, replay } from "./testing/replay.ts";
 
@@ -30,27 +26,7 @@ function trainedModel(version: number): LoadedModel {
   const data = TrainingSet.read([SHIPPED_TRAINING]).samples(window);
   const mlp = Mlp.init({ inputs: FEATURE_COUNT, hidden: [16], outputs: LINK_CLASSES.length }, seededRandom(1));
   train(mlp, data, { epochs: 30, learningRate: 0.05, batchSize: 32, random: seededRandom(2), classWeights: classWeightsOf(data, LINK_CLASSES.length) });
-  const record = modelRecord({
-    model: "link-health",
-    version,
-    parent: null,
-    round_id: null,
-    mlp,
-    classes: [...LINK_CLASSES],
-    features: [...LINK_FEATURES],
-    window: { ...window, helloIntervalMs: 20 },
-    aggregator: null,
-    participants: [],
-    used: [],
-    refused: 0,
-    validation: validationOf(evaluate(mlp, data), LINK_CLASSES),
-    current_macro_f1: null,
-    status: "adopted",
-    coordinator: "c1",
-    created_at: 1,
-  });
-  // Signatures are the follower's business (model.ts); the analyzer gets verified models only.
-  return modelOf({ ...record, signature: { key_id: "test", alg: "ML-DSA-65", nonce: "A".repeat(22), signed_at: 1, value: "" } } as ModelVersion);
+  return unsignedModel(mlp, { version, window: { ...window, helloIntervalMs: 20 }, scoredOn: data });
 }
 
 const model = trainedModel(7);

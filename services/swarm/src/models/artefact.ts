@@ -1,9 +1,11 @@
 // A model version as an artefact: built from parameters and a validation score, turned back into a runnable model, and
 // accepted only when its signature verifies with the key of the coordinator it names.
-import { decodeFloat32, encodeFloat32, type MessageVerifier, ModelVersion, swarmServiceOf, X0Error } from "@x0/shared";
+import { decodeFloat32, encodeFloat32, LINK_HEALTH_MODEL, type MessageVerifier, ModelVersion, swarmServiceOf, X0Error } from "@x0/shared";
+import { LINK_CLASSES } from "../features/labels.ts";
 import type { WindowOptions } from "../features/link-features.ts";
-import type { Evaluation } from "../model/evaluate.ts";
-import { Mlp, type MlpShape, parameterCount } from "../model/mlp.ts";
+import { LINK_FEATURES } from "../features/link-features.ts";
+import { type Evaluation, evaluate } from "../model/evaluate.ts";
+import { Mlp, type MlpShape, parameterCount, type Sample } from "../model/mlp.ts";
 
 /** A model version that cannot be used: unsigned, forged, or not fitting its own shape. */
 export class ModelArtefactError extends X0Error {}
@@ -73,4 +75,34 @@ export async function verifyModel(verifier: MessageVerifier, raw: unknown): Prom
     throw new ModelArtefactError(`${record.model} v${record.version}: signed by ${verdict.key.service}, not by its coordinator's identity ${expected}`);
   }
   return modelOf(record);
+}
+
+/**
+ * A link-health model trained outside the rounds (tests, the benchmark) as the analyzer would load it. It is unsigned:
+ * it never goes to x0_models, where only signed versions are loaded.
+ */
+export function unsignedModel(
+  mlp: Mlp,
+  { version, window, scoredOn = [] }: { version: number; window: WindowOptions; scoredOn?: readonly Sample[] },
+): LoadedModel {
+  const record = modelRecord({
+    model: LINK_HEALTH_MODEL,
+    version,
+    parent: null,
+    round_id: null,
+    mlp,
+    classes: [...LINK_CLASSES],
+    features: [...LINK_FEATURES],
+    window,
+    aggregator: null,
+    participants: [],
+    used: [],
+    refused: 0,
+    validation: validationOf(evaluate(mlp, scoredOn), LINK_CLASSES),
+    current_macro_f1: null,
+    status: "adopted",
+    coordinator: "unsigned",
+    created_at: Date.now(),
+  });
+  return modelOf({ ...record, signature: { key_id: "unsigned", alg: "ML-DSA-65", nonce: "A".repeat(22), signed_at: 0, value: "" } });
 }
