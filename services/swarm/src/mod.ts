@@ -33,5 +33,6 @@ export { argmax, type ClassScore, type Evaluation, evaluate } from "./model/eval
 export { Mlp, type MlpShape, ModelShapeError, parameterCount, type Sample, seededRandom, type TrainOptions, train } from "./model/mlp.ts";
 export { type LoadedModel, ModelArtefactError, modelOf, modelRecord, unsignedModel, validationOf, verifyModel } from "./models/artefact.ts";
 export { type ModelBucket, ModelConflict, ModelStore } from "./models/store.ts";
+export { type Conversion, DEFAULT_ORDERS, epsilonOf, PrivacyParameterError, rdpOf, rdpOfStep } from "./privacy/rdp.ts";
 export { type Attack, type FederateOptions, federate, type RoundRecord } from "./rounds/federate.ts";
 export { Round, type RoundOutcome, type RoundSettings, type Submission } from "./rounds/round.ts";
