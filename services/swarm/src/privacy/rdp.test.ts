@@ -16,7 +16,9 @@ describe("rdp accountant", () => {
       else expect(Math.abs(value - (published[i] as number)), `order ${orders[i]}: ours ${value}, TF ${published[i]}`).toBeLessThan(1e-5);
     });
     // The older dp_accounting test (signed series), rtol 1e-4: [6.5007e-4, 1.0854e-3, 2.1808e-3, 2.3846e-2, 1.6742e2].
-    [6.5007e-4, 1.0854e-3, 2.1808e-3, 2.3846e-2, 1.6742e2].forEach((value, i) => expect(Math.abs((ours[i] as number) / value - 1)).toBeLessThan(1e-4));
+    [6.5007e-4, 1.0854e-3, 2.1808e-3, 2.3846e-2, 1.6742e2].forEach((value, i) => {
+      expect(Math.abs((ours[i] as number) / value - 1)).toBeLessThan(1e-4);
+    });
   });
 
   test("rdp - TF Privacy's single-order and edge cases: q 0.1, σ 2, 10 steps, order 5 is 0.07737; q 1 is α/2σ²; q 0 is 0", () => {
