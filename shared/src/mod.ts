@@ -125,6 +125,7 @@ export {
   LINK_HEALTH_MODEL,
   MAX_MODEL_PARAMETERS,
   ModelName,
+  ModelPrivacy,
   ModelShape,
   ModelValidation,
   ModelVersion,

@@ -1,8 +1,9 @@
 // The swarm's configuration variables (besides the common ones and the signing key's), validated at start.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { AggregatorName, commaListSchema, cryptoConfigShape } from "@x0/shared";
+import { AggregatorName, ConfigError, commaListSchema, cryptoConfigShape } from "@x0/shared";
 import { z } from "zod";
+import type { PrivacySettings } from "./privacy/dp.ts";
 
 /** The recordings shipped with the service: lab traces of a grid:2x2 mesh (testdata/README.md). */
 export const SHIPPED_TRAINING = join(import.meta.dir, "..", "testdata", "grid2x2-train");
@@ -64,7 +65,54 @@ export const swarmConfigShape = {
     .default(1),
   X0_SWARM_WINDOW: z.coerce.number().int().min(1).max(1000).default(5),
   X0_SWARM_BASELINE_ALPHA: z.coerce.number().positive().max(1).default(0.05),
+  /**
+   * Differential privacy of the rounds (DP-FedAvg): the noise multiplier σ; 0 turns it off. With it on, the aggregator
+   * must be fedavg (the clipped mean the accountant accounts for).
+   */
+  X0_SWARM_DP_NOISE: z.coerce.number().min(0).max(100).default(0),
+  /** L2 norm each update is clipped to (at most X0_SWARM_MAX_UPDATE_NORM). */
+  X0_SWARM_DP_CLIP: z.coerce.number().positive().default(1),
+  /** The probability each agent takes part in a DP round. */
+  X0_SWARM_DP_SAMPLE_RATE: z.coerce.number().gt(0).max(1).default(1),
+  /** The expected participants per DP round (sample rate × agents): the noisy mean's fixed denominator. */
+  X0_SWARM_DP_PARTICIPANTS: z.coerce.number().min(0).default(0),
+  /** The ε budget at X0_SWARM_DP_DELTA: a round that would exceed it is not opened. */
+  X0_SWARM_DP_EPSILON: z.coerce.number().positive().default(8),
+  X0_SWARM_DP_DELTA: z.coerce.number().gt(0).lt(1).default(1e-5),
   /** Coordinator lease (leader.swarm) without renewal, and the clock skew allowed between instances, in ms. */
   X0_SWARM_LEASE_MS: millis(300, 120_000, 5000),
   X0_SWARM_LEASE_SKEW_MS: millis(0, 10_000, 250),
 };
+
+/** The parsed swarm config. */
+export type SwarmConfig = z.infer<z.ZodObject<typeof swarmConfigShape>>;
+
+/** Checks across variables at start: DP needs the fedavg rule, a denominator and a clip within the refusal bound. */
+export function checkSwarmConfig(config: SwarmConfig): void {
+  if (config.X0_SWARM_DP_NOISE === 0) return;
+  if (config.X0_SWARM_AGGREGATOR !== "fedavg") {
+    throw new ConfigError(
+      "X0_SWARM_AGGREGATOR",
+      `must be fedavg while X0_SWARM_DP_NOISE is set: the accountant covers the noisy clipped mean, not ${config.X0_SWARM_AGGREGATOR} with noise`,
+    );
+  }
+  if (config.X0_SWARM_DP_PARTICIPANTS <= 0) {
+    throw new ConfigError("X0_SWARM_DP_PARTICIPANTS", "must be the expected participants per round (sample rate × agents) while X0_SWARM_DP_NOISE is set");
+  }
+  if (config.X0_SWARM_DP_CLIP > config.X0_SWARM_MAX_UPDATE_NORM) {
+    throw new ConfigError("X0_SWARM_DP_CLIP", `must not exceed X0_SWARM_MAX_UPDATE_NORM (${config.X0_SWARM_MAX_UPDATE_NORM})`);
+  }
+}
+
+/** The DP settings of the config, or undefined when X0_SWARM_DP_NOISE is 0. */
+export function privacyOf(config: SwarmConfig): PrivacySettings | undefined {
+  if (config.X0_SWARM_DP_NOISE === 0) return undefined;
+  return {
+    noiseMultiplier: config.X0_SWARM_DP_NOISE,
+    clipNorm: config.X0_SWARM_DP_CLIP,
+    sampleRate: config.X0_SWARM_DP_SAMPLE_RATE,
+    expectedParticipants: config.X0_SWARM_DP_PARTICIPANTS,
+    epsilonBudget: config.X0_SWARM_DP_EPSILON,
+    delta: config.X0_SWARM_DP_DELTA,
+  };
+}

@@ -15,7 +15,7 @@ import {
 } from "@x0/shared";
 import pkg from "../package.json" with { type: "json" };
 import { Agent } from "./agent/agent.ts";
-import { swarmConfigShape } from "./config.ts";
+import { checkSwarmConfig, privacyOf, swarmConfigShape } from "./config.ts";
 import { Coordinator } from "./coordinator/coordinator.ts";
 import { runRounds } from "./coordinator/loop.ts";
 import { TrainingSet } from "./features/training-set.ts";
@@ -31,6 +31,7 @@ await runService({
   version: pkg.version,
   httpPort: 9107,
   config: swarmConfigShape,
+  checkConfig: checkSwarmConfig,
   async start({ config, bus, nc, logger, metrics: { registry }, counters, details, track, onStop }) {
     const node = config.X0_NODE;
     // Each node's agent signs with its own identity (swarm-<node>): the coordinator accepts a node's update only from it.
@@ -80,6 +81,7 @@ await runService({
         seed: config.X0_SWARM_SEED,
         window: config.X0_SWARM_WINDOW,
         baselineAlpha: config.X0_SWARM_BASELINE_ALPHA,
+        ...(privacyOf(config) ? { privacy: privacyOf(config) } : {}),
       },
       store,
       validation,

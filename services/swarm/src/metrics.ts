@@ -7,7 +7,7 @@ export function createSwarmMetrics(registry: Registry) {
   return {
     rounds: new Counter({
       name: "x0_swarm_rounds_total",
-      help: "Rounds this instance closed as coordinator, by outcome (adopted, rejected: below the current model on the held-out set, unpublished: too few participants, failed).",
+      help: "Rounds this instance closed as coordinator, by outcome (adopted, rejected: below the current model on the held-out set, unpublished: too few participants, failed, budget: not opened, the privacy budget is spent).",
       labelNames: ["outcome"],
       registers,
     }),
@@ -28,6 +28,11 @@ export function createSwarmMetrics(registry: Registry) {
       name: "x0_swarm_model_versions_total",
       help: "Model versions written by this instance, by status (adopted, rejected).",
       labelNames: ["status"],
+      registers,
+    }),
+    privacyEpsilon: new Gauge({
+      name: "x0_swarm_privacy_epsilon",
+      help: "ε spent by the differentially private rounds released so far (at X0_SWARM_DP_DELTA), as of the last version this instance wrote.",
       registers,
     }),
     currentVersion: new Gauge({ name: "x0_swarm_model_version", help: "The adopted model version this instance last saw.", registers }),

@@ -44,6 +44,12 @@ export const SwarmRound = z
     learning_rate: z.number().positive().max(10),
     batch_size: z.number().int().min(1).max(65_536),
     max_update_norm: z.number().positive().describe("Updates with a larger L2 norm are refused."),
+    sample_rate: z
+      .number()
+      .gt(0)
+      .max(1)
+      .optional()
+      .describe("With differential privacy: each agent takes part with this probability, drawn on its own (absent: every agent)."),
     signature: MessageSignature.describe("ML-DSA-65 by the coordinator's swarm identity (domain swarm-round)."),
   })
   .describe("A federated round opened by the swarm coordinator.");
@@ -78,6 +84,19 @@ export const ModelValidation = z.object({
 /** A validation score. */
 export type ModelValidation = z.infer<typeof ModelValidation>;
 
+/** The differential privacy of a model version: its mechanism and the budget spent up to and including it. */
+export const ModelPrivacy = z.object({
+  noise_multiplier: z.number().positive().describe("σ: Gaussian noise of σ · clip_norm on the sum of the clipped updates."),
+  clip_norm: z.number().positive().describe("Each update is scaled down to this L2 norm before the sum."),
+  sample_rate: z.number().gt(0).max(1).describe("The probability each agent took part in a round (Poisson sampling)."),
+  expected_participants: z.number().positive().describe("The fixed denominator of the noisy mean: sample_rate × the agents."),
+  rounds: z.number().int().nonnegative().describe("DP rounds released so far for this model, this one included."),
+  epsilon: z.number().nonnegative().describe("ε spent by those rounds at delta (Rényi-DP accountant, improved conversion)."),
+  delta: z.number().gt(0).lt(1),
+});
+/** A model version's privacy. */
+export type ModelPrivacy = z.infer<typeof ModelPrivacy>;
+
 /** `<model>.v<version>` and `<model>.current` in x0_models: a signed model artefact. */
 export const ModelVersion = z
   .object({
@@ -101,6 +120,7 @@ export const ModelVersion = z
     refused: z.number().int().nonnegative().describe("Updates refused in the round."),
     validation: ModelValidation,
     current_macro_f1: z.number().min(0).max(1).nullable().describe("The adopted model's score on the same set when this was judged."),
+    privacy: ModelPrivacy.optional().describe("Present when the version came from a differentially private round."),
     status: z.enum(["adopted", "rejected"]),
     reason: z.string().max(512).optional(),
     coordinator: NodeId,

@@ -51,6 +51,8 @@ export interface ServiceDefinition<Shape extends ConfigShape> {
   config: Shape;
   /** Default HTTP port of this service. */
   httpPort: number;
+  /** Checks that span variables, right after loading: throws ConfigError naming the variable (the service exits 78). */
+  checkConfig?(config: z.infer<z.ZodObject<Shape>>): void;
   /** Wires handlers; resolves when the service is ready to work. */
   start(runtime: Runtime<z.infer<z.ZodObject<Shape>>>): Promise<void>;
 }
@@ -89,6 +91,7 @@ export async function runService<Shape extends ConfigShape>(
   let config: z.infer<z.ZodObject<Shape>> & BaseConfig;
   try {
     config = loadConfig(shape, { env }) as typeof config;
+    definition.checkConfig?.(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`x0-${definition.name}: ${error.message}\n`);

@@ -28,18 +28,22 @@ export interface AgentOptions {
   sign: <T extends object>(domain: SignedDomain, message: T) => T & { signature: SwarmUpdate["signature"] };
   publish: (update: SwarmUpdate) => void;
   now?: () => number;
+  /** A uniform draw in [0, 1) for the DP rounds' sampling (cryptographic by default). */
+  draw?: () => number;
 }
 
 /** One node's agent. */
 export class Agent {
   readonly #options: AgentOptions;
   readonly #now: () => number;
+  readonly #draw: () => number;
   readonly #answered = new Set<string>();
   #base: LoadedModel | undefined;
 
   constructor(options: AgentOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#draw = options.draw ?? (() => (crypto.getRandomValues(new Uint32Array(1))[0] as number) / 2 ** 32);
   }
 
   /** Rounds answered since start. */
@@ -56,12 +60,15 @@ export class Agent {
       return { kind: "refused", reason: `announcement signed by ${verdict.key.service}, not by its coordinator ${round.coordinator}` };
     }
     if (this.#now() >= round.deadline_at) return { kind: "skipped", reason: `round ${round.round} is past its deadline` };
+    // A DP round samples its agents: each draws on its own, so no one learns who took part from who was asked.
+    if (round.sample_rate !== undefined && this.#draw() >= round.sample_rate) {
+      this.#remember(round.round_id);
+      return { kind: "skipped", reason: `not sampled for round ${round.round} (rate ${round.sample_rate})` };
+    }
     const base = await this.#baseModel(round.base_version);
     const samples = data.samples({ window: base.window.window, baselineAlpha: base.window.baselineAlpha });
     if (samples.length === 0) return { kind: "skipped", reason: `no labelled samples of node ${node}` };
-    this.#answered.add(round.round_id);
-    // Only recent rounds can come again (a redelivery, a replay): the set stays small.
-    if (this.#answered.size > ANSWERED_KEPT) this.#answered.delete(this.#answered.values().next().value as string);
+    this.#remember(round.round_id);
     const { delta, loss } = localUpdate(
       base.mlp,
       samples,
@@ -82,6 +89,12 @@ export class Agent {
     this.#options.publish(update);
     this.answered++;
     return { kind: "submitted", update, samples: samples.length };
+  }
+
+  #remember(roundId: string): void {
+    this.#answered.add(roundId);
+    // Only recent rounds can come again (a redelivery, a replay): the set stays small.
+    if (this.#answered.size > ANSWERED_KEPT) this.#answered.delete(this.#answered.values().next().value as string);
   }
 
   async #baseModel(version: number): Promise<LoadedModel> {

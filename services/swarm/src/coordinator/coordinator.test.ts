@@ -27,6 +27,7 @@ import { SHIPPED_TRAINING, SHIPPED_VALIDATION } from "../config.ts";
 import { TrainingSet } from "../features/training-set.ts";
 import { verifyModel } from "../models/artefact.ts";
 import { ModelConflict, ModelStore } from "../models/store.ts";
+import { epsilonAfter, PrivacyBudgetExhausted } from "../privacy/dp.ts";
 import { Coordinator, type CoordinatorSettings, NotCoordinator } from "./coordinator.ts";
 
 const backend = createNativeBackend();
@@ -300,6 +301,57 @@ describe("swarm coordinator", () => {
     const copy = signMessage(backend, "swarm-model", { ...current, version: 1, parent: 0 }, coordinatorKey);
     await store.publish(copy, (await store.current())?.revision as number);
     await expect(store.publish(copy, 1)).rejects.toBeInstanceOf(ModelConflict);
+  });
+});
+
+describe("swarm coordinator with differential privacy", () => {
+  test("dp rounds - announced with the sample rate, each version records the spent ε, and the round past the budget is not opened", async () => {
+    // σ 1.0, every agent (q 1), 4 expected participants; the budget allows exactly two rounds.
+    const base = { noiseMultiplier: 1.0, clipNorm: 1, sampleRate: 1, expectedParticipants: 4, delta: 1e-5 };
+    const budget = (epsilonAfter(2, { ...base, epsilonBudget: 0 }) + epsilonAfter(3, { ...base, epsilonBudget: 0 })) / 2;
+    const privacy = { ...base, epsilonBudget: budget };
+    const coordinator = newCoordinator({ aggregator: "fedavg", privacy });
+    const agents = NODES.map((node) => newAgent(node, []));
+    const spent: number[] = [];
+    for (let r = 1; r <= 2; r++) {
+      const { round, updates } = await roundWithAgents(coordinator, agents);
+      expect(round.sample_rate).toBe(1);
+      for (const update of updates) await coordinator.submit(update, wire(update), update.node);
+      const version = (await coordinator.close())?.version as ModelVersion;
+      expect(version.privacy).toMatchObject({ noise_multiplier: 1, clip_norm: 1, sample_rate: 1, expected_participants: 4, rounds: r, delta: 1e-5 });
+      spent.push(version.privacy?.epsilon as number);
+    }
+    expect(spent[0]).toBeCloseTo(epsilonAfter(1, privacy), 5);
+    expect(spent[1]).toBeCloseTo(epsilonAfter(2, privacy), 5);
+    // A restarted coordinator reads the spent rounds from the stored versions, and refuses the third.
+    const restarted = newCoordinator({ aggregator: "fedavg", privacy });
+    expect(await restarted.privateRoundsDone()).toBe(2);
+    await expect(restarted.open()).rejects.toBeInstanceOf(PrivacyBudgetExhausted);
+    expect(restarted.openRound).toBeUndefined();
+  });
+
+  test("dp rounds - agents take part with the announced rate, drawing on their own", async () => {
+    const privacy = { noiseMultiplier: 1.0, clipNorm: 1, sampleRate: 0.5, expectedParticipants: 2, epsilonBudget: 100, delta: 1e-5 };
+    const coordinator = newCoordinator({ aggregator: "fedavg", privacy });
+    const round = await coordinator.open();
+    const draws = [0.2, 0.7];
+    const outcomes = [];
+    for (const [i, node] of ["n1", "n2"].entries()) {
+      const agent = new Agent({
+        node,
+        model: LINK_HEALTH_MODEL,
+        data: TrainingSet.read([SHIPPED_TRAINING], node),
+        store,
+        verifier: new MessageVerifier({ backend, keys: lookup }),
+        artefacts: new MessageVerifier({ backend, keys: lookup, maxAgeMs: 1e12 }),
+        sign: signer(identity(swarmServiceOf(node))),
+        publish: () => {},
+        draw: () => draws[i] as number,
+      });
+      outcomes.push(await agent.onRound(round, wire(round)));
+    }
+    expect(outcomes[0]).toMatchObject({ kind: "submitted" });
+    expect(outcomes[1]).toEqual({ kind: "skipped", reason: `not sampled for round ${round.round} (rate 0.5)` });
   });
 });
 

@@ -7,7 +7,8 @@ import {
   decodeFloat32,
   type Logger,
   type MessageVerifier,
-  type ModelVersion,
+  type ModelPrivacy,
+  ModelVersion,
   type SignedDomain,
   type SwarmRound,
   type SwarmUpdate,
@@ -21,6 +22,7 @@ import { evaluate } from "../model/evaluate.ts";
 import { Mlp, type MlpShape, seededRandom } from "../model/mlp.ts";
 import { type LoadedModel, modelRecord, validationOf, verifyModel } from "../models/artefact.ts";
 import { ModelConflict, type ModelStore } from "../models/store.ts";
+import { nextRoundEpsilon, type PrivacySettings } from "../privacy/dp.ts";
 import { Round, type RoundOutcome } from "../rounds/round.ts";
 
 /** The coordinator may not write: it is no longer the leader. */
@@ -39,6 +41,8 @@ export interface CoordinatorSettings {
   minParticipants: number;
   /** Close a round as soon as this many updates were accepted (0: always wait for the deadline). */
   expectedAgents: number;
+  /** Differential privacy of the rounds (DP-FedAvg with the fedavg rule), with the budget; absent: none. */
+  privacy?: PrivacySettings;
   /** The initial model: hidden layer widths, seed, feature window. */
   hidden: number[];
   seed: number;
@@ -82,6 +86,8 @@ export interface CoordinatorOptions {
 
 interface OpenRound {
   announcement: SwarmRound;
+  /** With DP: the rounds released before this one and ε once it is released. */
+  privacy?: { roundsBefore: number; epsilon: number };
   round: Round;
   base: LoadedModel;
   baseRevision: number;
@@ -149,10 +155,27 @@ export class Coordinator {
     return this.current();
   }
 
-  /** Opens a round on the adopted model and announces it. */
+  /** DP rounds released so far for this model: the privacy record of the highest version written. */
+  async privateRoundsDone(): Promise<number> {
+    const highest = await this.#options.store.highestVersion();
+    if (highest < 0) return 0;
+    const stored = await this.#options.store.version(highest);
+    const record = ModelVersion.safeParse(stored?.raw);
+    return record.success ? (record.data.privacy?.rounds ?? 0) : 0;
+  }
+
+  /**
+   * Opens a round on the adopted model and announces it. With DP, a round that would spend more than the budget is not
+   * opened: {@link PrivacyBudgetExhausted} says by how much.
+   */
   async open(): Promise<SwarmRound> {
     const { model: base, revision } = await this.current();
     const { settings } = this.#options;
+    let privacy: OpenRound["privacy"];
+    if (settings.privacy) {
+      const roundsBefore = await this.privateRoundsDone();
+      privacy = { roundsBefore, epsilon: nextRoundEpsilon(roundsBefore, settings.privacy) };
+    }
     const now = this.#now();
     const round = this.lastRound + 1;
     const announcement = this.#options.sign("swarm-round", {
@@ -168,9 +191,11 @@ export class Coordinator {
       learning_rate: settings.learningRate,
       batch_size: settings.batchSize,
       max_update_norm: settings.maxUpdateNorm,
+      ...(settings.privacy ? { sample_rate: settings.privacy.sampleRate } : {}),
     });
     this.#open = {
       announcement,
+      ...(privacy ? { privacy } : {}),
       round: new Round(round, base.record.version, base.mlp.params, now, {
         aggregator: settings.aggregator,
         minParticipants: settings.minParticipants,
@@ -178,6 +203,7 @@ export class Coordinator {
         maxUpdateNorm: settings.maxUpdateNorm,
         trim: settings.trim,
         byzantine: settings.byzantine,
+        ...(settings.privacy ? { privacy: settings.privacy } : {}),
       }),
       base,
       baseRevision: revision,
@@ -265,6 +291,7 @@ export class Coordinator {
         refused: outcome.refused,
         validation: validationOf(scored, base.record.classes),
         current_macro_f1: Math.round(currentScore * 1e6) / 1e6,
+        ...(open.privacy && this.#options.settings.privacy ? { privacy: privacyRecord(this.#options.settings.privacy, open.privacy) } : {}),
         status: adopted ? "adopted" : "rejected",
         ...(adopted
           ? {}
@@ -290,4 +317,16 @@ export class Coordinator {
   #helloIntervalMs(): number {
     return this.#options.validation.recordings[0]?.meta.hello_interval_ms ?? 100;
   }
+}
+
+function privacyRecord(settings: PrivacySettings, spent: { roundsBefore: number; epsilon: number }): ModelPrivacy {
+  return {
+    noise_multiplier: settings.noiseMultiplier,
+    clip_norm: settings.clipNorm,
+    sample_rate: settings.sampleRate,
+    expected_participants: settings.expectedParticipants,
+    rounds: spent.roundsBefore + 1,
+    epsilon: Math.round(spent.epsilon * 1e6) / 1e6,
+    delta: settings.delta,
+  };
 }

@@ -2,6 +2,7 @@
 // open round without writing anything.
 import type { Logger } from "@x0/shared";
 import type { SwarmMetrics } from "../metrics.ts";
+import { PrivacyBudgetExhausted } from "../privacy/dp.ts";
 import type { Coordinator } from "./coordinator.ts";
 
 /** What the round loop needs. */
@@ -49,6 +50,7 @@ export async function runRounds({ coordinator, signal, intervalMs, metrics, logg
         const { version } = result;
         metrics.rounds.inc({ outcome: version.status });
         metrics.versions.inc({ status: version.status });
+        if (version.privacy) metrics.privacyEpsilon.set(version.privacy.epsilon);
         if (version.status === "adopted") {
           metrics.currentVersion.set(version.version);
           metrics.validationF1.set(version.validation.macro_f1);
@@ -67,8 +69,13 @@ export async function runRounds({ coordinator, signal, intervalMs, metrics, logg
     } catch (error) {
       coordinator.abandon();
       if (signal.aborted) break;
-      metrics.rounds.inc({ outcome: "failed" });
-      logger.error("round failed", { error });
+      if (error instanceof PrivacyBudgetExhausted) {
+        metrics.rounds.inc({ outcome: "budget" });
+        logger.warn("round not opened: the privacy budget is spent", { reason: error.message });
+      } else {
+        metrics.rounds.inc({ outcome: "failed" });
+        logger.error("round failed", { error });
+      }
     }
     await pause(intervalMs, signal);
   }

@@ -2,6 +2,7 @@
 // pass the checks; closing aggregates them into the next parameters, or publishes nothing with too few participants.
 import { type AggregatorName, type AggregatorSettings, aggregate } from "../aggregate/aggregators.ts";
 import { updateProblem } from "../aggregate/update-check.ts";
+import { type PrivacySettings, privateMean } from "../privacy/dp.ts";
 
 /** How rounds are run. */
 export interface RoundSettings extends AggregatorSettings {
@@ -12,6 +13,10 @@ export interface RoundSettings extends AggregatorSettings {
   deadlineMs: number;
   /** The largest norm an update (the change to the parameters) may have. */
   maxUpdateNorm: number;
+  /** Differential privacy: the updates are clipped and their mean noised (DP-FedAvg) instead of the rule. */
+  privacy?: PrivacySettings;
+  /** The noise source of the private mean (cryptographic by default). */
+  gaussian?: () => number;
 }
 
 /** Whether an update was taken, or why not (the reason goes to the dead-letter subject). */
@@ -70,6 +75,15 @@ export class Round {
       };
     }
     const entries = [...this.#updates.values()];
+    if (this.settings.privacy) {
+      const noisy = privateMean(
+        entries.map((entry) => entry.delta),
+        this.settings.privacy,
+        this.settings.gaussian,
+      );
+      const params = this.base.map((value, i) => value + (noisy[i] as number));
+      return { published: true, params, participants, used: participants, refused: this.#refused };
+    }
     let result: ReturnType<typeof aggregate>;
     try {
       result = aggregate(

@@ -1,0 +1,32 @@
+import { describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { ConfigError, loadConfig } from "@x0/shared";
+import { checkSwarmConfig, privacyOf, swarmConfigShape } from "./config.ts";
+
+const load = (env: Record<string, string>) => loadConfig(swarmConfigShape, { env });
+
+describe("swarm config", () => {
+  test("config - DP off by default; on, it needs fedavg, a denominator and a clip within the refusal bound, each named", () => {
+    expect(privacyOf(load({}))).toBeUndefined();
+    expect(() => checkSwarmConfig(load({}))).not.toThrow();
+    const dp = { X0_SWARM_DP_NOISE: "1.1", X0_SWARM_DP_PARTICIPANTS: "4" };
+    expect(() => checkSwarmConfig(load(dp))).toThrow(ConfigError);
+    expect(() => checkSwarmConfig(load(dp))).toThrow(/X0_SWARM_AGGREGATOR: must be fedavg while X0_SWARM_DP_NOISE is set/);
+    expect(() => checkSwarmConfig(load({ ...dp, X0_SWARM_AGGREGATOR: "fedavg", X0_SWARM_DP_PARTICIPANTS: "0" }))).toThrow(/X0_SWARM_DP_PARTICIPANTS/);
+    expect(() => checkSwarmConfig(load({ ...dp, X0_SWARM_AGGREGATOR: "fedavg", X0_SWARM_DP_CLIP: "9" }))).toThrow(/X0_SWARM_DP_CLIP: must not exceed/);
+    const on = load({ ...dp, X0_SWARM_AGGREGATOR: "fedavg", X0_SWARM_DP_SAMPLE_RATE: "0.5" });
+    expect(() => checkSwarmConfig(on)).not.toThrow();
+    expect(privacyOf(on)).toEqual({ noiseMultiplier: 1.1, clipNorm: 1, sampleRate: 0.5, expectedParticipants: 4, epsilonBudget: 8, delta: 1e-5 });
+  });
+
+  test("config - the service stops at start naming the variable (exit 78), before it touches NATS", async () => {
+    const child = Bun.spawn([process.execPath, join(import.meta.dir, "main.ts")], {
+      env: { PATH: process.env.PATH ?? "", X0_SWARM_DP_NOISE: "1", X0_SWARM_DP_PARTICIPANTS: "4", X0_NATS_SERVERS: "nats://127.0.0.1:1" },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [code, stderr] = await Promise.all([child.exited, new Response(child.stderr).text()]);
+    expect(code).toBe(78);
+    expect(stderr).toContain("X0_SWARM_AGGREGATOR: must be fedavg while X0_SWARM_DP_NOISE is set");
+  });
+});
