@@ -87,17 +87,32 @@ export const swarmConfigShape = {
 /** The parsed swarm config. */
 export type SwarmConfig = z.infer<z.ZodObject<typeof swarmConfigShape>>;
 
-/** Checks across variables at start: DP needs the fedavg rule, a denominator and a clip within the refusal bound. */
+/**
+ * Checks across variables at start: DP needs a rule it can bound (fedavg; trimmed mean or median over a fixed set of
+ * agents), a denominator and a clip within the refusal bound.
+ */
 export function checkSwarmConfig(config: SwarmConfig): void {
   if (config.X0_SWARM_DP_NOISE === 0) return;
-  if (config.X0_SWARM_AGGREGATOR !== "fedavg") {
+  const rule = config.X0_SWARM_AGGREGATOR;
+  if (rule === "multi-krum") {
     throw new ConfigError(
       "X0_SWARM_AGGREGATOR",
-      `must be fedavg while X0_SWARM_DP_NOISE is set: the accountant covers the noisy clipped mean, not ${config.X0_SWARM_AGGREGATOR} with noise`,
+      "must be fedavg, trimmed-mean or median while X0_SWARM_DP_NOISE is set: Multi-Krum's choice depends on every update, so no noise bounds one node's influence",
     );
   }
   if (config.X0_SWARM_DP_PARTICIPANTS <= 0) {
     throw new ConfigError("X0_SWARM_DP_PARTICIPANTS", "must be the expected participants per round (sample rate × agents) while X0_SWARM_DP_NOISE is set");
+  }
+  if (rule !== "fedavg") {
+    if (config.X0_SWARM_DP_SAMPLE_RATE !== 1) {
+      throw new ConfigError(
+        "X0_SWARM_DP_SAMPLE_RATE",
+        `must be 1 with the private ${rule}: its guarantee is for a fixed set of W agents (replace-one), without sampling`,
+      );
+    }
+    if (!Number.isInteger(config.X0_SWARM_DP_PARTICIPANTS)) {
+      throw new ConfigError("X0_SWARM_DP_PARTICIPANTS", `must be a whole number of agents with the private ${rule}`);
+    }
   }
   if (config.X0_SWARM_DP_CLIP > config.X0_SWARM_MAX_UPDATE_NORM) {
     throw new ConfigError("X0_SWARM_DP_CLIP", `must not exceed X0_SWARM_MAX_UPDATE_NORM (${config.X0_SWARM_MAX_UPDATE_NORM})`);

@@ -89,7 +89,10 @@ export const ModelPrivacy = z.object({
   noise_multiplier: z.number().positive().describe("σ: Gaussian noise of σ · clip_norm on the sum of the clipped updates."),
   clip_norm: z.number().positive().describe("Each update is scaled down to this L2 norm before the sum."),
   sample_rate: z.number().gt(0).max(1).describe("The probability each agent took part in a round (Poisson sampling)."),
-  expected_participants: z.number().positive().describe("The fixed denominator of the noisy mean: sample_rate × the agents."),
+  expected_participants: z.number().positive().describe("W: the fixed denominator (fedavg) or the fixed slots (trimmed mean, median)."),
+  adjacency: z
+    .enum(["add-remove", "replace-one"])
+    .describe("The neighbouring datasets the guarantee is about: a node added or removed (fedavg), or its data replaced (robust rules)."),
   rounds: z.number().int().nonnegative().describe("DP rounds released so far for this model, this one included."),
   epsilon: z.number().nonnegative().describe("ε spent by those rounds at delta (Rényi-DP accountant, improved conversion)."),
   delta: z.number().gt(0).lt(1),

@@ -66,7 +66,13 @@ export function coordinateMedian(updates: readonly Float32Array[]): Aggregate {
 /** Coordinate-wise trimmed mean: per coordinate, drops the ⌊β·n⌋ largest and smallest values and averages the rest. */
 export function trimmedMean(updates: readonly Float32Array[], beta: number): Aggregate {
   if (!(beta >= 0 && beta < 0.5)) throw new AggregationError(`trim fraction ${beta} is outside [0, 0.5)`);
-  const trim = Math.floor(beta * updates.length);
+  return trimmedMeanBy(updates, Math.floor(beta * updates.length));
+}
+
+/** Coordinate-wise mean after dropping the `trim` largest and smallest values of each coordinate. */
+export function trimmedMeanBy(updates: readonly Float32Array[], trim: number): Aggregate {
+  if (!(Number.isInteger(trim) && trim >= 0 && 2 * trim < updates.length))
+    throw new AggregationError(`cannot trim ${trim} at each end of ${updates.length} updates`);
   const vector = coordinateWise(updates, (sorted) => {
     let sum = 0;
     for (let i = trim; i < sorted.length - trim; i++) sum += sorted[i] as number;

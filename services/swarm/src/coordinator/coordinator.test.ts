@@ -318,7 +318,15 @@ describe("swarm coordinator with differential privacy", () => {
       expect(round.sample_rate).toBe(1);
       for (const update of updates) await coordinator.submit(update, wire(update), update.node);
       const version = (await coordinator.close())?.version as ModelVersion;
-      expect(version.privacy).toMatchObject({ noise_multiplier: 1, clip_norm: 1, sample_rate: 1, expected_participants: 4, rounds: r, delta: 1e-5 });
+      expect(version.privacy).toMatchObject({
+        noise_multiplier: 1,
+        clip_norm: 1,
+        sample_rate: 1,
+        expected_participants: 4,
+        adjacency: "add-remove",
+        rounds: r,
+        delta: 1e-5,
+      });
       spent.push(version.privacy?.epsilon as number);
     }
     expect(spent[0]).toBeCloseTo(epsilonAfter(1, privacy), 5);

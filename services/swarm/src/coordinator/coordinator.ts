@@ -22,7 +22,7 @@ import { evaluate } from "../model/evaluate.ts";
 import { Mlp, type MlpShape, seededRandom } from "../model/mlp.ts";
 import { type LoadedModel, modelRecord, validationOf, verifyModel } from "../models/artefact.ts";
 import { ModelConflict, type ModelStore } from "../models/store.ts";
-import { nextRoundEpsilon, type PrivacySettings } from "../privacy/dp.ts";
+import { nextRoundEpsilon, PRIVATE_RULES, type PrivacySettings, type PrivateRule } from "../privacy/dp.ts";
 import { Round, type RoundOutcome } from "../rounds/round.ts";
 
 /** The coordinator may not write: it is no longer the leader. */
@@ -291,7 +291,9 @@ export class Coordinator {
         refused: outcome.refused,
         validation: validationOf(scored, base.record.classes),
         current_macro_f1: Math.round(currentScore * 1e6) / 1e6,
-        ...(open.privacy && this.#options.settings.privacy ? { privacy: privacyRecord(this.#options.settings.privacy, open.privacy) } : {}),
+        ...(open.privacy && this.#options.settings.privacy
+          ? { privacy: privacyRecord(this.#options.settings.privacy, this.#options.settings.aggregator, open.privacy) }
+          : {}),
         status: adopted ? "adopted" : "rejected",
         ...(adopted
           ? {}
@@ -319,12 +321,13 @@ export class Coordinator {
   }
 }
 
-function privacyRecord(settings: PrivacySettings, spent: { roundsBefore: number; epsilon: number }): ModelPrivacy {
+function privacyRecord(settings: PrivacySettings, rule: AggregatorName, spent: { roundsBefore: number; epsilon: number }): ModelPrivacy {
   return {
     noise_multiplier: settings.noiseMultiplier,
     clip_norm: settings.clipNorm,
     sample_rate: settings.sampleRate,
     expected_participants: settings.expectedParticipants,
+    adjacency: PRIVATE_RULES[rule as PrivateRule],
     rounds: spent.roundsBefore + 1,
     epsilon: Math.round(spent.epsilon * 1e6) / 1e6,
     delta: settings.delta,

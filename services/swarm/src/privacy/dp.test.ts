@@ -1,6 +1,18 @@
 import { describe, expect, test } from "bun:test";
+import { trimmedMeanBy } from "../aggregate/aggregators.ts";
 import { l2Norm } from "../aggregate/update-check.ts";
-import { clipUpdate, epsilonAfter, nextRoundEpsilon, PrivacyBudgetExhausted, type PrivacySettings, privateMean } from "./dp.ts";
+import { seededRandom } from "../model/mlp.ts";
+import {
+  clipUpdate,
+  epsilonAfter,
+  nextRoundEpsilon,
+  PrivacyBudgetExhausted,
+  type PrivacySettings,
+  privateAggregate,
+  privateMean,
+  sensitivityOf,
+  trimOf,
+} from "./dp.ts";
 import { DEFAULT_ORDERS, epsilonOf, rdpOf } from "./rdp.ts";
 
 const settings: PrivacySettings = { noiseMultiplier: 1.1, clipNorm: 1, sampleRate: 0.5, expectedParticipants: 4, epsilonBudget: 2, delta: 1e-5 };
@@ -50,5 +62,36 @@ describe("differential privacy of the rounds", () => {
     expect(nextRoundEpsilon(rounds - 1, settings)).toBeLessThanOrEqual(settings.epsilonBudget);
     expect(() => nextRoundEpsilon(rounds, settings)).toThrow(PrivacyBudgetExhausted);
     expect(() => nextRoundEpsilon(rounds, settings)).toThrow(new RegExp(`round ${rounds + 1} would spend ε .* over the budget ε 2`));
+  });
+
+  test("dp - the private trimmed mean and median: one node's update replaced moves the noiseless aggregate by at most 2C/(W − 2k)", () => {
+    const random = seededRandom(11);
+    const dimension = 50;
+    const slots = 8;
+    const robust = { ...settings, sampleRate: 1, expectedParticipants: slots };
+    for (const rule of ["trimmed-mean", "median"] as const) {
+      const bound = sensitivityOf(rule, robust, 0.25);
+      expect(bound).toBeCloseTo((2 * robust.clipNorm) / (slots - 2 * trimOf(rule, slots, 0.25)), 12);
+      let worst = 0;
+      for (let trial = 0; trial < 300; trial++) {
+        const updates = Array.from({ length: slots - (trial % 3) }, () => Float32Array.from({ length: dimension }, () => (random() * 2 - 1) * 0.5));
+        const replaced = updates.map((update, i) => (i === 0 ? Float32Array.from({ length: dimension }, () => (random() < 0.5 ? -5 : 5)) : update));
+        const a = privateAggregate(updates, robust, rule, 0.25, () => 0);
+        const b = privateAggregate(replaced, robust, rule, 0.25, () => 0);
+        worst = Math.max(worst, l2Norm(a.map((value, i) => value - (b[i] as number))));
+      }
+      expect(worst, rule).toBeLessThanOrEqual(bound * (1 + 1e-6));
+      expect(worst, rule).toBeGreaterThan(bound / 20);
+    }
+  });
+
+  test("dp - the private median pads missing agents with zero updates, trims all but the middle, and adds σ times its sensitivity", () => {
+    const robust = { ...settings, sampleRate: 1, expectedParticipants: 5 };
+    const updates = [Float32Array.from([0.5]), Float32Array.from([0.2]), Float32Array.from([-0.3])];
+    // Slots: 0.5, 0.2, −0.3, 0, 0 → median 0; with a noise draw of 1: σ · 2C / 1.
+    expect(privateAggregate(updates, robust, "median", 0, () => 0)[0]).toBeCloseTo(0, 6);
+    expect(privateAggregate(updates, robust, "median", 0, () => 1)[0]).toBeCloseTo(settings.noiseMultiplier * 2, 6);
+    expect(trimmedMeanBy(updates, 1).vector[0]).toBeCloseTo(0.2, 6);
+    expect(() => privateAggregate([...updates, ...updates], robust, "median", 0)).toThrow(/6 updates for 5 slots/);
   });
 });

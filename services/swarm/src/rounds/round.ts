@@ -2,7 +2,7 @@
 // pass the checks; closing aggregates them into the next parameters, or publishes nothing with too few participants.
 import { type AggregatorName, type AggregatorSettings, aggregate } from "../aggregate/aggregators.ts";
 import { updateProblem } from "../aggregate/update-check.ts";
-import { type PrivacySettings, privateMean } from "../privacy/dp.ts";
+import { type PrivacySettings, type PrivateRule, privateAggregate } from "../privacy/dp.ts";
 
 /** How rounds are run. */
 export interface RoundSettings extends AggregatorSettings {
@@ -58,6 +58,11 @@ export class Round {
     if (!(Number.isInteger(samples) && samples > 0)) return refuse(`sample count ${samples} is not a positive integer`);
     const problem = updateProblem(delta, this.base.length, this.settings.maxUpdateNorm);
     if (problem !== undefined) return refuse(problem);
+    // A private robust rule has exactly W slots: the denominator of its guarantee.
+    const privacy = this.settings.privacy;
+    if (privacy && this.settings.aggregator !== "fedavg" && this.#updates.size >= privacy.expectedParticipants) {
+      return refuse(`round ${this.id} is full: its private ${this.settings.aggregator} takes ${privacy.expectedParticipants} updates`);
+    }
     this.#updates.set(agent, { delta, samples });
     return { accepted: true };
   }
@@ -76,9 +81,11 @@ export class Round {
     }
     const entries = [...this.#updates.values()];
     if (this.settings.privacy) {
-      const noisy = privateMean(
+      const noisy = privateAggregate(
         entries.map((entry) => entry.delta),
         this.settings.privacy,
+        this.settings.aggregator as PrivateRule,
+        this.settings.trim,
         this.settings.gaussian,
       );
       const params = this.base.map((value, i) => value + (noisy[i] as number));
