@@ -52,10 +52,11 @@ describe("LoRA adapters", () => {
     });
     // Members with their own A (other seeds): the product of the means differs from the mean of the products.
     const own = members.map((b, m) => new Adapter(base, { ...spec, seed: 100 + m }, b));
-    const meanOfProducts = own.map((adapter) => adapter.layerDelta(0)).reduce((sum, delta) => sum.map((value, i) => value + (delta[i] as number) / own.length));
-    const meanA = (own[0]?.frozen[0] as Float32Array).map(
-      (_, i) => own.reduce((sum, adapter) => sum + ((adapter.frozen[0] as Float32Array)[i] as number), 0) / own.length,
-    );
+    const meanOfProducts = own
+      .map((adapter) => adapter.layerDelta(0))
+      .reduce((sum, delta) => sum.map((value, i) => value + (delta[i] as number) / own.length), new Float64Array(5 * 6));
+    const firstA = (own[0] as Adapter).frozen[0] as Float32Array;
+    const meanA = firstA.map((_, i) => own.reduce((sum, adapter) => sum + ((adapter.frozen[0] as Float32Array)[i] as number), 0) / own.length);
     const meanB = averageAdapters(base, spec, members).b;
     const productOfMeans = new Float64Array(5 * 6);
     for (let o = 0; o < 5; o++)
