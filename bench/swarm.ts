@@ -54,6 +54,7 @@ import { Coordinator } from "../services/swarm/src/coordinator/coordinator.ts";
 import { labRunnable, startHealLab } from "../test/lab-stack.ts";
 import { percentile } from "./stats.ts";
 import { liveRun } from "./swarm-live.ts";
+import { privacyBench } from "./swarm-privacy.ts";
 
 const env = process.env;
 const args = {
@@ -64,6 +65,9 @@ const args = {
   seed: env.X0_BENCH_SWARM_SEED ?? "7",
 };
 const DATA = args.data;
+/** Parts to run (default all); a partial run replaces only its parts in the results on record. */
+const ALL_PARTS = ["models", "byzantine", "scaling", "live", "privacy"] as const;
+const parts = new Set((env.X0_BENCH_SWARM_PARTS ?? ALL_PARTS.join(",")).split(",").map((part) => part.trim()));
 const ROUNDS = Number(args.rounds);
 const SEED = Number(args.seed);
 const WINDOW = { window: 5, baselineAlpha: 0.05 };
@@ -233,7 +237,7 @@ function detection(recording: Recording, states: Anomaly[]) {
 
 const detectors = { "hand-set": undefined, central: loaded(centralModel, 1), federated: loaded(federatedModel, 2) } as const;
 const incidentLevel: Record<string, unknown> = {};
-for (const [name, model] of Object.entries(detectors)) {
+for (const [name, model] of parts.has("models") ? Object.entries(detectors) : []) {
   const mode = model ? "on" : "off";
   const heldout = detection(heldoutRec, replay(mergedTelemetry(heldoutRec.telemetry), { modelMode: mode }, model).states);
   const quietStates = replay(mergedTelemetry(quietRec.telemetry), { modelMode: mode }, model).states.filter((state) => state.state === "opened");
@@ -252,7 +256,7 @@ const byzantine: {
   macro_f1: number;
   published_rounds: number;
 }[] = [];
-for (const bound of [ROUND_SETTINGS.maxUpdateNorm, Number.POSITIVE_INFINITY]) {
+for (const bound of parts.has("byzantine") ? [ROUND_SETTINGS.maxUpdateNorm, Number.POSITIVE_INFINITY] : []) {
   for (const fraction of [0, 0.1, 0.2, 0.3]) {
     const attackers = Math.round(fraction * agentsData.length);
     for (const attack of ["sign-flip", "scale", "random"] as Attack[]) {
@@ -400,7 +404,7 @@ async function roundsOverNats(agentCount: number) {
   };
 }
 const scaling = [];
-for (const count of [4, 16, 64]) {
+for (const count of parts.has("scaling") ? [4, 16, 64] : []) {
   scaling.push(await roundsOverNats(count));
   log(`rounds over NATS: ${JSON.stringify(scaling.at(-1))}`);
 }
@@ -408,7 +412,7 @@ for (const count of [4, 16, 64]) {
 // 6. Live (root; X0_BENCH_SWARM_LIVE=0 leaves it out): the loop on a fresh grid lab, hand-set detectors alone, then the
 // federated model signed into x0_models and the analyzer in mode on.
 let live: unknown = null;
-if (env.X0_BENCH_SWARM_LIVE !== "0" && labRunnable) {
+if (parts.has("live") && env.X0_BENCH_SWARM_LIVE !== "0" && labRunnable) {
   const liveOptions = {
     topology: args.topology,
     perKind: Number(env.X0_BENCH_SWARM_LIVE_PER_KIND ?? "3"),
@@ -419,10 +423,14 @@ if (env.X0_BENCH_SWARM_LIVE !== "0" && labRunnable) {
   live = { "hand-set": await liveRun(liveOptions), federated: await liveRun(liveOptions, loaded(federatedModel, 2)) };
 }
 
-const results = {
+// 7. Privacy: held-out F1 of DP-FedAvg against ε, and the membership check.
+const privacy = parts.has("privacy") ? privacyBench({ agents: agentsData, shape: SHAPE, local: LOCAL, rounds: ROUNDS, seed: SEED, score, log }) : undefined;
+
+const measuredAt = new Date().toISOString();
+const fresh = {
   bench: "swarm",
-  measured_at: new Date().toISOString(),
-  command: "bun run bench:swarm",
+  measured_at: measuredAt,
+  command: parts.size < ALL_PARTS.length ? `X0_BENCH_SWARM_PARTS=${[...parts].join(",")} bun run bench:swarm` : "bun run bench:swarm",
   settings: { X0_BENCH_SWARM_DATA: DATA, X0_BENCH_SWARM_TOPOLOGY: args.topology, X0_BENCH_SWARM_ROUNDS: ROUNDS, X0_BENCH_SWARM_SEED: SEED },
   traces: {
     topology: trainRec.meta.topology,
@@ -435,14 +443,28 @@ const results = {
     heldout_samples: heldoutSamples.length,
   },
   model: { shape: SHAPE, window: WINDOW, local: LOCAL, rounds: ROUNDS },
-  sample_level: samplesLevel,
-  incident_level: incidentLevel,
-  byzantine,
-  scaling,
-  live,
   machine: { cpus: cpus().length, model: cpus()[0]?.model, load_at_start: loadAtStart, load_at_end: Number(loadavg()[0]?.toFixed(2)) },
 };
+const partResults: Record<(typeof ALL_PARTS)[number], Record<string, unknown>> = {
+  models: { sample_level: samplesLevel, incident_level: incidentLevel },
+  byzantine: { byzantine },
+  scaling: { scaling },
+  live: { live },
+  privacy: { privacy },
+};
+const path = join("bench", "results", "swarm.json");
+const previous = existsSync(path) && parts.size < ALL_PARTS.length ? (JSON.parse(await Bun.file(path).text()) as Record<string, unknown>) : {};
+const results: Record<string, unknown> = { ...previous, ...fresh, parts_measured_at: { ...((previous.parts_measured_at as object) ?? {}) } };
+for (const part of ALL_PARTS) {
+  const dates = results.parts_measured_at as Record<string, string>;
+  if (!parts.has(part)) {
+    if (previous.measured_at && dates[part] === undefined) dates[part] = previous.measured_at as string;
+    continue;
+  }
+  Object.assign(results, partResults[part]);
+  dates[part] = measuredAt;
+}
 mkdirSync(join("bench", "results"), { recursive: true });
-writeFileSync(join("bench", "results", "swarm.json"), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(path, `${JSON.stringify(results, null, 2)}\n`);
 log("wrote bench/results/swarm.json");
 process.exit(0);

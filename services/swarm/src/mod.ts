@@ -30,9 +30,22 @@ export {
 } from "./features/link-features.ts";
 export { type SampleWindow, TrainingSet } from "./features/training-set.ts";
 export { argmax, type ClassScore, type Evaluation, evaluate } from "./model/evaluate.ts";
+export { Adapter, AdapterError, type AdapterSpec, adapterParameterCount, averageAdapters } from "./model/lora.ts";
 export { Mlp, type MlpShape, ModelShapeError, parameterCount, type Sample, seededRandom, type TrainOptions, train } from "./model/mlp.ts";
 export { type LoadedModel, ModelArtefactError, modelOf, modelRecord, unsignedModel, validationOf, verifyModel } from "./models/artefact.ts";
 export { type ModelBucket, ModelConflict, ModelStore } from "./models/store.ts";
+export {
+  clipUpdate,
+  epsilonAfter,
+  nextRoundEpsilon,
+  PRIVATE_RULES,
+  PrivacyBudgetExhausted,
+  type PrivacySettings,
+  type PrivateRule,
+  privateAggregate,
+  privateMean,
+  sensitivityOf,
+} from "./privacy/dp.ts";
 export { type Conversion, DEFAULT_ORDERS, epsilonOf, PrivacyParameterError, rdpOf, rdpOfStep } from "./privacy/rdp.ts";
 export { type Attack, type FederateOptions, federate, type RoundRecord } from "./rounds/federate.ts";
 export { Round, type RoundOutcome, type RoundSettings, type Submission } from "./rounds/round.ts";

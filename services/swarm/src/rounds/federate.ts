@@ -19,6 +19,8 @@ export interface FederateOptions {
   seed: number;
   /** The first `count` agents attack with `attack` at strength `strength` (10 unless given). */
   attackers?: { count: number; attack: Attack; strength?: number };
+  /** Each agent takes part in a round with this probability (DP rounds' sampling, drawn from the seeded source). */
+  sampleRate?: number;
 }
 
 /** One round's outcome. */
@@ -51,6 +53,7 @@ export function federate(agents: readonly Sample[][], options: FederateOptions):
   for (let r = 1; r <= options.rounds; r++) {
     const round = new Round(r, r - 1, model.params, 0, options.settings);
     agents.forEach((samples, i) => {
+      if (options.sampleRate !== undefined && random() >= options.sampleRate) return;
       const local = model.clone();
       const classWeights = options.local.ownClassWeights ? classWeightsOf(samples, options.shape.outputs) : options.local.classWeights;
       train(local, samples, { ...options.local, classWeights, random });
