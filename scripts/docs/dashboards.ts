@@ -288,6 +288,15 @@ export function buildDashboards(): Record<string, object> {
         ],
       },
       {
+        title: "Privacy budget",
+        description: "ε spent by the differentially private rounds released so far (at X0_SWARM_DP_DELTA), and rounds not opened because the budget is spent.",
+        kind: "timeseries",
+        queries: [
+          { expr: "max(x0_swarm_privacy_epsilon)", legend: "ε spent" },
+          { expr: 'sum(increase(x0_swarm_rounds_total{outcome="budget"}[15m]))', legend: "rounds refused (budget)" },
+        ],
+      },
+      {
         title: "Model against the hand-set detectors",
         description: "The analyzer's model verdicts per second beside the hand-set detectors' on the same pair: off the diagonal is disagreement.",
         kind: "timeseries",
