@@ -22,7 +22,7 @@ import {
   type VerifyingKey,
 } from "@x0/shared";
 import { type NatsServer, startNatsServer } from "@x0/shared/testing";
-import { Agent } from "../agent/agent.ts";
+import { Agent, type AgentOptions } from "../agent/agent.ts";
 import { SHIPPED_TRAINING, SHIPPED_VALIDATION } from "../config.ts";
 import { TrainingSet } from "../features/training-set.ts";
 import { verifyModel } from "../models/artefact.ts";
@@ -96,7 +96,7 @@ function newCoordinator(overrides: Partial<CoordinatorSettings> = {}, announced:
   });
 }
 
-function newAgent(node: string, sent: SwarmUpdate[]): Agent {
+function newAgent(node: string, sent: SwarmUpdate[], overrides: Partial<AgentOptions> = {}): Agent {
   return new Agent({
     node,
     model: LINK_HEALTH_MODEL,
@@ -106,6 +106,7 @@ function newAgent(node: string, sent: SwarmUpdate[]): Agent {
     artefacts: new MessageVerifier({ backend, keys: lookup, maxAgeMs: 1e12 }),
     sign: signer(identity(swarmServiceOf(node))),
     publish: (update) => sent.push(update),
+    ...overrides,
   });
 }
 
@@ -345,17 +346,7 @@ describe("swarm coordinator with differential privacy", () => {
     const draws = [0.2, 0.7];
     const outcomes = [];
     for (const [i, node] of ["n1", "n2"].entries()) {
-      const agent = new Agent({
-        node,
-        model: LINK_HEALTH_MODEL,
-        data: TrainingSet.read([SHIPPED_TRAINING], node),
-        store,
-        verifier: new MessageVerifier({ backend, keys: lookup }),
-        artefacts: new MessageVerifier({ backend, keys: lookup, maxAgeMs: 1e12 }),
-        sign: signer(identity(swarmServiceOf(node))),
-        publish: () => {},
-        draw: () => draws[i] as number,
-      });
+      const agent = newAgent(node, [], { draw: () => draws[i] as number });
       outcomes.push(await agent.onRound(round, wire(round)));
     }
     expect(outcomes[0]).toMatchObject({ kind: "submitted" });

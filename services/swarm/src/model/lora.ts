@@ -2,7 +2,7 @@
 // W + (alpha / r)·B·A. A is frozen (drawn from a seed every site member shares) and only B is trained and exchanged, as in
 // FFA-LoRA (Sun et al. 2024): the layer change is linear in B, so averaging the members' B is averaging their changes.
 import { X0Error } from "@x0/shared";
-import { Mlp, type Sample, seededRandom } from "./mlp.ts";
+import { descend, Mlp, type Sample, seededRandom } from "./mlp.ts";
 
 /** An adapter that does not fit its base model, or settings it cannot have. */
 export class AdapterError extends X0Error {}
@@ -101,23 +101,11 @@ export class Adapter {
     samples: readonly Sample[],
     options: { epochs: number; learningRate: number; batchSize: number; random: () => number; classWeights?: readonly number[] },
   ): number {
-    const order = samples.map((_, i) => i);
-    let epochLoss = 0;
-    for (let epoch = 0; epoch < options.epochs; epoch++) {
-      for (let i = order.length - 1; i > 0; i--) {
-        const j = Math.floor(options.random() * (i + 1));
-        [order[i], order[j]] = [order[j] as number, order[i] as number];
-      }
-      epochLoss = 0;
-      for (let from = 0; from < order.length; from += options.batchSize) {
-        const batch = order.slice(from, from + options.batchSize).map((i) => samples[i] as Sample);
-        const { loss, gradient } = this.gradientOfB(batch, options.classWeights);
-        epochLoss += loss * batch.length;
-        for (let p = 0; p < this.b.length; p++) this.b[p] = (this.b[p] as number) - options.learningRate * (gradient[p] as number);
-      }
-      epochLoss /= Math.max(1, order.length);
-    }
-    return epochLoss;
+    return descend(samples, options, (batch) => {
+      const { loss, gradient } = this.gradientOfB(batch, options.classWeights);
+      for (let p = 0; p < this.b.length; p++) this.b[p] = (this.b[p] as number) - options.learningRate * (gradient[p] as number);
+      return loss;
+    });
   }
 
   /** The mean loss over `batch` of the adapted model and its gradient with respect to B. */

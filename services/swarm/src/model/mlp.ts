@@ -172,13 +172,14 @@ export interface TrainOptions {
   classWeights?: readonly number[];
 }
 
-/** Mini-batch gradient descent on `samples` for `epochs` passes in a shuffled order; returns the last epoch's mean loss. */
-export function train(model: Mlp, samples: readonly Sample[], options: TrainOptions): number {
+/**
+ * Mini-batch descent: `epochs` passes over `samples` in an order shuffled by `random` (Fisher-Yates: the same seed gives
+ * the same batches), `step` taking one batch and returning its mean loss; returns the last epoch's mean loss.
+ */
+export function descend(samples: readonly Sample[], options: Pick<TrainOptions, "epochs" | "batchSize" | "random">, step: (batch: Sample[]) => number): number {
   const order = samples.map((_, i) => i);
-  const gradient = new Float64Array(model.params.length);
   let epochLoss = 0;
   for (let epoch = 0; epoch < options.epochs; epoch++) {
-    // Fisher-Yates with the given source: the same seed trains the same model.
     for (let i = order.length - 1; i > 0; i--) {
       const j = Math.floor(options.random() * (i + 1));
       [order[i], order[j]] = [order[j] as number, order[i] as number];
@@ -186,11 +187,20 @@ export function train(model: Mlp, samples: readonly Sample[], options: TrainOpti
     epochLoss = 0;
     for (let from = 0; from < order.length; from += options.batchSize) {
       const batch = order.slice(from, from + options.batchSize).map((i) => samples[i] as Sample);
-      gradient.fill(0);
-      epochLoss += model.loss(batch, gradient, options.classWeights) * batch.length;
-      for (let p = 0; p < gradient.length; p++) model.params[p] = (model.params[p] as number) - options.learningRate * (gradient[p] as number);
+      epochLoss += step(batch) * batch.length;
     }
     epochLoss /= Math.max(1, order.length);
   }
   return epochLoss;
+}
+
+/** Mini-batch gradient descent on `samples` for `epochs` passes in a shuffled order; returns the last epoch's mean loss. */
+export function train(model: Mlp, samples: readonly Sample[], options: TrainOptions): number {
+  const gradient = new Float64Array(model.params.length);
+  return descend(samples, options, (batch) => {
+    gradient.fill(0);
+    const loss = model.loss(batch, gradient, options.classWeights);
+    for (let p = 0; p < gradient.length; p++) model.params[p] = (model.params[p] as number) - options.learningRate * (gradient[p] as number);
+    return loss;
+  });
 }
