@@ -3,6 +3,7 @@
 // ε next to the accountant's.
 import {
   type AggregatorName,
+  DEFAULT_ORDERS,
   epsilonAfter,
   epsilonOf,
   federate,

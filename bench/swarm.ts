@@ -15,7 +15,6 @@ import {
   createNativeBackend,
   LINK_HEALTH_MODEL,
   MessageVerifier,
-  type ModelVersion,
   openBucket,
   type SignedDomain,
   type SigningKey,
@@ -29,12 +28,12 @@ import { startNatsServer } from "@x0/shared/testing";
 import {
   type AggregatorName,
   type Attack,
+  artefactVerifier,
   classWeightsOf,
   evaluate,
   FEATURE_COUNT,
   federate,
   LINK_CLASSES,
-  LINK_FEATURES,
   type LoadedModel,
   Mlp,
   ModelStore,
@@ -319,7 +318,7 @@ async function roundsOverNats(agentCount: number) {
     store,
     validation: new TrainingSet([heldoutRec]),
     verifier: new MessageVerifier({ backend, keys: lookup }),
-    artefacts: new MessageVerifier({ backend, keys: lookup, maxAgeMs: 1e12 }),
+    artefacts: artefactVerifier(backend, lookup),
     sign: signer(identity(swarmServiceOf("c1"))),
     publishRound: (round) => {
       const data = encoder.encode(JSON.stringify(round));
@@ -340,7 +339,7 @@ async function roundsOverNats(agentCount: number) {
       data: new TrainingSet([trainRec], sourceNode),
       store,
       verifier: new MessageVerifier({ backend, keys: lookup }),
-      artefacts: new MessageVerifier({ backend, keys: lookup, maxAgeMs: 1e12 }),
+      artefacts: artefactVerifier(backend, lookup),
       sign: signer(identity(swarmServiceOf(node))),
       publish: (update) => {
         const payload = encoder.encode(JSON.stringify(update));

@@ -13,12 +13,11 @@ import {
   LeaderLease,
   LINK_HEALTH_MODEL,
   leaderKey,
-  MessageVerifier,
   ModelVersion,
   SwarmRound,
 } from "@x0/shared";
 import { type SecureNats, type ServiceProcess, startSecureNats, startServiceProcess, waitFor } from "@x0/shared/testing";
-import { verifyModel } from "@x0/swarm";
+import { artefactVerifier, verifyModel } from "@x0/swarm";
 import { testClient } from "./helpers.ts";
 
 const NODES = ["n1", "n2", "n3", "n4"];
@@ -114,7 +113,7 @@ describe("swarm over NATS", () => {
     // The test verifies it as the analyzer would: through the keyring, with the coordinator's own swarm identity.
     const keyring = await Keyring.open(nc, createLogger({ service: "test", node: "t", level: "error" }));
     try {
-      const verifier = new MessageVerifier({ backend: createNativeBackend(), keys: keyring, maxAgeMs: 1e12 });
+      const verifier = artefactVerifier(createNativeBackend(), keyring);
       const loaded = await verifyModel(verifier, adopted?.raw);
       expect(loaded.record.version).toBe(adopted?.record.version as number);
       expect(NODES).toContain(loaded.record.coordinator);

@@ -2,11 +2,8 @@
 // verifies with its coordinator's swarm identity; a refused one is logged and counted, and the loaded one stays.
 
 import type { NatsConnection } from "@nats-io/transport-node";
-import { Buckets, currentModelKey, Keyring, LINK_HEALTH_MODEL, type Live, type Logger, MessageVerifier, openBucket, selectBackend } from "@x0/shared";
-import { type LoadedModel, verifyModel } from "@x0/swarm";
-
-/** Stored model versions have no freshness window: they verify while their key is valid and not revoked. */
-const ARTEFACT_MAX_AGE_MS = 100 * 365 * 86_400_000;
+import { Buckets, currentModelKey, Keyring, LINK_HEALTH_MODEL, type Live, type Logger, openBucket, selectBackend } from "@x0/shared";
+import { artefactVerifier, type LoadedModel, verifyModel } from "@x0/swarm";
 
 /** What following the model needs. */
 export interface FollowModelOptions {
@@ -21,7 +18,7 @@ export interface FollowModelOptions {
 /** Loads the adopted model now (if any) and every later one. */
 export async function followModel({ nc, logger, onModel, onOutcome }: FollowModelOptions): Promise<Live> {
   const keyring = await Keyring.open(nc, logger);
-  const verifier = new MessageVerifier({ backend: selectBackend({ logger }), keys: keyring, maxAgeMs: ARTEFACT_MAX_AGE_MS });
+  const verifier = artefactVerifier(selectBackend({ logger }), keyring);
   const kv = await openBucket(nc, Buckets.models);
   // The watch starts with the current value, then every change.
   const watcher = await kv.watch({ key: currentModelKey(LINK_HEALTH_MODEL) });

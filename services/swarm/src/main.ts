@@ -7,7 +7,6 @@ import {
   holderName,
   Leadership,
   LINK_HEALTH_MODEL,
-  MessageVerifier,
   openBucket,
   openControlPlaneCrypto,
   runService,
@@ -20,10 +19,9 @@ import { Coordinator } from "./coordinator/coordinator.ts";
 import { runRounds } from "./coordinator/loop.ts";
 import { TrainingSet } from "./features/training-set.ts";
 import { createSwarmMetrics } from "./metrics.ts";
+import { artefactVerifier } from "./models/artefact.ts";
 import { ModelStore } from "./models/store.ts";
 
-/** Stored model versions verify for as long as their key is valid and not revoked: they have no freshness window. */
-const ARTEFACT_MAX_AGE_MS = 100 * 365 * 86_400_000;
 const decoder = new TextDecoder();
 
 await runService({
@@ -40,12 +38,8 @@ await runService({
     const metrics = createSwarmMetrics(registry);
     const [modelsKv, leasesKv] = await Promise.all([openBucket(nc, Buckets.models), openBucket(nc, Buckets.leases)]);
     const store = new ModelStore(modelsKv, LINK_HEALTH_MODEL);
-    const artefacts = new MessageVerifier({
-      backend: signing.backend,
-      keys: signing.keyring,
-      maxAgeMs: ARTEFACT_MAX_AGE_MS,
-      maxSkewMs: config.X0_SIGNATURE_MAX_SKEW_MS,
-    });
+    const artefacts = artefactVerifier(signing.backend, signing.keyring, config.X0_SIGNATURE_MAX_SKEW_MS);
+    const privacy = privacyOf(config);
     const dataNode = config.X0_SWARM_DATA_NODE ?? node;
     const data = TrainingSet.read(config.X0_SWARM_DATA, dataNode);
     const validation = TrainingSet.read(config.X0_SWARM_VALIDATION);
@@ -81,7 +75,7 @@ await runService({
         seed: config.X0_SWARM_SEED,
         window: config.X0_SWARM_WINDOW,
         baselineAlpha: config.X0_SWARM_BASELINE_ALPHA,
-        ...(privacyOf(config) ? { privacy: privacyOf(config) } : {}),
+        ...(privacy ? { privacy } : {}),
       },
       store,
       validation,

@@ -32,7 +32,7 @@ export { type SampleWindow, TrainingSet } from "./features/training-set.ts";
 export { argmax, type ClassScore, type Evaluation, evaluate } from "./model/evaluate.ts";
 export { Adapter, AdapterError, type AdapterSpec, adapterParameterCount, averageAdapters } from "./model/lora.ts";
 export { Mlp, type MlpShape, ModelShapeError, parameterCount, type Sample, seededRandom, type TrainOptions, train } from "./model/mlp.ts";
-export { type LoadedModel, ModelArtefactError, modelOf, modelRecord, unsignedModel, validationOf, verifyModel } from "./models/artefact.ts";
+export { artefactVerifier, type LoadedModel, ModelArtefactError, modelOf, modelRecord, unsignedModel, validationOf, verifyModel } from "./models/artefact.ts";
 export { type ModelBucket, ModelConflict, ModelStore } from "./models/store.ts";
 export {
   clipUpdate,

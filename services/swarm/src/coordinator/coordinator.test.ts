@@ -25,7 +25,7 @@ import { type NatsServer, startNatsServer } from "@x0/shared/testing";
 import { Agent, type AgentOptions } from "../agent/agent.ts";
 import { SHIPPED_TRAINING, SHIPPED_VALIDATION } from "../config.ts";
 import { TrainingSet } from "../features/training-set.ts";
-import { verifyModel } from "../models/artefact.ts";
+import { artefactVerifier, verifyModel } from "../models/artefact.ts";
 import { ModelConflict, ModelStore } from "../models/store.ts";
 import { epsilonAfter, PrivacyBudgetExhausted } from "../privacy/dp.ts";
 import { Coordinator, type CoordinatorSettings, NotCoordinator } from "./coordinator.ts";
@@ -88,7 +88,7 @@ function newCoordinator(overrides: Partial<CoordinatorSettings> = {}, announced:
     store,
     validation,
     verifier: new MessageVerifier({ backend, keys: lookup }),
-    artefacts: new MessageVerifier({ backend, keys: lookup, maxAgeMs: 1e12 }),
+    artefacts: artefactVerifier(backend, lookup),
     sign: signer(coordinatorKey),
     publishRound: (round) => announced.push(round),
     isLeader: () => leader,
@@ -103,7 +103,7 @@ function newAgent(node: string, sent: SwarmUpdate[], overrides: Partial<AgentOpt
     data: TrainingSet.read([SHIPPED_TRAINING], node),
     store,
     verifier: new MessageVerifier({ backend, keys: lookup }),
-    artefacts: new MessageVerifier({ backend, keys: lookup, maxAgeMs: 1e12 }),
+    artefacts: artefactVerifier(backend, lookup),
     sign: signer(identity(swarmServiceOf(node))),
     publish: (update) => sent.push(update),
     ...overrides,
@@ -161,7 +161,7 @@ describe("swarm coordinator", () => {
     expect(await store.highestVersion()).toBe(0);
     // The stored artefact verifies; a flipped parameter does not.
     const stored = await storedRecord();
-    const artefacts = new MessageVerifier({ backend, keys: lookup, maxAgeMs: 1e12 });
+    const artefacts = artefactVerifier(backend, lookup);
     expect((await verifyModel(artefacts, stored)).record.version).toBe(0);
     const params = decodeFloat32(stored.params) as Float32Array;
     params[0] = (params[0] as number) + 1;
@@ -384,7 +384,7 @@ describe("swarm agent", () => {
       data: TrainingSet.read([SHIPPED_TRAINING], "n7"),
       store,
       verifier: new MessageVerifier({ backend, keys: lookup }),
-      artefacts: new MessageVerifier({ backend, keys: lookup, maxAgeMs: 1e12 }),
+      artefacts: artefactVerifier(backend, lookup),
       sign: signer(identity(swarmServiceOf("n7"))),
       publish: () => {
         throw new Error("must not publish");

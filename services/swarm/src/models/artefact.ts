@@ -1,6 +1,16 @@
 // A model version as an artefact: built from parameters and a validation score, turned back into a runnable model, and
 // accepted only when its signature verifies with the key of the coordinator it names.
-import { decodeFloat32, encodeFloat32, LINK_HEALTH_MODEL, type MessageVerifier, ModelVersion, swarmServiceOf, X0Error } from "@x0/shared";
+import {
+  decodeFloat32,
+  encodeFloat32,
+  type KeyLookup,
+  LINK_HEALTH_MODEL,
+  MessageVerifier,
+  ModelVersion,
+  type PqBackend,
+  swarmServiceOf,
+  X0Error,
+} from "@x0/shared";
 import { LINK_CLASSES } from "../features/labels.ts";
 import type { WindowOptions } from "../features/link-features.ts";
 import { LINK_FEATURES } from "../features/link-features.ts";
@@ -9,6 +19,14 @@ import { Mlp, type MlpShape, parameterCount, type Sample } from "../model/mlp.ts
 
 /** A model version that cannot be used: unsigned, forged, or not fitting its own shape. */
 export class ModelArtefactError extends X0Error {}
+
+/** Stored versions are read again and again for as long as their key is valid and not revoked: no freshness window. */
+const ARTEFACT_MAX_AGE_MS = 100 * 365 * 86_400_000;
+
+/** The verifier of stored model versions (with {@link verifyModel}, which remembers no nonce). */
+export function artefactVerifier(backend: PqBackend, keys: KeyLookup, maxSkewMs?: number): MessageVerifier {
+  return new MessageVerifier({ backend, keys, maxAgeMs: ARTEFACT_MAX_AGE_MS, ...(maxSkewMs !== undefined ? { maxSkewMs } : {}) });
+}
 
 /** A verified model version, ready to score. */
 export interface LoadedModel {
