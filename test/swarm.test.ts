@@ -106,7 +106,13 @@ afterAll(async () => {
 
 describe("swarm over NATS", () => {
   test("swarm - four agents' rounds produce signed versions that verify, with every node a participant", async () => {
-    await waitFor("an adopted version trained by the four agents", async () => ((await current())?.record.version ?? 0) >= 1, 30_000);
+    // The first round may open before every agent has subscribed (the instances start one after another): wait for an
+    // adopted version that all four trained.
+    await waitFor(
+      "an adopted version trained by the four agents",
+      async () => ((await current())?.record.version ?? 0) >= 1 && (await current())?.record.participants.length === NODES.length,
+      30_000,
+    );
     const adopted = await current();
     expect(adopted?.record).toMatchObject({ status: "adopted", parent: expect.any(Number), aggregator: "median" });
     expect([...(adopted?.record.participants ?? [])].sort()).toEqual(NODES);
