@@ -3,7 +3,6 @@
 // ε next to the accountant's.
 import {
   type AggregatorName,
-  DEFAULT_ORDERS,
   epsilonAfter,
   epsilonOf,
   federate,

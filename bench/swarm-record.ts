@@ -3,13 +3,15 @@
 import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { parseSchedule, recordLab } from "../cli/src/lab/record.ts";
+import { parseBackground, parseSchedule, recordLab } from "../cli/src/lab/record.ts";
 import { labRunnable, startHealLab } from "../test/lab-stack.ts";
 
 /** What one recording run needs. */
 export interface LabTraceOptions {
   topology: string;
   faults: string;
+  /** Standing losses like loss10:n1-n2 (a site's normal). */
+  background?: string;
   out: string;
   leadMs: number;
   gapMs: number;
@@ -27,6 +29,7 @@ export async function recordLabTraces(options: LabTraceOptions): Promise<void> {
       plan: lab.plan,
       nc: lab.nc,
       schedule: parseSchedule(options.faults),
+      background: parseBackground(options.background ?? ""),
       out: options.out,
       leadMs: options.leadMs,
       gapMs: options.gapMs,
@@ -52,16 +55,19 @@ if (import.meta.main) {
     options: {
       topology: { type: "string", default: "grid:2x2" },
       faults: { type: "string" },
+      background: { type: "string", default: "" },
       out: { type: "string" },
       "lead-s": { type: "string", default: "5" },
       "gap-s": { type: "string", default: "5" },
       gzip: { type: "boolean", default: false },
     },
   });
-  if (!values.faults || !values.out) throw new Error("usage: bun bench/swarm-record.ts --faults cut:n1-n2:5s,... --out DIR [--topology grid:2x2] [--gzip]");
+  if (!values.faults || !values.out)
+    throw new Error("usage: bun bench/swarm-record.ts --faults cut:n1-n2:5s,... --out DIR [--background loss10:n1-n2,...] [--topology grid:2x2] [--gzip]");
   await recordLabTraces({
     topology: values.topology,
     faults: values.faults,
+    background: values.background,
     out: values.out,
     leadMs: Number(values["lead-s"]) * 1000,
     gapMs: Number(values["gap-s"]) * 1000,

@@ -21,7 +21,6 @@ import { artefactVerifier, verifyModel } from "@x0/swarm";
 import { testClient } from "./helpers.ts";
 
 const NODES = ["n1", "n2", "n3", "n4"];
-const decoder = new TextDecoder();
 let secure: SecureNats;
 let nc: NatsConnection;
 const swarm = new Map<string, ServiceProcess>();
@@ -65,7 +64,7 @@ async function versions(): Promise<ModelVersion[]> {
 
 async function current(): Promise<{ raw: unknown; record: ModelVersion } | undefined> {
   const entry = await (await models()).get(`${LINK_HEALTH_MODEL}.current`);
-  if (!entry || entry.operation !== "PUT") return undefined;
+  if (entry?.operation !== "PUT") return undefined;
   const raw = entry.json();
   return { raw, record: ModelVersion.parse(raw) };
 }

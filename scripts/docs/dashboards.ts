@@ -308,7 +308,26 @@ export function buildDashboards(): Record<string, object> {
         kind: "timeseries",
         queries: [
           { expr: "max(x0_analyzer_model_version)", legend: "loaded version" },
-          { expr: 'sum(increase(x0_analyzer_model_loads_total{outcome="refused"}[15m]))', legend: "refused" },
+          { expr: 'sum by (kind) (increase(x0_analyzer_model_loads_total{outcome="refused"}[15m]))', legend: "refused {{kind}}" },
+        ],
+      },
+      {
+        title: "Site adapters",
+        description:
+          "Per site: the adapter the analyzer applies (-1: none, or one of another model version), and the site's held-out macro F1 of the base alone and of base + adapter.",
+        kind: "timeseries",
+        queries: [
+          { expr: "max by (site) (x0_analyzer_site_adapter_version)", legend: "applied {{site}}" },
+          { expr: "max by (model) (x0_swarm_adapter_macro_f1)", legend: "site macro F1 ({{model}})" },
+        ],
+      },
+      {
+        title: "Adapter rounds",
+        description: "Site adapter rounds closed per 15 minutes by outcome, and members' updates refused (dead-lettered on x0.dlq.swarm).",
+        kind: "timeseries",
+        queries: [
+          { expr: "sum by (outcome) (increase(x0_swarm_adapter_rounds_total[15m]))", legend: "{{outcome}}" },
+          { expr: 'sum by (outcome) (increase(x0_swarm_adapter_updates_total{outcome!="accepted"}[15m]))', legend: "refused: {{outcome}}" },
         ],
       },
     ]),

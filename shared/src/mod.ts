@@ -118,7 +118,12 @@ export {
   tokenOf,
 } from "./contracts/subjects.ts";
 export {
+  AdapterRound,
+  AdapterSpec,
+  AdapterUpdate,
+  AdapterVersion,
   AggregatorName,
+  adapterKeyPrefix,
   currentModelKey,
   decodeFloat32,
   encodeFloat32,
@@ -130,8 +135,10 @@ export {
   ModelValidation,
   ModelVersion,
   modelVersionKey,
+  SiteName,
   SwarmRound,
   SwarmUpdate,
+  siteLeaseService,
   swarmServiceOf,
 } from "./contracts/swarm.ts";
 export * from "./crypto/mod.ts";

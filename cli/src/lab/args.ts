@@ -18,7 +18,7 @@ import {
   validatePrefix,
 } from "@x0/lab";
 import { UsageError } from "../errors.ts";
-import { parseSchedule, type ScheduledFault } from "./record.ts";
+import { type BackgroundLoss, parseBackground, parseSchedule, type ScheduledFault } from "./record.ts";
 
 /** Usage text of `x0 lab`. */
 export const LAB_USAGE = `Usage: x0 lab <command> [options]
@@ -49,10 +49,11 @@ Commands:
   heal                  undo every fault
   probe A B [--interval-ms 10] [--summary-ms 1000] [--duration-ms N] [--json]
                         hellos from A to B's service address; one line per outage and restoration
-  record --faults <schedule> --out <dir> [--lead-s 10] [--gap-s 10] [--hello-ms 20] [--nats <url>]
+  record --faults <schedule> --out <dir> [--background <losses>] [--lead-s 10] [--gap-s 10] [--hello-ms 20] [--nats <url>]
                         run the faults one after another (healthy time before the first and after each) and record every
                         node's telemetry with the faults' times: training data for the swarm's model. Schedule:
-                        cut:n1-n2:5s,loss30:n2-n3:8s,node-down:n4:5s (lossNN drops NN % both ways)
+                        cut:n1-n2:5s,loss30:n2-n3:8s,node-down:n4:5s (lossNN drops NN % both ways). --background
+                        loss10:n1-n2,... keeps standing losses the whole time (a site's normal, labelled healthy)
 
 Every command takes --prefix <p> (default ${DEFAULT_LAB_PREFIX}): namespaces <p>-n1…, bridge <p>-mgmt, state <state>/lab-<p>.json.
 Faults and probes need the monitors (they own the XDP fault maps and answer hellos).`;
@@ -76,7 +77,17 @@ export type LabRequest =
   | { command: "heal"; prefix: string }
   | { command: "fault"; prefix: string; fault: FaultRequest }
   | { command: "probe"; prefix: string; from: string; to: string; intervalMs: number; summaryMs: number; durationMs: number | undefined; json: boolean }
-  | { command: "record"; prefix: string; schedule: ScheduledFault[]; out: string; leadMs: number; gapMs: number; helloIntervalMs: number; nats?: string };
+  | {
+      command: "record";
+      prefix: string;
+      schedule: ScheduledFault[];
+      out: string;
+      leadMs: number;
+      gapMs: number;
+      helloIntervalMs: number;
+      nats?: string;
+      background?: BackgroundLoss[];
+    };
 
 /** A fault to apply. */
 export type FaultRequest =
@@ -184,6 +195,7 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
     case "record": {
       const { values, positionals } = parse({
         faults: { type: "string" },
+        background: { type: "string" },
         out: { type: "string" },
         "lead-s": { type: "string" },
         "gap-s": { type: "string" },
@@ -200,6 +212,12 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
       } catch (error) {
         throw new UsageError(`--faults: ${(error as Error).message}`, { cause: error });
       }
+      let background: BackgroundLoss[] = [];
+      try {
+        if (typeof values.background === "string") background = parseBackground(values.background);
+      } catch (error) {
+        throw new UsageError(`--background: ${(error as Error).message}`, { cause: error });
+      }
       return {
         command,
         prefix: prefixOf(values.prefix),
@@ -209,6 +227,7 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
         gapMs: integerOption(values["gap-s"], "--gap-s", 10, 0, 3600) * 1000,
         helloIntervalMs: integerOption(values["hello-ms"], "--hello-ms", 20, 1, 60_000),
         ...(typeof values.nats === "string" ? { nats: values.nats } : {}),
+        ...(background.length > 0 ? { background } : {}),
       };
     }
     default:

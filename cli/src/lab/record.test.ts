@@ -7,7 +7,7 @@ import { defaultMgmtSubnet, parseTopology, planLab } from "@x0/lab";
 import { startNatsServer } from "@x0/shared/testing";
 import { RecordingMeta } from "@x0/swarm";
 import { parseLabArgs } from "./args.ts";
-import { parseSchedule, recordLab, type ScheduledFault, ScheduleError } from "./record.ts";
+import { parseBackground, parseSchedule, recordLab, type ScheduledFault, ScheduleError } from "./record.ts";
 
 let nats: Awaited<ReturnType<typeof startNatsServer>>;
 let nc: NatsConnection;
@@ -88,6 +88,33 @@ describe("lab record", () => {
     expect(lines.every((line) => JSON.parse(line).node === "n1")).toBe(true);
     expect(readFileSync(join(out, "telemetry", "n3.jsonl"), "utf8")).toBe("");
     expect(existsSync(join(out, "telemetry", "n9.jsonl"))).toBe(false);
+  });
+
+  test("lab record - standing losses (a site's normal) are in place first and again after each fault, and recorded", async () => {
+    expect(parseBackground("loss10:n1-n2, loss5:n2-n3")).toEqual([
+      { a: "n1", b: "n2", loss: 0.1 },
+      { a: "n2", b: "n3", loss: 0.05 },
+    ]);
+    expect(() => parseBackground("cut:n1-n2")).toThrow(/a background must be lossNN:a-b/);
+    expect(parseLabArgs(["record", "--faults", "cut:n1-n2:1s", "--out", "d", "--background", "loss10:n1-n2"])).toMatchObject({
+      background: [{ a: "n1", b: "n2", loss: 0.1 }],
+    });
+    const steps: string[] = [];
+    const meta = await recordLab({
+      plan,
+      nc,
+      schedule: [{ kind: "cut", a: "n1", b: "n2", durationMs: 20 }],
+      background: [{ a: "n1", b: "n2", loss: 0.1 }],
+      out: join(root, "background"),
+      leadMs: 0,
+      gapMs: 0,
+      helloIntervalMs: 20,
+      apply: async (fault, on) => void steps.push(`${fault.kind} ${on ? "on" : "off"}`),
+      applyBackground: async (losses) => void steps.push(`background ${losses.length}`),
+    });
+    // Healing takes every fault map away, the standing loss too: it is put back after each fault, and healed at the end.
+    expect(steps).toEqual(["background 1", "cut on", "cut off", "background 1", "cut off"]);
+    expect(meta.background).toEqual([{ link: ["n1", "n2"], loss: 0.1 }]);
   });
 
   test("lab record - a failure while a fault is in place still takes the fault away, and the error comes through", async () => {

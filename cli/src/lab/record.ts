@@ -42,12 +42,33 @@ export function parseSchedule(spec: string): ScheduledFault[] {
   });
 }
 
+/** A link's standing loss while the recording runs: the site's normal (labelled healthy), not a fault. */
+export interface BackgroundLoss {
+  a: string;
+  b: string;
+  loss: number;
+}
+
+/** Parses standing losses like `loss10:n1-n2,loss10:n3-n4`. */
+export function parseBackground(spec: string): BackgroundLoss[] {
+  return spec
+    .split(",")
+    .filter((item) => item.trim() !== "")
+    .map((item) => {
+      const [fault] = parseSchedule(`${item.trim()}:1s`);
+      if (fault?.kind !== "loss") throw new ScheduleError(`${item}: a background must be lossNN:a-b`);
+      return { a: fault.a, b: fault.b, loss: fault.loss };
+    });
+}
+
 /** What a recording run needs. */
 export interface RecordOptions {
   plan: LabPlan;
   /** A connection allowed to subscribe to x0.telemetry.*. */
   nc: NatsConnection;
   schedule: ScheduledFault[];
+  /** Standing losses put in place first and again after each fault is taken away (healing clears every map). */
+  background?: BackgroundLoss[];
   out: string;
   /** Healthy time before the first fault and after each one. */
   leadMs: number;
@@ -56,6 +77,8 @@ export interface RecordOptions {
   helloIntervalMs: number;
   /** Puts a fault in place (on) or takes every fault away (off); the lab's fault maps by default. */
   apply?: (fault: ScheduledFault, on: boolean) => Promise<void>;
+  /** Puts the standing losses in place; the lab's fault maps by default. */
+  applyBackground?: (background: readonly BackgroundLoss[]) => Promise<void>;
   log?: (line: string) => void;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -76,6 +99,12 @@ export async function recordLab(options: RecordOptions): Promise<RecordingMeta> 
   const apply = options.apply ?? ((fault: ScheduledFault, on: boolean) => applyLabFault(plan, fault, on));
   const sleep = options.sleep ?? ((ms: number) => Bun.sleep(ms));
   const log = options.log ?? (() => {});
+  const background = options.background ?? [];
+  const applyBackground =
+    options.applyBackground ??
+    (async (losses: readonly BackgroundLoss[]) => {
+      for (const { a, b, loss } of losses) await setLinkLoss(plan, a, b, loss);
+    });
   const nodes = plan.nodes.map((node) => node.name);
   mkdirSync(join(out, "telemetry"), { recursive: true });
   const writers = new Map(nodes.map((node) => [node, Bun.file(join(out, "telemetry", `${node}.jsonl`)).writer()]));
@@ -98,6 +127,10 @@ export async function recordLab(options: RecordOptions): Promise<RecordingMeta> 
   const faults: RecordingMeta["faults"] = [];
   let active: ScheduledFault | undefined;
   try {
+    if (background.length > 0) {
+      await applyBackground(background);
+      log(`standing loss ${background.map(({ a, b, loss }) => `${a}-${b} ${Math.round(loss * 100)} %`).join(", ")}`);
+    }
     await sleep(options.leadMs);
     for (const fault of schedule) {
       active = fault;
@@ -108,6 +141,7 @@ export async function recordLab(options: RecordOptions): Promise<RecordingMeta> 
       await apply(fault, false);
       active = undefined;
       const end = Date.now();
+      if (background.length > 0) await applyBackground(background);
       faults.push(
         fault.kind === "node-down"
           ? { kind: "node-down", node: fault.a, start, end }
@@ -118,7 +152,7 @@ export async function recordLab(options: RecordOptions): Promise<RecordingMeta> 
       await sleep(options.gapMs);
     }
   } finally {
-    if (active) await apply(active, false);
+    if (active || background.length > 0) await apply(active ?? (schedule[0] as ScheduledFault), false);
     subscription.unsubscribe();
     await Promise.all([...writers.values()].map((writer) => writer.end()));
   }
@@ -136,6 +170,7 @@ export async function recordLab(options: RecordOptions): Promise<RecordingMeta> 
     nodes,
     addresses,
     faults,
+    ...(background.length > 0 ? { background: background.map(({ a, b, loss }) => ({ link: [a, b] as [string, string], loss })) } : {}),
   };
   writeFileSync(join(out, "recording.json"), `${JSON.stringify(meta, null, 2)}\n`);
   log(`recorded ${[...counts].map(([node, count]) => `${node} ${count}`).join(", ")} telemetry samples and ${faults.length} faults in ${out}`);

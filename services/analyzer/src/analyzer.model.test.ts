@@ -4,17 +4,22 @@
 import { describe, expect, test } from "bun:test";
 import type { Anomaly } from "@x0/shared";
 import {
+  Adapter,
+  averageAdapters,
   classWeightsOf,
   FEATURE_COUNT,
   LINK_CLASSES,
   type LoadedModel,
   Mlp,
   readRecording,
+  SHIPPED_SITE_TRAINING,
+  SHIPPED_SITE_VALIDATION,
   SHIPPED_TRAINING,
   SHIPPED_VALIDATION,
   seededRandom,
   TrainingSet,
   train,
+  unsignedAdapter,
   unsignedModel,
 } from "@x0/swarm";
 import { mergedTelemetry, replay } from "./testing/replay.ts";
@@ -87,5 +92,70 @@ describe("analyzer with the link-health model", () => {
       .map((e) => e.metric);
     expect(evidence).toContain("model_v8_p_down");
     expect(evidence).not.toContain("model_v7_p_down");
+  });
+});
+
+describe("analyzer with a site adapter", () => {
+  // Site "lossy": a grid:2x2 lab whose every link drops 10 % of frames as its normal. Its members' adapter, as the
+  // rounds build it (each member trains B on its own links, the mean B is kept), on the base model v7.
+  const spec = { rank: 4, alpha: 8, seed: 7 };
+  const members = ["n1", "n2", "n3", "n4"].map((node) => TrainingSet.read([SHIPPED_SITE_TRAINING], node).samples(window));
+  let adapter = new Adapter(model.mlp, spec);
+  for (let round = 0; round < 3; round++) {
+    const trained = members.map((samples, i) => {
+      const member = adapter.withB(adapter.b.slice());
+      member.train(samples, { epochs: 3, learningRate: 0.05, batchSize: 32, random: seededRandom(round * 10 + i), classWeights: classWeightsOf(samples, 3) });
+      return member.b;
+    });
+    adapter = averageAdapters(model.mlp, spec, trained);
+  }
+  const site = readRecording(SHIPPED_SITE_VALIDATION);
+  const siteSamples = mergedTelemetry(site.telemetry);
+  const sites = { n1: "lossy", n2: "lossy", n3: "lossy", n4: "lossy" };
+  const inFault = (ts: number) => site.meta.faults.some((fault) => ts >= fault.start - 100 && ts <= fault.end + 2000);
+
+  /** Model verdicts on pair samples, and the incidents the model's verdict opened outside every fault. */
+  function run(adapters: ReturnType<typeof unsignedAdapter>[], nodeSites: Record<string, string> = sites) {
+    const verdicts: Record<string, number> = {};
+    const { states, analyzer } = replay(
+      siteSamples,
+      { modelMode: "on", sites: nodeSites, onModelVerdict: (m) => (verdicts[m] = (verdicts[m] ?? 0) + 1) },
+      model,
+      adapters,
+    );
+    const falseByModel = opened(states).filter((state) => state.metric?.startsWith("model_") && !inFault(state.opened_at));
+    return { verdicts, falseByModel, states, analyzer };
+  }
+
+  test("adapter - a site's nodes run base + adapter: the model's false alarms on the lossy site stop, and evidence names it", () => {
+    const base = run([]);
+    const adapted = run([unsignedAdapter(model, adapter, { site: "lossy", version: 3 })]);
+    expect(adapted.analyzer.appliedAdapters()).toEqual({ lossy: 3 });
+    // The base calls the site's 10 % loss degraded nearly all the time and opens false incidents; the adapted model not.
+    const healthyShare = (v: Record<string, number>) => (v.healthy ?? 0) / Object.values(v).reduce((a, b) => a + b, 0);
+    expect(healthyShare(base.verdicts)).toBeLessThan(0.2);
+    expect(healthyShare(adapted.verdicts)).toBeGreaterThan(0.7);
+    expect(base.falseByModel.length).toBeGreaterThan(3);
+    expect(adapted.falseByModel.length).toBeLessThan(base.falseByModel.length / 3);
+    const evidence = opened(adapted.states)
+      .flatMap((state) => state.evidence ?? [])
+      .map((e) => e.metric);
+    expect(evidence).toContain("model_v7_lossy_a3_p_down");
+    expect(evidence).not.toContain("model_v7_p_down");
+  });
+
+  test("adapter - only the site's nodes get it, and an adapter of another base version is not applied", () => {
+    const partial = run([unsignedAdapter(model, adapter, { site: "lossy", version: 3 })], { n1: "lossy" });
+    const metrics = new Set(opened(partial.states).flatMap((state) => (state.evidence ?? []).map((e) => `${e.node}:${e.metric}`)));
+    expect([...metrics].some((m) => m.startsWith("n1:model_v7_lossy_a3_"))).toBe(true);
+    expect([...metrics].some((m) => m.startsWith("n2:model_v7_p_"))).toBe(true);
+    expect([...metrics].some((m) => !m.startsWith("n1:") && m.includes("lossy_a3"))).toBe(false);
+    const stale = unsignedAdapter({ ...model, record: { ...model.record, version: 6 } }, adapter, { site: "lossy", version: 4 });
+    const { analyzer } = replay(siteSamples.slice(0, 100), { modelMode: "shadow", sites }, model, [stale]);
+    expect(analyzer.appliedAdapters()).toEqual({ lossy: undefined });
+    // When the base moves to the adapter's version, it applies.
+    const problems = analyzer.setModel({ ...model, record: { ...model.record, version: 6 } });
+    expect(problems).toEqual([]);
+    expect(analyzer.appliedAdapters()).toEqual({ lossy: 4 });
   });
 });

@@ -1,6 +1,6 @@
 // The analyzer's core: telemetry in, incident states out. Pure: the caller passes the clock and publishes the states.
 import type { Anomaly, Evidence, IncidentTarget, NodeAnnouncement, ProbeOverdue, Telemetry } from "@x0/shared";
-import { type LoadedModel, observationsOf, type PairObservation, peerHost } from "@x0/swarm";
+import { adaptedModel, type LoadedAdapter, type LoadedModel, ModelArtefactError, observationsOf, type PairObservation, peerHost } from "@x0/swarm";
 import { z } from "zod";
 import { BatmanLink, type BatmanLinkOptions, oneHopNeighbours, readsFingerprint } from "./detect/batman-link.ts";
 import { ModelLink, type ModelMode } from "./detect/model-link.ts";
@@ -32,6 +32,8 @@ export interface AnalyzerOptions extends ProbePairOptions, BatmanLinkOptions {
   /** Consecutive faulty (healthy) model verdicts before the model's verdict on a pair turns (clears). */
   modelOpenAfter: number;
   modelResolveAfter: number;
+  /** Swarm sites by node: a site node's pairs are scored by the model plus its site's adapter. */
+  sites: Readonly<Record<string, string>>;
   /** Called with each model verdict and the hand-set detectors' verdict on the same pair at that sample. */
   onModelVerdict?: (modelClass: string, detectors: LinkStatus) => void;
   newId: () => string;
@@ -67,6 +69,7 @@ export const DEFAULT_ANALYZER_OPTIONS: AnalyzerOptions = {
   modelMode: "shadow",
   modelOpenAfter: 2,
   modelResolveAfter: 3,
+  sites: {},
   newId: () => crypto.randomUUID(),
 };
 
@@ -158,6 +161,9 @@ export class Analyzer {
   /** Until when the analyzer counts as hearing the mesh: the latest sample's arrival plus 1.5 of its interval. */
   #hearingUntil = 0;
   #model: LoadedModel | undefined;
+  /** Each site's adopted adapter, and the model it gives on the loaded base (absent while it adapts another version). */
+  readonly #adapters = new Map<string, LoadedAdapter>();
+  readonly #siteModels = new Map<string, LoadedModel>();
   #restoredRtt: Record<string, number[]> = {};
   #restoredSeries: Record<string, number[]> = {};
 
@@ -183,9 +189,54 @@ export class Analyzer {
   }
 
   /** Loads a verified model version (modes shadow and on); pairs keep their windows when its window settings are the same. */
-  setModel(model: LoadedModel): void {
+  setModel(model: LoadedModel): ModelArtefactError[] {
     this.#model = model;
-    for (const state of this.#pairs.values()) state.model?.link.useModel(model);
+    return this.#refreshSiteModels();
+  }
+
+  /**
+   * Loads a site's verified adapter: applied to the site's nodes while it adapts the loaded model version. Throws
+   * {@link ModelArtefactError} (and keeps the site's previous one) when it does not fit the loaded model.
+   */
+  setAdapter(adapter: LoadedAdapter): void {
+    if (this.#model && adapter.record.base_version === this.#model.record.version) adaptedModel(this.#model, adapter);
+    this.#adapters.set(adapter.record.site, adapter);
+    this.#refreshSiteModels();
+  }
+
+  /** Per site, the adapter version applied now (undefined: the site's nodes run the base alone). */
+  appliedAdapters(): Record<string, number | undefined> {
+    const sites = new Set([...Object.values(this.options.sites), ...this.#adapters.keys()]);
+    return Object.fromEntries([...sites].map((site) => [site, this.#siteModels.get(site)?.adapter?.version]));
+  }
+
+  /** Recomputes each site's model; an adapter that does not fit the loaded base is dropped and returned. */
+  #refreshSiteModels(): ModelArtefactError[] {
+    this.#siteModels.clear();
+    const problems: ModelArtefactError[] = [];
+    const base = this.#model;
+    for (const [site, adapter] of base ? this.#adapters : []) {
+      // An adapter trained on another base version does not fit this one: the site runs the base until a new one comes.
+      if (adapter.record.base_version !== base?.record.version) continue;
+      try {
+        this.#siteModels.set(site, adaptedModel(base, adapter));
+      } catch (error) {
+        if (!(error instanceof ModelArtefactError)) throw error;
+        this.#adapters.delete(site);
+        problems.push(error);
+      }
+    }
+    for (const state of this.#pairs.values()) {
+      const model = this.#modelFor(state.node);
+      if (model) state.model?.link.useModel(model);
+    }
+    return problems;
+  }
+
+  /** The model scoring pairs observed by `node`: its site's adapted model, or the base. */
+  #modelFor(node: string): LoadedModel | undefined {
+    const site = this.options.sites[node];
+    return (site !== undefined ? this.#siteModels.get(site) : undefined) ?? this.#model;
   }
 
   /** A node announcement was put in x0_topology. */
@@ -336,7 +387,7 @@ export class Analyzer {
 
   /** Scores a pair's sample with the model; in mode on its verdict counts like any detector's on the pair's target. */
   #observeModel(state: PairState, observation: PairObservation, resolved: Resolved, now: number): void {
-    const model = this.#model as LoadedModel;
+    const model = this.#modelFor(state.node) as LoadedModel;
     if (!state.model) {
       const link = new ModelLink(state.node, state.pair.peer, state.resolved.localInterface, model, {
         openAfter: this.options.modelOpenAfter,

@@ -1,4 +1,5 @@
 // The analyzer's configuration (environment or X0_CONFIG_FILE), validated at start; defaults and reasons are in the README.
+import { commaListSchema, NodeId, SiteName } from "@x0/shared";
 import { z } from "zod";
 import { type AnalyzerOptions, DEFAULT_ANALYZER_OPTIONS as D } from "./analyzer.ts";
 
@@ -75,6 +76,26 @@ export const analyzerConfigShape = {
   X0_ANALYZER_MODEL_OPEN_AFTER: count.default(D.modelOpenAfter),
   /** Consecutive healthy model verdicts before it clears. */
   X0_ANALYZER_MODEL_RESOLVE_AFTER: count.default(D.modelResolveAfter),
+  /**
+   * Which nodes belong to which swarm site, like `n1=lossy,n2=lossy`: a pair observed by a site's node is scored by the
+   * model plus the site's adopted adapter (when it adapts the loaded version).
+   */
+  X0_ANALYZER_SITES: z
+    .string()
+    .default("")
+    .pipe(commaListSchema)
+    .transform((items, context) => {
+      const sites: Record<string, string> = {};
+      for (const item of items) {
+        const [node = "", site = "", extra] = item.split("=");
+        if (extra !== undefined || !NodeId.safeParse(node).success || !SiteName.safeParse(site).success) {
+          context.addIssue({ code: "custom", message: `${JSON.stringify(item)} is not node=site (node: [A-Za-z0-9_-], site: [a-z0-9-])` });
+          return z.NEVER;
+        }
+        sites[node] = site;
+      }
+      return sites;
+    }),
 };
 
 /** The analyzer's configuration as loaded. */
@@ -90,6 +111,7 @@ export function analyzerOptionsOf(config: AnalyzerConfig): Partial<AnalyzerOptio
     modelMode: config.X0_ANALYZER_MODEL,
     modelOpenAfter: config.X0_ANALYZER_MODEL_OPEN_AFTER,
     modelResolveAfter: config.X0_ANALYZER_MODEL_RESOLVE_AFTER,
+    sites: config.X0_ANALYZER_SITES,
     lossThreshold: config.X0_ANALYZER_LOSS_THRESHOLD,
     lossWindowSamples: config.X0_ANALYZER_LOSS_WINDOW_SAMPLES,
     degradedSamples: config.X0_ANALYZER_DEGRADED_SAMPLES,

@@ -40,12 +40,19 @@ await runService({
         await followModel({
           nc,
           logger,
-          onModel: (model) => analyzer.setModel(model),
-          onOutcome: (outcome) => analyzerMetrics.modelLoad(outcome, analyzer.modelVersion),
+          onModel: (model) => {
+            for (const problem of analyzer.setModel(model)) logger.error("site adapter dropped: it does not fit the loaded model", { error: problem });
+          },
+          onOutcome: (outcome, kind) => analyzerMetrics.modelLoad(outcome, kind, analyzer.modelVersion, analyzer.appliedAdapters()),
+          sites: [...new Set(Object.values(config.X0_ANALYZER_SITES))],
+          onAdapter: (adapter) => analyzer.setAdapter(adapter),
         }),
       );
     }
-    Object.defineProperty(details, "model", { enumerable: true, get: () => ({ mode: config.X0_ANALYZER_MODEL, version: analyzer.modelVersion ?? null }) });
+    Object.defineProperty(details, "model", {
+      enumerable: true,
+      get: () => ({ mode: config.X0_ANALYZER_MODEL, version: analyzer.modelVersion ?? null, adapters: analyzer.appliedAdapters() }),
+    });
 
     let leadership: Leadership | undefined;
     const isLeader = () => leadership?.isLeader() ?? false;

@@ -11,8 +11,8 @@ export interface AnalyzerMetrics {
   published(anomaly: Anomaly, now: number): void;
   /** Counts one model verdict on a pair beside the hand-set detectors' verdict at the same sample. */
   modelVerdict(modelClass: string, detectors: string): void;
-  /** Counts one model version seen in x0_models, loaded or refused, and the loaded version. */
-  modelLoad(outcome: "loaded" | "refused", version?: number): void;
+  /** Counts one model or adapter version seen in x0_models, loaded or refused; sets the loaded version and the applied adapters. */
+  modelLoad(outcome: "loaded" | "refused", kind: "model" | "adapter", version: number | undefined, adapters: Record<string, number | undefined>): void;
 }
 
 /** Registers the analyzer's metrics in `registry`; `openIncidents` is read at each scrape. */
@@ -45,19 +45,26 @@ export function createAnalyzerMetrics(registry: Registry, openIncidents: () => n
   });
   const modelLoads = new Counter({
     name: "x0_analyzer_model_loads_total",
-    help: "Model versions seen in x0_models: loaded (signature verified) or refused.",
-    labelNames: ["outcome"],
+    help: "Model and site adapter versions seen in x0_models, by kind (model, adapter): loaded (signature verified) or refused.",
+    labelNames: ["outcome", "kind"],
     registers: [registry],
   });
   const modelVersion = new Gauge({ name: "x0_analyzer_model_version", help: "The loaded link-health model version (-1: none).", registers: [registry] });
   modelVersion.set(-1);
+  const adapterVersion = new Gauge({
+    name: "x0_analyzer_site_adapter_version",
+    help: "The adapter version applied to a site's nodes (-1: none, or it adapts another model version than the loaded one).",
+    labelNames: ["site"],
+    registers: [registry],
+  });
   return {
     modelVerdict(model, detectors) {
       modelVerdicts.inc({ model, detectors });
     },
-    modelLoad(outcome, version) {
-      modelLoads.inc({ outcome });
+    modelLoad(outcome, kind, version, adapters) {
+      modelLoads.inc({ outcome, kind });
       if (version !== undefined) modelVersion.set(version);
+      for (const [site, applied] of Object.entries(adapters)) adapterVersion.set({ site }, applied ?? -1);
     },
     published(anomaly, now) {
       anomaliesTotal.inc({ kind: anomaly.kind, state: anomaly.state });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { ConfigError, loadConfig } from "@x0/shared";
-import { checkSwarmConfig, privacyOf, swarmConfigShape } from "./config.ts";
+import { adapterSpecOf, checkSwarmConfig, privacyOf, SHIPPED_SITE_VALIDATION, swarmConfigShape } from "./config.ts";
 
 const load = (env: Record<string, string>) => loadConfig(swarmConfigShape, { env });
 
@@ -21,6 +21,16 @@ describe("swarm config", () => {
     const on = load({ ...dp, X0_SWARM_AGGREGATOR: "fedavg", X0_SWARM_DP_SAMPLE_RATE: "0.5" });
     expect(() => checkSwarmConfig(on)).not.toThrow();
     expect(privacyOf(on)).toEqual({ noiseMultiplier: 1.1, clipNorm: 1, sampleRate: 0.5, expectedParticipants: 4, epsilonBudget: 8, delta: 1e-5 });
+  });
+
+  test("config - a site member needs the site's held-out recordings; the adapter's A seed comes from the site name", () => {
+    expect(() => checkSwarmConfig(load({ X0_SWARM_SITE: "lossy" }))).toThrow(/X0_SWARM_SITE_VALIDATION: must name the held-out recordings of site lossy/);
+    const member = load({ X0_SWARM_SITE: "lossy", X0_SWARM_SITE_VALIDATION: SHIPPED_SITE_VALIDATION });
+    expect(() => checkSwarmConfig(member)).not.toThrow();
+    expect(adapterSpecOf(member, "lossy")).toEqual({ rank: 4, alpha: 8, seed: adapterSpecOf(member, "lossy").seed });
+    expect(adapterSpecOf(member, "lossy").seed).not.toBe(adapterSpecOf(member, "hill").seed);
+    expect(adapterSpecOf(load({ X0_SWARM_ADAPTER_SEED: "9", X0_SWARM_ADAPTER_RANK: "2" }), "lossy")).toEqual({ rank: 2, alpha: 8, seed: 9 });
+    expect(() => load({ X0_SWARM_SITE: "Lossy Site" })).toThrow(/X0_SWARM_SITE/);
   });
 
   test("config - the service stops at start naming the variable (exit 78), before it touches NATS", async () => {

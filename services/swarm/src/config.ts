@@ -1,13 +1,18 @@
 // The swarm's configuration variables (besides the common ones and the signing key's), validated at start.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { AggregatorName, ConfigError, commaListSchema, cryptoConfigShape } from "@x0/shared";
+import { AggregatorName, ConfigError, commaListSchema, cryptoConfigShape, SiteName } from "@x0/shared";
 import { z } from "zod";
+import { seedOf } from "./agent/local-update.ts";
+import type { AdapterSpec } from "./model/lora.ts";
 import type { PrivacySettings } from "./privacy/dp.ts";
 
 /** The recordings shipped with the service: lab traces of a grid:2x2 mesh (testdata/README.md). */
 export const SHIPPED_TRAINING = join(import.meta.dir, "..", "testdata", "grid2x2-train");
 export const SHIPPED_VALIDATION = join(import.meta.dir, "..", "testdata", "grid2x2-validation");
+/** A lab site whose every link drops 10 % of frames as its normal (testdata/README.md): the adapters' data. */
+export const SHIPPED_SITE_TRAINING = join(import.meta.dir, "..", "testdata", "site-lossy-train");
+export const SHIPPED_SITE_VALIDATION = join(import.meta.dir, "..", "testdata", "site-lossy-validation");
 
 const recordingDirs = commaListSchema.pipe(
   z.array(z.string().refine((dir) => existsSync(join(dir, "recording.json")), "no recording.json in this folder (x0 lab record --out DIR)")),
@@ -79,6 +84,27 @@ export const swarmConfigShape = {
   /** The ε budget at X0_SWARM_DP_DELTA: a round that would exceed it is not opened. */
   X0_SWARM_DP_EPSILON: z.coerce.number().positive().default(8),
   X0_SWARM_DP_DELTA: z.coerce.number().gt(0).lt(1).default(1e-5),
+  /**
+   * The site this node belongs to: its members fine-tune a LoRA adapter of the adopted model on their own links, and the
+   * member holding leader.swarm-site.<site> coordinates them. Unset: no site rounds.
+   */
+  X0_SWARM_SITE: SiteName.optional(),
+  /** Recording folders of the site's held-out set (every member's links): the adapter's adoption guard. */
+  X0_SWARM_SITE_VALIDATION: z.string().default("").pipe(recordingDirs),
+  /** Adapter rank r, scale alpha (the change is alpha / r · B·A) and the seed of the frozen A (default: from the site name). */
+  X0_SWARM_ADAPTER_RANK: z.coerce.number().int().min(1).max(64).default(4),
+  X0_SWARM_ADAPTER_ALPHA: z.coerce.number().positive().max(1024).default(8),
+  X0_SWARM_ADAPTER_SEED: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .optional(),
+  /** How a site's updates are combined (members are one owner's nodes: fedavg by default). */
+  X0_SWARM_SITE_AGGREGATOR: AggregatorName.default("fedavg"),
+  /** An adapter round with fewer accepted updates publishes nothing; close early once this many are in (0: deadline). */
+  X0_SWARM_SITE_MIN_PARTICIPANTS: z.coerce.number().int().min(1).max(4096).default(1),
+  X0_SWARM_SITE_EXPECTED_AGENTS: z.coerce.number().int().min(0).max(4096).default(0),
   /** Coordinator lease (leader.swarm) without renewal, and the clock skew allowed between instances, in ms. */
   X0_SWARM_LEASE_MS: millis(300, 120_000, 5000),
   X0_SWARM_LEASE_SKEW_MS: millis(0, 10_000, 250),
@@ -92,6 +118,12 @@ export type SwarmConfig = z.infer<z.ZodObject<typeof swarmConfigShape>>;
  * agents), a denominator and a clip within the refusal bound.
  */
 export function checkSwarmConfig(config: SwarmConfig): void {
+  if (config.X0_SWARM_SITE && config.X0_SWARM_SITE_VALIDATION.length === 0) {
+    throw new ConfigError(
+      "X0_SWARM_SITE_VALIDATION",
+      `must name the held-out recordings of site ${config.X0_SWARM_SITE}: its adapters are adopted against them`,
+    );
+  }
   if (config.X0_SWARM_DP_NOISE === 0) return;
   const rule = config.X0_SWARM_AGGREGATOR;
   if (rule === "multi-krum") {
@@ -130,4 +162,9 @@ export function privacyOf(config: SwarmConfig): PrivacySettings | undefined {
     epsilonBudget: config.X0_SWARM_DP_EPSILON,
     delta: config.X0_SWARM_DP_DELTA,
   };
+}
+
+/** The adapter spec of the config's site (the seed of A from the site name unless X0_SWARM_ADAPTER_SEED is set). */
+export function adapterSpecOf(config: SwarmConfig, site: string): AdapterSpec {
+  return { rank: config.X0_SWARM_ADAPTER_RANK, alpha: config.X0_SWARM_ADAPTER_ALPHA, seed: config.X0_SWARM_ADAPTER_SEED ?? seedOf(`adapter/${site}`) };
 }

@@ -14,13 +14,14 @@ import {
 } from "@x0/shared";
 import pkg from "../package.json" with { type: "json" };
 import { Agent } from "./agent/agent.ts";
-import { checkSwarmConfig, privacyOf, swarmConfigShape } from "./config.ts";
+import { adapterSpecOf, checkSwarmConfig, privacyOf, swarmConfigShape } from "./config.ts";
 import { Coordinator } from "./coordinator/coordinator.ts";
-import { runRounds } from "./coordinator/loop.ts";
+import { reportModelFailure, reportModelRound, runRounds } from "./coordinator/loop.ts";
 import { TrainingSet } from "./features/training-set.ts";
 import { createSwarmMetrics } from "./metrics.ts";
 import { artefactVerifier } from "./models/artefact.ts";
-import { ModelStore } from "./models/store.ts";
+import { AdapterStore, ModelStore } from "./models/store.ts";
+import { startSiteMember } from "./sites/run-site.ts";
 
 const decoder = new TextDecoder();
 
@@ -148,7 +149,14 @@ await runService({
           const updates = listenForUpdates();
           try {
             await nc.flush();
-            await runRounds({ coordinator, signal, intervalMs: config.X0_SWARM_ROUND_INTERVAL_MS, metrics, logger });
+            await runRounds({
+              runner: coordinator,
+              signal,
+              intervalMs: config.X0_SWARM_ROUND_INTERVAL_MS,
+              logger,
+              onClosed: (result) => reportModelRound(result, metrics, logger),
+              onFailed: (error) => reportModelFailure(error, metrics, logger),
+            });
           } finally {
             await updates.stop().catch((error) => logger.warn("could not stop the update subscription", { error }));
           }
@@ -158,7 +166,45 @@ await runService({
     });
     const elected = leadership;
     started.resolve();
+    // A site member also fine-tunes its site's adapter with the other members (X0_SWARM_SITE).
+    const site = config.X0_SWARM_SITE;
+    const member = site
+      ? await startSiteMember({
+          node,
+          site,
+          instance: config.X0_INSTANCE,
+          settings: {
+            adapter: adapterSpecOf(config, site),
+            deadlineMs: config.X0_SWARM_ROUND_DEADLINE_MS,
+            epochs: config.X0_SWARM_EPOCHS,
+            learningRate: config.X0_SWARM_LEARNING_RATE,
+            batchSize: config.X0_SWARM_BATCH_SIZE,
+            maxUpdateNorm: config.X0_SWARM_MAX_UPDATE_NORM,
+            aggregator: config.X0_SWARM_SITE_AGGREGATOR,
+            trim: config.X0_SWARM_TRIM,
+            byzantine: config.X0_SWARM_BYZANTINE,
+            minParticipants: config.X0_SWARM_SITE_MIN_PARTICIPANTS,
+            expectedAgents: config.X0_SWARM_SITE_EXPECTED_AGENTS,
+            intervalMs: config.X0_SWARM_ROUND_INTERVAL_MS,
+            leaseMs: config.X0_SWARM_LEASE_MS,
+            leaseSkewMs: config.X0_SWARM_LEASE_SKEW_MS,
+          },
+          data,
+          validation: TrainingSet.read(config.X0_SWARM_SITE_VALIDATION),
+          models: store,
+          adapters: new AdapterStore(modelsKv, LINK_HEALTH_MODEL, site),
+          artefacts,
+          signing,
+          bus,
+          nc,
+          leases: leasesKv,
+          metrics,
+          logger,
+        })
+      : undefined;
+    for (const live of member?.lives ?? []) track(live);
     Object.defineProperties(details, {
+      site: { enumerable: true, get: () => member?.status() ?? null },
       leadership: { enumerable: true, get: () => elected.status() },
       round: { enumerable: true, get: () => ({ last: coordinator.lastRound, open: coordinator.openRound?.round ?? null }) },
       data: { enumerable: true, value: { node: dataNode, recordings: config.X0_SWARM_DATA.length } },

@@ -4,6 +4,12 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 /** The swarm's metrics on `registry`. */
 export function createSwarmMetrics(registry: Registry) {
   const registers = [registry];
+  const adapterVersion = new Gauge({
+    name: "x0_swarm_adapter_version",
+    help: "The site's adopted adapter version this instance last wrote (-1: none).",
+    registers,
+  });
+  adapterVersion.set(-1);
   return {
     rounds: new Counter({
       name: "x0_swarm_rounds_total",
@@ -47,6 +53,31 @@ export function createSwarmMetrics(registry: Registry) {
       name: "x0_swarm_agent_train_duration_seconds",
       help: "Local training of one round on this node's own samples.",
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    }),
+    adapterRounds: new Counter({
+      name: "x0_swarm_adapter_rounds_total",
+      help: "Site adapter rounds this instance closed as its site's coordinator, by outcome (adopted, rejected, unpublished, failed, no_base: no model adopted yet).",
+      labelNames: ["outcome"],
+      registers,
+    }),
+    adapterUpdates: new Counter({
+      name: "x0_swarm_adapter_updates_total",
+      help: "Site members' adapter updates the site coordinator received, by outcome (accepted, or refused: round, signature, identity, check).",
+      labelNames: ["outcome"],
+      registers,
+    }),
+    adapterVersion,
+    adapterF1: new Gauge({
+      name: "x0_swarm_adapter_macro_f1",
+      help: "Macro F1 on the site's held-out set, by model (base: the base alone, adapted: base + the adopted adapter), as last judged here.",
+      labelNames: ["model"],
+      registers,
+    }),
+    adapterAgentRounds: new Counter({
+      name: "x0_swarm_adapter_agent_rounds_total",
+      help: "Adapter round announcements this node handled as a site member, by outcome (submitted, skipped, refused, failed).",
+      labelNames: ["outcome"],
       registers,
     }),
   };

@@ -15,7 +15,7 @@ export {
   trimmedMean,
 } from "./aggregate/aggregators.ts";
 export { l2Norm, updateProblem } from "./aggregate/update-check.ts";
-export { SHIPPED_TRAINING, SHIPPED_VALIDATION } from "./config.ts";
+export { SHIPPED_SITE_TRAINING, SHIPPED_SITE_VALIDATION, SHIPPED_TRAINING, SHIPPED_VALIDATION } from "./config.ts";
 export { type Recording, RecordingError, RecordingMeta, readRecording, type SampleOptions, samplesOf } from "./features/dataset.ts";
 export { GroundTruthFault, type LabelOptions, LINK_CLASSES, type LinkClass, labelAt } from "./features/labels.ts";
 export {
@@ -32,8 +32,9 @@ export { type SampleWindow, TrainingSet } from "./features/training-set.ts";
 export { argmax, type ClassScore, type Evaluation, evaluate } from "./model/evaluate.ts";
 export { Adapter, AdapterError, type AdapterSpec, adapterParameterCount, averageAdapters } from "./model/lora.ts";
 export { Mlp, type MlpShape, ModelShapeError, parameterCount, type Sample, seededRandom, type TrainOptions, train } from "./model/mlp.ts";
+export { adaptedModel, adapterOf, adapterRecord, type LoadedAdapter, unsignedAdapter, verifyAdapter } from "./models/adapter.ts";
 export { artefactVerifier, type LoadedModel, ModelArtefactError, modelOf, modelRecord, unsignedModel, validationOf, verifyModel } from "./models/artefact.ts";
-export { type ModelBucket, ModelConflict, ModelStore } from "./models/store.ts";
+export { AdapterStore, type ModelBucket, ModelConflict, ModelStore, VersionStore } from "./models/store.ts";
 export {
   clipUpdate,
   epsilonAfter,
@@ -49,3 +50,5 @@ export {
 export { type Conversion, DEFAULT_ORDERS, epsilonOf, PrivacyParameterError, rdpOf, rdpOfStep } from "./privacy/rdp.ts";
 export { type Attack, type FederateOptions, federate, type RoundRecord } from "./rounds/federate.ts";
 export { Round, type RoundOutcome, type RoundSettings, type Submission } from "./rounds/round.ts";
+export { SiteAgent, type SiteAgentOutcome } from "./sites/site-agent.ts";
+export { type AdapterRoundResult, NoBaseModel, SiteCoordinator, type SiteSettings } from "./sites/site-coordinator.ts";

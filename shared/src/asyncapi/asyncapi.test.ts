@@ -30,6 +30,8 @@ describe("asyncapi", () => {
         "x0.plan.{node}",
         "x0.probe.{node}",
         ...Object.keys(ragEndpoints).map((name) => `x0.rag.${name}`),
+        "x0.swarm.adapter.round.{site}",
+        "x0.swarm.adapter.update.{node}",
         "x0.swarm.round.{model}",
         "x0.swarm.update.{node}",
         "x0.telemetry.{node}",

@@ -1,7 +1,7 @@
 import { stringify } from "yaml";
 import { z } from "zod";
 import { type RecordContract, records } from "../contracts/records.ts";
-import { type Contract, contracts, DLQ_STREAM, type EndpointContract, EVENTS_STREAM, endpoints } from "../contracts/subjects.ts";
+import { type Contract, contracts, DLQ_STREAM, type EndpointContract, EVENTS_STREAM, EVENTS_SUBJECTS, endpoints, SUBJECT_ROOT } from "../contracts/subjects.ts";
 
 /** Version of the message contract described by the document (the `v` field of every message). */
 export const CONTRACT_VERSION = 1;
@@ -10,6 +10,8 @@ const capitalize = (name: string) => name.charAt(0).toUpperCase() + name.slice(1
 
 const TOKEN_DESCRIPTIONS: Record<string, string> = {
   node: "Node id: 1-64 of [A-Za-z0-9_-]. Subscribe with `*` for every node.",
+  model: "A model name (link-health).",
+  site: "A site name: 1-32 of [a-z0-9-] (X0_SWARM_SITE of its members).",
   service: "A service name (monitor, analyzer, planner, executor, crypto): on x0.dlq the service that rejected the message.",
   plan_id: "A plan id (UUID).",
   key_id: "A signing key id.",
@@ -37,6 +39,9 @@ const traceHeaders = {
 function durability(contract: Contract): string {
   if (contract === contracts.dlq) return `Kept in the JetStream stream ${DLQ_STREAM}.`;
   if (contract === contracts.telemetry || contract === contracts.overdue) return "Core NATS only (at most once; high rate, not stored).";
+  // Swarm rounds and updates are core NATS: a lost one is a missing participant, and the next round asks again.
+  if (!EVENTS_SUBJECTS.includes(`${SUBJECT_ROOT}.${contract.name}.>`))
+    return "Core NATS only (at most once, not stored; a lost round message is retried by the next round).";
   return `Stored in the JetStream stream ${EVENTS_STREAM} (file storage), published with Nats-Msg-Id so retries are stored once.`;
 }
 

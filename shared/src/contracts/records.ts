@@ -5,7 +5,7 @@ import { type Bucket, Buckets } from "../knowledge/knowledge.ts";
 import { NodeAnnouncement } from "./announcement.ts";
 import { KeyRecord, Revocation, RotationOrder } from "./keyring.ts";
 import { ActionResult, ActionType, AnomalyKind, EpochMillis, NodeId, ParticipantStatus, PlannedAction, StepStatus } from "./schemas.ts";
-import { ModelVersion } from "./swarm.ts";
+import { AdapterVersion, ModelVersion } from "./swarm.ts";
 
 const InterfaceName = z.string().min(1).max(15);
 
@@ -508,6 +508,15 @@ export const records = {
     writers: ["planner", "analyzer", "swarm"],
     readers: ["planner", "analyzer", "swarm"],
   },
+  siteLeaderLease: {
+    message: "LeaderLease",
+    bucket: Buckets.leases,
+    key: "leader.swarm-site.{site}",
+    schema: LeaderLease,
+    summary: "Which member of a swarm site coordinates its adapter rounds, until when (the same lease as a service leader's).",
+    writers: ["swarm"],
+    readers: ["swarm"],
+  },
   modelVersion: {
     message: "ModelVersion",
     bucket: Buckets.models,
@@ -523,6 +532,24 @@ export const records = {
     key: "{model}.current",
     schema: ModelVersion,
     summary: "The adopted version of a model (a copy of its version record), replaced by compare-and-set; the analyzer loads it if its signature verifies.",
+    writers: ["swarm"],
+    readers: ["swarm", "analyzer"],
+  },
+  adapterVersion: {
+    message: "AdapterVersion",
+    bucket: Buckets.models,
+    key: "{model}.site.{site}.v{version}",
+    schema: AdapterVersion,
+    summary: "One signed LoRA adapter version of a site, adopted or rejected by the site's held-out adoption guard; written once.",
+    writers: ["swarm"],
+    readers: ["swarm", "analyzer"],
+  },
+  currentAdapter: {
+    message: "AdapterVersion",
+    bucket: Buckets.models,
+    key: "{model}.site.{site}.current",
+    schema: AdapterVersion,
+    summary: "A site's adopted adapter, replaced by compare-and-set; the analyzer applies it to the site's nodes on its base version.",
     writers: ["swarm"],
     readers: ["swarm", "analyzer"],
   },

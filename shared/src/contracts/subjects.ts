@@ -4,7 +4,7 @@ import type { Endpoint } from "./bus.ts";
 import { CRYPTO_GROUP, CRYPTO_SERVICE_NAME, cryptoEndpoints } from "./crypto.ts";
 import { RAG_GROUP, RAG_SERVICE_NAME, ragEndpoints } from "./rag.ts";
 import { ActionResult, Anomaly, DeadLetter, Plan, ProbeOverdue, ProbeRequest, ProbeResponse, Telemetry } from "./schemas.ts";
-import { SwarmRound, SwarmUpdate } from "./swarm.ts";
+import { AdapterRound, AdapterUpdate, SwarmRound, SwarmUpdate } from "./swarm.ts";
 
 /** The prefix of every x0tta6bl4 subject. */
 export const SUBJECT_ROOT = "x0";
@@ -81,6 +81,18 @@ export const contracts = {
   swarmUpdate: defineContract("swarm.update", "node", SwarmUpdate, {
     message: "SwarmUpdate",
     summary: "A node's swarm agent's signed change to the round's model, trained on its own links' traces only.",
+    producers: ["swarm"],
+    consumers: ["swarm"],
+  }),
+  adapterRound: defineContract("swarm.adapter.round", "site", AdapterRound, {
+    message: "AdapterRound",
+    summary: "A site's LoRA adapter round on the adopted model, opened by the site's coordinator (leader.swarm-site.<site>), signed.",
+    producers: ["swarm"],
+    consumers: ["swarm"],
+  }),
+  adapterUpdate: defineContract("swarm.adapter.update", "node", AdapterUpdate, {
+    message: "AdapterUpdate",
+    summary: "A site member's signed change to the adapter's B matrices (only the adapter travels), trained on its own links.",
     producers: ["swarm"],
     consumers: ["swarm"],
   }),

@@ -166,3 +166,108 @@ export function decodeFloat32(text: string): Float32Array | undefined {
   for (let i = 0; i < values.length; i++) values[i] = view.getFloat32(i * 4, true);
   return values;
 }
+
+/** A site: nodes configured as one site fine-tune a low-rank adapter of the model on their own links. */
+export const SiteName = z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, "site name must be 1-32 of [a-z0-9-]");
+
+/** What defines an adapter besides its trained B: rank, scale alpha, the seed of the frozen A (FFA-LoRA). */
+export const AdapterSpec = z.object({
+  rank: z.number().int().min(1).max(64),
+  alpha: z.number().positive().max(1024).describe("The layer change is (alpha / rank)·B·A."),
+  seed: z
+    .number()
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .describe("Seed of the frozen A matrices every site member draws the same."),
+});
+/** An adapter spec. */
+export type AdapterSpec = z.infer<typeof AdapterSpec>;
+
+/** `x0.swarm.adapter.round.<site>`: a site's coordinator opens an adapter round; only B travels. */
+export const AdapterRound = z
+  .object({
+    v: z.literal(1),
+    model: ModelName,
+    site: SiteName,
+    round_id: z.uuid(),
+    round: z.number().int().positive(),
+    base_version: z.number().int().nonnegative().describe("The adopted model version (frozen base) the adapter adapts."),
+    adapter_version: z
+      .number()
+      .int()
+      .nonnegative()
+      .nullable()
+      .describe("The site's adapter version whose B the agents start from (null: B = 0, the base unchanged)."),
+    adapter: AdapterSpec,
+    coordinator: NodeId.describe("The swarm instance holding the site's lease leader.swarm-site.<site>."),
+    opened_at: EpochMillis,
+    deadline_at: EpochMillis,
+    epochs: z.number().int().min(1).max(100),
+    learning_rate: z.number().positive().max(10),
+    batch_size: z.number().int().min(1).max(65_536),
+    max_update_norm: z.number().positive(),
+    signature: MessageSignature.describe("ML-DSA-65 by the site coordinator's swarm identity (domain swarm-adapter-round)."),
+  })
+  .describe("An adapter round of one site, opened by that site's coordinator.");
+/** An adapter round announcement. */
+export type AdapterRound = z.infer<typeof AdapterRound>;
+
+/** `x0.swarm.adapter.update.<node>`: a site member's change to the adapter's B, trained on its own links. */
+export const AdapterUpdate = z
+  .object({
+    v: z.literal(1),
+    model: ModelName,
+    site: SiteName,
+    round_id: z.uuid(),
+    round: z.number().int().positive(),
+    base_version: z.number().int().nonnegative(),
+    adapter_version: z.number().int().nonnegative().nullable(),
+    node: NodeId.describe("The member's node; the signing key must be its swarm identity (swarm-<node>)."),
+    samples: z.number().int().positive(),
+    delta: Float32Vector.describe("New B minus the round's starting B, little-endian float32, base64."),
+    train_loss: z.number().nonnegative().optional(),
+    signature: MessageSignature.describe("ML-DSA-65 by the member's identity (domain swarm-adapter-update)."),
+  })
+  .describe("A signed adapter update of a site member.");
+/** An adapter update. */
+export type AdapterUpdate = z.infer<typeof AdapterUpdate>;
+
+/** `<model>.site.<site>.v<version>` and `.current` in x0_models: a signed site adapter. */
+export const AdapterVersion = z
+  .object({
+    v: z.literal(1),
+    model: ModelName,
+    site: SiteName,
+    version: z.number().int().nonnegative(),
+    parent: z.number().int().nonnegative().nullable().describe("The adapter version the round started from (null: B = 0)."),
+    base_version: z.number().int().nonnegative().describe("The model version it adapts; the analyzer applies it only on that version."),
+    round_id: z.uuid(),
+    adapter: AdapterSpec,
+    params: Float32Vector.describe("B of every layer (out × rank each, row-major, concatenated), little-endian float32, base64."),
+    aggregator: AggregatorName,
+    participants: z.array(NodeId).max(4096),
+    used: z.array(NodeId).max(4096),
+    refused: z.number().int().nonnegative(),
+    validation: ModelValidation.describe("Base + this adapter on the site's held-out set."),
+    base_macro_f1: z.number().min(0).max(1).describe("The base alone on the same set."),
+    current_macro_f1: z.number().min(0).max(1).describe("What the site ran when this was judged (base + adopted adapter, or the base alone)."),
+    status: z.enum(["adopted", "rejected"]),
+    reason: z.string().max(512).optional(),
+    coordinator: NodeId,
+    created_at: EpochMillis,
+    signature: MessageSignature.describe("ML-DSA-65 by the site coordinator's swarm identity (domain swarm-adapter)."),
+  })
+  .describe("A site adapter version, adopted or rejected by the site's held-out adoption guard.");
+/** An adapter version. */
+export type AdapterVersion = z.infer<typeof AdapterVersion>;
+
+/** x0_models key prefix of a site's adapter versions. */
+export function adapterKeyPrefix(model: string, site: string): string {
+  return `${ModelName.parse(model)}.site.${SiteName.parse(site)}`;
+}
+
+/** The lease service of a site's adapter coordinator (x0_leases `leader.swarm-site.<site>`). */
+export function siteLeaseService(site: string): string {
+  return `swarm-site.${SiteName.parse(site)}`;
+}

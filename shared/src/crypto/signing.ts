@@ -8,7 +8,15 @@ import { ed25519Sign, ed25519Verify } from "./ed25519.ts";
 import { InvalidCryptoInput } from "./errors.ts";
 
 /** What a signature is for; part of the signed bytes, so a signed result can never pass as a plan. */
-export type SignedDomain = "plan" | "action" | "swarm-round" | "swarm-update" | "swarm-model";
+export type SignedDomain =
+  | "plan"
+  | "action"
+  | "swarm-round"
+  | "swarm-update"
+  | "swarm-model"
+  | "swarm-adapter-round"
+  | "swarm-adapter-update"
+  | "swarm-adapter";
 
 /** A private signing key held in memory. */
 export interface SigningKey {

@@ -17,8 +17,8 @@ describe("permission matrix", () => {
     expect(x0Publish("planner")).toEqual(["x0.plan.*", "x0.dlq.planner", "x0.rag.search"]);
     expect(x0Publish("executor/n1")).toEqual(["x0.action.n1", "x0.dlq.executor", "x0.probe.*"]);
     expect(x0Publish("executor-site")).toEqual(["x0.action.*", "x0.dlq.executor-site", "x0.probe.*"]);
-    expect(x0Publish("swarm/n1")).toEqual(["x0.swarm.round.*", "x0.swarm.update.n1", "x0.dlq.swarm"]);
-    expect(x0Publish("swarm/n2")).toEqual(["x0.swarm.round.*", "x0.swarm.update.n2", "x0.dlq.swarm"]);
+    expect(x0Publish("swarm/n1")).toEqual(["x0.swarm.round.*", "x0.swarm.update.n1", "x0.swarm.adapter.round.*", "x0.swarm.adapter.update.n1", "x0.dlq.swarm"]);
+    expect(x0Publish("swarm/n2")).toEqual(["x0.swarm.round.*", "x0.swarm.update.n2", "x0.swarm.adapter.round.*", "x0.swarm.adapter.update.n2", "x0.dlq.swarm"]);
     expect(of("observer/grafana")?.publish).toEqual({ deny: [">"] });
     expect(of("observer/grafana")?.subscribe).toEqual({ allow: ["x0.telemetry.*", "x0.overdue.*", "x0.anomaly.*", "x0.plan.*", "x0.action.*"] });
     expect(of("monitor/n1")?.subscribe).toEqual({ allow: ["x0.probe.n1", "_INBOX.>"] });

@@ -47,6 +47,12 @@ export class ModelLink {
     this.#window = new PairWindow(model.window);
   }
 
+  /** The model scoring this pair in evidence: `v7`, or `v7_lossy_a3` with site lossy's adapter v3 applied. */
+  get modelName(): string {
+    const adapter = this.#model.adapter;
+    return adapter ? `v${this.version}_${adapter.site.replaceAll("-", "_")}_a${adapter.version}` : `v${this.version}`;
+  }
+
   /** The model version scoring this pair. */
   get version(): number {
     return this.#model.record.version;
@@ -110,7 +116,7 @@ export class ModelLink {
         node: this.node,
         ...(this.interfaceName ? { interface: this.interfaceName } : {}),
         peer: this.peer,
-        metric: `model_v${this.version}_p_${name}`,
+        metric: `model_${this.modelName}_p_${name}`,
         observed: this.scores[name] as number,
         threshold: 0.5,
         ts,

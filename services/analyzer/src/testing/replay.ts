@@ -1,7 +1,7 @@
 // Recorded lab telemetry replayed through an analyzer in time order, with its timer every 25 ms: what the analyzer
 // would have published live. Used by the model-mode tests and bench:swarm.
 import type { Anomaly, Telemetry } from "@x0/shared";
-import type { LoadedModel } from "@x0/swarm";
+import type { LoadedAdapter, LoadedModel } from "@x0/swarm";
 import { Analyzer, type AnalyzerOptions } from "../analyzer.ts";
 
 /** Every node's telemetry of a recording, merged in time order. */
@@ -10,10 +10,16 @@ export function mergedTelemetry(telemetry: ReadonlyMap<string, readonly Telemetr
 }
 
 /** Replays `samples` (time-ordered) through a new analyzer; every state it published, with the analyzer. */
-export function replay(samples: readonly Telemetry[], options: Partial<AnalyzerOptions>, model?: LoadedModel): { states: Anomaly[]; analyzer: Analyzer } {
+export function replay(
+  samples: readonly Telemetry[],
+  options: Partial<AnalyzerOptions>,
+  model?: LoadedModel,
+  adapters: readonly LoadedAdapter[] = [],
+): { states: Anomaly[]; analyzer: Analyzer } {
   let next = 0;
   const analyzer = new Analyzer({ newId: () => `00000000-0000-4000-8000-${String(++next).padStart(12, "0")}`, ...options });
   if (model) analyzer.setModel(model);
+  for (const adapter of adapters) analyzer.setAdapter(adapter);
   const states: Anomaly[] = [];
   let clock = samples[0]?.ts ?? 0;
   for (const sample of samples) {

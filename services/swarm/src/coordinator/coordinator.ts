@@ -24,6 +24,7 @@ import { type LoadedModel, modelRecord, validationOf, verifyModel } from "../mod
 import { ModelConflict, type ModelStore } from "../models/store.ts";
 import { nextRoundEpsilon, PRIVATE_RULES, type PrivacySettings, type PrivateRule } from "../privacy/dp.ts";
 import { Round, type RoundOutcome } from "../rounds/round.ts";
+import { waitForRound } from "./loop.ts";
 
 /** The coordinator may not write: it is no longer the leader. */
 export class NotCoordinator extends X0Error {}
@@ -245,18 +246,7 @@ export class Coordinator {
   /** Waits until the open round's deadline (or until every expected agent answered, or `signal` aborts). */
   async waitForUpdates(signal: AbortSignal): Promise<void> {
     const open = this.#open;
-    if (!open) return;
-    const remaining = Math.max(0, open.announcement.deadline_at - this.#now());
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const aborted = Promise.withResolvers<void>();
-    const onAbort = () => aborted.resolve();
-    signal.addEventListener("abort", onAbort, { once: true });
-    try {
-      await Promise.race([open.full.promise, new Promise<void>((resolve) => (timer = setTimeout(resolve, remaining))), aborted.promise]);
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-    }
+    if (open) await waitForRound(open.announcement.deadline_at, open.full.promise, signal, this.#now);
   }
 
   /** Closes the open round: aggregates, scores, signs and writes the version (only while leader). */

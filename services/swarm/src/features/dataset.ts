@@ -21,6 +21,10 @@ export const RecordingMeta = z.object({
   nodes: z.array(z.string()).min(1),
   addresses: z.record(z.string(), z.string()).describe("Every lab address and the node that has it (probe peers are addresses)."),
   faults: z.array(GroundTruthFault),
+  background: z
+    .array(z.object({ link: z.tuple([z.string(), z.string()]), loss: z.number().gt(0).lt(1) }))
+    .optional()
+    .describe("Standing losses of the whole recording: the site's normal, labelled healthy (x0 lab record --background)."),
 });
 /** A recording's meta. */
 export type RecordingMeta = z.infer<typeof RecordingMeta>;

@@ -33,6 +33,8 @@ export interface LoadedModel {
   record: ModelVersion;
   mlp: Mlp;
   window: WindowOptions;
+  /** Set when a site's adapter was applied to the base (models/adapter.ts). */
+  adapter?: { site: string; version: number };
 }
 
 /** The validation part of a record from an evaluation. */

@@ -1,6 +1,6 @@
-// Model versions in the x0_models bucket: each version written once (create), the adopted one replaced by
+// Model and adapter versions in the x0_models bucket: each version written once (create), the adopted one replaced by
 // compare-and-set, so a coordinator that dies or loses its lease between the two writes leaves no half-published model.
-import { currentModelKey, type ModelVersion, modelVersionKey, X0Error } from "@x0/shared";
+import { type AdapterVersion, adapterKeyPrefix, ModelName, type ModelVersion, X0Error } from "@x0/shared";
 
 /** Another coordinator wrote this version, or moved the adopted one, first. */
 export class ModelConflict extends X0Error {}
@@ -21,28 +21,35 @@ export interface StoredModel {
 
 const decoder = new TextDecoder();
 
-/** Reads and writes one model's versions. */
-export class ModelStore {
+/** What the store needs of a record: its number and whether it was adopted. */
+export interface VersionRecord {
+  version: number;
+  status: "adopted" | "rejected";
+}
+
+/** Reads and writes the versions under one key prefix (`<prefix>.v<n>`, `<prefix>.current`). */
+export class VersionStore<R extends VersionRecord> {
   constructor(
     readonly bucket: ModelBucket,
-    readonly model: string,
+    /** `link-health` for the model, `link-health.site.<site>` for a site's adapter. */
+    readonly prefix: string,
   ) {}
 
   /** The adopted version's record, or null when none was adopted yet. */
   async current(): Promise<StoredModel | null> {
-    return this.#read(currentModelKey(this.model));
+    return this.#read(`${this.prefix}.current`);
   }
 
   /** One version's record, or null. */
   async version(version: number): Promise<StoredModel | null> {
-    return this.#read(modelVersionKey(this.model, version));
+    return this.#read(`${this.prefix}.v${version}`);
   }
 
   /** The highest version number written (adopted or rejected), or -1. */
   async highestVersion(): Promise<number> {
     let highest = -1;
-    const prefix = `${this.model}.v`;
-    for await (const key of await this.bucket.keys(`${this.model}.*`)) {
+    const prefix = `${this.prefix}.v`;
+    for await (const key of await this.bucket.keys(`${this.prefix}.*`)) {
       if (!key.startsWith(prefix)) continue;
       const version = Number(key.slice(prefix.length));
       if (Number.isInteger(version)) highest = Math.max(highest, version);
@@ -54,20 +61,20 @@ export class ModelStore {
    * Writes a signed version once; when it is adopted, makes it current by compare-and-set on `currentRevision` (0: no
    * current yet). Throws {@link ModelConflict} when the version exists or the current one moved meanwhile.
    */
-  async publish(record: ModelVersion, currentRevision: number): Promise<void> {
+  async publish(record: R, currentRevision: number): Promise<void> {
     const text = JSON.stringify(record);
     try {
-      await this.bucket.create(modelVersionKey(this.model, record.version), text);
+      await this.bucket.create(`${this.prefix}.v${record.version}`, text);
     } catch (error) {
-      throw new ModelConflict(`${this.model} v${record.version} was already written`, { cause: error });
+      throw new ModelConflict(`${this.prefix} v${record.version} was already written`, { cause: error });
     }
     if (record.status !== "adopted") return;
-    const key = currentModelKey(this.model);
+    const key = `${this.prefix}.current`;
     try {
       if (currentRevision === 0) await this.bucket.create(key, text);
       else await this.bucket.update(key, text, currentRevision);
     } catch (error) {
-      throw new ModelConflict(`the adopted ${this.model} moved since revision ${currentRevision}: v${record.version} stays recorded, not adopted`, {
+      throw new ModelConflict(`the adopted ${this.prefix} moved since revision ${currentRevision}: v${record.version} stays recorded, not adopted`, {
         cause: error,
       });
     }
@@ -75,7 +82,28 @@ export class ModelStore {
 
   async #read(key: string): Promise<StoredModel | null> {
     const entry = await this.bucket.get(key);
-    if (!entry || entry.operation !== "PUT") return null;
+    if (entry?.operation !== "PUT") return null;
     return { raw: JSON.parse(decoder.decode(entry.value)), revision: entry.revision };
+  }
+}
+
+/** One model's versions (`<model>.v<n>`, `<model>.current`). */
+export class ModelStore extends VersionStore<ModelVersion> {
+  constructor(
+    bucket: ModelBucket,
+    readonly model: string,
+  ) {
+    super(bucket, ModelName.parse(model));
+  }
+}
+
+/** One site's adapter versions of a model (`<model>.site.<site>.v<n>`, `.current`). */
+export class AdapterStore extends VersionStore<AdapterVersion> {
+  constructor(
+    bucket: ModelBucket,
+    readonly model: string,
+    readonly site: string,
+  ) {
+    super(bucket, adapterKeyPrefix(model, site));
   }
 }
