@@ -52,6 +52,7 @@ import { Agent } from "../services/swarm/src/agent/agent.ts";
 import { Coordinator } from "../services/swarm/src/coordinator/coordinator.ts";
 import { labRunnable, startHealLab } from "../test/lab-stack.ts";
 import { percentile } from "./stats.ts";
+import { adapterBench } from "./swarm-adapter.ts";
 import { liveRun } from "./swarm-live.ts";
 import { privacyBench } from "./swarm-privacy.ts";
 
@@ -65,7 +66,7 @@ const args = {
 };
 const DATA = args.data;
 /** Parts to run (default all); a partial run replaces only its parts in the results on record. */
-const ALL_PARTS = ["models", "byzantine", "scaling", "live", "privacy"] as const;
+const ALL_PARTS = ["models", "byzantine", "scaling", "live", "privacy", "adapter"] as const;
 const parts = new Set((env.X0_BENCH_SWARM_PARTS ?? ALL_PARTS.join(",")).split(",").map((part) => part.trim()));
 const ROUNDS = Number(args.rounds);
 const SEED = Number(args.seed);
@@ -425,6 +426,21 @@ if (parts.has("live") && env.X0_BENCH_SWARM_LIVE !== "0" && labRunnable) {
 // 7. Privacy: held-out F1 of DP-FedAvg against ε, and the membership check.
 const privacy = parts.has("privacy") ? privacyBench({ agents: agentsData, shape: SHAPE, local: LOCAL, rounds: ROUNDS, seed: SEED, score, log }) : undefined;
 
+// 8. Site adapters: a site with 10 % standing loss adapts the federated model with LoRA; its F1 and false alarms.
+const adapter = parts.has("adapter")
+  ? await adapterBench({
+      data: DATA,
+      base: federatedModel,
+      heldout: new TrainingSet([heldoutRec]),
+      window: WINDOW,
+      local: LOCAL,
+      rounds: 5,
+      seed: SEED,
+      detection,
+      log,
+    })
+  : undefined;
+
 const measuredAt = new Date().toISOString();
 const fresh = {
   bench: "swarm",
@@ -450,6 +466,7 @@ const partResults: Record<(typeof ALL_PARTS)[number], Record<string, unknown>> =
   scaling: { scaling },
   live: { live },
   privacy: { privacy },
+  adapter: { adapter },
 };
 const path = join("bench", "results", "swarm.json");
 const previous = existsSync(path) && parts.size < ALL_PARTS.length ? (JSON.parse(await Bun.file(path).text()) as Record<string, unknown>) : {};
