@@ -84,7 +84,7 @@ async function siteRecordings(data: string, seed: number, log: (line: string) =>
         for (let i = 0; i < perKind; i++) {
           for (const [k, kind] of ["cut:4s", "loss40:6s", "loss60:5s", "node-down:4s"].entries()) {
             const [name, duration] = kind.split(":") as [string, string];
-            const index = (seed + offset + i * 4 + k) % topology.links.length;
+            const index = (seed + offset * 2 + i * 3 + k) % topology.links.length;
             const [a, b] = topology.links[index] as [string, string];
             items.push(name === "node-down" ? `node-down:${topology.nodes[index % topology.nodes.length]}:${duration}` : `${name}:${a}-${b}:${duration}`);
           }

@@ -57,6 +57,44 @@ export type RefusalKind = "round" | "signature" | "identity" | "check";
 /** An update's fate. */
 export type UpdateVerdict = { accepted: true } | { accepted: false; kind: RefusalKind; reason: string };
 
+/** An update as the checks common to model and adapter rounds see it. */
+export interface SignedUpdate {
+  node: string;
+  samples: number;
+  delta: string;
+}
+
+/**
+ * The checks after the round's own: published on its node's subject, signed (`domain`) by that node's swarm identity,
+ * a whole float32 vector the round takes; resolves `full` once `expectedAgents` (> 0) were accepted.
+ */
+export async function acceptSigned(options: {
+  update: SignedUpdate;
+  raw: unknown;
+  subjectNode: string;
+  domain: SignedDomain;
+  verifier: MessageVerifier;
+  round: Round;
+  at: number;
+  expectedAgents: number;
+  full: PromiseWithResolvers<void>;
+}): Promise<UpdateVerdict> {
+  const { update, subjectNode, round } = options;
+  const refuse = (kind: RefusalKind, reason: string): UpdateVerdict => ({ accepted: false, kind, reason });
+  if (subjectNode !== update.node) return refuse("identity", `update of node ${update.node} published on node ${subjectNode}'s subject`);
+  const verdict = await options.verifier.verify(options.domain, options.raw);
+  if (!verdict.ok) return refuse("signature", `${verdict.reason}: ${verdict.detail}`);
+  if (verdict.key.service !== swarmServiceOf(update.node)) {
+    return refuse("identity", `update of node ${update.node} signed by ${verdict.key.service}, not by ${swarmServiceOf(update.node)}`);
+  }
+  const delta = decodeFloat32(update.delta);
+  if (!delta) return refuse("check", "delta is not a whole number of float32 values");
+  const submission = round.submit(update.node, delta, update.samples, options.at);
+  if (!submission.accepted) return refuse("check", submission.reason);
+  if (options.expectedAgents > 0 && round.participants.length >= options.expectedAgents) options.full.resolve();
+  return { accepted: true };
+}
+
 /** What closing a round gave. */
 export interface RoundResult {
   round: SwarmRound;
@@ -228,19 +266,17 @@ export class Coordinator {
         `update for round ${update.round} (${update.round_id}) on v${update.base_version}; the open round is ${announcement.round} (${announcement.round_id}) on v${announcement.base_version}`,
       );
     }
-    if (subjectNode !== update.node) return refuse("identity", `update of node ${update.node} published on node ${subjectNode}'s subject`);
-    const verdict = await this.#options.verifier.verify("swarm-update", raw);
-    if (!verdict.ok) return refuse("signature", `${verdict.reason}: ${verdict.detail}`);
-    if (verdict.key.service !== swarmServiceOf(update.node)) {
-      return refuse("identity", `update of node ${update.node} signed by ${verdict.key.service}, not by ${swarmServiceOf(update.node)}`);
-    }
-    const delta = decodeFloat32(update.delta);
-    if (!delta) return refuse("check", "delta is not a whole number of float32 values");
-    const submission = open.round.submit(update.node, delta, update.samples, this.#now());
-    if (!submission.accepted) return refuse("check", submission.reason);
-    const expected = this.#options.settings.expectedAgents;
-    if (expected > 0 && open.round.participants.length >= expected) open.full.resolve();
-    return { accepted: true };
+    return acceptSigned({
+      update,
+      raw,
+      subjectNode,
+      domain: "swarm-update",
+      verifier: this.#options.verifier,
+      round: open.round,
+      at: this.#now(),
+      expectedAgents: this.#options.settings.expectedAgents,
+      full: open.full,
+    });
   }
 
   /** Waits until the open round's deadline (or until every expected agent answered, or `signal` aborts). */

@@ -8,14 +8,12 @@ import {
   type AdapterUpdate,
   type AdapterVersion,
   type AggregatorName,
-  decodeFloat32,
   type Logger,
   type MessageVerifier,
   type SignedDomain,
-  swarmServiceOf,
   X0Error,
 } from "@x0/shared";
-import type { RefusalKind, UpdateVerdict } from "../coordinator/coordinator.ts";
+import { acceptSigned, type RefusalKind, type UpdateVerdict } from "../coordinator/coordinator.ts";
 import { waitForRound } from "../coordinator/loop.ts";
 import type { TrainingSet } from "../features/training-set.ts";
 import { evaluate } from "../model/evaluate.ts";
@@ -168,19 +166,17 @@ export class SiteCoordinator {
     ) {
       return refuse("round", `update for adapter round ${update.round} (${update.round_id}); the open one is ${announcement.round} (${announcement.round_id})`);
     }
-    if (subjectNode !== update.node) return refuse("identity", `update of node ${update.node} published on node ${subjectNode}'s subject`);
-    const verdict = await this.#options.verifier.verify("swarm-adapter-update", raw);
-    if (!verdict.ok) return refuse("signature", `${verdict.reason}: ${verdict.detail}`);
-    if (verdict.key.service !== swarmServiceOf(update.node)) {
-      return refuse("identity", `update of node ${update.node} signed by ${verdict.key.service}, not by ${swarmServiceOf(update.node)}`);
-    }
-    const delta = decodeFloat32(update.delta);
-    if (!delta) return refuse("check", "delta is not a whole number of float32 values");
-    const submission = open.round.submit(update.node, delta, update.samples, this.#now());
-    if (!submission.accepted) return refuse("check", submission.reason);
-    const expected = this.#options.settings.expectedAgents;
-    if (expected > 0 && open.round.participants.length >= expected) open.full.resolve();
-    return { accepted: true };
+    return acceptSigned({
+      update,
+      raw,
+      subjectNode,
+      domain: "swarm-adapter-update",
+      verifier: this.#options.verifier,
+      round: open.round,
+      at: this.#now(),
+      expectedAgents: this.#options.settings.expectedAgents,
+      full: open.full,
+    });
   }
 
   /** Waits until the open round's deadline (or every expected member answered, or `signal` aborts). */
