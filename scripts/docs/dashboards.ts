@@ -93,6 +93,17 @@ export function buildDashboards(): Record<string, object> {
         queries: [{ expr: "sum(x0_analyzer_open_incidents)", legend: "open" }],
       },
       {
+        title: "Single points of failure",
+        description:
+          "The planner's topology analysis on the links usable now: bridges (links), articulation points (nodes), the nodes one of them would cut off, and the fewest link-disjoint paths between two nodes.",
+        kind: "timeseries",
+        queries: [
+          { expr: "max by (kind) (x0_topology_single_points_of_failure)", legend: "{{kind}}" },
+          { expr: "max(x0_topology_edge_connectivity)", legend: "edge connectivity" },
+          { expr: "max(x0_topology_components)", legend: "parts" },
+        ],
+      },
+      {
         title: "Links (neighbours with traffic)",
         description: "Neighbours each node received frames from in the last minute (XDP counters), by node and interface.",
         kind: "timeseries",

@@ -14,6 +14,22 @@ export function createMetrics(registry: Registry) {
     }),
     routeChanges: new Counter({ name: "x0_planner_route_changes_total", help: "Route replacements planned (route_replace steps).", registers }),
     holdDowns: new Gauge({ name: "x0_planner_hold_downs", help: "Links held out of routing for flapping.", registers }),
+    singlePoints: new Gauge({
+      name: "x0_topology_single_points_of_failure",
+      help: "Single points of failure of the mesh on the links usable now, by kind (bridge: a link, articulation_point: a node, cut_off_node: a node one of them would cut off).",
+      labelNames: ["kind"],
+      registers,
+    }),
+    edgeConnectivity: new Gauge({
+      name: "x0_topology_edge_connectivity",
+      help: "The fewest link-disjoint paths between two nodes of the mesh (1: some pair hangs on one link).",
+      registers,
+    }),
+    components: new Gauge({
+      name: "x0_topology_components",
+      help: "Connected parts of the mesh on the links usable now (more than 1: it is split).",
+      registers,
+    }),
     budgetExhausted: new Counter({
       name: "x0_planner_budget_exhausted_total",
       help: "Plans not made because the action budget per minute was spent.",

@@ -1,6 +1,16 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { createLogger, type IncidentTarget, LinkRecord, Plan, ROUTES_KEY, RoutesCurrent, type Telemetry } from "@x0/shared";
+import {
+  createLogger,
+  type IncidentTarget,
+  LinkRecord,
+  Plan,
+  ROUTES_KEY,
+  RoutesCurrent,
+  type Telemetry,
+  TOPOLOGY_ANALYSIS_KEY,
+  TopologyAnalysis,
+} from "@x0/shared";
 import { Registry } from "prom-client";
 import { planIdFor } from "./emit/emit.ts";
 import { MemoryStore } from "./kv.ts";
@@ -454,5 +464,49 @@ describe("planner", () => {
     advance(60_000);
     expect(await planner.tick()).toEqual([]);
     expect(plans).toHaveLength(before);
+  });
+
+  test("planner - topology analysis: written to x0_topology on a change of usable links, exported, and a repair notes its fragility", async () => {
+    // A ring of four: no single point of failure until a link is cut.
+    const { planner, topologyStore, registry } = setup({
+      announcements: announcementsOf(4, [
+        ["n1", "n2"],
+        ["n2", "n3"],
+        ["n3", "n4"],
+        ["n4", "n1"],
+      ]),
+    });
+    await planner.tick();
+    const ring = TopologyAnalysis.parse((await topologyStore.get(TOPOLOGY_ANALYSIS_KEY))?.value);
+    expect(ring).toMatchObject({ nodes: 4, links: 4, components: 1, bridges: [], articulation_points: [], edge_connectivity: 2 });
+    expect(ring.pairs_by_disjoint_paths).toEqual({ 2: 6 });
+    const written = (await topologyStore.get(TOPOLOGY_ANALYSIS_KEY))?.revision;
+    await planner.tick();
+    expect((await topologyStore.get(TOPOLOGY_ANALYSIS_KEY))?.revision).toBe(written);
+
+    // Cut n1-n2: the detour n1 → n4 → n3 → n2 crosses two articulation points and three bridges of what is left.
+    const plan = await planner.handleAnomaly(incident("link_down", linkTarget("n1", "n2")));
+    expect(plan?.expected_effect?.fragility).toEqual({
+      more_fragile: true,
+      before: { components: 1, bridges: 0, articulation_points: 0, single_point_of_failure_nodes: 0 },
+      // n4 is never on the smaller side: the middle bridge splits 2 / 2 and leaves n1's side as the larger (first) part.
+      after: { components: 1, bridges: 3, articulation_points: 2, single_point_of_failure_nodes: 3 },
+      paths_cross: ["link:n1|n4", "link:n2|n3", "link:n3|n4", "n3", "n4"],
+    });
+    const line = TopologyAnalysis.parse((await topologyStore.get(TOPOLOGY_ANALYSIS_KEY))?.value);
+    expect(line).toMatchObject({ links: 3, articulation_points: ["n3", "n4"], edge_connectivity: 1 });
+    expect(line.bridges.sort()).toEqual(["link:n1|n4", "link:n2|n3", "link:n3|n4"]);
+    // n2 hangs on its own link and on n3, and the middle bridge cuts n2 and n3 off from n1 and n4.
+    expect(line.per_node.find((node) => node.node === "n2")?.cut_off_by).toEqual(["link:n2|n3", "link:n3|n4", "n3"]);
+    const metrics = await registry.metrics();
+    expect(metrics).toContain('x0_topology_single_points_of_failure{kind="bridge"} 3');
+    expect(metrics).toContain('x0_topology_single_points_of_failure{kind="articulation_point"} 2');
+    expect(metrics).toContain("x0_topology_edge_connectivity 1");
+  });
+
+  test("planner - a repair around a grid link leaves no single point of failure: not more fragile", async () => {
+    const { planner } = setup();
+    const plan = await planner.handleAnomaly(incident("link_down", linkTarget("n5", "n6")));
+    expect(plan?.expected_effect?.fragility).toMatchObject({ more_fragile: false, paths_cross: [], after: { bridges: 0, articulation_points: 0 } });
   });
 });

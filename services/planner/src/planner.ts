@@ -12,6 +12,7 @@ import {
   type NodeAnnouncement,
   type Plan,
   type PlanAlternative,
+  TOPOLOGY_ANALYSIS_KEY,
 } from "@x0/shared";
 import type { SettingMap } from "./batman/settings.ts";
 import { originOf, PlanEmitter, type PlanOrigin, type Proposal, planIdFor, planMsgID } from "./emit/emit.ts";
@@ -28,6 +29,7 @@ import { BatmanStrategy } from "./strategies/batman.ts";
 import { RouteStrategy } from "./strategies/routes.ts";
 import type { HealingRequest, HealingStrategy } from "./strategies/strategy.ts";
 import { type Element, elementOf, linkElement } from "./topology/element.ts";
+import { analysisRecord, topologySignature } from "./topology/fragility.ts";
 import { ProbeIntake } from "./topology/telemetry.ts";
 import { TopologyState } from "./topology/topology.ts";
 
@@ -99,6 +101,8 @@ export class Planner {
   /** Repairs to plan again, by incident id: their plan failed without changing anything. */
   readonly #retries = new Map<string, { request: PlanRequest; due: number }>();
   #pendingRelease: { ids: string[]; incidentId: string } | undefined;
+  /** The nodes and usable links the last written topology analysis was made from. */
+  #analysedSignature: string | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(deps: PlannerDeps) {
@@ -483,6 +487,28 @@ export class Planner {
       await this.#deps.topologyStore
         .put(linkKey(record), record)
         .catch((error) => this.#deps.logger.warn("cannot write link state", { link: record.id, error }));
+    }
+    await this.#analyse(now);
+  }
+
+  /** On a change of nodes or usable links: the mesh's fragility, written to x0_topology and exported. */
+  async #analyse(now: number): Promise<void> {
+    const graph = this.topology.graph();
+    const signature = topologySignature(graph);
+    if (signature === this.#analysedSignature || graph.nodes.length === 0) return;
+    const record = analysisRecord(graph, now);
+    const { singlePoints, edgeConnectivity, components } = this.#metrics;
+    singlePoints.set({ kind: "bridge" }, record.bridges.length);
+    singlePoints.set({ kind: "articulation_point" }, record.articulation_points.length);
+    singlePoints.set({ kind: "cut_off_node" }, record.single_point_of_failure_nodes.length);
+    edgeConnectivity.set(record.edge_connectivity);
+    components.set(record.components);
+    try {
+      await this.#deps.topologyStore.put(TOPOLOGY_ANALYSIS_KEY, record);
+      this.#analysedSignature = signature;
+    } catch (error) {
+      // Written again at the next flush (a standby cannot write: it analyses for its metrics only).
+      this.#deps.logger.debug("topology analysis not written", { error });
     }
   }
 

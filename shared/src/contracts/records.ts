@@ -37,6 +37,40 @@ export type RoutesCurrent = z.infer<typeof RoutesCurrent>;
 /** The x0_topology key of the installed routes. */
 export const ROUTES_KEY = "routes.current";
 
+/** The x0_topology key of the planner's fragility analysis of the mesh. */
+export const TOPOLOGY_ANALYSIS_KEY = "analysis.current";
+
+/** `analysis.current` in x0_topology: how fragile the mesh is on the links traffic can use now. */
+export const TopologyAnalysis = z.object({
+  v: z.literal(1),
+  computed_at: EpochMillis,
+  nodes: z.number().int().nonnegative(),
+  links: z.number().int().nonnegative().describe("Links traffic can use now (not down, held or avoided)."),
+  components: z.number().int().nonnegative().describe("Connected parts: more than one means the mesh is split."),
+  bridges: z.array(z.string().max(160)).max(4096).describe("Links whose loss would split the mesh."),
+  articulation_points: z.array(NodeId).max(4096).describe("Nodes whose loss would split the mesh."),
+  cut_offs: z
+    .array(z.object({ kind: z.enum(["link", "node"]), id: z.string().max(160), nodes: z.array(NodeId).max(4096) }))
+    .max(8192)
+    .describe("Per bridge and articulation point, the nodes it would separate from the largest remaining part."),
+  edge_connectivity: z.number().int().nonnegative().describe("The fewest link-disjoint paths between two nodes of one part."),
+  pairs_by_disjoint_paths: z.record(z.string().regex(/^\d+$/), z.number().int().nonnegative()).describe("Node pairs by their number of link-disjoint paths."),
+  single_point_of_failure_nodes: z.array(NodeId).max(4096).describe("Nodes a bridge or an articulation point would cut off."),
+  per_node: z
+    .array(
+      z.object({
+        node: NodeId,
+        degree: z.number().int().nonnegative(),
+        articulation_point: z.boolean(),
+        single_path_partners: z.number().int().nonnegative().describe("Nodes it reaches over one link-disjoint path only."),
+        cut_off_by: z.array(z.string().max(160)).max(64).describe("The bridges and articulation points that would cut it off (at most 64)."),
+      }),
+    )
+    .max(4096),
+});
+/** The analysis.current record. */
+export type TopologyAnalysis = z.infer<typeof TopologyAnalysis>;
+
 /**
  * One hard interface the planner changed. An interface the planner never touched (attached, hop penalty as configured)
  * has no entry: only changed ones are kept, so the record stays as small as the faults.
@@ -377,6 +411,16 @@ export const records = {
     key: ROUTES_KEY,
     schema: RoutesCurrent,
     summary: "Every route the planner believes installed, with the plan that last changed them.",
+    writers: ["planner"],
+    readers: ["planner"],
+  },
+  topologyAnalysis: {
+    message: "TopologyAnalysis",
+    bucket: Buckets.topology,
+    key: TOPOLOGY_ANALYSIS_KEY,
+    schema: TopologyAnalysis,
+    summary:
+      "The mesh's bridges, articulation points, the nodes each would cut off, and link-disjoint paths per pair; rewritten by the planner on every topology change.",
     writers: ["planner"],
     readers: ["planner"],
   },

@@ -349,10 +349,36 @@ export const VerifyCheck = z.discriminatedUnion("type", [
 export type VerifyCheck = z.infer<typeof VerifyCheck>;
 
 /** What a plan is expected to change, and how that is observed. */
+/** Single points of failure of a mesh, counted (planner: topology analysis). */
+export const FragilityCounts = z.object({
+  components: z.number().int().nonnegative(),
+  bridges: z.number().int().nonnegative(),
+  articulation_points: z.number().int().nonnegative(),
+  single_point_of_failure_nodes: z.number().int().nonnegative().describe("Nodes one bridge or articulation point would cut off."),
+});
+/** Fragility counts. */
+export type FragilityCounts = z.infer<typeof FragilityCounts>;
+
+/** Whether a repair left the mesh more fragile than before its fault. */
+export const PlanFragility = z.object({
+  more_fragile: z
+    .boolean()
+    .describe("The repaired mesh has more bridges, articulation points or cut-off nodes than before the fault, or the moved paths cross one."),
+  before: FragilityCounts.describe("The mesh before the fault (the failed element counted as usable)."),
+  after: FragilityCounts.describe("The mesh the repair routes on (the failed element left out)."),
+  paths_cross: z
+    .array(z.string().max(160))
+    .max(64)
+    .describe("Articulation points and bridges of the repaired mesh that the moved paths cross (each a single point of failure for them)."),
+});
+/** A plan's fragility note. */
+export type PlanFragility = z.infer<typeof PlanFragility>;
+
 export const ExpectedEffect = z.object({
   summary: z.string().max(1024),
   verify: z.array(VerifyCheck).max(32),
   deadline_ms: z.number().int().positive().max(600_000).describe("Verification must succeed within this time after the last step is applied."),
+  fragility: PlanFragility.optional().describe("For route repairs: whether the new paths leave the mesh more fragile."),
 });
 /** An expected effect. */
 export type ExpectedEffect = z.infer<typeof ExpectedEffect>;

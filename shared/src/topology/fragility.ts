@@ -27,7 +27,7 @@ export interface Fragility {
   articulationPoints: string[];
   /** Every bridge and articulation point with the nodes it would cut off. */
   cutOffs: CutOff[];
-  /** λ: the fewest link-disjoint paths between two nodes of one component (0 with fewer than two nodes). */
+  /** λ: the fewest link-disjoint paths between two nodes of one component (0 with fewer than two nodes, or not computed). */
   edgeConnectivity: number;
   /** Node pairs (in one component) by the number of link-disjoint paths between them. */
   pairsByDisjointPaths: Record<string, number>;
@@ -200,8 +200,11 @@ function flowTree(graph: Adjacency, members: number[]): Map<number, { parent: nu
   return tree;
 }
 
-/** Analyses the graph of `nodes` joined by `links` (pass only the links traffic can use). */
-export function analyzeFragility(nodes: readonly string[], links: readonly FragilityLink[]): Fragility {
+/**
+ * Analyses the graph of `nodes` joined by `links` (pass only the links traffic can use). `disjointPaths: false` leaves
+ * out the pairs' link-disjoint paths (n − 1 max flows), for a quick look on the planning path.
+ */
+export function analyzeFragility(nodes: readonly string[], links: readonly FragilityLink[], { disjointPaths = true } = {}): Fragility {
   const graph = adjacencyOf(nodes, links);
   const n = graph.names.length;
   const { bridges, articulation } = lowLink(graph);
@@ -232,7 +235,7 @@ export function analyzeFragility(nodes: readonly string[], links: readonly Fragi
   const pairsByDisjointPaths: Record<string, number> = {};
   const singlePathPartners = new Array<number>(n).fill(0);
   let edgeConnectivity = Number.POSITIVE_INFINITY;
-  for (const members of components) {
+  for (const members of disjointPaths ? components : []) {
     if (members.length < 2) continue;
     const tree = flowTree(graph, members);
     const neighbours = new Map<number, [number, number][]>();

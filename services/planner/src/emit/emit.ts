@@ -2,7 +2,7 @@
 // budget, publishing (the publish callback signs), the plan metrics and counters, and the record its result meets.
 import { createHash } from "node:crypto";
 import type { Context } from "@opentelemetry/api";
-import type { Anomaly, AnomalyKind, IncidentTarget, Logger, Plan, PlanAlternative, PlannedAction, VerifyCheck } from "@x0/shared";
+import type { Anomaly, AnomalyKind, IncidentTarget, Logger, Plan, PlanAlternative, PlanFragility, PlannedAction, VerifyCheck } from "@x0/shared";
 import type { BatmanChange } from "../batman/settings.ts";
 import type { PlannerMetrics } from "../metrics.ts";
 import type { OutcomeStore } from "../outcomes/store.ts";
@@ -71,6 +71,8 @@ export interface Proposal {
   supersedes?: string[];
   /** The changes the plan record keeps, to confirm or revert them when the result arrives. */
   record: { changes: RouteChange[]; batman?: BatmanChange[] };
+  /** Route repairs: whether the new paths leave the mesh more fragile. */
+  fragility?: PlanFragility;
 }
 
 /** What became of a proposal: published, a notify in its place, or nothing because the action budget was spent. */
@@ -131,6 +133,7 @@ export class PlanEmitter {
       verify: proposal.verify,
       deadlineMs: proposal.deadlineMs,
       supersedes: proposal.supersedes,
+      fragility: proposal.fragility,
     });
     await this.publish(plan, origin.msgID, parent, origin.ranked === undefined ? undefined : { alternative: origin.ranked, ...proposal.record });
     return { outcome: "published", plan };

@@ -1,5 +1,5 @@
 // Route plans: the pairs whose paths cross an element, the probe checks for them, route_replace steps, plan messages.
-import type { Anomaly, AnomalyKind, IncidentTarget, Plan, PlanAlternative, PlannedAction, VerifyCheck } from "@x0/shared";
+import type { Anomaly, AnomalyKind, IncidentTarget, Plan, PlanAlternative, PlanFragility, PlannedAction, VerifyCheck } from "@x0/shared";
 import { forwardingPath, type RouteChange, type RouteMap } from "./routes.ts";
 
 /** A source → destination pair whose path crossed the failed (or restored) element, with its length in hops. */
@@ -141,7 +141,9 @@ export interface PlanParts {
   anomaly?: Pick<Anomaly, "update" | "evidence">;
   alternatives?: PlanAlternative[];
   /** Running plans whose routes this one states again. */
-  supersedes?: string[];
+  supersedes?: string[] | undefined;
+  /** Route repairs: whether the new paths leave the mesh more fragile. */
+  fragility?: PlanFragility | undefined;
 }
 
 /** A plan message (unsigned). */
@@ -159,7 +161,12 @@ export function buildPlan(parts: PlanParts): Plan {
     ...(parts.target ? { target: parts.target } : {}),
     ...(parts.anomaly ? { anomaly_update: parts.anomaly.update } : {}),
     ...(parts.anomaly?.evidence ? { evidence: parts.anomaly.evidence } : {}),
-    expected_effect: { summary: parts.summary.slice(0, 1024), verify: parts.verify, deadline_ms: parts.deadlineMs },
+    expected_effect: {
+      summary: parts.summary.slice(0, 1024),
+      verify: parts.verify,
+      deadline_ms: parts.deadlineMs,
+      ...(parts.fragility ? { fragility: parts.fragility } : {}),
+    },
     ...(parts.alternatives ? { alternatives: parts.alternatives } : {}),
     ...(parts.supersedes && parts.supersedes.length > 0 ? { supersedes: parts.supersedes } : {}),
   };

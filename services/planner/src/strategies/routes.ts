@@ -1,5 +1,5 @@
 // Healing with static routes: route_replace steps from the graph's route tables against the routes believed installed.
-import { type ActionResult, type Logger, type Plan, ROUTES_KEY, RoutesCurrent, routeTables } from "@x0/shared";
+import { type ActionResult, type Logger, type Plan, type PlanFragility, ROUTES_KEY, RoutesCurrent, routeTables } from "@x0/shared";
 
 import { MAX_ACTIONS, type Proposal } from "../emit/emit.ts";
 
@@ -13,7 +13,18 @@ import type { Policy } from "../policy/policy.ts";
 
 import { describeChanges, pairsCrossing, probeChecks, routeActions, selectVerifyPairs } from "../routing/plan.ts";
 
-import { applyChanges, diffRoutes, installedView, type RouteChange, type RouteMap, revertChanges, routeKey, toRouteMap } from "../routing/routes.ts";
+import {
+  applyChanges,
+  diffRoutes,
+  forwardingPath,
+  installedView,
+  type RouteChange,
+  type RouteMap,
+  revertChanges,
+  routeKey,
+  toRouteMap,
+} from "../routing/routes.ts";
+import { planFragility } from "../topology/fragility.ts";
 import type { TopologyState } from "../topology/topology.ts";
 
 import type { HealingRequest, HealingStrategy } from "./strategy.ts";
@@ -79,10 +90,16 @@ export class RouteStrategy implements HealingStrategy<RouteProposal> {
       }
     }
     let pairs: { from: string; to: string }[] = [];
+    let fragility: PlanFragility | undefined;
     if (request.element) {
       // A repair checks the paths that crossed the failed element; a restore, those that cross the restored one.
       const affected = pairsCrossing(request.purpose === "repair" ? installed : wanted, graph.nodes, request.element.cross);
       pairs = selectVerifyPairs(affected, (from, to) => wanted.has(routeKey(from, to)), verify.max_checks, request.element.ends);
+      // A repair notes whether the detours leave the mesh more fragile (README: topology analysis).
+      if (request.purpose === "repair" && diff.changes.length > 0) {
+        const detours = affected.map(({ from, to }) => forwardingPath(wanted, from, to)).filter((path): path is string[] => path !== undefined);
+        fragility = planFragility(graph, request.element.links, detours);
+      }
     }
     const summary = describeChanges(request.what, diff.changes, diff.unreachable);
     return {
@@ -93,6 +110,7 @@ export class RouteStrategy implements HealingStrategy<RouteProposal> {
       verify: probeChecks(pairs, graph.serviceAddress, (node) => topology.announcement(node)?.probe_port),
       deadlineMs: verify.deadline_ms,
       supersedes,
+      ...(fragility ? { fragility } : {}),
       record: { changes: diff.changes },
       installed,
     };
