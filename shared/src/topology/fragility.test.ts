@@ -19,7 +19,7 @@ function parts(nodes: string[], links: FragilityLink[], skipNode?: string, skipL
 }
 
 /** Link-disjoint paths between s and t by brute force: the smallest set of links whose removal separates them. */
-function bruteDisjointPaths(nodes: string[], links: FragilityLink[], s: string, t: string): number {
+function bruteDisjointPaths(links: FragilityLink[], s: string, t: string): number {
   const connected = (removed: Set<number>) => {
     const seen = new Set([s]);
     const queue = [s];
@@ -127,7 +127,7 @@ describe("topology fragility", () => {
       const pairs: Record<string, number> = {};
       for (let i = 0; i < nodes.length; i++) {
         for (let j = i + 1; j < nodes.length; j++) {
-          const paths = bruteDisjointPaths(nodes, links, nodes[i] as string, nodes[j] as string);
+          const paths = bruteDisjointPaths(links, nodes[i] as string, nodes[j] as string);
           if (paths > 0) pairs[paths] = (pairs[paths] ?? 0) + 1;
         }
       }
