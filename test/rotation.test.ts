@@ -1,5 +1,5 @@
 // Rotating every SVID in the middle of a stream of incidents loses no message: services renew their certificates at half
-// their (here 4 s) lifetime and reconnect to present them, while incidents keep flowing through the loop.
+// their (here 4 s) lifetime and reconnect to present them, while incidents and core telemetry keep flowing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { readEventHistory } from "@x0/shared";
@@ -20,6 +20,12 @@ async function renewals(service: ServiceProcess): Promise<number> {
   return Number(/^x0_svid_renewals_total\{[^}]*\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
 }
 
+/** Telemetry messages a service took in (valid ones, through its bus). */
+async function telemetryReceived(service: ServiceProcess): Promise<number> {
+  const metrics = await (await fetch(`http://127.0.0.1:${service.port}/metrics`)).text();
+  return Number(/^x0_messages_received_total\{subject="x0\.telemetry\.\{node\}"[^}]*\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+}
+
 beforeAll(async () => {
   loop = await startSecureLoop("rot", {
     env: { X0_SVID_TTL_S: String(TTL_S) },
@@ -35,9 +41,8 @@ describe("rotation", () => {
     const since = Date.now();
     const before = await Promise.all(services.map(renewals));
     // A node starts every 250 ms and its link goes down after the warm-up, so the incidents span several renewals of
-    // every service. Each node reports every 250 ms, as a monitor does: telemetry is core NATS, and a sample sent while
-    // the analyzer reconnects is gone (the next one carries the state). What must not be lost are the durable anomalies,
-    // plans and results.
+    // every service. Each node reports every 250 ms, as a monitor does. What must not be lost are the durable anomalies,
+    // plans and results (the core telemetry is the next test's).
     const start = Date.now();
     let reporting = true;
     const monitors = (async () => {
@@ -80,4 +85,29 @@ describe("rotation", () => {
     for (const [i, service] of services.entries()) expect(after[i] as number, service.name).toBeGreaterThanOrEqual((before[i] as number) + 2);
     expect(secure.nats.log.filter((line) => line.includes("Violation"))).toEqual([]);
   }, 100_000);
+
+  test("rotation - core telemetry sent while the analyzer renews its SVID is all received: none lost across renewals", async () => {
+    const analyzer = services.find((service) => service.name === "analyzer") as ServiceProcess;
+    const before = { renewals: await renewals(analyzer), received: await telemetryReceived(analyzer) };
+    // 20 nodes every 5 ms (4,000 messages a second) for three renewal periods: each renewal reconnects the analyzer
+    // while samples keep coming.
+    const nodes = Array.from({ length: 20 }, (_, i) => `core${i}`);
+    const start = Date.now();
+    let sent = 0;
+    for (let tick = 0; Date.now() - start < 3 * TTL_S * 500 + 1000; tick++) {
+      for (const node of nodes) {
+        nc.publish(`x0.telemetry.${node}`, JSON.stringify(incidentSample(node, start, 1_000_000, tick)));
+        sent++;
+      }
+      if (tick % 10 === 0) await nc.flush();
+      await Bun.sleep(5);
+    }
+    await nc.flush();
+    await waitFor("the analyzer to count what was sent", async () => (await telemetryReceived(analyzer)) - before.received >= sent, 10_000, 100).catch(
+      () => {},
+    );
+    const received = (await telemetryReceived(analyzer)) - before.received;
+    expect(await renewals(analyzer)).toBeGreaterThanOrEqual(before.renewals + 2);
+    expect(received).toBe(sent);
+  }, 60_000);
 });

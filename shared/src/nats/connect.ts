@@ -13,13 +13,15 @@ export interface ConnectOptions {
   onConnectionChange?: (connected: boolean) => void;
   /** Stops the first-connection retries (e.g. on shutdown). */
   signal?: AbortSignal;
+  /** Gives up after this many failed first attempts (default: never). */
+  attempts?: number;
 }
 
 /**
  * Connects to NATS as `<service>/<instance>`: reconnects forever with jitter,
  * keeps trying the first connection too (the server may start after us), and uses mTLS when configured.
  */
-export async function connectNats({ servers, service, instance, tls, logger, onConnectionChange, signal }: ConnectOptions): Promise<NatsConnection> {
+export async function connectNats({ servers, service, instance, tls, logger, onConnectionChange, signal, attempts }: ConnectOptions): Promise<NatsConnection> {
   const tlsOptions: TlsOptions | undefined =
     tls && (tls.caFile || tls.certFile) ? { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile } : undefined;
   let attempt = 0;
@@ -46,6 +48,7 @@ export async function connectNats({ servers, service, instance, tls, logger, onC
     } catch (error) {
       attempt += 1;
       if (signal?.aborted) throw new NatsSetupError("connecting to NATS was aborted", { cause: error });
+      if (attempts !== undefined && attempt >= attempts) throw new NatsSetupError(`NATS not reachable after ${attempt} attempts`, { cause: error });
       if (attempt === 1 || attempt % 20 === 0) {
         logger?.warn("nats not reachable yet, retrying", { servers, attempt, error });
       }

@@ -77,7 +77,7 @@ export function createServiceMetrics(service: string): ServiceMetrics {
     },
     svidRenewals: new Counter({
       name: `${METRIC_PREFIX}svid_renewals_total`,
-      help: "SVID renewals; each is followed by a reconnect to NATS with the new certificate.",
+      help: "SVID renewals; each is followed by a reconnect to NATS with the new certificate, bridged by a second connection.",
       registers: [registry],
     }),
     handlerDuration: new Histogram({

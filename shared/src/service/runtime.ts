@@ -14,6 +14,7 @@ import { connectNats } from "../nats/connect.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { createServiceMetrics, metricsCatalogue, type ServiceMetrics } from "../observability/metrics.ts";
 import { createTracing, type Tracing } from "../observability/tracing.ts";
+import { RenewalBridge } from "./renewal.ts";
 
 /** A service run with this flag prints its configuration variables as JSON and exits. */
 export const PRINT_CONFIG_FLAG = "--print-config";
@@ -234,11 +235,20 @@ export async function runService<Shape extends ConfigShape>(
     throw error;
   }
   natsServer = () => nc.getServer();
-  // A renewed SVID is presented by reconnecting: the client re-reads the files, JetStream consumers resume.
+  // A renewed SVID is presented by reconnecting: the client re-reads the files, JetStream consumers resume, and the
+  // bridge keeps the core subscriptions fed through a second connection meanwhile (renewal.ts).
+  const bridge = new RenewalBridge(nc);
   identity.onRenew(() => {
     metrics.svidRenewals.inc();
     details.identity = { source: identity.source, spiffe_id: identity.spiffeId(), not_after: identity.notAfter()?.toISOString() };
-    nc.reconnect().catch((error) => logger.error("reconnect with the renewed SVID failed", { error }));
+    // Disconnected, the client's own reconnect loop presents the new certificate: there is nothing to bridge.
+    if (!connected) return;
+    const second = () =>
+      connectNats({ servers: config.X0_NATS_SERVERS, service: definition.name, instance: `${config.X0_INSTANCE}-renewal`, tls: identity.tls, attempts: 1 });
+    bridge.renew(second, { logger }).then(
+      () => logger.info("reconnected with the renewed SVID", { bridged_subjects: bridge.subjects.length }),
+      (error) => logger.error("reconnect with the renewed SVID failed", { error }),
+    );
   });
   const bus = new Bus({ nc, service: definition.name, logger, metrics, tracing });
   let jsmPromise: Promise<JetStreamManager> | undefined;
