@@ -341,7 +341,8 @@ export class Bus {
 
   async #deliverJs<C extends Contract>(contract: C, msg: JsMsg, handler: Handler<C>): Promise<void> {
     const outcome = await this.#deliver(contract, msg.subject, msg.data, msg.headers, msg.redelivered, handler, msg.seq);
-    if (outcome === "invalid") msg.term("invalid message: dead-lettered");
+    // A plain +TERM: nats-server 2.9 does not know "+TERM <reason>" and leaves the message pending (redelivered forever).
+    if (outcome === "invalid") msg.term();
     else if (outcome === "failed") msg.nak(1000);
     else msg.ack();
   }
