@@ -10,16 +10,11 @@ import {
   Buckets,
   connectNats,
   createLogger,
-  createNativeBackend,
   encodeFloat32,
   LINK_HEALTH_MODEL,
   MessageVerifier,
   openBucket,
-  type SignedDomain,
-  type SigningKey,
-  signMessage,
   swarmServiceOf,
-  type VerifyingKey,
 } from "@x0/shared";
 import { startNatsServer } from "@x0/shared/testing";
 import {
@@ -46,6 +41,7 @@ import {
 import { parseBackground, parseSchedule, recordLab } from "../cli/src/lab/record.ts";
 import { mergedTelemetry, replay } from "../services/analyzer/src/testing/replay.ts";
 import { labRunnable, startHealLab } from "../test/lab-stack.ts";
+import { benchKeys } from "./swarm-keys.ts";
 
 /** What the adapter part needs from the bench. */
 export interface AdapterBenchOptions {
@@ -150,20 +146,8 @@ export async function adapterBench(options: AdapterBenchOptions) {
   const nats = await startNatsServer();
   const nc = await connectNats({ servers: [nats.url], service: "bench-swarm-adapter", instance: "bench" });
   try {
-    const backend = createNativeBackend();
+    const { backend, identity, lookup, signer } = benchKeys();
     const logger = createLogger({ service: "bench", node: "bench", level: "error" });
-    const keys = new Map<string, VerifyingKey>();
-    const identity = (service: string): SigningKey => {
-      const pair = backend.sigKeypair();
-      const keyId = `${service}-${keys.size}`;
-      keys.set(keyId, { keyId, service, alg: "ML-DSA-65", mldsaPublic: pair.publicKey, notBefore: 0, notAfter: Date.now() + 3_600_000 });
-      return { keyId, alg: "ML-DSA-65", mldsaSecret: pair.secretKey };
-    };
-    const lookup = { get: (id: string) => keys.get(id) };
-    const signer =
-      (key: SigningKey) =>
-      <T extends object>(domain: SignedDomain, message: T) =>
-        signMessage(backend, domain, message, key);
     const kv = await openBucket(nc, Buckets.models);
     const models = new ModelStore(kv, LINK_HEALTH_MODEL);
     const adapters = new AdapterStore(kv, LINK_HEALTH_MODEL, SITE);

@@ -12,17 +12,12 @@ import {
   Buckets,
   connectNats,
   createLogger,
-  createNativeBackend,
   LINK_HEALTH_MODEL,
   MessageVerifier,
   openBucket,
-  type SignedDomain,
-  type SigningKey,
   type SwarmRound,
   type SwarmUpdate,
-  signMessage,
   swarmServiceOf,
-  type VerifyingKey,
 } from "@x0/shared";
 import { startNatsServer } from "@x0/shared/testing";
 import {
@@ -53,6 +48,7 @@ import { Coordinator } from "../services/swarm/src/coordinator/coordinator.ts";
 import { labRunnable, startHealLab } from "../test/lab-stack.ts";
 import { percentile } from "./stats.ts";
 import { adapterBench } from "./swarm-adapter.ts";
+import { benchKeys } from "./swarm-keys.ts";
 import { liveRun } from "./swarm-live.ts";
 import { privacyBench } from "./swarm-privacy.ts";
 
@@ -282,20 +278,8 @@ log(`byzantine: ${byzantine.length} runs`);
 async function roundsOverNats(agentCount: number) {
   const nats = await startNatsServer();
   const nc = await connectNats({ servers: [nats.url], service: "bench-swarm", instance: "bench" });
-  const backend = createNativeBackend();
+  const { backend, identity, lookup, signer } = benchKeys();
   const logger = createLogger({ service: "bench", node: "bench", level: "error" });
-  const keys = new Map<string, VerifyingKey>();
-  const identity = (service: string): SigningKey => {
-    const pair = backend.sigKeypair();
-    const keyId = `${service}-${keys.size}`;
-    keys.set(keyId, { keyId, service, alg: "ML-DSA-65", mldsaPublic: pair.publicKey, notBefore: 0, notAfter: Date.now() + 3_600_000 });
-    return { keyId, alg: "ML-DSA-65", mldsaSecret: pair.secretKey };
-  };
-  const lookup = { get: (id: string) => keys.get(id) };
-  const signer =
-    (key: SigningKey) =>
-    <T extends object>(domain: SignedDomain, message: T) =>
-      signMessage(backend, domain, message, key);
   const store = new ModelStore(await openBucket(nc, Buckets.models), LINK_HEALTH_MODEL);
   const encoder = new TextEncoder();
   let bytes = 0;
