@@ -196,7 +196,8 @@ export class Prober {
       return silence > overdueAfterMs && silence <= overdueAfterMs + overdueReportForMs;
     });
     if (overdue.length === 0) return;
-    const epochOffset = Date.now() - now;
+    // Both clocks read now: `now` was taken when the tick began, and a late tick would shift every stamp by its delay.
+    const epochOffset = Date.now() - this.now();
     onOverdue(overdue.map((peer) => this.statsOf(peer, epochOffset)));
   }
 
