@@ -30,17 +30,18 @@ afterAll(async () => {
 describe("dead-letter burst", () => {
   test("burst - 4,000 invalid events are each dead-lettered once, and a valid anomaly right after them is planned within 5 s", async () => {
     const js = jetstream(loop.nc);
-    const invalid = [
+    // Bad JSON, wrong version and types, empty, 500-deep, 200 KB, and bytes that are not UTF-8.
+    const invalid: (string | Uint8Array)[] = [
       "{not json",
       JSON.stringify({ v: 2 }),
       JSON.stringify({ v: 1, kind: 5 }),
       "",
       JSON.stringify({ v: 1, deep: JSON.parse(`${"[".repeat(500)}${"]".repeat(500)}`) }),
       JSON.stringify({ v: 1, big: "x".repeat(200_000) }),
-      "\u00ff\u00fe",
+      new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]),
     ];
     const subjects = [`x0.anomaly.${NODE}`, `x0.plan.${NODE}`, `x0.action.${NODE}`];
-    for (let i = 0; i < 4000; i++) await js.publish(subjects[i % 3] as string, invalid[i % invalid.length] as string);
+    for (let i = 0; i < 4000; i++) await js.publish(subjects[i % 3] as string, invalid[i % invalid.length] as string | Uint8Array);
     const burstEnd = Date.now();
     const anomaly = anomalyFixture({ node: NODE, kind: "link_down", opened_at: burstEnd, ts: burstEnd });
     await js.publish(`x0.anomaly.${NODE}`, JSON.stringify(anomaly));
