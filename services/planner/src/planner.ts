@@ -13,6 +13,7 @@ import {
   type Plan,
   type PlanAlternative,
   TOPOLOGY_ANALYSIS_KEY,
+  type TopologyAnalysis,
 } from "@x0/shared";
 import type { SettingMap } from "./batman/settings.ts";
 import { originOf, PlanEmitter, type PlanOrigin, type Proposal, planIdFor, planMsgID } from "./emit/emit.ts";
@@ -101,8 +102,8 @@ export class Planner {
   /** Repairs to plan again, by incident id: their plan failed without changing anything. */
   readonly #retries = new Map<string, { request: PlanRequest; due: number }>();
   #pendingRelease: { ids: string[]; incidentId: string } | undefined;
-  /** The nodes and usable links the last written topology analysis was made from. */
-  #analysedSignature: string | undefined;
+  /** The last topology analysis, the nodes and usable links it was made from, and whether it is in x0_topology. */
+  #analysed: { signature: string; record: TopologyAnalysis; written: boolean } | undefined;
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(deps: PlannerDeps) {
@@ -491,23 +492,29 @@ export class Planner {
     await this.#analyse(now);
   }
 
-  /** On a change of nodes or usable links: the mesh's fragility, written to x0_topology and exported. */
+  /** On a change of nodes or usable links: the mesh's fragility, exported, and written to x0_topology until it is. */
   async #analyse(now: number): Promise<void> {
     const graph = this.topology.graph();
+    if (graph.nodes.length === 0) return;
     const signature = topologySignature(graph);
-    if (signature === this.#analysedSignature || graph.nodes.length === 0) return;
-    const record = analysisRecord(graph, now);
-    const { singlePoints, edgeConnectivity, components } = this.#metrics;
-    singlePoints.set({ kind: "bridge" }, record.bridges.length);
-    singlePoints.set({ kind: "articulation_point" }, record.articulation_points.length);
-    singlePoints.set({ kind: "cut_off_node" }, record.single_point_of_failure_nodes.length);
-    edgeConnectivity.set(record.edge_connectivity);
-    components.set(record.components);
+    let analysed = this.#analysed;
+    if (analysed?.signature !== signature) {
+      const record = analysisRecord(graph, now);
+      const { singlePoints, edgeConnectivity, components } = this.#metrics;
+      singlePoints.set({ kind: "bridge" }, record.bridges.length);
+      singlePoints.set({ kind: "articulation_point" }, record.articulation_points.length);
+      singlePoints.set({ kind: "cut_off_node" }, record.single_point_of_failure_nodes.length);
+      edgeConnectivity.set(record.edge_connectivity);
+      components.set(record.components);
+      analysed = { signature, record, written: false };
+      this.#analysed = analysed;
+    }
+    if (analysed.written) return;
     try {
-      await this.#deps.topologyStore.put(TOPOLOGY_ANALYSIS_KEY, record);
-      this.#analysedSignature = signature;
+      await this.#deps.topologyStore.put(TOPOLOGY_ANALYSIS_KEY, analysed.record);
+      analysed.written = true;
     } catch (error) {
-      // Written again at the next flush (a standby cannot write: it analyses for its metrics only).
+      // Tried again at the next flush, without analysing again (a standby cannot write: its metrics are what it has).
       this.#deps.logger.debug("topology analysis not written", { error });
     }
   }
