@@ -3,6 +3,7 @@
 import { ConfigError, EXIT_CONFIG } from "@x0/shared";
 import { runAsk } from "./ask/command.ts";
 import { runCerts } from "./certs/command.ts";
+import { runConsole } from "./console/command.ts";
 import { EXIT_USAGE, isUsageError } from "./errors.ts";
 import { runIncidents } from "./incidents/command.ts";
 import { runLab } from "./lab/command.ts";
@@ -15,6 +16,7 @@ export const X0_USAGE = `Usage: x0 <command> [options]
 Commands:
   status [--json] [--url <url> ...]   readiness, versions and loop counters of the running services
   lab <up|down|status|fault|heal|probe>  the network-namespace mesh lab (root)
+  console [--port 9180] [--lab]       a live web view of the mesh, its incidents and services (read-only)
   incidents [--since 1h] [--json]     recent incidents with their time to detect (MTTD) and to repair (MTTR)
   ask "<question>" | --incident <id>  past incidents and runbook sections like it, with citations (the rag)
   certs <init|issue|nats-config>      development CA, client certificates, NATS permissions
@@ -28,6 +30,7 @@ const commands: Record<string, (argv: readonly string[], env: Record<string, str
   incidents: runIncidents,
   ask: runAsk,
   certs: runCerts,
+  console: (argv, env, output) => runConsole(argv, env, output),
 };
 
 /** Runs the x0 command line and returns its exit code. */

@@ -153,6 +153,8 @@ export type { EventHistory } from "./knowledge/history.ts";
 export { readEventHistory } from "./knowledge/history.ts";
 export type { Bucket, StreamLimits } from "./knowledge/knowledge.ts";
 export { BucketReplicasError, Buckets, DEFAULT_STREAM_LIMITS, ensureStreams, forgetBucket, openBucket } from "./knowledge/knowledge.ts";
+export type { KvValue, StoredMessage } from "./knowledge/read-only.ts";
+export { StoredReader } from "./knowledge/read-only.ts";
 export * from "./leadership/mod.ts";
 export type { ConnectOptions } from "./nats/connect.ts";
 export { connectNats } from "./nats/connect.ts";

@@ -5,7 +5,16 @@ import { parseUpArgs, resolveLab } from "./args.ts";
 
 describe("up args", () => {
   test("up args - no arguments start NATS and every service", () => {
-    expect(parseUpArgs([])).toEqual({ startNats: true, cluster: false, only: undefined, lab: undefined, noLab: false, labPrefix: "x0", help: false });
+    expect(parseUpArgs([])).toEqual({
+      startNats: true,
+      cluster: false,
+      only: undefined,
+      lab: undefined,
+      noLab: false,
+      noConsole: false,
+      labPrefix: "x0",
+      help: false,
+    });
   });
 
   test("up args - --no-nats and --only lists (comma-separated, repeatable, deduplicated)", () => {
@@ -15,6 +24,7 @@ describe("up args", () => {
       only: ["monitor", "analyzer", "planner"],
       lab: undefined,
       noLab: false,
+      noConsole: false,
       labPrefix: "x0",
       help: false,
     });

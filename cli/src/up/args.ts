@@ -17,6 +17,8 @@ export interface UpOptions {
   lab: LabTopology | undefined;
   /** `--no-lab`: monitor this machine's interfaces even as root. */
   noLab: boolean;
+  /** `--no-console`: do not serve the console (x0 console). */
+  noConsole: boolean;
   /** `--lab-prefix`: the lab's namespace prefix. */
   labPrefix: string;
   /** `--executors`: on a lab, one executor per node (`node`, also when absent) or one here for every node (`site`). */
@@ -40,6 +42,7 @@ Options:
                    One monitor and one executor per lab node inside its namespace, the other services here,
                    NATS on the lab's management bridge; the lab is removed when up stops. Default as root: ${DEFAULT_UP_LAB}
   --no-lab         monitor this machine's interfaces instead, even as root
+  --no-console     do not serve the console (it runs as x0 console on X0_CONSOLE_PORT, with the lab's controls on a lab)
   --lab-prefix p   the lab's namespace prefix (default ${DEFAULT_LAB_PREFIX}: namespaces ${DEFAULT_LAB_PREFIX}-n1 …)
   --executors m    on a lab: node (default) one executor per node inside its namespace (executor@n1 …, port 9104
                    at the node's management address), carrying out multi-node plans together; site: one here for all
@@ -54,6 +57,7 @@ Environment:
                          planner 9103, executor 9104, other services from 9105 up)
   X0_NODE                node id passed to the services (default: the hostname, sanitised)
   X0_STATE_DIR           state folder for stack.json, the NATS store and the lab state (default <repo>/.x0)
+  X0_CONSOLE_PORT        the console's HTTP port (default 9180)
   X0_LAB                 off (as --no-lab) or a topology (as --lab); used when neither option is given
   NATS_SERVER_BIN        nats-server executable (default nats-server from PATH)
   NO_COLOR               disable coloured prefixes`;
@@ -66,6 +70,7 @@ export function parseUpArgs(argv: readonly string[]): UpOptions {
     only?: string[];
     lab?: string;
     "no-lab"?: boolean;
+    "no-console"?: boolean;
     "lab-prefix"?: string;
     executors?: string;
     help?: boolean;
@@ -79,6 +84,7 @@ export function parseUpArgs(argv: readonly string[]): UpOptions {
         only: { type: "string", multiple: true },
         lab: { type: "string" },
         "no-lab": { type: "boolean" },
+        "no-console": { type: "boolean" },
         "lab-prefix": { type: "string" },
         executors: { type: "string" },
         help: { type: "boolean", short: "h" },
@@ -102,6 +108,7 @@ export function parseUpArgs(argv: readonly string[]): UpOptions {
     only,
     lab: values.lab === undefined ? undefined : parseTopology(values.lab),
     noLab: values["no-lab"] ?? false,
+    noConsole: values["no-console"] ?? false,
     labPrefix: validatePrefix(values["lab-prefix"] ?? DEFAULT_LAB_PREFIX),
     ...(values.executors === undefined ? {} : { executors: labExecutorsOf(values.executors) }),
     help: values.help ?? false,

@@ -15,6 +15,8 @@ export const upConfigShape = {
   X0_NATS_CLUSTER_PORT: portSchema.min(1).default(6222),
   /** HTTP port of the first service; the others follow it (see ports.ts). */
   X0_HTTP_PORT_BASE: portSchema.min(1).default(DEFAULT_HTTP_PORT_BASE),
+  /** HTTP port of the console (x0 console), on 127.0.0.1. */
+  X0_CONSOLE_PORT: portSchema.min(1).default(9180),
   /** Node id given to every service: X0_NODE, else the hostname sanitised to [A-Za-z0-9_-]. */
   X0_NODE: baseConfigShape.X0_NODE,
   /** With --no-nats: the servers to use. */

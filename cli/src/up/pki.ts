@@ -22,7 +22,12 @@ export interface StackPki {
   serviceEnv: Record<string, string>;
   /** TLS files of the admin identity (up's own connections, x0 incidents). */
   adminTls: { caFile: string; certFile: string; keyFile: string };
+  /** TLS files of the console's read-only identity (observer "console"). */
+  consoleTls: { caFile: string; certFile: string; keyFile: string };
 }
+
+/** The observer name of the console `up` runs: its identity is …/x0/observer/console. */
+export const CONSOLE_OBSERVER = "console";
 
 function writePrivate(path: string, text: string): string {
   writeFileSync(path, text, { mode: 0o600 });
@@ -67,6 +72,13 @@ export async function prepareStackPki({
   const admin = await issueSvid({ ca, role: "admin", ttlMs: 7 * 86_400_000 });
   writeFileSync(join(dir, "admin.crt"), admin.certPem);
   const adminTls = { caFile, certFile: join(dir, "admin.crt"), keyFile: writePrivate(join(dir, "admin.key"), admin.keyPem) };
+  const observer = await issueSvid({ ca, role: "observer", name: CONSOLE_OBSERVER, ttlMs: 7 * 86_400_000 });
+  writeFileSync(join(dir, `observer-${CONSOLE_OBSERVER}.crt`), observer.certPem);
+  const consoleTls = {
+    caFile,
+    certFile: join(dir, `observer-${CONSOLE_OBSERVER}.crt`),
+    keyFile: writePrivate(join(dir, `observer-${CONSOLE_OBSERVER}.key`), observer.keyPem),
+  };
   const matrix = loadPermissionMatrix();
   const routes = routeUrls(servers);
   let routeTls: { certFile: string; keyFile: string; caFile: string } | undefined;
@@ -79,7 +91,10 @@ export async function prepareStackPki({
   for (const server of servers) {
     const cluster =
       routeTls && server.clusterPort !== undefined ? { name: CLUSTER_NAME, listen: `127.0.0.1:${server.clusterPort}`, routes, tls: routeTls } : undefined;
-    writeFileSync(server.configFile, renderNatsConfig(matrix, { trustDomain, nodes, tls, serverVersion, serverName: server.serverName, cluster }));
+    writeFileSync(
+      server.configFile,
+      renderNatsConfig(matrix, { trustDomain, nodes, observers: [CONSOLE_OBSERVER], tls, serverVersion, serverName: server.serverName, cluster }),
+    );
   }
-  return { dir, serviceEnv: { X0_DEV_CA_DIR: dir, X0_TRUST_DOMAIN: trustDomain }, adminTls, created };
+  return { dir, serviceEnv: { X0_DEV_CA_DIR: dir, X0_TRUST_DOMAIN: trustDomain }, adminTls, consoleTls, created };
 }

@@ -125,6 +125,8 @@ export class UpStack {
   readonly #colour: boolean;
   #prefixer: Prefixer;
   readonly #services = new Map<string, RunningService>();
+  /** The console (x0 console), when it runs: supervised like a service, but not one (x0 status does not list it). */
+  #console: { port: number; supervisor: Supervisor } | undefined;
   /** The nats-servers to run: one, or the cluster's three. */
   readonly #natsPlan: NatsServerPlan[];
   /** The nats-servers up started (none when it reuses one or runs with --no-nats). */
@@ -186,7 +188,7 @@ export class UpStack {
     const monitorNames = this.#labMonitors ? (this.#labPlan?.nodes ?? []).map((node) => monitorNameOf(node.name)) : [];
     const executorNames = this.#labExecutors ? (this.#labPlan?.nodes ?? []).map((node) => executorNameOf(node.name)) : [];
     this.#prefixer = new Prefixer(
-      ["up", ...this.#natsPlan.map((server) => server.name), "lab", ...ports.keys(), ...monitorNames, ...executorNames],
+      ["up", ...this.#natsPlan.map((server) => server.name), "lab", ...ports.keys(), ...monitorNames, ...executorNames, "console"],
       this.#colour,
     );
     if (stopOnSignals) this.#installSignalHandlers();
@@ -203,6 +205,7 @@ export class UpStack {
         if (this.#labExecutors) this.#startLabExecutors();
         for (const [name, port] of ports) this.#startService(name, port);
         if (this.#labMonitors) this.#startLabMonitors();
+        if (!this.options.noConsole) this.#startConsole();
         await this.#reportReadiness();
       }
       await this.#stopRequested();
@@ -426,6 +429,21 @@ export class UpStack {
     this.#say(`${name} started (pid ${supervisor.pid}) on http://127.0.0.1:${port}`);
   }
 
+  /** Serves the console as the stack's read-only observer; on a lab, with the lab's controls (up runs as root there). */
+  #startConsole(): void {
+    const port = this.config.X0_CONSOLE_PORT;
+    if (!isPortFree(port)) {
+      this.#sayError(`console not started: port ${port} is in use (set X0_CONSOLE_PORT, or --no-console)`);
+      return;
+    }
+    const lab = this.#labPlan ? ["--lab", "--prefix", this.#labPlan.prefix] : [];
+    const argv = [process.execPath, join("cli", "src", "x0.ts"), "console", "--port", String(port), "--nats", this.#natsUrl, ...lab];
+    const env = { ...this.env, X0_STATE_DIR: this.#stateDir };
+    const supervisor = this.#supervise("console", argv, env, "service");
+    supervisor.start();
+    this.#console = { port, supervisor };
+  }
+
   /** Starts a process under a supervisor and records it; throws {@link StackStartError} with `failure` when it cannot be spawned. */
   #startProcess({ name, argv, env, host, port }: ProcessSpec, failure: string): Supervisor {
     const supervisor = this.#supervise(name, argv, env, "service");
@@ -589,11 +607,17 @@ export class UpStack {
     );
     if (this.#stop.signal.aborted) return;
     this.host.write("stdout", `\n${renderStartupTable(started)}\n\n${startupVerdict(started, this.#natsUrl)}\n\n`);
+    const console = this.#console;
+    if (console === undefined) return;
+    const url = `http://127.0.0.1:${console.port}`;
+    const ready = await waitUntilOk(`${url}/readyz`, { timeoutMs: READY_TIMEOUT_MS, signal: this.#stop.signal, hopeless: () => console.supervisor.gaveUp });
+    if (!this.#stop.signal.aborted) this.host.write("stdout", ready ? `console: ${url}\n` : `console: not ready at ${url}; see its output above\n`);
   }
 
   /** Stops the services (TERM, KILL after the grace time), then NATS, then clears the stack file. */
   async #shutdown(): Promise<void> {
     this.#stop.abort();
+    await this.#console?.supervisor.stop(STOP_GRACE_MS);
     await Promise.all([...this.#services.values()].map(({ supervisor }) => supervisor.stop(STOP_GRACE_MS)));
     await Promise.all(this.#natsServers.map((nats) => nats.stop(STOP_GRACE_MS)));
     await this.#stopLab();
@@ -603,6 +627,7 @@ export class UpStack {
   }
 
   #killAll(): void {
+    this.#console?.supervisor.kill();
     for (const { supervisor } of this.#services.values()) supervisor.kill();
     for (const nats of this.#natsServers) nats.kill();
     if (this.#stackWritten) removeStackFile(this.#stackFile, process.pid);

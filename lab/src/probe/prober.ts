@@ -116,7 +116,7 @@ export class LabProber {
       this.events.push(parsed as ProbeEvent);
       this.options.onEvent?.(parsed as ProbeEvent);
     };
-    const lines = createInterface({ input: Readable.fromWeb(stream as NodeReadableStream<Uint8Array>), crlfDelay: Number.POSITIVE_INFINITY });
+    const lines = createInterface({ input: Readable.fromWeb(stream as unknown as NodeReadableStream<Uint8Array>), crlfDelay: Number.POSITIVE_INFINITY });
     for await (const line of lines) take(line);
   }
 

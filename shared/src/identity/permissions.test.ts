@@ -19,8 +19,35 @@ describe("permission matrix", () => {
     expect(x0Publish("executor-site")).toEqual(["x0.action.*", "x0.dlq.executor-site", "x0.probe.*"]);
     expect(x0Publish("swarm/n1")).toEqual(["x0.swarm.round.*", "x0.swarm.update.n1", "x0.swarm.adapter.round.*", "x0.swarm.adapter.update.n1", "x0.dlq.swarm"]);
     expect(x0Publish("swarm/n2")).toEqual(["x0.swarm.round.*", "x0.swarm.update.n2", "x0.swarm.adapter.round.*", "x0.swarm.adapter.update.n2", "x0.dlq.swarm"]);
-    expect(of("observer/grafana")?.publish).toEqual({ deny: [">"] });
-    expect(of("observer/grafana")?.subscribe).toEqual({ allow: ["x0.telemetry.*", "x0.overdue.*", "x0.anomaly.*", "x0.plan.*", "x0.action.*"] });
+    // An observer reads by message get only: no consumer create, no write, nothing of another observer's inbox.
+    expect(of("observer/grafana")?.publish).toEqual({
+      allow: [
+        "$JS.API.STREAM.INFO.X0_EVENTS",
+        "$JS.API.STREAM.MSG.GET.X0_EVENTS",
+        "$JS.API.DIRECT.GET.X0_EVENTS",
+        "$JS.API.DIRECT.GET.X0_EVENTS.>",
+        "$JS.API.STREAM.INFO.KV_x0_topology",
+        "$JS.API.STREAM.MSG.GET.KV_x0_topology",
+        "$JS.API.DIRECT.GET.KV_x0_topology",
+        "$JS.API.DIRECT.GET.KV_x0_topology.>",
+        "$JS.API.STREAM.INFO.KV_x0_keyring",
+        "$JS.API.STREAM.MSG.GET.KV_x0_keyring",
+        "$JS.API.DIRECT.GET.KV_x0_keyring",
+        "$JS.API.DIRECT.GET.KV_x0_keyring.>",
+      ],
+    });
+    expect(of("observer/grafana")?.subscribe).toEqual({
+      allow: [
+        "x0.telemetry.*",
+        "x0.overdue.*",
+        "x0.anomaly.*",
+        "x0.plan.*",
+        "x0.action.*",
+        "_INBOX.observer.grafana.>",
+        "$KV.x0_topology.>",
+        "$KV.x0_keyring.>",
+      ],
+    });
     expect(of("monitor/n1")?.subscribe).toEqual({ allow: ["x0.probe.n1", "_INBOX.>"] });
     // Every role of the matrix has a user, per node and per observer where it says so.
     expect(users.map((u) => u.user).sort()).toEqual(

@@ -38,6 +38,13 @@ export const RolePermissions = z.object({
     .optional(),
   /** KV buckets it uses, with the keys it may write (reading any key of a listed bucket is allowed). */
   kv: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), z.array(Subject)).optional(),
+  /** Streams and buckets it may only read: message gets and stream info, no consumer; a bucket's changes arrive live on `$KV.<bucket>.>`. */
+  read: z
+    .object({
+      streams: z.array(z.string().regex(/^[A-Za-z0-9_-]+$/)).default([]),
+      kv: z.array(z.string().regex(/^[A-Za-z0-9_-]+$/)).default([]),
+    })
+    .optional(),
 });
 /** Permissions of a role. */
 export type RolePermissions = z.infer<typeof RolePermissions>;
@@ -116,6 +123,23 @@ export function jetStreamSubjects(role: RolePermissions): string[] {
   return subjects;
 }
 
+/**
+ * The subjects a role's `read` entry stands for. Reading goes through message gets only: creating even an ephemeral
+ * consumer is not granted, because nats-server 2.9 lets a create request that names an existing durable rewrite it.
+ */
+export function readSubjects(role: RolePermissions): { publish: string[]; subscribe: string[] } {
+  const streams = [...(role.read?.streams ?? []), ...(role.read?.kv ?? []).map((bucket) => `KV_${bucket}`)];
+  return {
+    publish: streams.flatMap((stream) => [
+      `$JS.API.STREAM.INFO.${stream}`,
+      `$JS.API.STREAM.MSG.GET.${stream}`,
+      `$JS.API.DIRECT.GET.${stream}`,
+      `$JS.API.DIRECT.GET.${stream}.>`,
+    ]),
+    subscribe: (role.read?.kv ?? []).map((bucket) => `$KV.${bucket}.>`),
+  };
+}
+
 /** The users of a deployment: every role, once per node for per-node roles and once per observer name. */
 export function natsUsers(
   matrix: PermissionMatrix,
@@ -126,8 +150,9 @@ export function natsUsers(
     const names = permissions.per_node ? nodes : permissions.per_name ? observers : [undefined];
     for (const name of names) {
       const fill = (subjects: string[]) => subjects.map((subject) => subject.replaceAll("{node}", name ?? ""));
-      const publish = fill([...permissions.publish, ...jetStreamSubjects(permissions)]);
-      const subscribe = fill(permissions.subscribe);
+      const reads = readSubjects(permissions);
+      const publish = fill([...permissions.publish, ...jetStreamSubjects(permissions), ...reads.publish]);
+      const subscribe = fill([...permissions.subscribe, ...reads.subscribe]);
       users.push({
         user: spiffeIdOf(trustDomain, role, name),
         permissions: {

@@ -15,13 +15,25 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** Gives up after this many failed first attempts (default: never). */
   attempts?: number;
+  /** Where replies to its requests come (an observer may subscribe only to `_INBOX.observer.<name>.>`). */
+  inboxPrefix?: string;
 }
 
 /**
  * Connects to NATS as `<service>/<instance>`: reconnects forever with jitter,
  * keeps trying the first connection too (the server may start after us), and uses mTLS when configured.
  */
-export async function connectNats({ servers, service, instance, tls, logger, onConnectionChange, signal, attempts }: ConnectOptions): Promise<NatsConnection> {
+export async function connectNats({
+  servers,
+  service,
+  instance,
+  tls,
+  logger,
+  onConnectionChange,
+  signal,
+  attempts,
+  inboxPrefix,
+}: ConnectOptions): Promise<NatsConnection> {
   const tlsOptions: TlsOptions | undefined =
     tls && (tls.caFile || tls.certFile) ? { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile } : undefined;
   let attempt = 0;
@@ -40,6 +52,7 @@ export async function connectNats({ servers, service, instance, tls, logger, onC
         // A refused TLS handshake can leave the attempt hanging; give up on it and try again.
         timeout: 3000,
         tls: tlsOptions,
+        ...(inboxPrefix ? { inboxPrefix } : {}),
       });
       watchStatus(nc, logger, onConnectionChange);
       onConnectionChange?.(true);

@@ -12,6 +12,7 @@ export {
   startNatsServer,
   startSecureCluster,
   startSecureNats,
+  TEST_OBSERVER,
   type TestTls,
 } from "./nats.ts";
 export { collectLines, freePort, REPO_ROOT, type ServiceProcess, serviceProcessOf, startServiceProcess, waitFor } from "./process.ts";

@@ -147,8 +147,13 @@ export interface SecureNats {
   serviceEnv: Record<string, string>;
   /** TLS files of an `admin` identity, for the test's own clients. */
   adminTls: TlsFiles;
+  /** TLS files of the read-only observer `console` (…/x0/observer/console). */
+  observerTls: TlsFiles;
   dispose(): Promise<void>;
 }
+
+/** The observer every test server admits, with the identity {@link SecureNats.observerTls}. */
+export const TEST_OBSERVER = "console";
 
 /** Options shared by {@link startSecureNats} and {@link startSecureCluster}. */
 export interface SecureNatsOptions {
@@ -177,7 +182,9 @@ async function createTestPki(trustDomain: string, host: string) {
   const serverTls = { certFile: write("nats.crt", server.certPem), keyFile: write("nats.key", server.keyPem), caFile };
   const admin = await identity.issueSvid({ ca, role: "admin", ttlMs: 24 * 3_600_000 });
   const adminTls = { caFile, certFile: write("admin.crt", admin.certPem), keyFile: write("admin.key", admin.keyPem) };
-  return { identity, ca, caDir, caFile, write, serverTls, adminTls };
+  const observer = await identity.issueSvid({ ca, role: "observer", name: TEST_OBSERVER, ttlMs: 24 * 3_600_000 });
+  const observerTls = { caFile, certFile: write("observer.crt", observer.certPem), keyFile: write("observer.key", observer.keyPem) };
+  return { identity, ca, caDir, caFile, write, serverTls, adminTls, observerTls };
 }
 
 /** Starts nats-server with the configuration generated from ops/nats/permissions.yaml for `nodes`, as `bun run up` does. */
@@ -187,14 +194,21 @@ export async function startSecureNats({
   trustDomain = "x0tta6bl4.mesh",
   tlsTimeoutSeconds,
 }: SecureNatsOptions): Promise<SecureNats> {
-  const { identity, caDir, serverTls, adminTls } = await createTestPki(trustDomain, host);
-  const configText = identity.renderNatsConfig(identity.loadPermissionMatrix(), { trustDomain, nodes, tls: serverTls, tlsTimeoutSeconds });
+  const { identity, caDir, serverTls, adminTls, observerTls } = await createTestPki(trustDomain, host);
+  const configText = identity.renderNatsConfig(identity.loadPermissionMatrix(), {
+    trustDomain,
+    nodes,
+    observers: [TEST_OBSERVER],
+    tls: serverTls,
+    tlsTimeoutSeconds,
+  });
   const nats = await startNatsServer({ host, configText, scheme: "tls" });
   return {
     nats,
     caDir,
     serviceEnv: { X0_NATS_SERVERS: nats.url, X0_DEV_CA_DIR: caDir, X0_TRUST_DOMAIN: trustDomain },
     adminTls,
+    observerTls,
     dispose: async () => {
       await nats.dispose();
       rmSync(caDir, { recursive: true, force: true });
@@ -216,6 +230,8 @@ export interface SecureCluster {
   serviceEnv: Record<string, string>;
   /** TLS files of an `admin` identity, for the test's own clients. */
   adminTls: TlsFiles;
+  /** TLS files of the read-only observer `console`. */
+  observerTls: TlsFiles;
   /** Waits until every running server routes to every other running one and JetStream has a meta leader. */
   waitFormed(timeoutMs?: number): Promise<void>;
   dispose(): Promise<void>;
@@ -233,7 +249,7 @@ export async function startSecureCluster({
   tlsTimeoutSeconds,
   name = "x0",
 }: SecureNatsOptions & { size?: number; name?: string }): Promise<SecureCluster> {
-  const { identity, ca, caDir, caFile, write, serverTls, adminTls } = await createTestPki(trustDomain, host);
+  const { identity, ca, caDir, caFile, write, serverTls, adminTls, observerTls } = await createTestPki(trustDomain, host);
   const route = await identity.issueServerCertificate({ ca, dnsNames: [identity.NATS_ROUTE_NAME], ipAddresses: ["127.0.0.1"] });
   const routeTls = { certFile: write("route.crt", route.certPem), keyFile: write("route.key", route.keyPem), caFile };
   const clusterPorts = Array.from({ length: size }, () => freePort());
@@ -247,6 +263,7 @@ export async function startSecureCluster({
         configText: identity.renderNatsConfig(matrix, {
           trustDomain,
           nodes,
+          observers: [TEST_OBSERVER],
           tls: serverTls,
           tlsTimeoutSeconds,
           serverName: `${name}-${index + 1}`,
@@ -293,6 +310,7 @@ export async function startSecureCluster({
     caDir,
     serviceEnv: { X0_NATS_SERVERS: urls.join(","), X0_DEV_CA_DIR: caDir, X0_TRUST_DOMAIN: trustDomain, X0_JS_REPLICAS: String(size) },
     adminTls,
+    observerTls,
     waitFormed,
     dispose,
   };
