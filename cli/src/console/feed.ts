@@ -62,6 +62,7 @@ export class ConsoleFeed {
     const { nc } = this.#options;
     for (const subject of LIVE_SUBJECTS) this.#subscriptions.push(nc.subscribe(subject, { callback: (error, message) => this.#onMessage(error, message) }));
     void this.#followStatus();
+    this.#checkWrite();
     await this.resync();
   }
 
@@ -121,27 +122,22 @@ export class ConsoleFeed {
     this.view.syncs++;
     this.view.last_sync_at = Date.now();
     this.view.history_events = events.length;
-    this.view.write_check = await this.#writeCheck();
     logger.info("console synchronised", { events: events.length, syncs: this.view.syncs });
     this.#options.onConnection?.(this.view);
   }
 
-  /** Publishes once to a subject no one reads and reports what the server answered. */
-  async #writeCheck(): Promise<string> {
-    const { nc } = this.#options;
-    const refusal = new Promise<string>((resolve) => {
-      void (async () => {
-        for await (const status of nc.status()) {
-          if (status.type === "error" && String(status.error).includes(WRITE_CHECK_SUBJECT)) return resolve(String(status.error));
-        }
-      })();
-    });
-    nc.publish(WRITE_CHECK_SUBJECT, "");
-    await nc.flush();
-    const timeout = new Promise<string>((resolve) =>
-      setTimeout(() => resolve(`accepted: the server let this identity publish to ${WRITE_CHECK_SUBJECT}`), 2000),
-    );
-    return Promise.race([refusal, timeout]);
+  /**
+   * Publishes once to a subject no one reads: the server's refusal arrives on the status stream {@link #followStatus}
+   * reads; no refusal within 2 s means the server let it through, and that is shown as plainly.
+   */
+  #checkWrite(): void {
+    this.#options.nc.publish(WRITE_CHECK_SUBJECT, "");
+    const timer = setTimeout(() => {
+      if (this.view.write_check !== null) return;
+      this.view.write_check = `accepted: the server let this identity publish to ${WRITE_CHECK_SUBJECT}`;
+      this.#options.onConnection?.(this.view);
+    }, 2000);
+    timer.unref?.();
   }
 
   #onMessage(error: Error | null, message: Msg): void {
@@ -163,7 +159,10 @@ export class ConsoleFeed {
   async #followStatus(): Promise<void> {
     const { nc, logger } = this.#options;
     for await (const status of nc.status()) {
-      if (status.type === "disconnect") {
+      if (status.type === "error" && String(status.error).includes(WRITE_CHECK_SUBJECT)) {
+        this.view.write_check = String(status.error);
+        this.#options.onConnection?.(this.view);
+      } else if (status.type === "disconnect") {
         this.view.connected = false;
         this.#options.onConnection?.(this.view);
       } else if (status.type === "reconnect") {

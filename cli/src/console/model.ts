@@ -145,8 +145,9 @@ export class ConsoleModel {
     const kind = subject.split(".")[1];
     const contract = kind === "anomaly" ? contracts.anomaly : kind === "plan" ? contracts.plan : kind === "action" ? contracts.action : undefined;
     if (!contract) return;
-    const message = this.#parse<Anomaly | Plan | ActionResult>(subject, data, contract.schema as z.ZodType<Anomaly | Plan | ActionResult>, now);
-    if (!message) return;
+    const parsed = this.#parseWithRaw<Anomaly | Plan | ActionResult>(subject, data, contract.schema as z.ZodType<Anomaly | Plan | ActionResult>, now);
+    if (!parsed) return;
+    const message = parsed.data;
     const traced = { ...message, trace_id: traceIdOf(traceparent) };
     const collected = this.#collected(message.incident_id);
     if (kind === "anomaly") {
@@ -158,7 +159,7 @@ export class ConsoleModel {
       const plan = traced as Plan & { trace_id: string | null };
       if (collected.plans.some((known) => known.plan_id === plan.plan_id)) return;
       collected.plans.push(plan);
-      this.#signedPlans.set(plan.plan_id, JSON.parse(decoder.decode(data)));
+      this.#signedPlans.set(plan.plan_id, parsed.raw);
     } else {
       const result = traced as ActionResult & { trace_id: string | null };
       if (collected.results.some((known) => known.result_id === result.result_id)) return;
@@ -232,13 +233,18 @@ export class ConsoleModel {
   }
 
   #parse<T>(source: string, data: Uint8Array, schema: z.ZodType<T>, now: number): T | undefined {
+    return this.#parseWithRaw(source, data, schema, now)?.data;
+  }
+
+  /** The validated message and the JSON it was parsed from (a signature covers every field, unknown ones included). */
+  #parseWithRaw<T>(source: string, data: Uint8Array, schema: z.ZodType<T>, now: number): { data: T; raw: unknown } | undefined {
     const json = parseJson(data);
     if (!json.ok) {
       this.#noteMalformed(source, json.reason, now);
       return undefined;
     }
     const parsed = schema.safeParse(json.value);
-    if (parsed.success) return parsed.data;
+    if (parsed.success) return { data: parsed.data, raw: json.value };
     const issue = parsed.error.issues[0];
     this.#noteMalformed(source, `invalid: ${issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "schema"}`, now);
     return undefined;

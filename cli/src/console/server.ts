@@ -26,9 +26,6 @@ export interface ConsoleServerOptions {
 /** A running console server. */
 export interface ConsoleServer {
   url: string;
-  fanout: EventFanout;
-  /** Sends the model's changes now (the timer does it every flushMs). */
-  flush(): void;
   /** Tells the pages about the connection or the services. */
   notify(event: "connection" | "services", data: unknown): void;
   stop(): Promise<void>;
@@ -117,8 +114,6 @@ export function startConsoleServer(options: ConsoleServerOptions): ConsoleServer
   const timer = setInterval(flush, options.flushMs ?? 100);
   return {
     url: `http://${options.hostname.includes(":") ? `[${options.hostname}]` : options.hostname}:${server.port}`,
-    fanout,
-    flush,
     notify: (event, data) => {
       snapshot = undefined;
       fanout.broadcast(event, data);

@@ -440,7 +440,13 @@ export class UpStack {
     const argv = [process.execPath, join("cli", "src", "x0.ts"), "console", "--port", String(port), "--nats", this.#natsUrl, ...lab];
     const env = { ...this.env, X0_STATE_DIR: this.#stateDir };
     const supervisor = this.#supervise("console", argv, env, "service");
-    supervisor.start();
+    try {
+      supervisor.start();
+    } catch (error) {
+      // The loop runs without its view: said, not fatal.
+      this.#sayError(`console not started: ${describeError(error)}`);
+      return;
+    }
     this.#console = { port, supervisor };
   }
 

@@ -83,7 +83,7 @@ export class StoredReader {
     }
   }
 
-  /** The latest value of every key of `bucket` under `prefix` (a `>`-ended key pattern), deleted keys left out. */
+  /** The latest value of every key of `bucket` matching `pattern` (e.g. `node.>`), deleted keys left out. */
   async bucket(bucket: string, pattern = ">"): Promise<Map<string, KvValue>> {
     const subjectPrefix = `$KV.${bucket}.`;
     const values = new Map<string, KvValue>();
