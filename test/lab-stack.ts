@@ -240,8 +240,16 @@ export async function startHealLab({
     };
     if (clustered) {
       cluster = await startSecureCluster({ ...natsOptions, size: 3 });
-      const { caDir, serviceEnv: clusterEnv, adminTls, observerTls } = cluster;
-      secure = { nats: cluster.servers[0] as SecureNats["nats"], caDir, serviceEnv: clusterEnv, adminTls, observerTls, dispose: () => Promise.resolve() };
+      const { caDir, serviceEnv: clusterEnv, adminTls, observerTls, voterTls } = cluster;
+      secure = {
+        nats: cluster.servers[0] as SecureNats["nats"],
+        caDir,
+        serviceEnv: clusterEnv,
+        adminTls,
+        observerTls,
+        voterTls,
+        dispose: () => Promise.resolve(),
+      };
     } else secure = await startSecureNats(natsOptions);
     const natsUrl = cluster ? cluster.urls.join(",") : secure.nats.url;
     const replicas = secure.serviceEnv.X0_JS_REPLICAS;

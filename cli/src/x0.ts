@@ -5,6 +5,7 @@ import { runAsk } from "./ask/command.ts";
 import { runCerts } from "./certs/command.ts";
 import { runConsole } from "./console/command.ts";
 import { EXIT_USAGE, isUsageError } from "./errors.ts";
+import { runGov } from "./gov/command.ts";
 import { runIncidents } from "./incidents/command.ts";
 import { runLab } from "./lab/command.ts";
 import { describeError } from "./report-error.ts";
@@ -19,6 +20,7 @@ Commands:
   console [--port 9180] [--lab]       a live web view of the mesh, its incidents and services (read-only)
   incidents [--since 1h] [--json]     recent incidents with their time to detect (MTTD) and to repair (MTTR)
   ask "<question>" | --incident <id>  past incidents and runbook sections like it, with citations (the rag)
+  gov <propose|vote|status|verify|members>  governance: members' EIP-712 signed votes on plans and changes
   certs <init|issue|nats-config>      development CA, client certificates, NATS permissions
   help [command]                      print this help, or a command's
 
@@ -30,6 +32,7 @@ const commands: Record<string, (argv: readonly string[], env: Record<string, str
   incidents: runIncidents,
   ask: runAsk,
   certs: runCerts,
+  gov: runGov,
   console: (argv, env, output) => runConsole(argv, env, output),
 };
 

@@ -180,6 +180,23 @@ export function buildDashboards(): Record<string, object> {
         stacked: true,
         queries: [{ expr: "sum by (status) (increase(x0_actions_total[5m]))", legend: "{{status}}" }],
       },
+      {
+        title: "Open proposals",
+        description: "Governance proposals waiting for members' votes or their deadline (plans whose approval is vote, member and policy changes).",
+        kind: "stat",
+        width: 6,
+        queries: [{ expr: "max(x0_gov_proposals_open)", legend: "open" }],
+      },
+      {
+        title: "Governance",
+        description: "Proposals closed per 5 minutes by kind and result, and votes by outcome (refused votes are dead-lettered with the reason).",
+        kind: "timeseries",
+        width: 18,
+        queries: [
+          { expr: "sum by (kind, result) (increase(x0_gov_proposals_closed_total[5m]))", legend: "{{kind}} {{result}}" },
+          { expr: "sum by (outcome) (increase(x0_gov_votes_total[5m]))", legend: "votes {{outcome}}" },
+        ],
+      },
     ]),
     "crypto.json": dashboard("x0-crypto", "x0tta6bl4 / Crypto", "The key authority and the signed control plane.", [
       {

@@ -44,3 +44,14 @@ export class InvalidSubjectToken extends X0Error {}
 
 /** NATS or JetStream could not be reached or set up. */
 export class NatsSetupError extends X0Error {}
+
+/** A consumer handler cannot finish a message yet: JetStream redelivers it after `delayMs` (not counted as a failure). */
+export class RedeliverLater extends X0Error {
+  constructor(
+    message: string,
+    readonly delayMs: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}

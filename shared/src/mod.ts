@@ -7,6 +7,34 @@ export type { Delivery, Endpoint, Handler, Live } from "./contracts/bus.ts";
 export { Bus, HandlerError, RequestError } from "./contracts/bus.ts";
 export type { CryptoEndpoint, CryptoRequest, CryptoResponse } from "./contracts/crypto.ts";
 export { CRYPTO_GROUP, CRYPTO_SERVICE_NAME, cryptoEndpoints } from "./contracts/crypto.ts";
+export {
+  Address,
+  AdoptedPolicy,
+  BasisPoints,
+  Bytes32,
+  CHOICES,
+  Choice,
+  EthSignature,
+  MAX_MEMBERS,
+  MAX_VOTE_REASON,
+  Member,
+  MemberSet,
+  MemberSignature,
+  Proposal,
+  ProposalEvent,
+  ProposalKind,
+  ProposalState,
+  ProposeRequest,
+  SignedVote,
+  SpaceName,
+  StoredVote,
+  Tally,
+  TallyMode,
+  TallyTotals,
+  VoteMessage,
+  VoteReceipt,
+  VoteRules,
+} from "./contracts/governance.ts";
 export { KeyRecord, Revocation, RotationOrder } from "./contracts/keyring.ts";
 export type { RagEndpoint, RagRequest, RagResponse } from "./contracts/rag.ts";
 export {
@@ -116,6 +144,8 @@ export {
   EVENTS_STREAM,
   EVENTS_SUBJECTS,
   endpoints,
+  govProposeEndpoint,
+  govVoteEndpoint,
   probeEndpoint,
   SUBJECT_ROOT,
   subjectOf,
@@ -146,7 +176,8 @@ export {
   swarmServiceOf,
 } from "./contracts/swarm.ts";
 export * from "./crypto/mod.ts";
-export { ConfigError, ContractViolation, InvalidRecord, InvalidSubjectToken, NatsSetupError, X0Error } from "./errors.ts";
+export { ConfigError, ContractViolation, InvalidRecord, InvalidSubjectToken, NatsSetupError, RedeliverLater, X0Error } from "./errors.ts";
+export * from "./governance/mod.ts";
 export * from "./identity/mod.ts";
 export { readJsonFile, writeJsonFile } from "./json-file.ts";
 export type { EventHistory } from "./knowledge/history.ts";

@@ -26,7 +26,7 @@ export const CERTS_USAGE = `Usage: x0 certs <init|issue|nats-config> [options]
                   x0 certs issue --role observer --id grafana
                 the observer role may subscribe to x0.telemetry/overdue/anomaly/plan/action and publish nothing
   nats-config   print the nats-server configuration for the permission matrix (ops/nats/permissions.yaml):
-                  x0 certs nats-config --nodes n1,n2 [--observers grafana]
+                  x0 certs nats-config --nodes n1,n2 [--observers grafana] [--voters alice,bob]
                 a cluster member's (routes with mTLS, only the route certificate may join):
                   x0 certs nats-config --nodes n1 --server-name x0-1 --routes nats://a:6222,nats://b:6222,nats://c:6222
 
@@ -42,6 +42,7 @@ Options:
   --out <path>           issue: folder for <role>[-<id>].crt/.key (default the PKI folder)
   --nodes <a,b>          nats-config: node ids (one monitor identity each)
   --observers <a,b>      nats-config: observer names
+  --voters <a,b>         nats-config: governance members' voter identities (x0 certs issue --role voter --id alice)
   --server-version <v>   nats-config: nats-server version (default: asked from nats-server --version)
   --server-name <name>   nats-config: this server's name, unique in its cluster (needed with --routes)
   --routes <a,b,c>       nats-config: route URLs of every server of the cluster (its own included)
@@ -92,6 +93,7 @@ export async function runCerts(argv: readonly string[], env: Record<string, stri
         out: { type: "string" },
         nodes: { type: "string" },
         observers: { type: "string" },
+        voters: { type: "string" },
         "server-version": { type: "string" },
         "server-name": { type: "string" },
         routes: { type: "string" },
@@ -167,7 +169,10 @@ export async function runCerts(argv: readonly string[], env: Record<string, stri
   if (command === "nats-config") {
     const nodes = list(values.nodes);
     const observers = list(values.observers);
-    for (const name of [...nodes, ...observers]) if (!NAME.test(name)) throw new UsageError(`${JSON.stringify(name)} is not a valid node or observer name`);
+    const voters = list(values.voters);
+    for (const name of [...nodes, ...observers, ...voters]) {
+      if (!NAME.test(name)) throw new UsageError(`${JSON.stringify(name)} is not a valid node, observer or voter name`);
+    }
     const serverName = values["server-name"];
     if (serverName !== undefined && !NAME.test(serverName)) throw new UsageError(`--server-name ${JSON.stringify(serverName)} must be 1-64 of [A-Za-z0-9_-]`);
     const routes = list(values.routes);
@@ -187,6 +192,7 @@ export async function runCerts(argv: readonly string[], env: Record<string, stri
         trustDomain,
         nodes,
         observers,
+        voters,
         tls: { certFile: join(dir, "nats.crt"), keyFile: join(dir, "nats.key"), caFile: caFiles.cert },
         serverVersion: values["server-version"] ?? installedServerVersion(),
         serverName,

@@ -1,6 +1,6 @@
 // The executor's configuration (environment or X0_CONFIG_FILE), validated at start: a bad value exits 78 naming the variable.
 import { readFileSync } from "node:fs";
-import { boolSchema, ConfigError, commaListSchema, cryptoConfigShape, loadConfig } from "@x0/shared";
+import { boolSchema, ConfigError, commaListSchema, cryptoConfigShape, governanceConfigShape, loadConfig } from "@x0/shared";
 import { z } from "zod";
 import { ProcessAllowList } from "./actuators/process.ts";
 import { type ExecutorMode, ExecutorModes } from "./run/handle-plan.ts";
@@ -34,6 +34,7 @@ export const processesSchema = z
 /** The executor's variables (besides the common ones). */
 export const executorConfigShape = {
   ...cryptoConfigShape,
+  ...governanceConfigShape,
   /** Services whose keys may sign plans (comma-separated). */
   X0_EXECUTOR_PLAN_SIGNERS: z.string().default("planner").pipe(commaListSchema),
   /** enforce: run actuators; dry-run (default, safe on a host until an operator opts in): report what would be done; detect-only: acknowledge plans as skipped. */
@@ -72,6 +73,8 @@ export const executorConfigShape = {
   X0_EXECUTOR_TXN_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   /** How long past a deadline a participant waits for a silent coordinator before aborting the plan itself, and an abort waits for rollbacks. */
   X0_EXECUTOR_TXN_GRACE_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  /** How often a vote plan whose proposal is open is looked at again (its proposal recounted), in ms. */
+  X0_EXECUTOR_VOTE_RECHECK_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
 };
 
 /** The name the executor runs as, which is also its identity's role: `executor-site` for scope `all` (rights over every node), else `executor`. */

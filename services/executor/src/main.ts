@@ -1,10 +1,26 @@
 // Executor (E of MAPE-K): signed plans in, actuators applied, effects verified (or rolled back), honest results out.
-import { type ActionResult, Buckets, contracts, openBucket, openControlPlaneCrypto, runService, subjectOf } from "@x0/shared";
+import {
+  type ActionResult,
+  Buckets,
+  ConfigError,
+  contracts,
+  GovStore,
+  loadGenesis,
+  MemberChain,
+  MessageVerifier,
+  openBucket,
+  openControlPlaneCrypto,
+  RecoveryCache,
+  runService,
+  subjectOf,
+} from "@x0/shared";
 import pkg from "../package.json" with { type: "json" };
 import { actuatorsFromConfig } from "./actuators/from-config.ts";
 import { checkScope, executorConfigShape, executorServiceName, resolveMode } from "./config.ts";
 import { CoordinatedPlans } from "./coordination/coordinated.ts";
 import { CoordinationRecords } from "./coordination/store.ts";
+import { VoteAdmission } from "./governance/admit.ts";
+import { VoteGate } from "./governance/gate.ts";
 import { nodeKeys, PlanLeases, SITE_KEYS } from "./lease/lease.ts";
 import { createMetrics, executorCounts } from "./metrics.ts";
 import { PlanHandler } from "./run/handle-plan.ts";
@@ -100,10 +116,50 @@ await runService({
     );
     logger.info("executor mode", { mode, scope: config.X0_EXECUTOR_SCOPE, netns: config.X0_EXECUTOR_NETNS || "(host)", actuators: actuators.registry.types() });
 
-    const intake = planIntake({ bus, verifier: signing.verifier, signers: config.X0_EXECUTOR_PLAN_SIGNERS, handler, counts, logger });
+    // Vote plans: their signature stays acceptable while their proposal is open (a proposal lasts at most 30 days).
+    const voteVerifier = new MessageVerifier({
+      backend: signing.backend,
+      keys: signing.keyring,
+      maxAgeMs: 31 * 24 * 3600_000,
+      maxSkewMs: config.X0_SIGNATURE_MAX_SKEW_MS,
+    });
+    const governance = await openGovernance(config.X0_GOV_MEMBERS);
+    const votes = new VoteAdmission({
+      gate: new VoteGate({ governance, verifier: voteVerifier, signers: config.X0_EXECUTOR_PLAN_SIGNERS, recheckMs: config.X0_EXECUTOR_VOTE_RECHECK_MS }),
+      outcomes,
+      sign,
+      coordinates: (plan) => all || plan.node === config.X0_NODE,
+      publishAwaiting: async (result) => {
+        await bus.publishDurable(contracts.action, result.node, result, { msgID: `awaiting:${result.plan_id}` });
+        counts.published(result.status);
+      },
+      logger,
+    });
+    Object.assign(details, { governance: governance ? { space: governance.chain.genesis.space } : "off" });
+    const intake = planIntake({
+      bus,
+      verifier: signing.verifier,
+      signers: config.X0_EXECUTOR_PLAN_SIGNERS,
+      handler,
+      counts,
+      logger,
+      votes,
+      voteVerifier,
+    });
     const durable = all ? "executor-all" : `executor-${config.X0_NODE}`;
     // Every plan, in both scopes: a node executor takes part in any plan with a step for its node.
     const consumer = { durable, token: "*", jsm: await jsm(), ackWaitMs: config.X0_EXECUTOR_ACK_WAIT_MS };
     track(await bus.consume(contracts.plan, intake, consumer));
+
+    /** The pinned genesis and the x0_gov bucket, or undefined when X0_GOV_MEMBERS is empty (vote plans are then rejected). */
+    async function openGovernance(membersPath: string) {
+      if (membersPath === "") return undefined;
+      const genesis = await loadGenesis(membersPath).catch((error: Error) => {
+        throw new ConfigError("X0_GOV_MEMBERS", error.message, { cause: error });
+      });
+      const store = new GovStore(await openBucket(nc, Buckets.gov));
+      const cache = new RecoveryCache();
+      return { store, chain: new MemberChain(genesis, store, cache), cache };
+    }
   },
 });

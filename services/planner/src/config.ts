@@ -1,6 +1,6 @@
 // The planner's configuration variables (besides the common ones), validated at start.
 import { join } from "node:path";
-import { cryptoConfigShape } from "@x0/shared";
+import { cryptoConfigShape, governanceConfigShape } from "@x0/shared";
 import { z } from "zod";
 import { loadPolicy } from "./policy/policy.ts";
 
@@ -10,6 +10,7 @@ const SHIPPED_POLICY = join(import.meta.dir, "..", "policy.yaml");
 /** The planner's variables: the signing key's settings, the policy file and the leader lease. */
 export const plannerConfigShape = {
   ...cryptoConfigShape,
+  ...governanceConfigShape,
   /**
    * How long the leader lease lasts without renewal (renewed every third of it), in ms; also the durable consumers' ack
    * wait, so an incident state a dead leader fetched comes back by the time a standby has taken over.

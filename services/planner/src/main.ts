@@ -2,6 +2,7 @@
 // One instance leads (the leader lease in x0_leases); the others stand by warm (README: "Leader and standbys").
 import {
   Buckets,
+  ConfigError,
   contracts,
   createLeadershipMetrics,
   followAnnouncements,
@@ -15,13 +16,17 @@ import {
 } from "@x0/shared";
 import pkg from "../package.json" with { type: "json" };
 import { plannerConfigShape } from "./config.ts";
+import { planIdFor } from "./emit/emit.ts";
 import { FencedStore, NotLeader } from "./failover/fenced-store.ts";
 import { PlannerRole } from "./failover/role.ts";
+import { createGovernanceMetrics } from "./governance/metrics.ts";
+import { startGovernance } from "./governance/start.ts";
 import { anomalyIntake } from "./intake/anomalies.ts";
 import { KvStore } from "./kv.ts";
 import { createMetrics } from "./metrics.ts";
 import { OutcomeStore } from "./outcomes/store.ts";
 import { Planner } from "./planner.ts";
+import { needsVotes } from "./policy/policy.ts";
 import { ragAsker } from "./rag/ask.ts";
 import { rehearsePlanning } from "./rehearsal.ts";
 
@@ -33,18 +38,46 @@ await runService({
   version: pkg.version,
   httpPort: 9103,
   config: plannerConfigShape,
+  checkConfig(config) {
+    if (needsVotes(config.X0_PLANNER_POLICY) && config.X0_GOV_MEMBERS === "") {
+      throw new ConfigError("X0_GOV_MEMBERS", "the genesis member set file: the policy has plans whose approval is vote, and nobody could approve them");
+    }
+  },
   async start({ config, bus, nc, jsm, logger, metrics: { registry }, counters, details, track, onStop, ensureStreams }) {
     await ensureStreams();
     // Plans are signed in-process with the planner's own key (no round trip to the crypto service).
     const signing = await openControlPlaneCrypto({ service: "planner", config, nc, logger });
     onStop(() => signing.stop());
-    const policy = config.X0_PLANNER_POLICY;
-    logger.info("policy loaded", { kinds: Object.keys(policy.kinds), fallback: policy.fallback.map((rule) => rule.name) });
+    let policy = config.X0_PLANNER_POLICY;
     const [topologyKv, outcomesKv, leasesKv] = await Promise.all([
       openBucket(nc, Buckets.topology),
       openBucket(nc, Buckets.outcomes),
       openBucket(nc, Buckets.leases),
     ]);
+    // Governance: proposals for plans whose approval is vote, members' votes, tallies (services/planner/README.md).
+    // Its metrics exist (at zero) with governance off, so dashboards and the catalogue see them either way.
+    const governanceMetrics = createGovernanceMetrics(registry);
+    const gov =
+      config.X0_GOV_MEMBERS === ""
+        ? undefined
+        : await startGovernance({
+            membersPath: config.X0_GOV_MEMBERS,
+            bucket: await openBucket(nc, Buckets.gov),
+            bus,
+            rules: () => policy.governance,
+            sign: (domain, message) => signing.sign(domain, message),
+            adoptPolicy: async (adopted, proposal) => {
+              policy = adopted;
+              logger.info("policy adopted by vote", { proposal_id: proposal.proposal_id, kinds: Object.keys(policy.kinds) });
+              await role.renew();
+            },
+            proposer: `planner/${holderName(config.X0_INSTANCE)}`,
+            metrics: governanceMetrics,
+            logger,
+          });
+    for (const live of gov?.lives ?? []) track(live);
+    if (gov?.adopted) policy = gov.adopted;
+    logger.info("policy loaded", { kinds: Object.keys(policy.kinds), fallback: policy.fallback.map((rule) => rule.name), governance: gov !== undefined });
     // Every write and publish is fenced: only the leader's land, checked immediately before each one.
     let leadership: Leadership | undefined;
     const isLeader = () => leadership?.isLeader() ?? false;
@@ -64,8 +97,13 @@ await runService({
           ...(config.X0_PLANNER_RAG_DEADLINE_MS > 0 ? { similar } : {}),
           publish: async (plan, msgID, parent) => {
             if (!isLeader()) throw new NotLeader(`plan ${plan.plan_id} not published: this planner is not the leader`);
+            // A vote plan names its proposal (derived from the plan id, so a re-planned redelivery names the same one).
+            const named = plan.approval === "vote" ? { ...plan, proposal_id: planIdFor(`proposal:${plan.plan_id}`) } : plan;
             // Signed once, before the publish loop: a retried publish carries the same bytes and is stored once.
-            await bus.publishDurable(contracts.plan, plan.node, signing.sign("plan", plan), { msgID, parent, signal: leadership?.signal });
+            const signed = signing.sign("plan", named);
+            // The proposal is stored before the plan is published, so an executor never meets a vote plan without one.
+            if (signed.approval === "vote") await gov?.governance.openForPlan(signed);
+            await bus.publishDurable(contracts.plan, plan.node, signed, { msgID, parent, signal: leadership?.signal });
           },
         }),
       outcomes,
@@ -112,8 +150,14 @@ await runService({
       skewMs: config.X0_PLANNER_LEASE_SKEW_MS,
       logger,
       metrics: createLeadershipMetrics(registry),
-      onElected: () => role.lead(),
-      onDemoted: () => role.standBy(),
+      onElected: async () => {
+        await role.lead();
+        await gov?.lead(true);
+      },
+      onDemoted: async () => {
+        await gov?.lead(false);
+        await role.standBy();
+      },
     });
     const elected = leadership;
     Object.defineProperties(details, {

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import {
+  actionResult,
   createLogger,
   type IncidentTarget,
   LinkRecord,
@@ -325,6 +326,24 @@ describe("planner", () => {
     const resolved = await planner.handleAnomaly(later(spike, "resolved"));
     expect(resolved?.rule).toBe("traffic_spike/quarantine-kept");
     expect(resolved?.actions.map((action) => action.type)).toEqual(["notify"]);
+  });
+
+  test("planner - a quarantine its members voted down is not kept when the spike resolves", async () => {
+    const voted: Policy = { ...shipped, kinds: { ...shipped.kinds, traffic_spike: { alternatives: [{ name: "quarantine", approval: "vote" }] } } };
+    const { planner } = setup({ policy: voted });
+    const target: IncidentTarget = {
+      type: "neighbour",
+      id: "neighbour:n3/n3-n2/02:00:00:00:00:07",
+      nodes: ["n3"],
+      interfaces: ["n3-n2"],
+      neighbour: { mac: "02:00:00:00:00:07", ipv4: "10.200.0.9" },
+    };
+    const spike = incident("traffic_spike", target, { interface: "n3-n2", metric: "neighbour_packets_per_s" });
+    const plan = await planner.handleAnomaly(spike);
+    expect(plan?.approval).toBe("vote");
+    await planner.handleResult(actionResult(plan as Plan, { status: "rejected", started_at: 0, detail: "proposal did not pass" }));
+    const resolved = await planner.handleAnomaly(later(spike, "resolved"));
+    expect(resolved?.rule).not.toBe("traffic_spike/quarantine-kept");
   });
 
   test("planner - retransmit storms notify", async () => {

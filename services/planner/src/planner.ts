@@ -59,7 +59,7 @@ export interface PlannerDeps {
 interface Incident {
   kind: AnomalyKind;
   alternative: string;
-  approval: "auto" | "manual";
+  approval: Plan["approval"];
   quarantined: boolean;
   /** The incident's last repair plan, and how often it was planned again after failing without a change. */
   repair?: { request: PlanRequest; planId: string; retries: number };
@@ -72,7 +72,7 @@ type Mesh = "batman" | "static";
 interface Choice {
   anomaly: Anomaly;
   chosen: Alternative;
-  approval: "auto" | "manual";
+  approval: Plan["approval"];
   origin: PlanOrigin;
   cooldownKey: string;
 }
@@ -359,6 +359,11 @@ export class Planner {
     if (settled) this.#metrics.outcomes.inc({ kind: settled.record.kind, alternative: settled.record.alternative, outcome: settled.outcome ?? "none" });
     await this.#routes.settle(result, settled, now);
     await this.#batman.settle(result, settled, now);
+    // A quarantine its members voted down never happened: the incident's end releases nothing and keeps nothing.
+    if (result.status === "rejected") {
+      const known = this.#incidents.get(result.incident_id);
+      if (known) known.quarantined = false;
+    }
     this.#retryIfUnapplied(result, now);
   }
 

@@ -2,7 +2,7 @@ import { AckPolicy, DeliverPolicy, type JetStreamClient, type JetStreamManager, 
 import type { MsgHdrs, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { type Context, context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { z } from "zod";
-import { ContractViolation, NatsSetupError, X0Error } from "../errors.ts";
+import { ContractViolation, NatsSetupError, RedeliverLater, X0Error } from "../errors.ts";
 import { type Logger, RateLimiter } from "../observability/logger.ts";
 import type { ServiceMetrics } from "../observability/metrics.ts";
 import { Attr, MESSAGING_SYSTEM_NATS } from "../observability/semconv.ts";
@@ -344,6 +344,7 @@ export class Bus {
     // A plain +TERM: nats-server 2.9 does not know "+TERM <reason>" and leaves the message pending (redelivered forever).
     if (outcome === "invalid") msg.term();
     else if (outcome === "failed") msg.nak(1000);
+    else if (typeof outcome === "number") msg.nak(outcome);
     else msg.ack();
   }
 
@@ -356,7 +357,7 @@ export class Bus {
     redelivered: boolean,
     handler: Handler<C>,
     sequence?: number,
-  ): Promise<"ok" | "invalid" | "failed"> {
+  ): Promise<"ok" | "invalid" | "failed" | number> {
     const token = tokenOf(contract, subject);
     const parsed = parseJson(data);
     const checked = parsed.ok ? compiled(contract.schema).safeParse(parsed.value) : undefined;
@@ -383,6 +384,11 @@ export class Bus {
       await context.with(ctx, () => handler(checked.data as MessageOf<C>, { subject, token, headers, data, trace: ctx, redelivered, sequence }));
       return "ok";
     } catch (error) {
+      // Not a failure: the handler asked to see the message again later (a vote plan waiting for its proposal).
+      if (error instanceof RedeliverLater) {
+        this.#logger.debug("message redelivered later", { subject, delay_ms: error.delayMs, detail: error.message });
+        return error.delayMs;
+      }
       this.#metrics.handlerErrors.inc({ subject: contract.template });
       span.recordException(error as Error);
       span.setStatus({ code: SpanStatusCode.ERROR });

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { InvalidRecord } from "../errors.ts";
 import { type Bucket, Buckets } from "../knowledge/knowledge.ts";
 import { NodeAnnouncement } from "./announcement.ts";
+import { AdoptedPolicy, MemberSet, Proposal, StoredVote, Tally } from "./governance.ts";
 import { KeyRecord, Revocation, RotationOrder } from "./keyring.ts";
 import { ActionResult, ActionType, AnomalyKind, EpochMillis, NodeId, ParticipantStatus, PlannedAction, StepStatus } from "./schemas.ts";
 import { AdapterVersion, ModelVersion } from "./swarm.ts";
@@ -182,7 +183,7 @@ export const PlanRecord = z.object({
   incident_id: z.uuid(),
   kind: AnomalyKind,
   alternative: z.string().min(1).max(64),
-  approval: z.enum(["auto", "manual"]),
+  approval: z.enum(["auto", "manual", "vote"]),
   created_at: EpochMillis,
   changes: z
     .array(z.object({ next: RouteRecord, previous: RouteRecord.nullable() }))
@@ -596,6 +597,58 @@ export const records = {
     summary: "A site's adopted adapter, replaced by compare-and-set; the analyzer applies it to the site's nodes on its base version.",
     writers: ["swarm"],
     readers: ["swarm", "analyzer"],
+  },
+  govMemberSet: {
+    message: "MemberSet",
+    bucket: Buckets.gov,
+    key: "members.v{version}",
+    schema: MemberSet,
+    summary: "A version of the governance member set: the genesis (a copy of X0_GOV_MEMBERS) or one a passed members proposal made; written once.",
+    writers: ["planner"],
+    readers: ["planner", "executor", "executor-site"],
+  },
+  govProposal: {
+    message: "Proposal",
+    bucket: Buckets.gov,
+    key: "proposal.{proposal}",
+    schema: Proposal,
+    summary: "A governance proposal (what it binds, its rules, the signed plan of a vote plan), signed by the planner; written once.",
+    writers: ["planner"],
+    readers: ["planner", "executor", "executor-site"],
+  },
+  govProposalHash: {
+    bucket: Buckets.gov,
+    key: "hash.{hash}",
+    summary: "The id of the proposal with this hash (a member set version names the proposal that made it by hash).",
+    writers: ["planner"],
+    readers: ["planner", "executor", "executor-site"],
+  },
+  govVote: {
+    message: "StoredVote",
+    bucket: Buckets.gov,
+    key: "vote.{proposal}.{address}",
+    schema: StoredVote,
+    summary: "A member's EIP-712 signed vote as accepted (one per member; replaced only where the proposal allows it).",
+    writers: ["planner"],
+    readers: ["planner", "executor", "executor-site"],
+  },
+  govTally: {
+    message: "Tally",
+    bucket: Buckets.gov,
+    key: "tally.{proposal}",
+    schema: Tally,
+    summary: "How a proposal ended, listing every counted vote with its signature; written once. Executors recount instead of trusting it.",
+    writers: ["planner"],
+    readers: ["planner", "executor", "executor-site"],
+  },
+  govPolicy: {
+    message: "AdoptedPolicy",
+    bucket: Buckets.gov,
+    key: "policy.current",
+    schema: AdoptedPolicy,
+    summary: "The planner policy the last passed policy proposal adopted; planners load it in place of their file.",
+    writers: ["planner"],
+    readers: ["planner"],
   },
   baselines: {
     bucket: Buckets.baselines,

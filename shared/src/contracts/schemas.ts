@@ -412,7 +412,10 @@ export const Plan = z
     node: NodeId,
     kind: AnomalyKind,
     rule: z.string().min(1).max(128).describe("Name of the policy rule that produced the plan."),
-    approval: z.enum(["auto", "manual"]).describe("auto: the executor may run it; manual: it waits for approval."),
+    approval: z
+      .enum(["auto", "manual", "vote"])
+      .describe("auto: the executor may run it; manual: it waits for an operator; vote: it runs only if its proposal passes (governance)."),
+    proposal_id: z.uuid().optional().describe("approval vote: the governance proposal (x0_gov) that decides this plan."),
     actions: z.array(PlannedAction).max(256),
     created_at: EpochMillis,
     target: IncidentTarget.optional(),
@@ -443,7 +446,8 @@ export type ParticipantStatus = z.infer<typeof ParticipantStatus>;
 // verified: applied and the expected effect observed; applied: applied, with nothing observable to check (e.g. notify);
 // rolled_back: verification failed and the steps were undone; failed: a step or the rollback failed; skipped: detect-only.
 // `success` is kept for v1 readers and no longer emitted: `verified` says the same, and says how it is known.
-export const ResultStatus = z.enum(["dry_run", "success", "failed", "rolled_back", "awaiting_approval", "applied", "verified", "skipped"]);
+// rejected: a vote plan whose proposal did not pass (or did not hold up on the executor's recount); it never runs.
+export const ResultStatus = z.enum(["dry_run", "success", "failed", "rolled_back", "awaiting_approval", "applied", "verified", "skipped", "rejected"]);
 /** A result status. */
 export type ResultStatus = z.infer<typeof ResultStatus>;
 

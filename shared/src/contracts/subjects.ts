@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { InvalidSubjectToken } from "../errors.ts";
 import type { Endpoint } from "./bus.ts";
 import { CRYPTO_GROUP, CRYPTO_SERVICE_NAME, cryptoEndpoints } from "./crypto.ts";
+import { Proposal as GovProposal, ProposalEvent, ProposeRequest, SignedVote, VoteReceipt } from "./governance.ts";
 import { RAG_GROUP, RAG_SERVICE_NAME, ragEndpoints } from "./rag.ts";
 import { ActionResult, Anomaly, DeadLetter, Plan, ProbeOverdue, ProbeRequest, ProbeResponse, Telemetry } from "./schemas.ts";
 import { AdapterRound, AdapterUpdate, SwarmRound, SwarmUpdate } from "./swarm.ts";
@@ -96,6 +97,12 @@ export const contracts = {
     producers: ["swarm"],
     consumers: ["swarm"],
   }),
+  govProposal: defineContract("gov.proposal", "proposal", ProposalEvent, {
+    message: "ProposalEvent",
+    summary: "A governance proposal opened (state open) or closed with its tally (passed or rejected); x0_gov holds the records.",
+    producers: ["planner"],
+    consumers: [],
+  }),
   dlq: defineContract("dlq", "service", DeadLetter, {
     message: "DeadLetter",
     summary: "Messages a service rejected because they failed contract validation or a check (signature, round), with the reason.",
@@ -169,6 +176,27 @@ export const endpoints: Readonly<Record<string, EndpointContract>> = {
     servers: ["monitor"],
     clients: ["executor", "executor-site"],
   },
+  "gov.vote": {
+    template: `${SUBJECT_ROOT}.gov.vote`,
+    request: SignedVote,
+    response: VoteReceipt,
+    requestMessage: "SignedVote",
+    responseMessage: "VoteReceipt",
+    summary:
+      "Submit a member's EIP-712 signed vote on an open proposal. A refused vote (not a member, another proposal, after the deadline, a second vote, a bad signature) is answered accepted: false with the reason and dead-lettered.",
+    servers: ["planner"],
+    clients: ["admin", "voter"],
+  },
+  "gov.propose": {
+    template: `${SUBJECT_ROOT}.gov.propose`,
+    request: ProposeRequest,
+    response: GovProposal,
+    requestMessage: "ProposeRequest",
+    responseMessage: "Proposal",
+    summary: "Propose a new member set or planner policy; the reply is the opened proposal (its hash is what votes sign).",
+    servers: ["planner"],
+    clients: ["admin"],
+  },
   ...Object.fromEntries(
     Object.entries(cryptoEndpoints).map(([name, { summary, request, response }]) => {
       const message = name
@@ -208,6 +236,19 @@ export const endpoints: Readonly<Record<string, EndpointContract>> = {
       return [`rag.${name}`, contract];
     }),
   ),
+};
+
+/** `x0.gov.vote`: submit a signed vote (answered by the planners). */
+export const govVoteEndpoint: Endpoint<typeof SignedVote, typeof VoteReceipt> = {
+  subject: `${SUBJECT_ROOT}.gov.vote`,
+  request: SignedVote,
+  response: VoteReceipt,
+};
+/** `x0.gov.propose`: propose a member set or policy change (answered by the planners). */
+export const govProposeEndpoint: Endpoint<typeof ProposeRequest, typeof GovProposal> = {
+  subject: `${SUBJECT_ROOT}.gov.propose`,
+  request: ProposeRequest,
+  response: GovProposal,
 };
 
 /** `x0.probe.<node>`: ask a node's monitor to send hellos to an address from inside the node (the executor's path check). */

@@ -16,7 +16,9 @@ export type SignedDomain =
   | "swarm-model"
   | "swarm-adapter-round"
   | "swarm-adapter-update"
-  | "swarm-adapter";
+  | "swarm-adapter"
+  | "gov-proposal"
+  | "gov-tally";
 
 /** A private signing key held in memory. */
 export interface SigningKey {

@@ -8,13 +8,13 @@ const matrix = loadPermissionMatrix();
 
 describe("permission matrix", () => {
   test("permissions - each role publishes only its own subjects, as the matrix says", () => {
-    const users = natsUsers(matrix, { trustDomain: "x0tta6bl4.mesh", nodes: ["n1", "n2"], observers: ["grafana"] });
+    const users = natsUsers(matrix, { trustDomain: "x0tta6bl4.mesh", nodes: ["n1", "n2"], observers: ["grafana"], voters: ["alice"] });
     const of = (id: string) => users.find((u) => u.user === `spiffe://x0tta6bl4.mesh/x0/${id}`)?.permissions;
     const x0Publish = (id: string) => (((of(id)?.publish ?? { allow: [] }) as { allow: string[] }).allow ?? []).filter((s) => s.startsWith("x0."));
     expect(x0Publish("monitor/n1")).toEqual(["x0.telemetry.n1", "x0.overdue.n1", "x0.dlq.monitor"]);
     expect(x0Publish("monitor/n2")).toEqual(["x0.telemetry.n2", "x0.overdue.n2", "x0.dlq.monitor"]);
     expect(x0Publish("analyzer")).toEqual(["x0.anomaly.*", "x0.dlq.analyzer"]);
-    expect(x0Publish("planner")).toEqual(["x0.plan.*", "x0.dlq.planner", "x0.rag.search"]);
+    expect(x0Publish("planner")).toEqual(["x0.plan.*", "x0.dlq.planner", "x0.rag.search", "x0.gov.proposal.*"]);
     expect(x0Publish("executor/n1")).toEqual(["x0.action.n1", "x0.dlq.executor", "x0.probe.*"]);
     expect(x0Publish("executor-site")).toEqual(["x0.action.*", "x0.dlq.executor-site", "x0.probe.*"]);
     expect(x0Publish("swarm/n1")).toEqual(["x0.swarm.round.*", "x0.swarm.update.n1", "x0.swarm.adapter.round.*", "x0.swarm.adapter.update.n1", "x0.dlq.swarm"]);
@@ -34,6 +34,10 @@ describe("permission matrix", () => {
         "$JS.API.STREAM.MSG.GET.KV_x0_keyring",
         "$JS.API.DIRECT.GET.KV_x0_keyring",
         "$JS.API.DIRECT.GET.KV_x0_keyring.>",
+        "$JS.API.STREAM.INFO.KV_x0_gov",
+        "$JS.API.STREAM.MSG.GET.KV_x0_gov",
+        "$JS.API.DIRECT.GET.KV_x0_gov",
+        "$JS.API.DIRECT.GET.KV_x0_gov.>",
       ],
     });
     expect(of("observer/grafana")?.subscribe).toEqual({
@@ -43,12 +47,17 @@ describe("permission matrix", () => {
         "x0.anomaly.*",
         "x0.plan.*",
         "x0.action.*",
+        "x0.gov.proposal.*",
         "_INBOX.observer.grafana.>",
         "$KV.x0_topology.>",
         "$KV.x0_keyring.>",
+        "$KV.x0_gov.>",
       ],
     });
     expect(of("monitor/n1")?.subscribe).toEqual({ allow: ["x0.probe.n1", "_INBOX.>"] });
+    // A voter submits votes and reads x0_gov by message get: it cannot propose, publish plans or create consumers.
+    expect(x0Publish("voter/alice")).toEqual(["x0.gov.vote"]);
+    expect(of("voter/alice")?.subscribe).toEqual({ allow: ["x0.gov.proposal.*", "_INBOX.voter.alice.>", "$KV.x0_gov.>", "$KV.x0_keyring.>"] });
     // Every role of the matrix has a user, per node and per observer where it says so.
     expect(users.map((u) => u.user).sort()).toEqual(
       [
@@ -65,6 +74,7 @@ describe("permission matrix", () => {
         "rag",
         "swarm/n1",
         "swarm/n2",
+        "voter/alice",
       ].map((id) => `spiffe://x0tta6bl4.mesh/x0/${id}`),
     );
   });

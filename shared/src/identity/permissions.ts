@@ -23,7 +23,7 @@ export const RolePermissions = z.object({
   workload: z.boolean().default(true),
   /** One identity per node (`…/x0/<role>/<node>`), with {node} filled in. */
   per_node: z.boolean().default(false),
-  /** One identity per name (`…/x0/observer/<name>`), for outside subscribers. */
+  /** One identity per name (`…/x0/observer/<name>`, `…/x0/voter/<name>`), for outside subscribers and members' tools. */
   per_name: z.boolean().default(false),
   publish: z.array(Subject).max(256),
   subscribe: z.array(Subject).max(256),
@@ -140,14 +140,15 @@ export function readSubjects(role: RolePermissions): { publish: string[]; subscr
   };
 }
 
-/** The users of a deployment: every role, once per node for per-node roles and once per observer name. */
+/** The users of a deployment: every role, once per node for per-node roles, once per name for the observer and voter roles. */
 export function natsUsers(
   matrix: PermissionMatrix,
-  { trustDomain, nodes, observers = [] }: { trustDomain: string; nodes: string[]; observers?: string[] },
+  { trustDomain, nodes, observers = [], voters = [] }: { trustDomain: string; nodes: string[]; observers?: string[]; voters?: string[] },
 ): NatsUser[] {
   const users: NatsUser[] = [];
+  const named: Record<string, string[]> = { observer: observers, voter: voters };
   for (const [role, permissions] of Object.entries(matrix.roles)) {
-    const names = permissions.per_node ? nodes : permissions.per_name ? observers : [undefined];
+    const names = permissions.per_node ? nodes : permissions.per_name ? (named[role] ?? []) : [undefined];
     for (const name of names) {
       const fill = (subjects: string[]) => subjects.map((subject) => subject.replaceAll("{node}", name ?? ""));
       const reads = readSubjects(permissions);
@@ -172,6 +173,8 @@ export interface NatsConfigOptions {
   trustDomain: string;
   nodes: string[];
   observers?: string[];
+  /** Names of governance members' voter identities. */
+  voters?: string[];
   tls: { certFile: string; keyFile: string; caFile: string };
   /** nats-server version ("2.9.10"); from 2.10 the TLS 1.2 minimum is also written explicitly (earlier servers reject the field). */
   serverVersion?: string;

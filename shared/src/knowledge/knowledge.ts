@@ -19,6 +19,8 @@ export const Buckets = {
   leases: "x0_leases",
   /** The swarm's signed model versions (adopted and rejected) and the adopted one of each model. */
   models: "x0_models",
+  /** Governance: member set versions, proposals, signed votes, tallies and the adopted policy. */
+  gov: "x0_gov",
 } as const;
 /** A bucket name. */
 export type Bucket = (typeof Buckets)[keyof typeof Buckets];

@@ -281,6 +281,11 @@ export async function runService<Shape extends ConfigShape>(
     logger.error("start failed", { error });
     // What started before the failure (subscriptions, the NATS connection, the HTTP server) is stopped, not left open.
     await stop();
+    // A setting found invalid only once NATS could be read (a genesis file whose signatures do not hold) is still config.
+    if (error instanceof ConfigError) {
+      process.stderr.write(`x0-${definition.name}: ${error.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
     throw new X0Error(`x0-${definition.name} failed to start`, { cause: error });
   }
   started = true;

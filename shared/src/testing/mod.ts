@@ -2,6 +2,7 @@
 // loop's messages.
 import type { Anomaly, NeighbourSample } from "../contracts/schemas.ts";
 
+export { memoryGovBucket, signedGenesis, signedVote, stored, type TestMember, testMembers, testProposal } from "./governance.ts";
 export { incidentEvents, type LabIncident } from "./incidents.ts";
 export {
   connectionNames,
@@ -13,6 +14,7 @@ export {
   startSecureCluster,
   startSecureNats,
   TEST_OBSERVER,
+  TEST_VOTER,
   type TestTls,
 } from "./nats.ts";
 export { collectLines, freePort, REPO_ROOT, type ServiceProcess, serviceProcessOf, startServiceProcess, waitFor } from "./process.ts";

@@ -149,11 +149,15 @@ export interface SecureNats {
   adminTls: TlsFiles;
   /** TLS files of the read-only observer `console` (…/x0/observer/console). */
   observerTls: TlsFiles;
+  /** TLS files of the governance voter `alice` (…/x0/voter/alice). */
+  voterTls: TlsFiles;
   dispose(): Promise<void>;
 }
 
 /** The observer every test server admits, with the identity {@link SecureNats.observerTls}. */
 export const TEST_OBSERVER = "console";
+/** The voter every test server admits, with the identity {@link SecureNats.voterTls}. */
+export const TEST_VOTER = "alice";
 
 /** Options shared by {@link startSecureNats} and {@link startSecureCluster}. */
 export interface SecureNatsOptions {
@@ -184,7 +188,9 @@ async function createTestPki(trustDomain: string, host: string) {
   const adminTls = { caFile, certFile: write("admin.crt", admin.certPem), keyFile: write("admin.key", admin.keyPem) };
   const observer = await identity.issueSvid({ ca, role: "observer", name: TEST_OBSERVER, ttlMs: 24 * 3_600_000 });
   const observerTls = { caFile, certFile: write("observer.crt", observer.certPem), keyFile: write("observer.key", observer.keyPem) };
-  return { identity, ca, caDir, caFile, write, serverTls, adminTls, observerTls };
+  const voter = await identity.issueSvid({ ca, role: "voter", name: TEST_VOTER, ttlMs: 24 * 3_600_000 });
+  const voterTls = { caFile, certFile: write("voter.crt", voter.certPem), keyFile: write("voter.key", voter.keyPem) };
+  return { identity, ca, caDir, caFile, write, serverTls, adminTls, observerTls, voterTls };
 }
 
 /** Starts nats-server with the configuration generated from ops/nats/permissions.yaml for `nodes`, as `bun run up` does. */
@@ -194,11 +200,12 @@ export async function startSecureNats({
   trustDomain = "x0tta6bl4.mesh",
   tlsTimeoutSeconds,
 }: SecureNatsOptions): Promise<SecureNats> {
-  const { identity, caDir, serverTls, adminTls, observerTls } = await createTestPki(trustDomain, host);
+  const { identity, caDir, serverTls, adminTls, observerTls, voterTls } = await createTestPki(trustDomain, host);
   const configText = identity.renderNatsConfig(identity.loadPermissionMatrix(), {
     trustDomain,
     nodes,
     observers: [TEST_OBSERVER],
+    voters: [TEST_VOTER],
     tls: serverTls,
     tlsTimeoutSeconds,
   });
@@ -209,6 +216,7 @@ export async function startSecureNats({
     serviceEnv: { X0_NATS_SERVERS: nats.url, X0_DEV_CA_DIR: caDir, X0_TRUST_DOMAIN: trustDomain },
     adminTls,
     observerTls,
+    voterTls,
     dispose: async () => {
       await nats.dispose();
       rmSync(caDir, { recursive: true, force: true });
@@ -232,6 +240,8 @@ export interface SecureCluster {
   adminTls: TlsFiles;
   /** TLS files of the read-only observer `console`. */
   observerTls: TlsFiles;
+  /** TLS files of the governance voter `alice`. */
+  voterTls: TlsFiles;
   /** Waits until every running server routes to every other running one and JetStream has a meta leader. */
   waitFormed(timeoutMs?: number): Promise<void>;
   dispose(): Promise<void>;
@@ -249,7 +259,7 @@ export async function startSecureCluster({
   tlsTimeoutSeconds,
   name = "x0",
 }: SecureNatsOptions & { size?: number; name?: string }): Promise<SecureCluster> {
-  const { identity, ca, caDir, caFile, write, serverTls, adminTls, observerTls } = await createTestPki(trustDomain, host);
+  const { identity, ca, caDir, caFile, write, serverTls, adminTls, observerTls, voterTls } = await createTestPki(trustDomain, host);
   const route = await identity.issueServerCertificate({ ca, dnsNames: [identity.NATS_ROUTE_NAME], ipAddresses: ["127.0.0.1"] });
   const routeTls = { certFile: write("route.crt", route.certPem), keyFile: write("route.key", route.keyPem), caFile };
   const clusterPorts = Array.from({ length: size }, () => freePort());
@@ -264,6 +274,7 @@ export async function startSecureCluster({
           trustDomain,
           nodes,
           observers: [TEST_OBSERVER],
+          voters: [TEST_VOTER],
           tls: serverTls,
           tlsTimeoutSeconds,
           serverName: `${name}-${index + 1}`,
@@ -311,6 +322,7 @@ export async function startSecureCluster({
     serviceEnv: { X0_NATS_SERVERS: urls.join(","), X0_DEV_CA_DIR: caDir, X0_TRUST_DOMAIN: trustDomain, X0_JS_REPLICAS: String(size) },
     adminTls,
     observerTls,
+    voterTls,
     waitFormed,
     dispose,
   };

@@ -23,9 +23,22 @@ function walk(from: string, destination: string, nextHop: (node: string) => stri
   return { reached: false, loop: false };
 }
 
+/** `items` in a random order (Fisher–Yates): a fixed number of draws, unlike sort() with a random comparator, whose calls vary. */
+function shuffled<T>(items: readonly T[], random: () => number): T[] {
+  const result = [...items];
+  for (let i = result.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [result[i], result[j]] = [result[j] as T, result[i] as T];
+  }
+  return result;
+}
+
 /** A random tree towards node 0 over `n` nodes: each node's parent is a node that joined before it, in a random order. */
 function randomTree(n: number, random: () => number): Map<string, string> {
-  const order = Array.from({ length: n - 1 }, (_, k) => k + 1).sort(() => random() - 0.5);
+  const order = shuffled(
+    Array.from({ length: n - 1 }, (_, k) => k + 1),
+    random,
+  );
   const joined = ["m0"];
   const parent = new Map<string, string>();
   for (const k of order) {
@@ -83,7 +96,7 @@ describe("apply waves", () => {
       const nodes = Array.from({ length: n }, (_, k) => `m${k}`);
       let loops = 0;
       for (const wave of waves) {
-        for (const index of [...wave].sort(() => random() - 0.5)) {
+        for (const index of shuffled(wave, random)) {
           installed.add(index);
           loops += nodes.filter((node) => walk(node, "m0", nextHop).loop).length;
         }

@@ -2,6 +2,7 @@
 // A plan that fails admission, or a replay of one already executed, goes to the dead-letter subject instead.
 import { type Bus, contracts, type Delivery, type Logger, type MessageVerifier, type Plan } from "@x0/shared";
 import { PlanInProgress } from "../errors.ts";
+import type { VoteAdmission } from "../governance/admit.ts";
 import type { ExecutorCounts } from "../metrics.ts";
 import { checkPlan } from "../verify/verify-plan.ts";
 import type { Handled } from "./outcomes.ts";
@@ -20,10 +21,14 @@ export interface PlanIntakeOptions {
   };
   counts: Pick<ExecutorCounts, "rejected" | "published" | "tookOver">;
   logger: Logger;
+  /** Vote plans: run only when their proposal passes on the executor's own recount. */
+  votes?: Pick<VoteAdmission, "admit">;
+  /** Verifies vote plans, whose signature must stay acceptable while their proposal is open (up to its deadline). */
+  voteVerifier?: MessageVerifier;
 }
 
 /** The handler of `x0.plan.*`: admits a plan, runs it (or its node's part of it) once, publishes its signed result when it has one. */
-export function planIntake({ bus, verifier, signers, handler, counts, logger }: PlanIntakeOptions) {
+export function planIntake({ bus, verifier, signers, handler, counts, logger, votes, voteVerifier }: PlanIntakeOptions) {
   return async function intake(plan: Plan, delivery: Delivery): Promise<void> {
     const reject = (reason: string, detail: string) => {
       counts.rejected(reason);
@@ -33,11 +38,15 @@ export function planIntake({ bus, verifier, signers, handler, counts, logger }: 
       logger.debug("plan without a part for this executor", { plan_id: plan.plan_id, node: plan.node });
       return;
     }
-    const verdict = await checkPlan(verifier, delivery, signers);
+    const voting = plan.approval === "vote";
+    const verdict = await checkPlan(voting && voteVerifier ? voteVerifier : verifier, delivery, signers);
     if (!verdict.ok) return reject(verdict.reason, verdict.detail);
     let handled: Handled;
     try {
-      handled = await handler.handle(plan, delivery);
+      // Without the admission nothing here could recount a vote plan's proposal: it is never run.
+      let admitted: Handled | undefined;
+      if (voting) admitted = votes ? await votes.admit(plan, delivery) : { kind: "none", detail: "no vote admission: a vote plan is not run" };
+      handled = admitted ?? (await handler.handle(plan, delivery));
     } catch (error) {
       if (error instanceof PlanInProgress) logger.info("plan held by another instance; redelivery later", { plan_id: plan.plan_id, detail: error.message });
       throw error;

@@ -28,7 +28,7 @@ export interface PlanOrigin {
   node: string;
   kind: AnomalyKind;
   rule: string;
-  approval: "auto" | "manual";
+  approval: Plan["approval"];
   target?: IncidentTarget | undefined;
   /** The incident state answered (its update and evidence go into the plan); none for a hold-down release. */
   anomaly?: Anomaly | undefined;

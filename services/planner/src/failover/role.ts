@@ -94,6 +94,17 @@ export class PlannerRole {
     });
   }
 
+  /** Builds the planner anew (a new policy was adopted): a new term when leading, a new warm planner otherwise. */
+  async renew(): Promise<void> {
+    if (!this.#leading) {
+      this.#planner = this.#options.newPlanner();
+      for (const announcement of this.#announcements.values()) this.#planner.announce(announcement);
+      return;
+    }
+    await this.standBy();
+    await this.lead();
+  }
+
   /** Demoted (or stopping): stops consuming and ticking, and keeps a fresh planner warm for the next term. */
   async standBy(): Promise<void> {
     this.#leading = false;

@@ -1,6 +1,6 @@
 // The policy file (zod): alternatives per kind, guards, link cost, batman-adv settings and fallback rules.
 import { readFileSync } from "node:fs";
-import { type Anomaly, AnomalyKind, AnomalyState, type Plan, PlannedAction, Severity, X0Error } from "@x0/shared";
+import { type Anomaly, AnomalyKind, AnomalyState, type Plan, PlannedAction, Severity, VoteRules, X0Error } from "@x0/shared";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { degradedHopPenalty } from "../batman/plan.ts";
@@ -24,7 +24,8 @@ export const ALTERNATIVES_BY_KIND: Record<AnomalyKind, readonly Alternative[]> =
 export const BATMAN_ALTERNATIVES: ReadonlySet<Alternative> = new Set(["batman-deactivate", "batman-hop-penalty"]);
 
 /** One alternative a kind allows, and whether its plans run at once or wait for an operator. */
-export const AlternativeSpec = z.strictObject({ name: Alternative, approval: z.enum(["auto", "manual"]).default("auto") });
+// vote: the plan runs only if a governance proposal passes (the policy's `governance` rules; X0_GOV_MEMBERS must be set).
+export const AlternativeSpec = z.strictObject({ name: Alternative, approval: z.enum(["auto", "manual", "vote"]).default("auto") });
 /** An allowed alternative. */
 export type AlternativeSpec = z.infer<typeof AlternativeSpec>;
 
@@ -36,7 +37,7 @@ export const PolicyRule = z.object({
     states: z.array(AnomalyState).min(1).default(["opened"]),
     severities: z.array(Severity).min(1).optional(),
   }),
-  approval: z.enum(["auto", "manual"]),
+  approval: z.enum(["auto", "manual", "vote"]),
   actions: z.array(PlannedAction).min(1).max(64),
 });
 /** A fallback rule. */
@@ -101,6 +102,7 @@ export const Policy = z
       })
       .prefault({}),
     fallback: z.array(PolicyRule).default([]),
+    governance: VoteRules.prefault({}).describe("How proposals are decided: plans whose approval is vote, member set and policy changes."),
   })
   .superRefine((policy, ctx) => {
     for (const [kind, entry] of Object.entries(policy.kinds)) {
@@ -134,19 +136,38 @@ export const Policy = z
 /** A policy. */
 export type Policy = z.infer<typeof Policy>;
 
+/** Whether any plan of `policy` waits for a governance vote. */
+export function needsVotes(policy: Policy): boolean {
+  return (
+    Object.values(policy.kinds).some((entry) => entry?.alternatives.some((alternative) => alternative.approval === "vote")) ||
+    policy.fallback.some((rule) => rule.approval === "vote")
+  );
+}
+
 /** The policy file cannot be read or is invalid. */
 export class PolicyError extends X0Error {}
 
 /** Reads and validates a policy file (YAML or JSON). */
 export function loadPolicy(path: string): Policy {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = parseYaml(readFileSync(path, "utf8"));
+    text = readFileSync(path, "utf8");
   } catch (error) {
     throw new PolicyError(`cannot read policy ${path}`, { cause: error });
   }
+  return parsePolicy(text, path);
+}
+
+/** Parses and validates a policy's text (YAML or JSON); `origin` names it in errors. */
+export function parsePolicy(text: string, origin = "text"): Policy {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (error) {
+    throw new PolicyError(`cannot parse policy ${origin}: ${(error as Error).message}`, { cause: error });
+  }
   const result = Policy.safeParse(raw);
-  if (!result.success) throw new PolicyError(`invalid policy ${path}: ${z.prettifyError(result.error)}`, { cause: result.error });
+  if (!result.success) throw new PolicyError(`invalid policy ${origin}: ${z.prettifyError(result.error)}`, { cause: result.error });
   return result.data;
 }
 

@@ -131,7 +131,7 @@ export interface PlanParts {
   node: string;
   kind: AnomalyKind;
   rule: string;
-  approval: "auto" | "manual";
+  approval: Plan["approval"];
   actions: PlannedAction[];
   summary: string;
   verify: VerifyCheck[];

@@ -145,7 +145,7 @@ export class BatmanStrategy implements HealingStrategy {
     const { record, outcome } = settled;
     const changes: BatmanChange[] = settled.record.batman.map((change) => ({ next: change.next, previous: change.previous ?? undefined }));
     const next = new Map(this.#settings);
-    if (outcome === "success" && record.approval === "manual") {
+    if (outcome === "success" && record.approval !== "auto") {
       applySettings(next, changes);
       this.#noteReturns(changes, now);
     } else if (outcome !== "success" && record.approval === "auto") {

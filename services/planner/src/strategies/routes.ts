@@ -132,8 +132,8 @@ export class RouteStrategy implements HealingStrategy<RouteProposal> {
     if (!settled || settled.record.changes.length === 0) return;
     const { record, outcome } = settled;
     const changes = record.changes.map((change) => ({ next: change.next, previous: change.previous ?? undefined }));
-    // Auto plans were counted as installed when published; manual ones only once they ran.
-    if (outcome === "success" && record.approval === "manual") {
+    // Auto plans were counted as installed when published; manual and vote plans only once they ran.
+    if (outcome === "success" && record.approval !== "auto") {
       const next = this.installed();
       applyChanges(next, changes);
       await this.#save(next, record.plan_id, now);
