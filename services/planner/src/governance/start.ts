@@ -1,10 +1,11 @@
-// Wires the planner's governance: the pinned genesis, the x0_gov bucket, the vote and propose endpoints, the events, and
-// the leader's closing of proposals at their deadline. Off (undefined) when X0_GOV_MEMBERS is empty.
+// Wires the planner's governance (when X0_GOV_MEMBERS is set): the pinned genesis, the x0_gov bucket, the vote and propose
+// endpoints, the events, and the leader's closing of proposals at their deadline.
 import {
   type Bus,
   ConfigError,
   contracts,
   type GovBucket,
+  GovConflict,
   GovStore,
   govProposeEndpoint,
   govVoteEndpoint,
@@ -57,8 +58,12 @@ export async function startGovernance(options: {
   });
   const store = new GovStore(options.bucket);
   const stored = await store.memberSet(1);
-  if (!stored) await store.putMemberSet(genesis).catch((error) => logger.debug("genesis stored by another planner", { error }));
-  else if (memberSetHash(stored) !== memberSetHash(genesis)) {
+  if (!stored) {
+    // Another planner starting at the same moment may store it first: the same file, so the same record.
+    await store.putMemberSet(genesis).catch((error) => {
+      if (!(error instanceof GovConflict)) throw error;
+    });
+  } else if (memberSetHash(stored) !== memberSetHash(genesis)) {
     throw new ConfigError(
       "X0_GOV_MEMBERS",
       `x0_gov holds another genesis member set than ${membersPath} (space ${stored.space}): this mesh was set up with other members`,
