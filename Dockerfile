@@ -21,9 +21,10 @@ COPY . .
 RUN bun install --frozen-lockfile --production
 
 FROM oven/bun:${BUN_VERSION}-slim AS runtime
-# libbpf for the monitor (bun:ffi loads libbpf.so.1); iproute2 for the executor's actuators.
+# libbpf for the monitor (bun:ffi loads libbpf.so.1); iproute2 for the executor's actuators; softhsm2 for a
+# development KEK token (X0_KEK_SOURCE=pkcs11; a real HSM mounts its own PKCS#11 module instead).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends libbpf1 iproute2 ca-certificates \
+ && apt-get install -y --no-install-recommends libbpf1 iproute2 ca-certificates softhsm2 \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=deps /app ./

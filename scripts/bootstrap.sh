@@ -6,11 +6,12 @@ set -euo pipefail
 BUN_VERSION="$(sed -n 's/.*"packageManager": *"bun@\([0-9.]*\)".*/\1/p' "$(dirname "$0")/../package.json")"
 # qemu-system-x86, busybox-static and batctl: the batman-adv lab VM (`make vm`, `x0 lab vm`), and batctl for the monitor and executor.
 # chromium: the console's browser test (test/console.netns.test.ts, driven by puppeteer-core).
-APT_PACKAGES=(nats-server clang llvm libbpf-dev bpftool iproute2 openssl python3 procps qemu-system-x86 busybox-static batctl chromium)
+# softhsm2: a PKCS#11 token for the KEK-in-an-HSM tests (shared/src/crypto/hsm-kek.test.ts, test/hsm.test.ts).
+APT_PACKAGES=(nats-server clang llvm libbpf-dev bpftool iproute2 openssl python3 procps qemu-system-x86 busybox-static batctl chromium softhsm2)
 # The command (or file) each package provides, to tell whether it is there.
 declare -A PROVIDES=([nats-server]=nats-server [clang]=clang [llvm]=llvm-strip [libbpf-dev]=/usr/include/bpf/libbpf.h [bpftool]=bpftool [iproute2]=ip
   [openssl]=openssl [python3]=python3 [procps]=sysctl [qemu-system-x86]=qemu-system-x86_64 [busybox-static]=/usr/share/doc/busybox-static [batctl]=batctl
-  [chromium]=chromium)
+  [chromium]=chromium [softhsm2]=softhsm2-util)
 
 say() { printf 'bootstrap: %s\n' "$*"; }
 have() { if [[ "$1" == /* ]]; then [[ -e "$1" ]]; else command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; fi; }

@@ -12,6 +12,7 @@ import {
   createNativeBackend,
   createNobleBackend,
   createXWing,
+  fileKek,
   fromBase64,
   Keyring,
   type Plan,
@@ -42,7 +43,8 @@ let keyring: Keyring;
 let tester: SigningIdentity;
 let intruder: SigningIdentity;
 let keyDir: string;
-const kek = crypto.getRandomValues(new Uint8Array(32));
+const kekBytes = crypto.getRandomValues(new Uint8Array(32));
+const kek = fileKek(kekBytes, "X0_KEK");
 const services: ServiceProcess[] = [];
 const service = (name: string) => services.find((s) => s.name === name) as ServiceProcess;
 
@@ -51,7 +53,7 @@ beforeAll(async () => {
   nats = secure.nats;
   keyDir = mkdtempSync(join(tmpdir(), "x0-keys-"));
   // Test keys are generated here, at test time; nothing secret is in the repository.
-  const common = { ...secure.serviceEnv, X0_NODE: NODE, X0_LOG_LEVEL: "warn", X0_KEK: toBase64(kek), X0_KEY_DIR: keyDir };
+  const common = { ...secure.serviceEnv, X0_NODE: NODE, X0_LOG_LEVEL: "warn", X0_KEK: toBase64(kekBytes), X0_KEY_DIR: keyDir };
   services.push(
     startServiceProcess("crypto", common),
     startServiceProcess("planner", { ...common, X0_KEY_ROTATE_INTERVAL_MS: "4000", X0_KEY_OVERLAP_MS: "60000" }),

@@ -7,6 +7,7 @@ import { runConsole } from "./console/command.ts";
 import { EXIT_USAGE, isUsageError } from "./errors.ts";
 import { runGov } from "./gov/command.ts";
 import { runIncidents } from "./incidents/command.ts";
+import { runKeys } from "./keys/command.ts";
 import { runLab } from "./lab/command.ts";
 import { describeError } from "./report-error.ts";
 import { type Output, runStatus } from "./status/command.ts";
@@ -22,6 +23,7 @@ Commands:
   ask "<question>" | --incident <id>  past incidents and runbook sections like it, with citations (the rag)
   gov <propose|vote|status|verify|members>  governance: members' EIP-712 signed votes on plans and changes
   certs <init|issue|nats-config>      development CA, client certificates, NATS permissions
+  keys <hsm init|rewrap --to pkcs11>  the key-encryption key in a PKCS#11 token
   help [command]                      print this help, or a command's
 
 Run "x0 <command> --help" for a command's options. Start the stack with "bun run up".`;
@@ -33,6 +35,7 @@ const commands: Record<string, (argv: readonly string[], env: Record<string, str
   ask: runAsk,
   certs: runCerts,
   gov: runGov,
+  keys: runKeys,
   console: (argv, env, output) => runConsole(argv, env, output),
 };
 

@@ -2,7 +2,7 @@
 import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ConfigError, connectNats, createLogger, isProcessAlive, loadConfig, portSchema } from "@x0/shared";
+import { ConfigError, connectNats, createLogger, isProcessAlive, loadConfig, portSchema, selectBackend } from "@x0/shared";
 import { UsageError } from "../errors.ts";
 import { cliTls } from "../nats-client.ts";
 import { stackFileOf, stateDirOf } from "../paths.ts";
@@ -85,7 +85,14 @@ export async function runConsole(
   const model = new ConsoleModel();
   let services: StatusReport | null = null;
   const { X0_HTTP_PORT_BASE: base } = loadConfig({ X0_HTTP_PORT_BASE: portSchema.min(1).default(DEFAULT_HTTP_PORT_BASE) }, { env });
-  const feed = new ConsoleFeed({ nc, model, logger, historyEvents: options.history, onConnection: (view) => server?.notify("connection", view) });
+  const feed = new ConsoleFeed({
+    nc,
+    model,
+    logger,
+    backend: await selectBackend({ logger }),
+    historyEvents: options.history,
+    onConnection: (view) => server?.notify("connection", view),
+  });
   let server: ReturnType<typeof startConsoleServer> | undefined;
   server = startConsoleServer({
     hostname: options.host,

@@ -11,7 +11,6 @@ import {
   type PqBackend,
   Revocation,
   StoredReader,
-  selectBackend,
   type VerifyingKey,
   verifyingKeyOf,
 } from "@x0/shared";
@@ -27,7 +26,8 @@ export interface ConsoleFeedOptions {
   historyEvents: number;
   /** Called after a resynchronisation and on connection changes. */
   onConnection?: (view: ConnectionView) => void;
-  backend?: PqBackend;
+  /** Checks the plans' signatures (selectBackend's choice). */
+  backend: PqBackend;
 }
 
 const LIVE_SUBJECTS = ["x0.telemetry.*", "x0.anomaly.*", "x0.plan.*", "x0.action.*", `$KV.${Buckets.topology}.>`];
@@ -50,7 +50,7 @@ export class ConsoleFeed {
     this.#options = options;
     this.view = { connected: true, server: options.nc.getServer(), syncs: 0, last_sync_at: null, history_events: 0, write_check: null };
     this.#verifier = new MessageVerifier({
-      backend: options.backend ?? selectBackend({ logger: options.logger }),
+      backend: options.backend,
       keys: { get: (keyId) => this.#key(keyId) },
       // Plans are checked long after they were signed: freshness and replay are the executor's checks, not the viewer's.
       maxAgeMs: Number.MAX_SAFE_INTEGER / 2,

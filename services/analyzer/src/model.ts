@@ -22,7 +22,7 @@ export interface FollowModelOptions {
 /** Loads the adopted model (and the sites' adapters) now, if any, and every later one. */
 export async function followModel({ nc, logger, onModel, onOutcome, sites = [], onAdapter }: FollowModelOptions): Promise<Live> {
   const keyring = await Keyring.open(nc, logger);
-  const verifier = artefactVerifier(selectBackend({ logger }), keyring);
+  const verifier = artefactVerifier(await selectBackend({ logger }), keyring);
   const kv = await openBucket(nc, Buckets.models);
   const modelKey = currentModelKey(LINK_HEALTH_MODEL);
   // Two watches (nats-server 2.9 has no multi-filter consumers): the model's current key, and every site's

@@ -13,6 +13,8 @@ await runService({
   config: cryptoServiceConfigShape,
   async start({ config, nc, logger, metrics, counters, track, onStop }) {
     const crypto = await openControlPlaneCrypto({ service: "crypto", config, nc, logger });
+    // A KEK held in a token: the service is not ready while the token cannot be reached.
+    track(crypto.kekHealth);
     onStop(() => crypto.stop());
     const { requests } = createCryptoMetrics(metrics.registry, crypto.backend);
     const service = await serveCrypto({

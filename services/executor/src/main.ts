@@ -43,6 +43,8 @@ await runService({
     const outcomes = await openBucket(nc, Buckets.outcomes);
     // Plans are verified and results signed in-process (no round trip to the crypto service).
     const signing = await openControlPlaneCrypto({ service: "executor", config, nc, logger });
+    // A KEK held in a token: the service is not ready while the token cannot be reached.
+    track(signing.kekHealth);
     onStop(() => signing.stop());
     const counts = executorCounts(createMetrics(registry), counters, mode);
     const actuators = actuatorsFromConfig(config);

@@ -47,6 +47,8 @@ await runService({
     await ensureStreams();
     // Plans are signed in-process with the planner's own key (no round trip to the crypto service).
     const signing = await openControlPlaneCrypto({ service: "planner", config, nc, logger });
+    // A KEK held in a token: the service is not ready while the token cannot be reached.
+    track(signing.kekHealth);
     onStop(() => signing.stop());
     let policy = config.X0_PLANNER_POLICY;
     const [topologyKv, outcomesKv, leasesKv] = await Promise.all([

@@ -35,6 +35,8 @@ await runService({
     const node = config.X0_NODE;
     // Each node's agent signs with its own identity (swarm-<node>): the coordinator accepts a node's update only from it.
     const signing = await openControlPlaneCrypto({ service: swarmServiceOf(node), config, nc, logger });
+    // A KEK held in a token: the service is not ready while the token cannot be reached.
+    track(signing.kekHealth);
     onStop(() => signing.stop());
     const metrics = createSwarmMetrics(registry);
     const [modelsKv, leasesKv] = await Promise.all([openBucket(nc, Buckets.models), openBucket(nc, Buckets.leases)]);

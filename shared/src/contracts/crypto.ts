@@ -84,7 +84,7 @@ export const cryptoEndpoints = {
       hybrid: z.literal("X-Wing").describe("draft-connolly-cfrg-xwing-kem (X25519 + ML-KEM-768, SHA3-256 combiner)."),
       signing_alg: SignatureAlg,
       key_id: z.string(),
-      kek_source: z.enum(["X0_KEK", "X0_KEK_FILE", "dev"]),
+      kek_source: z.enum(["X0_KEK", "X0_KEK_FILE", "dev", "pkcs11"]),
       uptime_ms: z.number().int().nonnegative(),
     }),
   },

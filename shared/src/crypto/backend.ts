@@ -7,7 +7,7 @@ export const ML_KEM_768 = { publicKey: 1184, expandedSecretKey: 2400, seed: 64, 
 export const ML_DSA_65 = { publicKey: 1952, expandedSecretKey: 4032, seed: 32, signature: 3309 } as const;
 
 /** Backend names. */
-export const BackendName = { liboqs: "liboqs", native: "native", noble: "noble" } as const;
+export const BackendName = { liboqs: "liboqs", liboqsWasm: "liboqs-wasm", native: "native", noble: "noble" } as const;
 /** A backend name. */
 export type BackendName = (typeof BackendName)[keyof typeof BackendName];
 

@@ -1,14 +1,19 @@
 // What a signing service wires at start: backend, keyring, KEK, its signing identity and a verifier.
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { z } from "zod";
+import type { Live } from "../contracts/bus.ts";
 import type { SignatureAlg } from "../contracts/schemas.ts";
+import { ConfigError } from "../errors.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { PqBackend } from "./backend.ts";
 import { HedgedSigner, withHedgedSigning } from "./hedged.ts";
+import { HsmKek, readPinFile } from "./hsm-kek.ts";
 import { SigningIdentity } from "./identity.ts";
-import { type KekSource, loadKek, parseKek } from "./kek.ts";
+import { fileKek, type Kek, type KekSource, kekChain, loadKek, parseKek } from "./kek.ts";
 import { Keyring } from "./keyring.ts";
+import { Pkcs11Error } from "./pkcs11.ts";
 import { selectBackend } from "./select.ts";
 import { MessageVerifier, type SignedDomain, signMessage } from "./signing.ts";
 
@@ -23,7 +28,7 @@ const millis = (min: number, fallback: number) =>
 /** Config of services that sign and verify control-plane messages (keys are environment variables). */
 export const cryptoConfigShape = {
   /** `auto` (liboqs when present, else native), `liboqs` (required) or `native`. */
-  X0_CRYPTO_BACKEND: z.enum(["auto", "liboqs", "native"]).default("auto"),
+  X0_CRYPTO_BACKEND: z.enum(["auto", "liboqs", "native", "liboqs-wasm"]).default("auto"),
   /** Path of liboqs.so; unset: the system loader is asked. */
   OQS_LIB: z
     .string()
@@ -44,6 +49,25 @@ export const cryptoConfigShape = {
     }, "must be 32 bytes, base64"),
   /** File holding the KEK (32 bytes, base64). */
   X0_KEK_FILE: z
+    .string()
+    .optional()
+    .refine((path) => path === undefined || existsSync(path), "file not found"),
+  /**
+   * Where the KEK is: `file` (X0_KEK, X0_KEK_FILE, else a development KEK) or `pkcs11` (an AES-256 key inside a token,
+   * X0_PKCS11_*; X0_KEK or X0_KEK_FILE, when also set, still opens the records a file KEK sealed) [file].
+   */
+  X0_KEK_SOURCE: z.enum(["file", "pkcs11"]).default("file"),
+  /** The PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so) [pkcs11 only]. */
+  X0_PKCS11_MODULE: z
+    .string()
+    .optional()
+    .refine((path) => path === undefined || existsSync(path), "file not found"),
+  /** Label of the token holding the KEK [pkcs11 only]. */
+  X0_PKCS11_TOKEN: z.string().min(1).max(32).optional(),
+  /** Label of the KEK in the token [x0-kek]. */
+  X0_PKCS11_KEY_LABEL: z.string().min(1).max(64).default("x0-kek"),
+  /** File holding the token's user PIN, readable by its owner only (0600) [pkcs11 only]. */
+  X0_PKCS11_PIN_FILE: z
     .string()
     .optional()
     .refine((path) => path === undefined || existsSync(path), "file not found"),
@@ -86,11 +110,57 @@ export interface ControlPlaneCrypto {
   identity: SigningIdentity;
   verifier: MessageVerifier;
   kekSource: KekSource;
+  /** The KEK's state for readiness: a token-held KEK is checked every 5 s and the service is not ready while it is lost. */
+  kekHealth: Live;
   /** Threads racing to sign control-plane messages (0: signed on the service's thread). */
   signThreads: number;
   /** Signs `message` for `domain` with the current key, in-process. */
   sign<T extends object>(domain: SignedDomain, message: T): T & { signature: NonNullable<ReturnType<typeof signMessage>["signature"]> };
   stop(): void;
+}
+
+/** How often a token-held KEK is checked (its state is the service's readiness). */
+const KEK_CHECK_MS = 5000;
+
+/** The KEK the config names; ConfigError naming the variable when the token, the PIN or the key is wrong. */
+export function openKek(config: CryptoConfig, logger: Logger): Kek {
+  if (config.X0_KEK_SOURCE === "file") {
+    const { kek, source } = loadKek({ kek: config.X0_KEK, kekFile: config.X0_KEK_FILE, dir: config.X0_KEY_DIR, logger });
+    return fileKek(kek, source as Exclude<KekSource, "pkcs11">);
+  }
+  const required = (name: "X0_PKCS11_MODULE" | "X0_PKCS11_TOKEN" | "X0_PKCS11_PIN_FILE"): string => {
+    const value = config[name];
+    if (!value) throw new ConfigError(name, "required with X0_KEK_SOURCE=pkcs11");
+    return value;
+  };
+  const settings = { module: required("X0_PKCS11_MODULE"), token: required("X0_PKCS11_TOKEN"), keyLabel: config.X0_PKCS11_KEY_LABEL, pin: "" };
+  try {
+    settings.pin = readPinFile(required("X0_PKCS11_PIN_FILE"));
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError("X0_PKCS11_PIN_FILE", (error as Error).message, { cause: error });
+  }
+  let hsm: HsmKek;
+  try {
+    hsm = HsmKek.open(settings, logger);
+  } catch (error) {
+    const code = error instanceof Pkcs11Error ? error.code : "";
+    const variable = /PIN/.test(code)
+      ? "X0_PKCS11_PIN_FILE"
+      : code === "CKR_TOKEN_NOT_PRESENT"
+        ? "X0_PKCS11_TOKEN"
+        : error instanceof Pkcs11Error
+          ? "X0_PKCS11_MODULE"
+          : "X0_PKCS11_KEY_LABEL";
+    throw new ConfigError(variable, (error as Error).message, { cause: error });
+  }
+  logger.info("KEK in a PKCS#11 token", { module: settings.module, token: settings.token, key: settings.keyLabel });
+  // Records a file KEK sealed stay readable while they are being moved (x0 keys rewrap).
+  const previous =
+    config.X0_KEK || config.X0_KEK_FILE || existsSync(join(config.X0_KEY_DIR, "dev-kek"))
+      ? loadKek({ kek: config.X0_KEK, kekFile: config.X0_KEK_FILE, dir: config.X0_KEY_DIR, logger })
+      : undefined;
+  return kekChain(hsm, previous ? fileKek(previous.kek, previous.source as Exclude<KekSource, "pkcs11">) : undefined);
 }
 
 /** Opens backend, keyring, KEK and signing identity of `service`. */
@@ -105,8 +175,9 @@ export async function openControlPlaneCrypto({
   nc: NatsConnection;
   logger: Logger;
 }): Promise<ControlPlaneCrypto> {
-  const backend = selectBackend({ preference: config.X0_CRYPTO_BACKEND, oqsLib: config.OQS_LIB, logger });
-  const { kek, source } = loadKek({ kek: config.X0_KEK, kekFile: config.X0_KEK_FILE, dir: config.X0_KEY_DIR, logger });
+  const backend = await selectBackend({ preference: config.X0_CRYPTO_BACKEND, oqsLib: config.OQS_LIB, logger });
+  const kek = openKek(config, logger);
+  const source = kek.source;
   const keyring = await Keyring.open(nc, logger);
   const identity = await SigningIdentity.open({
     service,
@@ -136,18 +207,27 @@ export async function openControlPlaneCrypto({
     kek: source,
     sign_threads: hedged?.threads ?? 0,
   });
+  let kekHealthy = true;
+  const kekCheck = setInterval(() => {
+    kekHealthy = kek.healthy();
+  }, KEK_CHECK_MS);
+  kekCheck.unref?.();
+  const kekHealth: Live = { name: `KEK (${source})`, isLive: () => kekHealthy, stop: async () => clearInterval(kekCheck) };
   return {
     backend,
     keyring,
     identity,
     verifier,
     kekSource: source,
+    kekHealth,
     signThreads: hedged?.threads ?? 0,
     sign: (domain, message) => signMessage(signingBackend, domain, message, identity.current()),
     stop: () => {
+      clearInterval(kekCheck);
       hedged?.close();
       identity.stop();
       keyring.stop();
+      kek.close();
     },
   };
 }

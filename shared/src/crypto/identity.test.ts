@@ -9,6 +9,7 @@ import { type NatsServer, startNatsServer, waitFor } from "../testing/mod.ts";
 import { toBase64 } from "./bytes.ts";
 import { DecryptionFailed } from "./errors.ts";
 import { type IdentityOptions, SigningIdentity } from "./identity.ts";
+import { fileKek } from "./kek.ts";
 import { Keyring } from "./keyring.ts";
 import { createNativeBackend } from "./native.ts";
 import { MessageVerifier, signMessage } from "./signing.ts";
@@ -19,7 +20,7 @@ let nats: NatsServer;
 let nc: NatsConnection;
 let keyring: Keyring;
 let dir: string;
-const kek = crypto.getRandomValues(new Uint8Array(32));
+const kek = fileKek(crypto.getRandomValues(new Uint8Array(32)), "X0_KEK");
 
 beforeAll(async () => {
   nats = await startNatsServer();
@@ -68,7 +69,9 @@ describe("identity", () => {
   });
 
   test("identity - a wrong KEK stops the start with a decryption error", async () => {
-    await expect(SigningIdentity.open(options("alpha", { kek: crypto.getRandomValues(new Uint8Array(32)) }))).rejects.toThrow(DecryptionFailed);
+    await expect(SigningIdentity.open(options("alpha", { kek: fileKek(crypto.getRandomValues(new Uint8Array(32)), "X0_KEK") }))).rejects.toThrow(
+      DecryptionFailed,
+    );
   });
 
   test("identity - rotation publishes the new key first and keeps the old one valid for the overlap", async () => {

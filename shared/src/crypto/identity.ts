@@ -1,22 +1,20 @@
 // A service's signing identity: keys generated at first start, sealed at rest under the KEK, public keys in the
 // keyring with validity windows, scheduled rotation with overlap, and rotation on the key authority's order or revocation.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
-import { KeyRecord } from "../contracts/keyring.ts";
+import type { KeyRecord } from "../contracts/keyring.ts";
 import type { SignatureAlg } from "../contracts/schemas.ts";
 import type { Logger } from "../observability/logger.ts";
 import type { PqBackend } from "./backend.ts";
 import { fromBase64, toBase64, toHex } from "./bytes.ts";
 import { ed25519Keypair } from "./ed25519.ts";
 import { KeyStoreError } from "./errors.ts";
-import { seal, unseal } from "./kek.ts";
+import type { Kek } from "./kek.ts";
+import { KeyFile, type StoredKey, withKeyFileLock, writeKeyFile } from "./key-file.ts";
 import type { Keyring } from "./keyring.ts";
 import type { SigningKey } from "./signing.ts";
 
-const StoredKey = z.object({ record: KeyRecord, sealed: z.string() });
-const KeyFile = z.object({ v: z.literal(1), service: z.string(), current: z.string(), keys: z.array(StoredKey) });
-type KeyFile = z.infer<typeof KeyFile>;
 const SecretParts = z.object({ mldsa: z.string(), ed25519: z.string().optional() });
 
 /** Options of {@link SigningIdentity.open}. */
@@ -24,7 +22,8 @@ export interface IdentityOptions {
   service: string;
   backend: PqBackend;
   keyring: Keyring;
-  kek: Uint8Array;
+  /** Seals and opens the private keys (a file KEK, or a token's: kek.ts, hsm-kek.ts). */
+  kek: Kek;
   /** Folder of the sealed key file `<service>.keys.json`. */
   dir: string;
   alg: SignatureAlg;
@@ -36,7 +35,8 @@ export interface IdentityOptions {
   now?: () => number;
 }
 
-const aadOf = (service: string, keyId: string) => `x0tta6bl4/keystore/v1|${service}|${keyId}`;
+/** What a sealed private key is bound to: its service and key id (a sealed key cannot be moved to another record). */
+export const aadOf = (service: string, keyId: string) => `x0tta6bl4/keystore/v1|${service}|${keyId}`;
 // setTimeout takes at most 2^31-1 ms.
 const MAX_TIMER_MS = 2_147_483_647;
 
@@ -159,7 +159,14 @@ export class SigningIdentity {
     const due = this.record().not_before + this.#options.rotateIntervalMs - this.#now();
     this.#timer = setTimeout(
       () => {
-        void this.rotate("scheduled").catch((error) => this.#options.logger.error("scheduled key rotation failed", { error }));
+        void this.rotate("scheduled").catch((error) => {
+          // Nothing changed (the new key is sealed before anything is written): the current key signs on, and the
+          // rotation is tried again shortly (a token may be back by then).
+          this.#options.logger.error("scheduled key rotation failed; retrying in 10 s", { error });
+          clearTimeout(this.#timer);
+          this.#timer = setTimeout(() => this.#schedule(), 10_000);
+          this.#timer.unref?.();
+        });
       },
       Math.min(MAX_TIMER_MS, Math.max(0, due)),
     );
@@ -167,9 +174,12 @@ export class SigningIdentity {
   }
 
   #save(): void {
-    const tmp = `${this.#path}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(this.#file, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, this.#path);
+    // Under the key file's lock, keeping what `x0 keys rewrap` changed meanwhile (another KEK's sealing of a record).
+    withKeyFileLock(this.#path, (onDisk) => {
+      const resealed = new Map((onDisk?.keys ?? []).map((key) => [key.record.key_id, key.sealed]));
+      this.#file = { ...this.#file, keys: this.#file.keys.map((key) => ({ ...key, sealed: resealed.get(key.record.key_id) ?? key.sealed })) };
+      writeKeyFile(this.#path, this.#file);
+    });
   }
 
   static async #first(options: IdentityOptions, file: KeyFile, now: number): Promise<SigningIdentity> {
@@ -200,12 +210,12 @@ export class SigningIdentity {
       created_at: now,
     };
     const secret = JSON.stringify({ mldsa: toBase64(mldsa.secretKey), ed25519: ed25519 ? toBase64(ed25519.secretKey) : undefined });
-    const sealed = seal(kek, new TextEncoder().encode(secret), aadOf(service, keyId));
+    const sealed = kek.seal(new TextEncoder().encode(secret), aadOf(service, keyId));
     return { stored: { record, sealed }, key: { keyId, alg, mldsaSecret: mldsa.secretKey, ed25519Secret: ed25519?.secretKey } };
   }
 
   static #unsealKey(options: IdentityOptions, stored: z.infer<typeof StoredKey>): SigningKey {
-    const plain = unseal(options.kek, stored.sealed, aadOf(options.service, stored.record.key_id));
+    const plain = options.kek.unseal(stored.sealed, aadOf(options.service, stored.record.key_id));
     const parts = SecretParts.parse(JSON.parse(new TextDecoder().decode(plain)));
     return {
       keyId: stored.record.key_id,

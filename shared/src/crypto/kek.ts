@@ -6,8 +6,57 @@ import type { Logger } from "../observability/logger.ts";
 import { concatBytes, fromBase64, toBase64 } from "./bytes.ts";
 import { DecryptionFailed, KeyStoreError } from "./errors.ts";
 
-/** Where the KEK came from. */
-export type KekSource = "X0_KEK" | "X0_KEK_FILE" | "dev";
+/** Where the KEK came from: a file KEK's variable (or the development file), or a token through PKCS#11. */
+export type KekSource = "X0_KEK" | "X0_KEK_FILE" | "dev" | "pkcs11";
+
+/** Seals and opens keyring secrets: the file KEK in process, the pkcs11 one inside its token (hsm-kek.ts). */
+export interface Kek {
+  readonly source: KekSource;
+  /** Seals `plaintext`, bound to `aad`. */
+  seal(plaintext: Uint8Array, aad: string): string;
+  /** Opens what {@link seal} produced; DecryptionFailed on a wrong KEK, AAD or any change. */
+  unseal(sealed: string, aad: string): Uint8Array;
+  /** Whether it can seal and open now (a token can go away; a file KEK always can). */
+  healthy(): boolean;
+  close(): void;
+}
+
+/** The prefix of what a token sealed: a record says which KEK opens it. */
+export const PKCS11_SEALED_PREFIX = "pkcs11:";
+
+/** A KEK held in memory (X0_KEK, X0_KEK_FILE or the development file). */
+export function fileKek(kek: Uint8Array, source: Exclude<KekSource, "pkcs11">): Kek {
+  return {
+    source,
+    seal: (plaintext, aad) => seal(kek, plaintext, aad),
+    unseal: (sealed, aad) => {
+      if (sealed.startsWith(PKCS11_SEALED_PREFIX)) {
+        throw new KeyStoreError("this key was sealed in a PKCS#11 token: set X0_KEK_SOURCE=pkcs11 (and X0_PKCS11_*) to open it");
+      }
+      return unseal(kek, sealed, aad);
+    },
+    healthy: () => true,
+    close: () => {},
+  };
+}
+
+/**
+ * Seals with `current` and opens each record with the KEK that sealed it: during a move to a token, records the file KEK
+ * sealed stay readable through `previous` until `x0 keys rewrap` has moved them all.
+ */
+export function kekChain(current: Kek, previous: Kek | undefined): Kek {
+  if (!previous) return current;
+  return {
+    source: current.source,
+    seal: (plaintext, aad) => current.seal(plaintext, aad),
+    unseal: (sealed, aad) => (sealed.startsWith(PKCS11_SEALED_PREFIX) === (current.source === "pkcs11") ? current : previous).unseal(sealed, aad),
+    healthy: () => current.healthy(),
+    close: () => {
+      current.close();
+      previous.close();
+    },
+  };
+}
 
 /** Parses a KEK: 32 bytes as base64 (what X0_KEK and X0_KEK_FILE hold). */
 export function parseKek(text: string, what: string): Uint8Array {

@@ -41,20 +41,20 @@ describe("liboqs", () => {
     expect(Object.keys(LIBOQS_OPTIONAL_SYMBOLS).sort()).toEqual(["OQS_KEM_encaps_derand", "OQS_KEM_keypair_derand"]);
   });
 
-  test("liboqs - a path that is not liboqs fails with BackendUnavailable, and auto falls back to native", () => {
+  test("liboqs - a path that is not liboqs fails with BackendUnavailable, and auto falls back to native", async () => {
     expect(() => createLiboqsBackend("/nonexistent/liboqs.so")).toThrow(BackendUnavailable);
-    if (!OQS_LIB) expect(selectBackend({ preference: "auto" }).name).toBe("native");
-    expect(() => selectBackend({ preference: "auto", oqsLib: "/nonexistent/liboqs.so" })).toThrow(BackendUnavailable);
-    expect(() => selectBackend({ preference: "liboqs", oqsLib: "/nonexistent/liboqs.so" })).toThrow(BackendUnavailable);
-    expect(selectBackend({ preference: "native" }).name).toBe("native");
+    if (!OQS_LIB) expect((await selectBackend({ preference: "auto" })).name).toBe("native");
+    await expect(selectBackend({ preference: "auto", oqsLib: "/nonexistent/liboqs.so" })).rejects.toThrow(BackendUnavailable);
+    await expect(selectBackend({ preference: "liboqs", oqsLib: "/nonexistent/liboqs.so" })).rejects.toThrow(BackendUnavailable);
+    expect((await selectBackend({ preference: "native" })).name).toBe("native");
   });
 
-  test.skipIf(!OQS_LIB)("liboqs - reports its version and enabled algorithms and is preferred by auto (OQS_LIB)", () => {
+  test.skipIf(!OQS_LIB)("liboqs - reports its version and enabled algorithms and is preferred by auto (OQS_LIB)", async () => {
     const liboqs = createLiboqsBackend(OQS_LIB);
     expect(liboqs.version).toMatch(/^liboqs \d+\.\d+/);
     expect(liboqs.algorithms).toContain("ML-KEM-768");
     expect(liboqs.algorithms).toContain("ML-DSA-65");
-    expect(selectBackend({ preference: "auto", oqsLib: OQS_LIB }).name).toBe("liboqs");
+    expect((await selectBackend({ preference: "auto", oqsLib: OQS_LIB })).name).toBe("liboqs");
   });
 
   test.skipIf(!OQS_LIB)("liboqs - keys, ciphertexts and signatures are byte-compatible with the native backend (OQS_LIB)", async () => {

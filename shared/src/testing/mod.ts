@@ -19,6 +19,7 @@ export {
 } from "./nats.ts";
 export { collectLines, freePort, REPO_ROOT, type ServiceProcess, serviceProcessOf, startServiceProcess, waitFor } from "./process.ts";
 export { type Arrival, EventRecorder, type RecordOptions, type Rejected, recordEvents } from "./recorder.ts";
+export { SOFTHSM_MODULE, setNativeEnv, softhsmAvailable, softhsmToken, type TestToken } from "./softhsm.ts";
 
 /** A valid `opened` link_down anomaly for tests, with a fresh incident id; `overrides` replace fields. */
 export function anomalyFixture(overrides: Partial<Anomaly> = {}): Anomaly {
