@@ -304,16 +304,18 @@ describe("planner", () => {
     expect(routeOf(back, "n1", "n2")?.dev).toBe("n1-n2");
   });
 
+  /** A neighbour of n3 flooding it, the target of a traffic spike. */
+  const floodingNeighbour: IncidentTarget = {
+    type: "neighbour",
+    id: "neighbour:n3/n3-n2/02:00:00:00:00:07",
+    nodes: ["n3"],
+    interfaces: ["n3-n2"],
+    neighbour: { mac: "02:00:00:00:00:07", ipv4: "10.200.0.9" },
+  };
+
   test("planner - a traffic spike quarantines the neighbour; its resolution keeps the quarantine", async () => {
     const { planner } = setup();
-    const target: IncidentTarget = {
-      type: "neighbour",
-      id: "neighbour:n3/n3-n2/02:00:00:00:00:07",
-      nodes: ["n3"],
-      interfaces: ["n3-n2"],
-      neighbour: { mac: "02:00:00:00:00:07", ipv4: "10.200.0.9" },
-    };
-    const spike = incident("traffic_spike", target, { interface: "n3-n2", metric: "neighbour_packets_per_s" });
+    const spike = incident("traffic_spike", floodingNeighbour, { interface: "n3-n2", metric: "neighbour_packets_per_s" });
     const plan = await planner.handleAnomaly(spike);
     expect(plan?.rule).toBe("traffic_spike/quarantine");
     expect(plan?.actions).toEqual([
@@ -331,14 +333,7 @@ describe("planner", () => {
   test("planner - a quarantine its members voted down is not kept when the spike resolves", async () => {
     const voted: Policy = { ...shipped, kinds: { ...shipped.kinds, traffic_spike: { alternatives: [{ name: "quarantine", approval: "vote" }] } } };
     const { planner } = setup({ policy: voted });
-    const target: IncidentTarget = {
-      type: "neighbour",
-      id: "neighbour:n3/n3-n2/02:00:00:00:00:07",
-      nodes: ["n3"],
-      interfaces: ["n3-n2"],
-      neighbour: { mac: "02:00:00:00:00:07", ipv4: "10.200.0.9" },
-    };
-    const spike = incident("traffic_spike", target, { interface: "n3-n2", metric: "neighbour_packets_per_s" });
+    const spike = incident("traffic_spike", floodingNeighbour, { interface: "n3-n2", metric: "neighbour_packets_per_s" });
     const plan = await planner.handleAnomaly(spike);
     expect(plan?.approval).toBe("vote");
     await planner.handleResult(actionResult(plan as Plan, { status: "rejected", started_at: 0, detail: "proposal did not pass" }));
