@@ -3,19 +3,18 @@
 // baseline. Writes bench/results/gov.json. Method: bench/README.md#gov.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { MemberSet, StoredVote } from "@x0/shared";
 import {
   governanceDomain,
-  type MemberSet,
   memberIndex,
   memberSetHash,
   proposalHash,
   RecoveryCache,
   recount,
   recoverSigner,
-  type StoredVote,
   VoteDigester,
   ZERO_HASH,
-} from "@x0/shared";
+} from "@x0/shared/governance";
 import { keccak256, toHex } from "viem";
 import { privateKeyToAddress, sign } from "viem/accounts";
 

@@ -12,7 +12,6 @@ import {
   type ActionResult,
   CHOICES,
   EXIT_CONFIG,
-  GovStore,
   govVoteEndpoint,
   type MemberSet,
   type Plan,
@@ -21,6 +20,7 @@ import {
   type Tally,
   VoteReceipt,
 } from "@x0/shared";
+import { GovStore } from "@x0/shared/governance";
 import {
   anomalyFixture,
   type EventRecorder,

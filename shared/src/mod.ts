@@ -177,7 +177,8 @@ export {
 } from "./contracts/swarm.ts";
 export * from "./crypto/mod.ts";
 export { ConfigError, ContractViolation, InvalidRecord, InvalidSubjectToken, NatsSetupError, RedeliverLater, X0Error } from "./errors.ts";
-export * from "./governance/mod.ts";
+// Governance (EIP-712 votes, viem) is its own entry point, @x0/shared/governance: services without it do not load viem.
+export { governanceConfigShape } from "./governance/config.ts";
 export * from "./identity/mod.ts";
 export { readJsonFile, writeJsonFile } from "./json-file.ts";
 export type { EventHistory } from "./knowledge/history.ts";

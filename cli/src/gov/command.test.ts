@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadGenesis } from "@x0/shared";
+import { loadGenesis } from "@x0/shared/governance";
 import { testMembers } from "@x0/shared/testing";
 import { UsageError } from "../errors.ts";
 import { parseChoice, parseMember, runGov } from "./command.ts";

@@ -5,29 +5,31 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
   CHOICES,
-  type Count,
-  GovStore,
-  governanceDomain,
   govProposeEndpoint,
   govVoteEndpoint,
-  loadGenesis,
-  MemberChain,
   type MemberSet,
   MemberSet as MemberSetSchema,
-  memberListProblem,
-  memberSetTypedData,
   ProposeRequest,
-  readOnlyGovBucket,
-  recount,
   type SignedVote,
   StoredReader,
   type Tally,
   VoteMessage,
   VoteReceipt,
+} from "@x0/shared";
+import {
+  type Count,
+  GovStore,
+  governanceDomain,
+  loadGenesis,
+  MemberChain,
+  memberListProblem,
+  memberSetTypedData,
+  readOnlyGovBucket,
+  recount,
   verifyGenesis,
   voteTypedData,
   ZERO_HASH,
-} from "@x0/shared";
+} from "@x0/shared/governance";
 import { hashTypedData } from "viem";
 import { UsageError } from "../errors.ts";
 import { connectCli } from "../nats-client.ts";

@@ -1,5 +1,6 @@
 // Text views of `x0 gov`: the member set, the proposal list, one proposal with its recount, and a verification report.
-import type { Count, MemberSet, Proposal, Tally, VoteDigester } from "@x0/shared";
+import type { MemberSet, Proposal, Tally } from "@x0/shared";
+import type { Count, VoteDigester } from "@x0/shared/governance";
 import { renderTable } from "../table.ts";
 
 const CHOICE_NAMES = { 1: "yes", 2: "no", 3: "abstain" } as const;

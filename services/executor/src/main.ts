@@ -1,26 +1,11 @@
 // Executor (E of MAPE-K): signed plans in, actuators applied, effects verified (or rolled back), honest results out.
-import {
-  type ActionResult,
-  Buckets,
-  ConfigError,
-  contracts,
-  GovStore,
-  loadGenesis,
-  MemberChain,
-  MessageVerifier,
-  openBucket,
-  openControlPlaneCrypto,
-  RecoveryCache,
-  runService,
-  subjectOf,
-} from "@x0/shared";
+import { type ActionResult, Buckets, contracts, MessageVerifier, openBucket, openControlPlaneCrypto, runService, subjectOf } from "@x0/shared";
 import pkg from "../package.json" with { type: "json" };
 import { actuatorsFromConfig } from "./actuators/from-config.ts";
 import { checkScope, executorConfigShape, executorServiceName, resolveMode } from "./config.ts";
 import { CoordinatedPlans } from "./coordination/coordinated.ts";
 import { CoordinationRecords } from "./coordination/store.ts";
-import { VoteAdmission } from "./governance/admit.ts";
-import { VoteGate } from "./governance/gate.ts";
+import { ungovernedGate, VoteAdmission } from "./governance/admit.ts";
 import { nodeKeys, PlanLeases, SITE_KEYS } from "./lease/lease.ts";
 import { createMetrics, executorCounts } from "./metrics.ts";
 import { PlanHandler } from "./run/handle-plan.ts";
@@ -125,9 +110,19 @@ await runService({
       maxAgeMs: 31 * 24 * 3600_000,
       maxSkewMs: config.X0_SIGNATURE_MAX_SKEW_MS,
     });
-    const governance = await openGovernance(config.X0_GOV_MEMBERS);
+    // Governance code (viem) is loaded only where governance is configured; without it every vote plan is rejected.
+    const gate =
+      config.X0_GOV_MEMBERS === ""
+        ? ungovernedGate
+        : await (await import("./governance/gate.ts")).openVoteGate({
+            membersPath: config.X0_GOV_MEMBERS,
+            bucket: await openBucket(nc, Buckets.gov),
+            verifier: voteVerifier,
+            signers: config.X0_EXECUTOR_PLAN_SIGNERS,
+            recheckMs: config.X0_EXECUTOR_VOTE_RECHECK_MS,
+          });
     const votes = new VoteAdmission({
-      gate: new VoteGate({ governance, verifier: voteVerifier, signers: config.X0_EXECUTOR_PLAN_SIGNERS, recheckMs: config.X0_EXECUTOR_VOTE_RECHECK_MS }),
+      gate,
       outcomes,
       sign,
       coordinates: (plan) => all || plan.node === config.X0_NODE,
@@ -137,7 +132,7 @@ await runService({
       },
       logger,
     });
-    Object.assign(details, { governance: governance ? { space: governance.chain.genesis.space } : "off" });
+    Object.assign(details, { governance: config.X0_GOV_MEMBERS === "" ? "off" : "on" });
     const intake = planIntake({
       bus,
       verifier: signing.verifier,
@@ -152,16 +147,5 @@ await runService({
     // Every plan, in both scopes: a node executor takes part in any plan with a step for its node.
     const consumer = { durable, token: "*", jsm: await jsm(), ackWaitMs: config.X0_EXECUTOR_ACK_WAIT_MS };
     track(await bus.consume(contracts.plan, intake, consumer));
-
-    /** The pinned genesis and the x0_gov bucket, or undefined when X0_GOV_MEMBERS is empty (vote plans are then rejected). */
-    async function openGovernance(membersPath: string) {
-      if (membersPath === "") return undefined;
-      const genesis = await loadGenesis(membersPath).catch((error: Error) => {
-        throw new ConfigError("X0_GOV_MEMBERS", error.message, { cause: error });
-      });
-      const store = new GovStore(await openBucket(nc, Buckets.gov));
-      const cache = new RecoveryCache();
-      return { store, chain: new MemberChain(genesis, store, cache), cache };
-    }
   },
 });

@@ -20,7 +20,6 @@ import { planIdFor } from "./emit/emit.ts";
 import { FencedStore, NotLeader } from "./failover/fenced-store.ts";
 import { PlannerRole } from "./failover/role.ts";
 import { createGovernanceMetrics } from "./governance/metrics.ts";
-import { startGovernance } from "./governance/start.ts";
 import { anomalyIntake } from "./intake/anomalies.ts";
 import { KvStore } from "./kv.ts";
 import { createMetrics } from "./metrics.ts";
@@ -62,7 +61,8 @@ await runService({
     const gov =
       config.X0_GOV_MEMBERS === ""
         ? undefined
-        : await startGovernance({
+        : // Loaded only when governance is configured (its code brings viem).
+          await (await import("./governance/start.ts")).startGovernance({
             membersPath: config.X0_GOV_MEMBERS,
             bucket: await openBucket(nc, Buckets.gov),
             bus,

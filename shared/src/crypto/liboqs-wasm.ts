@@ -4,7 +4,6 @@
 import nodeCrypto from "node:crypto";
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { createMLDSA65, createMLKEM768 } from "@oqs/liboqs-js";
 import {
   type Encapsulation,
   KeyCache,
@@ -76,9 +75,11 @@ function derandomisationHolds(keypair: () => { publicKey: Uint8Array }): boolean
 
 /** Loads liboqs's WebAssembly build (ML-KEM-768 and ML-DSA-65); BackendUnavailable when it cannot. */
 export async function createLiboqsWasmBackend(): Promise<PqBackend> {
-  let kem: Awaited<ReturnType<typeof createMLKEM768>>;
-  let dsa: Awaited<ReturnType<typeof createMLDSA65>>;
+  // Loaded here, not at import: a service on another backend never loads the package.
+  let kem: Awaited<ReturnType<typeof import("@oqs/liboqs-js").createMLKEM768>>;
+  let dsa: Awaited<ReturnType<typeof import("@oqs/liboqs-js").createMLDSA65>>;
   try {
+    const { createMLDSA65, createMLKEM768 } = await import("@oqs/liboqs-js");
     [kem, dsa] = await Promise.all([createMLKEM768(), createMLDSA65()]);
   } catch (error) {
     throw new BackendUnavailable("cannot load liboqs's WebAssembly build (@oqs/liboqs-js)", { cause: error });

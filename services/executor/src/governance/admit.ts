@@ -5,6 +5,12 @@ import type { KvStore } from "../lease/lease.ts";
 import { type Handled, OutcomeBook, type PlanDelivery } from "../run/outcomes.ts";
 import type { VoteGate } from "./gate.ts";
 
+/** Why a vote plan cannot run on an executor without governance. */
+export const NO_GOVERNANCE = "the plan needs a governance vote, but governance is not configured on this executor (X0_GOV_MEMBERS)";
+
+/** The gate of an executor without governance: every vote plan is rejected (and never runs). */
+export const ungovernedGate: Pick<VoteGate, "decide"> = { decide: async () => ({ kind: "reject", detail: NO_GOVERNANCE }) };
+
 /** Options of {@link VoteAdmission}. */
 export interface VoteAdmissionOptions {
   gate: Pick<VoteGate, "decide">;

@@ -1,18 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import {
-  createNativeBackend,
-  GovStore,
-  MemberChain,
-  MessageVerifier,
-  type Plan,
-  planContentHash,
-  RecoveryCache,
-  type SignedDomain,
-  signMessage,
-  type Tally,
-  type VerifyingKey,
-  type VoteRules,
-} from "@x0/shared";
+import { createNativeBackend, MessageVerifier, type Plan, type SignedDomain, signMessage, type Tally, type VerifyingKey, type VoteRules } from "@x0/shared";
+import { GovStore, MemberChain, planContentHash, RecoveryCache } from "@x0/shared/governance";
 import { memoryGovBucket, signedGenesis, signedVote, stored, type TestMember, testMembers, testProposal } from "@x0/shared/testing";
 import { VoteGate } from "./gate.ts";
 

@@ -1,6 +1,8 @@
 // The executor's own decision on a vote plan: it recounts the plan's proposal from the signed votes in x0_gov (trusting
 // no tally it did not compute), checks the proposal binds this exact plan, and says run, wait or reject.
-import { type GovStore, type MemberChain, type MessageVerifier, type Plan, planContentHash, proposalHash, type RecoveryCache, recount } from "@x0/shared";
+import { ConfigError, type MessageVerifier, type Plan } from "@x0/shared";
+import { type GovBucket, GovStore, loadGenesis, MemberChain, planContentHash, proposalHash, RecoveryCache, recount } from "@x0/shared/governance";
+import { NO_GOVERNANCE } from "./admit.ts";
 
 /** What becomes of a vote plan now. */
 export type GateVerdict = { kind: "run"; detail: string } | { kind: "wait"; retryMs: number; detail: string } | { kind: "reject"; detail: string };
@@ -32,7 +34,7 @@ export class VoteGate {
   async decide(plan: Plan): Promise<GateVerdict> {
     const reject = (detail: string): GateVerdict => ({ kind: "reject", detail });
     const gov = this.#o.governance;
-    if (!gov) return reject("the plan needs a governance vote, but governance is not configured on this executor (X0_GOV_MEMBERS)");
+    if (!gov) return reject(NO_GOVERNANCE);
     const id = plan.proposal_id;
     if (!id) return reject("the plan needs a governance vote but names no proposal");
     const record = await gov.store.proposalRecord(id);
@@ -67,4 +69,14 @@ export class VoteGate {
     if (count.state === "rejected") return reject(`proposal ${id} did not pass: ${recounted}`);
     return { kind: "run", detail: `approved by proposal ${id}: ${recounted}` };
   }
+}
+
+/** The pinned genesis (X0_GOV_MEMBERS) and the x0_gov bucket as a gate; ConfigError naming the variable when the genesis is invalid. */
+export async function openVoteGate(options: { membersPath: string; bucket: GovBucket } & Omit<VoteGateOptions, "governance">): Promise<VoteGate> {
+  const genesis = await loadGenesis(options.membersPath).catch((error: Error) => {
+    throw new ConfigError("X0_GOV_MEMBERS", error.message, { cause: error });
+  });
+  const store = new GovStore(options.bucket);
+  const cache = new RecoveryCache();
+  return new VoteGate({ ...options, governance: { store, chain: new MemberChain(genesis, store, cache), cache } });
 }

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { createLogger, GovStore, MemberChain, type Plan, type ProposalEvent, RecoveryCache, type SignedVote, type VoteRules } from "@x0/shared";
+import { createLogger, type Plan, type ProposalEvent, type SignedVote, type VoteRules } from "@x0/shared";
+import { GovStore, MemberChain, RecoveryCache } from "@x0/shared/governance";
 import { memoryGovBucket, signedGenesis, signedVote, type TestMember, testMembers } from "@x0/shared/testing";
 import { Registry } from "prom-client";
 import { parsePolicy } from "../policy/policy.ts";

@@ -1,35 +1,25 @@
 // The planner's side of governance: it opens proposals (for vote plans, and operators' member and policy changes),
 // takes EIP-712 votes (checked, stored once, dead-lettered when refused) and closes proposals with a signed tally.
+import type { Logger, MemberSet, Plan, Proposal, ProposalEvent, ProposeRequest, SignedVote, StoredVote, Tally, VoteReceipt, VoteRules } from "@x0/shared";
 import {
   type Count,
   checkVote,
   GovConflict,
   GovernanceError,
   type GovStore,
-  type Logger,
   type MemberChain,
-  type MemberSet,
   memberIndex,
   memberListProblem,
-  type Plan,
-  type Proposal,
-  type ProposalEvent,
   type ProposalFields,
-  type ProposeRequest,
   planContentHash,
   policyContentHash,
   proposalHash,
   proposedMembersHash,
   type RecoveryCache,
   recount,
-  type SignedVote,
-  type StoredVote,
   successorOf,
-  type Tally,
-  type VoteReceipt,
-  type VoteRules,
   ZERO_HASH,
-} from "@x0/shared";
+} from "@x0/shared/governance";
 import type { GovernanceMetrics } from "./metrics.ts";
 
 /** What governance needs from the planner's service. */

@@ -1,23 +1,7 @@
 // Wires the planner's governance (when X0_GOV_MEMBERS is set): the pinned genesis, the x0_gov bucket, the vote and propose
 // endpoints, the events, and the leader's closing of proposals at their deadline.
-import {
-  type Bus,
-  ConfigError,
-  contracts,
-  type GovBucket,
-  GovConflict,
-  GovStore,
-  govProposeEndpoint,
-  govVoteEndpoint,
-  type Live,
-  type Logger,
-  loadGenesis,
-  MemberChain,
-  memberSetHash,
-  type Proposal,
-  RecoveryCache,
-  type VoteRules,
-} from "@x0/shared";
+import { type Bus, ConfigError, contracts, govProposeEndpoint, govVoteEndpoint, type Live, type Logger, type Proposal, type VoteRules } from "@x0/shared";
+import { type GovBucket, GovConflict, GovStore, loadGenesis, MemberChain, memberSetHash, RecoveryCache } from "@x0/shared/governance";
 import { type Policy, parsePolicy } from "../policy/policy.ts";
 import { Governance, InvalidProposal } from "./governance.ts";
 import type { GovernanceMetrics } from "./metrics.ts";
