@@ -16,15 +16,19 @@ import {
 import { UsageError } from "../errors.ts";
 import { stateDirOf } from "../paths.ts";
 import type { Output } from "../status/command.ts";
+import { changeNamed, isStackPki, reloadNatsServers, renderStackNats } from "../up/named.ts";
+import { CONSOLE_OBSERVER } from "../up/pki.ts";
 
 /** Usage text of `x0 certs`. */
-export const CERTS_USAGE = `Usage: x0 certs <init|issue|nats-config> [options]
+export const CERTS_USAGE = `Usage: x0 certs <init|issue|revoke|nats-config> [options]
 
   init          create the development CA, the NATS server certificate and the route certificate of a cluster
                 (keeps an existing CA unless --force)
   issue         mint a client certificate (X.509-SVID), e.g. for an outside subscriber:
                   x0 certs issue --role observer --id grafana
-                the observer role may subscribe to x0.telemetry/overdue/anomaly/plan/action and publish nothing
+                the observer role may subscribe to x0.telemetry/overdue/anomaly/plan/action and publish nothing;
+                on a stack bun run up runs, an observer or voter is admitted at once (NATS reloaded, no restart)
+  revoke        a stack's observer or voter is no longer admitted: x0 certs revoke --role observer --id grafana
   nats-config   print the nats-server configuration for the permission matrix (ops/nats/permissions.yaml):
                   x0 certs nats-config --nodes n1,n2 [--observers grafana] [--voters alice,bob]
                 a cluster member's (routes with mTLS, only the route certificate may join):
@@ -145,6 +149,15 @@ export async function runCerts(argv: readonly string[], env: Record<string, stri
     return 0;
   }
 
+  if (command === "revoke") {
+    const role = values.role;
+    if (role !== "observer" && role !== "voter") throw new UsageError("revoke takes --role observer or --role voter (per-name identities)");
+    if (!values.id || !NAME.test(values.id)) throw new UsageError("revoke needs --id <name>");
+    if (!isStackPki(dir)) throw new UsageError(`${dir} is not a stack's PKI (bun run up makes one): edit --observers/--voters of x0 certs nats-config instead`);
+    admitNamed(dir, role, values.id, false, output);
+    return 0;
+  }
+
   if (command === "issue") {
     const role = values.role;
     const matrix = loadPermissionMatrix();
@@ -163,6 +176,8 @@ export async function runCerts(argv: readonly string[], env: Record<string, stri
     writeFileSync(`${base}.crt`, issued.certPem);
     writeSecret(`${base}.key`, issued.keyPem);
     output.out(`${issued.spiffeId}: ${base}.crt and ${base}.key (CA ${caFiles.cert}), valid until ${issued.notAfter.toISOString()}`);
+    // A named identity on a stack `up` runs is admitted at once: its servers' configurations are rendered and reloaded.
+    if ((role === "observer" || role === "voter") && id && isStackPki(dir)) admitNamed(dir, role, id, true, output);
     return 0;
   }
 
@@ -202,4 +217,13 @@ export async function runCerts(argv: readonly string[], env: Record<string, stri
     return 0;
   }
   throw new UsageError(`unknown certs command ${JSON.stringify(command)}; expected init, issue or nats-config`);
+}
+
+/** Adds (or drops) a named identity of a stack's NATS, renders the servers' configurations and reloads them. */
+function admitNamed(pki: string, role: "observer" | "voter", name: string, admit: boolean, output: Output): void {
+  const changed = changeNamed(pki, role === "observer" ? "observers" : "voters", name, admit);
+  const files = renderStackNats(pki, CONSOLE_OBSERVER);
+  const reloaded = reloadNatsServers(files);
+  const what = admit ? (changed ? "admitted" : "already admitted") : changed ? "no longer admitted" : "was not admitted";
+  output.out(`${role} ${name} ${what} by the stack's NATS (${reloaded} running server(s) reloaded)`);
 }

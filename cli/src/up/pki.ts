@@ -3,16 +3,8 @@
 // writes each nats-server's configuration generated from the permission matrix: TLS required, SPIFFE ids mapped to users.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  createDevCa,
-  DEFAULT_TRUST_DOMAIN,
-  issueServerCertificate,
-  issueSvid,
-  loadDevCa,
-  loadPermissionMatrix,
-  NATS_ROUTE_NAME,
-  renderNatsConfig,
-} from "@x0/shared";
+import { createDevCa, DEFAULT_TRUST_DOMAIN, issueServerCertificate, issueSvid, loadDevCa, NATS_ROUTE_NAME } from "@x0/shared";
+import { writeStackNatsConfigs } from "./named.ts";
 import { CLUSTER_NAME, type NatsServerPlan, routeUrls } from "./nats.ts";
 
 /** What the stack needs to run with mTLS. */
@@ -79,7 +71,6 @@ export async function prepareStackPki({
     certFile: join(dir, `observer-${CONSOLE_OBSERVER}.crt`),
     keyFile: writePrivate(join(dir, `observer-${CONSOLE_OBSERVER}.key`), observer.keyPem),
   };
-  const matrix = loadPermissionMatrix();
   const routes = routeUrls(servers);
   let routeTls: { certFile: string; keyFile: string; caFile: string } | undefined;
   if (routes.length > 0) {
@@ -88,13 +79,15 @@ export async function prepareStackPki({
     routeTls = { certFile: join(dir, "route.crt"), keyFile: writePrivate(join(dir, "route.key"), route.keyPem), caFile };
     writeFileSync(routeTls.certFile, route.certPem);
   }
-  for (const server of servers) {
-    const cluster =
-      routeTls && server.clusterPort !== undefined ? { name: CLUSTER_NAME, listen: `127.0.0.1:${server.clusterPort}`, routes, tls: routeTls } : undefined;
-    writeFileSync(
-      server.configFile,
-      renderNatsConfig(matrix, { trustDomain, nodes, observers: [CONSOLE_OBSERVER], tls, serverVersion, serverName: server.serverName, cluster }),
-    );
-  }
+  // Rendered from a plan kept beside the PKI, so `x0 certs issue|revoke` can add or drop observers and voters later.
+  writeStackNatsConfigs(
+    dir,
+    servers.map((server) => {
+      const cluster =
+        routeTls && server.clusterPort !== undefined ? { name: CLUSTER_NAME, listen: `127.0.0.1:${server.clusterPort}`, routes, tls: routeTls } : undefined;
+      return { configFile: server.configFile, options: { trustDomain, nodes, tls, serverVersion, serverName: server.serverName, cluster } };
+    }),
+    CONSOLE_OBSERVER,
+  );
   return { dir, serviceEnv: { X0_DEV_CA_DIR: dir, X0_TRUST_DOMAIN: trustDomain }, adminTls, consoleTls, created };
 }
