@@ -4,11 +4,38 @@ import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectNats } from "@x0/shared";
+import { UsageError } from "./errors.ts";
 import { stackFileOf, stateDirOf } from "./paths.ts";
 import { readStackFile } from "./stack-file.ts";
 
-/** The CLI's TLS identity: X0_NATS_TLS_* when set, else the admin certificate of the local stack's PKI, else none. */
-export function cliTls(env: Record<string, string | undefined>): { caFile: string; certFile: string; keyFile: string } | undefined {
+/** The NATS options of the commands that talk to NATS, spelled as the nats CLI spells them (and --nats, kept). */
+export const NATS_CLI_OPTIONS = {
+  server: { type: "string", short: "s" },
+  nats: { type: "string" },
+  tlscert: { type: "string" },
+  tlskey: { type: "string" },
+  tlsca: { type: "string" },
+} as const;
+
+/** What a command line said about NATS. */
+export interface NatsFlags {
+  server?: string | undefined;
+  nats?: string | undefined;
+  tlscert?: string | undefined;
+  tlskey?: string | undefined;
+  tlsca?: string | undefined;
+}
+
+/** Help lines of {@link NATS_CLI_OPTIONS}. */
+export const NATS_CLI_HELP = `  -s, --server <url>  NATS server URL(s), comma-separated (also --nats; else X0_NATS_SERVERS, NATS_URL, the running stack)
+  --tlscert, --tlskey, --tlsca <file>  client certificate, its key and the CA (else X0_NATS_TLS_*, the stack's admin)`;
+
+/** The CLI's TLS identity: --tlscert/--tlskey/--tlsca, else X0_NATS_TLS_*, else the admin certificate of the local stack's PKI, else none. */
+export function cliTls(env: Record<string, string | undefined>, flags: NatsFlags = {}): { caFile: string; certFile: string; keyFile: string } | undefined {
+  if (flags.tlscert || flags.tlskey || flags.tlsca) {
+    if (!(flags.tlscert && flags.tlskey && flags.tlsca)) throw new UsageError("--tlscert, --tlskey and --tlsca go together");
+    return { caFile: flags.tlsca, certFile: flags.tlscert, keyFile: flags.tlskey };
+  }
   if (env.X0_NATS_TLS_CERT && env.X0_NATS_TLS_KEY && env.X0_NATS_TLS_CA)
     return { caFile: env.X0_NATS_TLS_CA, certFile: env.X0_NATS_TLS_CERT, keyFile: env.X0_NATS_TLS_KEY };
   const pki = join(stateDirOf(env), "pki");
@@ -26,10 +53,15 @@ export function inboxPrefixOf(certPem: string): string | undefined {
   return match ? `_INBOX.${match[1]}.${match[2]}` : undefined;
 }
 
-/** Connects as `x0-cli/<pid>` to `--nats`, else X0_NATS_SERVERS, else the stack `bun run up` runs, else localhost; 5 s at most. */
-export function connectCli(nats: string | undefined, env: Record<string, string | undefined>): ReturnType<typeof connectNats> {
-  const servers = nats ?? env.X0_NATS_SERVERS ?? readStackFile(stackFileOf(stateDirOf(env)))?.nats.url ?? "nats://127.0.0.1:4222";
-  const tls = cliTls(env);
+/**
+ * Connects as `x0-cli/<pid>` to `-s/--server` (or `--nats`), else X0_NATS_SERVERS, else NATS_URL, else the stack
+ * `bun run up` runs, else localhost; 5 s at most, then an error naming the server and the cause.
+ */
+export function connectCli(flags: NatsFlags | string | undefined, env: Record<string, string | undefined>): ReturnType<typeof connectNats> {
+  const given: NatsFlags = typeof flags === "string" ? { nats: flags } : (flags ?? {});
+  const servers =
+    given.server ?? given.nats ?? env.X0_NATS_SERVERS ?? env.NATS_URL ?? readStackFile(stackFileOf(stateDirOf(env)))?.nats.url ?? "nats://127.0.0.1:4222";
+  const tls = cliTls(env, given);
   const inboxPrefix = tls ? inboxPrefixOf(readFileSync(tls.certFile, "utf8")) : undefined;
   return connectNats({
     servers: servers.split(","),

@@ -17,6 +17,19 @@ describe("x0", () => {
     for (const argv of [["--help"], ["-h"], ["help"]]) expect(await x0(argv)).toMatchObject({ code: 0, out: X0_USAGE });
   });
 
+  test("x0 - version and --version print the version and exit 0", async () => {
+    for (const argv of [["version"], ["--version"]])
+      expect(await x0(argv)).toMatchObject({ code: 0, out: expect.stringMatching(/^x0 \d+\.\d+\.\d+ \(bun \d/) });
+  });
+
+  test("x0 - a NATS server that does not answer is named with the cause, and the command exits 1", async () => {
+    const port = freePort();
+    const result = await x0(["incidents", "--nats", `nats://127.0.0.1:${port}`]);
+    expect(result.code).toBe(1);
+    expect(result.err).toContain(`cannot connect to NATS at nats://127.0.0.1:${port}`);
+    expect(result.err).toContain("connection refused");
+  }, 20_000);
+
   test("x0 - help <command> prints that command's usage", async () => {
     expect(await x0(["help", "status"])).toMatchObject({ code: 0, out: expect.stringMatching(/^Usage: x0 status/) });
   });

@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 // x0: the x0tta6bl4 command line. `x0 <command> [options]`.
 import { ConfigError, EXIT_CONFIG } from "@x0/shared";
+import pkg from "../package.json" with { type: "json" };
 import { runAsk } from "./ask/command.ts";
 import { runCerts } from "./certs/command.ts";
 import { runConsole } from "./console/command.ts";
@@ -25,6 +26,7 @@ Commands:
   certs <init|issue|nats-config>      development CA, client certificates, NATS permissions
   keys <hsm init|rewrap --to pkcs11>  the key-encryption key in a PKCS#11 token
   help [command]                      print this help, or a command's
+  version                             print x0's version (also --version)
 
 Run "x0 <command> --help" for a command's options. Start the stack with "bun run up".`;
 
@@ -42,6 +44,10 @@ const commands: Record<string, (argv: readonly string[], env: Record<string, str
 /** Runs the x0 command line and returns its exit code. */
 export async function runX0(argv: readonly string[], env: Record<string, string | undefined>, output: Output): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === "version" || command === "--version") {
+    output.out(`x0 ${pkg.version} (bun ${Bun.version})`);
+    return 0;
+  }
   if (command === "help" || command === "--help" || command === "-h") {
     const topic = command === "help" ? rest[0] : undefined;
     const run = topic === undefined ? undefined : commands[topic];

@@ -2,12 +2,12 @@
 import { parseArgs } from "node:util";
 import { RAG_GROUP, RAG_MAX_K, ragEndpoints } from "@x0/shared";
 import { RagUnavailable, UsageError } from "../errors.ts";
-import { connectCli } from "../nats-client.ts";
+import { connectCli, NATS_CLI_HELP, NATS_CLI_OPTIONS, type NatsFlags } from "../nats-client.ts";
 import type { Output } from "../status/command.ts";
 import { renderHits } from "./render.ts";
 
 /** Usage text of `x0 ask`. */
-export const ASK_USAGE = `Usage: x0 ask "<question>" | --incident <id> [-k 5] [--nats nats://host:port] [--json]
+export const ASK_USAGE = `Usage: x0 ask "<question>" | --incident <id> [-k 5] [-s nats://host:port] [--json]
 
 Asks the rag service for the past incidents and runbook sections most similar to a question (matched by the
 rag's text embedder) or to an incident (matched by its structure: kind, element, evidence, place in the mesh).
@@ -17,7 +17,7 @@ NATS and the client certificate are found as for \`x0 incidents\`.
 Options:
   --incident <id>  ask by an incident id instead of a question
   -k <n>           answers of each kind (default 5, at most ${RAG_MAX_K})
-  --nats <url>     NATS server URL
+${NATS_CLI_HELP}
   --json           print the rag's reply as JSON
   -h, --help       print this help`;
 
@@ -33,14 +33,14 @@ export function askRequest(positionals: string[], values: { incident?: string; k
 
 /** Runs `x0 ask`; 0 on success. */
 export async function runAsk(argv: readonly string[], env: Record<string, string | undefined>, output: Output): Promise<number> {
-  let parsed: { values: { incident?: string; k?: string; nats?: string; json?: boolean; help?: boolean }; positionals: string[] };
+  let parsed: { values: { incident?: string; k?: string; json?: boolean; help?: boolean } & NatsFlags; positionals: string[] };
   try {
     parsed = parseArgs({
       args: [...argv],
       options: {
         incident: { type: "string" },
         k: { type: "string", short: "k" },
-        nats: { type: "string" },
+        ...NATS_CLI_OPTIONS,
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -58,7 +58,7 @@ export async function runAsk(argv: readonly string[], env: Record<string, string
   const request = askRequest(positionals, values);
   const checked = ragEndpoints.search.request.safeParse(request);
   if (!checked.success) throw new UsageError(checked.error.issues.map((issue) => `${issue.path.join(".") || "request"}: ${issue.message}`).join("; "));
-  const nc = await connectCli(values.nats, env);
+  const nc = await connectCli(values, env);
   try {
     const reply = await nc.request(`${RAG_GROUP}.search`, JSON.stringify(request), { timeout: 10_000 }).catch((error: unknown) => {
       const text = String((error as Error).message ?? error);

@@ -32,7 +32,7 @@ import {
 } from "@x0/shared/governance";
 import { hashTypedData } from "viem";
 import { UsageError } from "../errors.ts";
-import { connectCli } from "../nats-client.ts";
+import { connectCli, NATS_CLI_HELP, NATS_CLI_OPTIONS, type NatsFlags } from "../nats-client.ts";
 import { stateDirOf } from "../paths.ts";
 import type { Output } from "../status/command.ts";
 import { loadMemberKey } from "./keys.ts";
@@ -59,11 +59,11 @@ comes from --password-file (0600). Neither is ever given on the command line.
 
 Options:
   --genesis <file>  the pinned genesis member set (default X0_GOV_MEMBERS, else <state dir>/gov/members.json)
-  --nats <url>      NATS server URL (found as for x0 incidents otherwise)
+${NATS_CLI_HELP}
   --json            print JSON
   -h, --help        print this help`;
 
-interface Values {
+interface Values extends NatsFlags {
   member?: string[];
   title?: string;
   file?: string;
@@ -75,7 +75,6 @@ interface Values {
   "chain-id"?: string;
   out?: string;
   genesis?: string;
-  nats?: string;
   json?: boolean;
   help?: boolean;
 }
@@ -113,7 +112,7 @@ export async function runGov(argv: readonly string[], env: Record<string, string
         "chain-id": { type: "string" },
         out: { type: "string" },
         genesis: { type: "string" },
-        nats: { type: "string" },
+        ...NATS_CLI_OPTIONS,
         json: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -139,7 +138,7 @@ export async function runGov(argv: readonly string[], env: Record<string, string
   if ((command === "vote" || command === "verify") && rest[0] === undefined) throw new UsageError(`${command} needs a proposal id`);
   if (command === "vote" && values.key === undefined) throw new UsageError("vote needs --key <file>");
 
-  const nc = await connectCli(values.nats, env);
+  const nc = await connectCli(values, env);
   try {
     const reader = await StoredReader.open(nc);
     const store = new GovStore(readOnlyGovBucket(reader));

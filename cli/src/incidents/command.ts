@@ -2,21 +2,22 @@
 import { parseArgs } from "node:util";
 import { readEventHistory } from "@x0/shared";
 import { UsageError } from "../errors.ts";
-import { connectCli } from "../nats-client.ts";
+import { connectCli, NATS_CLI_HELP, NATS_CLI_OPTIONS, type NatsFlags } from "../nats-client.ts";
 import type { Output } from "../status/command.ts";
 import { renderIncidents, summarizeIncidents } from "./summarize.ts";
 
 /** Usage text of `x0 incidents`. */
-export const INCIDENTS_USAGE = `Usage: x0 incidents [--since 1h] [--nats nats://host:port] [--json]
+export const INCIDENTS_USAGE = `Usage: x0 incidents [--since 1h] [-s nats://host:port] [--json]
 
 Lists recent incidents (anomaly → plans → results) from the X0_EVENTS stream, newest first,
 with MTTD (fault onset → detection) and MTTR (fault onset → a repair whose effect was observed).
-NATS comes from --nats, else X0_NATS_SERVERS, else .x0/stack.json (written by \`bun run up\`). The client
-certificate comes from X0_NATS_TLS_CA/CERT/KEY, else the admin identity \`bun run up\` keeps in .x0/pki.
+NATS comes from -s/--server, else X0_NATS_SERVERS, else NATS_URL, else .x0/stack.json (written by \`bun run up\`).
+The client certificate comes from --tlscert/--tlskey/--tlsca, else X0_NATS_TLS_CA/CERT/KEY, else the admin identity
+\`bun run up\` keeps in .x0/pki.
 
 Options:
   --since <d>     how far back: e.g. 90s, 15m, 1h, 2d (default 1h)
-  --nats <url>    NATS server URL
+${NATS_CLI_HELP}
   --json          print JSON
   -h, --help      print this help`;
 
@@ -30,11 +31,11 @@ export function parseSince(text: string): number {
 
 /** Runs `x0 incidents`; 0 on success. */
 export async function runIncidents(argv: readonly string[], env: Record<string, string | undefined>, output: Output): Promise<number> {
-  let values: { since?: string; nats?: string; json?: boolean; help?: boolean };
+  let values: { since?: string; json?: boolean; help?: boolean } & NatsFlags;
   try {
     ({ values } = parseArgs({
       args: [...argv],
-      options: { since: { type: "string" }, nats: { type: "string" }, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
+      options: { since: { type: "string" }, ...NATS_CLI_OPTIONS, json: { type: "boolean" }, help: { type: "boolean", short: "h" } },
       strict: true,
       allowPositionals: false,
     }));
@@ -46,7 +47,7 @@ export async function runIncidents(argv: readonly string[], env: Record<string, 
     return 0;
   }
   const windowMs = parseSince(values.since ?? "1h");
-  const nc = await connectCli(values.nats, env);
+  const nc = await connectCli(values, env);
   try {
     const history = await readEventHistory(nc, { sinceMs: Date.now() - windowMs });
     const incidents = summarizeIncidents(history);

@@ -37,8 +37,14 @@ export async function connectNats({
   const tlsOptions: TlsOptions | undefined =
     tls && (tls.caFile || tls.certFile) ? { caFile: tls.caFile, certFile: tls.certFile, keyFile: tls.keyFile } : undefined;
   let attempt = 0;
+  let lastError: Error | undefined;
+  // Say where and why: a dead server, a refused certificate and a wrong address read differently.
+  const gaveUp = () =>
+    new NatsSetupError(`cannot connect to NATS at ${servers.join(", ")} (${attempt} attempt(s))${lastError ? `: ${lastError.message}` : ""}`, {
+      cause: lastError,
+    });
   for (;;) {
-    if (signal?.aborted) throw new NatsSetupError("connecting to NATS was aborted");
+    if (signal?.aborted) throw gaveUp();
     try {
       const nc = await connect({
         servers,
@@ -60,8 +66,9 @@ export async function connectNats({
       return nc;
     } catch (error) {
       attempt += 1;
-      if (signal?.aborted) throw new NatsSetupError("connecting to NATS was aborted", { cause: error });
-      if (attempts !== undefined && attempt >= attempts) throw new NatsSetupError(`NATS not reachable after ${attempt} attempts`, { cause: error });
+      lastError = error as Error;
+      if (signal?.aborted) throw gaveUp();
+      if (attempts !== undefined && attempt >= attempts) throw gaveUp();
       if (attempt === 1 || attempt % 20 === 0) {
         logger?.warn("nats not reachable yet, retrying", { servers, attempt, error });
       }
