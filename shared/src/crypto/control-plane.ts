@@ -208,10 +208,14 @@ export async function openControlPlaneCrypto({
     sign_threads: hedged?.threads ?? 0,
   });
   let kekHealthy = true;
-  const kekCheck = setInterval(() => {
-    kekHealthy = kek.healthy();
-  }, KEK_CHECK_MS);
-  kekCheck.unref?.();
+  // A file KEK cannot go away: only a token's is checked.
+  const kekCheck =
+    source === "pkcs11"
+      ? setInterval(() => {
+          kekHealthy = kek.healthy();
+        }, KEK_CHECK_MS)
+      : undefined;
+  kekCheck?.unref?.();
   const kekHealth: Live = { name: `KEK (${source})`, isLive: () => kekHealthy, stop: async () => clearInterval(kekCheck) };
   return {
     backend,

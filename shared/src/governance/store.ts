@@ -107,6 +107,13 @@ export class GovStore implements MemberChainSource {
     return ids;
   }
 
+  /** Ids of the proposals that have a tally (closed). */
+  async closedIds(): Promise<Set<string>> {
+    const ids = new Set<string>();
+    for await (const key of await this.bucket.keys("tally.*")) ids.add(key.slice("tally.".length));
+    return ids;
+  }
+
   /** Every stored vote of a proposal (read in parallel). */
   async votes(id: string): Promise<StoredVote[]> {
     const keys: string[] = [];

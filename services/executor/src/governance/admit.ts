@@ -6,7 +6,7 @@ import { type Handled, OutcomeBook, type PlanDelivery } from "../run/outcomes.ts
 import type { VoteGate } from "./gate.ts";
 
 /** Why a vote plan cannot run on an executor without governance. */
-export const NO_GOVERNANCE = "the plan needs a governance vote, but governance is not configured on this executor (X0_GOV_MEMBERS)";
+const NO_GOVERNANCE = "the plan needs a governance vote, but governance is not configured on this executor (X0_GOV_MEMBERS)";
 
 /** The gate of an executor without governance: every vote plan is rejected (and never runs). */
 export const ungovernedGate: Pick<VoteGate, "decide"> = { decide: async () => ({ kind: "reject", detail: NO_GOVERNANCE }) };
@@ -62,6 +62,7 @@ export class VoteAdmission {
     const verdict = await this.#o.gate.decide(plan);
     const coordinating = this.#o.coordinates(plan);
     if (verdict.kind === "run") {
+      this.#announced.delete(plan.plan_id);
       this.#o.logger.info("vote plan approved", { plan_id: plan.plan_id, proposal_id: plan.proposal_id, detail: verdict.detail });
       return undefined;
     }

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createNativeBackend, MessageVerifier, type Plan, type SignedDomain, signMessage, type Tally, type VerifyingKey, type VoteRules } from "@x0/shared";
 import { GovStore, MemberChain, planContentHash, RecoveryCache } from "@x0/shared/governance";
 import { memoryGovBucket, signedGenesis, signedVote, stored, type TestMember, testMembers, testProposal } from "@x0/shared/testing";
+import { ungovernedGate } from "./admit.ts";
 import { VoteGate } from "./gate.ts";
 
 const backend = createNativeBackend();
@@ -40,9 +41,9 @@ async function setup(sign = planner) {
   );
   await store.createProposal(proposal);
   const cache = new RecoveryCache();
-  const gate = (governance = true) =>
+  const gate = () =>
     new VoteGate({
-      governance: governance ? { store, chain: new MemberChain(genesis, store, cache), cache } : undefined,
+      governance: { store, chain: new MemberChain(genesis, store, cache), cache },
       verifier,
       signers: ["planner"],
       recheckMs: 500,
@@ -87,7 +88,7 @@ describe("executor vote gate", () => {
     const { votePlan, gate } = await setup();
     const altered = planner("plan", { ...votePlan, actions: [{ type: "notify" as const, params: { message: "other" }, reason: "r" }] });
     expect(await gate().decide(altered)).toMatchObject({ kind: "reject", detail: expect.stringContaining("altered plan") });
-    expect(await gate(false).decide(votePlan)).toMatchObject({ kind: "reject", detail: expect.stringContaining("X0_GOV_MEMBERS") });
+    expect(await ungovernedGate.decide(votePlan)).toMatchObject({ kind: "reject", detail: expect.stringContaining("X0_GOV_MEMBERS") });
     expect(await gate().decide({ ...votePlan, proposal_id: crypto.randomUUID() })).toMatchObject({
       kind: "reject",
       detail: expect.stringContaining("not in x0_gov"),

@@ -2,15 +2,13 @@
 // no tally it did not compute), checks the proposal binds this exact plan, and says run, wait or reject.
 import { ConfigError, type MessageVerifier, type Plan } from "@x0/shared";
 import { type GovBucket, GovStore, loadGenesis, MemberChain, planContentHash, proposalHash, RecoveryCache, recount } from "@x0/shared/governance";
-import { NO_GOVERNANCE } from "./admit.ts";
 
 /** What becomes of a vote plan now. */
 export type GateVerdict = { kind: "run"; detail: string } | { kind: "wait"; retryMs: number; detail: string } | { kind: "reject"; detail: string };
 
 /** Options of {@link VoteGate}. */
 export interface VoteGateOptions {
-  /** Undefined: governance is not configured here (X0_GOV_MEMBERS), so no vote plan can run. */
-  governance?: { store: GovStore; chain: MemberChain; cache: RecoveryCache } | undefined;
+  governance: { store: GovStore; chain: MemberChain; cache: RecoveryCache };
   /** Verifies the planner's signature on proposals (its freshness window spans a proposal's life). */
   verifier: MessageVerifier;
   /** Services whose keys may sign proposals (the plan signers). */
@@ -34,7 +32,6 @@ export class VoteGate {
   async decide(plan: Plan): Promise<GateVerdict> {
     const reject = (detail: string): GateVerdict => ({ kind: "reject", detail });
     const gov = this.#o.governance;
-    if (!gov) return reject(NO_GOVERNANCE);
     const id = plan.proposal_id;
     if (!id) return reject("the plan needs a governance vote but names no proposal");
     const record = await gov.store.proposalRecord(id);

@@ -190,8 +190,9 @@ export class Governance {
   /** Reads every proposal without a tally (the leader's view at the start of its term, and every few seconds). */
   async load(): Promise<void> {
     const { store } = this.#o;
-    const ids = await store.proposalIds();
-    const records = await Promise.all(ids.map(async (id) => ((await store.tallyRecord(id)) ? undefined : await store.proposal(id))));
+    // Two key listings, then only the open proposals are read: closed ones pile up, open ones are few.
+    const [ids, closed] = await Promise.all([store.proposalIds(), store.closedIds()]);
+    const records = await Promise.all(ids.filter((id) => !closed.has(id)).map((id) => store.proposal(id)));
     this.#open.clear();
     for (const proposal of records) if (proposal) this.#open.set(proposal.proposal_id, proposal);
     this.#o.metrics.open.set(this.#open.size);
