@@ -3,6 +3,7 @@
 
 import { X0Error } from "../errors.ts";
 import { spiffeIdOf } from "./spiffe.ts";
+import { pemOf } from "./svid.ts";
 import { x509 } from "./x509.ts";
 
 /** Issuing a certificate failed. */
@@ -27,6 +28,8 @@ export interface DevCa {
   keyPem: string;
   cert: x509.X509Certificate;
   key: CryptoKey;
+  /** For an intermediate CA: its certificate and those above it up to (not including) the root, sent after each leaf. */
+  chainPem?: string;
 }
 
 function serial(): string {
@@ -37,20 +40,25 @@ function serial(): string {
 }
 
 async function keyPem(key: CryptoKey): Promise<string> {
-  const der = Buffer.from(await crypto.subtle.exportKey("pkcs8", key));
-  return `-----BEGIN PRIVATE KEY-----\n${der
-    .toString("base64")
-    .replace(/(.{64})/g, "$1\n")
-    .trimEnd()}\n-----END PRIVATE KEY-----\n`;
+  return pemOf(await crypto.subtle.exportKey("pkcs8", key), "PRIVATE KEY");
 }
 
 async function importKeyPem(pem: string): Promise<CryptoKey> {
-  const body = pem.replace(/-----(BEGIN|END) PRIVATE KEY-----/g, "").replace(/\s+/g, "");
-  return crypto.subtle.importKey("pkcs8", Buffer.from(body, "base64"), ALGORITHM, true, ["sign"]);
+  return crypto.subtle.importKey("pkcs8", x509.PemConverter.decodeFirst(pem), ALGORITHM, true, ["sign"]);
 }
 
-/** Creates a self-signed CA for `trustDomain` (valid `days`, default 365). */
-export async function createDevCa({ trustDomain, days = 365, now = new Date() }: { trustDomain: string; days?: number; now?: Date }): Promise<DevCa> {
+/** Creates a self-signed CA for `trustDomain` (valid `days`, default 365; `pathLength` CAs allowed below it, default 0). */
+export async function createDevCa({
+  trustDomain,
+  days = 365,
+  now = new Date(),
+  pathLength = 0,
+}: {
+  trustDomain: string;
+  days?: number;
+  now?: Date;
+  pathLength?: number;
+}): Promise<DevCa> {
   const keys = (await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
@@ -60,7 +68,7 @@ export async function createDevCa({ trustDomain, days = 365, now = new Date() }:
     signingAlgorithm: ALGORITHM,
     keys,
     extensions: [
-      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.BasicConstraintsExtension(true, pathLength, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
       // The SPIFFE bundle's CA is identified by its trust domain.
       new x509.SubjectAlternativeNameExtension([{ type: "url", value: `spiffe://${trustDomain}` }]),
@@ -68,6 +76,40 @@ export async function createDevCa({ trustDomain, days = 365, now = new Date() }:
     ],
   });
   return { trustDomain, certPem: cert.toString("pem"), keyPem: await keyPem(keys.privateKey), cert, key: keys.privateKey };
+}
+
+/**
+ * Creates an intermediate CA signed by `parent`, as SPIRE's server CA is under an upstream authority: its leaves carry
+ * the chain up to the root, which alone is in the trust bundle.
+ */
+export async function createIntermediateCa({ parent, days = 30, now = new Date() }: { parent: DevCa; days?: number; now?: Date }): Promise<DevCa> {
+  const keys = (await crypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=x0tta6bl4 intermediate CA ${serial().slice(0, 8)}, O=x0tta6bl4, OU=${parent.trustDomain}`,
+    issuer: parent.cert.subject,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + days * 86_400_000),
+    signingAlgorithm: ALGORITHM,
+    publicKey: keys.publicKey,
+    signingKey: parent.key,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.SubjectAlternativeNameExtension([{ type: "url", value: `spiffe://${parent.trustDomain}` }]),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(parent.cert),
+    ],
+  });
+  const certPem = cert.toString("pem");
+  return {
+    trustDomain: parent.trustDomain,
+    certPem,
+    keyPem: await keyPem(keys.privateKey),
+    cert,
+    key: keys.privateKey,
+    chainPem: `${certPem}\n${parent.chainPem ?? ""}`,
+  };
 }
 
 /** Loads a CA from its PEM certificate and key. */
@@ -112,7 +154,9 @@ async function issueLeaf({ ca, subject, sans, ttlMs, now = new Date(), notBefore
       ],
     });
     const spiffeId = sans.find((san) => san.type === "url")?.value;
-    return { certPem: cert.toString("pem"), keyPem: await keyPem(keys.privateKey), notAfter, ...(spiffeId ? { spiffeId } : {}) };
+    // Leaves of an intermediate CA carry its chain, as a TLS peer expects them.
+    const certPem = `${cert.toString("pem")}\n${ca.chainPem ?? ""}`;
+    return { certPem, keyPem: await keyPem(keys.privateKey), notAfter, ...(spiffeId ? { spiffeId } : {}) };
   } catch (error) {
     throw new CertificateIssueError(`cannot issue a certificate for ${subject}`, { cause: error });
   }

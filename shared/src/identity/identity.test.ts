@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { createDevCa, issueServerCertificate, issueSvid } from "./dev-ca.ts";
+import { createDevCa, createIntermediateCa, issueServerCertificate, issueSvid, loadDevCa } from "./dev-ca.ts";
 import { parseSpiffeId, SpiffeIdError, spiffeIdOf } from "./spiffe.ts";
-import { checkSvid, SvidError } from "./svid.ts";
+import { certificatesOfPem, checkSvid, SvidError } from "./svid.ts";
 
 describe("spiffe ids", () => {
   test("spiffe - x0 ids parse into role and node; others are refused", () => {
@@ -48,5 +48,43 @@ describe("development CA and SVID checks", () => {
     await expect(check(server.certPem)).rejects.toThrow(/exactly one URI SAN/);
     await expect(check("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----")).rejects.toThrow(SvidError);
     await expect(check(ca.certPem.replace(/[A-Za-z]/, "*"), "")).rejects.toThrow(SvidError);
+  });
+
+  test("svid - a chain through an intermediate CA (SPIRE under an upstream authority) checks against the root alone", async () => {
+    const root = await createDevCa({ trustDomain: "x0tta6bl4.mesh", pathLength: 1 });
+    const intermediate = await createIntermediateCa({ parent: root });
+    const svid = await issueSvid({ ca: intermediate, role: "analyzer" });
+    expect(certificatesOfPem(svid.certPem, "the SVID").map((cert) => cert.subject)).toEqual([
+      expect.stringContaining("CN=analyzer"),
+      intermediate.cert.subject,
+    ]);
+    const checked = await checkSvid({ certPem: svid.certPem, bundlePem: root.certPem, trustDomain: "x0tta6bl4.mesh" });
+    expect(checked).toMatchObject({ spiffeId: "spiffe://x0tta6bl4.mesh/x0/analyzer", intermediates: 1 });
+    // The intermediate in the bundle too (as some bundles carry it) ends the path there.
+    const direct = await checkSvid({ certPem: svid.certPem, bundlePem: `${root.certPem}\n${intermediate.certPem}`, trustDomain: "x0tta6bl4.mesh" });
+    expect(direct.intermediates).toBe(0);
+  });
+
+  test("svid - broken chains are refused: missing intermediate, root forbidding it, expired or non-CA intermediate", async () => {
+    const check = (certPem: string, bundlePem: string) => checkSvid({ certPem, bundlePem, trustDomain: "x0tta6bl4.mesh" });
+    const root = await createDevCa({ trustDomain: "x0tta6bl4.mesh", pathLength: 1 });
+    const intermediate = await createIntermediateCa({ parent: root });
+    const leafOnly = certificatesOfPem((await issueSvid({ ca: intermediate, role: "planner" })).certPem, "svid")[0]?.toString("pem") ?? "";
+    await expect(check(leafOnly, root.certPem)).rejects.toThrow(/not signed by a CA of the x0tta6bl4.mesh trust bundle/);
+
+    const strictRoot = await createDevCa({ trustDomain: "x0tta6bl4.mesh" });
+    const underStrict = await issueSvid({ ca: await createIntermediateCa({ parent: strictRoot }), role: "planner" });
+    await expect(check(underStrict.certPem, strictRoot.certPem)).rejects.toThrow(/bundle CA .* allows 0 CAs below it, not 1/);
+
+    const past = new Date(Date.now() - 40 * 86_400_000);
+    const expiredIntermediate = await createIntermediateCa({ parent: root, days: 30, now: past });
+    const underExpired = await issueSvid({ ca: expiredIntermediate, role: "planner" });
+    await expect(check(underExpired.certPem, root.certPem)).rejects.toThrow(/intermediate CA .* is not valid at/);
+
+    // A leaf posing as a CA: its signature links, but it is no CA.
+    const poser = await issueSvid({ ca: root, role: "observer", name: "poser" });
+    const poserCa = { ...(await loadDevCa({ trustDomain: "x0tta6bl4.mesh", certPem: poser.certPem, keyPem: poser.keyPem })), chainPem: poser.certPem };
+    const underPoser = await issueSvid({ ca: poserCa, role: "planner" });
+    await expect(check(underPoser.certPem, root.certPem)).rejects.toThrow(/intermediate CA .* is not a CA/);
   });
 });

@@ -4,24 +4,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { waitFor } from "../testing/mod.ts";
-import { createDevCa, type DevCa, issueSvid } from "./dev-ca.ts";
-import { type SvidMaterial, socketPathOf, splitDer, WorkloadApiClient, type WorkloadApiError, workloadApiService } from "./workload-api.ts";
+import { createDevCa, createIntermediateCa, type DevCa, issueSvid } from "./dev-ca.ts";
+import { certificatesOfPem } from "./svid.ts";
+import { materialOf, type SvidMaterial, socketPathOf, splitDer, WorkloadApiClient, type WorkloadApiError, workloadApiService } from "./workload-api.ts";
+import { x509 } from "./x509.ts";
 
 const TD = "x0tta6bl4.mesh";
-const derOf = (pemText: string, label: string) =>
-  Buffer.concat(
-    [...pemText.matchAll(new RegExp(`-----BEGIN ${label}-----([\\s\\S]+?)-----END ${label}-----`, "g"))].map((m) =>
-      Buffer.from((m[1] ?? "").replace(/\s+/g, ""), "base64"),
-    ),
-  );
+/** The DER blocks of a PEM text, concatenated as the Workload API sends certificate lists. */
+const derOf = (pemText: string) => Buffer.concat(x509.PemConverter.decode(pemText).map((der) => Buffer.from(der)));
 
 async function svidMessage(ca: DevCa, role: string) {
   const issued = await issueSvid({ ca, role });
   return {
     spiffe_id: issued.spiffeId,
-    x509_svid: derOf(issued.certPem, "CERTIFICATE"),
-    x509_svid_key: derOf(issued.keyPem, "PRIVATE KEY"),
-    bundle: derOf(ca.certPem, "CERTIFICATE"),
+    x509_svid: derOf(issued.certPem),
+    x509_svid_key: derOf(issued.keyPem),
+    bundle: derOf(ca.certPem),
   };
 }
 
@@ -62,6 +60,28 @@ describe("workload api", () => {
     expect(() => splitDer(Buffer.from([0x30, 0x05, 0x00]))).toThrow(/truncated/);
   });
 
+  test("workload api - an SVID sent with its intermediate CA checks against the root bundle and keeps its chain", async () => {
+    const root = await createDevCa({ trustDomain: TD, pathLength: 1 });
+    const intermediate = await createIntermediateCa({ parent: root });
+    const issued = await issueSvid({ ca: intermediate, role: "executor", name: "n1" });
+    const message = {
+      spiffe_id: `spiffe://${TD}/x0/executor/n1`,
+      x509_svid: derOf(issued.certPem),
+      x509_svid_key: derOf(issued.keyPem),
+      bundle: derOf(root.certPem),
+    };
+    const material = await materialOf(message, TD);
+    // The chain goes on to NATS whole (leaf, then intermediate), so the server can build the path to its CA file.
+    expect(certificatesOfPem(material.certPem, "svid").map((cert) => cert.subject)).toEqual([
+      expect.stringContaining("CN=executor"),
+      intermediate.cert.subject,
+    ]);
+    expect(certificatesOfPem(material.bundlePem, "bundle").map((cert) => cert.subject)).toEqual([root.cert.subject]);
+    await expect(materialOf({ ...message, x509_svid: derOf(certificatesOfPem(issued.certPem, "svid")[0]?.toString("pem") ?? "") }, TD)).rejects.toThrow(
+      /not signed by a CA/,
+    );
+  });
+
   test("workload api - streams the SVID with the security header, then an update pushed mid-stream", async () => {
     const dir = mkdtempSync(join(tmpdir(), "x0-wl-"));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -85,7 +105,7 @@ describe("workload api", () => {
     expect(updates[1]?.certPem).not.toBe(updates[0]?.certPem);
     // An SVID from another CA is reported and not used.
     const stranger = await createDevCa({ trustDomain: TD });
-    agent.streams[0]?.write({ svids: [{ ...(await svidMessage(stranger, "analyzer")), bundle: derOf(ca.certPem, "CERTIFICATE") }] });
+    agent.streams[0]?.write({ svids: [{ ...(await svidMessage(stranger, "analyzer")), bundle: derOf(ca.certPem) }] });
     await waitFor("the refusal", () => errors.some((e) => /does not check/.test(e.message)), 10_000);
     expect(updates).toHaveLength(2);
   });

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { X0Error } from "../errors.ts";
-import { checkSvid } from "./svid.ts";
+import { checkSvid, pemOf } from "./svid.ts";
 
 /** The Workload API is unreachable, answered an error, or sent an SVID that does not check. */
 export class WorkloadApiError extends X0Error {}
@@ -50,14 +50,6 @@ export function splitDer(der: Uint8Array): Uint8Array[] {
   return out;
 }
 
-function pem(label: string, der: Uint8Array): string {
-  const body = Buffer.from(der)
-    .toString("base64")
-    .replace(/(.{64})/g, "$1\n")
-    .trimEnd();
-  return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
-}
-
 /** The raw X509SVID message of workload.proto (keepCase). */
 interface X509SvidMessage {
   spiffe_id: string;
@@ -71,10 +63,8 @@ export async function materialOf(message: X509SvidMessage, trustDomain: string):
   const chain = splitDer(message.x509_svid);
   if (chain.length === 0) throw new WorkloadApiError(`the Workload API sent ${message.spiffe_id} without a certificate`);
   if (!message.x509_svid_key?.length) throw new WorkloadApiError(`the Workload API sent ${message.spiffe_id} without a private key`);
-  const certPem = chain.map((der) => pem("CERTIFICATE", der)).join("");
-  const bundlePem = splitDer(message.bundle)
-    .map((der) => pem("CERTIFICATE", der))
-    .join("");
+  const certPem = pemOf(chain, "CERTIFICATE");
+  const bundlePem = pemOf(splitDer(message.bundle), "CERTIFICATE");
   let checked: Awaited<ReturnType<typeof checkSvid>>;
   try {
     checked = await checkSvid({ certPem, bundlePem, trustDomain });
@@ -82,7 +72,7 @@ export async function materialOf(message: X509SvidMessage, trustDomain: string):
     throw new WorkloadApiError(`the Workload API sent an SVID that does not check: ${(error as Error).message}`, { cause: error });
   }
   if (checked.spiffeId !== message.spiffe_id) throw new WorkloadApiError(`SVID for ${message.spiffe_id} carries ${checked.spiffeId}`);
-  return { spiffeId: checked.spiffeId, certPem, keyPem: pem("PRIVATE KEY", message.x509_svid_key), bundlePem, notAfter: checked.notAfter };
+  return { spiffeId: checked.spiffeId, certPem, keyPem: pemOf(message.x509_svid_key, "PRIVATE KEY"), bundlePem, notAfter: checked.notAfter };
 }
 
 /** The vendored workload.proto. */
