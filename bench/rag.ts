@@ -318,7 +318,7 @@ async function seededOverNats(size: number) {
     const stats = (await nc.request(`${RAG_GROUP}.stats`, "{}", { timeout: 10_000 })).json<{ cases: number }>();
     if (stats.cases !== size) throw new Error(`the seeded rag reports ${stats.cases} cases, not ${size}`);
     const rssBytes = Number(
-      (await (await fetch(`http://127.0.0.1:${rag.port}/metrics`)).text()).match(/^x0_process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/m)?.[1] ?? Number.NaN,
+      (await (await fetch(`http://127.0.0.1:${rag.port}/metrics`)).text()).match(/^process_resident_memory_bytes(?:\{[^}]*\})? (\S+)$/m)?.[1] ?? Number.NaN,
     );
     // Round trip as the client sees it, and the part the service spent in its search (took_ms in the reply).
     let replyBytes = 0;

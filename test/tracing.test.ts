@@ -1,4 +1,5 @@
-// One incident is one trace across the four MAPE-K processes, exported over OTLP/HTTP to a collector held in memory.
+// One incident is one trace across the four MAPE-K processes, exported by the OpenTelemetry SDK over OTLP/HTTP (JSON) to a
+// collector held in memory.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { freePort, recordEvents, type SecureNats, type ServiceProcess, startSecureNats, waitFor } from "@x0/shared/testing";
@@ -54,7 +55,14 @@ beforeAll(async () => {
     },
   });
   sysfs = fakeSysfs();
-  const common = { ...secure.serviceEnv, X0_NODE: NODE, X0_LOG_LEVEL: "warn", OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}` };
+  // OTLP/JSON, so the collector reads the spans without a protobuf decoder.
+  const common = {
+    ...secure.serviceEnv,
+    X0_NODE: NODE,
+    X0_LOG_LEVEL: "warn",
+    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${collector.port}`,
+    OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+  };
   services.push(...(await startLoopServices(common, sysfs.root)));
   nc = await testClient(nats.url, secure.adminTls);
 }, 60_000);

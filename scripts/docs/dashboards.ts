@@ -72,6 +72,28 @@ function dashboard(uid: string, title: string, description: string, specs: Panel
   };
 }
 
+/**
+ * The prometheus-nats-exporter series the dashboards and alerts read (flags -varz -healthz -jsz=all). Names follow its
+ * collector: `gnatsd_<endpoint>_<field>` with the endpoint's JSON field (collector/collector.go), `gnatsd_healthz_status`
+ * (collector/healthz.go), `jetstream_{server,stream,consumer}_*` (collector/jsz.go). test/ops/grafana.test.ts holds queries to this list.
+ */
+export const NATS_EXPORTER_METRICS = [
+  "gnatsd_healthz_status",
+  "gnatsd_varz_connections",
+  "gnatsd_varz_in_msgs",
+  "gnatsd_varz_out_msgs",
+  "gnatsd_varz_slow_consumers",
+  "gnatsd_varz_mem",
+  "gnatsd_varz_routes",
+  "jetstream_server_total_streams",
+  "jetstream_server_total_consumers",
+  "jetstream_stream_total_messages",
+  "jetstream_stream_total_bytes",
+  "jetstream_consumer_num_pending",
+  "jetstream_consumer_num_ack_pending",
+  "jetstream_consumer_num_redelivered",
+] as const;
+
 const quantile = (q: number, metric: string, by: string) => `histogram_quantile(${q}, sum by (le, ${by}) (rate(${metric}_bucket[5m])))`;
 
 /** Every dashboard, by file name. */
@@ -401,21 +423,122 @@ export function buildDashboards(): Record<string, object> {
         unit: "s",
         queries: [{ expr: quantile(0.99, "x0_handler_duration_seconds", "service, subject"), legend: "{{service}} {{subject}}" }],
       },
+      // The default process metrics have their standard names; `service` keeps the NATS exporter's own process_* out.
       {
         title: "CPU",
         description: "CPU time per second used by each service process.",
         kind: "timeseries",
         unit: "percentunit",
-        queries: [{ expr: "sum by (service) (rate(x0_process_cpu_seconds_total[1m]))", legend: "{{service}}" }],
+        queries: [{ expr: 'sum by (service) (rate(process_cpu_seconds_total{service!=""}[1m]))', legend: "{{service}}" }],
       },
       {
         title: "Memory",
         description: "Resident memory of each service process.",
         kind: "timeseries",
         unit: "bytes",
-        queries: [{ expr: "sum by (service) (x0_process_resident_memory_bytes)", legend: "{{service}}" }],
+        queries: [{ expr: 'sum by (service) (process_resident_memory_bytes{service!=""})', legend: "{{service}}" }],
+      },
+      {
+        title: "Event loop lag p99",
+        description: "99th percentile event loop delay of each service process (sampled every 100 ms): a busy or blocked loop delays every message.",
+        kind: "timeseries",
+        width: 24,
+        unit: "s",
+        queries: [{ expr: 'max by (service) (nodejs_eventloop_lag_p99_seconds{service!=""})', legend: "{{service}}" }],
       },
     ]),
+    // server_id is the monitoring URL the exporter reads (the server's name with -use_internal_server_name); grouping by
+    // instance too keeps servers apart where each has its own exporter reading 127.0.0.1:8222 (the k8s sidecars).
+    "nats.json": dashboard(
+      "x0-nats",
+      "x0tta6bl4 / NATS",
+      "The NATS cluster and its JetStream streams and consumers, from prometheus-nats-exporter (job nats).",
+      [
+        {
+          title: "Server health",
+          description: "Each server's /healthz (0: ok, 1: not ok, e.g. JetStream not current). Alert X0NatsServerUnhealthy fires after 2 minutes at 1.",
+          kind: "stat",
+          width: 8,
+          queries: [{ expr: "max by (instance, server_id) (gnatsd_healthz_status)", legend: "{{server_id}}" }],
+        },
+        {
+          title: "Connections",
+          description: "Client connections to each server.",
+          kind: "timeseries",
+          width: 16,
+          queries: [{ expr: "sum by (instance, server_id) (gnatsd_varz_connections)", legend: "{{server_id}}" }],
+        },
+        {
+          title: "Messages in and out",
+          description: "Messages received from and delivered to clients per second, by server.",
+          kind: "timeseries",
+          unit: "reqps",
+          queries: [
+            { expr: "sum by (instance, server_id) (rate(gnatsd_varz_in_msgs[1m]))", legend: "in {{server_id}}" },
+            { expr: "sum by (instance, server_id) (rate(gnatsd_varz_out_msgs[1m]))", legend: "out {{server_id}}" },
+          ],
+        },
+        {
+          title: "Slow consumers",
+          description: "Clients the server cut off because they did not read fast enough, per 5 minutes. Alert X0NatsSlowConsumers fires on any.",
+          kind: "timeseries",
+          queries: [{ expr: "sum by (instance, server_id) (increase(gnatsd_varz_slow_consumers[5m]))", legend: "{{server_id}}" }],
+        },
+        {
+          title: "Memory",
+          description: "Resident memory of each nats-server.",
+          kind: "timeseries",
+          unit: "bytes",
+          queries: [{ expr: "sum by (instance, server_id) (gnatsd_varz_mem)", legend: "{{server_id}}" }],
+        },
+        {
+          title: "Routes",
+          description: "Cluster routes of each server (2 each in a healthy 3-server cluster).",
+          kind: "timeseries",
+          queries: [{ expr: "sum by (instance, server_id) (gnatsd_varz_routes)", legend: "{{server_id}}" }],
+        },
+        {
+          title: "JetStream streams and consumers",
+          description: "Streams and consumers each server holds (replicas included).",
+          kind: "stat",
+          width: 8,
+          queries: [
+            { expr: "max(jetstream_server_total_streams)", legend: "streams" },
+            { expr: "max(jetstream_server_total_consumers)", legend: "consumers" },
+          ],
+        },
+        {
+          title: "Stream messages",
+          description: "Messages stored per stream (X0_EVENTS, X0_DLQ, the KV buckets), the largest replica's count.",
+          kind: "timeseries",
+          width: 16,
+          queries: [{ expr: "max by (stream_name) (jetstream_stream_total_messages)", legend: "{{stream_name}}" }],
+        },
+        {
+          title: "Stream bytes",
+          description: "Bytes stored per stream; X0_EVENTS_MAX_BYTES caps X0_EVENTS and X0_DLQ.",
+          kind: "timeseries",
+          unit: "bytes",
+          queries: [{ expr: "max by (stream_name) (jetstream_stream_total_bytes)", legend: "{{stream_name}}" }],
+        },
+        {
+          title: "Consumer backlog",
+          description: "Messages a durable consumer has not been delivered yet (the planner, each executor), and those delivered but not acknowledged.",
+          kind: "timeseries",
+          queries: [
+            { expr: "max by (stream_name, consumer_name) (jetstream_consumer_num_pending)", legend: "pending {{stream_name}}/{{consumer_name}}" },
+            { expr: "max by (stream_name, consumer_name) (jetstream_consumer_num_ack_pending)", legend: "unacked {{stream_name}}/{{consumer_name}}" },
+          ],
+        },
+        {
+          title: "Redelivered",
+          description: "Messages a consumer got more than once and has not acknowledged yet (a handler that failed or timed out).",
+          kind: "timeseries",
+          width: 24,
+          queries: [{ expr: "max by (stream_name, consumer_name) (jetstream_consumer_num_redelivered)", legend: "{{stream_name}}/{{consumer_name}}" }],
+        },
+      ],
+    ),
   };
 }
 

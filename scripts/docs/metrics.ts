@@ -2,7 +2,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { CatalogueEntry } from "@x0/shared";
+import { type CatalogueEntry, METRIC_PREFIX } from "@x0/shared";
 import { REPO_ROOT, type ServiceProcess, startNatsServer, startServiceProcess } from "@x0/shared/testing";
 
 /** Where the catalogue is written. */
@@ -65,7 +65,8 @@ export function renderCatalogue(catalogues: Map<string, CatalogueEntry[]>): stri
   }
   const all = catalogues.size;
   const rows = [...byName.values()].sort((a, b) => a.entry.name.localeCompare(b.entry.name));
-  const isProcess = (name: string) => name.startsWith("x0_process_") || name.startsWith("x0_nodejs_");
+  // prom-client's defaults keep their standard names (process_*, nodejs_*): whatever is not x0_ is one of them.
+  const isProcess = (name: string) => !name.startsWith(METRIC_PREFIX);
   const table = (selected: typeof rows, withServices: boolean) =>
     [
       withServices ? "| metric | type | labels | services | help |" : "| metric | type | labels | help |",
@@ -91,7 +92,7 @@ export function renderCatalogue(catalogues: Map<string, CatalogueEntry[]>): stri
       true,
     ),
     "",
-    "## Process metrics (every service, from prom-client's defaults)",
+    "## Process metrics (every service, prom-client's defaults under their standard names)",
     "",
     table(
       rows.filter(({ entry }) => isProcess(entry.name)),

@@ -4,7 +4,7 @@ import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { REPO_ROOT } from "@x0/shared/testing";
 import { parse } from "yaml";
-import { buildDashboards, DASHBOARDS_DIR, PROMETHEUS_UID } from "../../scripts/docs/dashboards.ts";
+import { buildDashboards, DASHBOARDS_DIR, NATS_EXPORTER_METRICS, PROMETHEUS_UID } from "../../scripts/docs/dashboards.ts";
 
 interface Panel {
   id: number;
@@ -35,9 +35,12 @@ describe("grafana", () => {
     }
   });
 
-  test("grafana - every metric a panel or alert queries is in the metrics catalogue", async () => {
+  test("grafana - every metric a panel or alert queries is in the metrics catalogue or served by the NATS exporter", async () => {
     const catalogue = await Bun.file(join(REPO_ROOT, "docs", "metrics.md")).text();
-    const known = new Set([...catalogue.matchAll(/`(x0_[a-z0-9_]+)`/g)].map((match) => match[1]));
+    const known = new Set<string>([
+      ...[...catalogue.matchAll(/`((?:x0|process|nodejs)_[a-z0-9_]+)`/g)].map((match) => match[1] as string),
+      ...NATS_EXPORTER_METRICS,
+    ]);
     const alerts = await Bun.file(join(REPO_ROOT, "ops", "prometheus", "alerts.yml")).text();
     const queries = [
       ...Object.values(dashboards).flatMap((content) => (content as { panels: Panel[] }).panels.flatMap((panel) => panel.targets.map((target) => target.expr))),
@@ -46,7 +49,7 @@ describe("grafana", () => {
     // Exported once SPIFFE identities land (see alerts.yml).
     const planned = new Set(["x0_svid_expiry_timestamp_seconds"]);
     for (const expr of queries) {
-      for (const [name] of expr.matchAll(/x0_[a-z0-9_]+/g)) {
+      for (const [name] of expr.matchAll(/\b(?:x0|process|nodejs|gnatsd|jetstream)_[a-z0-9_]+/g)) {
         const metric = name.replace(/_(bucket|count|sum)$/, "");
         if (!planned.has(metric)) expect(known.has(metric), `${metric} in ${expr}`).toBe(true);
       }

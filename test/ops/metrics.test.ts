@@ -5,6 +5,8 @@ import { CATALOGUE_PATH, collectCatalogues, renderCatalogue, serviceNames } from
 
 let catalogues: Map<string, CatalogueEntry[]>;
 const all = () => [...catalogues.values()].flat();
+/** prom-client's default metrics: standard names, not ours to rename (nodejs_active_*_total are gauges, say). */
+const isDefault = (name: string) => name.startsWith("process_") || name.startsWith("nodejs_");
 
 beforeAll(async () => {
   catalogues = await collectCatalogues();
@@ -20,14 +22,24 @@ describe("metrics", () => {
     expect(await Bun.file(CATALOGUE_PATH).text()).toBe(renderCatalogue(catalogues));
   });
 
-  test("metrics - names have the x0_ prefix, counters end in _total, histograms carry a unit", () => {
+  test("metrics - our names have the x0_ prefix, counters end in _total, histograms carry a unit", () => {
     for (const { name, type } of all()) {
+      if (isDefault(name)) continue;
       expect(name).toMatch(/^x0_[a-z][a-z0-9_]*$/);
       if (type === "counter") expect(name).toEndWith("_total");
-      // prom-client's own Node.js gauges (x0_nodejs_active_*_total) break this rule; they are not ours to rename.
-      else if (!name.startsWith("x0_nodejs_")) expect(name).not.toEndWith("_total");
+      else expect(name).not.toEndWith("_total");
       if (type === "histogram" || type === "summary") expect(name).toMatch(/_(seconds|bytes|packets|ratio)$/);
     }
+  });
+
+  test("metrics - default process and runtime metrics keep their standard names, so stock dashboards work", () => {
+    const names = new Set(all().map((entry) => entry.name));
+    for (const standard of ["process_cpu_user_seconds_total", "process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_eventloop_lag_seconds"]) {
+      expect(names.has(standard), standard).toBe(true);
+    }
+    expect([...names].filter((name) => /^x0_(process|nodejs)_/.test(name))).toEqual([]);
+    // Anything without x0_ is one of prom-client's defaults, never ours.
+    expect([...names].filter((name) => !name.startsWith("x0_") && !isDefault(name))).toEqual([]);
   });
 
   test("metrics - every metric has help and no unbounded id labels", () => {
