@@ -1,21 +1,32 @@
-// How the command line reaches NATS: the server from --nats, X0_NATS_SERVERS or the running stack's file, and the
-// operator's certificate from X0_NATS_TLS_* or the stack's own PKI.
+// How the command line reaches NATS: the server from -s/--server, X0_NATS_SERVERS, NATS_URL or the running stack's file,
+// and the operator's certificate from --tlscert/--tlskey/--tlsca, X0_NATS_TLS_* or the stack's own PKI.
 import { X509Certificate } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectNats } from "@x0/shared";
 import { UsageError } from "./errors.ts";
 import { stackFileOf, stateDirOf } from "./paths.ts";
+import type { FlagSpecs } from "./spec.ts";
 import { readStackFile } from "./stack-file.ts";
 
 /** The NATS options of the commands that talk to NATS, spelled as the nats CLI spells them (and --nats, kept). */
-export const NATS_CLI_OPTIONS = {
-  server: { type: "string", short: "s" },
-  nats: { type: "string" },
-  tlscert: { type: "string" },
-  tlskey: { type: "string" },
-  tlsca: { type: "string" },
-} as const;
+export const NATS_FLAGS = {
+  server: {
+    type: "string",
+    short: "s",
+    value: "url",
+    help: "NATS server URL(s), comma-separated; else X0_NATS_SERVERS, NATS_URL, the running stack's, nats://127.0.0.1:4222",
+  },
+  nats: { type: "string", value: "url", help: "the same as --server (deprecated: kept for scripts that use it)" },
+  tlscert: {
+    type: "string",
+    value: "file",
+    path: true,
+    help: "client certificate (PEM), with --tlskey and --tlsca; else X0_NATS_TLS_*, else the stack's admin",
+  },
+  tlskey: { type: "string", value: "file", path: true, help: "the client certificate's key (PEM)" },
+  tlsca: { type: "string", value: "file", path: true, help: "the CA that signed the server's certificate (PEM)" },
+} as const satisfies FlagSpecs;
 
 /** What a command line said about NATS. */
 export interface NatsFlags {
@@ -25,10 +36,6 @@ export interface NatsFlags {
   tlskey?: string | undefined;
   tlsca?: string | undefined;
 }
-
-/** Help lines of {@link NATS_CLI_OPTIONS}. */
-export const NATS_CLI_HELP = `  -s, --server <url>  NATS server URL(s), comma-separated (also --nats; else X0_NATS_SERVERS, NATS_URL, the running stack)
-  --tlscert, --tlskey, --tlsca <file>  client certificate, its key and the CA (else X0_NATS_TLS_*, the stack's admin)`;
 
 /** The CLI's TLS identity: --tlscert/--tlskey/--tlsca, else X0_NATS_TLS_*, else the admin certificate of the local stack's PKI, else none. */
 export function cliTls(env: Record<string, string | undefined>, flags: NatsFlags = {}): { caFile: string; certFile: string; keyFile: string } | undefined {
@@ -55,9 +62,13 @@ export function inboxPrefixOf(certPem: string): string | undefined {
 
 /**
  * Connects as `x0-cli/<pid>` to `-s/--server` (or `--nats`), else X0_NATS_SERVERS, else NATS_URL, else the stack
- * `bun run up` runs, else localhost; 5 s at most, then an error naming the server and the cause.
+ * `bun run up` runs, else localhost; `timeoutMs` (5 s) or `attempts` at most, then an error naming the server and the cause.
  */
-export function connectCli(flags: NatsFlags | string | undefined, env: Record<string, string | undefined>): ReturnType<typeof connectNats> {
+export function connectCli(
+  flags: NatsFlags | string | undefined,
+  env: Record<string, string | undefined>,
+  { timeoutMs = 5000, attempts }: { timeoutMs?: number; attempts?: number } = {},
+): ReturnType<typeof connectNats> {
   const given: NatsFlags = typeof flags === "string" ? { nats: flags } : (flags ?? {});
   const servers =
     given.server ?? given.nats ?? env.X0_NATS_SERVERS ?? env.NATS_URL ?? readStackFile(stackFileOf(stateDirOf(env)))?.nats.url ?? "nats://127.0.0.1:4222";
@@ -68,7 +79,8 @@ export function connectCli(flags: NatsFlags | string | undefined, env: Record<st
     service: "x0-cli",
     instance: String(process.pid),
     tls,
-    signal: AbortSignal.timeout(5000),
+    signal: AbortSignal.timeout(timeoutMs),
+    ...(attempts === undefined ? {} : { attempts }),
     ...(inboxPrefix ? { inboxPrefix } : {}),
   });
 }

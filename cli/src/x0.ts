@@ -1,36 +1,29 @@
 #!/usr/bin/env bun
-// x0: the x0tta6bl4 command line. `x0 <command> [options]`.
-import { ConfigError, EXIT_CONFIG } from "@x0/shared";
+// x0: the x0tta6bl4 command line. `x0 <command> [<subcommand>] [options]`; commands.ts is its table.
 import pkg from "../package.json" with { type: "json" };
 import { runAsk } from "./ask/command.ts";
 import { runCerts } from "./certs/command.ts";
+import { X0_SPEC } from "./commands.ts";
+import { bashCompletion, zshCompletion } from "./completion.ts";
 import { runConsole } from "./console/command.ts";
-import { EXIT_USAGE, isUsageError } from "./errors.ts";
+import { EXIT_FAILURE, EXIT_USAGE, isUsageError } from "./errors.ts";
 import { runGov } from "./gov/command.ts";
 import { runIncidents } from "./incidents/command.ts";
 import { runKeys } from "./keys/command.ts";
 import { runLab } from "./lab/command.ts";
 import { describeError } from "./report-error.ts";
+import { type CommandSpec, pathName, renderHelp, resolveCommand } from "./spec.ts";
 import { type Output, runStatus } from "./status/command.ts";
+import { runDown } from "./up/down.ts";
+import { runUp } from "./up/stack.ts";
 
 /** Usage text of `x0`. */
-export const X0_USAGE = `Usage: x0 <command> [options]
+export const X0_USAGE = renderHelp(X0_SPEC, "x0");
 
-Commands:
-  status [--json] [--url <url> ...]   readiness, versions and loop counters of the running services
-  lab <up|down|status|fault|heal|probe>  the network-namespace mesh lab (root)
-  console [--port 9180] [--lab]       a live web view of the mesh, its incidents and services (read-only)
-  incidents [--since 1h] [--json]     recent incidents with their time to detect (MTTD) and to repair (MTTR)
-  ask "<question>" | --incident <id>  past incidents and runbook sections like it, with citations (the rag)
-  gov <propose|vote|status|verify|members>  governance: members' EIP-712 signed votes on plans and changes
-  certs <init|issue|nats-config>      development CA, client certificates, NATS permissions
-  keys <hsm init|rewrap --to pkcs11>  the key-encryption key in a PKCS#11 token
-  help [command]                      print this help, or a command's
-  version                             print x0's version (also --version)
+type Runner = (argv: readonly string[], env: Record<string, string | undefined>, output: Output) => Promise<number>;
 
-Run "x0 <command> --help" for a command's options. Start the stack with "bun run up".`;
-
-const commands: Record<string, (argv: readonly string[], env: Record<string, string | undefined>, output: Output) => Promise<number>> = {
+/** The commands that run code of their own (help, version and completion are answered here). */
+export const RUNNERS: Record<string, Runner> = {
   status: runStatus,
   lab: runLab,
   incidents: runIncidents,
@@ -39,38 +32,68 @@ const commands: Record<string, (argv: readonly string[], env: Record<string, str
   gov: runGov,
   keys: runKeys,
   console: (argv, env, output) => runConsole(argv, env, output),
+  up: (argv, env) => runUp(argv, env),
+  down: runDown,
 };
 
-/** Runs the x0 command line and returns its exit code. */
+/** The help text of the command at the end of `path`. */
+export function helpOf(path: readonly CommandSpec[]): string {
+  return renderHelp(path.at(-1) as CommandSpec, pathName(path));
+}
+
+/**
+ * Runs the x0 command line and returns its exit code: 0 done (help asked for included, on stdout); 1 failed; 2 a usage
+ * error: no, or an unknown, command or subcommand, or a bad option (the message and the usage on stderr).
+ */
 export async function runX0(argv: readonly string[], env: Record<string, string | undefined>, output: Output): Promise<number> {
-  const [command, ...rest] = argv;
-  if (command === "version" || command === "--version") {
-    output.out(`x0 ${pkg.version} (bun ${Bun.version})`);
-    return 0;
+  const resolved = resolveCommand(X0_SPEC, argv);
+  const name = pathName(resolved.path);
+  switch (resolved.kind) {
+    case "help":
+      output.out(helpOf(resolved.path));
+      return 0;
+    case "unknown":
+      output.err(`${name}: unknown command '${resolved.word}'\n\n${helpOf(resolved.path)}`);
+      return EXIT_USAGE;
+    case "bad-option":
+      output.err(`${name}: unknown option '${resolved.option}'\nRun "${name} --help" for usage.`);
+      return EXIT_USAGE;
+    case "missing":
+      if (resolved.path.length === 1 && argv.includes("--version")) return version(output);
+      output.err(`${name}: no command given\n\n${helpOf(resolved.path)}`);
+      return EXIT_USAGE;
   }
-  if (command === "help" || command === "--help" || command === "-h") {
-    const topic = command === "help" ? rest[0] : undefined;
-    const run = topic === undefined ? undefined : commands[topic];
-    if (run) return run(["--help"], env, output);
-    output.out(X0_USAGE);
-    return topic === undefined ? 0 : EXIT_USAGE;
+  const [, top, sub] = resolved.path;
+  switch (top?.name) {
+    case "version":
+      return version(output);
+    case "help": {
+      const topic = resolveCommand(X0_SPEC, argv.slice(argv.indexOf("help") + 1));
+      if (topic.kind === "unknown") return runX0([...topic.path.slice(1).map((command) => command.name), topic.word], env, output);
+      output.out(helpOf(topic.path));
+      return 0;
+    }
+    case "completion":
+      output.out((sub?.name === "zsh" ? zshCompletion : bashCompletion)(X0_SPEC).trimEnd());
+      return 0;
   }
-  const run = command === undefined ? undefined : commands[command];
-  if (run === undefined) {
-    output.err(command === undefined ? "x0: no command given" : `x0: unknown command ${JSON.stringify(command)}`);
-    output.err(X0_USAGE);
-    return EXIT_USAGE;
-  }
+  const run = RUNNERS[top?.name ?? ""];
+  if (run === undefined) throw new Error(`x0: no runner for ${name}`); // the table test rules this out
   try {
-    return await run(rest, env, output);
+    return await run(resolved.argv, env, output);
   } catch (error) {
     if (isUsageError(error)) {
-      output.err(`x0 ${command}: ${error.message}\nRun "x0 ${command} --help" for usage.`);
+      output.err(`x0 ${top?.name}: ${error.message}\nRun "${name} --help" for usage.`);
       return EXIT_USAGE;
     }
-    output.err(`x0 ${command}: ${describeError(error)}`);
-    return error instanceof ConfigError ? EXIT_CONFIG : 1;
+    output.err(`x0 ${top?.name}: ${describeError(error)}`);
+    return EXIT_FAILURE;
   }
+}
+
+function version(output: Output): number {
+  output.out(`x0 ${pkg.version} (bun ${Bun.version})`);
+  return 0;
 }
 
 if (import.meta.main) {
@@ -78,5 +101,8 @@ if (import.meta.main) {
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),
   };
-  process.exitCode = await runX0(Bun.argv.slice(2), process.env, output);
+  const code = await runX0(Bun.argv.slice(2), process.env, output);
+  // up may leave handles (its signal handlers, a late timer) that would keep the process alive after the stack stopped.
+  if (Bun.argv[2] === "up") process.exit(code);
+  process.exitCode = code;
 }

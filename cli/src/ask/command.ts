@@ -1,25 +1,27 @@
 // `x0 ask`: questions to the rag (x0.rag.search) by free text or by incident, answered with cited cases and runbook sections.
-import { parseArgs } from "node:util";
 import { RAG_GROUP, RAG_MAX_K, ragEndpoints } from "@x0/shared";
 import { RagUnavailable, UsageError } from "../errors.ts";
-import { connectCli, NATS_CLI_HELP, NATS_CLI_OPTIONS, type NatsFlags } from "../nats-client.ts";
+import { connectCli, NATS_FLAGS, type NatsFlags } from "../nats-client.ts";
+import { type CommandSpec, parseCommandArgs } from "../spec.ts";
 import type { Output } from "../status/command.ts";
 import { renderHits } from "./render.ts";
 
-/** Usage text of `x0 ask`. */
-export const ASK_USAGE = `Usage: x0 ask "<question>" | --incident <id> [-k 5] [-s nats://host:port] [--json]
-
-Asks the rag service for the past incidents and runbook sections most similar to a question (matched by the
-rag's text embedder) or to an incident (matched by its structure: kind, element, evidence, place in the mesh).
-Each answer has its similarity score and a citation: the incident with its times and outcome, or the runbook file#heading.
-NATS and the client certificate are found as for \`x0 incidents\`.
-
-Options:
-  --incident <id>  ask by an incident id instead of a question
-  -k <n>           answers of each kind (default 5, at most ${RAG_MAX_K})
-${NATS_CLI_HELP}
-  --json           print the rag's reply as JSON
-  -h, --help       print this help`;
+/** `x0 ask` in the command table. */
+export const ASK_SPEC = {
+  name: "ask",
+  summary: "past incidents and runbook sections like a question or an incident, with citations (the rag)",
+  args: '"<question>" | --incident <id>',
+  description: `Asks the rag service for the past incidents and runbook sections most similar to a question (matched
+by the rag's text embedder) or to an incident (matched by its structure: kind, element, evidence, place in the mesh).
+Each answer has its similarity score and a citation: the incident with its times and outcome, or the runbook
+file#heading. NATS and the client certificate are found as for "x0 incidents".`,
+  flags: {
+    incident: { type: "string", value: "id", help: "ask by an incident id instead of a question" },
+    k: { type: "string", short: "k", value: "n", help: `answers of each kind (default 5, at most ${RAG_MAX_K})` },
+    ...NATS_FLAGS,
+    json: { type: "boolean", help: "print the rag's reply as JSON" },
+  },
+} as const satisfies CommandSpec;
 
 /** The search request a command line asks. */
 export function askRequest(positionals: string[], values: { incident?: string; k?: string }): Record<string, unknown> {
@@ -33,28 +35,7 @@ export function askRequest(positionals: string[], values: { incident?: string; k
 
 /** Runs `x0 ask`; 0 on success. */
 export async function runAsk(argv: readonly string[], env: Record<string, string | undefined>, output: Output): Promise<number> {
-  let parsed: { values: { incident?: string; k?: string; json?: boolean; help?: boolean } & NatsFlags; positionals: string[] };
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        incident: { type: "string" },
-        k: { type: "string", short: "k" },
-        ...NATS_CLI_OPTIONS,
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message, { cause: error });
-  }
-  const { values, positionals } = parsed;
-  if (values.help) {
-    output.out(ASK_USAGE);
-    return 0;
-  }
+  const { values, positionals } = parseCommandArgs<{ incident?: string; k?: string; json?: boolean } & NatsFlags>(ASK_SPEC, argv);
   const request = askRequest(positionals, values);
   const checked = ragEndpoints.search.request.safeParse(request);
   if (!checked.success) throw new UsageError(checked.error.issues.map((issue) => `${issue.path.join(".") || "request"}: ${issue.message}`).join("; "));

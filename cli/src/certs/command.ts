@@ -1,8 +1,7 @@
 // `x0 certs`: the development CA (trust bundle, NATS server certificate), client certificates for outside subscribers,
-// and the nats-server configuration generated from the permission matrix.
+// the nats-server configuration generated from the permission matrix, and the Kubernetes NATS pod's users.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { parseArgs } from "node:util";
 import {
   createDevCa,
   DEFAULT_TRUST_DOMAIN,
@@ -15,44 +14,104 @@ import {
 } from "@x0/shared";
 import { UsageError } from "../errors.ts";
 import { stateDirOf } from "../paths.ts";
+import { type CommandSpec, parseCommandArgs } from "../spec.ts";
 import type { Output } from "../status/command.ts";
 import { changeNamed, isStackPki, reloadNatsServers, renderStackNats } from "../up/named.ts";
 import { CONSOLE_OBSERVER } from "../up/pki.ts";
+import { K8S_USERS_SPEC, type K8sUsersValues, runK8sUsers } from "./k8s-users.ts";
 
-/** Usage text of `x0 certs`. */
-export const CERTS_USAGE = `Usage: x0 certs <init|issue|revoke|nats-config> [options]
+const DIR = { type: "string", value: "path", path: true, help: "PKI folder (default <X0_STATE_DIR or .x0>/pki)" } as const;
+const TRUST_DOMAIN = { type: "string", value: "td", help: `SPIFFE trust domain (default X0_TRUST_DOMAIN, else ${DEFAULT_TRUST_DOMAIN})` } as const;
+const NAMED_ROLE = { type: "string", value: "role", choices: ["observer", "voter"], help: "observer or voter" } as const;
 
-  init          create the development CA, the NATS server certificate and the route certificate of a cluster
-                (keeps an existing CA unless --force)
-  issue         mint a client certificate (X.509-SVID), e.g. for an outside subscriber:
-                  x0 certs issue --role observer --id grafana
-                the observer role may subscribe to x0.telemetry/overdue/anomaly/plan/action and publish nothing;
-                on a stack bun run up runs, an observer or voter is admitted at once (NATS reloaded, no restart)
-  revoke        a stack's observer or voter is no longer admitted: x0 certs revoke --role observer --id grafana
-  nats-config   print the nats-server configuration for the permission matrix (ops/nats/permissions.yaml):
-                  x0 certs nats-config --nodes n1,n2 [--observers grafana] [--voters alice,bob]
-                a cluster member's (routes with mTLS, only the route certificate may join):
-                  x0 certs nats-config --nodes n1 --server-name x0-1 --routes nats://a:6222,nats://b:6222,nats://c:6222
+/** `x0 certs` in the command table. */
+export const CERTS_SPEC = {
+  name: "certs",
+  summary: "development CA, client certificates, NATS permissions",
+  description:
+    "The development CA (trust bundle, NATS server and route certificates), client certificates (X.509-SVIDs) and the nats-server configuration generated from the permission matrix (ops/nats/permissions.yaml), and the users the Kubernetes NATS pod renders for itself.",
+  commands: [
+    {
+      name: "init",
+      summary: "create the development CA, the NATS server certificate and the route certificate of a cluster",
+      description:
+        "Creates the development CA (kept when it exists, unless --force), the NATS server certificate and the route certificate the servers of a cluster present to each other.",
+      flags: {
+        dir: DIR,
+        "trust-domain": TRUST_DOMAIN,
+        dns: { type: "string", multiple: true, value: "name", help: "a DNS name of the NATS server (default localhost, nats)" },
+        ip: { type: "string", multiple: true, value: "address", help: "an IP address of the NATS server (default 127.0.0.1)" },
+        force: { type: "boolean", help: "replace an existing CA (every certificate it issued stops verifying)" },
+      },
+    },
+    {
+      name: "issue",
+      summary: "mint a client certificate (X.509-SVID), e.g. for an outside subscriber",
+      description:
+        "Mints a client certificate (X.509-SVID) for a role of the permission matrix. The observer role may subscribe to x0.telemetry/overdue/anomaly/plan/action and publish nothing. On a stack that x0 up runs, an observer or voter is admitted at once (NATS reloaded, no restart).",
+      flags: {
+        dir: DIR,
+        "trust-domain": TRUST_DOMAIN,
+        role: { type: "string", value: "role", help: "a role of the permission matrix (observer, voter, monitor, analyzer, ...)" },
+        id: { type: "string", value: "name", help: "the observer's or voter's name, or the node of a per-node role" },
+        ttl: { type: "string", value: "duration", help: "lifetime, e.g. 1h, 30d (default 24h for observers, 1h otherwise)" },
+        out: { type: "string", value: "path", path: true, help: "folder for <role>[-<id>].crt/.key (default the PKI folder)" },
+      },
+      notes: "Example:\n  x0 certs issue --role observer --id grafana",
+    },
+    {
+      name: "revoke",
+      summary: "a stack's observer or voter is no longer admitted",
+      description: "A stack's observer or voter is no longer admitted by its NATS (the servers are reloaded).",
+      flags: { dir: DIR, role: NAMED_ROLE, id: { type: "string", value: "name", help: "the observer's or voter's name" } },
+      notes: "Example:\n  x0 certs revoke --role observer --id grafana",
+    },
+    {
+      name: "nats-config",
+      summary: "print the nats-server configuration for the permission matrix",
+      description:
+        "Prints the nats-server configuration for the permission matrix (ops/nats/permissions.yaml); with --routes, a cluster member's (routes with mTLS: only the route certificate may join).",
+      flags: {
+        dir: DIR,
+        "trust-domain": TRUST_DOMAIN,
+        nodes: { type: "string", value: "a,b", help: "node ids (one monitor identity each)" },
+        observers: { type: "string", value: "a,b", help: "observer names" },
+        voters: { type: "string", value: "a,b", help: "governance members' voter identities (x0 certs issue --role voter --id alice)" },
+        "server-version": { type: "string", value: "v", help: "nats-server version (default: asked from nats-server --version)" },
+        "server-name": { type: "string", value: "name", help: "this server's name, unique in its cluster (needed with --routes)" },
+        routes: { type: "string", value: "a,b,c", help: "route URLs of every server of the cluster (its own included)" },
+        "cluster-listen": { type: "string", value: "host:port", help: "where this server accepts routes (default 0.0.0.0:6222)" },
+        "cluster-name": { type: "string", value: "name", help: "the cluster's name (default x0)" },
+      },
+      notes: `Examples:
+  x0 certs nats-config --nodes n1,n2 --observers grafana --voters alice,bob
+  x0 certs nats-config --nodes n1 --server-name x0-1 \\
+    --routes nats://a:6222,nats://b:6222,nats://c:6222`,
+    },
+    K8S_USERS_SPEC,
+  ],
+} as const satisfies CommandSpec;
 
-Options:
-  --dir <path>           PKI folder (default <X0_STATE_DIR or .x0>/pki)
-  --trust-domain <td>    SPIFFE trust domain (default ${DEFAULT_TRUST_DOMAIN}, or X0_TRUST_DOMAIN)
-  --dns <name>           init: a DNS name of the NATS server (repeatable; default localhost, nats)
-  --ip <address>         init: an IP address of the NATS server (repeatable; default 127.0.0.1)
-  --force                init: replace an existing CA (every issued certificate stops verifying)
-  --role <role>          issue: a role of the permission matrix (observer, monitor, analyzer, ...)
-  --id <name>            issue: the observer's name, or the node of a per-node role
-  --ttl <duration>       issue: lifetime, e.g. 1h, 30d (default 24h for observers, 1h otherwise)
-  --out <path>           issue: folder for <role>[-<id>].crt/.key (default the PKI folder)
-  --nodes <a,b>          nats-config: node ids (one monitor identity each)
-  --observers <a,b>      nats-config: observer names
-  --voters <a,b>         nats-config: governance members' voter identities (x0 certs issue --role voter --id alice)
-  --server-version <v>   nats-config: nats-server version (default: asked from nats-server --version)
-  --server-name <name>   nats-config: this server's name, unique in its cluster (needed with --routes)
-  --routes <a,b,c>       nats-config: route URLs of every server of the cluster (its own included)
-  --cluster-listen <h:p> nats-config: where this server accepts routes (default 0.0.0.0:6222)
-  --cluster-name <name>  nats-config: the cluster's name (default x0)
-  -h, --help             print this help`;
+/** What `x0 certs` options hold. */
+interface Values extends K8sUsersValues {
+  dir?: string;
+  "trust-domain"?: string;
+  dns?: string[];
+  ip?: string[];
+  force?: boolean;
+  role?: string;
+  id?: string;
+  ttl?: string;
+  out?: string;
+  nodes?: string;
+  observers?: string;
+  voters?: string;
+  "server-version"?: string;
+  "server-name"?: string;
+  routes?: string;
+  "cluster-listen"?: string;
+  "cluster-name"?: string;
+}
 
 const DURATION = /^(\d+)(s|m|h|d)$/;
 
@@ -81,44 +140,9 @@ function installedServerVersion(): string | undefined {
 
 /** Runs `x0 certs`; 0 on success. */
 export async function runCerts(argv: readonly string[], env: Record<string, string | undefined>, output: Output): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  const parse = () =>
-    parseArgs({
-      args: [...argv],
-      options: {
-        dir: { type: "string" },
-        "trust-domain": { type: "string" },
-        dns: { type: "string", multiple: true },
-        ip: { type: "string", multiple: true },
-        force: { type: "boolean" },
-        role: { type: "string" },
-        id: { type: "string" },
-        ttl: { type: "string" },
-        out: { type: "string" },
-        nodes: { type: "string" },
-        observers: { type: "string" },
-        voters: { type: "string" },
-        "server-version": { type: "string" },
-        "server-name": { type: "string" },
-        routes: { type: "string" },
-        "cluster-listen": { type: "string" },
-        "cluster-name": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    });
-  try {
-    parsed = parse();
-  } catch (error) {
-    throw new UsageError((error as Error).message, { cause: error });
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs<Values>(CERTS_SPEC, argv);
   const [command, ...extra] = positionals;
-  if (values.help || command === undefined) {
-    output.out(CERTS_USAGE);
-    return values.help ? 0 : 2;
-  }
+  if (command === undefined) throw new UsageError("certs needs a command: init, issue, revoke, nats-config or k8s-users");
   if (extra.length > 0) throw new UsageError(`unexpected argument ${JSON.stringify(extra[0])}`);
   const dir = resolve(values.dir ?? join(stateDirOf(env), "pki"));
   const trustDomain = values["trust-domain"] ?? env.X0_TRUST_DOMAIN ?? DEFAULT_TRUST_DOMAIN;
@@ -216,7 +240,8 @@ export async function runCerts(argv: readonly string[], env: Record<string, stri
     );
     return 0;
   }
-  throw new UsageError(`unknown certs command ${JSON.stringify(command)}; expected init, issue or nats-config`);
+  if (command === "k8s-users") return runK8sUsers(values, env, output);
+  throw new UsageError(`unknown certs command ${JSON.stringify(command)}; expected init, issue, revoke, nats-config or k8s-users`);
 }
 
 /** Adds (or drops) a named identity of a stack's NATS, renders the servers' configurations and reloads them. */

@@ -14,4 +14,11 @@ describe("console args", () => {
     expect(() => parseConsoleArgs(["--prefix", "Bad!"])).toThrow("lab prefix");
     expect(() => parseConsoleArgs(["--open"])).toThrow("Unknown option '--open'");
   });
+
+  test("console args - NATS from -s/--server as everywhere; --nats is its old spelling, not both", () => {
+    expect(parseConsoleArgs(["-s", "nats://a:4222"]).nats).toBe("nats://a:4222");
+    expect(parseConsoleArgs(["--server", "nats://b:4222"]).nats).toBe("nats://b:4222");
+    expect(parseConsoleArgs(["--nats", "nats://c:4222"]).nats).toBe("nats://c:4222");
+    expect(() => parseConsoleArgs(["-s", "nats://a:4222", "--nats", "nats://c:4222"])).toThrow("give --server once");
+  });
 });

@@ -6,13 +6,14 @@ import { ConfigError, connectNats, createLogger, isProcessAlive, loadConfig, por
 import { UsageError } from "../errors.ts";
 import { cliTls } from "../nats-client.ts";
 import { stackFileOf, stateDirOf } from "../paths.ts";
+import { renderHelp } from "../spec.ts";
 import { readStackFile } from "../stack-file.ts";
 import type { Output } from "../status/command.ts";
 import { probeService } from "../status/probe.ts";
 import { buildStatusReport, type StatusReport } from "../status/report.ts";
 import { resolveTargets } from "../status/targets.ts";
 import { DEFAULT_HTTP_PORT_BASE } from "../up/ports.ts";
-import { CONSOLE_USAGE, parseConsoleArgs } from "./args.ts";
+import { CONSOLE_SPEC, parseConsoleArgs } from "./args.ts";
 import { ConsoleFeed } from "./feed.ts";
 import { labControls } from "./lab-controls.ts";
 import { ConsoleModel } from "./model.ts";
@@ -60,7 +61,7 @@ export async function runConsole(
 ): Promise<number> {
   const options = parseConsoleArgs(argv);
   if (options.help) {
-    output.out(CONSOLE_USAGE);
+    output.out(renderHelp(CONSOLE_SPEC, "x0 console"));
     return 0;
   }
   const stateDir = stateDirOf(env);
@@ -71,7 +72,7 @@ export async function runConsole(
   const tls = consoleTls(env);
   const identity = observerOf(readFileSync(tls.certFile, "utf8"));
   const stackFile = stackFileOf(stateDir);
-  const servers = options.nats ?? env.X0_NATS_SERVERS ?? readStackFile(stackFile)?.nats.url ?? "nats://127.0.0.1:4222";
+  const servers = options.nats ?? env.X0_NATS_SERVERS ?? env.NATS_URL ?? readStackFile(stackFile)?.nats.url ?? "nats://127.0.0.1:4222";
   const logger = createLogger({ service: "x0-console", node: "-", level: env.X0_LOG_LEVEL === "debug" ? "debug" : "info" });
   const nc = await connectNats({
     servers: servers.split(","),

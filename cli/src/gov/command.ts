@@ -2,7 +2,6 @@
 // x0_gov by message gets only and recount every proposal here, from the signed votes and the pinned genesis.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import {
   CHOICES,
   govProposeEndpoint,
@@ -32,36 +31,116 @@ import {
 } from "@x0/shared/governance";
 import { hashTypedData } from "viem";
 import { UsageError } from "../errors.ts";
-import { connectCli, NATS_CLI_HELP, NATS_CLI_OPTIONS, type NatsFlags } from "../nats-client.ts";
+import { connectCli, NATS_FLAGS, type NatsFlags } from "../nats-client.ts";
 import { stateDirOf } from "../paths.ts";
+import { type CommandSpec, type FlagSpec, type FlagSpecs, parseCommandArgs } from "../spec.ts";
 import type { Output } from "../status/command.ts";
 import { loadMemberKey } from "./keys.ts";
 import { renderMembers, renderProposal, renderProposals, renderVerify } from "./render.ts";
 
-/** Usage text of `x0 gov`. */
-export const GOV_USAGE = `Usage: x0 gov <command> [options]
+const JSON_FLAG = { json: { type: "boolean", help: "print JSON" } } as const satisfies FlagSpecs;
+/** What every command that reads x0_gov takes: the pinned genesis, NATS, --json. */
+const READ_FLAGS = {
+  genesis: {
+    type: "string",
+    value: "file",
+    path: true,
+    help: "the pinned genesis member set (default X0_GOV_MEMBERS, else <state dir>/gov/members.json)",
+  },
+  ...NATS_FLAGS,
+  ...JSON_FLAG,
+} as const satisfies FlagSpecs;
+const MEMBER = {
+  type: "string",
+  multiple: true,
+  value: "address:weight[:name]",
+  help: "a member: its 0x address, its weight (1..1e9) and a name",
+} as const satisfies FlagSpec;
+const TITLE = { type: "string", value: "text", help: "the proposal's title" } as const satisfies FlagSpec;
+const SIGNER = {
+  key: { type: "string", value: "file", path: true, help: "the member's key: a hex private key or a JSON keystore, in a file (0600)" },
+  "password-file": { type: "string", value: "file", path: true, help: "the keystore's password, in a file (0600)" },
+} as const satisfies FlagSpecs;
 
-Governance: plans whose policy says approval: vote, member set and policy changes are decided by members' EIP-712
-signed votes (quadratic or weighted tally). Every command that reads recounts from the signed votes itself.
-
-Commands:
-  propose members --member <address>:<weight>[:<name>] ... --title <text>
-  propose policy --file <policy.yaml> --title <text>
-  vote <proposal-id> --key <file> --choice yes|no|abstain [--reason <text>] [--password-file <file>]
-  status [<proposal-id>]      proposals (open first), or one with its votes and recount
-  verify <proposal-id>        recount: every vote's signature, the member set chain, the tally; exit 1 if the tally disagrees
-  members                     the current member set, verified from the genesis
-  members init --space <name> --chain-id <n> --member <address>:<weight>[:<name>] ... --out <file>
-  members sign <file> --key <file> [--password-file <file>]   add your signature to a genesis (each member signs)
+/** `x0 gov` in the command table. */
+export const GOV_SPEC = {
+  name: "gov",
+  summary: "governance: members' EIP-712 signed votes on plans and changes",
+  description: `Governance: plans whose policy says approval: vote, member set and policy changes are decided by
+members' EIP-712 signed votes (quadratic or weighted tally). Every command that reads recounts from the signed votes
+itself.
 
 Keys are a hex private key or a JSON keystore in a file readable by its owner only (chmod 600); a keystore's password
-comes from --password-file (0600). Neither is ever given on the command line.
-
-Options:
-  --genesis <file>  the pinned genesis member set (default X0_GOV_MEMBERS, else <state dir>/gov/members.json)
-${NATS_CLI_HELP}
-  --json            print JSON
-  -h, --help        print this help`;
+comes from --password-file (0600). Neither is ever given on the command line.`,
+  commands: [
+    {
+      name: "propose",
+      summary: "open a proposal: a new member set, or a new policy",
+      commands: [
+        {
+          name: "members",
+          summary: "propose the whole new member set",
+          flags: { member: MEMBER, title: TITLE, ...READ_FLAGS },
+        },
+        {
+          name: "policy",
+          summary: "propose a new policy file",
+          flags: { file: { type: "string", value: "policy.yaml", path: true, help: "the new policy" }, title: TITLE, ...READ_FLAGS },
+        },
+      ],
+    },
+    {
+      name: "vote",
+      summary: "sign and cast a vote on a proposal",
+      args: "<proposal-id>",
+      flags: {
+        ...SIGNER,
+        choice: { type: "string", choices: ["yes", "no", "abstain"], help: "the vote" },
+        reason: { type: "string", value: "text", help: "why, kept with the vote" },
+        ...READ_FLAGS,
+      },
+    },
+    {
+      name: "status",
+      summary: "proposals (open first), or one with its votes and recount",
+      args: "[<proposal-id>]",
+      flags: READ_FLAGS,
+    },
+    {
+      name: "verify",
+      summary: "recount a proposal: every vote's signature, the member set chain, the tally",
+      description: "Recounts a proposal: every vote's signature, the member set chain, the tally. Exits 1 if the tally disagrees.",
+      args: "<proposal-id>",
+      flags: READ_FLAGS,
+    },
+    {
+      name: "members",
+      summary: "the current member set, verified from the genesis",
+      runsAlone: true,
+      flags: READ_FLAGS,
+      commands: [
+        {
+          name: "init",
+          summary: "write an unsigned genesis member set",
+          description: "Writes an unsigned genesis member set; every member then signs it with x0 gov members sign.",
+          flags: {
+            space: { type: "string", value: "name", help: "the governance space's name" },
+            "chain-id": { type: "string", value: "n", help: "the EIP-712 domain's chain id" },
+            member: MEMBER,
+            out: { type: "string", value: "file", path: true, help: "where to write the genesis" },
+            ...JSON_FLAG,
+          },
+        },
+        {
+          name: "sign",
+          summary: "add your signature to a genesis (each member signs)",
+          args: "<file>",
+          flags: { ...SIGNER, ...JSON_FLAG },
+        },
+      ],
+    },
+  ],
+} as const satisfies CommandSpec;
 
 interface Values extends NatsFlags {
   member?: string[];
@@ -76,7 +155,6 @@ interface Values extends NatsFlags {
   out?: string;
   genesis?: string;
   json?: boolean;
-  help?: boolean;
 }
 
 /** Parses `address:weight[:name]`. */
@@ -96,38 +174,9 @@ export function parseChoice(text: string | undefined): 1 | 2 | 3 {
 
 /** Runs `x0 gov`; 0 on success, 1 when a vote is refused or a recount disagrees with the tally. */
 export async function runGov(argv: readonly string[], env: Record<string, string | undefined>, output: Output): Promise<number> {
-  let parsed: { values: Values; positionals: string[] };
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        member: { type: "string", multiple: true },
-        title: { type: "string" },
-        file: { type: "string" },
-        key: { type: "string" },
-        choice: { type: "string" },
-        reason: { type: "string" },
-        "password-file": { type: "string" },
-        space: { type: "string" },
-        "chain-id": { type: "string" },
-        out: { type: "string" },
-        genesis: { type: "string" },
-        ...NATS_CLI_OPTIONS,
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    }) as { values: Values; positionals: string[] };
-  } catch (error) {
-    throw new UsageError((error as Error).message, { cause: error });
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommandArgs<Values>(GOV_SPEC, argv);
   const [command, ...rest] = positionals;
-  if (values.help || command === undefined) {
-    output.out(GOV_USAGE);
-    return command === undefined && !values.help ? 2 : 0;
-  }
+  if (command === undefined) throw new UsageError("gov needs a command: propose, vote, status, verify or members");
   const print = (json: unknown, text: string) => output.out(values.json ? JSON.stringify(json, null, 2) : text);
   if (command === "members" && rest[0] === "init") return membersInit(values, print);
   if (command === "members" && rest[0] === "sign") return membersSign(rest[1], values, print);

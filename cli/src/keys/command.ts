@@ -2,31 +2,63 @@
 // keys of X0_KEY_DIR from the file KEK to it (services/crypto/README.md, "KEK in an HSM").
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createHsmKey, createLogger, fileKek, HsmKek, type KekSource, loadKek, type Pkcs11Settings, readPinFile } from "@x0/shared";
 import { UsageError } from "../errors.ts";
 import { stateDirOf } from "../paths.ts";
+import { type CommandSpec, type FlagSpecs, parseCommandArgs } from "../spec.ts";
 import type { Output } from "../status/command.ts";
 import { rewrapKeys } from "./rewrap.ts";
 
-/** Usage text of `x0 keys`. */
-export const KEYS_USAGE = `Usage: x0 keys <hsm init | rewrap --to pkcs11> [options]
+const TOKEN_FLAGS = {
+  module: { type: "string", value: "path", path: true, help: "PKCS#11 module (default X0_PKCS11_MODULE)" },
+  token: { type: "string", value: "label", help: "token label (default X0_PKCS11_TOKEN)" },
+  label: { type: "string", value: "label", help: "key label (default X0_PKCS11_KEY_LABEL, else x0-kek)" },
+  "pin-file": {
+    type: "string",
+    value: "file",
+    path: true,
+    help: "the user PIN, in a file readable by its owner only (default X0_PKCS11_PIN_FILE)",
+  },
+  json: { type: "boolean", help: "print JSON" },
+} as const satisfies FlagSpecs;
 
-  hsm init              create the key-encryption key inside a PKCS#11 token: AES-256, on the token, private,
-                        sensitive, never extractable (nothing happens when a key of that label exists)
-  rewrap --to pkcs11    reseal every private key in the key folder that a file KEK sealed, with the token's KEK,
-                        one record at a time; safe to stop and run again. Services read both while it runs when they
-                        have X0_KEK_SOURCE=pkcs11 and still X0_KEK or X0_KEK_FILE.
-
-Options (default: the X0_* variable of the same meaning):
-  --module <path>     PKCS#11 module (X0_PKCS11_MODULE)
-  --token <label>     token label (X0_PKCS11_TOKEN)
-  --label <label>     key label (X0_PKCS11_KEY_LABEL, default x0-kek)
-  --pin-file <file>   the user PIN, in a file readable by its owner only (X0_PKCS11_PIN_FILE)
-  --dir <path>        rewrap: the key folder (X0_KEY_DIR, default <state dir>/keys); the file KEK is X0_KEK,
-                      X0_KEK_FILE or that folder's development KEK
-  --json              print JSON
-  -h, --help          print this help`;
+/** `x0 keys` in the command table. */
+export const KEYS_SPEC = {
+  name: "keys",
+  summary: "the key-encryption key (KEK) in a PKCS#11 token",
+  description: 'The key-encryption key in a PKCS#11 token (services/crypto/README.md, "KEK in an HSM").',
+  commands: [
+    {
+      name: "hsm",
+      summary: "the KEK inside a token",
+      commands: [
+        {
+          name: "init",
+          summary: "create the KEK inside a PKCS#11 token",
+          description:
+            "Creates the key-encryption key inside a PKCS#11 token: AES-256, on the token, private, sensitive, never extractable. Nothing happens when a key of that label exists.",
+          flags: TOKEN_FLAGS,
+        },
+      ],
+    },
+    {
+      name: "rewrap",
+      summary: "reseal the key folder's private keys with the token's KEK",
+      description:
+        "Reseals every private key in the key folder that a file KEK sealed with the token's KEK, one record at a time; safe to stop and run again. Services read both while it runs when they have X0_KEK_SOURCE=pkcs11 and still X0_KEK or X0_KEK_FILE.",
+      flags: {
+        to: { type: "string", value: "pkcs11", choices: ["pkcs11"], help: "where to: pkcs11 (the only direction: from a file KEK into a token)" },
+        dir: {
+          type: "string",
+          value: "path",
+          path: true,
+          help: "the key folder (default X0_KEY_DIR, else <state dir>/keys); the file KEK is X0_KEK, X0_KEK_FILE or that folder's development KEK",
+        },
+        ...TOKEN_FLAGS,
+      },
+    },
+  ],
+} as const satisfies CommandSpec;
 
 interface Values {
   module?: string;
@@ -36,7 +68,6 @@ interface Values {
   dir?: string;
   to?: string;
   json?: boolean;
-  help?: boolean;
 }
 
 /** The token settings from flags, else the environment; UsageError naming what is missing. */
@@ -56,31 +87,8 @@ export function pkcs11Settings(values: Values, env: Record<string, string | unde
 
 /** Runs `x0 keys`; 0 on success. */
 export async function runKeys(argv: readonly string[], env: Record<string, string | undefined>, output: Output): Promise<number> {
-  let parsed: { values: Values; positionals: string[] };
-  try {
-    parsed = parseArgs({
-      args: [...argv],
-      options: {
-        module: { type: "string" },
-        token: { type: "string" },
-        label: { type: "string" },
-        "pin-file": { type: "string" },
-        dir: { type: "string" },
-        to: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: true,
-    }) as { values: Values; positionals: string[] };
-  } catch (error) {
-    throw new UsageError((error as Error).message, { cause: error });
-  }
-  const { values, positionals } = parsed;
-  if (values.help || positionals.length === 0) {
-    output.out(KEYS_USAGE);
-    return values.help ? 0 : 2;
-  }
+  const { values, positionals } = parseCommandArgs<Values>(KEYS_SPEC, argv);
+  if (positionals.length === 0) throw new UsageError("keys needs a command: hsm init or rewrap");
   const print = (json: unknown, text: string) => output.out(values.json ? JSON.stringify(json, null, 2) : text);
   const logger = createLogger({ service: "x0-keys", node: "-", level: "warn" });
   const command = positionals.join(" ");

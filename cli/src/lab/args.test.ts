@@ -31,6 +31,17 @@ describe("lab args", () => {
     expect(() => parseLabArgs(["up", "--topology", "line:2", "extra"])).toThrow(UsageError);
   });
 
+  test("lab args - NATS is -s/--server as for every command; --nats is still read as its old spelling", () => {
+    for (const flag of ["-s", "--server", "--nats"])
+      expect(parseLabArgs(["up", "--topology", "line:2", flag, "nats://10.9.0.1:4222"])).toMatchObject({ nats: { kind: "url", url: "nats://10.9.0.1:4222" } });
+    expect(() => parseLabArgs(["up", "--topology", "line:2", "-s", "nats://a:1", "--nats", "nats://b:1"])).toThrow(/--server once/);
+    expect(() => parseLabArgs(["up", "--topology", "line:2", "-s", "nats://a:1", "--nats-port", "4222"])).toThrow(/--server or --nats-port/);
+    const record = ["record", "--faults", "cut:n1-n2:1s", "--out", "d"];
+    expect(parseLabArgs([...record, "-s", "nats://h:4222", "--tlsca", "ca.pem"])).toMatchObject({ nats: { server: "nats://h:4222", tlsca: "ca.pem" } });
+    expect(parseLabArgs([...record, "--nats", "nats://h:4222"])).toMatchObject({ nats: { nats: "nats://h:4222" } });
+    expect(parseLabArgs(record)).not.toHaveProperty("nats");
+  });
+
   test("lab args - up runs one executor per node by default; --executors site runs one for every node", () => {
     expect(parseLabArgs(["up", "--topology", "grid:2x2"])).toMatchObject({ executors: "node" });
     expect(parseLabArgs(["up", "--topology", "grid:2x2", "--executors", "site"])).toMatchObject({ executors: "site" });
@@ -69,7 +80,7 @@ describe("lab args", () => {
     for (const text of ["30", "130%", "-1%", "abc", "1.5"]) expect(() => parseLoss(text)).toThrow(UsageError);
   });
 
-  test("lab args - probe, status, down, heal and help", () => {
+  test("lab args - probe, status, down and heal", () => {
     expect(parseLabArgs(["probe", "n1", "n9", "--interval-ms", "20", "--json"])).toEqual({
       command: "probe",
       prefix: "x0",
@@ -84,7 +95,7 @@ describe("lab args", () => {
     expect(parseLabArgs(["status", "--json"])).toEqual({ command: "status", prefix: "x0", json: true });
     expect(parseLabArgs(["down", "--prefix", "x0t42"])).toEqual({ command: "down", prefix: "x0t42" });
     expect(parseLabArgs(["heal"])).toEqual({ command: "heal", prefix: "x0" });
-    for (const argv of [[], ["help"], ["-h"], ["up", "--help"]]) expect(parseLabArgs(argv)).toEqual({ command: "help" });
+    expect(() => parseLabArgs([])).toThrow(/lab needs a command: up, vm, down/);
     expect(() => parseLabArgs(["down", "--prefix", "X"])).toThrow(LabSpecError);
     expect(() => parseLabArgs(["explode"])).toThrow(UsageError);
   });

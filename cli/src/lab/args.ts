@@ -1,5 +1,4 @@
-// Arguments of `x0 lab <command>`, parsed with node:util parseArgs into typed requests.
-import { parseArgs } from "node:util";
+// `x0 lab` in the command table, and its arguments parsed (node:util parseArgs) into typed requests.
 import {
   DEFAULT_LAB_PREFIX,
   defaultMgmtSubnet,
@@ -18,49 +17,126 @@ import {
   validatePrefix,
 } from "@x0/lab";
 import { UsageError } from "../errors.ts";
+import { NATS_FLAGS, type NatsFlags } from "../nats-client.ts";
+import { type CommandSpec, type FlagSpecs, parseCommandArgs } from "../spec.ts";
 import { type BackgroundLoss, parseBackground, parseSchedule, type ScheduledFault } from "./record.ts";
 
-/** Usage text of `x0 lab`. */
-export const LAB_USAGE = `Usage: x0 lab <command> [options]
+const PREFIX = {
+  prefix: {
+    type: "string",
+    value: "p",
+    help: `the lab's prefix: namespaces <p>-n1…, bridge <p>-mgmt, state <state>/lab-<p>.json (default ${DEFAULT_LAB_PREFIX})`,
+  },
+} as const satisfies FlagSpecs;
+/** The lab's NATS server: -s/--server as everywhere, --nats kept as its old spelling. */
+const LAB_NATS = {
+  server: { type: "string", short: "s", value: "url", help: "the NATS server the lab's monitors and executors use (nats://<host>:<port>)" },
+  nats: { type: "string", value: "url", help: "the same as --server (deprecated: kept for scripts that use it)" },
+} as const satisfies FlagSpecs;
+const TWO_NODES = "<a> <b>";
 
-A mesh of network namespaces on this machine (root only): one namespace per node, veth links, shortest-path routes.
+/** `x0 lab` in the command table. */
+export const LAB_SPEC = {
+  name: "lab",
+  summary: "the network-namespace mesh lab (root)",
+  description: `A mesh of network namespaces on this machine (root only): one namespace per node, veth links,
+shortest-path routes. Faults and probes need the monitors (they own the XDP fault maps and answer hellos).`,
+  commands: [
+    {
+      name: "up",
+      summary: "build the lab; with NATS, start one monitor and one executor per node",
+      description: `Builds the lab. With NATS (--server or --nats-port), starts one monitor per node (detached, logs in
+<state>/lab-<prefix>-logs) and the executors: --executors node (default) one per node inside its namespace, acting on
+that node only and carrying out multi-node plans together; site: one for every node, here.
 
-Commands:
-  up --topology <grid:RxC|ring:N|line:N|random:N:SEED> [--routing static|batman] [--nats <url> | --nats-port <port>]
-     [--mgmt-subnet 10.N.0.0/16] [--link-costs equal|distinct] [--executors node|site]
-                        build the lab; with NATS, start one monitor per node (detached, logs in <state>/lab-<prefix>-logs)
-                        and the executors: --executors node (default) one per node inside its namespace, acting on
-                        that node only and carrying out multi-node plans together; site: one for every node, here.
-                        --routing batman: batman-adv on every node (bat0 over the links, service addresses on bat0, no
-                        static routes); needs the batman-adv module, else run it inside "x0 lab vm"
-                        --link-costs distinct (batman only): link k gets hop penalty 2 + 2·(k mod 16) on both ends, so no
-                        two paths tie and batman-adv's best path is the same in every run
-  vm [--smp N] [--memory-mb M] [--timeout-s S] [--env K=V]… -- <command…>
-                        run a command inside a QEMU VM with Debian's kernel (which has batman-adv), the host's root
-                        read-only over 9p, in this folder; its output streams here and its exit code is returned
-  down                  remove the lab: processes, namespaces, bridge, mounts, pins (also after a crash)
-  status [--json]       nodes, links, faults in effect, monitor pids
-  fault cut A B         drop every frame on link A-B, both ways (the interfaces stay up)
-  fault loss A B <P%>   drop P% of the frames on link A-B, both ways
-  fault link-down A B   set A's end of link A-B administratively down
-  fault node-down A     cut every link of A
-  fault flap A B [--period-ms 500] [--count 6]
-                        cut and restore link A-B, period-ms each, count times
-  heal                  undo every fault
-  probe A B [--interval-ms 10] [--summary-ms 1000] [--duration-ms N] [--json]
-                        hellos from A to B's service address; one line per outage and restoration
-  record --faults <schedule> --out <dir> [--background <losses>] [--lead-s 10] [--gap-s 10] [--hello-ms 20] [--nats <url>]
-                        run the faults one after another (healthy time before the first and after each) and record every
-                        node's telemetry with the faults' times: training data for the swarm's model. Schedule:
-                        cut:n1-n2:5s,loss30:n2-n3:8s,node-down:n4:5s (lossNN drops NN % both ways). --background
-                        loss10:n1-n2,... keeps standing losses the whole time (a site's normal, labelled healthy)
-
-Every command takes --prefix <p> (default ${DEFAULT_LAB_PREFIX}): namespaces <p>-n1…, bridge <p>-mgmt, state <state>/lab-<p>.json.
-Faults and probes need the monitors (they own the XDP fault maps and answer hellos).`;
+--routing batman: batman-adv on every node (bat0 over the links, service addresses on bat0, no static routes); needs
+the batman-adv module, else run it inside "x0 lab vm". --link-costs distinct (batman only): link k gets hop penalty
+2 + 2·(k mod 16) on both ends, so no two paths tie and batman-adv's best path is the same in every run.`,
+      flags: {
+        topology: { type: "string", value: "grid:RxC|ring:N|line:N|random:N:SEED", help: "the mesh to build" },
+        routing: { type: "string", choices: LAB_ROUTINGS, help: "static routes (default) or batman-adv" },
+        ...LAB_NATS,
+        "nats-port": { type: "string", value: "port", help: "NATS on the lab's management bridge at this port (instead of --server)" },
+        "mgmt-subnet": { type: "string", value: "10.N.0.0/16", help: "the management network (default from the prefix)" },
+        "link-costs": { type: "string", choices: LAB_LINK_COSTS, help: "equal (default) or distinct hop penalties (batman only)" },
+        executors: { type: "string", choices: LAB_EXECUTORS, help: "one executor per node (default) or one here for every node" },
+        ...PREFIX,
+      },
+    },
+    {
+      name: "vm",
+      summary: "run a command inside a QEMU VM with Debian's kernel (which has batman-adv)",
+      args: "-- <command…>",
+      description: `Runs a command inside a QEMU VM with Debian's kernel (which has batman-adv), the host's root read-only
+over 9p, in this folder; its output streams here and its exit code is returned.`,
+      flags: {
+        smp: { type: "string", value: "n", help: "CPUs (default 2)" },
+        "memory-mb": { type: "string", value: "m", help: "memory in MiB (default 3072)" },
+        "timeout-s": { type: "string", value: "s", help: "the VM is stopped after this long (default 1800)" },
+        env: { type: "string", multiple: true, value: "K=V", help: "an environment variable of the command" },
+      },
+    },
+    { name: "down", summary: "remove the lab: processes, namespaces, bridge, mounts, pins (also after a crash)", flags: PREFIX },
+    { name: "status", summary: "nodes, links, faults in effect, monitor pids", flags: { json: { type: "boolean", help: "print JSON" }, ...PREFIX } },
+    {
+      name: "fault",
+      summary: "break the lab: cut, loss, link-down, node-down, flap",
+      flags: PREFIX,
+      commands: [
+        { name: "cut", summary: "drop every frame on link A-B, both ways (the interfaces stay up)", args: TWO_NODES, flags: PREFIX },
+        { name: "loss", summary: "drop P% of the frames on link A-B, both ways", args: `${TWO_NODES} <percent>`, flags: PREFIX },
+        { name: "link-down", summary: "set A's end of link A-B administratively down", args: TWO_NODES, flags: PREFIX },
+        { name: "node-down", summary: "cut every link of A", args: "<a>", flags: PREFIX },
+        {
+          name: "flap",
+          summary: "cut and restore link A-B, period-ms each, count times",
+          args: TWO_NODES,
+          flags: {
+            "period-ms": { type: "string", value: "ms", help: "how long each cut and each restore lasts (default 500)" },
+            count: { type: "string", value: "n", help: "how many times (default 6)" },
+            ...PREFIX,
+          },
+        },
+      ],
+    },
+    { name: "heal", summary: "undo every fault", flags: PREFIX },
+    {
+      name: "probe",
+      summary: "hellos from A to B's service address; one line per outage and restoration",
+      args: TWO_NODES,
+      flags: {
+        "interval-ms": { type: "string", value: "ms", help: "between hellos (default 10)" },
+        "summary-ms": { type: "string", value: "ms", help: "between summary lines (default 1000)" },
+        "duration-ms": { type: "string", value: "ms", help: "stop after this long (default: at Ctrl-C)" },
+        json: { type: "boolean", help: "print JSON lines" },
+        ...PREFIX,
+      },
+    },
+    {
+      name: "record",
+      summary: "run faults one after another and record every node's telemetry: the swarm's training data",
+      description: `Runs the faults one after another (healthy time before the first and after each) and records every
+node's telemetry with the faults' times: training data for the swarm's model.`,
+      flags: {
+        faults: { type: "string", value: "schedule", help: "e.g. cut:n1-n2:5s,loss30:n2-n3:8s,node-down:n4:5s (lossNN drops NN % both ways)" },
+        out: { type: "string", value: "dir", path: true, help: "where to write the recording" },
+        background: {
+          type: "string",
+          value: "losses",
+          help: "loss10:n1-n2,... keeps standing losses the whole time (a site's normal, labelled healthy)",
+        },
+        "lead-s": { type: "string", value: "s", help: "healthy time before the first fault (default 10)" },
+        "gap-s": { type: "string", value: "s", help: "healthy time after each fault (default 10)" },
+        "hello-ms": { type: "string", value: "ms", help: "between the monitors' hellos (default 20)" },
+        ...NATS_FLAGS,
+        ...PREFIX,
+      },
+    },
+  ],
+} as const satisfies CommandSpec;
 
 /** A parsed `x0 lab` request. */
 export type LabRequest =
-  | { command: "help" }
   | {
       command: "up";
       prefix: string;
@@ -85,7 +161,7 @@ export type LabRequest =
       leadMs: number;
       gapMs: number;
       helloIntervalMs: number;
-      nats?: string;
+      nats?: NatsFlags;
       background?: BackgroundLoss[];
     };
 
@@ -97,37 +173,21 @@ export type FaultRequest =
   | { kind: "node-down"; a: string }
   | { kind: "flap"; a: string; b: string; periodMs: number; count: number };
 
+type Values = Record<string, string | boolean | string[] | undefined>;
+
 /** Parses the arguments after `x0 lab`; throws {@link UsageError} (or the lab's LabSpecError) saying what is wrong. */
 export function parseLabArgs(argv: readonly string[]): LabRequest {
   const [command, ...rest] = argv;
-  if (command === undefined || command === "help" || command === "--help" || command === "-h") return { command: "help" };
-  const parse = (options: Record<string, { type: "string" | "boolean" }>): { values: Record<string, string | boolean | undefined>; positionals: string[] } => {
-    try {
-      return parseArgs({
-        args: rest,
-        options: { prefix: { type: "string" }, help: { type: "boolean", short: "h" }, ...options },
-        strict: true,
-        allowPositionals: true,
-      });
-    } catch (error) {
-      throw new UsageError((error as Error).message, { cause: error });
-    }
-  };
-  switch (command) {
-    case "vm":
-      return vmRequest(rest);
+  const spec = LAB_SPEC.commands.find((sub) => sub.name === command);
+  if (spec === undefined) {
+    const known = LAB_SPEC.commands.map((sub) => sub.name).join(", ");
+    throw new UsageError(command === undefined ? `lab needs a command: ${known}` : `unknown lab command ${JSON.stringify(command)} (${known})`);
+  }
+  if (spec.name === "vm") return vmRequest(spec, rest);
+  const { values, positionals } = parseCommandArgs<Values>(spec, rest);
+  switch (spec.name) {
     case "up": {
-      const { values, positionals } = parse({
-        topology: { type: "string" },
-        nats: { type: "string" },
-        "nats-port": { type: "string" },
-        "mgmt-subnet": { type: "string" },
-        routing: { type: "string" },
-        "link-costs": { type: "string" },
-        executors: { type: "string" },
-      });
-      if (values.help) return { command: "help" };
-      noPositionals(positionals, command);
+      noPositionals(positionals, spec.name);
       const prefix = prefixOf(values.prefix);
       if (typeof values.topology !== "string") throw new UsageError("lab up needs --topology, e.g. --topology grid:3x3");
       const mgmt = typeof values["mgmt-subnet"] === "string" ? parseMgmtSubnet(values["mgmt-subnet"]) : defaultMgmtSubnet(prefix);
@@ -141,48 +201,33 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
       const executors = values.executors ?? "node";
       if (!LAB_EXECUTORS.includes(executors as LabExecutors))
         throw new UsageError(`--executors ${JSON.stringify(executors)} is not ${LAB_EXECUTORS.join(" or ")}`);
+      if (values.server !== undefined && values.nats !== undefined) throw new UsageError("give --server once (--nats is its old spelling)");
       return {
-        command,
+        command: spec.name,
         prefix,
         topology: parseTopology(values.topology),
         routing: routing as LabRouting,
         linkCosts: linkCosts as LabLinkCosts,
         mgmt,
-        nats: natsChoice(values.nats, values["nats-port"]),
+        nats: natsChoice(values.server ?? values.nats, values["nats-port"]),
         executors: executors as LabExecutors,
       };
     }
     case "down":
-    case "heal": {
-      const { values, positionals } = parse({});
-      if (values.help) return { command: "help" };
-      noPositionals(positionals, command);
-      return { command, prefix: prefixOf(values.prefix) };
-    }
-    case "status": {
-      const { values, positionals } = parse({ json: { type: "boolean" } });
-      if (values.help) return { command: "help" };
-      noPositionals(positionals, command);
-      return { command, prefix: prefixOf(values.prefix), json: values.json === true };
-    }
-    case "fault": {
-      const { values, positionals } = parse({ "period-ms": { type: "string" }, count: { type: "string" } });
-      if (values.help) return { command: "help" };
-      return { command, prefix: prefixOf(values.prefix), fault: faultOf(positionals, values["period-ms"], values.count) };
-    }
+    case "heal":
+      noPositionals(positionals, spec.name);
+      return { command: spec.name, prefix: prefixOf(values.prefix) };
+    case "status":
+      noPositionals(positionals, spec.name);
+      return { command: spec.name, prefix: prefixOf(values.prefix), json: values.json === true };
+    case "fault":
+      return { command: spec.name, prefix: prefixOf(values.prefix), fault: faultOf(positionals, values["period-ms"], values.count) };
     case "probe": {
-      const { values, positionals } = parse({
-        "interval-ms": { type: "string" },
-        "summary-ms": { type: "string" },
-        "duration-ms": { type: "string" },
-        json: { type: "boolean" },
-      });
-      if (values.help) return { command: "help" };
       const [from, to, ...extra] = positionals;
       if (from === undefined || to === undefined || extra.length > 0) throw new UsageError("lab probe takes two nodes: x0 lab probe <from> <to>");
       if (from === to) throw new UsageError("lab probe needs two different nodes");
       return {
-        command,
+        command: spec.name,
         prefix: prefixOf(values.prefix),
         from: validateNodeName(from),
         to: validateNodeName(to),
@@ -193,17 +238,7 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
       };
     }
     case "record": {
-      const { values, positionals } = parse({
-        faults: { type: "string" },
-        background: { type: "string" },
-        out: { type: "string" },
-        "lead-s": { type: "string" },
-        "gap-s": { type: "string" },
-        "hello-ms": { type: "string" },
-        nats: { type: "string" },
-      });
-      if (values.help) return { command: "help" };
-      noPositionals(positionals, command);
+      noPositionals(positionals, spec.name);
       if (typeof values.faults !== "string") throw new UsageError("lab record needs --faults <schedule>, e.g. cut:n1-n2:5s,loss30:n2-n3:8s");
       if (typeof values.out !== "string") throw new UsageError("lab record needs --out <dir>");
       let schedule: ScheduledFault[];
@@ -218,32 +253,24 @@ export function parseLabArgs(argv: readonly string[]): LabRequest {
       } catch (error) {
         throw new UsageError(`--background: ${(error as Error).message}`, { cause: error });
       }
+      const nats: NatsFlags = Object.fromEntries(Object.keys(NATS_FLAGS).flatMap((name) => (typeof values[name] === "string" ? [[name, values[name]]] : [])));
       return {
-        command,
+        command: spec.name,
         prefix: prefixOf(values.prefix),
         schedule,
         out: values.out,
         leadMs: integerOption(values["lead-s"], "--lead-s", 10, 0, 3600) * 1000,
         gapMs: integerOption(values["gap-s"], "--gap-s", 10, 0, 3600) * 1000,
         helloIntervalMs: integerOption(values["hello-ms"], "--hello-ms", 20, 1, 60_000),
-        ...(typeof values.nats === "string" ? { nats: values.nats } : {}),
+        ...(Object.keys(nats).length > 0 ? { nats } : {}),
         ...(background.length > 0 ? { background } : {}),
       };
     }
-    default:
-      throw new UsageError(`unknown lab command ${JSON.stringify(command)} (up, down, status, fault, heal, probe, record, vm)`);
   }
 }
 
-function vmRequest(args: readonly string[]): LabRequest {
-  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof VM_OPTIONS; strict: true; allowPositionals: true }>>;
-  try {
-    parsed = parseArgs({ args: [...args], options: VM_OPTIONS, strict: true, allowPositionals: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message, { cause: error });
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return { command: "help" };
+function vmRequest(spec: CommandSpec, args: readonly string[]): LabRequest {
+  const { values, positionals } = parseCommandArgs<{ smp?: string; "memory-mb"?: string; "timeout-s"?: string; env?: string[] }>(spec, args);
   if (positionals.length === 0) throw new UsageError("lab vm needs a command to run in the VM: x0 lab vm -- <command…>");
   const env: Record<string, string> = {};
   for (const pair of values.env ?? []) {
@@ -261,15 +288,7 @@ function vmRequest(args: readonly string[]): LabRequest {
   };
 }
 
-const VM_OPTIONS = {
-  smp: { type: "string" },
-  "memory-mb": { type: "string" },
-  "timeout-s": { type: "string" },
-  env: { type: "string", multiple: true },
-  help: { type: "boolean", short: "h" },
-} as const;
-
-function prefixOf(value: string | boolean | undefined): string {
+function prefixOf(value: Values[string]): string {
   return validatePrefix(typeof value === "string" ? value : DEFAULT_LAB_PREFIX);
 }
 
@@ -278,17 +297,17 @@ function noPositionals(positionals: string[], command: string): void {
 }
 
 /** A whole-number option in [min, max], or `fallback` when absent. */
-function integerOption(value: string | boolean | undefined, name: string, fallback: number, min: number, max: number): number {
+function integerOption(value: Values[string], name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const number = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : Number.NaN;
   if (!(number >= min && number <= max)) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(value)}`);
   return number;
 }
 
-function natsChoice(url: string | boolean | undefined, port: string | boolean | undefined): NatsChoice {
-  if (url !== undefined && port !== undefined) throw new UsageError("give --nats or --nats-port, not both");
+function natsChoice(url: Values[string], port: Values[string]): NatsChoice {
+  if (url !== undefined && port !== undefined) throw new UsageError("give --server or --nats-port, not both");
   if (typeof url === "string") {
-    if (!/^(nats|tls):\/\/[A-Za-z0-9.-]+:\d{1,5}$/.test(url)) throw new UsageError(`--nats ${JSON.stringify(url)} is not nats://<host>:<port>`);
+    if (!/^(nats|tls):\/\/[A-Za-z0-9.-]+:\d{1,5}$/.test(url)) throw new UsageError(`--server ${JSON.stringify(url)} is not nats://<host>:<port>`);
     return { kind: "url", url };
   }
   if (port !== undefined) return { kind: "bridge-port", port: integerOption(port, "--nats-port", 4222, 1, 65535) };
@@ -303,7 +322,7 @@ export function parseLoss(text: string): number {
   return value;
 }
 
-function faultOf(positionals: string[], periodMs: string | boolean | undefined, count: string | boolean | undefined): FaultRequest {
+function faultOf(positionals: string[], periodMs: Values[string], count: Values[string]): FaultRequest {
   const [kind, ...args] = positionals;
   const nodes = (wanted: number, usage: string): string[] => {
     if (args.length !== wanted) throw new UsageError(`usage: x0 lab fault ${usage}`);

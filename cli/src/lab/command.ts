@@ -28,7 +28,7 @@ import { connectCli } from "../nats-client.ts";
 import { stateDirOf } from "../paths.ts";
 import type { Output } from "../status/command.ts";
 import { answersOk } from "../up/readiness.ts";
-import { type FaultRequest, LAB_USAGE, type LabRequest, parseLabArgs } from "./args.ts";
+import { type FaultRequest, type LabRequest, parseLabArgs } from "./args.ts";
 import { recordLab } from "./record.ts";
 import { formatPercent, renderLabStatus } from "./render.ts";
 
@@ -38,10 +38,6 @@ const DATAPLANE_WAIT_MS = 60_000;
 /** Runs `x0 lab …` and returns its exit code (usage errors are thrown). */
 export async function runLab(argv: readonly string[], env: Record<string, string | undefined>, output: Output): Promise<number> {
   const request = parseLabArgs(argv);
-  if (request.command === "help") {
-    output.out(LAB_USAGE);
-    return 0;
-  }
   if (process.getuid?.() !== 0) throw new LabError("x0 lab needs root: it creates network namespaces, veths and mounts, and opens pinned BPF maps");
   const stateDir = stateDirOf(env);
   switch (request.command) {
@@ -118,7 +114,7 @@ async function labUp(
       `bridge ${plan.bridge} ${plan.bridgeAddress}/16, namespaces ${plan.nodes[0]?.netns}…${plan.nodes.at(-1)?.netns}`,
   );
   if (natsUrl === null) {
-    output.out("no --nats or --nats-port: no monitors started, so faults and probes are not available yet");
+    output.out("no --server or --nats-port: no monitors started, so faults and probes are not available yet");
     return 0;
   }
   const { stateFile } = loadLab(stateDir, plan.prefix);

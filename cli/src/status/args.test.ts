@@ -4,16 +4,21 @@ import { normaliseServiceUrl, parseStatusArgs } from "./args.ts";
 
 describe("status args", () => {
   test("status args - defaults to a table of the stack's services", () => {
-    expect(parseStatusArgs([])).toEqual({ json: false, urls: [], help: false });
+    expect(parseStatusArgs([])).toMatchObject({ json: false, urls: [], nats: {} });
   });
 
-  test("status args - --json, repeated --url and --help", () => {
-    expect(parseStatusArgs(["--json", "--url", "http://10.0.0.2:9102/", "--url=https://h:1"])).toEqual({
+  test("status args - --json, repeated --url, and where to ask NATS for discovery", () => {
+    expect(parseStatusArgs(["--json", "--url", "http://10.0.0.2:9102/", "--url=https://h:1"])).toMatchObject({
       json: true,
       urls: ["http://10.0.0.2:9102", "https://h:1"],
-      help: false,
     });
-    expect(parseStatusArgs(["-h"]).help).toBe(true);
+    expect(parseStatusArgs(["-s", "nats://h:4222", "--tlscert", "c", "--tlskey", "k", "--tlsca", "a"]).nats).toEqual({
+      server: "nats://h:4222",
+      nats: undefined,
+      tlscert: "c",
+      tlskey: "k",
+      tlsca: "a",
+    });
   });
 
   test("status args - unknown options, positionals and bad URLs are usage errors", () => {

@@ -1,43 +1,39 @@
-import { parseArgs } from "node:util";
 import { UsageError } from "../errors.ts";
+import { NATS_FLAGS, type NatsFlags } from "../nats-client.ts";
+import { type CommandSpec, parseCommandArgs } from "../spec.ts";
 
 /** What `x0 status` was asked to do. */
 export interface StatusOptions {
   json: boolean;
   /** Base URLs of services to ask instead of the stack file or the default ports. */
   urls: string[];
-  help: boolean;
+  /** Where to ask NATS for the services that register for discovery. */
+  nats: NatsFlags;
 }
 
-/** Usage text of `x0 status`. */
-export const STATUS_USAGE = `Usage: x0 status [--json] [--url http://host:port ...]
+/** `x0 status` in the command table. */
+export const STATUS_SPEC = {
+  name: "status",
+  summary: "readiness, versions and loop counters of the running services",
+  description: `Asks every service of the stack for /readyz and /status and prints readiness, version, node, NATS
+connection and the loop counters (anomalies, plans, actions, dlq).
 
-Asks every service of the stack for /readyz and /status and prints readiness,
-version, node, NATS connection and the loop counters (anomalies, plans, actions, dlq).
-Services come from .x0/stack.json (written by \`bun run up\`), else the default
-ports 127.0.0.1:9101-9104 (shifted by X0_HTTP_PORT_BASE).
-
-Options:
-  --json              print the report as JSON
-  --url <url>         ask this service (repeatable); replaces the stack file
-  -h, --help          print this help
-
-Exit code: 0 when every service is ready, 1 otherwise, 2 on a usage error.`;
+Services come from --url; else from .x0/stack.json (written by "x0 up"); else from NATS service discovery
+($SRV.PING: the services that register one, with the HTTP address they announce) together with the default ports of
+the seven services, 127.0.0.1:9101-9107 (shifted by X0_HTTP_PORT_BASE).`,
+  flags: {
+    json: { type: "boolean", help: "print the report as JSON" },
+    url: { type: "string", multiple: true, value: "url", help: "ask this service (http://host:port) instead of finding them" },
+    ...NATS_FLAGS,
+  },
+  notes: "Exit code: 0 when every service is ready, 1 otherwise, 2 on a usage error.",
+} as const satisfies CommandSpec;
 
 /** Parses the arguments of `x0 status`; throws {@link UsageError}. */
 export function parseStatusArgs(argv: readonly string[]): StatusOptions {
-  let values: { json?: boolean; url?: string[]; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: { json: { type: "boolean" }, url: { type: "string", multiple: true }, help: { type: "boolean", short: "h" } },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message, { cause: error });
-  }
-  return { json: values.json ?? false, urls: (values.url ?? []).map(normaliseServiceUrl), help: values.help ?? false };
+  const { values } = parseCommandArgs<{ json?: boolean; url?: string[] } & NatsFlags>(STATUS_SPEC, argv, false);
+  const { server, nats, tlscert, tlskey, tlsca } = values;
+  return { json: values.json ?? false, urls: (values.url ?? []).map(normaliseServiceUrl), nats: { server, nats, tlscert, tlskey, tlsca } };
 }
 
 /** Checks a service base URL (http or https) and drops trailing slashes. */

@@ -11,10 +11,10 @@ function probe(url: string, statusOf: ServiceStatus | undefined, ready = true): 
 }
 
 const targets: Target[] = [
-  { name: "analyzer", url: "http://127.0.0.1:9102" },
-  { name: "planner", url: "http://127.0.0.1:9103" },
-  { name: "executor", url: "http://127.0.0.1:9104" },
-  { name: "monitor", url: "http://127.0.0.1:9101" },
+  { name: "analyzer", url: "http://127.0.0.1:9102", found_by: "stack" },
+  { name: "planner", url: "http://127.0.0.1:9103", found_by: "stack" },
+  { name: "executor", url: "http://127.0.0.1:9104", found_by: "stack" },
+  { name: "monitor", url: "http://127.0.0.1:9101", found_by: "stack" },
 ];
 const probes: ServiceProbe[] = [
   probe(targets[0]?.url ?? "", status("analyzer", { anomalies: 3, telemetry_samples: 90, dlq: 1 })),
@@ -47,7 +47,7 @@ describe("status report", () => {
   });
 
   test("status report - a service named only by URL takes the name it reports", () => {
-    const report = buildStatusReport([{ name: undefined, url: "http://h:1" }], [probe("http://h:1", status("rag", {}))]);
+    const report = buildStatusReport([{ name: undefined, url: "http://h:1", found_by: "url" }], [probe("http://h:1", status("rag", {}))]);
     expect(report.services[0]?.name).toBe("rag");
   });
 

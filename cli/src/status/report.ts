@@ -1,6 +1,6 @@
 import { renderTable } from "../table.ts";
 import type { ServiceProbe } from "./probe.ts";
-import type { Target } from "./targets.ts";
+import type { FoundBy, Target } from "./targets.ts";
 
 /** The counters of the MAPE-K loop that `x0 status` shows and totals. */
 export const LOOP_COUNTERS = ["anomalies", "plans", "actions", "dlq"] as const;
@@ -11,6 +11,8 @@ export type LoopCounter = (typeof LOOP_COUNTERS)[number];
 export interface ServiceReport {
   name: string;
   url: string;
+  /** How it was found: --url, the stack file, NATS service discovery or its default port. */
+  found_by: FoundBy;
   state: "ready" | "not ready" | "down";
   version: string | null;
   node: string | null;
@@ -36,6 +38,7 @@ export function buildStatusReport(targets: readonly Target[], probes: readonly S
     return {
       name: status?.service ?? target.name ?? target.url,
       url: target.url,
+      found_by: target.found_by,
       state: !probe?.reachable ? "down" : probe.ready ? "ready" : "not ready",
       version: status?.version ?? null,
       node: status?.node ?? null,

@@ -1,6 +1,6 @@
-import { parseArgs } from "node:util";
 import { DEFAULT_LAB_PREFIX, LAB_EXECUTORS, type LabExecutors, type LabTopology, parseTopology, validatePrefix } from "@x0/lab";
 import { UsageError } from "../errors.ts";
+import { type CommandSpec, parseCommandArgs, renderHelp } from "../spec.ts";
 
 /** The lab `up` builds when run as root without --lab, --no-lab or X0_LAB. */
 export const DEFAULT_UP_LAB = "grid:3x3";
@@ -26,29 +26,39 @@ export interface UpOptions {
   help: boolean;
 }
 
-/** Usage text of `bun run up`. */
-export const UP_USAGE = `Usage: bun run up [options]
-
-Starts nats-server (JetStream) and every service under services/*/src/main.ts,
-prefixes their logs, restarts crashed services and stops everything on Ctrl-C.
-
-Options:
-  --no-nats        do not start nats-server; use X0_NATS_SERVERS (default nats://127.0.0.1:$X0_NATS_PORT)
-  --cluster        start a 3-server NATS cluster instead of one server: clients on $X0_NATS_PORT..+2, monitoring
-                   on $X0_NATS_MONITOR_PORT..+2, routes (mTLS) on 127.0.0.1:$X0_NATS_CLUSTER_PORT..+2, and
-                   X0_EVENTS, X0_DLQ and the KV buckets with 3 replicas (X0_JS_REPLICAS=3 for every process)
-  --only a,b       start only these services (repeatable)
-  --lab <topology> run on a network-namespace mesh lab (root): grid:RxC, ring:N, line:N or random:N:SEED.
-                   One monitor and one executor per lab node inside its namespace, the other services here,
-                   NATS on the lab's management bridge; the lab is removed when up stops. Default as root: ${DEFAULT_UP_LAB}
-  --no-lab         monitor this machine's interfaces instead, even as root
-  --no-console     do not serve the console (it runs as x0 console on X0_CONSOLE_PORT, with the lab's controls on a lab)
-  --lab-prefix p   the lab's namespace prefix (default ${DEFAULT_LAB_PREFIX}: namespaces ${DEFAULT_LAB_PREFIX}-n1 …)
-  --executors m    on a lab: node (default) one executor per node inside its namespace (executor@n1 …, port 9104
-                   at the node's management address), carrying out multi-node plans together; site: one here for all
-  -h, --help       print this help
-
-Environment:
+/** `x0 up` (also `bun run up`) in the command table. */
+export const UP_SPEC = {
+  name: "up",
+  summary: "start the whole stack here: NATS, every service, the console (Ctrl-C or x0 down stops it)",
+  description: `Starts nats-server (JetStream) and every service under services/*/src/main.ts, prefixes their logs,
+restarts crashed services and stops everything on Ctrl-C, SIGTERM or "x0 down". "bun run up" is the same command.`,
+  flags: {
+    "no-nats": { type: "boolean", help: "do not start nats-server; use X0_NATS_SERVERS (default nats://127.0.0.1:$X0_NATS_PORT)" },
+    cluster: {
+      type: "boolean",
+      help: `start a 3-server NATS cluster instead of one server: clients on $X0_NATS_PORT..+2, monitoring on
+$X0_NATS_MONITOR_PORT..+2, routes (mTLS) on 127.0.0.1:$X0_NATS_CLUSTER_PORT..+2, and X0_EVENTS, X0_DLQ and the KV
+buckets with 3 replicas (X0_JS_REPLICAS=3 for every process)`,
+    },
+    only: { type: "string", multiple: true, value: "a,b", help: "start only these services" },
+    lab: {
+      type: "string",
+      value: "topology",
+      help: `run on a network-namespace mesh lab (root): grid:RxC, ring:N, line:N or random:N:SEED. One monitor and one
+executor per lab node inside its namespace, the other services here, NATS on the lab's management bridge; the lab is
+removed when up stops. Default as root: ${DEFAULT_UP_LAB}`,
+    },
+    "no-lab": { type: "boolean", help: "monitor this machine's interfaces instead, even as root" },
+    "no-console": { type: "boolean", help: "do not serve the console (it runs as x0 console on X0_CONSOLE_PORT, with the lab's controls on a lab)" },
+    "lab-prefix": { type: "string", value: "p", help: `the lab's namespace prefix (default ${DEFAULT_LAB_PREFIX}: namespaces ${DEFAULT_LAB_PREFIX}-n1 …)` },
+    executors: {
+      type: "string",
+      choices: LAB_EXECUTORS,
+      help: `on a lab: node (default) one executor per node inside its namespace (executor@n1 …, port 9104 at the node's
+management address), carrying out multi-node plans together; site: one here for all`,
+    },
+  },
+  notes: `Environment:
   X0_NATS_PORT           NATS client port (default 4222)
   X0_NATS_MONITOR_PORT   NATS monitoring port (default 8222)
   X0_NATS_CLUSTER        true: as --cluster (default false)
@@ -56,15 +66,19 @@ Environment:
   X0_HTTP_PORT_BASE      first service HTTP port (default 9101: monitor 9101, analyzer 9102,
                          planner 9103, executor 9104, other services from 9105 up)
   X0_NODE                node id passed to the services (default: the hostname, sanitised)
-  X0_STATE_DIR           state folder for stack.json, the NATS store and the lab state (default <repo>/.x0)
+  X0_STATE_DIR           folder of stack.json, the NATS store and the lab state (default <repo>/.x0)
   X0_CONSOLE_PORT        the console's HTTP port (default 9180)
-  X0_LAB                 off (as --no-lab) or a topology (as --lab); used when neither option is given
+  X0_LAB                 off (as --no-lab) or a topology (as --lab), when neither option is given
   NATS_SERVER_BIN        nats-server executable (default nats-server from PATH)
-  NO_COLOR               disable coloured prefixes`;
+  NO_COLOR               disable coloured prefixes`,
+} as const satisfies CommandSpec;
+
+/** Usage text of `x0 up` and `bun run up`. */
+export const UP_USAGE = renderHelp(UP_SPEC, "x0 up");
 
 /** Parses the arguments of `bun run up`; throws {@link UsageError} (a bad topology or prefix included). */
 export function parseUpArgs(argv: readonly string[]): UpOptions {
-  let values: {
+  const { values } = parseCommandArgs<{
     "no-nats"?: boolean;
     cluster?: boolean;
     only?: string[];
@@ -74,27 +88,7 @@ export function parseUpArgs(argv: readonly string[]): UpOptions {
     "lab-prefix"?: string;
     executors?: string;
     help?: boolean;
-  };
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      options: {
-        "no-nats": { type: "boolean" },
-        cluster: { type: "boolean" },
-        only: { type: "string", multiple: true },
-        lab: { type: "string" },
-        "no-lab": { type: "boolean" },
-        "no-console": { type: "boolean" },
-        "lab-prefix": { type: "string" },
-        executors: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-      strict: true,
-      allowPositionals: false,
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message, { cause: error });
-  }
+  }>(UP_SPEC, argv, false);
   let only: string[] | undefined;
   if (values.only !== undefined) {
     only = [...new Set(values.only.flatMap((list) => list.split(",")).map((name) => name.trim()))].filter(Boolean);

@@ -177,7 +177,7 @@ describe("up stack", () => {
     expect(await run.start(["--no-nats", "--only", "nosuch"]).run()).toBe(2);
     expect(run.lines.some((line) => line.startsWith("stderr up: --only: no such service: nosuch (services: monitor, analyzer, alpha, zeta)"))).toBe(true);
     expect(await runUp(["--help"], run.env, run.host)).toBe(0);
-    expect(run.lines.some((line) => line.startsWith("stdout Usage: bun run up"))).toBe(true);
+    expect(run.lines.some((line) => line.startsWith("stdout Usage: x0 up [options]"))).toBe(true);
     run.cleanup();
   });
 });

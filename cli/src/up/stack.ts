@@ -18,9 +18,9 @@ import {
   waitForDataplanes,
   writeLabState,
 } from "@x0/lab";
-import { Buckets, ConfigError, connectNats, EXIT_CONFIG, forgetBucket, isProcessAlive } from "@x0/shared";
+import { Buckets, ConfigError, connectNats, forgetBucket, isProcessAlive } from "@x0/shared";
 import type { Subprocess } from "bun";
-import { EXIT_USAGE, isUsageError, StackFileError, StackStartError, UsageError } from "../errors.ts";
+import { EXIT_FAILURE, EXIT_USAGE, isUsageError, StackFileError, StackStartError, UsageError } from "../errors.ts";
 import { REPO_ROOT, stackFileOf, stateDirOf } from "../paths.ts";
 import { describeError } from "../report-error.ts";
 import { readStackFile, removeStackFile, type StackFile, writeStackFile } from "../stack-file.ts";
@@ -81,7 +81,7 @@ export function processHost(): UpHost {
   };
 }
 
-/** Runs `bun run up` until Ctrl-C or SIGTERM and returns the exit code (0 after a clean stop). */
+/** Runs `x0 up` (`bun run up`) until Ctrl-C, SIGTERM or `x0 down` and returns the exit code (0 after a clean stop). */
 export async function runUp(argv: readonly string[], env: Record<string, string | undefined>, host: UpHost = processHost()): Promise<number> {
   let options: UpOptions;
   let config: UpConfig;
@@ -97,12 +97,13 @@ export async function runUp(argv: readonly string[], env: Record<string, string 
     if (lab !== undefined && !host.isRoot)
       throw new UsageError(`the lab (${lab.spec}) needs root: it creates network namespaces; run as root or without --lab`);
   } catch (error) {
+    // A bad variable fails like any other run-time problem (1); 78 is the services' code, which up reads.
     if (error instanceof ConfigError) {
       host.write("stderr", `up: ${describeError(error)}\n`);
-      return EXIT_CONFIG;
+      return EXIT_FAILURE;
     }
     if (isUsageError(error)) {
-      host.write("stderr", `up: ${describeError(error)}\nRun "bun run up --help" for usage.\n`);
+      host.write("stderr", `up: ${describeError(error)}\nRun "x0 up --help" for usage.\n`);
       return EXIT_USAGE;
     }
     throw error;

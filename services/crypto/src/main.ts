@@ -11,7 +11,7 @@ await runService({
   version: pkg.version,
   httpPort: 9105,
   config: cryptoServiceConfigShape,
-  async start({ config, nc, logger, metrics, counters, track, onStop }) {
+  async start({ config, nc, logger, metrics, counters, track, onStop, discovery }) {
     const crypto = await openControlPlaneCrypto({ service: "crypto", config, nc, logger });
     // A KEK held in a token: the service is not ready while the token cannot be reached.
     track(crypto.kekHealth);
@@ -21,7 +21,8 @@ await runService({
       nc,
       handlers: createHandlers(crypto),
       version: pkg.version,
-      metadata: { backend: crypto.backend.name, backend_version: crypto.backend.version, hybrid: "X-Wing" },
+      // discovery: where x0 status finds this instance's /status.
+      metadata: { ...discovery, backend: crypto.backend.name, backend_version: crypto.backend.version, hybrid: "X-Wing" },
       requests,
       logger,
     });

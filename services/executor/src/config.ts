@@ -35,46 +35,80 @@ export const processesSchema = z
 export const executorConfigShape = {
   ...cryptoConfigShape,
   ...governanceConfigShape,
-  /** Services whose keys may sign plans (comma-separated). */
-  X0_EXECUTOR_PLAN_SIGNERS: z.string().default("planner").pipe(commaListSchema),
-  /** enforce: run actuators; dry-run (default, safe on a host until an operator opts in): report what would be done; detect-only: acknowledge plans as skipped. */
-  X0_EXECUTOR_MODE: z.enum(ExecutorModes).optional(),
-  /** Deprecated alias: `true` means X0_EXECUTOR_MODE=dry-run. */
+  X0_EXECUTOR_PLAN_SIGNERS: z.string().default("planner").pipe(commaListSchema).describe("Services whose keys may sign plans (comma-separated)."),
+  X0_EXECUTOR_MODE: z
+    .enum(ExecutorModes)
+    .optional()
+    .describe(
+      "enforce: run actuators; dry-run (default, safe on a host until an operator opts in): report what would be done; detect-only: acknowledge plans as skipped.",
+    ),
   X0_EXECUTOR_DRY_RUN: z
     .string()
     .pipe(boolSchema)
     .refine((dry) => dry, "must be true (a deprecated alias of X0_EXECUTOR_MODE=dry-run); to run actuators set X0_EXECUTOR_MODE=enforce instead")
-    .optional(),
-  /** `node`: this node's steps of every plan, together with the other nodes' executors (one executor per node); `all`: whole plans for every node (a site executor). */
-  X0_EXECUTOR_SCOPE: z.enum(["node", "all"]).default("node"),
-  /** Network namespace for route and batctl steps: this node's (`node` scope), or every node's with `{node}` (`all`), e.g. `x0-{node}`; empty: the host. */
-  X0_EXECUTOR_NETNS: Template.default(""),
-  /** The ip executable (iproute2). */
-  X0_EXECUTOR_IP: z.string().min(1).default("ip"),
-  /** The batctl executable. */
-  X0_EXECUTOR_BATCTL: z.string().min(1).default("batctl"),
-  /** How batman_interface, batman_orig_interval, batman_aggregation and a mesh's batman_hop_penalty reach batman-adv: netlink in process (no spawn), or batctl. */
-  X0_EXECUTOR_BATMAN_CONTROL: z.enum(["netlink", "batctl"]).default("netlink"),
-  /** bpffs folder of a node's pinned XDP maps, e.g. `/sys/fs/bpf/x0lab/{node}`. */
-  X0_EXECUTOR_BPF_PIN_ROOT: Template.default("/sys/fs/bpf/x0"),
-  /** Folder of the built BPF objects, handed to the monitor's data-plane control. */
-  X0_EXECUTOR_BPF_DIR: z.string().optional(),
-  /** Restartable processes: JSON (or a JSON file) of name → {unit} or {pidfile, command, health_url?}. */
-  X0_EXECUTOR_PROCESSES: processesSchema.default({}),
-  /** How long a plan's lease lasts without renewal; another instance takes a plan over only after it expired. */
-  X0_EXECUTOR_LEASE_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
-  /** How long JetStream waits for a plan's acknowledgement before redelivering it (e.g. to a restarted executor after a crash). */
-  X0_EXECUTOR_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
-  /** Verification deadline of plans without an expected_effect. */
-  X0_EXECUTOR_VERIFY_DEADLINE_MS: Millis.default(5000),
-  /** Testing: widens the window between steps (and turns batching off), so a test can stop the executor mid-plan. */
-  X0_EXECUTOR_STEP_DELAY_MS: Millis.default(0),
-  /** How long preparing and applying a plan carried out by several node executors may take before it aborts. */
-  X0_EXECUTOR_TXN_DEADLINE_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
-  /** How long past a deadline a participant waits for a silent coordinator before aborting the plan itself, and an abort waits for rollbacks. */
-  X0_EXECUTOR_TXN_GRACE_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
-  /** How often a vote plan whose proposal is open is looked at again (its proposal recounted), in ms. */
-  X0_EXECUTOR_VOTE_RECHECK_MS: z.coerce.number().int().min(50).max(60_000).default(1000),
+    .optional()
+    .describe("Deprecated alias: `true` means X0_EXECUTOR_MODE=dry-run."),
+  X0_EXECUTOR_SCOPE: z
+    .enum(["node", "all"])
+    .default("node")
+    .describe(
+      "`node`: this node's steps of every plan, together with the other nodes' executors (one executor per node); `all`: whole plans for every node (a site executor).",
+    ),
+  X0_EXECUTOR_NETNS: Template.default("").describe(
+    "Network namespace for route and batctl steps: this node's (`node` scope), or every node's with `{node}` (`all`), e.g. `x0-{node}`; empty: the host.",
+  ),
+  X0_EXECUTOR_IP: z.string().min(1).default("ip").describe("The ip executable (iproute2)."),
+  X0_EXECUTOR_BATCTL: z.string().min(1).default("batctl").describe("The batctl executable."),
+  X0_EXECUTOR_BATMAN_CONTROL: z
+    .enum(["netlink", "batctl"])
+    .default("netlink")
+    .describe(
+      "How batman_interface, batman_orig_interval, batman_aggregation and a mesh's batman_hop_penalty reach batman-adv: netlink in process (no spawn), or batctl.",
+    ),
+  X0_EXECUTOR_BPF_PIN_ROOT: Template.default("/sys/fs/bpf/x0").describe("bpffs folder of a node's pinned XDP maps, e.g. `/sys/fs/bpf/x0lab/{node}`."),
+  X0_EXECUTOR_BPF_DIR: z.string().optional().describe("Folder of the built BPF objects, handed to the monitor's data-plane control."),
+  X0_EXECUTOR_PROCESSES: processesSchema
+    .default({})
+    .describe("Restartable processes: JSON (or a JSON file) of name → {unit} or {pidfile, command, health_url?}."),
+  X0_EXECUTOR_LEASE_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(15_000)
+    .describe("How long a plan's lease lasts without renewal; another instance takes a plan over only after it expired."),
+  X0_EXECUTOR_ACK_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .max(600_000)
+    .default(30_000)
+    .describe("How long JetStream waits for a plan's acknowledgement before redelivering it (e.g. to a restarted executor after a crash)."),
+  X0_EXECUTOR_VERIFY_DEADLINE_MS: Millis.default(5000).describe("Verification deadline of plans without an expected_effect."),
+  X0_EXECUTOR_STEP_DELAY_MS: Millis.default(0).describe(
+    "Testing: widens the window between steps (and turns batching off), so a test can stop the executor mid-plan.",
+  ),
+  X0_EXECUTOR_TXN_DEADLINE_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(10_000)
+    .describe("How long preparing and applying a plan carried out by several node executors may take before it aborts."),
+  X0_EXECUTOR_TXN_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .default(5000)
+    .describe("How long past a deadline a participant waits for a silent coordinator before aborting the plan itself, and an abort waits for rollbacks."),
+  X0_EXECUTOR_VOTE_RECHECK_MS: z.coerce
+    .number()
+    .int()
+    .min(50)
+    .max(60_000)
+    .default(1000)
+    .describe("How often a vote plan whose proposal is open is looked at again (its proposal recounted), in ms."),
 };
 
 /** The name the executor runs as, which is also its identity's role: `executor-site` for scope `all` (rights over every node), else `executor`. */

@@ -11,19 +11,31 @@ const SHIPPED_POLICY = join(import.meta.dir, "..", "policy.yaml");
 export const plannerConfigShape = {
   ...cryptoConfigShape,
   ...governanceConfigShape,
-  /**
-   * How long the leader lease lasts without renewal (renewed every third of it), in ms; also the durable consumers' ack
-   * wait, so an incident state a dead leader fetched comes back by the time a standby has taken over.
-   */
-  X0_PLANNER_LEASE_MS: z.coerce.number().int().min(300).max(120_000).default(1000),
-  /** The assumed bound on clock differences between planner instances, in ms: a standby takes over only this long after expiry. */
-  X0_PLANNER_LEASE_SKEW_MS: z.coerce.number().int().min(0).max(10_000).default(250),
-  /**
-   * How long the planner waits for the rag's similar cases when several alternatives qualify, in ms; 0: it does not ask.
-   * A rag that answers later or not at all is planned without (x0_planner_rag_fallbacks_total).
-   */
-  X0_PLANNER_RAG_DEADLINE_MS: z.coerce.number().int().min(0).max(1000).default(20),
-  /** Policy file (YAML or JSON); validated at start. */
+  X0_PLANNER_LEASE_MS: z.coerce
+    .number()
+    .int()
+    .min(300)
+    .max(120_000)
+    .default(1000)
+    .describe(
+      "How long the leader lease lasts without renewal (renewed every third of it), in ms; also the durable consumers' ack wait, so an incident state a dead leader fetched comes back by the time a standby has taken over.",
+    ),
+  X0_PLANNER_LEASE_SKEW_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(10_000)
+    .default(250)
+    .describe("The assumed bound on clock differences between planner instances, in ms: a standby takes over only this long after expiry."),
+  X0_PLANNER_RAG_DEADLINE_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(1000)
+    .default(20)
+    .describe(
+      "How long the planner waits for the rag's similar cases when several alternatives qualify, in ms; 0: it does not ask. A rag that answers later or not at all is planned without (x0_planner_rag_fallbacks_total).",
+    ),
   X0_PLANNER_POLICY: z
     .string()
     .default(SHIPPED_POLICY)
@@ -34,5 +46,6 @@ export const plannerConfigShape = {
         ctx.addIssue({ code: "custom", message: (error as Error).message });
         return z.NEVER;
       }
-    }),
+    })
+    .describe("Policy file (YAML or JSON); validated at start."),
 };

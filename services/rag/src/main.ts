@@ -19,7 +19,7 @@ await runService({
   version: pkg.version,
   httpPort: 9106,
   config: ragConfigShape,
-  async start({ config, nc, bus, logger, metrics: { registry }, counters, details, track, onStop, ensureStreams }) {
+  async start({ config, nc, bus, logger, metrics: { registry }, counters, details, track, onStop, ensureStreams, discovery }) {
     const metrics = createRagMetrics(registry);
     const embedderName = config.X0_RAG_TEXT_EMBEDDER;
     let loaded: TextEmbedder;
@@ -162,7 +162,8 @@ await runService({
       nc,
       bus,
       version: pkg.version,
-      metadata: { text_embedder: text.identity.name, case_embedder: knowledge.embedders.case.name },
+      // discovery: where x0 status finds this instance's /status.
+      metadata: { ...discovery, text_embedder: text.identity.name, case_embedder: knowledge.embedders.case.name },
       requests: metrics.requests,
       duration: metrics.requestDuration,
       logger,

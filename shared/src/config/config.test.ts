@@ -60,6 +60,20 @@ describe("config", () => {
     expect(() => loadConfig(baseConfigShape, { env: { OTEL_EXPORTER_OTLP_ENDPOINT: "not a url" } })).toThrow(/OTEL_EXPORTER_OTLP_ENDPOINT/);
   });
 
+  test("config - a bad value that may hold a credential is named but not echoed", () => {
+    const headers = "authorization=Bearer%20s3cr3t,broken";
+    const error = (() => {
+      try {
+        loadConfig(baseConfigShape, { env: { OTEL_EXPORTER_OTLP_HEADERS: headers } });
+      } catch (thrown) {
+        return thrown as Error;
+      }
+    })();
+    expect(error?.message).toContain("OTEL_EXPORTER_OTLP_HEADERS");
+    expect(error?.message).toContain("value withheld");
+    expect(error?.message).not.toContain("s3cr3t");
+  });
+
   test("config - JetStream replicas default to 1 and accept only an odd quorum of at most 5", () => {
     expect(loadConfig(baseConfigShape, { env: {} }).X0_JS_REPLICAS).toBe(1);
     expect(loadConfig(baseConfigShape, { env: { X0_JS_REPLICAS: "3" } }).X0_JS_REPLICAS).toBe(3);

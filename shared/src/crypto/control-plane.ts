@@ -27,14 +27,15 @@ const millis = (min: number, fallback: number) =>
 
 /** Config of services that sign and verify control-plane messages (keys are environment variables). */
 export const cryptoConfigShape = {
-  /** `auto` (liboqs when present, else native), `liboqs` (required) or `native`. */
-  X0_CRYPTO_BACKEND: z.enum(["auto", "liboqs", "native", "liboqs-wasm"]).default("auto"),
-  /** Path of liboqs.so; unset: the system loader is asked. */
+  X0_CRYPTO_BACKEND: z
+    .enum(["auto", "liboqs", "native", "liboqs-wasm"])
+    .default("auto")
+    .describe("`auto` (liboqs through FFI when present, else native, else liboqs-wasm), or one of them required: `liboqs`, `native`, `liboqs-wasm`."),
   OQS_LIB: z
     .string()
     .optional()
-    .refine((path) => path === undefined || existsSync(path), "file not found"),
-  /** Key-encryption key: 32 bytes, base64. */
+    .refine((path) => path === undefined || existsSync(path), "file not found")
+    .describe("Path of liboqs.so; unset: the system loader is asked."),
   X0_KEK: z
     .string()
     .optional()
@@ -46,58 +47,55 @@ export const cryptoConfigShape = {
       } catch {
         return false;
       }
-    }, "must be 32 bytes, base64"),
-  /** File holding the KEK (32 bytes, base64). */
+    }, "must be 32 bytes, base64")
+    .describe("Key-encryption key: 32 bytes, base64."),
   X0_KEK_FILE: z
     .string()
     .optional()
-    .refine((path) => path === undefined || existsSync(path), "file not found"),
-  /**
-   * Where the KEK is: `file` (X0_KEK, X0_KEK_FILE, else a development KEK) or `pkcs11` (an AES-256 key inside a token,
-   * X0_PKCS11_*; X0_KEK or X0_KEK_FILE, when also set, still opens the records a file KEK sealed) [file].
-   */
-  X0_KEK_SOURCE: z.enum(["file", "pkcs11"]).default("file"),
-  /** The PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so) [pkcs11 only]. */
+    .refine((path) => path === undefined || existsSync(path), "file not found")
+    .describe("File holding the KEK (32 bytes, base64)."),
+  X0_KEK_SOURCE: z
+    .enum(["file", "pkcs11"])
+    .default("file")
+    .describe(
+      "Where the KEK is: `file` (X0_KEK, X0_KEK_FILE, else a development KEK) or `pkcs11` (an AES-256 key inside a token, X0_PKCS11_*; X0_KEK or X0_KEK_FILE, when also set, still opens the records a file KEK sealed) [file].",
+    ),
   X0_PKCS11_MODULE: z
     .string()
     .optional()
-    .refine((path) => path === undefined || existsSync(path), "file not found"),
-  /** Label of the token holding the KEK [pkcs11 only]. */
-  X0_PKCS11_TOKEN: z.string().min(1).max(32).optional(),
-  /** Label of the KEK in the token [x0-kek]. */
-  X0_PKCS11_KEY_LABEL: z.string().min(1).max(64).default("x0-kek"),
-  /** File holding the token's user PIN, readable by its owner only (0600) [pkcs11 only]. */
+    .refine((path) => path === undefined || existsSync(path), "file not found")
+    .describe("The PKCS#11 module (e.g. /usr/lib/softhsm/libsofthsm2.so) [pkcs11 only]."),
+  X0_PKCS11_TOKEN: z.string().min(1).max(32).optional().describe("Label of the token holding the KEK [pkcs11 only]."),
+  X0_PKCS11_KEY_LABEL: z.string().min(1).max(64).default("x0-kek").describe("Label of the KEK in the token [x0-kek]."),
   X0_PKCS11_PIN_FILE: z
     .string()
     .optional()
-    .refine((path) => path === undefined || existsSync(path), "file not found"),
-  /** Folder of sealed private keys (and of the development KEK when neither X0_KEK nor X0_KEK_FILE is set). */
-  X0_KEY_DIR: z.string().min(1).default(".x0/keys"),
-  /** `ml-dsa-65`, or `ml-dsa-65+ed25519` (hybrid: both signatures must verify). */
+    .refine((path) => path === undefined || existsSync(path), "file not found")
+    .describe("File holding the token's user PIN, readable by its owner only (0600) [pkcs11 only]."),
+  X0_KEY_DIR: z
+    .string()
+    .min(1)
+    .default(".x0/keys")
+    .describe("Folder of sealed private keys (and of the development KEK when neither X0_KEK nor X0_KEK_FILE is set)."),
   X0_SIGNING_ALG: z
     .enum(["ml-dsa-65", "ml-dsa-65+ed25519"])
     .default("ml-dsa-65")
-    .transform((alg): SignatureAlg => (alg === "ml-dsa-65" ? "ML-DSA-65" : "ML-DSA-65+Ed25519")),
-  /** How long a key signs before it is rotated [1 day]. */
-  X0_KEY_ROTATE_INTERVAL_MS: millis(1000, 86_400_000),
-  /** How long a rotated-out key still verifies [1 hour]. */
-  X0_KEY_OVERLAP_MS: millis(0, 3_600_000),
-  /** Oldest signature accepted (replay window) [5 minutes]. */
-  X0_SIGNATURE_MAX_AGE_MS: millis(1000, 300_000),
-  /** Clock skew tolerated [30 s]. */
-  X0_SIGNATURE_MAX_SKEW_MS: millis(0, 30_000),
-  /**
-   * Threads racing to sign each control-plane message with the native backend (hedged ML-DSA-65: the first signature
-   * wins, which cuts the tail of its rejection sampling for about twice the CPU, when two CPUs are free and cross-CPU
-   * wake-ups are cheap; measured by bench:crypto); 0 signs on the service's thread [0].
-   */
+    .transform((alg): SignatureAlg => (alg === "ml-dsa-65" ? "ML-DSA-65" : "ML-DSA-65+Ed25519"))
+    .describe("`ml-dsa-65`, or `ml-dsa-65+ed25519` (hybrid: both signatures must verify)."),
+  X0_KEY_ROTATE_INTERVAL_MS: millis(1000, 86_400_000).describe("How long a key signs before it is rotated [1 day]."),
+  X0_KEY_OVERLAP_MS: millis(0, 3_600_000).describe("How long a rotated-out key still verifies [1 hour]."),
+  X0_SIGNATURE_MAX_AGE_MS: millis(1000, 300_000).describe("Oldest signature accepted (replay window) [5 minutes]."),
+  X0_SIGNATURE_MAX_SKEW_MS: millis(0, 30_000).describe("Clock skew tolerated [30 s]."),
   X0_SIGN_HEDGE_THREADS: z.coerce
     .number()
     .int()
     .min(0)
     .max(8)
     .refine((threads) => threads !== 1, "0 (off) or at least 2: one thread only adds a hop")
-    .default(0),
+    .default(0)
+    .describe(
+      "Threads racing to sign each control-plane message with the native backend (hedged ML-DSA-65: the first signature wins, which cuts the tail of its rejection sampling for about twice the CPU, when two CPUs are free and cross-CPU wake-ups are cheap; measured by bench:crypto); 0 signs on the service's thread [0].",
+    ),
 };
 
 /** The parsed crypto config. */

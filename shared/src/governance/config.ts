@@ -3,6 +3,8 @@ import { z } from "zod";
 
 /** X0_GOV_MEMBERS: the deployment's pinned genesis member set. */
 export const governanceConfigShape = {
-  /** The genesis member set file (JSON, signed by every initial member); empty: governance is off (vote plans are rejected). */
-  X0_GOV_MEMBERS: z.string().default(""),
+  X0_GOV_MEMBERS: z
+    .string()
+    .default("")
+    .describe("The genesis member set file (JSON, signed by every initial member); empty: governance is off (vote plans are rejected)."),
 };

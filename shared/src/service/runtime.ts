@@ -1,10 +1,13 @@
 // runService: what every service shares around its own start hook (config, logs, metrics, tracing, identity, NATS, the
 // /healthz /readyz /metrics /status endpoints, and a clean drain on SIGTERM).
+import { hostname } from "node:os";
+import { relative } from "node:path";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import type { Tracer } from "@opentelemetry/api";
 import type { SpanExporter } from "@opentelemetry/sdk-trace";
 import type { z } from "zod";
+import { EXIT_USAGE, parseServiceArgs, renderServiceHelp } from "../config/cli.ts";
 import { type BaseConfig, baseConfigShape, type ConfigShape, describeConfig, loadConfig, portSchema } from "../config/config.ts";
 import { Bus, type Live } from "../contracts/bus.ts";
 import { ConfigError, X0Error } from "../errors.ts";
@@ -13,11 +16,10 @@ import { ensureStreams, jetStreamManagerOf, setJetStreamReplicas, setJetStreamTi
 import { connectNats } from "../nats/connect.ts";
 import { createLogger, type Logger } from "../observability/logger.ts";
 import { createServiceMetrics, metricsCatalogue, type ServiceMetrics } from "../observability/metrics.ts";
-import { createTracing, type Tracing } from "../observability/tracing.ts";
+import { startTracing, type Tracing } from "../observability/tracing.ts";
 import { RenewalBridge } from "./renewal.ts";
 
-/** A service run with this flag prints its configuration variables as JSON and exits. */
-export const PRINT_CONFIG_FLAG = "--print-config";
+export { PRINT_CONFIG_FLAG } from "../config/cli.ts";
 
 /** Exit code of a service whose configuration is invalid (sysexits EX_CONFIG). */
 export const EXIT_CONFIG = 78;
@@ -42,6 +44,11 @@ export interface Runtime<Config> {
   counters: Record<string, number>;
   /** Service-specific state shown under `details` in /status (e.g. the monitor's eBPF attach modes). */
   details: Record<string, unknown>;
+  /**
+   * What a service registered with the services API puts in its metadata so that `x0 status` finds it through $SRV.PING:
+   * `node`, `instance` and `http_url`, where its /readyz and /status answer.
+   */
+  discovery: Record<string, string>;
 }
 
 /** The declaration of a service: its name, version, config schema and start hook. */
@@ -61,11 +68,11 @@ export interface ServiceDefinition<Shape extends ConfigShape> {
 /** Options that tests use to run a service in-process. */
 export interface RunOptions {
   env?: Record<string, string | undefined>;
-  /** Extra span exporter (e.g. in-memory). */
+  /** A span exporter used instead of the OTEL_* configured SDK (e.g. an in-memory one). */
   exporter?: SpanExporter;
   /** Install SIGTERM/SIGINT handlers that stop and exit (default true). */
   handleSignals?: boolean;
-  /** Command-line arguments (default process.argv). */
+  /** Command-line arguments after the script's path (default: this process's). */
   argv?: string[];
 }
 
@@ -82,10 +89,25 @@ export interface RunningService {
  */
 export async function runService<Shape extends ConfigShape>(
   definition: ServiceDefinition<Shape>,
-  { env = process.env, exporter, handleSignals = true, argv = process.argv }: RunOptions = {},
+  { env = process.env, exporter, handleSignals = true, argv = process.argv.slice(2) }: RunOptions = {},
 ): Promise<RunningService> {
-  const shape = { ...baseConfigShape, X0_HTTP_PORT: portSchema.default(definition.httpPort), ...definition.config };
-  if (argv.includes(PRINT_CONFIG_FLAG)) {
+  const shape = {
+    ...baseConfigShape,
+    X0_HTTP_PORT: portSchema.default(definition.httpPort).describe(baseConfigShape.X0_HTTP_PORT.description ?? ""),
+    ...definition.config,
+  };
+  // The configuration is the environment: -h/--help and --print-config describe it, any other argument is refused.
+  const args = parseServiceArgs(argv);
+  const command = `bun ${relative(process.cwd(), Bun.main)}`;
+  if (args.kind === "invalid") {
+    process.stderr.write(`x0-${definition.name}: ${args.message}\nRun "${command} --help" for its variables.\n`);
+    process.exit(EXIT_USAGE);
+  }
+  if (args.kind === "help") {
+    process.stdout.write(`${renderServiceHelp({ name: definition.name, version: definition.version, command, shape })}\n`);
+    process.exit(0);
+  }
+  if (args.kind === "print-config") {
     process.stdout.write(`${JSON.stringify(describeConfig(shape), null, 2)}\n`);
     process.exit(0);
   }
@@ -104,12 +126,12 @@ export async function runService<Shape extends ConfigShape>(
   setJetStreamReplicas(config.X0_JS_REPLICAS);
   const logger = createLogger({ service: definition.name, node: config.X0_NODE, level: config.X0_LOG_LEVEL });
   const metrics = createServiceMetrics(definition.name);
-  const tracing: Tracing = createTracing({
+  const tracing: Tracing = await startTracing({
     service: definition.name,
     version: definition.version,
     instance: config.X0_INSTANCE,
     node: config.X0_NODE,
-    otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+    config,
     exporter,
   });
 
@@ -268,6 +290,7 @@ export async function runService<Shape extends ConfigShape>(
     onStop: (hook) => stops.push(hook),
     counters,
     details,
+    discovery: { node: config.X0_NODE, instance: config.X0_INSTANCE, http_url: httpUrlOf(config.X0_HTTP_HOST, server.port ?? config.X0_HTTP_PORT) },
   };
   stopHooks = async () => {
     for (const live of lives) await live.stop().catch((error) => logger.error("stop failed", { name: live.name, error }));
@@ -292,4 +315,10 @@ export async function runService<Shape extends ConfigShape>(
   metrics.ready.set(isReady() ? 1 : 0);
   logger.info("ready", { version: definition.version });
   return { port: server.port ?? config.X0_HTTP_PORT, isReady, stop };
+}
+
+/** The base URL of a service's HTTP endpoints as others reach it: a wildcard address is this host's name. */
+export function httpUrlOf(host: string, port: number): string {
+  const reachable = host === "0.0.0.0" || host === "::" ? hostname() : host;
+  return `http://${reachable.includes(":") ? `[${reachable}]` : reachable}:${port}`;
 }
