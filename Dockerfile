@@ -29,8 +29,9 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=deps /app ./
 COPY --from=bpf /src/bpf/build ./bpf/build
-# Signing keys (sealed under the KEK) live here; a volume mounted on it starts owned by the service user.
-RUN mkdir -p /var/lib/x0/keys && chown bun:bun /var/lib/x0/keys
+# Signing keys (sealed under the KEK) and the rag's index live here; a volume mounted on either starts owned by the
+# service user (a folder the image lacks would start root's, unwritable for it).
+RUN mkdir -p /var/lib/x0/keys /var/lib/x0/rag && chown bun:bun /var/lib/x0/keys /var/lib/x0/rag
 # Non-root by default; monitor and executor are run as root with only the capabilities they need.
 USER bun
 ENV X0_HTTP_HOST=0.0.0.0 \
