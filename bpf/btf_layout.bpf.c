@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* Never loaded: one global of each struct and enum of xdp_mesh.h and net_trace.h, so that this object's BTF describes them
  * all for the monitor's layout check (services/monitor/src/bpf/btf-layout.ts): the programs' own BTF has only the types
  * their maps, config and functions use, not the event record or the enums. */

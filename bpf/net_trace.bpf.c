@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* Node-wide counters from tracepoints (this kernel has no kprobes): TCP retransmits per destination, skb drops per reason. */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -8,7 +8,7 @@
 #define AF_INET 2
 #define AF_INET6 10
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

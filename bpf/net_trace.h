@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* Structs shared by net_trace.bpf.c and the monitor: services/monitor/src/trace/layout.ts mirrors them, checked against BTF. */
 #ifndef X0_NET_TRACE_H
 #define X0_NET_TRACE_H

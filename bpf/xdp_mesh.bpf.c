@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* Per-neighbour counters, deny (quarantine) and fault injection on a mesh interface. */
 #include "vmlinux.h"
 #include <bpf/bpf_endian.h>
@@ -7,7 +7,7 @@
 
 #define ETH_P_IP 0x0800
 
-char LICENSE[] SEC("license") = "GPL";
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile struct x0_xdp_config cfg = {};
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-only OR BSD-2-Clause
 /* Structs shared by xdp_mesh.bpf.c and the monitor: services/monitor/src/xdp/layout.ts mirrors them, checked against BTF. */
 #ifndef X0_XDP_MESH_H
 #define X0_XDP_MESH_H

@@ -7,11 +7,14 @@ BUN_VERSION="$(sed -n 's/.*"packageManager": *"bun@\([0-9.]*\)".*/\1/p' "$(dirna
 # qemu-system-x86, busybox-static and batctl: the batman-adv lab VM (`make vm`, `x0 lab vm`), and batctl for the monitor and executor.
 # chromium: the console's browser test (test/console.netns.test.ts, driven by puppeteer-core).
 # softhsm2: a PKCS#11 token for the KEK-in-an-HSM tests (shared/src/crypto/hsm-kek.test.ts, test/hsm.test.ts).
-APT_PACKAGES=(nats-server clang llvm libbpf-dev bpftool iproute2 openssl python3 procps qemu-system-x86 busybox-static batctl chromium softhsm2)
+# The shell-script linter (shellcheck) for `make supply` (scripts/supply/shell.ts).
+# zsh: the syntax check of the script `x0 completion zsh` prints (cli/src/completion.test.ts).
+# systemd: systemd-analyze verifies the node agent's units (test/ops/systemd.test.ts); systemd need not be running.
+APT_PACKAGES=(nats-server clang llvm libbpf-dev bpftool iproute2 openssl python3 procps qemu-system-x86 busybox-static batctl chromium softhsm2 zsh shellcheck systemd)
 # The command (or file) each package provides, to tell whether it is there.
 declare -A PROVIDES=([nats-server]=nats-server [clang]=clang [llvm]=llvm-strip [libbpf-dev]=/usr/include/bpf/libbpf.h [bpftool]=bpftool [iproute2]=ip
   [openssl]=openssl [python3]=python3 [procps]=sysctl [qemu-system-x86]=qemu-system-x86_64 [busybox-static]=/usr/share/doc/busybox-static [batctl]=batctl
-  [chromium]=chromium [softhsm2]=softhsm2-util)
+  [chromium]=chromium [softhsm2]=softhsm2-util [zsh]=zsh [shellcheck]=shellcheck [systemd]=systemd-analyze)
 
 say() { printf 'bootstrap: %s\n' "$*"; }
 have() { if [[ "$1" == /* ]]; then [[ -e "$1" ]]; else command -v "$1" >/dev/null 2>&1 || [[ -x "/usr/sbin/$1" ]]; fi; }
