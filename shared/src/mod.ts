@@ -198,7 +198,7 @@ export { createServiceMetrics, METRIC_PREFIX, metricsCatalogue } from "./observa
 export { Attr, MESSAGING_SYSTEM_NATS } from "./observability/semconv.ts";
 export type { Tracing, TracingOptions } from "./observability/tracing.ts";
 export { createTracing, extractTraceContext, injectTraceContext, traceIdOf } from "./observability/tracing.ts";
-export { isProcessAlive, signalGroup } from "./processes.ts";
+export { isProcessAlive, processStartedAt, signalGroup } from "./processes.ts";
 export { mulberry32 } from "./random.ts";
 export type { MicroEndpoint, MicroHandlers, MicroOptions } from "./service/micro.ts";
 export { parseMicroRequest, serveMicro } from "./service/micro.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { isProcessAlive, processStateOf, signalGroup } from "./processes.ts";
+import { isProcessAlive, processStartedAt, processStateOf, signalGroup } from "./processes.ts";
 
 describe("processes", () => {
   test("processes - reads the state letter after the command name, even one with spaces and parentheses", () => {
@@ -21,5 +21,21 @@ describe("processes", () => {
     await child.exited;
     expect(child.signalCode).toBe("SIGTERM");
     expect(signalGroup(child.pid, "SIGTERM")).toBe(false);
+  });
+
+  test("processes - a process's start time comes from /proc: a child started now, after this process", async () => {
+    const before = Date.now();
+    const child = Bun.spawn(["sleep", "30"]);
+    try {
+      const started = processStartedAt(child.pid)?.getTime() ?? Number.NaN;
+      // /proc counts in 10 ms ticks from a boot time given in whole seconds.
+      expect(started).toBeGreaterThanOrEqual(before - 1100);
+      expect(started).toBeLessThanOrEqual(Date.now() + 1100);
+      expect(processStartedAt(process.pid)?.getTime() ?? Number.NaN).toBeLessThanOrEqual(started + 1100);
+    } finally {
+      child.kill();
+      await child.exited;
+    }
+    expect(processStartedAt(child.pid)).toBeUndefined();
   });
 });

@@ -25,6 +25,21 @@ export function isZombie(pid: number): boolean {
   return processStateOf(stat) === "Z";
 }
 
+/** When `pid` started (Linux /proc: boot time plus its start tick); undefined when it cannot be read. */
+export function processStartedAt(pid: number): Date | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Field 22 (starttime, in clock ticks since boot) counts from the field after the command name.
+    const ticks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    const bootS = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
+    // USER_HZ is 100 on every Linux ABI Bun runs on (x86-64, arm64).
+    if (!Number.isFinite(ticks) || !Number.isFinite(bootS)) return undefined;
+    return new Date(bootS * 1000 + ticks * 10);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The state letter of a /proc/<pid>/stat line (the field after the parenthesised command name). */
 export function processStateOf(statLine: string): string | undefined {
   const end = statLine.lastIndexOf(")");

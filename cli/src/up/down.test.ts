@@ -65,6 +65,24 @@ describe("x0 down", () => {
     expect(existsSync(join(stateDir, "stack.json"))).toBe(false);
   });
 
+  test("down - a stack file whose pid is now another, younger process is stale: that process is not signalled", async () => {
+    const stateDir = mkdtempSync(join(root, "state-"));
+    const other = Bun.spawn(["sleep", "30"]);
+    try {
+      // The file says up started long before this process did: the pid was reused after up died.
+      writeFileSync(join(stateDir, "stack.json"), JSON.stringify(stackFileFixture({ pid: other.pid, started_at: "2025-01-01T00:00:00.000Z" })));
+      const stale = await x0(["down"], { X0_STATE_DIR: stateDir });
+      expect(stale).toMatchObject({ code: 0, out: expect.stringContaining(`names pid ${other.pid}, now another process`) });
+      expect(existsSync(join(stateDir, "stack.json"))).toBe(false);
+      await Bun.sleep(100);
+      expect(other.exitCode).toBeNull();
+      expect(other.signalCode).toBeNull();
+    } finally {
+      other.kill();
+      await other.exited;
+    }
+  });
+
   test("down - stops a running up as Ctrl-C would: its services stop, its stack file goes, and up exits 0", async () => {
     const stateDir = mkdtempSync(join(root, "state-"));
     const env = { ...process.env, X0_STATE_DIR: stateDir, X0_HTTP_PORT_BASE: String(freePortBase()), X0_NODE: "down-test", X0_LAB: "off", NO_COLOR: "1" };
@@ -106,7 +124,7 @@ describe("x0 down", () => {
     collectLines(stubborn.stdout, said);
     try {
       await waitFor("the stand-in up", () => said.includes("up"), 10_000);
-      writeFileSync(join(stateDir, "stack.json"), JSON.stringify(stackFileFixture({ pid: stubborn.pid })));
+      writeFileSync(join(stateDir, "stack.json"), JSON.stringify(stackFileFixture({ pid: stubborn.pid, started_at: new Date().toISOString() })));
       const late = await x0(["down", "--timeout-s", "1"], { X0_STATE_DIR: stateDir });
       expect(late.code).toBe(1);
       expect(late.err).toBe(`x0 down: up (pid ${stubborn.pid}) is still stopping after 1 s; wait, or run "x0 down --force" to kill it`);

@@ -1,6 +1,6 @@
 // `x0 down`: stops the stack `x0 up` (or `bun run up`) runs in this state folder, by sending its up process the SIGTERM
 // that Ctrl-C would: up stops the services, then NATS, removes its lab and its stack file, and exits.
-import { isProcessAlive } from "@x0/shared";
+import { isProcessAlive, processStartedAt } from "@x0/shared";
 import { StackStopError, UsageError } from "../errors.ts";
 import { stackFileOf, stateDirOf } from "../paths.ts";
 import { type CommandSpec, parseCommandArgs } from "../spec.ts";
@@ -9,6 +9,9 @@ import type { Output } from "../status/command.ts";
 
 /** How long `x0 down` waits for up by default: up gives each process 10 s, services first, then NATS, then the lab. */
 const DEFAULT_TIMEOUT_S = 60;
+
+/** Up writes its stack file after it started; a clock tick and /proc rounding are allowed for. */
+const PID_START_SLACK_MS = 5000;
 
 /** `x0 down` in the command table. */
 export const DOWN_SPEC = {
@@ -33,6 +36,13 @@ export async function runDown(argv: readonly string[], env: Record<string, strin
   const stack = readStackFile(stackFile);
   if (stack === undefined) {
     output.out(`no stack runs here (no ${stackFile})`);
+    return 0;
+  }
+  // A pid that started after up wrote its file is not up (up crashed and the pid was reused): never signal it.
+  const startedAt = isProcessAlive(stack.pid) ? processStartedAt(stack.pid) : undefined;
+  if (startedAt !== undefined && startedAt.getTime() > Date.parse(stack.started_at) + PID_START_SLACK_MS) {
+    removeStackFile(stackFile, stack.pid);
+    output.out(`no stack runs here: ${stackFile} names pid ${stack.pid}, now another process (started ${startedAt.toISOString()}); removed it`);
     return 0;
   }
   if (!isProcessAlive(stack.pid)) {
