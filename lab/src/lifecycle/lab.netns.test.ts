@@ -56,9 +56,14 @@ beforeAll(async () => {
   const state = await createLab(plan, { stateDir, natsUrl: `nats://${plan.bridgeAddress}:${natsPort}`, owner: "lab" });
   const storeDir = join(stateDir, "nats");
   mkdirSync(storeDir, { recursive: true });
+  const natsLog = join(stateDir, "nats-server.log");
   nats = Bun.spawn([process.env.NATS_SERVER_BIN ?? "nats-server", "-a", plan.bridgeAddress, "-p", String(natsPort), "-js", "-sd", storeDir], {
     stdout: "ignore",
-    stderr: "ignore",
+    stderr: Bun.file(natsLog),
+  });
+  // Monitors attach XDP only once they reach NATS: a server that never listened must be named as the cause.
+  await waitFor("nats-server listening on the lab bridge", () => accepts(plan.bridgeAddress, natsPort), 15_000).catch((error) => {
+    throw new Error(`nats-server did not listen on ${plan.bridgeAddress}:${natsPort} (exit ${nats?.exitCode}): ${tail(natsLog)}`, { cause: error });
   });
   // This test is about the lab, on a plain NATS server of its own: the development flag (identities are tested elsewhere).
   for (const node of plan.nodes)
@@ -67,7 +72,10 @@ beforeAll(async () => {
     );
   writeLabState(join(stateDir, `lab-${prefix}.json`), state);
   const missing = await waitForDataplanes(plan, 60_000);
-  if (missing.length > 0) throw new Error(`monitors did not attach XDP on ${missing.join(", ")}; logs in ${stateDir}/lab-${prefix}-logs`);
+  if (missing.length > 0) {
+    const logs = plan.nodes.map((node) => `--- ${node.name}: ${tail(join(stateDir, `lab-${prefix}-logs`, `${node.name}.log`))}`);
+    throw new Error(`monitors did not attach XDP on ${missing.join(", ")}\n${logs.join("\n")}\n--- nats-server: ${tail(natsLog)}`);
+  }
 }, 90_000);
 
 afterAll(async () => {
@@ -78,6 +86,22 @@ afterAll(async () => {
   await nats?.exited;
   if (!process.env.X0_KEEP_LAB_LOGS) rmSync(stateDir, { recursive: true, force: true });
 }, 30_000);
+
+/** Whether a TCP connection to `host:port` is accepted. */
+async function accepts(host: string, port: number): Promise<boolean> {
+  try {
+    const socket = await Bun.connect({ hostname: host, port, socket: { data() {} } });
+    socket.end();
+    return true;
+  } catch {
+    return false; // not listening yet
+  }
+}
+
+/** The last lines of a log file, for a failure message that CI prints. */
+function tail(path: string, lines = 15): string {
+  return existsSync(path) ? readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n") : "(no log)";
+}
 
 async function startProber(from: string, to: string): Promise<LabProber> {
   const prober = new LabProber({ plan, intervalMs: 10, summaryMs: 200 });
@@ -113,8 +137,10 @@ describe.skipIf(!runnable)("lab netns", () => {
     // n1 → n2 is one hop over link n1|n2, so the static routes cannot go around the cut.
     const prober = await startProber("n1", "n2");
     await waitFor("replies before the cut", () => (prober.lastSummary?.received ?? 0) > 0, 5000);
+    // Events from before the cut (a reply lost while ARP settled) must not stand for the cut's outage or heal.
+    const beforeCut = prober.events.length;
     await setLinkLoss(plan, "n1", "n2", 1);
-    const outage = await prober.waitFor(isOutage, 3000);
+    const outage = await prober.waitFor(isOutage, 3000, beforeCut);
     expect(outage).toMatchObject({ from: "n1", to: "n2" });
     const n1 = readLinks(plan.nodes[0]?.netns as string, "n1-n2")[0];
     expect(n1).toMatchObject({ adminUp: true, operstate: "UP" });
@@ -125,8 +151,9 @@ describe.skipIf(!runnable)("lab netns", () => {
     await waitFor("a summary 300 ms later", () => (prober.lastSummary?.ts ?? 0) >= (atOutage?.ts ?? 0) + 300, 2000);
     expect((prober.lastSummary?.received ?? 0) - (atOutage?.received ?? 0)).toBeLessThanOrEqual(1);
     expect((prober.lastSummary?.sent ?? 0) - (atOutage?.sent ?? 0)).toBeGreaterThan(20);
+    const beforeHeal = prober.events.length;
     expect(healLab(plan)).toBe(2);
-    const restored = await prober.waitFor(isRestored, 3000);
+    const restored = await prober.waitFor(isRestored, 3000, beforeHeal);
     expect(restored.outage_ms).toBeGreaterThanOrEqual(300);
   }, 30_000);
 
