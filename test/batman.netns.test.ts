@@ -339,9 +339,17 @@ describe.skipIf(!runnable)("batman-adv lab", () => {
           await waitFor("probe replies n1 → n3", () => events.some((e) => e.event === "summary" && e.received > 0), START_MS, 100);
           // Cut the first hop batman uses from n1 towards n3 (n2 or n4: the ring has two paths).
           const n3 = announced.get("n3")?.batman?.originator;
-          const best = batctlJson<{ orig_address: string; hard_ifname: string; best?: boolean }[]>(lab, "n1", "oj").find(
-            (o) => o.orig_address === n3 && o.best,
-          );
+          let best: { orig_address: string; hard_ifname: string; best?: boolean } | undefined;
+          // Replies can flow while batman-adv's table has no best entry for a moment (an OGM late in a slow guest): wait for one.
+          await waitFor(
+            "a best originator entry for n3 on n1",
+            () => {
+              best = batctlJson<{ orig_address: string; hard_ifname: string; best?: boolean }[]>(lab, "n1", "oj").find((o) => o.orig_address === n3 && o.best);
+              return best !== undefined;
+            },
+            START_MS,
+            200,
+          ).catch(explain);
           expect(best).toBeDefined();
           const far = (best?.hard_ifname ?? "").split("-")[1] as string;
           const { near, far: farEnd } = linkBetween(lab.plan, "n1", far);
